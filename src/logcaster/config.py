@@ -1,0 +1,210 @@
+"""One typed configuration for the server, and its 1:1 mapping onto CLI flags.
+
+Fields are grouped by prefix (``ingest_``, ``query_``, ``ring_``, ``pool_``);
+each field's metadata names its flag(s), so the command line is generated from
+this class and cannot drift from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import socket
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
+
+MiB = 1 << 20
+
+
+class ConfigError(ValueError):
+    """An invalid setting; the message names the flag."""
+
+
+def _flag(*names: str, help: str, metavar: str | None = None) -> dict[str, Any]:
+    return {"flags": names, "help": help, "metavar": metavar}
+
+
+def parse_port(text: str) -> int:
+    value = _parse_int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError(f"{value} is not a port (1-65535, or 0 for any free port)")
+    return value
+
+
+def parse_positive_int(text: str) -> int:
+    value = _parse_int(text)
+    if value < 1:
+        raise ValueError(f"{value} must be at least 1")
+    return value
+
+
+def parse_size(text: str) -> int:
+    """Bytes, with an optional K/M/G (binary) suffix: ``512M``, ``65536``."""
+    raw = text.strip()
+    scale = 1
+    suffixes = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    unit = raw[-1:].upper()
+    if unit == "B":
+        raw = raw[:-1]
+        unit = raw[-1:].upper()
+    if unit in suffixes:
+        scale = suffixes[unit]
+        raw = raw[:-1]
+        if raw[-1:].upper() == "I":  # MiB
+            raw = raw[:-1]
+    value = _parse_int(raw) * scale
+    if value < 1:
+        raise ValueError(f"{text!r} must be at least 1 byte")
+    return value
+
+
+def parse_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise ValueError(f"{text!r} must be a positive number of seconds")
+    return value
+
+
+def parse_host(text: str) -> str:
+    host = text.strip()
+    if not host:
+        raise ValueError("empty address")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            socket.getaddrinfo(host, None)
+        except OSError:
+            raise ValueError(f"{host!r} is neither an IP address nor a known host name") from None
+    return host
+
+
+def _parse_int(text: str) -> int:
+    try:
+        return int(text.strip().replace("_", ""), 10)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything ``logcaster serve`` can be told. Defaults are production values."""
+
+    ingest_host: str = field(
+        default="0.0.0.0",
+        metadata=_flag("--host", help="ingest bind address (default: all interfaces)"),
+    )
+    ingest_port: int = field(
+        default=9999,
+        metadata=_flag("-p", "--port", help="ingest TCP port; 0 picks a free one (default: 9999)"),
+    )
+    ingest_max_line_bytes: int = field(
+        default=65536,
+        metadata=_flag(
+            "--max-line-bytes",
+            help="longer lines are cut to this size and end in '...' (default: 65536)",
+        ),
+    )
+    query_host: str = field(
+        default="127.0.0.1",
+        metadata=_flag("--query-host", help="query bind address (default: loopback only)"),
+    )
+    query_port: int = field(
+        default=9998,
+        metadata=_flag("-q", "--query-port", help="query TCP port; 0 picks a free one (9998)"),
+    )
+    query_timeout: float = field(
+        default=10.0,
+        metadata=_flag(
+            "--query-timeout",
+            help="seconds a query connection may take to send its command (default: 10)",
+        ),
+    )
+    ring_capacity: int = field(
+        default=1_000_000,
+        metadata=_flag("-c", "--capacity", help="lines held in memory (default: 1000000)"),
+    )
+    ring_max_memory: int = field(
+        default=512 * MiB,
+        metadata=_flag(
+            "--max-memory",
+            help="bytes of log data held in memory, K/M/G suffixes allowed (default: 512M)",
+        ),
+    )
+    pool_workers: int = field(
+        default=4,
+        metadata=_flag("-w", "--workers", help="worker threads that run queries (default: 4)"),
+    )
+    pool_queue_size: int = field(
+        default=64,
+        metadata=_flag(
+            "--queue-size",
+            help="jobs waiting for a worker before clients are paused (default: 64)",
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            parse = PARSERS[f.name]
+            try:
+                parse(str(getattr(self, f.name)))
+            except ValueError as exc:
+                raise ConfigError(f"{f.metadata['flags'][-1]}: {exc}") from None
+        if self.ingest_max_line_bytes > 64 * MiB:
+            raise ConfigError("--max-line-bytes: at most 64M")
+        if self.pool_workers > 256:
+            raise ConfigError("--workers: at most 256")
+
+
+PARSERS: dict[str, Callable[[str], object]] = {
+    "ingest_host": parse_host,
+    "ingest_port": parse_port,
+    "ingest_max_line_bytes": parse_size,
+    "query_host": parse_host,
+    "query_port": parse_port,
+    "query_timeout": parse_seconds,
+    "ring_capacity": parse_positive_int,
+    "ring_max_memory": parse_size,
+    "pool_workers": parse_positive_int,
+    "pool_queue_size": parse_positive_int,
+}
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse that exits with status 2 and one line naming the offending flag."""
+
+    def error(self, message: str) -> Any:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per Config field, each parsed and range-checked by its parser."""
+    for f in fields(Config):
+        parse = PARSERS[f.name]
+
+        def convert(text: str, _parse: Callable[[str], object] = parse) -> object:
+            try:
+                return _parse(text)
+            except ValueError as exc:
+                raise argparse.ArgumentTypeError(str(exc)) from None
+
+        convert.__name__ = f.name.split("_", 1)[1].replace("_", "-")
+        parser.add_argument(
+            *f.metadata["flags"],
+            dest=f.name,
+            type=convert,
+            default=f.default if f.default is not MISSING else None,
+            help=f.metadata["help"],
+            metavar=f.metadata["metavar"],
+        )
+
+
+def config_from_args(ns: argparse.Namespace) -> Config:
+    return Config(**{f.name: getattr(ns, f.name) for f in fields(Config)})
+
+
+ArgumentParser = _ArgumentParser

@@ -1,0 +1,108 @@
+"""The query port's asyncio adapter: one command line in, one streamed reply out, close.
+
+The protocol owns the transport, the command timeout and write flow control;
+what a command means is the :class:`~logcaster.service.QueryService`'s business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from .service import QueryService
+
+MAX_COMMAND_BYTES = 64 * 1024
+
+
+class QueryProtocol(asyncio.Protocol):
+    def __init__(
+        self, service: QueryService, timeout: float, connections: set[QueryProtocol]
+    ) -> None:
+        self.service = service
+        self.timeout = timeout
+        self.connections = connections
+        self.transport: asyncio.Transport | None = None
+        self._buf = bytearray()
+        self._timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._answered = False  # a command (or a refusal) has been taken
+        self._can_write = asyncio.Event()
+        self._can_write.set()
+
+    # --------------------------------------------------------------- events
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self.connections.add(self)
+        self._timer = asyncio.get_running_loop().call_later(self.timeout, self._expire)
+
+    def data_received(self, data: bytes) -> None:
+        if self._answered:
+            return  # one command per connection; the rest is ignored
+        self._buf += data
+        nl = self._buf.find(b"\n")
+        if nl >= 0:
+            line = bytes(self._buf[:nl]).rstrip(b"\r")
+            self._start(line)
+        elif len(self._buf) > MAX_COMMAND_BYTES:
+            self._reply_error(b"ERROR: Command too long\n")
+
+    def eof_received(self) -> bool:
+        if not self._answered:
+            line = bytes(self._buf).rstrip(b"\r")
+            if line:
+                self._start(line)
+                return True  # keep the write side open for the reply
+        return False
+
+    def pause_writing(self) -> None:
+        self._can_write.clear()
+
+    def resume_writing(self) -> None:
+        self._can_write.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.connections.discard(self)
+        self._can_write.set()
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    # ------------------------------------------------------------ internals
+    def _expire(self) -> None:
+        if not self._answered and self.transport is not None:
+            self.transport.abort()
+
+    def _reply_error(self, line: bytes) -> None:
+        assert self.transport is not None
+        self._answered = True
+        self.transport.write(line)
+        self.transport.close()
+
+    def _start(self, line: bytes) -> None:
+        assert self.transport is not None
+        if self._timer is not None:
+            self._timer.cancel()
+        self._answered = True
+        self._buf.clear()
+        self.transport.pause_reading()
+        self._task = asyncio.get_running_loop().create_task(self._answer(line))
+
+    async def _answer(self, line: bytes) -> None:
+        transport = self.transport
+        assert transport is not None
+        try:
+            async for chunk in self.service.execute(line):
+                if transport.is_closing():
+                    return
+                transport.write(chunk)
+                await self._can_write.wait()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug must cost one reply, never the server
+            with contextlib.suppress(Exception):
+                transport.write(f"ERROR: Internal error: {type(exc).__name__}\n".encode())
+        finally:
+            transport.close()

@@ -1,0 +1,221 @@
+"""The in-memory ring: log lines held as large byte blocks, oldest dropped first.
+
+Storage design
+--------------
+Lines are never Python objects. They are appended, newline-terminated, into
+fixed-capacity ``bytearray`` blocks (1 MiB by default). Each append (one
+network read's worth of complete lines) is a *chunk*: the block records the
+chunk's start offset, its receive time and the global number of its first line
+in three flat ``array`` columns, so metadata costs bytes per read, not objects
+per line.
+
+Eviction is logical and exact by line count: ``dropped`` is the global number
+of the first live line. Whole chunks (and whole blocks) whose lines are all
+dead are released at once; a partially dead chunk stays in memory until its
+last line dies, and readers skip its dead prefix. The byte limit evicts at
+chunk granularity, which keeps held bytes under the limit.
+
+Concurrency
+-----------
+One writer (the event loop) appends; any number of readers (worker threads)
+take a :class:`Snapshot` under a short lock that copies a list of block
+references and their fill levels. Block bytes below a recorded fill level are
+never rewritten, so a snapshot stays valid however long the query runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from array import array
+from bisect import bisect_right
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+DEFAULT_BLOCK_SIZE = 1 << 20
+NL = 0x0A
+
+
+class Block:
+    """One fixed-capacity byte block and the per-chunk columns describing it."""
+
+    __slots__ = ("buf", "chunk_line", "chunk_off", "chunk_ts", "first_chunk", "used")
+
+    def __init__(self, size: int) -> None:
+        self.buf = bytearray(size)
+        self.used = 0
+        self.chunk_off = array("q")  # byte offset of each chunk's first line
+        self.chunk_ts = array("q")  # receive time of each chunk, ns since epoch
+        self.chunk_line = array("q")  # global line number of each chunk's first line
+        self.first_chunk = 0  # chunks before this one are wholly evicted
+
+    @property
+    def free(self) -> int:
+        return len(self.buf) - self.used
+
+
+@dataclass(frozen=True, slots=True)
+class BlockView:
+    """A reader's frozen view of one block: live lines are ``buf[start:end]``."""
+
+    block: Block
+    start: int
+    end: int
+    chunk_lo: int
+    chunk_hi: int
+
+    @property
+    def buf(self) -> bytearray:
+        return self.block.buf
+
+    def time_of(self, offset: int) -> int:
+        """Receive time (ns) of the line that starts at ``offset``."""
+        blk = self.block
+        i = bisect_right(blk.chunk_off, offset, self.chunk_lo, self.chunk_hi) - 1
+        return blk.chunk_ts[max(i, self.chunk_lo)]
+
+    def chunk_spans(self) -> Iterator[tuple[int, int, int]]:
+        """Yield ``(start, end, ts)`` for each live chunk, oldest first."""
+        blk = self.block
+        offs, tss = blk.chunk_off, blk.chunk_ts
+        for i in range(self.chunk_lo, self.chunk_hi):
+            s = offs[i] if i > self.chunk_lo else self.start
+            e = offs[i + 1] if i + 1 < self.chunk_hi else self.end
+            yield s, e, tss[i]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A consistent view of the ring: every live line at one instant, oldest first."""
+
+    views: tuple[BlockView, ...]
+    total: int
+    dropped: int
+
+    @property
+    def current(self) -> int:
+        return self.total - self.dropped
+
+    def __iter__(self) -> Iterator[BlockView]:
+        return iter(self.views)
+
+
+def skip_lines(buf: bytearray, pos: int, end: int, count: int) -> int:
+    """Return the offset just after ``count`` newline-terminated lines from ``pos``."""
+    for _ in range(count):
+        nl = buf.find(b"\n", pos, end)
+        if nl < 0:
+            return end
+        pos = nl + 1
+    return pos
+
+
+class Ring:
+    """Bounded store of log lines, by line count and by bytes; oldest evicted first."""
+
+    def __init__(
+        self,
+        capacity: int,
+        max_bytes: int,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+    ) -> None:
+        if capacity < 1 or max_bytes < 1:
+            raise ValueError("ring capacity and byte limit must be positive")
+        self.capacity = capacity
+        self.max_bytes = max_bytes
+        self.block_size = block_size
+        self._blocks: deque[Block] = deque()
+        self._lock = threading.Lock()
+        self.total = 0  # lines ever accepted
+        self.dropped = 0  # lines evicted (global number of the oldest live line)
+        self.held_bytes = 0  # bytes of live chunks (a partly dead chunk counts whole)
+
+    @property
+    def current(self) -> int:
+        return self.total - self.dropped
+
+    # ------------------------------------------------------------------ writer
+    def append(self, data: bytes | bytearray | memoryview, ts_ns: int) -> int:
+        """Store complete lines (each ending in ``\\n``, none empty); return how many.
+
+        ``data`` is copied before returning, so it may be a view into a reused
+        receive buffer.
+        """
+        size = len(data)
+        if size == 0:
+            return 0
+        blk = self._blocks[-1] if self._blocks else None
+        if blk is None or blk.free < size:
+            if blk is not None and blk.free > 0:
+                # Fill the current block up to its last whole line, then go on.
+                view = memoryview(data)
+                cut = bytes(view[: blk.free]).rfind(b"\n") + 1
+                if cut > 0:
+                    return self._store(blk, view[:cut], ts_ns) + self.append(view[cut:], ts_ns)
+            blk = Block(max(self.block_size, size))
+            with self._lock:
+                self._blocks.append(blk)
+        return self._store(blk, data, ts_ns)
+
+    def _store(self, blk: Block, data: bytes | bytearray | memoryview, ts_ns: int) -> int:
+        start = blk.used
+        end = start + len(data)
+        buf = blk.buf
+        buf[start:end] = data
+        lines = buf.count(b"\n", start, end)
+        with self._lock:
+            blk.chunk_off.append(start)
+            blk.chunk_ts.append(ts_ns)
+            blk.chunk_line.append(self.total)
+            blk.used = end
+            self.total += lines
+            self.held_bytes += end - start
+            if self.total - self.dropped > self.capacity or self.held_bytes > self.max_bytes:
+                self._evict()
+        return lines
+
+    def _evict(self) -> None:
+        """Drop the oldest lines until both limits hold. Caller holds the lock.
+
+        Line eviction is exact (``dropped`` moves by lines); memory is released
+        a chunk at a time once all its lines are dead. The byte limit evicts
+        whole chunks, except the newest, which always stays.
+        """
+        self.dropped = max(self.dropped, self.total - self.capacity)
+        blocks = self._blocks
+        while True:
+            blk = blocks[0]
+            i = blk.first_chunk
+            last_in_block = i + 1 >= len(blk.chunk_off)
+            if last_in_block and len(blocks) == 1:
+                return  # the newest chunk is never evicted whole
+            if last_in_block:
+                end_line, end_off = blocks[1].chunk_line[0], blk.used
+            else:
+                end_line, end_off = blk.chunk_line[i + 1], blk.chunk_off[i + 1]
+            if end_line > self.dropped and self.held_bytes <= self.max_bytes:
+                return
+            self.dropped = max(self.dropped, end_line)
+            self.held_bytes -= end_off - blk.chunk_off[i]
+            if last_in_block:
+                blocks.popleft()
+            else:
+                blk.first_chunk = i + 1
+
+    # ------------------------------------------------------------------ readers
+    def snapshot(self) -> Snapshot:
+        """Freeze the live lines: O(blocks) under the lock, no byte copies."""
+        with self._lock:
+            total, dropped = self.total, self.dropped
+            raw = [(b, b.used, len(b.chunk_off), b.first_chunk) for b in self._blocks]
+        views: list[BlockView] = []
+        for blk, used, nchunks, first in raw:
+            if first >= nchunks:
+                continue
+            start = blk.chunk_off[first]
+            line0 = blk.chunk_line[first]
+            if line0 < dropped:
+                start = skip_lines(blk.buf, start, used, dropped - line0)
+            if start < used:
+                views.append(BlockView(blk, start, used, first, nchunks))
+        return Snapshot(tuple(views), total, dropped)

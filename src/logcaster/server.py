@@ -1,0 +1,172 @@
+"""The server's lifecycle: startup -> serve -> shutdown.
+
+Startup binds both listeners (exposing their real ports, so port 0 works),
+serve runs until SIGINT/SIGTERM, shutdown stops accepting, stores every
+connection's unterminated last line, closes clients and the worker pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+
+from .config import Config
+from .framing import Scratch
+from .ingest import IngestProtocol
+from .pool import WorkerPool
+from .queryport import QueryProtocol
+from .ring import Ring
+from .service import Counters, QueryService
+
+BACKLOG = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def _bound(server: asyncio.Server) -> Address:
+    sock: socket.socket = server.sockets[0]
+    host, port = sock.getsockname()[:2]
+    return Address(host, port)
+
+
+class LogServer:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.ring = Ring(config.ring_capacity, config.ring_max_memory)
+        self.counters = Counters()
+        self.ingest_connections: set[IngestProtocol] = set()
+        self.query_connections: set[QueryProtocol] = set()
+        self._ingest: asyncio.Server | None = None
+        self._query: asyncio.Server | None = None
+        self._stop: asyncio.Event | None = None
+        self.pool: WorkerPool | None = None
+        self.service: QueryService | None = None
+
+    # ---------------------------------------------------------------- startup
+    async def start(self) -> None:
+        cfg = self.config
+        loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self.pool = WorkerPool(cfg.pool_workers, cfg.pool_queue_size)
+        self.service = QueryService(self.ring, self.pool, self.counters)
+        scratch = Scratch(cfg.ingest_max_line_bytes)
+        service = self.service
+        self._ingest = await loop.create_server(
+            lambda: IngestProtocol(self.ring, self.counters, scratch, self.ingest_connections),
+            cfg.ingest_host,
+            cfg.ingest_port,
+            backlog=BACKLOG,
+            reuse_address=True,
+        )
+        try:
+            self._query = await loop.create_server(
+                lambda: QueryProtocol(service, cfg.query_timeout, self.query_connections),
+                cfg.query_host,
+                cfg.query_port,
+                backlog=BACKLOG,
+                reuse_address=True,
+            )
+        except BaseException:
+            self._ingest.close()
+            raise
+
+    @property
+    def ingest_address(self) -> Address:
+        assert self._ingest is not None
+        return _bound(self._ingest)
+
+    @property
+    def query_address(self) -> Address:
+        assert self._query is not None
+        return _bound(self._query)
+
+    def banner(self) -> str:
+        return f"LogCaster listening: ingest {self.ingest_address}, query {self.query_address}"
+
+    # ------------------------------------------------------------------ serve
+    def request_stop(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+
+    async def serve(self) -> None:
+        assert self._stop is not None
+        await self._stop.wait()
+
+    # --------------------------------------------------------------- shutdown
+    async def shutdown(self) -> None:
+        for srv in (self._ingest, self._query):
+            if srv is not None:
+                srv.close()
+        for conn in list(self.ingest_connections):
+            conn.flush()
+            if conn.transport is not None:
+                conn.transport.close()
+        for qconn in list(self.query_connections):
+            if qconn.transport is not None:
+                qconn.transport.abort()
+        for srv in (self._ingest, self._query):
+            if srv is not None:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(srv.wait_closed(), 2.0)
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
+def _install_signals(loop: asyncio.AbstractEventLoop, server: LogServer) -> None:
+    state = {"signals": 0}
+
+    def on_signal(signum: int) -> None:
+        state["signals"] += 1
+        if state["signals"] > 1:
+            print("LogCaster: second signal, exiting now", file=sys.stderr, flush=True)
+            os._exit(128 + signum)
+        print("LogCaster: shutting down", file=sys.stderr, flush=True)
+        server.request_stop()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+
+
+async def run_server(config: Config) -> None:
+    server = LogServer(config)
+    await server.start()
+    _install_signals(asyncio.get_running_loop(), server)
+    print(server.banner(), flush=True)
+    try:
+        await server.serve()
+    finally:
+        await server.shutdown()
+    r = server.ring
+    print(
+        f"LogCaster stopped: Total={r.total}, Dropped={r.dropped}, Current={r.current}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when it is installed, else the standard loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
+def serve(config: Config) -> int:
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(run_server(config))
+    return 0
