@@ -7,8 +7,9 @@ Modes (each prints one JSON object as its last stdout line):
   until the server has absorbed everything (``--completion total``: Total
   reaches baseline + lines sent; ``stable``: Total unchanged for a while, for
   the C server whose Total counts recv() calls).
-* ``stream``: N clients loop over the payload until stdin closes or
-  ``--max-seconds`` pass; prints ``STREAMING`` once all are sending.
+* ``stream``: N clients loop over the payload (unpaced, or ``--rate`` lines/s
+  in total) until stdin closes or ``--max-seconds`` pass; prints
+  ``STREAMING`` once all are sending.
 * ``idle``: opens ``--count`` idle ingest connections, prints ``CONNECTED n``,
   holds them until stdin closes or ``--max-seconds`` pass.
 """
@@ -28,12 +29,13 @@ from pathlib import Path
 import proto
 
 CHUNK = 64 * 1024
-POLL_S = 0.005
+POLL_S = 0.002
 
 
 @dataclass
 class SenderResult:
     nbytes: int = 0
+    lines: int = 0
     finished: float = 0.0
     error: str = ""
 
@@ -168,23 +170,49 @@ def line_aligned_chunks(data: memoryview) -> list[memoryview]:
     return chunks
 
 
+@dataclass(frozen=True)
+class StreamPlan:
+    """What one streaming client sends, and how fast (0 = as fast as possible)."""
+
+    chunks: list[memoryview]
+    lines_per_chunk: list[int]
+    lines_per_s: float
+
+
+def plan_stream(data: memoryview, lines_per_s: float) -> StreamPlan:
+    chunks = line_aligned_chunks(data)
+    return StreamPlan(chunks, [bytes(c).count(b"\n") for c in chunks], lines_per_s)
+
+
+def pace(start: float, lines_sent: int, lines_per_s: float, stop: threading.Event) -> None:
+    """Wait until ``lines_sent`` is due at the target rate (no-op when unpaced)."""
+    if lines_per_s > 0:
+        due = start + lines_sent / lines_per_s - time.monotonic()
+        if due > 0:
+            stop.wait(due)
+
+
 def stream_slice(
-    port: int, data: memoryview, stop: threading.Event, ready: threading.Barrier, out: SenderResult
+    port: int, plan: StreamPlan, stop: threading.Event, ready: threading.Barrier, out: SenderResult
 ) -> None:
     """One streaming client: loop over its slice until told to stop."""
-    chunks = line_aligned_chunks(data)
+    lines = 0
     try:
         with socket.create_connection((proto.HOST, port), timeout=10.0) as sock:
             ready.wait(10.0)
+            start = time.monotonic()
             while not stop.is_set():
-                for chunk in chunks:
+                for chunk, count in zip(plan.chunks, plan.lines_per_chunk, strict=True):
+                    pace(start, lines, plan.lines_per_s, stop)
                     if stop.is_set():
                         break
                     sock.sendall(chunk)
                     out.nbytes += len(chunk)
+                    lines += count
     except (OSError, threading.BrokenBarrierError) as exc:
         out.error = f"{type(exc).__name__}: {exc}"
         ready.abort()
+    out.lines = lines
 
 
 def wait_stdin_eof(stop: threading.Event) -> None:
@@ -201,9 +229,11 @@ def run_stream(args: argparse.Namespace) -> dict[str, object]:
     stop = threading.Event()
     ready = threading.Barrier(args.clients + 1)
     results = [SenderResult() for _ in range(args.clients)]
+    per_client = args.rate / args.clients
+    plans = [plan_stream(s, per_client) for s in split_payload(payload, args.clients)]
     threads = [
-        threading.Thread(target=stream_slice, args=(args.port, s, stop, ready, r), daemon=True)
-        for s, r in zip(split_payload(payload, args.clients), results, strict=True)
+        threading.Thread(target=stream_slice, args=(args.port, p, stop, ready, r), daemon=True)
+        for p, r in zip(plans, results, strict=True)
     ]
     for thread in threads:
         thread.start()
@@ -222,6 +252,7 @@ def run_stream(args: argparse.Namespace) -> dict[str, object]:
         "seconds": seconds,
         "nbytes": nbytes,
         "bytes_per_s": nbytes / seconds,
+        "lines_per_s": sum(r.lines for r in results) / seconds,
         "errors": [r.error for r in results if r.error][:5],
     }
 
@@ -273,6 +304,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     stream.add_argument("--port", type=int, required=True)
     stream.add_argument("--clients", type=int, default=4)
     stream.add_argument("--max-seconds", type=float, default=120.0)
+    stream.add_argument("--rate", type=float, default=0.0, help="total lines/s (0: unpaced)")
     idle = sub.add_parser("idle")
     idle.add_argument("--port", type=int, required=True)
     idle.add_argument("--count", type=int, default=10_000)

@@ -20,6 +20,8 @@ bytes, not a receive buffer each.
 
 from __future__ import annotations
 
+from .scan import clean_lines
+
 EMPTY = memoryview(b"")
 ELLIPSIS = b"..."
 DEFAULT_READ_SIZE = 256 * 1024
@@ -41,7 +43,15 @@ class Scratch:
 class LineFramer:
     """Turns one connection's byte stream into normalised blocks of lines."""
 
-    __slots__ = ("_discard", "_fill", "_pending", "max_line_bytes", "scratch", "truncated")
+    __slots__ = (
+        "_discard",
+        "_fill",
+        "_pending",
+        "lines",
+        "max_line_bytes",
+        "scratch",
+        "truncated",
+    )
 
     def __init__(self, max_line_bytes: int, scratch: Scratch | None = None) -> None:
         if max_line_bytes < 1:
@@ -53,7 +63,8 @@ class LineFramer:
         self._pending = b""  # start of a line whose newline has not arrived
         self._discard = False  # inside the discarded tail of a truncated line
         self._fill = 0
-        self.truncated = 0
+        self.truncated = 0  # lines cut to max_line_bytes so far
+        self.lines = 0  # lines in the block the last commit() returned
 
     @property
     def pending(self) -> int:
@@ -73,12 +84,14 @@ class LineFramer:
     def commit(self, nbytes: int) -> memoryview:
         """Account for ``nbytes`` written into the last buffer; return complete lines.
 
-        The returned view is valid until the next :meth:`get_buffer` call of any
-        framer sharing the scratch buffer: copy it before then.
+        ``lines`` tells how many lines it holds. The view is valid until the
+        next :meth:`get_buffer` call of any framer sharing the scratch buffer:
+        copy it before then.
         """
         buf = self.scratch.buf
         start = 0
         end = self._fill + nbytes
+        self.lines = 0
         if self._discard:
             nl = buf.find(b"\n", 0, end)
             if nl < 0:
@@ -95,8 +108,9 @@ class LineFramer:
             self._discard = True
             self._pending = b""
             self.truncated += 1
-            done = self._normalise(buf, start, tail_start) if last >= 0 else b""
-            return memoryview(bytes(done) + head + ELLIPSIS + b"\n")
+            done = bytes(self._normalise(buf, start, tail_start)) if last >= 0 else b""
+            self.lines += 1
+            return memoryview(done + head + ELLIPSIS + b"\n")
         self._pending = bytes(buf[tail_start:end])
         if last < 0:
             return EMPTY
@@ -125,24 +139,18 @@ class LineFramer:
 
     # ---------------------------------------------------------- normalising
     def _normalise(self, buf: bytearray, start: int, end: int) -> memoryview:
-        """Lines in ``buf[start:end]`` (which ends with a newline), normalised."""
-        if (
-            buf[start] != 0x0A
-            and buf.find(b"\r\n", start, end) < 0
-            and buf.find(b"\n\n", start, end) < 0
-            and not self._has_long_line(buf, start, end)
-        ):
-            return self.scratch.view[start:end]
-        return memoryview(self._normalise_slow(bytes(buf[start:end])))
+        """Lines in ``buf[start:end]`` (which ends with a newline), normalised.
 
-    def _has_long_line(self, buf: bytearray, pos: int, end: int) -> bool:
-        limit = self.max_line_bytes
-        while end - pos > limit + 1:
-            nl = buf.rfind(b"\n", pos, pos + limit + 1)
-            if nl < 0:
-                return True
-            pos = nl + 1
-        return False
+        One C-speed pass counts the lines and checks that none is empty,
+        over-long or ends in ``\r``; only a block that fails is rebuilt.
+        """
+        lines = clean_lines(buf, start, end, self.max_line_bytes)
+        if lines >= 0:
+            self.lines = lines
+            return self.scratch.view[start:end]
+        data = self._normalise_slow(bytes(buf[start:end]))
+        self.lines = data.count(b"\n")
+        return memoryview(data)
 
     def _normalise_slow(self, data: bytes) -> bytes:
         while b"\r\n" in data:

@@ -38,9 +38,10 @@ class IngestProtocol(asyncio.BufferedProtocol):
         return self.framer.get_buffer()
 
     def buffer_updated(self, nbytes: int) -> None:
-        lines = self.framer.commit(nbytes)
-        if lines:
-            self.ring.append(lines, time.time_ns())
+        framer = self.framer
+        block = framer.commit(nbytes)
+        if block:
+            self.ring.append(block, time.time_ns(), framer.lines)
         if self.framer.truncated:
             self.counters.truncated += self.framer.truncated
             self.framer.truncated = 0

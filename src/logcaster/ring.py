@@ -25,12 +25,15 @@ never rewritten, so a snapshot stays valid however long the query runs.
 
 from __future__ import annotations
 
+import sys
 import threading
 from array import array
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+from .scan import clean_lines
 
 DEFAULT_BLOCK_SIZE = 1 << 20
 NL = 0x0A
@@ -48,6 +51,11 @@ class Block:
         self.chunk_ts = array("q")  # receive time of each chunk, ns since epoch
         self.chunk_line = array("q")  # global line number of each chunk's first line
         self.first_chunk = 0  # chunks before this one are wholly evicted
+
+    def reset(self) -> None:
+        self.used = 0
+        self.first_chunk = 0
+        del self.chunk_off[:], self.chunk_ts[:], self.chunk_line[:]
 
     @property
     def free(self) -> int:
@@ -125,6 +133,7 @@ class Ring:
         self.max_bytes = max_bytes
         self.block_size = block_size
         self._blocks: deque[Block] = deque()
+        self._spare: list[Block] = []  # evicted blocks no reader holds, for reuse
         self._lock = threading.Lock()
         self.total = 0  # lines ever accepted
         self.dropped = 0  # lines evicted (global number of the oldest live line)
@@ -135,34 +144,63 @@ class Ring:
         return self.total - self.dropped
 
     # ------------------------------------------------------------------ writer
-    def append(self, data: bytes | bytearray | memoryview, ts_ns: int) -> int:
+    def append(
+        self, data: bytes | bytearray | memoryview, ts_ns: int, lines: int | None = None
+    ) -> int:
         """Store complete lines (each ending in ``\\n``, none empty); return how many.
 
-        ``data`` is copied before returning, so it may be a view into a reused
-        receive buffer.
+        ``lines`` is their number when the caller already knows it. ``data`` is
+        copied before returning, so it may be a view into a reused receive buffer.
         """
         size = len(data)
         if size == 0:
             return 0
         blk = self._blocks[-1] if self._blocks else None
-        if blk is None or blk.free < size:
-            if blk is not None and blk.free > 0:
-                # Fill the current block up to its last whole line, then go on.
+        if blk is not None and blk.free < size:
+            if blk.free > 0:
+                # Copy what fits, cut it back to its last whole line, go on with the rest.
+                buf, used = blk.buf, blk.used
                 view = memoryview(data)
-                cut = bytes(view[: blk.free]).rfind(b"\n") + 1
+                buf[used:] = view[: blk.free]
+                cut = buf.rfind(b"\n", used) + 1 - used
                 if cut > 0:
-                    return self._store(blk, view[:cut], ts_ns) + self.append(view[cut:], ts_ns)
-            blk = Block(max(self.block_size, size))
+                    first = self._store(
+                        blk, view[:cut], ts_ns, clean_lines(buf, used, used + cut, size)
+                    )
+                    rest = None if lines is None else lines - first
+                    return first + self.append(view[cut:], ts_ns, rest)
+            blk = None
+        if blk is None:
+            blk = self._new_block(size)
             with self._lock:
                 self._blocks.append(blk)
-        return self._store(blk, data, ts_ns)
+        return self._store(blk, data, ts_ns, lines)
 
-    def _store(self, blk: Block, data: bytes | bytearray | memoryview, ts_ns: int) -> int:
+    def _new_block(self, size: int) -> Block:
+        if size <= self.block_size and self._spare:
+            return self._spare.pop()
+        return Block(max(self.block_size, size))
+
+    def _retire(self, blk: Block) -> None:
+        """Keep an evicted block for reuse unless a reader's snapshot still holds it."""
+        # References: the caller's, this frame's and getrefcount's own argument.
+        if len(blk.buf) == self.block_size and len(self._spare) < 2 and sys.getrefcount(blk) <= 3:
+            blk.reset()
+            self._spare.append(blk)
+
+    def _store(
+        self,
+        blk: Block,
+        data: bytes | bytearray | memoryview,
+        ts_ns: int,
+        lines: int | None = None,
+    ) -> int:
         start = blk.used
         end = start + len(data)
         buf = blk.buf
         buf[start:end] = data
-        lines = buf.count(b"\n", start, end)
+        if lines is None:
+            lines = buf.count(b"\n", start, end)
         with self._lock:
             blk.chunk_off.append(start)
             blk.chunk_ts.append(ts_ns)
@@ -198,7 +236,7 @@ class Ring:
             self.dropped = max(self.dropped, end_line)
             self.held_bytes -= end_off - blk.chunk_off[i]
             if last_in_block:
-                blocks.popleft()
+                self._retire(blocks.popleft())
             else:
                 blk.first_chunk = i + 1
 

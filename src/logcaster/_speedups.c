@@ -1,0 +1,160 @@
+/* C-speed helpers for the ingest and search hot paths.
+ *
+ * Each function scans a caller-owned buffer between two offsets and releases
+ * the GIL while it does so, so worker threads can scan blocks on all cores.
+ * Pure-Python equivalents live in logcaster/scan.py; tests check both agree.
+ */
+#define PY_SSIZE_T_CLEAN
+#define _GNU_SOURCE
+#include <Python.h>
+#include <string.h>
+
+static int
+get_range(PyObject *obj, Py_buffer *view, Py_ssize_t start, Py_ssize_t end)
+{
+    if (PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) < 0)
+        return -1;
+    if (start < 0 || end < start || end > view->len) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_ValueError, "range outside the buffer");
+        return -1;
+    }
+    return 0;
+}
+
+/* clean_lines(buf, start, end, max_line) -> int
+ * buf[start:end] ends with '\n'. Returns the number of lines if every line is
+ * non-empty, at most max_line bytes and not ended by '\r'; otherwise -1. */
+static PyObject *
+clean_lines(PyObject *self, PyObject *args)
+{
+    PyObject *obj;
+    Py_ssize_t start, end, max_line, count = 0;
+    Py_buffer view;
+    int clean = 1;
+    if (!PyArg_ParseTuple(args, "Onnn", &obj, &start, &end, &max_line))
+        return NULL;
+    if (get_range(obj, &view, start, end) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    const char *p = (const char *)view.buf + start;
+    const char *e = (const char *)view.buf + end;
+    while (p < e) {
+        const char *nl = memchr(p, '\n', (size_t)(e - p));
+        if (nl == NULL) {
+            clean = 0;
+            break;
+        }
+        Py_ssize_t len = nl - p;
+        if (len == 0 || len > max_line || nl[-1] == '\r') {
+            clean = 0;
+            break;
+        }
+        count++;
+        p = nl + 1;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    return PyLong_FromSsize_t(clean ? count : -1);
+}
+
+/* find_lines(buf, start, end, needle, out) -> int
+ * Appends to the array('q') `out` the [line_start, line_end) spans (adjacent
+ * lines coalesced) of every line in buf[start:end] containing `needle`, and
+ * returns how many lines matched. Lines end with '\n'; needle holds none. */
+static int
+grow(Py_ssize_t **spans, Py_ssize_t *cap, Py_ssize_t need)
+{
+    if (need <= *cap)
+        return 0;
+    Py_ssize_t ncap = *cap ? *cap * 2 : 256;
+    while (ncap < need)
+        ncap *= 2;
+    Py_ssize_t *n = realloc(*spans, (size_t)ncap * sizeof(Py_ssize_t));
+    if (n == NULL)
+        return -1;
+    *spans = n;
+    *cap = ncap;
+    return 0;
+}
+
+static PyObject *
+find_lines(PyObject *self, PyObject *args)
+{
+    PyObject *obj, *out;
+    Py_buffer view, needle;
+    Py_ssize_t start, end, count = 0, nspans = 0, cap = 0;
+    Py_ssize_t *spans = NULL;
+    int nomem = 0;
+    if (!PyArg_ParseTuple(args, "Onny*O", &obj, &start, &end, &needle, &out))
+        return NULL;
+    if (get_range(obj, &view, start, end) < 0) {
+        PyBuffer_Release(&needle);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    const char *base = (const char *)view.buf;
+    const char *lo = base + start, *p = lo, *e = base + end;
+    while (p < e) {
+        const char *hit = needle.len
+            ? memmem(p, (size_t)(e - p), needle.buf, (size_t)needle.len) : p;
+        if (hit == NULL)
+            break;
+        const char *ls = hit;
+        while (ls > lo && ls[-1] != '\n')
+            ls--;
+        const char *le = memchr(hit, '\n', (size_t)(e - hit));
+        le = le ? le + 1 : e;
+        Py_ssize_t s = ls - base, t = le - base;
+        if (nspans && spans[nspans - 1] == s) {
+            spans[nspans - 1] = t;
+        } else {
+            if (grow(&spans, &cap, nspans + 2) < 0) {
+                nomem = 1;
+                break;
+            }
+            spans[nspans++] = s;
+            spans[nspans++] = t;
+        }
+        count++;
+        p = le;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    PyBuffer_Release(&needle);
+    if (nomem) {
+        free(spans);
+        return PyErr_NoMemory();
+    }
+    if (nspans) {
+        PyObject *bytes = PyBytes_FromStringAndSize((const char *)spans,
+                                                    nspans * (Py_ssize_t)sizeof(Py_ssize_t));
+        free(spans);
+        if (bytes == NULL)
+            return NULL;
+        PyObject *r = PyObject_CallMethod(out, "frombytes", "O", bytes);
+        Py_DECREF(bytes);
+        if (r == NULL)
+            return NULL;
+        Py_DECREF(r);
+    }
+    return PyLong_FromSsize_t(count);
+}
+
+static PyMethodDef methods[] = {
+    {"clean_lines", clean_lines, METH_VARARGS,
+     "clean_lines(buf, start, end, max_line) -> line count, or -1 if any line needs fixing"},
+    {"find_lines", find_lines, METH_VARARGS,
+     "find_lines(buf, start, end, needle, out) -> matching lines; spans appended to out"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "logcaster._speedups", NULL, -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,73 @@
+"""Byte-scanning primitives of the hot paths, with a C accelerator when built.
+
+``clean_lines`` checks a block of received lines in one pass; ``find_lines``
+collects the lines that contain a literal. The C versions (``_speedups``)
+release the GIL so worker threads scan blocks on every core; the fallbacks
+below are the reference semantics and are used where no compiler was present
+at install time. ``tests/test_scan.py`` checks that both agree.
+"""
+
+from __future__ import annotations
+
+from array import array
+from typing import Protocol
+
+import numpy as np
+
+Buffer = bytes | bytearray | memoryview
+
+
+class _Scanner(Protocol):
+    def clean_lines(self, buf: Buffer, start: int, end: int, max_line: int, /) -> int: ...
+
+    def find_lines(
+        self, buf: Buffer, start: int, end: int, needle: bytes, out: array[int], /
+    ) -> int: ...
+
+
+def py_clean_lines(buf: Buffer, start: int, end: int, max_line: int) -> int:
+    """Line count of ``buf[start:end]`` if every line is non-empty, at most
+    ``max_line`` bytes and not ended by ``\\r``; else -1. The range ends in ``\\n``."""
+    if end <= start:
+        return 0
+    arr = np.frombuffer(buf, np.uint8, count=end - start, offset=start)
+    ends = np.flatnonzero(arr == 0x0A)
+    if len(ends) == 0 or ends[-1] != end - start - 1:
+        return -1
+    sizes = np.diff(ends, prepend=-1)
+    if sizes.min() < 2 or sizes.max() > max_line + 1 or (arr[ends[sizes > 1] - 1] == 0x0D).any():
+        return -1
+    return len(ends)
+
+
+def py_find_lines(buf: Buffer, start: int, end: int, needle: bytes, out: array[int]) -> int:
+    """Append the spans of lines of ``buf[start:end]`` containing ``needle``; count them."""
+    data = bytes(memoryview(buf)[start:end])
+    count = 0
+    pos = 0
+    while pos < len(data):
+        hit = data.find(needle, pos)
+        if hit < 0:
+            break
+        ls = data.rfind(b"\n", 0, hit) + 1
+        le = data.find(b"\n", hit)
+        le = len(data) if le < 0 else le + 1
+        if out and out[-1] == start + ls:
+            out[-1] = start + le
+        else:
+            out.append(start + ls)
+            out.append(start + le)
+        count += 1
+        pos = le
+    return count
+
+
+try:
+    from . import _speedups as _native
+
+    native: _Scanner | None = _native
+except ImportError:  # pragma: no cover - depends on the install
+    native = None
+
+clean_lines = native.clean_lines if native else py_clean_lines
+find_lines = native.find_lines if native else py_find_lines
