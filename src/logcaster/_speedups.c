@@ -8,6 +8,9 @@
 #define _GNU_SOURCE
 #include <Python.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 static int
 get_range(PyObject *obj, Py_buffer *view, Py_ssize_t start, Py_ssize_t end)
@@ -20,6 +23,38 @@ get_range(PyObject *obj, Py_buffer *view, Py_ssize_t start, Py_ssize_t end)
         return -1;
     }
     return 0;
+}
+
+/* First occurrence of needle[0:k] in s[0:n], or NULL. With SSE2, 16
+ * positions at a time are tested against the needle's first and last bytes
+ * and only survivors are compared in full; memmem covers the tail. */
+static const char *
+find_literal(const char *s, size_t n, const char *needle, size_t k)
+{
+    if (k == 0)
+        return s;
+    if (k == 1)
+        return memchr(s, needle[0], n);
+    if (n < k)
+        return NULL;
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128i first = _mm_set1_epi8(needle[0]);
+    const __m128i last = _mm_set1_epi8(needle[k - 1]);
+    for (; i + k - 1 + 16 <= n; i += 16) {
+        __m128i bf = _mm_loadu_si128((const __m128i *)(s + i));
+        __m128i bl = _mm_loadu_si128((const __m128i *)(s + i + k - 1));
+        unsigned mask = (unsigned)_mm_movemask_epi8(
+            _mm_and_si128(_mm_cmpeq_epi8(first, bf), _mm_cmpeq_epi8(last, bl)));
+        while (mask) {
+            unsigned bit = (unsigned)__builtin_ctz(mask);
+            if (k == 2 || memcmp(s + i + bit + 1, needle + 1, k - 2) == 0)
+                return s + i + bit;
+            mask &= mask - 1;
+        }
+    }
+#endif
+    return memmem(s + i, n - i, needle, k);
 }
 
 /* clean_lines(buf, start, end, max_line) -> int
@@ -94,15 +129,14 @@ find_lines(PyObject *self, PyObject *args)
     }
     Py_BEGIN_ALLOW_THREADS
     const char *base = (const char *)view.buf;
-    const char *lo = base + start, *p = lo, *e = base + end;
+    const char *p = base + start, *e = base + end;
     while (p < e) {
-        const char *hit = needle.len
-            ? memmem(p, (size_t)(e - p), needle.buf, (size_t)needle.len) : p;
+        const char *hit = find_literal(p, (size_t)(e - p), needle.buf, (size_t)needle.len);
         if (hit == NULL)
             break;
-        const char *ls = hit;
-        while (ls > lo && ls[-1] != '\n')
-            ls--;
+        /* p is always a line start, so the line begins after the last newline before hit. */
+        const char *ls = hit > p ? memrchr(p, '\n', (size_t)(hit - p)) : NULL;
+        ls = ls ? ls + 1 : p;
         const char *le = memchr(hit, '\n', (size_t)(e - hit));
         le = le ? le + 1 : e;
         Py_ssize_t s = ls - base, t = le - base;
@@ -141,11 +175,80 @@ find_lines(PyObject *self, PyObject *args)
     return PyLong_FromSsize_t(count);
 }
 
+/* gather(buf, spans) -> bytes: the concatenation of buf[s:e] for each
+ * (s, e) pair of the array('q') `spans`. */
+static PyObject *
+gather(PyObject *self, PyObject *args)
+{
+    PyObject *obj, *spans_obj;
+    Py_buffer view, spans;
+    if (!PyArg_ParseTuple(args, "OO", &obj, &spans_obj))
+        return NULL;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(spans_obj, &spans, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    const long long *sp = (const long long *)spans.buf;
+    Py_ssize_t pairs = spans.len / (Py_ssize_t)(2 * sizeof(long long)), total = 0;
+    PyObject *result = NULL;
+    for (Py_ssize_t i = 0; i < pairs; i++) {
+        if (sp[2 * i] < 0 || sp[2 * i + 1] < sp[2 * i] || sp[2 * i + 1] > view.len) {
+            PyErr_SetString(PyExc_ValueError, "span outside the buffer");
+            goto done;
+        }
+        total += (Py_ssize_t)(sp[2 * i + 1] - sp[2 * i]);
+    }
+    result = PyBytes_FromStringAndSize(NULL, total);
+    if (result == NULL)
+        goto done;
+    char *dst = PyBytes_AS_STRING(result);
+    const char *src = (const char *)view.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < pairs; i++) {
+        size_t len = (size_t)(sp[2 * i + 1] - sp[2 * i]);
+        memcpy(dst, src + sp[2 * i], len);
+        dst += len;
+    }
+    Py_END_ALLOW_THREADS
+done:
+    PyBuffer_Release(&spans);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* count_lines(buf, start, end) -> number of '\n' in buf[start:end]. */
+static PyObject *
+count_lines(PyObject *self, PyObject *args)
+{
+    PyObject *obj;
+    Py_ssize_t start, end, count = 0;
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "Onn", &obj, &start, &end))
+        return NULL;
+    if (get_range(obj, &view, start, end) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    const char *p = (const char *)view.buf + start, *e = (const char *)view.buf + end;
+    while (p < e && (p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+        count++;
+        p++;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    return PyLong_FromSsize_t(count);
+}
+
 static PyMethodDef methods[] = {
     {"clean_lines", clean_lines, METH_VARARGS,
      "clean_lines(buf, start, end, max_line) -> line count, or -1 if any line needs fixing"},
     {"find_lines", find_lines, METH_VARARGS,
      "find_lines(buf, start, end, needle, out) -> matching lines; spans appended to out"},
+    {"gather", gather, METH_VARARGS,
+     "gather(buf, spans) -> bytes of buf[s:e] for each (s, e) pair of array('q') spans"},
+    {"count_lines", count_lines, METH_VARARGS,
+     "count_lines(buf, start, end) -> number of newlines in buf[start:end]"},
     {NULL, NULL, 0, NULL},
 };
 

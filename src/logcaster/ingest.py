@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from .framing import LineFramer, Scratch
 
 if TYPE_CHECKING:
+    from .follow import FollowHub
     from .ring import Ring
     from .service import Counters
 
@@ -22,8 +23,10 @@ class IngestProtocol(asyncio.BufferedProtocol):
         counters: Counters,
         scratch: Scratch,
         connections: set[IngestProtocol],
+        follow: FollowHub,
     ) -> None:
         self.ring = ring
+        self.follow = follow
         self.counters = counters
         self.framer = LineFramer(scratch.max_line_bytes, scratch)
         self.connections = connections
@@ -41,7 +44,10 @@ class IngestProtocol(asyncio.BufferedProtocol):
         framer = self.framer
         block = framer.commit(nbytes)
         if block:
-            self.ring.append(block, time.time_ns(), framer.lines)
+            now = time.time_ns()
+            self.ring.append(block, now, framer.lines)
+            if self.follow:
+                self.follow.publish(bytes(block), now)
         if self.framer.truncated:
             self.counters.truncated += self.framer.truncated
             self.framer.truncated = 0
@@ -54,7 +60,10 @@ class IngestProtocol(asyncio.BufferedProtocol):
         """Store an unterminated last line (the client closed, or we shut down)."""
         tail = self.framer.close()
         if tail:
-            self.ring.append(tail, time.time_ns())
+            now = time.time_ns()
+            self.ring.append(tail, now)
+            if self.follow:
+                self.follow.publish(tail, now)
         if self.framer.truncated:
             self.counters.truncated += self.framer.truncated
             self.framer.truncated = 0

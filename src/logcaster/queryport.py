@@ -30,12 +30,27 @@ class QueryProtocol(asyncio.Protocol):
         self._answered = False  # a command (or a refusal) has been taken
         self._can_write = asyncio.Event()
         self._can_write.set()
+        self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     # --------------------------------------------------------------- events
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
         self.connections.add(self)
         self._timer = asyncio.get_running_loop().call_later(self.timeout, self._expire)
+
+    # ----------------------------------------------------------------- peer
+    def push(self, data: bytes) -> bool:
+        """Queue ``data`` unless the connection is closing (FOLLOW's pushes)."""
+        if self.transport is None or self.transport.is_closing():
+            return False
+        self.transport.write(data)
+        return True
+
+    def buffered(self) -> int:
+        return self.transport.get_write_buffer_size() if self.transport else 0
+
+    async def wait_closed(self) -> None:
+        await self._closed
 
     def data_received(self, data: bytes) -> None:
         if self._answered:
@@ -49,12 +64,13 @@ class QueryProtocol(asyncio.Protocol):
             self._reply_error(b"ERROR: Command too long\n")
 
     def eof_received(self) -> bool:
+        """The client half-closed: answer a command sent without a newline, keep
+        writing a reply in progress (``nc -q1`` and scripts do this)."""
         if not self._answered:
             line = bytes(self._buf).rstrip(b"\r")
             if line:
                 self._start(line)
-                return True  # keep the write side open for the reply
-        return False
+        return self._task is not None and not self._task.done()
 
     def pause_writing(self) -> None:
         self._can_write.clear()
@@ -64,6 +80,8 @@ class QueryProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.connections.discard(self)
+        if not self._closed.done():
+            self._closed.set_result(None)
         self._can_write.set()
         if self._timer is not None:
             self._timer.cancel()
@@ -87,14 +105,13 @@ class QueryProtocol(asyncio.Protocol):
             self._timer.cancel()
         self._answered = True
         self._buf.clear()
-        self.transport.pause_reading()
         self._task = asyncio.get_running_loop().create_task(self._answer(line))
 
     async def _answer(self, line: bytes) -> None:
         transport = self.transport
         assert transport is not None
         try:
-            async for chunk in self.service.execute(line):
+            async for chunk in self.service.execute(line, self):
                 if transport.is_closing():
                     return
                 transport.write(chunk)

@@ -24,6 +24,10 @@ class _Scanner(Protocol):
         self, buf: Buffer, start: int, end: int, needle: bytes, out: array[int], /
     ) -> int: ...
 
+    def gather(self, buf: Buffer, spans: array[int], /) -> bytes: ...
+
+    def count_lines(self, buf: Buffer, start: int, end: int, /) -> int: ...
+
 
 def py_clean_lines(buf: Buffer, start: int, end: int, max_line: int) -> int:
     """Line count of ``buf[start:end]`` if every line is non-empty, at most
@@ -62,8 +66,18 @@ def py_find_lines(buf: Buffer, start: int, end: int, needle: bytes, out: array[i
     return count
 
 
+def py_gather(buf: Buffer, spans: array[int]) -> bytes:
+    """The concatenation of ``buf[s:e]`` for each ``(s, e)`` pair of ``spans``."""
+    view = memoryview(buf)
+    return b"".join(view[spans[i] : spans[i + 1]] for i in range(0, len(spans), 2))
+
+
+def py_count_lines(buf: Buffer, start: int, end: int) -> int:
+    return bytes(memoryview(buf)[start:end]).count(b"\n")
+
+
 try:
-    from . import _speedups as _native
+    import logcaster._speedups as _native
 
     native: _Scanner | None = _native
 except ImportError:  # pragma: no cover - depends on the install
@@ -71,3 +85,5 @@ except ImportError:  # pragma: no cover - depends on the install
 
 clean_lines = native.clean_lines if native else py_clean_lines
 find_lines = native.find_lines if native else py_find_lines
+gather = native.gather if native else py_gather
+count_lines = native.count_lines if native else py_count_lines

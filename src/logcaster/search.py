@@ -1,37 +1,144 @@
-"""The search engine: finds matching lines in a ring snapshot, block at a time.
+"""The search engine: finds matching lines in a ring snapshot, a block at a time.
 
-A block is searched with one C-speed scan per candidate (``bytearray.find``
-or a compiled RE2 pattern over the whole block); only when a candidate is
-found is its enclosing line located. Results are byte ranges into the
-snapshot's blocks, adjacent lines coalesced, so a result costs a few integers,
-not a copy of the line; replies are rendered from the ranges while streaming.
+Each block region is scanned once by a C-speed *primary* matcher: a literal
+(SIMD scan in ``_speedups``, GIL released) or an RE2 pattern over the whole
+region. Only candidate lines are then checked in Python against the remaining
+filters. Results are byte ranges into the snapshot's blocks, adjacent lines
+coalesced, so a match costs a few integers until the reply is rendered; raw
+replies are gathered in C, a block per chunk.
 """
 
 from __future__ import annotations
 
+import re
+import time
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+import re2
+
+from .commands import QuerySpec
+from .levels import candidate_pattern, level_of
 from .ring import BlockView, Snapshot
+from .scan import count_lines, find_lines, gather
 
-REPLY_CHUNK = 256 * 1024
-
-
-@dataclass(slots=True)
-class Matches:
-    """Matching lines of a snapshot: per block, flat ``[start, end, start, end, ...]``."""
-
-    count: int = 0
-    ranges: list[tuple[BlockView, array[int]]] = field(default_factory=list)
-
-    def add_block(self, view: BlockView, spans: array[int], lines: int) -> None:
-        if lines:
-            self.ranges.append((view, spans))
-            self.count += lines
+Pattern = Any  # re2 compiled pattern (the bindings ship no type information)
 
 
-def _add_line(spans: array[int], start: int, end: int) -> None:
+class QueryError(ValueError):
+    """A query that cannot run; the message is the reply's ``ERROR:`` text."""
+
+
+def _re2_options() -> re2.Options:
+    opts = re2.Options()
+    opts.log_errors = False
+    opts.never_nl = True  # a match never spans lines
+    return opts
+
+
+def compile_regex(pattern: str) -> Pattern:
+    try:
+        return re2.compile(("(?m)" + pattern).encode("utf-8", "surrogateescape"), _re2_options())
+    except re2.error as exc:
+        why = exc.args[0] if exc.args else "invalid pattern"
+        if isinstance(why, bytes):
+            why = why.decode("utf-8", "replace")
+        raise QueryError(f"Invalid regex pattern: {why}") from None
+
+
+class Matcher:
+    """A compiled QuerySpec: one primary scanner plus per-line checks."""
+
+    def __init__(self, spec: QuerySpec) -> None:
+        self.spec = spec
+        self.regex = compile_regex(spec.regex) if spec.regex else None
+        keywords = spec.keywords
+        checks: list[Callable[[bytes], bool]] = []
+        self.literal: bytes | None = None
+        self.scanner: Pattern | None = None
+        if keywords and (not spec.any_keyword or len(keywords) == 1):
+            self.literal = max(keywords, key=len)
+            rest = [k for k in keywords if k is not self.literal]
+            if rest:
+                checks.append(lambda line: all(k in line for k in rest))
+        elif keywords:
+            alternatives = "|".join(re.escape(k.decode("latin-1")) for k in keywords)
+            self.scanner = re2.compile(alternatives.encode("latin-1"), _re2_options())
+        if self.regex is not None:
+            if self.literal is None and self.scanner is None:
+                self.scanner = self.regex
+            else:
+                rx = self.regex
+                checks.append(lambda line: rx.search(line) is not None)
+        if spec.levels:
+            levels = spec.levels
+            if self.literal is None and self.scanner is None:
+                self.scanner = candidate_pattern(levels)
+            checks.append(lambda line: level_of(line) in levels)
+        self.checks = tuple(checks)
+
+    def accepts(self, line: bytes) -> bool:
+        """The naive per-line answer (used for checks and for FOLLOW's small blocks)."""
+        spec = self.spec
+        if spec.keywords:
+            hit = (any if spec.any_keyword else all)(k in line for k in spec.keywords)
+            if not hit:
+                return False
+        if self.regex is not None and self.regex.search(line) is None:
+            return False
+        return not spec.levels or level_of(line) in spec.levels
+
+    # ----------------------------------------------------------- scanning
+    def scan(self, buf: bytearray | bytes, start: int, end: int, spans: array[int]) -> int:
+        """Append the spans of matching lines in ``buf[start:end]``; return their number."""
+        if self.literal is not None and not self.checks:
+            return find_lines(buf, start, end, self.literal, spans)
+        if self.literal is not None:
+            found: array[int] = array("q")
+            find_lines(buf, start, end, self.literal, found)
+            return self._check_spans(buf, found, spans)
+        if self.scanner is not None:
+            return self._scan_pattern(buf, start, end, spans)
+        if start < end:
+            _add(spans, start, end)
+        return count_lines(buf, start, end)
+
+    def _check_spans(self, buf: bytearray | bytes, found: array[int], spans: array[int]) -> int:
+        checks = self.checks
+        count = 0
+        for i in range(0, len(found), 2):
+            s, e = found[i], found[i + 1]
+            while s < e:
+                nl = buf.find(b"\n", s, e) + 1 or e
+                line = bytes(buf[s : nl - 1])
+                if all(check(line) for check in checks):
+                    _add(spans, s, nl)
+                    count += 1
+                s = nl
+        return count
+
+    def _scan_pattern(self, buf: bytearray | bytes, start: int, end: int, spans: array[int]) -> int:
+        search = self.scanner.search  # type: ignore[union-attr]
+        checks = self.checks
+        count = 0
+        pos = start
+        while pos < end:
+            m = search(buf, pos, end)
+            if m is None:
+                break
+            hit = m.start()
+            ls = buf.rfind(b"\n", pos, hit) + 1 or pos
+            le = buf.find(b"\n", hit, end) + 1 or end
+            if not checks or all(check(bytes(buf[ls : le - 1])) for check in checks):
+                _add(spans, ls, le)
+                count += 1
+            pos = le
+        return count
+
+
+def _add(spans: array[int], start: int, end: int) -> None:
     if spans and spans[-1] == start:
         spans[-1] = end
     else:
@@ -39,74 +146,159 @@ def _add_line(spans: array[int], start: int, end: int) -> None:
         spans.append(end)
 
 
-def find_literal(view: BlockView, needle: bytes) -> tuple[array[int], int]:
-    """Lines of ``view`` containing ``needle`` (which holds no newline)."""
-    buf, start, end = view.buf, view.start, view.end
-    spans: array[int] = array("q")
-    if not needle:
-        return array("q", (start, end)), buf.count(b"\n", start, end)
-    find, rfind = buf.find, buf.rfind
-    count = 0
-    pos = start
-    while True:
-        hit = find(needle, pos, end)
-        if hit < 0:
-            break
-        ls = rfind(b"\n", start, hit) + 1 or start
-        le = find(b"\n", hit, end) + 1
-        _add_line(spans, ls, le)
-        count += 1
-        pos = le
-    return spans, count
+@dataclass(slots=True)
+class Matches:
+    """Matching lines of a snapshot: per block view, flat ``[start, end, ...]`` spans."""
+
+    count: int = 0
+    ranges: list[tuple[BlockView, array[int]]] = field(default_factory=list)
+
+    def add(self, view: BlockView, spans: array[int], lines: int) -> None:
+        if lines:
+            self.ranges.append((view, spans))
+            self.count += lines
+
+    @classmethod
+    def merge(cls, parts: Iterable[Matches]) -> Matches:
+        out = cls()
+        for part in parts:
+            out.ranges.extend(part.ranges)
+            out.count += part.count
+        return out
+
+    def keep_newest(self, limit: int) -> Matches:
+        """The newest ``limit`` lines of these matches."""
+        if self.count <= limit:
+            return self
+        kept: list[tuple[BlockView, array[int]]] = []
+        need = limit
+        for view, spans in reversed(self.ranges):
+            buf = view.buf
+            out: array[int] = array("q")
+            for i in range(len(spans) - 2, -1, -2):
+                s, e = spans[i], spans[i + 1]
+                cut = e
+                while need and cut > s:
+                    cut = buf.rfind(b"\n", s, cut - 1) + 1 or s
+                    need -= 1
+                out[:0] = array("q", (cut, e))
+                if not need:
+                    break
+            kept.append((view, out))
+            if not need:
+                break
+        kept.reverse()
+        return Matches(limit, kept)
 
 
-def search_literal(snapshot: Snapshot, needle: bytes) -> Matches:
+def _time_regions(view: BlockView, spec: QuerySpec) -> list[tuple[int, int]]:
+    """Byte regions of ``view`` whose receive time lies within the spec's bounds."""
+    lo = spec.time_from if spec.time_from is not None else -(1 << 63)
+    hi = spec.time_to if spec.time_to is not None else (1 << 63) - 1
+    regions: list[tuple[int, int]] = []
+    for s, e, ts in view.chunk_spans():
+        if lo <= ts <= hi:
+            if regions and regions[-1][1] == s:
+                regions[-1] = (regions[-1][0], e)
+            else:
+                regions.append((s, e))
+    return regions
+
+
+def search_views(views: Sequence[BlockView], matcher: Matcher) -> Matches:
+    """Run ``matcher`` over some block views (one worker's share of a snapshot)."""
+    spec = matcher.spec
+    timed = spec.time_from is not None or spec.time_to is not None
     matches = Matches()
-    for view in snapshot:
-        spans, count = find_literal(view, needle)
-        matches.add_block(view, spans, count)
+    for view in views:
+        spans: array[int] = array("q")
+        regions = _time_regions(view, spec) if timed else [(view.start, view.end)]
+        count = 0
+        for s, e in regions:
+            count += matcher.scan(view.buf, s, e, spans)
+        matches.add(view, spans, count)
     return matches
 
 
-def iter_lines(matches: Matches) -> Iterator[tuple[BlockView, int, int]]:
-    """Every matching line as ``(view, start, end)``; ``end`` includes the newline."""
-    for view, spans in matches.ranges:
-        buf = view.buf
-        for i in range(0, len(spans), 2):
-            s, e = spans[i], spans[i + 1]
-            while s < e:
-                nl = buf.find(b"\n", s, e) + 1
-                yield view, s, nl
-                s = nl
+def search(snapshot: Snapshot, spec: QuerySpec) -> Matches:
+    """Single-threaded search of a whole snapshot."""
+    return search_views(snapshot.views, Matcher(spec))
 
 
-def render_raw(matches: Matches) -> Iterator[bytes]:
-    """The matching lines as stored, in reply-sized chunks, valid UTF-8."""
-    out: list[bytes] = []
-    size = 0
-    for view, spans in matches.ranges:
-        buf = view.buf
-        for i in range(0, len(spans), 2):
-            s, e = spans[i], spans[i + 1]
-            while s < e:
-                cut = e
-                if e - s > REPLY_CHUNK:
-                    cut = buf.rfind(b"\n", s, s + REPLY_CHUNK) + 1 or buf.find(b"\n", s, e) + 1
-                piece = bytes(buf[s:cut])
-                out.append(piece if piece.isascii() else as_utf8(piece))
-                size += cut - s
-                s = cut
-                if size >= REPLY_CHUNK:
-                    yield b"".join(out)
-                    out, size = [], 0
-    if out:
-        yield b"".join(out)
+def tail(snapshot: Snapshot, count: int) -> Matches:
+    """The newest ``count`` lines of a snapshot."""
+    found = Matches()
+    for view in snapshot.views:
+        found.add(view, array("q", (view.start, view.end)), 1)
+    found.count = snapshot.current
+    return found.keep_newest(count)
 
 
+# --------------------------------------------------------------- rendering
 def as_utf8(data: bytes) -> bytes:
     """``data`` if it is valid UTF-8, else with invalid sequences replaced by U+FFFD."""
+    if data.isascii():
+        return data
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("utf-8", "replace").encode("utf-8")
     return data
+
+
+def render_raw(matches: Matches) -> Iterator[bytes]:
+    """The matching lines as stored, oldest first, a block's worth per chunk."""
+    for view, spans in matches.ranges:
+        yield as_utf8(gather(view.buf, spans))
+
+
+def _lines_of(view: BlockView, spans: array[int], descending: bool) -> Iterator[tuple[int, int]]:
+    buf = view.buf
+    pairs = range(0, len(spans), 2)
+    for i in reversed(pairs) if descending else pairs:
+        s, e = spans[i], spans[i + 1]
+        if descending:
+            while e > s:
+                ls = buf.rfind(b"\n", s, e - 1) + 1 or s
+                yield ls, e
+                e = ls
+        else:
+            while s < e:
+                nl = buf.find(b"\n", s, e) + 1 or e
+                yield s, nl
+                s = nl
+
+
+def stamp(ts_ns: int) -> bytes:
+    return time.strftime("[%Y-%m-%d %H:%M:%S] ", time.localtime(ts_ns // 1_000_000_000)).encode()
+
+
+def render_stamped(
+    matches: Matches, descending: bool = False, chunk: int = 1 << 18
+) -> Iterator[bytes]:
+    """``[YYYY-MM-DD HH:MM:SS] <line>`` per match (server local time)."""
+    out: list[bytes | bytearray] = []
+    size = 0
+    last_ts = None
+    prefix = b""
+    ranges = reversed(matches.ranges) if descending else matches.ranges
+    for view, spans in ranges:
+        buf = view.buf
+        for s, e in _lines_of(view, spans, descending):
+            ts = view.time_of(s)
+            if ts != last_ts:
+                last_ts, prefix = ts, stamp(ts)
+            out.append(prefix)
+            out.append(buf[s:e])
+            size += e - s + 22
+            if size >= chunk:
+                yield as_utf8(b"".join(out))
+                out, size = [], 0
+    if out:
+        yield as_utf8(b"".join(out))
+
+
+def render(matches: Matches, spec: QuerySpec) -> Iterator[bytes]:
+    if spec.raw and not spec.descending:
+        return render_raw(matches)
+    return render_stamped(matches, spec.descending)

@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass
 
 from .config import Config
+from .follow import FollowHub
 from .framing import Scratch
 from .ingest import IngestProtocol
 from .pool import WorkerPool
@@ -60,11 +61,14 @@ class LogServer:
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self.pool = WorkerPool(cfg.pool_workers, cfg.pool_queue_size)
-        self.service = QueryService(self.ring, self.pool, self.counters)
+        self.follow = FollowHub()
+        self.service = QueryService(self.ring, self.pool, self.counters, self.follow)
         scratch = Scratch(cfg.ingest_max_line_bytes)
         service = self.service
         self._ingest = await loop.create_server(
-            lambda: IngestProtocol(self.ring, self.counters, scratch, self.ingest_connections),
+            lambda: IngestProtocol(
+                self.ring, self.counters, scratch, self.ingest_connections, self.follow
+            ),
             cfg.ingest_host,
             cfg.ingest_port,
             backlog=BACKLOG,

@@ -1,14 +1,24 @@
-"""Executes parsed commands against the ring; the transport-free core of the query port."""
+"""Executes parsed commands against the ring: the transport-free core of the query port.
+
+Heavy work (searching, per-line rendering) runs on the worker pool against a
+ring snapshot; the event loop only hands out jobs and writes their results.
+A search is split into contiguous runs of blocks, one job each, so the C
+scanners (which release the GIL) use every core.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from . import commands as cmd
+from .follow import FollowHub
 from .pool import WorkerPool
-from .ring import Ring
-from .search import render_raw, search_literal
+from .ring import BlockView, Ring
+from .search import Matcher, Matches, QueryError, render, render_stamped, search_views, tail
 
 
 @dataclass(slots=True)
@@ -19,14 +29,38 @@ class Counters:
     truncated: int = 0  # lines cut to --max-line-bytes
 
 
+class Peer(Protocol):
+    """The query connection a command came from (what FOLLOW needs of it)."""
+
+    def push(self, data: bytes) -> bool: ...
+
+    def buffered(self) -> int: ...
+
+    async def wait_closed(self) -> None: ...
+
+
+def split_views(views: tuple[BlockView, ...], parts: int) -> list[tuple[BlockView, ...]]:
+    """Cut ``views`` into at most ``parts`` contiguous, near-equal runs."""
+    parts = max(1, min(parts, len(views)))
+    size, extra = divmod(len(views), parts)
+    out, start = [], 0
+    for i in range(parts):
+        end = start + size + (1 if i < extra else 0)
+        out.append(views[start:end])
+        start = end
+    return out
+
+
 class QueryService:
-    def __init__(self, ring: Ring, pool: WorkerPool, counters: Counters) -> None:
+    def __init__(self, ring: Ring, pool: WorkerPool, counters: Counters, follow: FollowHub) -> None:
         self.ring = ring
         self.pool = pool
         self.counters = counters
+        self.follow = follow
+        self.parallelism = max(1, min(pool.workers, os.cpu_count() or 1))
 
-    async def execute(self, line: bytes) -> AsyncIterator[bytes]:
-        """Yield the reply to one command line, in chunks, each ending in a newline."""
+    async def execute(self, line: bytes, peer: Peer | None = None) -> AsyncIterator[bytes]:
+        """Yield the reply to one command line, in chunks of whole lines."""
         command = cmd.parse_command(line)
         match command:
             case cmd.Stats():
@@ -34,19 +68,63 @@ class QueryService:
                 yield cmd.stats_line(ring.total, ring.dropped, ring.current, self.counters.clients)
             case cmd.Count():
                 yield cmd.count_line(self.ring.current)
-            case cmd.KeywordQuery(keyword=keyword):
-                async for chunk in self._keyword_query(keyword):
+            case cmd.Help():
+                yield cmd.HELP_TEXT.encode()
+            case cmd.Query(spec=spec):
+                async for chunk in self._query(spec):
+                    yield chunk
+            case cmd.Tail(count=count):
+                snapshot = self.ring.snapshot()
+                matches = await self.pool.run(tail, snapshot, count)
+                async for chunk in self._stream(render_stamped(matches)):
+                    yield chunk
+            case cmd.Follow(spec=spec):
+                async for chunk in self._follow(spec, peer):
                     yield chunk
             case cmd.Error():
                 yield command.reply()
 
-    async def _keyword_query(self, keyword: bytes) -> AsyncIterator[bytes]:
+    async def search(self, spec: cmd.QuerySpec) -> Matches:
+        """Matches of ``spec`` in a snapshot of the ring, searched in parallel."""
         snapshot = self.ring.snapshot()
-        matches = await self.pool.run(search_literal, snapshot, keyword)
+        matcher = await self.pool.run(Matcher, spec)
+        parts = split_views(snapshot.views, self.parallelism)
+        found = await asyncio.gather(*(self.pool.run(search_views, p, matcher) for p in parts))
+        matches = Matches.merge(found)
+        if spec.limit is not None and matches.count > spec.limit:
+            matches = await self.pool.run(matches.keep_newest, spec.limit)
+        return matches
+
+    async def _query(self, spec: cmd.QuerySpec) -> AsyncIterator[bytes]:
+        try:
+            matches = await self.search(spec)
+        except QueryError as exc:
+            yield cmd.Error(str(exc)).reply()
+            return
         yield cmd.found_line(matches.count)
-        chunks = render_raw(matches)
+        async for chunk in self._stream(render(matches, spec)):
+            yield chunk
+
+    async def _stream(self, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+        """Pull rendered chunks on the pool (rendering may be per-line Python work)."""
         while True:
             chunk = await self.pool.run(next, chunks, None)
             if chunk is None:
                 return
             yield chunk
+
+    async def _follow(self, spec: cmd.QuerySpec, peer: Peer | None) -> AsyncIterator[bytes]:
+        if peer is None:
+            yield cmd.Error("FOLLOW needs a connection").reply()
+            return
+        try:
+            matcher = await self.pool.run(Matcher, spec)
+        except QueryError as exc:
+            yield cmd.Error(str(exc)).reply()
+            return
+        yield b"FOLLOWING\n"
+        follower = self.follow.add(matcher, peer)
+        try:
+            await peer.wait_closed()
+        finally:
+            self.follow.remove(follower)

@@ -1,0 +1,77 @@
+"""FOLLOW: push newly ingested lines that match a follower's filters.
+
+The ingest path calls :meth:`FollowHub.publish` after each append, only when
+someone follows. Every follower has a backlog bound: while more than that is
+queued unsent on its connection, new matches are counted instead of queued,
+and once it catches up it is told ``... <n> lines skipped``. A slow reader
+therefore costs ingest nothing but the scan of each new block.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .search import Matcher, as_utf8, stamp
+
+if TYPE_CHECKING:
+    from .service import Peer
+
+DEFAULT_BACKLOG = 1 << 20
+
+
+@dataclass(eq=False, slots=True)
+class Follower:
+    matcher: Matcher
+    peer: Peer
+    skipped: int = 0
+
+
+class FollowHub:
+    def __init__(self, backlog_bytes: int = DEFAULT_BACKLOG) -> None:
+        self.backlog_bytes = backlog_bytes
+        self.followers: set[Follower] = set()
+        self.skipped = 0  # lines not delivered to slow followers, all time
+
+    def __bool__(self) -> bool:
+        return bool(self.followers)
+
+    def add(self, matcher: Matcher, peer: Peer) -> Follower:
+        follower = Follower(matcher, peer)
+        self.followers.add(follower)
+        return follower
+
+    def remove(self, follower: Follower) -> None:
+        self.followers.discard(follower)
+
+    def publish(self, block: bytes, ts_ns: int) -> None:
+        """Offer newly stored lines (newline-terminated) received at ``ts_ns``."""
+        prefix = b""
+        for follower in list(self.followers):
+            spec = follower.matcher.spec
+            if (spec.time_from is not None and ts_ns < spec.time_from) or (
+                spec.time_to is not None and ts_ns > spec.time_to
+            ):
+                continue
+            spans: array[int] = array("q")
+            count = follower.matcher.scan(block, 0, len(block), spans)
+            if not count:
+                continue
+            if follower.peer.buffered() > self.backlog_bytes:
+                follower.skipped += count
+                self.skipped += count
+                continue
+            prefix = prefix or stamp(ts_ns)
+            out = []
+            if follower.skipped:
+                out.append(f"... {follower.skipped} lines skipped\n".encode())
+                follower.skipped = 0
+            for i in range(0, len(spans), 2):
+                s, e = spans[i], spans[i + 1]
+                while s < e:
+                    nl = block.find(b"\n", s, e) + 1
+                    out.append(prefix)
+                    out.append(block[s:nl])
+                    s = nl
+            follower.peer.push(as_utf8(b"".join(out)))
