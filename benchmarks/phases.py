@@ -41,7 +41,10 @@ class Query:
 
     @property
     def command(self) -> str:
-        return f"QUERY {self.kind}={self.pattern}"
+        if self.kind == "keyword":
+            return f"QUERY keyword={self.pattern}"  # the seed form: raw lines, like grep
+        quoted = self.pattern.replace("\\", "\\\\").replace('"', '\\"')
+        return f'QUERY regex="{quoted}"'  # parameter form; the pattern holds a space
 
     def grep_args(self, path: Path) -> list[str]:
         flag = "-F" if self.kind == "keyword" else "-E"

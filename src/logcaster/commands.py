@@ -142,6 +142,9 @@ def parse_time(text: str, now_ns: int) -> int:
 def tokenize(text: str) -> list[tuple[str, str, list[str]]]:
     """Split ``key=value`` tokens on spaces; double quotes protect spaces and commas.
 
+    Inside quotes ``\\"`` is a quote and ``\\\\`` a backslash; any other backslash
+    is kept as is, so regexes such as ``regex="\\d+ ms"`` need no doubling.
+
     Returns ``(key, value, items)`` where ``items`` is the value split on
     unquoted commas. Raises ValueError for a token without ``=`` or an
     unterminated quote.
@@ -168,8 +171,8 @@ def tokenize(text: str) -> list[tuple[str, str, list[str]]]:
                 close = i + 1
                 chars: list[str] = []
                 while close < n and text[close] != '"':
-                    if text[close] == "\\" and close + 1 < n:
-                        close += 1
+                    if text[close] == "\\" and text[close + 1 : close + 2] in ('"', "\\"):
+                        close += 1  # \" and \\ are escapes; other backslashes stay
                     chars.append(text[close])
                     close += 1
                 if close >= n:

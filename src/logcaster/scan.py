@@ -28,6 +28,8 @@ class _Scanner(Protocol):
 
     def count_lines(self, buf: Buffer, start: int, end: int, /) -> int: ...
 
+    def prefault(self, buf: bytearray, /) -> None: ...
+
 
 def py_clean_lines(buf: Buffer, start: int, end: int, max_line: int) -> int:
     """Line count of ``buf[start:end]`` if every line is non-empty, at most
@@ -76,6 +78,11 @@ def py_count_lines(buf: Buffer, start: int, end: int) -> int:
     return bytes(memoryview(buf)[start:end]).count(b"\n")
 
 
+def py_prefault(buf: bytearray) -> None:
+    """Touch every page of ``buf`` so its page faults are taken now."""
+    buf[::4096] = bytes(len(range(0, len(buf), 4096)))
+
+
 try:
     import logcaster._speedups as _native
 
@@ -87,3 +94,4 @@ clean_lines = native.clean_lines if native else py_clean_lines
 find_lines = native.find_lines if native else py_find_lines
 gather = native.gather if native else py_gather
 count_lines = native.count_lines if native else py_count_lines
+prefault = native.prefault if native else py_prefault

@@ -21,7 +21,7 @@ from .framing import Scratch
 from .ingest import IngestProtocol
 from .pool import WorkerPool
 from .queryport import QueryProtocol
-from .ring import Ring
+from .ring import DEFAULT_BLOCK_SIZE, BlockFactory, Ring
 from .service import Counters, QueryService
 
 BACKLOG = 4096
@@ -45,7 +45,12 @@ def _bound(server: asyncio.Server) -> Address:
 class LogServer:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.ring = Ring(config.ring_capacity, config.ring_max_memory)
+        self.ring = Ring(
+            config.ring_capacity,
+            config.ring_max_memory,
+            DEFAULT_BLOCK_SIZE,
+            BlockFactory(DEFAULT_BLOCK_SIZE),
+        )
         self.counters = Counters()
         self.ingest_connections: set[IngestProtocol] = set()
         self.query_connections: set[QueryProtocol] = set()
