@@ -85,15 +85,36 @@ class QueryService:
                 yield command.reply()
 
     async def search(self, spec: cmd.QuerySpec) -> Matches:
-        """Matches of ``spec`` in a snapshot of the ring, searched in parallel."""
+        """Matches of ``spec`` in a snapshot of the ring, searched in parallel.
+
+        With a limit, blocks are searched newest first in growing batches and
+        the search stops once the limit is met.
+        """
         snapshot = self.ring.snapshot()
         matcher = await self.pool.run(Matcher, spec)
-        parts = split_views(snapshot.views, self.parallelism)
-        found = await asyncio.gather(*(self.pool.run(search_views, p, matcher) for p in parts))
-        matches = Matches.merge(found)
-        if spec.limit is not None and matches.count > spec.limit:
+        views = snapshot.views
+        if spec.limit is None:
+            return Matches.merge(await self._search_parallel(views, matcher))
+        collected: list[Matches] = []
+        found = 0
+        end = len(views)
+        batch = self.parallelism
+        while end > 0 and found < spec.limit:
+            start = max(0, end - batch)
+            parts = await self._search_parallel(views[start:end], matcher)
+            collected[:0] = parts
+            found += sum(p.count for p in parts)
+            end, batch = start, batch * 2
+        matches = Matches.merge(collected)
+        if matches.count > spec.limit:
             matches = await self.pool.run(matches.keep_newest, spec.limit)
         return matches
+
+    async def _search_parallel(
+        self, views: tuple[BlockView, ...], matcher: Matcher
+    ) -> list[Matches]:
+        parts = split_views(views, self.parallelism)
+        return list(await asyncio.gather(*(self.pool.run(search_views, p, matcher) for p in parts)))
 
     async def _query(self, spec: cmd.QuerySpec) -> AsyncIterator[bytes]:
         try:
