@@ -275,7 +275,7 @@ def parse_command(line: bytes, now_ns: int | None = None) -> Command:
         arg = rest.strip()
         if not arg:
             return Tail(DEFAULT_TAIL)
-        if arg.isdigit() and 1 <= int(arg) <= MAX_LIMIT:
+        if arg.isascii() and arg.isdigit() and 1 <= int(arg) <= MAX_LIMIT:
             return Tail(int(arg))
         return Error(f"Invalid line count '{arg}' for TAIL: a whole number from 1 to {MAX_LIMIT}")
     if verb == "HELP" and not rest.strip():

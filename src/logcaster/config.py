@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
@@ -39,21 +40,16 @@ def parse_positive_int(text: str) -> int:
     return value
 
 
+_SIZE = re.compile(r"^\s*([0-9][0-9_]*)\s*(?:([KMG])(?:i?B)?|B)?\s*$", re.IGNORECASE)
+_SCALE = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
 def parse_size(text: str) -> int:
-    """Bytes, with an optional K/M/G (binary) suffix: ``512M``, ``65536``."""
-    raw = text.strip()
-    scale = 1
-    suffixes = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    unit = raw[-1:].upper()
-    if unit == "B":
-        raw = raw[:-1]
-        unit = raw[-1:].upper()
-    if unit in suffixes:
-        scale = suffixes[unit]
-        raw = raw[:-1]
-        if raw[-1:].upper() == "I":  # MiB
-            raw = raw[:-1]
-    value = _parse_int(raw) * scale
+    """Bytes, with an optional binary suffix: ``65536``, ``512M``, ``512MiB``, ``1G``."""
+    m = _SIZE.match(text)
+    if m is None:
+        raise ValueError(f"{text!r} is not a size (a whole number, optionally K, M or G)")
+    value = int(m.group(1).replace("_", "")) * _SCALE.get((m.group(2) or "").upper(), 1)
     if value < 1:
         raise ValueError(f"{text!r} must be at least 1 byte")
     return value

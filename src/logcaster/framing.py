@@ -103,6 +103,10 @@ class LineFramer:
         tail_start = last + 1 if last >= 0 else start
         tail_len = end - tail_start
         if tail_len > self.max_line_bytes + 1:
+            # Trailing '\r's may yet turn out to end the line: they do not count.
+            while tail_len > self.max_line_bytes and buf[tail_start + tail_len - 1] == 0x0D:
+                tail_len -= 1
+        if tail_len > self.max_line_bytes + 1:
             # An over-long line still in progress: keep its head, drop the rest.
             head = bytes(buf[tail_start : tail_start + self.max_line_bytes])
             self._discard = True

@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .scan import clean_lines, prefault
+from .scan import count_lines, prefault
 
 DEFAULT_BLOCK_SIZE = 1 << 20
 NL = 0x0A
@@ -196,9 +196,7 @@ class Ring:
                 buf[used:] = view[: blk.free]
                 cut = buf.rfind(b"\n", used) + 1 - used
                 if cut > 0:
-                    first = self._store(
-                        blk, view[:cut], ts_ns, clean_lines(buf, used, used + cut, size)
-                    )
+                    first = self._store(blk, view[:cut], ts_ns, count_lines(buf, used, used + cut))
                     rest = None if lines is None else lines - first
                     return first + self.append(view[cut:], ts_ns, rest)
             blk = None

@@ -51,6 +51,7 @@ def py_find_lines(buf: Buffer, start: int, end: int, needle: bytes, out: array[i
     data = bytes(memoryview(buf)[start:end])
     count = 0
     pos = 0
+    first = len(out)  # spans from earlier calls are never extended
     while pos < len(data):
         hit = data.find(needle, pos)
         if hit < 0:
@@ -58,7 +59,7 @@ def py_find_lines(buf: Buffer, start: int, end: int, needle: bytes, out: array[i
         ls = data.rfind(b"\n", 0, hit) + 1
         le = data.find(b"\n", hit)
         le = len(data) if le < 0 else le + 1
-        if out and out[-1] == start + ls:
+        if len(out) > first and out[-1] == start + ls:
             out[-1] = start + le
         else:
             out.append(start + ls)

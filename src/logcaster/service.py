@@ -122,9 +122,15 @@ class QueryService:
         except QueryError as exc:
             yield cmd.Error(str(exc)).reply()
             return
-        yield cmd.found_line(matches.count)
+        # The header goes out with the first lines, in one write: clients that
+        # read the reply with a single recv() (the seed's test client) see both.
+        header: bytes | None = cmd.found_line(matches.count)
         async for chunk in self._stream(render(matches, spec)):
+            if header is not None:
+                chunk, header = header + chunk, None
             yield chunk
+        if header is not None:
+            yield header
 
     async def _stream(self, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
         """Pull rendered chunks on the pool (rendering may be per-line Python work)."""
