@@ -221,7 +221,9 @@ def probe_latency(server: servers.Server, limit: float) -> float | None:
     """Seconds from sending a unique line until a keyword query finds it."""
     token = secrets.token_hex(12)
     start = send_probe(server.ingest_port, token)
-    command = f"QUERY keyword=token={token}"
+    # Newest-first with limit=1: the question is "is my line there yet", which
+    # LogCaster answers from the newest blocks without scanning the whole ring.
+    command = f"QUERY keywords=token={token} limit=1"
     while time.perf_counter() - start < limit:
         if proto.found_count(proto.request_counted(server.query_port, command).head):
             return time.perf_counter() - start

@@ -253,6 +253,82 @@ done:
     return result;
 }
 
+/* gather_stamped(buf, spans, offs, lo, hi, prefixes, width) -> bytes
+ * Like gather, but every line is preceded by its chunk's prefix: line at
+ * offset x belongs to the last chunk c in [lo, hi) with offs[c] <= x, and its
+ * prefix is prefixes[(c - lo) * width : (c - lo + 1) * width]. Spans ascend. */
+static PyObject *
+gather_stamped(PyObject *self, PyObject *args)
+{
+    PyObject *obj, *spans_obj, *offs_obj;
+    Py_buffer view, spans, offs, prefixes;
+    Py_ssize_t lo, hi, width;
+    PyObject *result = NULL;
+    if (!PyArg_ParseTuple(args, "OOOnny*n", &obj, &spans_obj, &offs_obj, &lo, &hi,
+                          &prefixes, &width))
+        return NULL;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
+        goto out_prefixes;
+    if (PyObject_GetBuffer(spans_obj, &spans, PyBUF_SIMPLE) < 0)
+        goto out_view;
+    if (PyObject_GetBuffer(offs_obj, &offs, PyBUF_SIMPLE) < 0)
+        goto out_spans;
+    const long long *sp = (const long long *)spans.buf;
+    const long long *of = (const long long *)offs.buf;
+    Py_ssize_t pairs = spans.len / (Py_ssize_t)(2 * sizeof(long long));
+    Py_ssize_t noffs = offs.len / (Py_ssize_t)sizeof(long long);
+    const char *src = (const char *)view.buf;
+    if (lo < 0 || hi > noffs || lo >= hi || width < 0 || prefixes.len < (hi - lo) * width) {
+        PyErr_SetString(PyExc_ValueError, "bad chunk range or prefixes");
+        goto out_offs;
+    }
+    Py_ssize_t total = 0, lines = 0;
+    for (Py_ssize_t i = 0; i < pairs; i++) {
+        if (sp[2 * i] < 0 || sp[2 * i + 1] < sp[2 * i] || sp[2 * i + 1] > view.len) {
+            PyErr_SetString(PyExc_ValueError, "span outside the buffer");
+            goto out_offs;
+        }
+        total += (Py_ssize_t)(sp[2 * i + 1] - sp[2 * i]);
+        const char *p = src + sp[2 * i], *e = src + sp[2 * i + 1];
+        while (p < e && (p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+            lines++;
+            p++;
+        }
+    }
+    result = PyBytes_FromStringAndSize(NULL, total + lines * width);
+    if (result == NULL)
+        goto out_offs;
+    char *dst = PyBytes_AS_STRING(result);
+    const char *pre = (const char *)prefixes.buf;
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t c = lo;
+    for (Py_ssize_t i = 0; i < pairs; i++) {
+        const char *p = src + sp[2 * i], *e = src + sp[2 * i + 1];
+        while (p < e) {
+            long long at = p - src;
+            while (c + 1 < hi && of[c + 1] <= at)
+                c++;
+            const char *nl = memchr(p, '\n', (size_t)(e - p));
+            const char *le = nl ? nl + 1 : e;
+            memcpy(dst, pre + (c - lo) * width, (size_t)width);
+            dst += width;
+            memcpy(dst, p, (size_t)(le - p));
+            dst += le - p;
+            p = le;
+        }
+    }
+    Py_END_ALLOW_THREADS
+out_offs:
+    PyBuffer_Release(&offs);
+out_spans:
+    PyBuffer_Release(&spans);
+out_view:
+    PyBuffer_Release(&view);
+out_prefixes:
+    PyBuffer_Release(&prefixes);
+    return result;
+}
+
 /* count_lines(buf, start, end) -> number of '\n' in buf[start:end]. */
 static PyObject *
 count_lines(PyObject *self, PyObject *args)
@@ -303,6 +379,8 @@ static PyMethodDef methods[] = {
      "find_lines(buf, start, end, needle, out) -> matching lines; spans appended to out"},
     {"gather", gather, METH_VARARGS,
      "gather(buf, spans) -> bytes of buf[s:e] for each (s, e) pair of array('q') spans"},
+    {"gather_stamped", gather_stamped, METH_VARARGS,
+     "gather_stamped(buf, spans, offs, lo, hi, prefixes, width) -> lines, each after its chunk's prefix"},
     {"count_lines", count_lines, METH_VARARGS,
      "count_lines(buf, start, end) -> number of newlines in buf[start:end]"},
     {"prefault", prefault, METH_VARARGS,

@@ -7,3 +7,13 @@ def find_lines(buf: Buffer, start: int, end: int, needle: bytes, out: array[int]
 def gather(buf: Buffer, spans: array[int], /) -> bytes: ...
 def count_lines(buf: Buffer, start: int, end: int, /) -> int: ...
 def prefault(buf: bytearray, /) -> None: ...
+def gather_stamped(
+    buf: Buffer,
+    spans: array[int],
+    offs: array[int],
+    lo: int,
+    hi: int,
+    prefixes: bytes,
+    width: int,
+    /,
+) -> bytes: ...

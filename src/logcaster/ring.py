@@ -43,7 +43,16 @@ NL = 0x0A
 class Block:
     """One fixed-capacity byte block and the per-chunk columns describing it."""
 
-    __slots__ = ("buf", "chunk_line", "chunk_off", "chunk_ts", "first_chunk", "used")
+    __slots__ = (
+        "buf",
+        "chunk_line",
+        "chunk_off",
+        "chunk_ts",
+        "first_chunk",
+        "ts_max",
+        "ts_min",
+        "used",
+    )
 
     def __init__(self, size: int, touch: bool = False) -> None:
         self.buf = bytearray(size)
@@ -54,10 +63,13 @@ class Block:
         self.chunk_ts = array("q")  # receive time of each chunk, ns since epoch
         self.chunk_line = array("q")  # global line number of each chunk's first line
         self.first_chunk = 0  # chunks before this one are wholly evicted
+        self.ts_min = 1 << 63  # receive-time bounds of every chunk ever stored here
+        self.ts_max = -(1 << 63)
 
     def reset(self) -> None:
         self.used = 0
         self.first_chunk = 0
+        self.ts_min, self.ts_max = 1 << 63, -(1 << 63)
         del self.chunk_off[:], self.chunk_ts[:], self.chunk_line[:]
 
     @property
@@ -239,6 +251,10 @@ class Ring:
             blk.chunk_off.append(start)
             blk.chunk_ts.append(ts_ns)
             blk.chunk_line.append(self.total)
+            if ts_ns < blk.ts_min:
+                blk.ts_min = ts_ns
+            if ts_ns > blk.ts_max:
+                blk.ts_max = ts_ns
             blk.used = end
             self.total += lines
             self.held_bytes += end - start

@@ -10,6 +10,7 @@ at install time. ``tests/test_scan.py`` checks that both agree.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_right
 from typing import Protocol
 
 import numpy as np
@@ -29,6 +30,18 @@ class _Scanner(Protocol):
     def count_lines(self, buf: Buffer, start: int, end: int, /) -> int: ...
 
     def prefault(self, buf: bytearray, /) -> None: ...
+
+    def gather_stamped(
+        self,
+        buf: Buffer,
+        spans: array[int],
+        offs: array[int],
+        lo: int,
+        hi: int,
+        prefixes: bytes,
+        width: int,
+        /,
+    ) -> bytes: ...
 
 
 def py_clean_lines(buf: Buffer, start: int, end: int, max_line: int) -> int:
@@ -75,6 +88,31 @@ def py_gather(buf: Buffer, spans: array[int]) -> bytes:
     return b"".join(view[spans[i] : spans[i + 1]] for i in range(0, len(spans), 2))
 
 
+def py_gather_stamped(
+    buf: Buffer,
+    spans: array[int],
+    offs: array[int],
+    lo: int,
+    hi: int,
+    prefixes: bytes,
+    width: int,
+) -> bytes:
+    """Like :func:`py_gather`, each line preceded by the prefix of the chunk it is in:
+    chunk ``c`` in ``[lo, hi)`` starts at ``offs[c]``; its prefix is the ``c - lo``-th
+    ``width``-byte slice of ``prefixes``."""
+    data = bytes(buf)
+    out = []
+    for i in range(0, len(spans), 2):
+        s, e = spans[i], spans[i + 1]
+        while s < e:
+            c = max(bisect_right(offs, s, lo, hi) - 1, lo)
+            le = data.find(b"\n", s, e) + 1 or e
+            out.append(prefixes[(c - lo) * width : (c - lo + 1) * width])
+            out.append(data[s:le])
+            s = le
+    return b"".join(out)
+
+
 def py_count_lines(buf: Buffer, start: int, end: int) -> int:
     return bytes(memoryview(buf)[start:end]).count(b"\n")
 
@@ -96,3 +134,4 @@ find_lines = native.find_lines if native else py_find_lines
 gather = native.gather if native else py_gather
 count_lines = native.count_lines if native else py_count_lines
 prefault = native.prefault if native else py_prefault
+gather_stamped = native.gather_stamped if native else py_gather_stamped

@@ -22,7 +22,7 @@ import re2
 from .commands import QuerySpec
 from .levels import candidate_pattern, level_of
 from .ring import BlockView, Snapshot
-from .scan import count_lines, find_lines, gather
+from .scan import count_lines, find_lines, gather, gather_stamped
 
 Pattern = Any  # re2 compiled pattern (the bindings ship no type information)
 
@@ -195,6 +195,11 @@ def _time_regions(view: BlockView, spec: QuerySpec) -> list[tuple[int, int]]:
     """Byte regions of ``view`` whose receive time lies within the spec's bounds."""
     lo = spec.time_from if spec.time_from is not None else -(1 << 63)
     hi = spec.time_to if spec.time_to is not None else (1 << 63) - 1
+    blk = view.block
+    if blk.ts_max < lo or blk.ts_min > hi:
+        return []  # the whole block is outside the range
+    if lo <= blk.ts_min and blk.ts_max <= hi:
+        return [(view.start, view.end)]
     regions: list[tuple[int, int]] = []
     for s, e, ts in view.chunk_spans():
         if lo <= ts <= hi:
@@ -273,27 +278,47 @@ def stamp(ts_ns: int) -> bytes:
     return time.strftime("[%Y-%m-%d %H:%M:%S] ", time.localtime(ts_ns // 1_000_000_000)).encode()
 
 
+class _Stamps:
+    """``[YYYY-MM-DD HH:MM:SS] `` prefixes, computed once per second of receive time."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = b""
+
+    def __call__(self, ts_ns: int) -> bytes:
+        second = ts_ns // 1_000_000_000
+        if second != self._second:
+            self._second, self._prefix = second, stamp(ts_ns)
+        return self._prefix
+
+
 def render_stamped(
     matches: Matches, descending: bool = False, chunk: int = 1 << 18
 ) -> Iterator[bytes]:
-    """``[YYYY-MM-DD HH:MM:SS] <line>`` per match (server local time)."""
+    """``[YYYY-MM-DD HH:MM:SS] <line>`` per match (server local time).
+
+    Oldest-first replies are assembled in C a block at a time from one prefix
+    per chunk; newest-first replies go line by line.
+    """
     out: list[bytes | bytearray] = []
     size = 0
-    last_ts = None
-    prefix = b""
-    ranges = reversed(matches.ranges) if descending else matches.ranges
-    for view, spans in ranges:
-        buf = view.buf
-        for s, e in _lines_of(view, spans, descending):
-            ts = view.time_of(s)
-            if ts != last_ts:
-                last_ts, prefix = ts, stamp(ts)
-            out.append(prefix)
-            out.append(buf[s:e])
-            size += e - s + 22
-            if size >= chunk:
-                yield as_utf8(b"".join(out))
-                out, size = [], 0
+    stamps = _Stamps()
+    if descending:
+        for view, spans in reversed(matches.ranges):
+            buf = view.buf
+            for s, e in _lines_of(view, spans, True):
+                out += (stamps(view.time_of(s)), buf[s:e])
+                size += e - s + 22
+                if size >= chunk:
+                    yield as_utf8(b"".join(out))
+                    out, size = [], 0
+    else:
+        for view, spans in matches.ranges:
+            blk = view.block
+            lo, hi = view.chunk_lo, view.chunk_hi
+            prefixes = b"".join(stamps(ts) for ts in blk.chunk_ts[lo:hi])
+            width = len(prefixes) // (hi - lo)
+            yield as_utf8(gather_stamped(blk.buf, spans, blk.chunk_off, lo, hi, prefixes, width))
     if out:
         yield as_utf8(b"".join(out))
 
