@@ -48,6 +48,7 @@ def parse_port_arg(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
+        from .persist import PersistError
         from .server import serve
 
         try:
@@ -57,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         try:
             return serve(config)
+        except PersistError as exc:
+            print(f"logcaster serve: error: --dir: {exc}", file=sys.stderr)
+            return 2
         except OSError as exc:
             print(f"logcaster serve: error: {exc.strerror or exc}", file=sys.stderr)
             return 2

@@ -39,6 +39,7 @@ class QuerySpec:
     limit: int | None = None  # the newest N matches
     descending: bool = False
     raw: bool = False  # seed form: reply lines are the stored bytes, no timestamp
+    history: bool = False  # scope=all: search the persisted files, not only memory
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,11 @@ class Count:
 @dataclass(frozen=True, slots=True)
 class Help:
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class Info:
+    """``INFO`` (or ``STATS verbose``): every counter, one ``name=value`` per line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +85,7 @@ class Error:
         return f"ERROR: {self.message}\n".encode("utf-8", "replace")
 
 
-Command = Stats | Count | Help | Query | Tail | Follow | Error
+Command = Stats | Count | Help | Info | Query | Tail | Follow | Error
 
 UNKNOWN = Error("Unknown command. Use HELP for usage.")
 
@@ -93,12 +99,14 @@ PARAMETERS = (
     "level",
     "limit",
     "order",
+    "scope",
 )
 
 HELP_TEXT = """\
 LogCaster Query Interface
 Commands (one per connection; replies end when the server closes):
   STATS                       counters: Total, Dropped, Current, Clients. Example: STATS
+  INFO                        every counter (also STATS verbose): persistence, truncation, queues. Example: INFO
   COUNT                       lines held in memory. Example: COUNT
   QUERY [param=value ...]     matching lines, oldest first, '[time] line'. Example: QUERY keywords=error limit=20
   QUERY keyword=<text>        original form: rest of line is one literal, raw lines. Example: QUERY keyword=disk full
@@ -113,6 +121,7 @@ Parameters (combine with AND; quote values with spaces: keywords="disk full",tim
   level=L1[,L2]               level token: ERROR, [error], level=error, "level":"error". Example: level=ERROR,WARN
   limit=N                     only the newest N matches. Example: limit=100
   order=asc|desc              oldest first (default) or newest first. Example: order=desc
+  scope=ring|all              memory only (default) or also the log files written with -P. Example: scope=all keywords=panic
 Replies: 'FOUND: <n> matches' then one line per match; errors are one 'ERROR: ...' line.
 """
 
@@ -243,6 +252,11 @@ def parse_spec(params: str, now_ns: int) -> QuerySpec | Error:
             if not 1 <= limit <= MAX_LIMIT:
                 return Error(f"Invalid limit '{value}': a whole number from 1 to {MAX_LIMIT}")
             opts["limit"] = limit
+        elif k == "scope":
+            scope = value.lower()
+            if scope not in ("ring", "all"):
+                return Error(f"Invalid scope '{value}'. Use ring or all.")
+            opts["history"] = scope == "all"
         elif k == "order":
             order = value.lower()
             if order not in ("asc", "desc"):
@@ -280,6 +294,10 @@ def parse_command(line: bytes, now_ns: int | None = None) -> Command:
         return Error(f"Invalid line count '{arg}' for TAIL: a whole number from 1 to {MAX_LIMIT}")
     if verb == "HELP" and not rest.strip():
         return Help()
+    if (verb == "INFO" and not rest.strip()) or (
+        verb == "STATS" and rest.strip().lower() == "verbose"
+    ):
+        return Info()
     if verb in ("STATS", "COUNT") and not rest.strip():
         return Stats() if verb == "STATS" else Count()
     return UNKNOWN

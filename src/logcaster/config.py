@@ -22,8 +22,10 @@ class ConfigError(ValueError):
     """An invalid setting; the message names the flag."""
 
 
-def _flag(*names: str, help: str, metavar: str | None = None) -> dict[str, Any]:
-    return {"flags": names, "help": help, "metavar": metavar}
+def _flag(
+    *names: str, help: str, metavar: str | None = None, switch: bool = False
+) -> dict[str, Any]:
+    return {"flags": names, "help": help, "metavar": metavar, "switch": switch}
 
 
 def parse_port(text: str) -> int:
@@ -63,6 +65,36 @@ def parse_seconds(text: str) -> float:
     if not value > 0 or value != value or value == float("inf"):
         raise ValueError(f"{text!r} must be a positive number of seconds")
     return value
+
+
+def parse_megabytes(text: str) -> float:
+    """Megabytes (MiB), fractions allowed: ``10``, ``0.01``."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number of megabytes") from None
+    if not 0 < value < 1 << 30:
+        raise ValueError(f"{text!r} must be a positive number of megabytes")
+    return value
+
+
+def parse_milliseconds(text: str) -> int:
+    value = _parse_int(text)
+    if not 0 <= value <= 3_600_000:
+        raise ValueError(f"{value} must be from 0 to 3600000 milliseconds")
+    return value
+
+
+def parse_directory(text: str) -> str:
+    if not text.strip() or "\0" in text:
+        raise ValueError(f"{text!r} is not a directory path")
+    return text
+
+
+def parse_switch(text: str) -> bool:
+    if text not in ("True", "False"):
+        raise ValueError(f"{text!r} is not on or off")
+    return text == "True"
 
 
 def parse_host(text: str) -> str:
@@ -143,6 +175,37 @@ class Config:
         ),
     )
 
+    persist_enabled: bool = field(
+        default=False,
+        metadata=_flag(
+            "-P", "--persist", switch=True, help="also write every line to files in --dir"
+        ),
+    )
+    persist_dir: str = field(
+        default="./logs",
+        metadata=_flag("-d", "--dir", help="directory for log files, created if missing (./logs)"),
+    )
+    persist_max_file_mb: float = field(
+        default=10.0,
+        metadata=_flag(
+            "-s", "--max-file-mb", help="rotate current.log at this size, MiB (default: 10)"
+        ),
+    )
+    persist_retention_mb: float = field(
+        default=1024.0,
+        metadata=_flag(
+            "--retention-mb",
+            help="keep at most this many MiB of log files; oldest deleted first (1024)",
+        ),
+    )
+    persist_fsync_ms: int = field(
+        default=1000,
+        metadata=_flag(
+            "--fsync-ms",
+            help="data reaches the disk at least this often; 0: after every write (1000)",
+        ),
+    )
+
     def __post_init__(self) -> None:
         for f in fields(self):
             parse = PARSERS[f.name]
@@ -167,6 +230,11 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "ring_max_memory": parse_size,
     "pool_workers": parse_positive_int,
     "pool_queue_size": parse_positive_int,
+    "persist_enabled": parse_switch,
+    "persist_dir": parse_directory,
+    "persist_max_file_mb": parse_megabytes,
+    "persist_retention_mb": parse_megabytes,
+    "persist_fsync_ms": parse_milliseconds,
 }
 
 
@@ -180,6 +248,11 @@ class _ArgumentParser(argparse.ArgumentParser):
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """Add one flag per Config field, each parsed and range-checked by its parser."""
     for f in fields(Config):
+        if f.metadata["switch"]:
+            parser.add_argument(
+                *f.metadata["flags"], dest=f.name, action="store_true", help=f.metadata["help"]
+            )
+            continue
         parse = PARSERS[f.name]
 
         def convert(text: str, _parse: Callable[[str], object] = parse) -> object:

@@ -1,39 +1,28 @@
-"""The ingest port's asyncio adapter: bytes in from a socket, lines into the ring."""
+"""The ingest port's asyncio adapter: bytes in from a socket, lines to the intake."""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from .framing import LineFramer, Scratch
 
 if TYPE_CHECKING:
-    from .follow import FollowHub
-    from .ring import Ring
-    from .service import Counters
+    from .intake import Intake
 
 
 class IngestProtocol(asyncio.BufferedProtocol):
     """One ingest connection. Reads straight into a shared scratch buffer."""
 
-    def __init__(
-        self,
-        ring: Ring,
-        counters: Counters,
-        scratch: Scratch,
-        connections: set[IngestProtocol],
-        follow: FollowHub,
-    ) -> None:
-        self.ring = ring
-        self.follow = follow
-        self.counters = counters
+    def __init__(self, intake: Intake, scratch: Scratch, connections: set[IngestProtocol]) -> None:
+        self.intake = intake
+        self.counters = intake.counters
         self.framer = LineFramer(scratch.max_line_bytes, scratch)
         self.connections = connections
-        self.transport: asyncio.BaseTransport | None = None
+        self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)
         self.connections.add(self)
         self.counters.clients += 1
 
@@ -43,14 +32,21 @@ class IngestProtocol(asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         framer = self.framer
         block = framer.commit(nbytes)
-        if block:
-            now = time.time_ns()
-            self.ring.append(block, now, framer.lines)
-            if self.follow:
-                self.follow.publish(bytes(block), now)
-        if self.framer.truncated:
-            self.counters.truncated += self.framer.truncated
-            self.framer.truncated = 0
+        if block and self.intake.accept(block, framer.lines):
+            self._pause()
+        if framer.truncated:
+            self.counters.truncated += framer.truncated
+            framer.truncated = 0
+
+    def _pause(self) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.pause_reading()
+            self.intake.pause(self, self._resume)
+
+    def _resume(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
 
     def eof_received(self) -> bool:
         self.flush()
@@ -60,16 +56,14 @@ class IngestProtocol(asyncio.BufferedProtocol):
         """Store an unterminated last line (the client closed, or we shut down)."""
         tail = self.framer.close()
         if tail:
-            now = time.time_ns()
-            self.ring.append(tail, now)
-            if self.follow:
-                self.follow.publish(tail, now)
+            self.intake.accept(tail)
         if self.framer.truncated:
             self.counters.truncated += self.framer.truncated
             self.framer.truncated = 0
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.flush()
+        self.intake.forget(self)
         if self in self.connections:
             self.connections.discard(self)
             self.counters.clients -= 1

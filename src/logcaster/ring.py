@@ -33,6 +33,7 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from .scan import count_lines, prefault
 
@@ -65,6 +66,24 @@ class Block:
         self.first_chunk = 0  # chunks before this one are wholly evicted
         self.ts_min = 1 << 63  # receive-time bounds of every chunk ever stored here
         self.ts_max = -(1 << 63)
+
+    @classmethod
+    def from_buffer(cls, buf: Any, size: int, chunk_off: array[int], chunk_ts: array[int]) -> Block:
+        """A read-only block over existing bytes (a memory-mapped log file)."""
+        blk = cls.__new__(cls)
+        blk.buf = buf
+        blk.used = size
+        blk.chunk_off, blk.chunk_ts = chunk_off, chunk_ts
+        blk.chunk_line = array("q", bytes(8 * len(chunk_off)))
+        blk.first_chunk = 0
+        blk.ts_min = min(chunk_ts, default=1 << 63)
+        blk.ts_max = max(chunk_ts, default=-(1 << 63))
+        return blk
+
+    def view(self) -> BlockView:
+        return BlockView(
+            self, self.chunk_off[0] if self.chunk_off else 0, self.used, 0, len(self.chunk_off)
+        )
 
     def reset(self) -> None:
         self.used = 0

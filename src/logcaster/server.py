@@ -13,16 +13,21 @@ import os
 import signal
 import socket
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from .config import Config
+from .config import Config, MiB
 from .follow import FollowHub
 from .framing import Scratch
 from .ingest import IngestProtocol
+from .intake import Counters, Intake
+from .persist import PersistWriter, check_directory, load_newest, recover
 from .pool import WorkerPool
 from .queryport import QueryProtocol
 from .ring import DEFAULT_BLOCK_SIZE, BlockFactory, Ring
-from .service import Counters, QueryService
+from .service import QueryService
 
 BACKLOG = 4096
 
@@ -52,6 +57,8 @@ class LogServer:
             BlockFactory(DEFAULT_BLOCK_SIZE),
         )
         self.counters = Counters()
+        self.follow = FollowHub()
+        self.intake = Intake(self.ring, self.follow, self.counters)
         self.ingest_connections: set[IngestProtocol] = set()
         self.query_connections: set[QueryProtocol] = set()
         self._ingest: asyncio.Server | None = None
@@ -59,27 +66,27 @@ class LogServer:
         self._stop: asyncio.Event | None = None
         self.pool: WorkerPool | None = None
         self.service: QueryService | None = None
+        self.writer: PersistWriter | None = None
 
     # ---------------------------------------------------------------- startup
     async def start(self) -> None:
         cfg = self.config
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        if cfg.persist_enabled:
+            self._start_persistence(loop)
         self.pool = WorkerPool(cfg.pool_workers, cfg.pool_queue_size)
-        self.follow = FollowHub()
-        self.service = QueryService(self.ring, self.pool, self.counters, self.follow)
+        self.service = QueryService(self.ring, self.pool, self.counters, self.follow, self.writer)
         scratch = Scratch(cfg.ingest_max_line_bytes)
         service = self.service
-        self._ingest = await loop.create_server(
-            lambda: IngestProtocol(
-                self.ring, self.counters, scratch, self.ingest_connections, self.follow
-            ),
-            cfg.ingest_host,
-            cfg.ingest_port,
-            backlog=BACKLOG,
-            reuse_address=True,
-        )
         try:
+            self._ingest = await loop.create_server(
+                lambda: IngestProtocol(self.intake, scratch, self.ingest_connections),
+                cfg.ingest_host,
+                cfg.ingest_port,
+                backlog=BACKLOG,
+                reuse_address=True,
+            )
             self._query = await loop.create_server(
                 lambda: QueryProtocol(service, cfg.query_timeout, self.query_connections),
                 cfg.query_host,
@@ -88,8 +95,46 @@ class LogServer:
                 reuse_address=True,
             )
         except BaseException:
-            self._ingest.close()
+            if self._ingest is not None:
+                self._ingest.close()
+            if self.writer is not None:
+                self.writer.close()
             raise
+
+    def _start_persistence(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Check the directory, repair a torn tail, reload the ring, start the writer."""
+        cfg = self.config
+        directory = Path(cfg.persist_dir)
+        check_directory(directory)
+        recover(directory)
+        t0 = time.perf_counter()
+        parts = load_newest(directory, cfg.ring_capacity, cfg.ring_max_memory)
+        files = 0
+        for data, offs, tss in parts:
+            view = memoryview(data)
+            ends = [*offs[1:], len(data)]
+            for start, end, ts in zip(offs, ends, tss, strict=True):
+                self.counters.reloaded += self.ring.append(view[start:end], ts)
+            files += 1
+        print(
+            f"LogCaster reloaded {self.counters.reloaded} lines from {files} file(s) "
+            f"in {time.perf_counter() - t0:.2f} s",
+            flush=True,
+        )
+        self.writer = PersistWriter(
+            directory,
+            max_file_bytes=max(1, int(cfg.persist_max_file_mb * MiB)),
+            retention_bytes=max(1, int(cfg.persist_retention_mb * MiB)),
+            fsync_ms=cfg.persist_fsync_ms,
+            on_drained=lambda: self._call_soon(loop, self.intake.resume_all),
+        )
+        self.writer.start()
+        self.intake.writer = self.writer
+
+    @staticmethod
+    def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[[], None]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has already closed
+            loop.call_soon_threadsafe(fn)
 
     @property
     def ingest_address(self) -> Address:
@@ -115,13 +160,14 @@ class LogServer:
 
     # --------------------------------------------------------------- shutdown
     async def shutdown(self) -> None:
+        """Stop accepting, store what was received, close clients, write out, stop."""
         for srv in (self._ingest, self._query):
             if srv is not None:
                 srv.close()
         for conn in list(self.ingest_connections):
             conn.flush()
             if conn.transport is not None:
-                conn.transport.close()
+                conn.transport.abort()
         for qconn in list(self.query_connections):
             if qconn.transport is not None:
                 qconn.transport.abort()
@@ -129,6 +175,8 @@ class LogServer:
             if srv is not None:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(srv.wait_closed(), 2.0)
+        if self.writer is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.writer.close)
         if self.pool is not None:
             self.pool.shutdown()
 

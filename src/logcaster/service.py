@@ -11,22 +11,15 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from typing import Protocol
 
 from . import commands as cmd
 from .follow import FollowHub
+from .intake import Counters
+from .persist import PersistWriter, all_files, open_block
 from .pool import WorkerPool
 from .ring import BlockView, Ring
 from .search import Matcher, Matches, QueryError, render, render_stamped, search_views, tail
-
-
-@dataclass(slots=True)
-class Counters:
-    """Gauges and counters shown by STATS."""
-
-    clients: int = 0  # ingest connections open now
-    truncated: int = 0  # lines cut to --max-line-bytes
 
 
 class Peer(Protocol):
@@ -52,8 +45,16 @@ def split_views(views: tuple[BlockView, ...], parts: int) -> list[tuple[BlockVie
 
 
 class QueryService:
-    def __init__(self, ring: Ring, pool: WorkerPool, counters: Counters, follow: FollowHub) -> None:
+    def __init__(
+        self,
+        ring: Ring,
+        pool: WorkerPool,
+        counters: Counters,
+        follow: FollowHub,
+        writer: PersistWriter | None = None,
+    ) -> None:
         self.ring = ring
+        self.writer = writer
         self.pool = pool
         self.counters = counters
         self.follow = follow
@@ -70,6 +71,8 @@ class QueryService:
                 yield cmd.count_line(self.ring.current)
             case cmd.Help():
                 yield cmd.HELP_TEXT.encode()
+            case cmd.Info():
+                yield self.info()
             case cmd.Query(spec=spec):
                 async for chunk in self._query(spec):
                     yield chunk
@@ -90,9 +93,11 @@ class QueryService:
         With a limit, blocks are searched newest first in growing batches and
         the search stops once the limit is met.
         """
-        snapshot = self.ring.snapshot()
         matcher = await self.pool.run(Matcher, spec)
-        views = snapshot.views
+        if spec.history and self.writer is not None:
+            views = await self.pool.run(self._history_views)
+        else:
+            views = self.ring.snapshot().views
         if spec.limit is None:
             return Matches.merge(await self._search_parallel(views, matcher))
         collected: list[Matches] = []
@@ -109,6 +114,46 @@ class QueryService:
         if matches.count > spec.limit:
             matches = await self.pool.run(matches.keep_newest, spec.limit)
         return matches
+
+    def _history_views(self) -> tuple[BlockView, ...]:
+        """Every persisted line, oldest first, as memory-mapped file views."""
+        assert self.writer is not None
+        self.writer.flush(timeout=10.0)
+        blocks = (open_block(f) for f in all_files(self.writer.directory))
+        return tuple(b.view() for b in blocks if b is not None)
+
+    def info(self) -> bytes:
+        """``INFO``: every counter, ``name=value`` per line, after a header line."""
+        ring, c = self.ring, self.counters
+        values: dict[str, object] = {
+            "Total": ring.total,
+            "Dropped": ring.dropped,
+            "Current": ring.current,
+            "Clients": c.clients,
+            "HeldBytes": ring.held_bytes,
+            "Truncated": c.truncated,
+            "Reloaded": c.reloaded,
+            "QueryJobs": self.pool.waiting,
+            "Followers": len(self.follow.followers),
+            "FollowSkipped": self.follow.skipped,
+            "Persist": "on" if self.writer is not None else "off",
+        }
+        if self.writer is not None:
+            w = self.writer.stats
+            values |= {
+                "PersistedLines": w.lines,
+                "PersistedBytes": w.bytes,
+                "Files": self.writer.file_count(),
+                "FilesRotated": w.files_rotated,
+                "FilesDeleted": w.files_deleted,
+                "WriteQueue": self.writer.queue_depth,
+                "WriteBacklogBytes": self.writer.backlog,
+                "WriteErrors": w.write_errors,
+                "NotPersisted": w.not_persisted,
+                "IngestPauses": c.paused,
+            }
+        body = "".join(f"{k}={v}\n" for k, v in values.items())
+        return f"INFO: {len(values)} counters\n{body}".encode()
 
     async def _search_parallel(
         self, views: tuple[BlockView, ...], matcher: Matcher

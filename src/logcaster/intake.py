@@ -1,0 +1,59 @@
+"""Where accepted lines go: the ring, live followers and (with -P) the log files.
+
+The ingest adapter hands each read's complete lines here once. When the file
+writer falls behind, :meth:`Intake.accept` tells the connection to stop
+reading; :meth:`Intake.resume_all` restarts every paused connection once the
+writer has drained (backpressure instead of unbounded memory or lost lines).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .follow import FollowHub
+from .persist import PersistWriter
+from .ring import Ring
+
+
+@dataclass(slots=True)
+class Counters:
+    """Gauges and counters shown by STATS and INFO."""
+
+    clients: int = 0  # ingest connections open now
+    truncated: int = 0  # lines cut to --max-line-bytes
+    reloaded: int = 0  # lines read back from disk at start
+    paused: int = 0  # times an ingest connection was paused for the writer
+
+
+@dataclass(slots=True)
+class Intake:
+    ring: Ring
+    follow: FollowHub
+    counters: Counters
+    writer: PersistWriter | None = None
+    _paused: dict[object, Callable[[], None]] = field(default_factory=dict)
+
+    def accept(self, lines: bytes | memoryview, count: int | None = None) -> bool:
+        """Store newline-terminated lines received now; True means "pause reading"."""
+        now = time.time_ns()
+        self.ring.append(lines, now, count)
+        if not self.follow and self.writer is None:
+            return False
+        data = bytes(lines)
+        if self.follow:
+            self.follow.publish(data, now)
+        return self.writer is not None and self.writer.submit(data, now)
+
+    def pause(self, key: object, resume: Callable[[], None]) -> None:
+        self.counters.paused += 1
+        self._paused[key] = resume
+
+    def forget(self, key: object) -> None:
+        self._paused.pop(key, None)
+
+    def resume_all(self) -> None:
+        paused, self._paused = self._paused, {}
+        for resume in paused.values():
+            resume()
