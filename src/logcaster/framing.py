@@ -102,10 +102,14 @@ class LineFramer:
         last = buf.rfind(b"\n", start, end)
         tail_start = last + 1 if last >= 0 else start
         tail_len = end - tail_start
+        cr_run = False
         if tail_len > self.max_line_bytes + 1:
-            # Trailing '\r's may yet turn out to end the line: they do not count.
-            while tail_len > self.max_line_bytes and buf[tail_start + tail_len - 1] == 0x0D:
-                tail_len -= 1
+            # Trailing '\r's may yet turn out to end the line: they do not count,
+            # and one stands for any number of them (the pending tail stays bounded).
+            content = len(bytes(buf[tail_start:end]).rstrip(b"\r"))
+            if content < tail_len:
+                cr_run = True
+                tail_len = max(content, self.max_line_bytes)
         if tail_len > self.max_line_bytes + 1:
             # An over-long line still in progress: keep its head, drop the rest.
             head = bytes(buf[tail_start : tail_start + self.max_line_bytes])
@@ -115,7 +119,10 @@ class LineFramer:
             done = bytes(self._normalise(buf, start, tail_start)) if last >= 0 else b""
             self.lines += 1
             return memoryview(done + head + ELLIPSIS + b"\n")
-        self._pending = bytes(buf[tail_start:end])
+        if cr_run:
+            self._pending = bytes(buf[tail_start : tail_start + tail_len]) + b"\r"
+        else:
+            self._pending = bytes(buf[tail_start:end])
         if last < 0:
             return EMPTY
         return self._normalise(buf, start, last + 1)
@@ -157,18 +164,16 @@ class LineFramer:
         return memoryview(data)
 
     def _normalise_slow(self, data: bytes) -> bytes:
-        while b"\r\n" in data:
-            data = data.replace(b"\r\n", b"\n")
-        while b"\n\n" in data:
-            data = data.replace(b"\n\n", b"\n")
-        data = data.lstrip(b"\n")
-        if not data:
-            return b""
-        lines = data.split(b"\n")[:-1]
-        limit = self.max_line_bytes
-        if all(len(line) <= limit for line in lines):
+        """Normalise a block that failed the fast check. Linear in its size."""
+        data = data.replace(b"\r\n", b"\n")  # the common reason: a CRLF sender
+        if clean_lines(data, 0, len(data), self.max_line_bytes) >= 0:
             return data
-        return b"".join(self._cut(line) + b"\n" for line in lines)
+        out = []
+        for line in data.split(b"\n")[:-1]:
+            line = line.rstrip(b"\r")
+            if line:
+                out.append(self._cut(line))
+        return b"\n".join(out) + b"\n" if out else b""
 
     def _cut(self, line: bytes) -> bytes:
         if len(line) <= self.max_line_bytes:

@@ -1,0 +1,165 @@
+"""The C scanner (_speedups) and the pure-Python fallbacks in scan.py agree."""
+
+from __future__ import annotations
+
+from array import array
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from logcaster import scan
+
+native = pytest.importorskip("logcaster._speedups", reason="C accelerator not built")
+
+pieces = st.sampled_from(
+    [b"a", b"ab", b"error", b"err", b"\n", b"\n", b"\r", b"\r\n", b"\x00", b"\xff", b" ", b"x" * 9]
+)
+buffers = st.one_of(st.lists(pieces, max_size=40).map(b"".join), st.binary(max_size=200))
+needles = st.one_of(
+    st.sampled_from([b"", b"a", b"err", b"error", b"\x00", b"\xff", b"\r", b" a", b"xxx"]),
+    st.binary(min_size=1, max_size=4).filter(lambda b: b"\n" not in b),
+)
+kinds = st.sampled_from([bytes, bytearray, lambda b: memoryview(bytearray(b))])
+
+
+@st.composite
+def ranges(draw: st.DrawFn, line_aligned: bool = False) -> tuple[bytes, int, int]:
+    data = draw(buffers)
+    if line_aligned:
+        data = data if data.endswith(b"\n") or not data else data + b"\n"
+        cuts = [0] + [i + 1 for i, c in enumerate(data) if c == 0x0A]
+        start = draw(st.sampled_from(cuts))
+        end = draw(st.sampled_from([c for c in cuts if c >= start]))
+    else:
+        start = draw(st.integers(0, len(data)))
+        end = draw(st.integers(start, len(data)))
+    return data, start, end
+
+
+def ref_clean_lines(data: bytes, max_line: int) -> int:
+    if not data:
+        return 0
+    if not data.endswith(b"\n"):
+        return -1
+    lines = data.split(b"\n")[:-1]
+    ok = all(0 < len(line) <= max_line and not line.endswith(b"\r") for line in lines)
+    return len(lines) if ok else -1
+
+
+@given(r=ranges(), max_line=st.integers(0, 12), kind=kinds)
+def test_clean_lines_agree(r: tuple[bytes, int, int], max_line: int, kind) -> None:
+    data, start, end = r
+    buf = kind(data)
+    expected = ref_clean_lines(data[start:end], max_line)
+    assert scan.py_clean_lines(buf, start, end, max_line) == expected
+    assert native.clean_lines(buf, start, end, max_line) == expected
+
+
+@given(r=ranges(line_aligned=True), max_line=st.integers(1, 12))
+def test_clean_lines_agree_on_line_aligned_ranges(r: tuple[bytes, int, int], max_line: int) -> None:
+    data, start, end = r
+    expected = ref_clean_lines(data[start:end], max_line)
+    assert scan.py_clean_lines(data, start, end, max_line) == expected
+    assert native.clean_lines(data, start, end, max_line) == expected
+
+
+def spans_to_lines(data: bytes, spans: array[int]) -> list[bytes]:
+    out = []
+    for i in range(0, len(spans), 2):
+        chunk = data[spans[i] : spans[i + 1]]
+        parts = chunk.split(b"\n")
+        out += [p + b"\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+    return out
+
+
+def ref_find_lines(data: bytes, start: int, end: int, needle: bytes) -> list[bytes]:
+    piece = data[start:end]
+    lines = piece.split(b"\n")
+    out = [line + b"\n" for line in lines[:-1] if needle in line]
+    if lines[-1] and needle in lines[-1]:
+        out.append(lines[-1])
+    return out
+
+
+@given(r=ranges(), needle=needles, kind=kinds)
+def test_find_lines_agree(r: tuple[bytes, int, int], needle: bytes, kind) -> None:
+    data, start, end = r
+    buf = kind(data)
+    py_out: array[int] = array("q")
+    c_out: array[int] = array("q")
+    py_n = scan.py_find_lines(buf, start, end, needle, py_out)
+    c_n = native.find_lines(buf, start, end, needle, c_out)
+    assert (py_n, list(py_out)) == (c_n, list(c_out))
+    expected = ref_find_lines(data, start, end, needle)
+    assert c_n == len(expected)
+    assert spans_to_lines(data, c_out) == expected
+    # Spans are ordered, disjoint, inside the range, and adjacent ones coalesced.
+    flat = list(c_out)
+    assert flat == sorted(flat)
+    assert all(start <= x <= end for x in flat)
+    assert all(flat[i] < flat[i + 1] for i in range(1, len(flat) - 1, 2))
+
+
+@given(r=ranges(), kind=kinds)
+def test_count_lines_agree(r: tuple[bytes, int, int], kind) -> None:
+    if not hasattr(native, "count_lines"):
+        pytest.skip("no count_lines in this build")
+    data, start, end = r
+    expected = data[start:end].count(b"\n")
+    assert scan.py_count_lines(kind(data), start, end) == expected
+    assert native.count_lines(kind(data), start, end) == expected
+
+
+@given(data=buffers, cuts=st.lists(st.integers(0, 10_000), max_size=12), kind=kinds)
+def test_gather_agree(data: bytes, cuts: list[int], kind) -> None:
+    if not hasattr(native, "gather"):
+        pytest.skip("no gather in this build")
+    points = sorted(c % (len(data) + 1) for c in cuts)
+    spans: array[int] = array("q", points[: len(points) // 2 * 2])
+    expected = b"".join(data[spans[i] : spans[i + 1]] for i in range(0, len(spans), 2))
+    assert scan.py_gather(kind(data), spans) == expected
+    assert native.gather(kind(data), spans) == expected
+
+
+@given(data=st.binary(max_size=20_000))
+def test_prefault_agree(data: bytes) -> None:
+    if not hasattr(native, "prefault"):
+        pytest.skip("no prefault in this build")
+    a, b = bytearray(data), bytearray(data)
+    scan.py_prefault(a)
+    native.prefault(b)
+    assert a == b and len(a) == len(data)
+    expected = bytearray(data)
+    expected[::4096] = bytes(len(expected[::4096]))
+    assert a == expected
+
+
+def test_find_lines_example() -> None:
+    data = b"an error\nok\nerror again\nerror 3\nfine"
+    for fn in (scan.py_find_lines, native.find_lines):
+        out: array[int] = array("q")
+        assert fn(data, 0, len(data), b"error", out) == 3
+        assert list(out) == [0, 9, 12, len(data) - 4]
+
+
+def test_native_rejects_out_of_range() -> None:
+    with pytest.raises(ValueError):
+        native.clean_lines(b"abc\n", 0, 10, 5)
+    with pytest.raises(ValueError):
+        native.find_lines(b"abc\n", 3, 2, b"a", array("q"))
+
+
+def test_module_uses_native_when_built() -> None:
+    assert scan.clean_lines is native.clean_lines
+    assert scan.find_lines is native.find_lines
+
+
+def test_find_lines_agree_when_out_already_holds_spans() -> None:
+    data = b"x1\nx2\n"
+    py_out: array[int] = array("q")
+    c_out: array[int] = array("q")
+    for lo, hi in ((0, 3), (3, 6)):  # two adjacent ranges, one output array
+        scan.py_find_lines(data, lo, hi, b"x", py_out)
+        native.find_lines(data, lo, hi, b"x", c_out)
+    assert list(py_out) == list(c_out)
