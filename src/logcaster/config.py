@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 import re
 import socket
 from collections.abc import Callable
@@ -97,6 +98,36 @@ def parse_switch(text: str) -> bool:
     return text == "True"
 
 
+def parse_optional_seconds(text: str) -> float:
+    """Seconds, or 0 for "never"."""
+    return 0.0 if text.strip() in ("0", "0.0") else parse_seconds(text)
+
+
+def parse_networks(text: str) -> str:
+    """A comma-separated list of CIDR networks (or addresses), normalised."""
+    if not text.strip():
+        return ""
+    nets = []
+    for part in text.split(","):
+        try:
+            nets.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+        except ValueError:
+            raise ValueError(f"{part.strip()!r} is not a network like 10.0.0.0/8") from None
+    return ",".join(nets)
+
+
+def parse_token(text: str) -> str:
+    if text and (len(text) < 8 or any(c.isspace() for c in text)):
+        raise ValueError("a token is at least 8 characters, without spaces")
+    return text
+
+
+def parse_file(text: str) -> str:
+    if text and not os.path.isfile(text):
+        raise ValueError(f"no such file: {text}")
+    return text
+
+
 def parse_host(text: str) -> str:
     host = text.strip()
     if not host:
@@ -175,6 +206,57 @@ class Config:
         ),
     )
 
+    ingest_max_clients: int = field(
+        default=10_000,
+        metadata=_flag(
+            "--max-clients",
+            help="ingest connections open at once; more are closed at once (10000)",
+        ),
+    )
+    ingest_idle_timeout: float = field(
+        default=0.0,
+        metadata=_flag(
+            "--idle-timeout",
+            help="close ingest connections silent this many seconds; 0: never (default)",
+        ),
+    )
+    ingest_allow: str = field(
+        default="",
+        metadata=_flag(
+            "--ingest-allow",
+            metavar="CIDR[,CIDR]",
+            help="only these networks may connect to the ingest port (default: any)",
+        ),
+    )
+    ingest_tls: bool = field(
+        default=False,
+        metadata=_flag("--ingest-tls", switch=True, help="TLS on the ingest port (--tls-cert)"),
+    )
+    query_max_clients: int = field(
+        default=64,
+        metadata=_flag("--max-query-clients", help="query connections open at once (default: 64)"),
+    )
+    query_auth_token: str = field(
+        default="",
+        repr=False,
+        metadata=_flag(
+            "--auth-token",
+            metavar="TOKEN",
+            help="query clients must first send 'AUTH TOKEN' (or set LOGCASTER_AUTH_TOKEN)",
+        ),
+    )
+    query_tls: bool = field(
+        default=False,
+        metadata=_flag("--query-tls", switch=True, help="TLS on the query port (--tls-cert)"),
+    )
+    tls_cert: str = field(
+        default="",
+        metadata=_flag("--tls-cert", metavar="PEM", help="TLS certificate chain (PEM)"),
+    )
+    tls_key: str = field(
+        default="",
+        metadata=_flag("--tls-key", metavar="PEM", help="TLS private key (PEM)"),
+    )
     persist_enabled: bool = field(
         default=False,
         metadata=_flag(
@@ -217,6 +299,19 @@ class Config:
             raise ConfigError("--max-line-bytes: at most 64M")
         if self.pool_workers > 256:
             raise ConfigError("--workers: at most 256")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("--tls-cert: give both --tls-cert and --tls-key")
+        if (self.ingest_tls or self.query_tls) and not self.tls_cert:
+            raise ConfigError("--ingest-tls/--query-tls: need --tls-cert and --tls-key")
+
+    @property
+    def tls_ports(self) -> tuple[bool, bool]:
+        """(ingest, query) TLS: with a certificate and neither switch, both ports."""
+        if not self.tls_cert:
+            return False, False
+        if not (self.ingest_tls or self.query_tls):
+            return True, True
+        return self.ingest_tls, self.query_tls
 
 
 PARSERS: dict[str, Callable[[str], object]] = {
@@ -230,6 +325,15 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "ring_max_memory": parse_size,
     "pool_workers": parse_positive_int,
     "pool_queue_size": parse_positive_int,
+    "ingest_max_clients": parse_positive_int,
+    "ingest_idle_timeout": parse_optional_seconds,
+    "ingest_allow": parse_networks,
+    "ingest_tls": parse_switch,
+    "query_max_clients": parse_positive_int,
+    "query_auth_token": parse_token,
+    "query_tls": parse_switch,
+    "tls_cert": parse_file,
+    "tls_key": parse_file,
     "persist_enabled": parse_switch,
     "persist_dir": parse_directory,
     "persist_max_file_mb": parse_megabytes,
@@ -268,12 +372,17 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
             type=convert,
             default=f.default if f.default is not MISSING else None,
             help=f.metadata["help"],
-            metavar=f.metadata["metavar"],
+            metavar=f.metadata["metavar"] or f.metadata["flags"][-1].lstrip("-").upper(),
         )
 
 
-def config_from_args(ns: argparse.Namespace) -> Config:
-    return Config(**{f.name: getattr(ns, f.name) for f in fields(Config)})
+def config_from_args(ns: argparse.Namespace, environ: dict[str, str] | None = None) -> Config:
+    """The Config of parsed flags; LOGCASTER_AUTH_TOKEN fills in a missing --auth-token."""
+    values = {f.name: getattr(ns, f.name) for f in fields(Config)}
+    env = os.environ if environ is None else environ
+    if not values["query_auth_token"] and env.get("LOGCASTER_AUTH_TOKEN"):
+        values["query_auth_token"] = env["LOGCASTER_AUTH_TOKEN"]
+    return Config(**values)
 
 
 ArgumentParser = _ArgumentParser

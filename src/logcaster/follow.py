@@ -9,6 +9,7 @@ therefore costs ingest nothing but the scan of each new block.
 
 from __future__ import annotations
 
+import time
 from array import array
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -26,11 +27,14 @@ class Follower:
     matcher: Matcher
     peer: Peer
     skipped: int = 0
+    stalled_since: float | None = None  # when its backlog first went over the bound
 
 
 class FollowHub:
-    def __init__(self, backlog_bytes: int = DEFAULT_BACKLOG) -> None:
+    def __init__(self, backlog_bytes: int = DEFAULT_BACKLOG, stall_timeout: float = 10.0) -> None:
         self.backlog_bytes = backlog_bytes
+        self.stall_timeout = stall_timeout  # a follower over its bound this long is cut
+        self.cut = 0  # followers disconnected for not reading
         self.followers: set[Follower] = set()
         self.skipped = 0  # lines not delivered to slow followers, all time
 
@@ -61,7 +65,15 @@ class FollowHub:
             if follower.peer.buffered() > self.backlog_bytes:
                 follower.skipped += count
                 self.skipped += count
+                now = time.monotonic()
+                if follower.stalled_since is None:
+                    follower.stalled_since = now
+                elif now - follower.stalled_since > self.stall_timeout:
+                    self.cut += 1
+                    self.remove(follower)
+                    follower.peer.abort()
                 continue
+            follower.stalled_since = None
             prefix = prefix or stamp(ts_ns)
             out = []
             if follower.skipped:

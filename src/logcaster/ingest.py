@@ -3,26 +3,44 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, cast
 
 from .framing import LineFramer, Scratch
 
 if TYPE_CHECKING:
+    from .guard import ConnectionGuard
     from .intake import Intake
 
 
 class IngestProtocol(asyncio.BufferedProtocol):
     """One ingest connection. Reads straight into a shared scratch buffer."""
 
-    def __init__(self, intake: Intake, scratch: Scratch, connections: set[IngestProtocol]) -> None:
+    def __init__(
+        self,
+        intake: Intake,
+        scratch: Scratch,
+        connections: set[IngestProtocol],
+        guard: ConnectionGuard,
+    ) -> None:
         self.intake = intake
         self.counters = intake.counters
         self.framer = LineFramer(scratch.max_line_bytes, scratch)
         self.connections = connections
+        self.guard = guard
         self.transport: asyncio.Transport | None = None
+        self.last_active = time.monotonic()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        if not self.guard.allowed(transport.get_extra_info("peername")):
+            self.counters.denied += 1
+            self.transport.abort()
+            return
+        if self.guard.full(self.counters.clients):
+            self.counters.rejected += 1
+            self.transport.abort()
+            return
         self.connections.add(self)
         self.counters.clients += 1
 
@@ -30,6 +48,7 @@ class IngestProtocol(asyncio.BufferedProtocol):
         return self.framer.get_buffer()
 
     def buffer_updated(self, nbytes: int) -> None:
+        self.last_active = time.monotonic()
         framer = self.framer
         block = framer.commit(nbytes)
         if block and self.intake.accept(block, framer.lines):

@@ -25,6 +25,11 @@ class Counters:
     truncated: int = 0  # lines cut to --max-line-bytes
     reloaded: int = 0  # lines read back from disk at start
     paused: int = 0  # times an ingest connection was paused for the writer
+    rejected: int = 0  # ingest connections closed at once: --max-clients reached
+    denied: int = 0  # ingest connections closed at once: not in --ingest-allow
+    idle_closed: int = 0  # ingest connections closed by --idle-timeout
+    query_rejected: int = 0  # query connections refused: --max-query-clients reached
+    auth_failures: int = 0  # query connections without the right AUTH line
 
 
 @dataclass(slots=True)

@@ -10,24 +10,29 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, cast
 
+from .request import AUTH_REQUIRED, Command, Outcome, Refuse, RequestReader
+
 if TYPE_CHECKING:
     from .service import QueryService
-
-MAX_COMMAND_BYTES = 64 * 1024
 
 
 class QueryProtocol(asyncio.Protocol):
     def __init__(
-        self, service: QueryService, timeout: float, connections: set[QueryProtocol]
+        self,
+        service: QueryService,
+        timeout: float,
+        connections: set[QueryProtocol],
+        max_clients: int = 64,
+        token: str = "",
     ) -> None:
         self.service = service
         self.timeout = timeout
         self.connections = connections
+        self.max_clients = max_clients
         self.transport: asyncio.Transport | None = None
-        self._buf = bytearray()
+        self._reader = RequestReader(token)
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
-        self._answered = False  # a command (or a refusal) has been taken
         self._can_write = asyncio.Event()
         self._can_write.set()
         self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -35,41 +40,20 @@ class QueryProtocol(asyncio.Protocol):
     # --------------------------------------------------------------- events
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        if len(self.connections) >= self.max_clients:
+            self.service.counters.query_rejected += 1
+            self._refuse(b"ERROR: Too many query connections, try again later\n")
+            return
         self.connections.add(self)
         self._timer = asyncio.get_running_loop().call_later(self.timeout, self._expire)
 
-    # ----------------------------------------------------------------- peer
-    def push(self, data: bytes) -> bool:
-        """Queue ``data`` unless the connection is closing (FOLLOW's pushes)."""
-        if self.transport is None or self.transport.is_closing():
-            return False
-        self.transport.write(data)
-        return True
-
-    def buffered(self) -> int:
-        return self.transport.get_write_buffer_size() if self.transport else 0
-
-    async def wait_closed(self) -> None:
-        await self._closed
-
     def data_received(self, data: bytes) -> None:
-        if self._answered:
-            return  # one command per connection; the rest is ignored
-        self._buf += data
-        nl = self._buf.find(b"\n")
-        if nl >= 0:
-            line = bytes(self._buf[:nl]).rstrip(b"\r")
-            self._start(line)
-        elif len(self._buf) > MAX_COMMAND_BYTES:
-            self._reply_error(b"ERROR: Command too long\n")
+        self._take(self._reader.feed(data))
 
     def eof_received(self) -> bool:
         """The client half-closed: answer a command sent without a newline, keep
         writing a reply in progress (``nc -q1`` and scripts do this)."""
-        if not self._answered:
-            line = bytes(self._buf).rstrip(b"\r")
-            if line:
-                self._start(line)
+        self._take(self._reader.eof())
         return self._task is not None and not self._task.done()
 
     def pause_writing(self) -> None:
@@ -88,23 +72,47 @@ class QueryProtocol(asyncio.Protocol):
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
-    # ------------------------------------------------------------ internals
-    def _expire(self) -> None:
-        if not self._answered and self.transport is not None:
+    # ----------------------------------------------------------------- peer
+    def push(self, data: bytes) -> bool:
+        """Queue ``data`` unless the connection is closing (FOLLOW's pushes)."""
+        if self.transport is None or self.transport.is_closing():
+            return False
+        self.transport.write(data)
+        return True
+
+    def buffered(self) -> int:
+        return self.transport.get_write_buffer_size() if self.transport else 0
+
+    def abort(self) -> None:
+        if self.transport is not None:
             self.transport.abort()
 
-    def _reply_error(self, line: bytes) -> None:
+    async def wait_closed(self) -> None:
+        await self._closed
+
+    # ------------------------------------------------------------ internals
+    def _take(self, outcome: Outcome) -> None:
+        if isinstance(outcome, Command):
+            self._start(outcome.line)
+        elif isinstance(outcome, Refuse):
+            if outcome.reply == AUTH_REQUIRED:
+                self.service.counters.auth_failures += 1
+            self._refuse(outcome.reply)
+
+    def _expire(self) -> None:
+        if self._task is None and self.transport is not None:
+            self.transport.abort()
+
+    def _refuse(self, line: bytes) -> None:
         assert self.transport is not None
-        self._answered = True
+        if self._timer is not None:
+            self._timer.cancel()
         self.transport.write(line)
         self.transport.close()
 
     def _start(self, line: bytes) -> None:
-        assert self.transport is not None
         if self._timer is not None:
             self._timer.cancel()
-        self._answered = True
-        self._buf.clear()
         self._task = asyncio.get_running_loop().create_task(self._answer(line))
 
     async def _answer(self, line: bytes) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import signal
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Callable
@@ -21,6 +23,7 @@ from pathlib import Path
 from .config import Config, MiB
 from .follow import FollowHub
 from .framing import Scratch
+from .guard import ConnectionGuard
 from .ingest import IngestProtocol
 from .intake import Counters, Intake
 from .persist import PersistWriter, check_directory, load_newest, recover
@@ -57,7 +60,7 @@ class LogServer:
             BlockFactory(DEFAULT_BLOCK_SIZE),
         )
         self.counters = Counters()
-        self.follow = FollowHub()
+        self.follow = FollowHub(stall_timeout=config.query_timeout)
         self.intake = Intake(self.ring, self.follow, self.counters)
         self.ingest_connections: set[IngestProtocol] = set()
         self.query_connections: set[QueryProtocol] = set()
@@ -78,21 +81,32 @@ class LogServer:
         self.pool = WorkerPool(cfg.pool_workers, cfg.pool_queue_size)
         self.service = QueryService(self.ring, self.pool, self.counters, self.follow, self.writer)
         scratch = Scratch(cfg.ingest_max_line_bytes)
+        guard = ConnectionGuard(cfg.ingest_max_clients, cfg.ingest_allow)
         service = self.service
+        ingest_tls, query_tls = cfg.tls_ports
+        tls = tls_context(cfg.tls_cert, cfg.tls_key) if cfg.tls_cert else None
         try:
             self._ingest = await loop.create_server(
-                lambda: IngestProtocol(self.intake, scratch, self.ingest_connections),
+                lambda: IngestProtocol(self.intake, scratch, self.ingest_connections, guard),
                 cfg.ingest_host,
                 cfg.ingest_port,
                 backlog=BACKLOG,
                 reuse_address=True,
+                ssl=tls if ingest_tls else None,
             )
             self._query = await loop.create_server(
-                lambda: QueryProtocol(service, cfg.query_timeout, self.query_connections),
+                lambda: QueryProtocol(
+                    service,
+                    cfg.query_timeout,
+                    self.query_connections,
+                    cfg.query_max_clients,
+                    cfg.query_auth_token,
+                ),
                 cfg.query_host,
                 cfg.query_port,
                 backlog=BACKLOG,
                 reuse_address=True,
+                ssl=tls if query_tls else None,
             )
         except BaseException:
             if self._ingest is not None:
@@ -156,7 +170,23 @@ class LogServer:
 
     async def serve(self) -> None:
         assert self._stop is not None
-        await self._stop.wait()
+        idle = self.config.ingest_idle_timeout
+        sweeper = asyncio.create_task(self._close_idle(idle)) if idle > 0 else None
+        try:
+            await self._stop.wait()
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
+
+    async def _close_idle(self, timeout: float) -> None:
+        """--idle-timeout: close ingest connections that sent nothing for that long."""
+        while True:
+            await asyncio.sleep(min(timeout / 2, 1.0))
+            limit = time.monotonic() - timeout
+            for conn in list(self.ingest_connections):
+                if conn.last_active < limit and conn.transport is not None:
+                    self.counters.idle_closed += 1
+                    conn.transport.close()
 
     # --------------------------------------------------------------- shutdown
     async def shutdown(self) -> None:
@@ -213,6 +243,25 @@ async def run_server(config: Config) -> None:
     )
 
 
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """A server-side TLS context (TLS 1.2+) for the given PEM certificate and key."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+def raise_open_file_limit() -> tuple[int, int]:
+    """Raise the soft limit on open files to the hard limit (10 000 clients need it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 20
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
 def new_event_loop() -> asyncio.AbstractEventLoop:
     """uvloop when it is installed, else the standard loop."""
     try:
@@ -224,6 +273,7 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 
 def serve(config: Config) -> int:
+    raise_open_file_limit()
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         runner.run(run_server(config))
     return 0

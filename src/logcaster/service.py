@@ -29,6 +29,8 @@ class Peer(Protocol):
 
     def buffered(self) -> int: ...
 
+    def abort(self) -> None: ...
+
     async def wait_closed(self) -> None: ...
 
 
@@ -132,10 +134,16 @@ class QueryService:
             "Clients": c.clients,
             "HeldBytes": ring.held_bytes,
             "Truncated": c.truncated,
+            "Rejected": c.rejected,
+            "Denied": c.denied,
+            "IdleClosed": c.idle_closed,
+            "QueryRejected": c.query_rejected,
+            "AuthFailures": c.auth_failures,
             "Reloaded": c.reloaded,
             "QueryJobs": self.pool.waiting,
             "Followers": len(self.follow.followers),
             "FollowSkipped": self.follow.skipped,
+            "FollowCut": self.follow.cut,
             "Persist": "on" if self.writer is not None else "off",
         }
         if self.writer is not None:
