@@ -160,7 +160,7 @@ def recover(directory: Path) -> int:
                 cut = size - keep
                 size = keep
     offs, tss = read_index(directory / CURRENT_IDX, size)
-    ends = [*offs[1:], size]
+    ends = [*offs[1:], size] if len(offs) else []
     records = b"".join(IDX_RECORD.pack(e, t) for e, t in zip(ends, tss, strict=True))
     tmp = directory / (CURRENT_IDX + ".tmp")
     tmp.write_bytes(records)
@@ -279,6 +279,7 @@ class PersistWriter:
         self._idx_size = 0
         self._dirty = False
         self._last_sync = time.monotonic()
+        self._last_rotation = ("", -1)  # (second, number) of the newest rotated name
         self._thread = threading.Thread(target=self._run, name="logcaster-persist", daemon=True)
 
     # ------------------------------------------------------------- producer
@@ -337,9 +338,10 @@ class PersistWriter:
         self._maybe_sync(force=True)
 
     def _write_batch(self, batch: list[tuple[bytes, int]]) -> None:
+        done = [0, 0]  # (item, byte) up to which the batch is safely on file
         while True:
             try:
-                self._write(batch)
+                self._write(batch, done)
                 if self._failing:
                     self._failing = False
                     print("LogCaster: persistence resumed", file=sys.stderr, flush=True)
@@ -357,48 +359,61 @@ class PersistWriter:
                         flush=True,
                     )
                 if self.backlog > HIGH_WATER:
-                    # Give up on this batch rather than stall ingest behind a dead disk.
-                    self.stats.not_persisted += sum(d.count(b"\n") for d, _ in batch)
+                    # Give up on the rest of this batch rather than stall ingest
+                    # behind a dead disk; the lines stay in memory.
+                    item, pos = done
+                    rest = [batch[item][0][pos:], *(d for d, _ in batch[item + 1 :])]
+                    self.stats.not_persisted += sum(d.count(b"\n") for d in rest)
                     break
                 time.sleep(RETRY_S)
                 self._reopen_quietly()
         self._done(batch)
 
-    def _write(self, batch: list[tuple[bytes, int]]) -> None:
+    def _write(self, batch: list[tuple[bytes, int]], done: list[int]) -> None:
         if self._data_fd < 0:
             self._reopen()
         try:
-            self._write_parts(batch)
+            self._write_parts(batch, done)
         except OSError:
-            # Undo a partial write so the retry cannot tear or duplicate lines.
+            # Undo a partial write so the retry can neither tear nor duplicate lines.
             for fd, size in ((self._data_fd, self._size), (self._idx_fd, self._idx_size)):
                 if fd >= 0:
                     with contextlib.suppress(OSError):
                         os.ftruncate(fd, size)
             raise
 
-    def _write_parts(self, batch: list[tuple[bytes, int]]) -> None:
-        """Append the batch, rotating whenever current.log reaches its size limit.
+    def _write_parts(self, batch: list[tuple[bytes, int]], done: list[int]) -> None:
+        """Append the batch from ``done`` on, rotating whenever current.log is full.
 
         A chunk that would overflow the file is cut at its last line that fits;
-        a single line longer than the limit fills a file of its own.
+        a single line longer than the limit fills a file of its own. ``done``
+        advances after every successful file write, so a retry resumes there.
         """
         limit = self.max_file_bytes
         data_parts: list[memoryview] = []
         records: list[bytes] = []
         size = self._size
-        for data, ts in batch:
+
+        def commit(item: int, pos: int) -> None:
+            nonlocal data_parts, records
+            if data_parts:
+                self._append(data_parts, records, size)
+                data_parts, records = [], []
+            done[0], done[1] = item, pos
+
+        item, pos = done
+        while item < len(batch):
+            data, ts = batch[item]
             view = memoryview(data)
-            pos = 0
             while pos < len(data):
                 room = limit - size
-                end = (
-                    len(data) if len(data) - pos <= room else data.rfind(b"\n", pos, pos + room) + 1
-                )
+                if len(data) - pos <= room:
+                    end = len(data)
+                else:
+                    end = data.rfind(b"\n", pos, pos + room) + 1
                 if end <= pos:
-                    if size > self._size or self._size > 0:
-                        self._append(data_parts, records, size)
-                        data_parts, records = [], []
+                    if size > 0:  # start a new file for what does not fit
+                        commit(item, pos)
                         self._rotate()
                         size = self._size
                         continue
@@ -408,12 +423,11 @@ class PersistWriter:
                 records.append(IDX_RECORD.pack(size, ts))
                 pos = end
                 if size >= limit:
-                    self._append(data_parts, records, size)
-                    data_parts, records = [], []
+                    commit(item, pos)
                     self._rotate()
                     size = self._size
-        if data_parts:
-            self._append(data_parts, records, size)
+            item, pos = item + 1, 0
+        commit(item, pos)
 
     def _append(self, data_parts: list[memoryview], records: list[bytes], size: int) -> None:
         """Write data then index of one file; ``size`` is the data file's size after."""
@@ -483,10 +497,13 @@ class PersistWriter:
         self._dirty = False
         self._close_files()
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        name, n = f"log-{stamp}", 0
-        while (self.directory / f"{name}.log").exists():
-            n += 1
-            name = f"log-{stamp}-{n}"
+        # Names must sort in rotation order even after retention deleted some
+        # of this second's files: never reuse a number, never go back.
+        keys = [_rotation_key(f.path.name) for f in rotated_files(self.directory)]
+        last = self._last_rotation[1] if self._last_rotation[0] == stamp else -1
+        n = max([last, *(k[1] for k in keys if k[0] == stamp)]) + 1
+        name = f"log-{stamp}" if n == 0 else f"log-{stamp}-{n}"
+        self._last_rotation = (stamp, n)
         os.replace(self.directory / CURRENT_IDX, self.directory / f"{name}.idx")
         os.replace(self.directory / CURRENT, self.directory / f"{name}.log")
         self.stats.files_rotated += 1
