@@ -38,14 +38,66 @@ def _re2_options() -> re2.Options:
     return opts
 
 
+def per_line(pattern: str) -> str:
+    """``pattern`` for scanning a block of lines: ``\\A`` and ``\\z`` (text start/end)
+    become ``^`` and ``$``, which under ``(?m)`` mean line start/end, as a per-line
+    match would have it. Escapes and character classes are left alone."""
+    out: list[str] = []
+    i, n, in_class = 0, len(pattern), False
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < n:
+            nxt = pattern[i + 1]
+            if not in_class and nxt in "Az":
+                out.append("^" if nxt == "A" else "$")
+            else:
+                out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if ch == "[" and not in_class:
+            in_class = True
+            if pattern[i + 1 : i + 2] == "^":
+                out.append("[^")
+                i += 2
+                if pattern[i : i + 1] == "]":
+                    out.append("]")
+                    i += 1
+                continue
+            out.append(ch)
+            i += 1
+            if pattern[i : i + 1] == "]":
+                out.append("]")
+                i += 1
+            continue
+        if ch == "]" and in_class:
+            in_class = False
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
 def compile_regex(pattern: str) -> Pattern:
+    """A user's RE2 pattern, compiled to scan whole blocks of lines.
+
+    Errors name the pattern as the user wrote it.
+    """
     try:
-        return re2.compile(("(?m)" + pattern).encode("utf-8", "surrogateescape"), _re2_options())
+        re2.compile(pattern.encode("utf-8", "surrogateescape"), _re2_options())
+        return re2.compile(
+            ("(?m)" + per_line(pattern)).encode("utf-8", "surrogateescape"), _re2_options()
+        )
     except re2.error as exc:
         why = exc.args[0] if exc.args else "invalid pattern"
         if isinstance(why, bytes):
             why = why.decode("utf-8", "replace")
         raise QueryError(f"Invalid regex pattern: {why}") from None
+
+
+def _literal_options() -> re2.Options:
+    """Latin-1 mode: a keyword's bytes match the same bytes, valid UTF-8 or not."""
+    opts = _re2_options()
+    opts.encoding = re2.Options.Encoding.LATIN1
+    return opts
 
 
 class Matcher:
@@ -65,7 +117,7 @@ class Matcher:
                 checks.append(lambda line: all(k in line for k in rest))
         elif keywords:
             alternatives = "|".join(re.escape(k.decode("latin-1")) for k in keywords)
-            self.scanner = re2.compile(alternatives.encode("latin-1"), _re2_options())
+            self.scanner = re2.compile(alternatives.encode("latin-1"), _literal_options())
         if self.regex is not None:
             if self.literal is None and self.scanner is None:
                 self.scanner = self.regex
@@ -131,6 +183,9 @@ class Matcher:
             hit = m.start()
             ls = buf.rfind(b"\n", pos, hit) + 1 or pos
             le = buf.find(b"\n", hit, end) + 1 or end
+            if m.end() >= le and search(bytes(buf[ls : le - 1])) is None:
+                pos = le  # the match ran past its line (\C can); the line alone fails
+                continue
             if not checks or all(check(bytes(buf[ls : le - 1])) for check in checks):
                 _add(spans, ls, le)
                 count += 1

@@ -1,0 +1,500 @@
+"""Unit tests of the query-port command parser (``logcaster.commands``)."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logcaster import commands as cmd
+from logcaster.commands import (
+    HELP_TEXT,
+    Count,
+    Error,
+    Follow,
+    Help,
+    Query,
+    QuerySpec,
+    Stats,
+    Tail,
+    parse_command,
+    parse_time,
+    tokenize,
+)
+
+NOW_S = 1_800_000_000
+NOW = NOW_S * 1_000_000_000 + 123_456_789  # a fixed "now" in ns
+S = 1_000_000_000
+
+
+def q(line: bytes | str) -> cmd.Command:
+    if isinstance(line, str):
+        line = line.encode()
+    return parse_command(line, NOW)
+
+
+def spec_of(line: bytes | str) -> QuerySpec:
+    command = q(line)
+    assert isinstance(command, Query), command
+    return command.spec
+
+
+def error_of(line: bytes | str) -> bytes:
+    command = q(line)
+    assert isinstance(command, Error), command
+    reply = command.reply()
+    assert reply.startswith(b"ERROR: ") and reply.endswith(b"\n")
+    assert reply.count(b"\n") == 1, "an error reply is exactly one line"
+    return reply
+
+
+# ------------------------------------------------------------------ plain verbs
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (b"STATS", Stats()),
+        (b"COUNT", Count()),
+        (b"HELP", Help()),
+        (b"TAIL", Tail(10)),
+        (b"TAIL 2", Tail(2)),
+        (b"TAIL 10000000", Tail(10_000_000)),
+        (b"QUERY", Query(QuerySpec())),
+        (b"QUERY ", Query(QuerySpec())),
+        (b"FOLLOW", Follow(QuerySpec())),
+    ],
+)
+def test_plain_commands(line: bytes, expected: cmd.Command) -> None:
+    assert q(line) == expected
+
+
+@pytest.mark.parametrize(
+    "line", [b"", b"BOGUS", b"STATSX", b"STATS now", b"QUERYX keyword=a", b"HELP me", b" STATS"]
+)
+def test_unknown_command_text(line: bytes) -> None:
+    assert error_of(line) == b"ERROR: Unknown command. Use HELP for usage.\n"
+
+
+# ------------------------------------------------------------------ parameters
+def test_every_parameter_at_once() -> None:
+    spec = spec_of(
+        "QUERY keywords=a,b operator=OR regex=x[0-9]+ time_from=100 time_to=200.5 "
+        "level=ERROR,warn limit=7 order=desc"
+    )
+    assert spec == QuerySpec(
+        keywords=(b"a", b"b"),
+        any_keyword=True,
+        regex="x[0-9]+",
+        time_from=100 * S,
+        time_to=200 * S + S // 2,
+        levels=frozenset({"ERROR", "WARN"}),
+        limit=7,
+        descending=True,
+        raw=False,
+    )
+
+
+def test_defaults() -> None:
+    spec = spec_of("QUERY keywords=x")
+    assert spec.any_keyword is False  # operator defaults to AND
+    assert spec.descending is False  # order defaults to asc
+    assert spec.limit is None and spec.regex is None and not spec.levels
+    assert spec.time_from is None and spec.time_to is None and spec.raw is False
+
+
+def test_keyword_alias_and_repeats_accumulate() -> None:
+    assert spec_of("QUERY keyword=a keywords=b,c").keywords == (b"a", b"b", b"c")
+
+
+def test_keywords_are_case_sensitive_bytes() -> None:
+    assert spec_of("QUERY keywords=Error,TIMEOUT").keywords == (b"Error", b"TIMEOUT")
+    assert spec_of("QUERY keywords=caf\u00e9".encode()).keywords == ("caf\u00e9".encode(),)
+
+
+def test_non_utf8_keyword_bytes_survive() -> None:
+    assert spec_of(b"QUERY keywords=\xff\xfe,ok").keywords == (b"\xff\xfe", b"ok")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "QUERY KEYWORDS=a OPERATOR=or",
+        "QUERY Keywords=a Operator=Or",
+        "QUERY keywords=a operator=OR",
+        "QUERY kEyWoRdS=a oPeRaToR=oR",
+    ],
+)
+def test_keys_and_operator_value_case_insensitive(line: str) -> None:
+    spec = spec_of(line)
+    assert spec.keywords == (b"a",) and spec.any_keyword is True
+
+
+@pytest.mark.parametrize("value", ["AND", "and", "And"])
+def test_operator_and(value: str) -> None:
+    assert spec_of(f"QUERY keywords=a,b operator={value}").any_keyword is False
+
+
+def test_other_keys_case_insensitive() -> None:
+    spec = spec_of("QUERY REGEX=ab LEVEL=error LIMIT=3 ORDER=DESC TIME_FROM=5 Time_To=6")
+    assert spec.regex == "ab"
+    assert spec.levels == frozenset({"ERROR"})
+    assert spec.limit == 3 and spec.descending is True
+    assert (spec.time_from, spec.time_to) == (5 * S, 6 * S)
+
+
+@pytest.mark.parametrize(
+    ("value", "desc"), [("asc", False), ("ASC", False), ("desc", True), ("Desc", True)]
+)
+def test_order(value: str, desc: bool) -> None:
+    assert spec_of(f"QUERY order={value}").descending is desc
+
+
+@pytest.mark.parametrize(
+    ("value", "levels"),
+    [
+        ("ERROR", {"ERROR"}),
+        ("error", {"ERROR"}),
+        ("ERROR,WARN", {"ERROR", "WARN"}),
+        ("warning", {"WARN"}),
+        ("Err,crit,FATAL", {"ERROR", "CRITICAL", "FATAL"}),
+        ("info,debug", {"INFO", "DEBUG"}),
+    ],
+)
+def test_level_values(value: str, levels: set[str]) -> None:
+    assert spec_of(f"QUERY level={value}").levels == frozenset(levels)
+
+
+def test_regex_value_kept_verbatim() -> None:
+    assert spec_of(r"QUERY regex=user_id=[0-9]+").regex == "user_id=[0-9]+"
+    assert spec_of(r"QUERY regex=(?i)^\w+:\s").regex == r"(?i)^\w+:\s"
+
+
+def test_limit_bounds() -> None:
+    assert spec_of("QUERY limit=1").limit == 1
+    assert spec_of(f"QUERY limit={cmd.MAX_LIMIT}").limit == cmd.MAX_LIMIT
+
+
+# ------------------------------------------------------------------ quoting
+def test_quoted_value_with_space_and_comma_list() -> None:
+    assert spec_of('QUERY keywords="disk full",timeout').keywords == (b"disk full", b"timeout")
+
+
+def test_quoted_regex_with_spaces() -> None:
+    spec = spec_of('QUERY regex="reason: [a-z]+ now" limit=2')
+    assert spec.regex == "reason: [a-z]+ now" and spec.limit == 2
+
+
+def test_quotes_protect_commas() -> None:
+    assert spec_of('QUERY keywords="a,b",c').keywords == (b"a,b", b"c")
+
+
+def test_quoted_part_inside_value() -> None:
+    assert spec_of('QUERY keywords=x"y z"w').keywords == (b"xy zw",)
+
+
+def test_escaped_quote_inside_quotes() -> None:
+    assert spec_of(r'QUERY keywords="say \"hi\""').keywords == (b'say "hi"',)
+
+
+def test_tokenize_direct() -> None:
+    assert tokenize('a=1 b="x y",z  c=') == [
+        ("a", "1", ["1"]),
+        ("b", "x y,z", ["x y", "z"]),
+        ("c", "", [""]),
+    ]
+    with pytest.raises(ValueError):
+        tokenize("a=1 lonely")
+    with pytest.raises(ValueError):
+        tokenize('a="open')
+
+
+def test_unterminated_quote_is_an_error() -> None:
+    reply = error_of('QUERY keywords="disk full')
+    assert b"quote" in reply.lower()
+
+
+def test_token_without_equals_is_an_error() -> None:
+    reply = error_of("QUERY keywords=a stray")
+    assert b"stray" in reply
+
+
+# ------------------------------------------------------------------ seed form
+def test_seed_form_whole_rest_is_one_keyword() -> None:
+    assert q("QUERY keyword=message 3") == Query(QuerySpec(keywords=(b"message 3",), raw=True))
+
+
+def test_seed_form_with_equals_in_text() -> None:
+    assert spec_of("QUERY keyword=user_id=123").keywords == (b"user_id=123",)
+    spec = spec_of("QUERY keyword=request for user_id=123, reason: timeout")
+    assert spec == QuerySpec(keywords=(b"request for user_id=123, reason: timeout",), raw=True)
+
+
+def test_seed_form_keeps_raw_bytes_and_spaces() -> None:
+    spec = spec_of(b"QUERY keyword=  two  spaces \xff")
+    assert spec == QuerySpec(keywords=(b"  two  spaces \xff",), raw=True)
+
+
+def test_seed_form_single_word_is_raw() -> None:
+    assert spec_of("QUERY keyword=error") == QuerySpec(keywords=(b"error",), raw=True)
+
+
+def test_parameter_form_when_a_later_parameter_follows() -> None:
+    spec = spec_of("QUERY keyword=error limit=5")
+    assert spec == QuerySpec(keywords=(b"error",), limit=5, raw=False)
+
+
+def test_parameter_form_later_parameter_key_any_case() -> None:
+    spec = spec_of("QUERY keyword=error LIMIT=5")
+    assert spec.raw is False and spec.limit == 5 and spec.keywords == (b"error",)
+
+
+def test_keywords_plural_is_parameter_form() -> None:
+    spec = spec_of("QUERY keywords=error")
+    assert spec.raw is False and spec.keywords == (b"error",)
+
+
+def test_parameter_form_with_quoted_keyword() -> None:
+    spec = spec_of('QUERY keyword="disk full" order=desc')
+    assert spec == QuerySpec(keywords=(b"disk full",), descending=True)
+
+
+# ------------------------------------------------------------------ errors
+@pytest.mark.parametrize("value", ["yesterday", "-15x", "nan", "inf", "1e300", "15m", "2026-13-01"])
+def test_invalid_time_message(value: str) -> None:
+    assert error_of(f"QUERY time_from={value}") == (
+        f"ERROR: Invalid time value '{value}' for time_from\n".encode()
+    )
+    assert error_of(f"QUERY time_to={value}") == (
+        f"ERROR: Invalid time value '{value}' for time_to\n".encode()
+    )
+
+
+def test_empty_time_value_is_an_error() -> None:
+    assert error_of("QUERY time_from=") == b"ERROR: Invalid time value '' for time_from\n"
+
+
+@pytest.mark.parametrize("key", ["foo", "Colour", "keywordz", "limits"])
+def test_unknown_parameter_message(key: str) -> None:
+    assert error_of(f"QUERY {key}=1") == (
+        f"ERROR: Unknown parameter '{key}'. Use HELP for usage.\n".encode()
+    )
+
+
+def test_unknown_parameter_in_follow() -> None:
+    assert error_of("FOLLOW foo=1") == b"ERROR: Unknown parameter 'foo'. Use HELP for usage.\n"
+
+
+def test_empty_regex_is_invalid_regex() -> None:
+    assert error_of("QUERY regex=").startswith(b"ERROR: Invalid regex pattern: ")
+
+
+@pytest.mark.parametrize("value", ["XOR", "", "and or"])
+def test_bad_operator(value: str) -> None:
+    reply = error_of(f'QUERY keywords=a operator="{value}"')
+    assert b"operator" in reply.lower()
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "1.5", "", str(cmd.MAX_LIMIT + 1)])
+def test_bad_limit(value: str) -> None:
+    reply = error_of(f"QUERY limit={value}")
+    assert b"limit" in reply.lower() and f"'{value}'".encode() in reply
+
+
+@pytest.mark.parametrize("value", ["up", "", "descending"])
+def test_bad_order(value: str) -> None:
+    reply = error_of(f"QUERY order={value}")
+    assert b"order" in reply.lower() and f"'{value}'".encode() in reply
+
+
+@pytest.mark.parametrize("value", ["LOUD", "", "ERROR,nope"])
+def test_bad_level(value: str) -> None:
+    reply = error_of(f"QUERY level={value}")
+    assert b"level" in reply.lower()
+
+
+def test_error_reply_is_one_line_even_for_odd_bytes() -> None:
+    reply = error_of(b"QUERY \xff\xfe=1")
+    assert reply.startswith(b"ERROR: Unknown parameter '") and reply.endswith(
+        b"'. Use HELP for usage.\n"
+    )
+    reply.decode("utf-8")  # the reply is valid UTF-8
+
+
+# ------------------------------------------------------------------ time parsing
+def test_parse_time_unix_seconds() -> None:
+    assert parse_time("1700000000", NOW) == 1_700_000_000 * S
+    assert parse_time("1700000000.5", NOW) == 1_700_000_000 * S + S // 2
+    assert parse_time("0", NOW) == 0
+    assert parse_time(" 42 ", NOW) == 42 * S
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("-30s", 30),
+        ("-15m", 15 * 60),
+        ("-2h", 2 * 3600),
+        ("-1d", 86400),
+        ("-1w", 7 * 86400),
+        ("-1.5h", 5400),
+    ],
+)
+def test_parse_time_relative(text: str, seconds: int) -> None:
+    assert parse_time(text, NOW) == NOW - seconds * S
+
+
+def test_parse_time_iso_utc() -> None:
+    expected = calendar.timegm((2026, 11, 26, 17, 0, 0)) * S
+    assert parse_time("2026-11-26T17:00:00Z", NOW) == expected
+    assert parse_time("2026-11-26T17:00:00+00:00", NOW) == expected
+    assert parse_time("2026-11-26T18:00:00+01:00", NOW) == expected
+    # fractions go through a float: sub-microsecond rounding is tolerated
+    assert abs(parse_time("2026-11-26T17:00:00.25Z", NOW) - (expected + S // 4)) < 1000
+
+
+def test_parse_time_iso_naive_is_local_time() -> None:
+    expected = int(datetime(2026, 11, 26, 17, 0, 0).timestamp()) * S
+    assert parse_time("2026-11-26T17:00:00", NOW) == expected
+
+
+def test_time_params_through_parser() -> None:
+    spec = spec_of("QUERY time_from=-15m time_to=2026-11-26T17:00:00Z")
+    assert spec.time_from == NOW - 900 * S
+    assert spec.time_to == calendar.timegm((2026, 11, 26, 17, 0, 0)) * S
+    spec = spec_of("QUERY time_from=-2h time_to=-1d")
+    assert (spec.time_from, spec.time_to) == (NOW - 7200 * S, NOW - 86400 * S)
+
+
+def test_parse_command_uses_given_now() -> None:
+    assert spec_of("QUERY time_from=-1m").time_from == NOW - 60 * S
+    later = parse_command(b"QUERY time_from=-1m", NOW + 5 * S)
+    assert isinstance(later, Query) and later.spec.time_from == NOW + 5 * S - 60 * S
+
+
+# ------------------------------------------------------------------ TAIL
+@pytest.mark.parametrize("arg", ["0", "-1", "x", "1 2", "2.5", str(cmd.MAX_LIMIT + 1), "+3"])
+def test_tail_bad_argument(arg: str) -> None:
+    reply = error_of(f"TAIL {arg}")
+    assert reply.startswith(b"ERROR: Invalid line count '") and b"TAIL" in reply
+
+
+@pytest.mark.parametrize("arg", ["\u00b2", "\u2460"])
+def test_tail_non_ascii_digits_are_an_error_not_an_exception(arg: str) -> None:
+    # '\u00b2'.isdigit() is True but int() rejects it: this once raised out of parse_command.
+    reply = error_of(f"TAIL {arg}".encode())
+    assert reply.startswith(b"ERROR: Invalid line count '")
+
+
+# ------------------------------------------------------------------ FOLLOW
+def test_follow_with_params() -> None:
+    command = q("FOLLOW keywords=needle level=error")
+    assert command == Follow(QuerySpec(keywords=(b"needle",), levels=frozenset({"ERROR"})))
+
+
+def test_follow_keyword_is_parameter_form() -> None:
+    command = q("FOLLOW keyword=needle")
+    assert isinstance(command, Follow) and command.spec.keywords == (b"needle",)
+
+
+# ------------------------------------------------------------------ HELP
+def test_help_reply_first_line() -> None:
+    assert HELP_TEXT.splitlines()[0] == "LogCaster Query Interface"
+
+
+@pytest.mark.parametrize("command", ["STATS", "COUNT", "QUERY", "TAIL", "FOLLOW", "HELP"])
+def test_help_documents_every_command(command: str) -> None:
+    lines = [ln for ln in HELP_TEXT.splitlines() if ln.strip().startswith(command)]
+    assert lines, f"HELP does not list {command}"
+    assert any("Example:" in ln and f"Example: {command}" in ln for ln in lines)
+    # a description besides the syntax and the example
+    assert any(len(ln.split("Example:")[0].split()) >= 3 for ln in lines)
+
+
+@pytest.mark.parametrize("param", cmd.PARAMETERS)
+def test_help_documents_every_parameter(param: str) -> None:
+    lines = [ln for ln in HELP_TEXT.splitlines() if f"{param}=" in ln]
+    assert lines, f"HELP does not mention {param}="
+    assert any("Example:" in ln for ln in lines)
+
+
+def test_help_parameter_list_matches_spec() -> None:
+    spec_params = {
+        "keywords",
+        "keyword",
+        "operator",
+        "regex",
+        "time_from",
+        "time_to",
+        "level",
+        "limit",
+        "order",
+    }
+    assert spec_params <= set(cmd.PARAMETERS)  # the spec's parameters (more may be added)
+
+
+# ------------------------------------------------------------------ fuzz
+
+
+def _check_result(command: object) -> None:
+    assert isinstance(command, cmd.Command)  # the union of every command type
+    if isinstance(command, Error):
+        reply = command.reply()
+        assert reply.startswith(b"ERROR: ") and reply.endswith(b"\n")
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.binary(max_size=120))
+def test_fuzz_arbitrary_bytes_never_raise(line: bytes) -> None:
+    _check_result(parse_command(line, NOW))
+
+
+_fragment = st.sampled_from(
+    [
+        "keywords=",
+        "keyword=",
+        "operator=",
+        "regex=",
+        "time_from=",
+        "time_to=",
+        "level=",
+        "limit=",
+        "order=",
+        "OR",
+        "and",
+        "desc",
+        "-15m",
+        "-1.5h",
+        "-99999999999999999999w",
+        "2026-11-26T17:00:00Z",
+        "1e400",
+        "0001-01-01T00:00:00",
+        "9999-12-31T23:59:59",
+        "\u00b2",
+        "\u0665",
+        "nan",
+        '"',
+        ",",
+        " ",
+        "=",
+        "error",
+        "[warn]",
+        "\\",
+        "(",
+        "a+",
+        "10000000",
+        "99999999999",
+        "\udcff",
+        "ERROR,WARN",
+        "x",
+    ]
+)
+_text = st.lists(st.one_of(_fragment, st.text(max_size=4)), max_size=12).map("".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.sampled_from(["QUERY ", "FOLLOW ", "TAIL ", "query ", "QUERY keyword=", ""]), _text)
+def test_fuzz_structured_commands_never_raise(verb: str, rest: str) -> None:
+    line = (verb + rest).encode("utf-8", "surrogateescape")
+    _check_result(parse_command(line, NOW))

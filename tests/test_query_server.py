@@ -1,0 +1,483 @@
+"""The query language over the wire: a ``logcaster serve -p 0 -q 0`` subprocess."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+BANNER_RE = re.compile(r"LogCaster listening: ingest (\S+):(\d+), query (\S+):(\d+)")
+STATS_RE = re.compile(rb"STATS: Total=(\d+), Dropped=(\d+), Current=(\d+), Clients=(\d+)\n")
+STAMP = rb"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] "
+STAMP_RE = re.compile(rb"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] ")
+
+SERIES = [
+    b"2025-07-28 INFO: Application startup successful",
+    b"2025-07-28 DEBUG: Database connection pool created with 10 connections",
+    b"2025-07-28 WARNING: Configuration value 'timeout' is deprecated, use "
+    b"'connection_timeout' instead",
+    b"2025-07-28 ERROR: Failed to process user request for user_id=123, reason: timeout",
+    b"2025-07-28 INFO: User logged in: admin",
+    b"2025-07-28 ERROR: Critical failure in payment module, transaction_id=xyz-789",
+]
+
+
+def poll(predicate: Callable[[], object], timeout: float, what: str) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+def read_until(
+    sock: socket.socket,
+    buf: bytearray,
+    predicate: Callable[[bytearray], bool],
+    timeout: float,
+    what: str,
+) -> None:
+    """Receive into ``buf`` until ``predicate(buf)`` holds; fail at the deadline or on EOF.
+
+    ``predicate`` sees the growing buffer itself (no copy): keep it cheap.
+    """
+    deadline = time.monotonic() + timeout
+    while not predicate(buf):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"timed out waiting for {what}; got {bytes(buf[-300:])!r}")
+        sock.settimeout(min(left, 1.0))
+        try:
+            chunk = sock.recv(1 << 16)
+        except TimeoutError:
+            continue
+        if not chunk:
+            raise AssertionError(f"connection closed before {what}; got {bytes(buf[-300:])!r}")
+        buf += chunk
+
+
+@dataclass
+class QServer:
+    proc: subprocess.Popen[bytes]
+    ingest_port: int
+    query_port: int
+
+    def query(self, command: bytes | str, timeout: float = 20.0) -> bytes:
+        if isinstance(command, str):
+            command = command.encode()
+        with socket.create_connection(("127.0.0.1", self.query_port), timeout=timeout) as sock:
+            sock.sendall(command + b"\n")
+            parts = []
+            while chunk := sock.recv(1 << 16):
+                parts.append(chunk)
+        return b"".join(parts)
+
+    def send(self, data: bytes, timeout: float = 30.0) -> None:
+        """One ingest connection; returns once the server has read everything and closed."""
+        with socket.create_connection(("127.0.0.1", self.ingest_port), timeout=timeout) as sock:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+            assert sock.recv(1) == b""
+
+    def stats(self) -> dict[str, int]:
+        reply = self.query("STATS")
+        m = STATS_RE.fullmatch(reply)
+        assert m, reply
+        return dict(
+            zip(("Total", "Dropped", "Current", "Clients"), map(int, m.groups()), strict=True)
+        )
+
+    def wait_total(self, total: int, timeout: float = 20.0) -> None:
+        poll(lambda: self.stats()["Total"] >= total, timeout, f"Total={total}")
+        assert self.stats()["Total"] == total
+
+
+def start_qserver(directory: Path) -> QServer:
+    out = directory / f"qserver-{len(list(directory.glob('qserver-*.out')))}.out"
+    cmd = [sys.executable, "-m", "logcaster", "serve", "-p", "0", "-q", "0", "--host", "127.0.0.1"]
+    with out.open("wb") as fout:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=fout,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=directory,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
+
+    def banner() -> re.Match[str] | None:
+        m = BANNER_RE.search(out.read_text(errors="replace"))
+        if m is None and proc.poll() is not None:
+            raise AssertionError(f"server exited early: {out.read_text(errors='replace')}")
+        return m
+
+    try:
+        m = poll(banner, 20.0, "the server banner")
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    assert isinstance(m, re.Match)
+    return QServer(proc, int(m.group(2)), int(m.group(4)))
+
+
+def stop_qserver(srv: QServer) -> None:
+    if srv.proc.poll() is None:
+        srv.proc.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        srv.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def qserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[QServer, float, float]]:
+    """A server holding the series' six lines; yields (server, time before, time after)."""
+    srv = start_qserver(tmp_path_factory.mktemp("qserver"))
+    try:
+        before = time.time()
+        srv.send(b"".join(line + b"\n" for line in SERIES))
+        after = time.time()
+        srv.wait_total(len(SERIES))
+        yield srv, before, after
+    finally:
+        stop_qserver(srv)
+
+
+@pytest.fixture
+def fresh_qserver(tmp_path: Path) -> Iterator[QServer]:
+    srv = start_qserver(tmp_path)
+    try:
+        yield srv
+    finally:
+        stop_qserver(srv)
+
+
+def found(reply: bytes) -> tuple[int, list[bytes]]:
+    head, sep, body = reply.partition(b"\n")
+    m = re.fullmatch(rb"FOUND: (\d+) matches", head)
+    assert m and sep, reply[:300]
+    assert body == b"" or body.endswith(b"\n")
+    return int(m.group(1)), body.split(b"\n")[:-1] if body else []
+
+
+def unstamp(line: bytes, before: float | None = None, after: float | None = None) -> bytes:
+    m = STAMP_RE.match(line)
+    assert m, f"not a stamped line: {line[:100]!r}"
+    if before is not None and after is not None:
+        when = time.mktime(time.strptime(m.group(1).decode(), "%Y-%m-%d %H:%M:%S"))
+        assert int(before) - 1 <= when <= after + 1, (m.group(1), before, after)
+    return line[m.end() :]
+
+
+# ------------------------------------------------------------------ the series over the wire
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("QUERY keywords=timeout", [2, 3]),
+        ("QUERY regex=user_id=[0-9]+", [3]),
+        ("QUERY keywords=Failed,timeout operator=AND", [3]),
+        ("QUERY keywords=startup,failure operator=OR", [0, 5]),
+        ("QUERY regex=deprecate keywords=WARNING", [2]),
+        ("QUERY level=ERROR", [3, 5]),
+        ("QUERY", [0, 1, 2, 3, 4, 5]),
+        ('QUERY keywords="reason: timeout",nothing operator=or', [3]),
+        ("QUERY KEYWORDS=INFO LIMIT=1", [4]),
+        ("QUERY keywords=o order=desc limit=2", [5, 4]),
+        ("QUERY keyword=error limit=5", []),  # parameter form: case-sensitive 'error'
+    ],
+)
+def test_series_over_the_wire(
+    qserver: tuple[QServer, float, float], command: str, expected: list[int]
+) -> None:
+    srv, before, after = qserver
+    count, lines = found(srv.query(command))
+    assert count == len(expected) == len(lines)
+    for line in lines:
+        assert re.match(rb"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] ", line)
+    assert [unstamp(line, before, after) for line in lines] == [SERIES[i] for i in expected]
+
+
+def test_seed_form_replies_raw_lines(qserver: tuple[QServer, float, float]) -> None:
+    srv = qserver[0]
+    assert srv.query("QUERY keyword=reason: timeout") == b"FOUND: 1 matches\n" + SERIES[3] + b"\n"
+    assert srv.query("QUERY keyword=INFO") == (
+        b"FOUND: 2 matches\n" + SERIES[0] + b"\n" + SERIES[4] + b"\n"
+    )
+    assert srv.query("QUERY keyword=user_id=123") == b"FOUND: 1 matches\n" + SERIES[3] + b"\n"
+    assert srv.query("QUERY keyword=logged admin") == b"FOUND: 0 matches\n"
+
+
+def test_help(qserver: tuple[QServer, float, float]) -> None:
+    reply = qserver[0].query("HELP")
+    lines = reply.decode().splitlines()
+    assert lines[0] == "LogCaster Query Interface"
+    for word in (
+        "STATS",
+        "COUNT",
+        "QUERY",
+        "TAIL",
+        "FOLLOW",
+        "HELP",
+        "keywords=",
+        "operator=",
+        "regex=",
+        "time_from=",
+        "time_to=",
+        "level=",
+        "limit=",
+        "order=",
+    ):
+        assert word in reply.decode(), word
+
+
+def test_tail(qserver: tuple[QServer, float, float]) -> None:
+    srv, before, after = qserver
+    reply = srv.query("TAIL 2")
+    lines = reply.split(b"\n")
+    assert lines[-1] == b"" and len(lines) == 3
+    assert [unstamp(ln, before, after) for ln in lines[:-1]] == [SERIES[4], SERIES[5]]
+    default = srv.query("TAIL").split(b"\n")[:-1]
+    assert [unstamp(ln) for ln in default] == SERIES  # default 10 > 6 held
+    assert [unstamp(ln) for ln in srv.query("TAIL 1").split(b"\n")[:-1]] == [SERIES[5]]
+
+
+@pytest.mark.parametrize(
+    ("command", "reply"),
+    [
+        ("QUERY time_from=yesterday", b"ERROR: Invalid time value 'yesterday' for time_from\n"),
+        ("QUERY time_to=-5q", b"ERROR: Invalid time value '-5q' for time_to\n"),
+        ("QUERY foo=bar", b"ERROR: Unknown parameter 'foo'. Use HELP for usage.\n"),
+        (
+            "QUERY keywords=a Colour=red",
+            b"ERROR: Unknown parameter 'Colour'. Use HELP for usage.\n",
+        ),
+        ("FROB", b"ERROR: Unknown command. Use HELP for usage.\n"),
+        ("FOLLOW foo=1", b"ERROR: Unknown parameter 'foo'. Use HELP for usage.\n"),
+    ],
+)
+def test_error_replies_exact(
+    qserver: tuple[QServer, float, float], command: str, reply: bytes
+) -> None:
+    assert qserver[0].query(command) == reply
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["QUERY regex=(", "QUERY regex=a{2,1}", "FOLLOW regex=[z-a]", "QUERY keywords=a regex=(?P<x"],
+)
+def test_invalid_regex_reply(qserver: tuple[QServer, float, float], command: str) -> None:
+    reply = qserver[0].query(command)
+    assert reply.startswith(b"ERROR: Invalid regex pattern: ") and reply.endswith(b"\n")
+    assert reply.count(b"\n") == 1
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "TAIL 0",
+        "TAIL x",
+        "QUERY limit=0",
+        "QUERY order=up",
+        "QUERY operator=XOR",
+        "QUERY level=LOUD",
+        'QUERY keywords="open',
+    ],
+)
+def test_other_errors_are_one_line(qserver: tuple[QServer, float, float], command: str) -> None:
+    reply = qserver[0].query(command)
+    assert reply.startswith(b"ERROR: ") and reply.count(b"\n") == 1 and reply.endswith(b"\n")
+    assert b"Internal error" not in reply
+
+
+def test_tail_non_decimal_digit_reply(qserver: tuple[QServer, float, float]) -> None:
+    reply = qserver[0].query("TAIL \u00b2".encode())
+    assert reply.startswith(b"ERROR: Invalid line count")
+
+
+def test_or_with_non_utf8_keyword_reply(qserver: tuple[QServer, float, float]) -> None:
+    reply = qserver[0].query(b"QUERY keywords=\xff,zzz operator=OR")
+    assert reply == b"FOUND: 0 matches\n"
+
+
+def test_time_bounds_over_the_wire(qserver: tuple[QServer, float, float]) -> None:
+    srv = qserver[0]
+    assert found(srv.query("QUERY time_from=-1m"))[0] == 6
+    assert found(srv.query("QUERY time_to=-1m")) == (0, [])
+    soon = int(time.time()) + 3600
+    iso_soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(soon))
+    assert found(srv.query(f"QUERY time_from={iso_soon}")) == (0, [])
+    assert found(srv.query(f"QUERY time_to={soon}"))[0] == 6
+    assert found(srv.query(f"QUERY time_from=-1h time_to={iso_soon} level=ERROR"))[0] == 2
+
+
+# ------------------------------------------------------------------ FOLLOW
+def _follow(
+    srv: QServer, command: bytes, rcvbuf: int | None = None
+) -> tuple[socket.socket, bytearray]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", srv.query_port))
+    sock.sendall(command + b"\n")
+    buf = bytearray()
+    read_until(sock, buf, lambda b: b"\n" in b, 10, "FOLLOWING")
+    assert bytes(buf).startswith(b"FOLLOWING\n")
+    del buf[: len(b"FOLLOWING\n")]
+    return sock, buf
+
+
+def test_follow_streams_new_matching_lines_only(fresh_qserver: QServer) -> None:
+    srv = fresh_qserver
+    srv.send(b"needle before follow\n")
+    srv.wait_total(1)
+    needles, nbuf = _follow(srv, b"FOLLOW keywords=needle")
+    errors, ebuf = _follow(srv, b"FOLLOW level=ERROR regex=[0-9]{3}")
+    try:
+        before = time.time()
+        srv.send(b"hay 1\nneedle one\nhay 2 ERROR 123\n")
+        srv.send(b"ERROR 999 needle two\nhaystack\nERROR no digits\n")
+        srv.send(b"needle END\nERROR END 000\n")
+        after = time.time()
+        read_until(needles, nbuf, lambda b: b.endswith(b"needle END\n"), 10, "needle END")
+        read_until(errors, ebuf, lambda b: b.endswith(b"ERROR END 000\n"), 10, "ERROR END")
+        got = [unstamp(ln, before, after) for ln in bytes(nbuf).split(b"\n")[:-1]]
+        assert got == [b"needle one", b"ERROR 999 needle two", b"needle END"]
+        got = [unstamp(ln, before, after) for ln in bytes(ebuf).split(b"\n")[:-1]]
+        assert got == [b"hay 2 ERROR 123", b"ERROR 999 needle two", b"ERROR END 000"]
+        # nothing else arrives later either
+        srv.send(b"needle LAST\n")
+        read_until(needles, nbuf, lambda b: b.endswith(b"needle LAST\n"), 10, "needle LAST")
+        assert b"hay" not in bytes(nbuf).replace(b"haystack", b"") and b"haystack" not in nbuf
+        assert b"before follow" not in nbuf
+    finally:
+        needles.close()
+        errors.close()
+    assert srv.stats()["Total"] == 10
+
+
+def test_stalled_follower_never_slows_ingest(fresh_qserver: QServer) -> None:
+    srv = fresh_qserver
+    stalled, buf = _follow(srv, b"FOLLOW", rcvbuf=4096)
+    n = 200_000
+    pad = b"x" * 40
+    try:
+        blob = b"".join(b"stall %06d %s\n" % (i, pad) for i in range(n))
+        started = time.monotonic()
+        srv.send(blob, timeout=60)
+        srv.wait_total(n, timeout=30)
+        ingest_s = time.monotonic() - started
+        assert ingest_s < 30
+
+        # Now read; new lines trickle in so the follower is told what it missed.
+        stop = threading.Event()
+        trickled = [0]
+
+        def trickle() -> None:
+            while not stop.is_set():
+                srv.send(b"after %d\n" % trickled[0])
+                trickled[0] += 1
+                stop.wait(0.02)
+
+        scanned = [0]
+
+        def notice_seen(b: bytearray) -> bool:
+            """A complete '... <n> lines skipped' line; scans only what is new."""
+            start = scanned[0]
+            scanned[0] = max(0, len(b) - 40)
+            at = b.find(b"... ", start)
+            while at >= 0:
+                if (at == 0 or b[at - 1] == 0x0A) and re.match(
+                    rb"\.\.\. \d+ lines skipped\n", b[at : at + 40]
+                ):
+                    return True
+                at = b.find(b"... ", at + 1)
+            return False
+
+        thread = threading.Thread(target=trickle, daemon=True)
+        thread.start()
+        try:
+            read_until(stalled, buf, notice_seen, 30, "the '... <n> lines skipped' notice")
+        finally:
+            stop.set()
+            thread.join(10)
+        srv.send(b"FINAL MARKER\n")
+        read_until(stalled, buf, lambda b: b.endswith(b"FINAL MARKER\n"), 30, "FINAL MARKER")
+    finally:
+        stalled.close()
+
+    lines = bytes(buf).split(b"\n")[:-1]
+    skipped = 0
+    delivered = []
+    for line in lines:
+        m = re.fullmatch(rb"\.\.\. (\d+) lines skipped", line)
+        if m:
+            skipped += int(m.group(1))
+        else:
+            delivered.append(unstamp(line))
+    assert skipped > 0
+    stall_idx = [int(d.split()[1]) for d in delivered if d.startswith(b"stall ")]
+    assert stall_idx == sorted(stall_idx) and len(set(stall_idx)) == len(stall_idx)
+    assert all(d == b"stall %06d %s" % (i, pad) for i, d in zip(stall_idx, delivered, strict=False))
+    # every line published while following was either delivered or counted as skipped
+    assert len(delivered) + skipped == n + trickled[0] + 1
+    assert delivered[-1] == b"FINAL MARKER"
+    assert srv.stats()["Total"] == n + trickled[0] + 1
+
+
+# ------------------------------------------------------------------ regex that backtracks elsewhere
+def test_catastrophic_regex_answers_while_ingest_continues(fresh_qserver: QServer) -> None:
+    srv = fresh_qserver
+    srv.send((b"a" * 10_000 + b"b\n") * 1000)
+    srv.wait_total(1000)
+
+    stop = threading.Event()
+    sent = [0]
+
+    def ingest() -> None:
+        with socket.create_connection(("127.0.0.1", srv.ingest_port), timeout=30) as sock:
+            while not stop.is_set():
+                sock.sendall(b"".join(b"zzz %d\n" % (sent[0] + i) for i in range(100)))
+                sent[0] += 100
+                stop.wait(0.005)
+            sock.shutdown(socket.SHUT_WR)
+            sock.recv(1)
+
+    thread = threading.Thread(target=ingest, daemon=True)
+    thread.start()
+    try:
+        poll(lambda: srv.stats()["Total"] > 1000, 10, "concurrent ingest to start")
+        result: dict[str, object] = {}
+
+        def run_query() -> None:
+            t = time.monotonic()
+            result["reply"] = srv.query("QUERY regex=(a+)+$", timeout=30)
+            result["elapsed"] = time.monotonic() - t
+
+        qthread = threading.Thread(target=run_query, daemon=True)
+        qthread.start()
+        totals = [srv.stats()["Total"]]  # a second client is answered meanwhile
+        qthread.join(30)
+        assert not qthread.is_alive(), "QUERY regex=(a+)+$ did not answer"
+        totals.append(srv.stats()["Total"])
+        poll(lambda: srv.stats()["Total"] > totals[-1], 10, "ingest to go on")
+    finally:
+        stop.set()
+        thread.join(10)
+    assert result["reply"] == b"FOUND: 0 matches\n"
+    assert float(result["elapsed"]) < 10  # type: ignore[arg-type]
+    assert totals[0] > 1000
+    count, lines = found(srv.query("QUERY regex=(a+)+b$ limit=2"))
+    assert count == 2 and all(unstamp(ln) == b"a" * 10_000 + b"b" for ln in lines)
