@@ -11,37 +11,10 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
-from typing import Protocol
 
 import numpy as np
 
 Buffer = bytes | bytearray | memoryview
-
-
-class _Scanner(Protocol):
-    def clean_lines(self, buf: Buffer, start: int, end: int, max_line: int, /) -> int: ...
-
-    def find_lines(
-        self, buf: Buffer, start: int, end: int, needle: bytes, out: array[int], /
-    ) -> int: ...
-
-    def gather(self, buf: Buffer, spans: array[int], /) -> bytes: ...
-
-    def count_lines(self, buf: Buffer, start: int, end: int, /) -> int: ...
-
-    def prefault(self, buf: bytearray, /) -> None: ...
-
-    def gather_stamped(
-        self,
-        buf: Buffer,
-        spans: array[int],
-        offs: array[int],
-        lo: int,
-        hi: int,
-        prefixes: bytes,
-        width: int,
-        /,
-    ) -> bytes: ...
 
 
 def py_clean_lines(buf: Buffer, start: int, end: int, max_line: int) -> int:
@@ -122,16 +95,19 @@ def py_prefault(buf: bytearray) -> None:
     buf[::4096] = bytes(len(range(0, len(buf), 4096)))
 
 
+HAVE_NATIVE = True
 try:
-    import logcaster._speedups as _native
-
-    native: _Scanner | None = _native
+    from ._speedups import clean_lines as clean_lines
+    from ._speedups import count_lines as count_lines
+    from ._speedups import find_lines as find_lines
+    from ._speedups import gather as gather
+    from ._speedups import gather_stamped as gather_stamped
+    from ._speedups import prefault as prefault
 except ImportError:  # pragma: no cover - depends on the install
-    native = None
-
-clean_lines = native.clean_lines if native else py_clean_lines
-find_lines = native.find_lines if native else py_find_lines
-gather = native.gather if native else py_gather
-count_lines = native.count_lines if native else py_count_lines
-prefault = native.prefault if native else py_prefault
-gather_stamped = native.gather_stamped if native else py_gather_stamped
+    HAVE_NATIVE = False
+    clean_lines = py_clean_lines
+    count_lines = py_count_lines
+    find_lines = py_find_lines
+    gather = py_gather
+    gather_stamped = py_gather_stamped
+    prefault = py_prefault
