@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 from datetime import datetime
 
@@ -410,3 +411,31 @@ def test_engine_matches_reference(
                 ),
             )[0]
             assert matcher.accepts(line) == bool(expected_line)
+
+
+def test_stamped_rendering_never_blocks_appends_to_the_same_block() -> None:
+    """Rendering runs with the GIL released; the ingest thread keeps appending chunk
+    offsets to the block being rendered, which must never fail (BufferError)."""
+    ring = Ring(10_000_000, 1 << 30, block_size=64 << 20)
+    line = b"2026-11-26T17:00:01Z INFO steady line with some words in it\n"
+    ring.append(line * 200_000, T0)
+    spec = QuerySpec(keywords=(b"INFO",))
+    stop = threading.Event()
+    rendered: list[int] = []
+
+    def render_loop() -> None:
+        while not stop.is_set():
+            rendered.append(sum(len(c) for c in render(search(ring.snapshot(), spec), spec)))
+
+    worker = threading.Thread(target=render_loop)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 2.0
+        appended = 0
+        while time.monotonic() < deadline:
+            ring.append(line * 4, T0 + appended)  # one chunk offset appended per call
+            appended += 1
+    finally:
+        stop.set()
+        worker.join()
+    assert rendered and appended > 100

@@ -373,7 +373,10 @@ def render_stamped(
             lo, hi = view.chunk_lo, view.chunk_hi
             prefixes = b"".join(stamps(ts) for ts in blk.chunk_ts[lo:hi])
             width = len(prefixes) // (hi - lo)
-            yield as_utf8(gather_stamped(blk.buf, spans, blk.chunk_off, lo, hi, prefixes, width))
+            # A copy of the offsets: the C code holds its buffer with the GIL
+            # released, and the ingest thread may be appending to the original.
+            offs = blk.chunk_off[lo:hi]
+            yield as_utf8(gather_stamped(blk.buf, spans, offs, 0, hi - lo, prefixes, width))
     if out:
         yield as_utf8(b"".join(out))
 
