@@ -3,10 +3,13 @@
 Modes (each prints one JSON object as its last stdout line):
 
 * ``ingest``: N clients send disjoint slices of a payload file as fast as
-  loopback allows (``sendall`` of 64 KiB chunks cut anywhere), then poll STATS
-  until the server has absorbed everything (``--completion total``: Total
-  reaches baseline + lines sent; ``stable``: Total unchanged for a while, for
-  the C server whose Total counts recv() calls).
+  loopback allows, each its slice ``--repeat`` times over one connection
+  (``sendall`` of 256 KiB chunks cut anywhere, prepared before the clock
+  starts), then poll STATS until the server has absorbed everything
+  (``--completion total``: Total reaches baseline + lines sent; ``stable``:
+  Total unchanged for a while, for the C server whose Total counts recv()
+  calls). With ``--server-pid`` it also reports the server's CPU seconds
+  (utime + stime) over the timed interval, and always its own.
 * ``stream``: N clients loop over the payload (unpaced, or ``--rate`` lines/s
   in total) until stdin closes or ``--max-seconds`` pass; prints
   ``STREAMING`` once all are sending.
@@ -19,7 +22,9 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import resource
 import socket
+import struct
 import sys
 import threading
 import time
@@ -27,8 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import proto
+import servers
 
-CHUNK = 64 * 1024
+CHUNK = 256 * 1024  # ingest: one Python-level sendall per 256 KiB
+STREAM_CHUNK = 64 * 1024  # stream: ~64 KiB pieces ending on a line, for smooth pacing
 POLL_S = 0.002
 
 
@@ -43,12 +50,15 @@ class SenderResult:
 @dataclass
 class IngestResult:
     clients: int
+    repeat: int
     lines: int
     nbytes: int
     seconds: float
     senders_seconds: float
     final_total: int
     completed: bool
+    server_cpu_s: float | None  # server utime + stime during the timed interval
+    loadgen_cpu_s: float  # this process's utime + stime during the timed interval
     errors: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
@@ -70,21 +80,53 @@ def split_payload(payload: bytes, parts: int) -> list[memoryview]:
     return [view[a:b] for a, b in itertools.pairwise(bounds)]
 
 
+def chunked(data: memoryview, size: int = CHUNK) -> list[memoryview]:
+    """Views of ``size`` bytes (the last one shorter), cut anywhere."""
+    return [data[offset : offset + size] for offset in range(0, len(data), size)]
+
+
 def send_slice(
-    port: int, data: memoryview, start: threading.Barrier, timeout: float, out: SenderResult
+    port: int,
+    data: memoryview,
+    repeat: int,
+    start: threading.Barrier,
+    timeout: float,
+    out: SenderResult,
 ) -> None:
-    """One ingest client: connect, wait for the start signal, stream, close."""
+    """One ingest client: connect, wait for the start signal, stream, close.
+
+    The socket is put in blocking mode with a kernel send timeout
+    (``SO_SNDTIMEO``), so each 256 KiB ``sendall`` is one ``send()`` call
+    rather than Python's poll-and-retry loop, and a stalled server still
+    ends it with an error.
+    """
+    chunks = chunked(data)
+    size = len(data)
     try:
         with socket.create_connection((proto.HOST, port), timeout=timeout) as sock:
+            sock.settimeout(None)
+            seconds = max(int(timeout), 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", seconds, 0))
             start.wait(timeout)
-            for offset in range(0, len(data), CHUNK):
-                sock.sendall(data[offset : offset + CHUNK])
-                out.nbytes += min(CHUNK, len(data) - offset)
+            send = sock.sendall
+            for _ in range(repeat):
+                for chunk in chunks:
+                    send(chunk)
+                out.nbytes += size
             sock.shutdown(socket.SHUT_WR)
     except (OSError, threading.BrokenBarrierError) as exc:
         out.error = f"{type(exc).__name__}: {exc}"
         start.abort()
     out.finished = time.monotonic()
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def server_cpu_seconds(pid: int) -> float | None:
+    return servers.cpu_seconds(pid) if pid > 0 else None
 
 
 def wait_total(query_port: int, target: int, deadline: float) -> tuple[float, int, bool]:
@@ -119,22 +161,30 @@ def wait_stable(query_port: int, window: float, deadline: float) -> tuple[float,
     return time.monotonic(), last, False
 
 
+def cpu_delta(before: float | None, after: float | None) -> float | None:
+    return None if before is None or after is None else after - before
+
+
 def run_ingest(args: argparse.Namespace) -> IngestResult:
     payload = Path(args.payload).read_bytes()
-    lines = payload.count(b"\n")
+    lines = payload.count(b"\n") * args.repeat
     deadline = time.monotonic() + args.timeout
-    baseline = proto.stats(args.query_port).total if args.completion == "total" else 0
+    baseline = proto.stats(args.query_port).total
     slices = split_payload(payload, args.clients)
     barrier = threading.Barrier(args.clients + 1)
     results = [SenderResult() for _ in slices]
     threads = [
         threading.Thread(
-            target=send_slice, args=(args.port, s, barrier, args.timeout, r), daemon=True
+            target=send_slice,
+            args=(args.port, s, args.repeat, barrier, args.timeout, r),
+            daemon=True,
         )
         for s, r in zip(slices, results, strict=True)
     ]
     for thread in threads:
         thread.start()
+    server_before = server_cpu_seconds(args.server_pid)
+    own_before = own_cpu_seconds()
     barrier.wait(args.timeout)
     t0 = time.monotonic()
     for thread in threads:
@@ -145,14 +195,19 @@ def run_ingest(args: argparse.Namespace) -> IngestResult:
         done, total, ok = wait_total(args.query_port, baseline + lines, deadline)
     else:
         done, total, ok = wait_stable(args.query_port, args.stable_window, deadline)
+    server_after = server_cpu_seconds(args.server_pid)
+    own_after = own_cpu_seconds()
     return IngestResult(
         clients=args.clients,
+        repeat=args.repeat,
         lines=lines,
         nbytes=sum(r.nbytes for r in results),
         seconds=done - t0,
         senders_seconds=senders_done - t0,
         final_total=total - baseline,
         completed=ok and not errors,
+        server_cpu_s=cpu_delta(server_before, server_after),
+        loadgen_cpu_s=own_after - own_before,
         errors=errors[:5],
     )
 
@@ -163,7 +218,7 @@ def line_aligned_chunks(data: memoryview) -> list[memoryview]:
     chunks: list[memoryview] = []
     start = 0
     while start < len(raw):
-        nl = raw.find(b"\n", start + CHUNK - 1)
+        nl = raw.find(b"\n", start + STREAM_CHUNK - 1)
         end = len(raw) if nl < 0 else nl + 1
         chunks.append(data[start:end])
         start = end
@@ -296,6 +351,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ingest.add_argument("--port", type=int, required=True)
     ingest.add_argument("--query-port", type=int, required=True)
     ingest.add_argument("--clients", type=int, default=1)
+    ingest.add_argument("--repeat", type=int, default=1, help="times each client sends its slice")
+    ingest.add_argument("--server-pid", type=int, default=0, help="report this PID's CPU time")
     ingest.add_argument("--completion", choices=("total", "stable"), default="total")
     ingest.add_argument("--stable-window", type=float, default=0.15)
     ingest.add_argument("--timeout", type=float, default=120.0)

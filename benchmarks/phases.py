@@ -27,6 +27,7 @@ import workload
 
 LOADGEN = Path(__file__).with_name("loadgen.py")
 STREAMING_RE = re.compile(r"^STREAMING")
+TIME_PREFIX_RE = re.compile(rb"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] ", re.MULTILINE)
 CONNECTED_RE = re.compile(r"^CONNECTED (\d+)")
 
 C_MAX_RECV = 4095  # the C server stores one entry per recv() of at most this many bytes
@@ -38,6 +39,11 @@ class Query:
     name: str
     kind: str  # "keyword" or "regex"
     pattern: str
+
+    @property
+    def prefixed(self) -> bool:
+        """Parameter-form replies put ``[YYYY-MM-DD HH:MM:SS] `` before each line."""
+        return self.kind != "keyword"
 
     @property
     def command(self) -> str:
@@ -97,33 +103,70 @@ def run_loadgen(args: list[str], timeout: float) -> dict[str, Any]:
     return result
 
 
-def ingest(server: servers.Server, payload: Path, clients: int, timeout: float) -> dict[str, Any]:
+def ingest(
+    server: servers.Server, payload: Path, clients: int, timeout: float, repeat: int = 1
+) -> dict[str, Any]:
+    """One ingest pass by ``loadgen.py``: each client sends its slice ``repeat`` times."""
     completion = "stable" if server.name == "C" else "total"
     args = ["ingest", "--payload", str(payload), "--port", str(server.ingest_port)]
     args += ["--query-port", str(server.query_port), "--clients", str(clients)]
+    args += ["--repeat", str(repeat), "--server-pid", str(server.pid)]
     args += ["--completion", completion, "--timeout", str(timeout)]
     return run_loadgen(args, timeout + 30.0)
 
 
-def ingest_metrics(
-    server: servers.Server, payload: Path, clients: int, timeout: float, notes: list[str]
+def per_gb(seconds: float | None, nbytes: int) -> float | None:
+    return None if seconds is None or nbytes <= 0 else seconds / (nbytes / 1e9)
+
+
+def pass_metrics(
+    server: servers.Server, key: str, result: dict[str, Any], label: str, notes: list[str]
 ) -> Metrics:
-    key = f"ingest.{server.name}.{clients}"
-    result = ingest(server, payload, clients, timeout)
+    """Figures of one ingest pass under ``key`` (all None if it did not complete)."""
+    names = ("lines_per_s", "bytes_per_s", "seconds", "server_cpu_s_per_gb", "loadgen_cpu_s_per_gb")
     if not result["completed"]:
         warn(notes, f"{key}: incomplete (total {result['final_total']}, {result['errors']})")
-        return {f"{key}.lines_per_s": None, f"{key}.bytes_per_s": None}
+        return {f"{key}.{name}": None for name in names}
     if server.name == "C" and result["final_total"] * C_MAX_RECV < result["nbytes"]:
         warn(notes, f"{key}: C stored {result['final_total']} recvs, too few for all bytes")
+    server_cpu = per_gb(result["server_cpu_s"], result["nbytes"])
+    loadgen_cpu = per_gb(result["loadgen_cpu_s"], result["nbytes"])
     print(
-        f"    {server.name:9} {clients:3} clients: {result['lines_per_s']:>12,.0f} lines/s"
-        f" {result['bytes_per_s'] / 1e6:8.1f} MB/s ({result['seconds']:.2f} s)",
+        f"    {server.name:9} {result['clients']:3} clients {label}: "
+        f"{result['lines_per_s']:>12,.0f} lines/s {result['bytes_per_s'] / 1e6:8.1f} MB/s "
+        f"({result['seconds']:.2f} s; CPU s/GB server {server_cpu or 0:.2f}, "
+        f"loadgen {loadgen_cpu or 0:.2f})",
         flush=True,
     )
     return {
         f"{key}.lines_per_s": result["lines_per_s"],
         f"{key}.bytes_per_s": result["bytes_per_s"],
+        f"{key}.seconds": result["seconds"],
+        f"{key}.server_cpu_s_per_gb": server_cpu,
+        f"{key}.loadgen_cpu_s_per_gb": loadgen_cpu,
     }
+
+
+def ingest_metrics(
+    server: servers.Server,
+    payload: Path,
+    clients: int,
+    repeat: int,
+    timeout: float,
+    notes: list[str],
+) -> Metrics:
+    """A cold first pass (untimed warm-up, kept as ``ingest_cold``), then the timed pass.
+
+    Both passes send the same load to the same, freshly started server process,
+    so the timed pass sees the server in steady state (its store already grown
+    to full size) and the cold pass shows what the first pass costs.
+    """
+    name = f"{server.name}.{clients}"
+    cold = ingest(server, payload, clients, timeout, repeat)
+    metrics = pass_metrics(server, f"ingest_cold.{name}", cold, "cold  ", notes)
+    warm = ingest(server, payload, clients, timeout, repeat)
+    metrics.update(pass_metrics(server, f"ingest.{name}", warm, "steady", notes))
+    return metrics
 
 
 # --------------------------------------------------------------------------- query + memory
@@ -173,6 +216,23 @@ def time_grep(query: Query, data: Path, reps: int) -> tuple[float, int]:
     return statistics.median(times), count
 
 
+def reply_lines(query: Query, reply: bytes) -> bytes:
+    """The reply's matching lines as grep would print them (no header, no time prefix)."""
+    body = reply.split(b"\n", 1)[1] if b"\n" in reply else b""
+    return TIME_PREFIX_RE.sub(b"", body) if query.prefixed else body
+
+
+def same_lines_as_grep(query: Query, reply: bytes, data: Path) -> bool:
+    """Untimed check: the reply holds exactly grep's lines (as a multiset).
+
+    The order may differ: the dataset was loaded by 4 concurrent clients.
+    """
+    proc = subprocess.run(
+        query.grep_args(data), stdout=subprocess.PIPE, env=GREP_ENV, timeout=120, check=False
+    )
+    return sorted(reply_lines(query, reply).split(b"\n")) == sorted(proc.stdout.split(b"\n"))
+
+
 def grep_count(query: Query, data: Path) -> int:
     args = [*query.grep_args(data)[:2], "-c", *query.grep_args(data)[2:]]
     proc = subprocess.run(args, capture_output=True, env=GREP_ENV, timeout=120, check=False)
@@ -185,12 +245,14 @@ def query_metrics(
     key = f"query.{query.name}"
     grep_s, grep_lines = time_grep(query, data, reps)
     counted = grep_count(query, data)
-    first = proto.request_counted(server.query_port, query.command)
-    found = proto.found_count(first.head)
+    first = proto.request(server.query_port, query.command, timeout=60.0)
+    found = proto.found_count(first)
     metrics: Metrics = {f"{key}.grep_s": grep_s, f"{key}.grep_count": float(counted)}
     if found is None:
-        print(f"    {query.name}: server said {first.head[:80]!r} -> n/a", flush=True)
+        print(f"    {query.name}: server said {first[:80]!r} -> n/a", flush=True)
         return {**metrics, f"{key}.logcaster_s": None, f"{key}.found": None}
+    if not same_lines_as_grep(query, first, data):
+        warn(notes, f"MISMATCH {query.command!r}: the reply's lines differ from grep's output")
     server_s, reply = time_server_query(server, query, reps)
     if not found == reply.body_lines == counted == grep_lines:
         warn(
@@ -260,6 +322,11 @@ def stop_child(proc: subprocess.Popen[bytes], reader: servers.LineReader) -> dic
     return {}
 
 
+def latency_key(rate: float) -> str:
+    """Metric prefix of one background-load setting: ``latency.200000`` or ``latency.0``."""
+    return f"latency.{rate:.0f}"
+
+
 def latency_metrics(
     server: servers.Server,
     payload: Path,
@@ -268,7 +335,8 @@ def latency_metrics(
     budget: float,
     notes: list[str],
 ) -> Metrics:
-    """Probe send->visible latency while 4 clients stream ``rate`` lines/s in total."""
+    """Probe send->visible latency while 4 clients stream ``rate`` lines/s in total (0: unpaced)."""
+    key = latency_key(rate)
     proc, reader = start_stream(server, payload, clients=4, rate=rate, max_s=budget + 30.0)
     samples: list[float] = []
     misses = 0
@@ -283,21 +351,26 @@ def latency_metrics(
     finally:
         summary = stop_child(proc, reader)
     if misses or len(samples) < probes:
-        warn(notes, f"latency: {len(samples)}/{probes} probes seen ({misses} not found within 5 s)")
+        warn(
+            notes,
+            f"{key}: {len(samples)}/{probes} probes seen in {budget:.0f} s "
+            f"({misses} not found within 5 s)",
+        )
     if not samples:
-        return {"latency.p50_ms": None, "latency.p99_ms": None, "latency.probes": 0.0}
+        return {f"{key}.p50_ms": None, f"{key}.p99_ms": None, f"{key}.probes": 0.0}
     load_lines = summary.get("lines_per_s", 0.0)
     print(
-        f"    latency: p50 {percentile(samples, 50) * 1e3:.1f} ms  p99 "
+        f"    latency @{rate:,.0f}: p50 {percentile(samples, 50) * 1e3:.1f} ms  p99 "
         f"{percentile(samples, 99) * 1e3:.1f} ms over {len(samples)} probes, "
         f"background load {load_lines:,.0f} lines/s, Total {server.stats().total:,}",
         flush=True,
     )
     return {
-        "latency.p50_ms": percentile(samples, 50) * 1e3,
-        "latency.p99_ms": percentile(samples, 99) * 1e3,
-        "latency.probes": float(len(samples)),
-        "latency.load_lines_per_s": load_lines,
+        f"{key}.p50_ms": percentile(samples, 50) * 1e3,
+        f"{key}.p99_ms": percentile(samples, 99) * 1e3,
+        f"{key}.max_ms": max(samples) * 1e3,
+        f"{key}.probes": float(len(samples)),
+        f"{key}.load_lines_per_s": load_lines,
     }
 
 

@@ -18,17 +18,22 @@ class Row:
     logcaster: float | None
     c: float | None = None
     grep: float | None = None
+    c_ratio: str = "lc/c"  # "c/lc" for the server CPU per byte rows, "" for none
 
     @property
     def vs_c(self) -> float | None:
-        return _ratio(self.logcaster, self.c)
+        if self.c_ratio == "c/lc":
+            return _ratio(self.c, self.logcaster)
+        return _ratio(self.logcaster, self.c) if self.c_ratio else None
 
     @property
     def vs_grep(self) -> float | None:
         return _ratio(self.logcaster, self.grep)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "logcaster_over_c": self.vs_c, "logcaster_over_grep": self.vs_grep}
+        ratio = "c_over_logcaster" if self.c_ratio == "c/lc" else "logcaster_over_c"
+        data = {k: v for k, v in asdict(self).items() if k != "c_ratio"}
+        return {**data, ratio: self.vs_c, "logcaster_over_grep": self.vs_grep}
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -49,15 +54,44 @@ def _scaled(value: float | None, factor: float) -> float | None:
     return None if value is None else value * factor
 
 
+def _pair(med: Metrics, metric: str, factor: float = 1.0) -> tuple[float | None, float | None]:
+    """(LogCaster, C) values of ``metric``, a key with ``{name}`` in it."""
+    return (
+        _scaled(med.get(metric.format(name="LogCaster")), factor),
+        _scaled(med.get(metric.format(name="C")), factor),
+    )
+
+
+COLD_CLIENTS = 4  # the client count whose cold first pass gets its own rows
+
+
 def ingest_rows(med: Metrics, counts: tuple[int, ...]) -> list[Row]:
+    """Steady-state throughput, the cold first pass, and CPU per byte."""
     rows = []
     for n in counts:
-        lc, c = med.get(f"ingest.LogCaster.{n}.lines_per_s"), med.get(f"ingest.C.{n}.lines_per_s")
-        rows.append(Row(f"ingest, {n} clients", "lines/s", lc, c))
+        rows.append(
+            Row(f"ingest, {n} clients", "lines/s", *_pair(med, f"ingest.{{name}}.{n}.lines_per_s"))
+        )
     for n in counts:
-        lc = _scaled(med.get(f"ingest.LogCaster.{n}.bytes_per_s"), 1e-6)
-        c = _scaled(med.get(f"ingest.C.{n}.bytes_per_s"), 1e-6)
-        rows.append(Row(f"ingest, {n} clients", "MB/s", lc, c))
+        rows.append(
+            Row(
+                f"ingest, {n} clients",
+                "MB/s",
+                *_pair(med, f"ingest.{{name}}.{n}.bytes_per_s", 1e-6),
+            )
+        )
+    if COLD_CLIENTS in counts:
+        cold = f"ingest_cold.{{name}}.{COLD_CLIENTS}"
+        label = f"ingest cold start, {COLD_CLIENTS} clients"
+        rows.append(Row(label, "lines/s", *_pair(med, f"{cold}.lines_per_s")))
+        rows.append(Row(label, "MB/s", *_pair(med, f"{cold}.bytes_per_s", 1e-6)))
+    for n in counts:
+        lc, c = _pair(med, f"ingest.{{name}}.{n}.server_cpu_s_per_gb")
+        rows.append(Row(f"server CPU s per GB, {n} clients (C/LC)", "s/GB", lc, c, c_ratio="c/lc"))
+    if COLD_CLIENTS in counts:
+        lc, c = _pair(med, f"ingest.{{name}}.{COLD_CLIENTS}.loadgen_cpu_s_per_gb")
+        label = f"load generator CPU s per GB, {COLD_CLIENTS} clients"
+        rows.append(Row(label, "s/GB", lc, c, c_ratio=""))
     return rows
 
 
@@ -71,14 +105,19 @@ def query_rows(med: Metrics, names: list[tuple[str, str]]) -> list[Row]:
     return rows
 
 
-def other_rows(med: Metrics, latency_rate: float) -> list[Row]:
+def other_rows(med: Metrics, latency_rates: tuple[float, ...]) -> list[Row]:
     lines = med.get("memory.lines") or 0
-    load = f"4 clients @{latency_rate / 1000:,.0f}k lines/s" if latency_rate else "4 clients max"
-    return [
+    rows = [
         Row(f"RSS growth, {lines:,.0f} lines", "MB", med.get("memory.rss_growth_mb")),
         Row("RSS growth / raw bytes", "x", med.get("memory.growth_per_raw_byte")),
-        Row(f"send->visible p50, {load}", "ms", med.get("latency.p50_ms")),
-        Row(f"send->visible p99, {load}", "ms", med.get("latency.p99_ms")),
+    ]
+    for rate in latency_rates:
+        load = f"4 clients @{rate / 1000:,.0f}k lines/s" if rate else "4 clients unpaced"
+        key = f"latency.{rate:.0f}"
+        rows.append(Row(f"send->visible p50, {load}", "ms", med.get(f"{key}.p50_ms")))
+        rows.append(Row(f"send->visible p99, {load}", "ms", med.get(f"{key}.p99_ms")))
+    return [
+        *rows,
         Row("idle ingest connections held", "conns", med.get("conn.open")),
         Row("server open-files limit (soft)", "fds", med.get("conn.server_nofile")),
         Row("STATS round trip p99, idle conns", "ms", med.get("conn.stats_p99_ms")),
@@ -121,41 +160,47 @@ def write_json(path: Path, document: dict[str, Any]) -> None:
 
 
 def plot_ingest(med: Metrics, counts: tuple[int, ...], path: Path) -> None:
-    """Throughput (lines/s) against client count, one curve per server."""
+    """Steady-state throughput and server CPU per GB against client count."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
-    for name, style in (("LogCaster", "o-"), ("C", "s--")):
-        points = [(n, med.get(f"ingest.{name}.{n}.lines_per_s")) for n in counts]
-        xs = [n for n, v in points if v is not None]
-        ys = [v for _, v in points if v is not None]
-        if xs:
-            ax.plot(xs, ys, style, label="C reference" if name == "C" else name)
-            for x, y in zip(xs, ys, strict=True):
-                ax.annotate(
-                    f"{y / 1e6:.2f}M",
-                    (x, y),
-                    textcoords="offset points",
-                    xytext=(0, 6),
-                    ha="center",
-                    fontsize=8,
-                )
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(list(counts), [str(n) for n in counts])
-    ax.set_xlabel("concurrent ingest clients")
-    ax.set_ylabel("million lines per second (median of rounds)")
-    ax.yaxis.set_major_formatter(lambda v, _pos: f"{v / 1e6:g}")
-    ax.set_title("Ingest throughput vs clients (loopback, ~100-byte lines)")
-    ax.set_ylim(0, ax.get_ylim()[1] * 1.1)
-    ax.grid(True, alpha=0.3)
-    ax.legend()
+    fig, (ax, cpu) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=110)
+    panels = (
+        (ax, "lines_per_s", 1e-6, "{:.2f}M", "million lines per second (steady state)"),
+        (cpu, "server_cpu_s_per_gb", 1.0, "{:.2f}", "server CPU seconds per GB received"),
+    )
+    for axis, metric, factor, label, ylabel in panels:
+        for name, style in (("LogCaster", "o-"), ("C", "s--")):
+            points = [(n, med.get(f"ingest.{name}.{n}.{metric}")) for n in counts]
+            xs = [n for n, v in points if v is not None]
+            ys = [v * factor for _, v in points if v is not None]
+            if xs:
+                axis.plot(xs, ys, style, label="C reference" if name == "C" else name)
+                for x, y in zip(xs, ys, strict=True):
+                    axis.annotate(
+                        label.format(y),
+                        (x, y),
+                        textcoords="offset points",
+                        xytext=(0, -13) if name == "C" else (0, 6),
+                        ha="center",
+                        fontsize=8,
+                    )
+        axis.set_xscale("log", base=2)
+        axis.set_xticks(list(counts), [str(n) for n in counts])
+        axis.set_xlabel("concurrent ingest clients")
+        axis.set_ylabel(ylabel)
+        axis.set_ylim(0, axis.get_ylim()[1] * 1.15)
+        axis.grid(True, alpha=0.3)
+        axis.legend()
+    ax.set_title("Ingest throughput (median of rounds, after a warm-up pass)")
+    cpu.set_title("Server CPU per GB (lower is better)")
     fig.text(
         0.01,
         0.01,
-        "C reference: 4 worker threads, keeps 10k recv() blocks; completion = Total stops moving",
+        "loopback, ~104-byte lines; C reference: 4 worker threads, one entry per recv(), "
+        "keeps 10k entries, completion = Total stops moving (its lines/s is an upper bound)",
         fontsize=7,
         alpha=0.7,
     )

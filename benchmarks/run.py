@@ -41,12 +41,13 @@ class Settings:
     rounds: int
     quick: bool
     client_counts: tuple[int, ...]
-    ingest_lines: int
+    ingest_lines: int  # lines in the payload file
+    ingest_repeats: int  # each client sends its slice of the payload this many times
     query_lines: int
     query_reps: int
     probes: int
-    latency_rate: float
-    latency_budget_s: float
+    latency_rates: tuple[float, ...]  # background load of each latency run (0: unpaced)
+    latency_budget_s: float  # per paced latency run; unpaced runs get twice this
     idle_connections: int
     rtt_probes: int
     ingest_timeout_s: float
@@ -58,11 +59,12 @@ def make_settings(args: argparse.Namespace) -> Settings:
         rounds=args.rounds or (1 if quick else 3),
         quick=quick,
         client_counts=(1, 4, 16, 64),
-        ingest_lines=args.ingest_lines or (300_000 if quick else 2_000_000),
+        ingest_lines=args.ingest_lines or (300_000 if quick else 1_000_000),
+        ingest_repeats=args.ingest_repeats or (2 if quick else 20),
         query_lines=args.query_lines or (200_000 if quick else 1_000_000),
         query_reps=3 if quick else 5,
         probes=200,
-        latency_rate=args.latency_rate,
+        latency_rates=tuple(args.latency_rate),
         latency_budget_s=20.0 if quick else 60.0,
         idle_connections=2_000 if quick else 10_000,
         rtt_probes=200,
@@ -116,15 +118,25 @@ def implementations(ctx: Context) -> list[str]:
 
 
 def ingest_phase(ctx: Context) -> Metrics:
-    print(f"  ingest: {ctx.settings.ingest_lines:,} lines per measurement", flush=True)
+    s = ctx.settings
+    print(
+        f"  ingest: {s.ingest_lines * s.ingest_repeats:,} lines per pass "
+        f"({s.ingest_lines:,}-line payload x {s.ingest_repeats}); a cold pass, then the timed one",
+        flush=True,
+    )
     metrics: Metrics = {}
-    for clients in ctx.settings.client_counts:
+    for clients in s.client_counts:
         for name in implementations(ctx):
 
             def one(name: str = name, clients: int = clients) -> Metrics:
                 with servers.running(start_server(ctx, name)) as server:
                     return phases.ingest_metrics(
-                        server, ctx.payload, clients, ctx.settings.ingest_timeout_s, ctx.notes
+                        server,
+                        ctx.payload,
+                        clients,
+                        s.ingest_repeats,
+                        s.ingest_timeout_s,
+                        ctx.notes,
                     )
 
             metrics.update(guarded(ctx, f"ingest {name} x{clients}", one))
@@ -161,18 +173,18 @@ def query_phase(ctx: Context) -> Metrics:
     return metrics
 
 
-def latency_phase(ctx: Context) -> Metrics:
+def latency_phase(ctx: Context, rate: float) -> Metrics:
     s = ctx.settings
+    load = f"{rate:,.0f} lines/s" if rate else "unpaced (as fast as possible)"
     print(
         f"  latency: {s.probes} probes, {s.query_lines:,} lines preloaded, "
-        f"4 clients streaming {s.latency_rate:,.0f} lines/s",
+        f"4 clients streaming {load}",
         flush=True,
     )
+    budget = s.latency_budget_s if rate else 2 * s.latency_budget_s
     with servers.running(start_logcaster(ctx)) as server:
         phases.ingest(server, ctx.dataset, clients=4, timeout=300.0)
-        return phases.latency_metrics(
-            server, ctx.payload, s.latency_rate, s.probes, s.latency_budget_s, ctx.notes
-        )
+        return phases.latency_metrics(server, ctx.payload, rate, s.probes, budget, ctx.notes)
 
 
 def connection_phase(ctx: Context) -> Metrics:
@@ -188,7 +200,8 @@ def run_round(ctx: Context, number: int) -> Metrics:
     metrics = ingest_phase(ctx)
     if ctx.logcaster_ok:
         metrics.update(guarded(ctx, "query/memory", lambda: query_phase(ctx)))
-        metrics.update(guarded(ctx, "latency", lambda: latency_phase(ctx)))
+        for rate in ctx.settings.latency_rates:
+            metrics.update(guarded(ctx, f"latency @{rate:.0f}", partial(latency_phase, ctx, rate)))
         metrics.update(guarded(ctx, "connections", lambda: connection_phase(ctx)))
     return metrics
 
@@ -251,16 +264,19 @@ def build_rows(med: Metrics, settings: Settings) -> list[report.Row]:
     return [
         *report.ingest_rows(med, settings.client_counts),
         *report.query_rows(med, labels),
-        *report.other_rows(med, settings.latency_rate),
+        *report.other_rows(med, settings.latency_rates),
     ]
 
 
-def write_outputs(ctx: Context, out: Path, rounds: list[Metrics], started: float) -> None:
+def write_outputs(
+    ctx: Context, out: Path, rounds: list[Metrics], started: float, load: tuple[float, ...]
+) -> None:
     med = report.medians(rounds)
     rows = build_rows(med, ctx.settings)
     print()
     print(f"Medians of {len(rounds)} round(s). Ratios are LogCaster / other: for lines/s and")
     print("MB/s above 1 means LogCaster is faster, for ms below 1 means LogCaster is faster.")
+    print("Rows marked (C/LC) show C / LogCaster: above 1 means LogCaster needs less CPU per byte.")
     print(report.table(rows))
     for note in ctx.notes:
         print(f"note: {note}")
@@ -272,8 +288,16 @@ def write_outputs(ctx: Context, out: Path, rounds: list[Metrics], started: float
             "cpus": len(os.sched_getaffinity(0)),
             "python": platform.python_version(),
             "os": platform.platform(),
+            # other work on the machine skews throughput; 1/5/15-min load averages
+            "loadavg_start": [round(x, 2) for x in load],
+            "loadavg_end": [round(x, 2) for x in os.getloadavg()],
         },
         "grep": "GNU grep, LC_ALL=C, -F/-E, stdout to a pipe read fully, page cache warm",
+        "ingest": (
+            "fresh server per measurement; an untimed cold pass (kept as ingest_cold.*), then "
+            "the timed pass of the same load against the same process; server CPU = "
+            "utime+stime from /proc/PID/stat over the timed interval"
+        ),
         "rows": [r.to_dict() for r in rows],
         "medians": med,
         "rounds": rounds,
@@ -298,10 +322,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--latency-rate",
         type=float,
-        default=200_000,
-        help="total lines/s of the background load in the latency probe (0: unpaced)",
+        nargs="+",
+        default=[200_000.0],
+        help="total lines/s of the background load in the latency probe, one run per value "
+        "(0: unpaced, see README; default: 200000)",
     )
     parser.add_argument("--ingest-lines", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--ingest-repeats", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--query-lines", type=int, default=0, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -312,6 +339,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     soft, hard = proto.raise_nofile_limit()
     started = time.monotonic()
+    load = os.getloadavg()
     workdir = Path(tempfile.mkdtemp(prefix="logcaster-bench-"))
     notes: list[str] = []
     if soft < settings.idle_connections + 100:
@@ -326,7 +354,7 @@ def main(argv: list[str]) -> int:
         )  # fmt: skip
         ctx.logcaster_ok = check_logcaster(ctx)
         rounds = [run_round(ctx, i + 1) for i in range(settings.rounds)]
-        write_outputs(ctx, args.out, rounds, started)
+        write_outputs(ctx, args.out, rounds, started, load)
     finally:
         servers.kill_all()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -77,6 +77,23 @@ def rss_bytes(pid: int) -> int:
     return total
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and its live descendants, in seconds.
+
+    Fields 14 and 15 of ``/proc/PID/stat`` (clock ticks), counted after the
+    ``)`` that ends the command name; they include all of the process's threads.
+    """
+    ticks = 0
+    for one in _descendants(pid):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / CLOCK_TICKS
+
+
 def nofile_limit(pid: int) -> int:
     """The soft 'Max open files' of a process (-1 if unknown or unlimited)."""
     with contextlib.suppress(OSError, ValueError, IndexError):
