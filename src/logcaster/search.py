@@ -306,10 +306,29 @@ def as_utf8(data: bytes) -> bytes:
     return data
 
 
+REPLY_CHUNK = 1 << 18
+
+
+def _batched(pieces: Iterable[bytes | bytearray], size: int = REPLY_CHUNK) -> Iterator[bytes]:
+    """Join pieces of whole lines into reply chunks of about ``size`` bytes, UTF-8 safe.
+
+    Few large chunks keep the per-chunk cost (one worker hand-off each) off
+    replies that gather a little from many blocks."""
+    out: list[bytes | bytearray] = []
+    have = 0
+    for piece in pieces:
+        out.append(piece)
+        have += len(piece)
+        if have >= size:
+            yield as_utf8(b"".join(out))
+            out, have = [], 0
+    if out:
+        yield as_utf8(b"".join(out))
+
+
 def render_raw(matches: Matches) -> Iterator[bytes]:
-    """The matching lines as stored, oldest first, a block's worth per chunk."""
-    for view, spans in matches.ranges:
-        yield as_utf8(gather(view.buf, spans))
+    """The matching lines as stored, oldest first, gathered in C a block at a time."""
+    return _batched(gather(view.buf, spans) for view, spans in matches.ranges)
 
 
 def _lines_of(view: BlockView, spans: array[int], descending: bool) -> Iterator[tuple[int, int]]:
@@ -348,26 +367,22 @@ class _Stamps:
 
 
 def render_stamped(
-    matches: Matches, descending: bool = False, chunk: int = 1 << 18
+    matches: Matches, descending: bool = False, chunk: int = REPLY_CHUNK
 ) -> Iterator[bytes]:
     """``[YYYY-MM-DD HH:MM:SS] <line>`` per match (server local time).
 
     Oldest-first replies are assembled in C a block at a time from one prefix
     per chunk; newest-first replies go line by line.
     """
-    out: list[bytes | bytearray] = []
-    size = 0
     stamps = _Stamps()
-    if descending:
+
+    def newest_first() -> Iterator[bytes | bytearray]:
         for view, spans in reversed(matches.ranges):
             buf = view.buf
             for s, e in _lines_of(view, spans, True):
-                out += (stamps(view.time_of(s)), buf[s:e])
-                size += e - s + 22
-                if size >= chunk:
-                    yield as_utf8(b"".join(out))
-                    out, size = [], 0
-    else:
+                yield stamps(view.time_of(s)) + buf[s:e]
+
+    def oldest_first() -> Iterator[bytes]:
         for view, spans in matches.ranges:
             blk = view.block
             lo, hi = view.chunk_lo, view.chunk_hi
@@ -376,9 +391,9 @@ def render_stamped(
             # A copy of the offsets: the C code holds its buffer with the GIL
             # released, and the ingest thread may be appending to the original.
             offs = blk.chunk_off[lo:hi]
-            yield as_utf8(gather_stamped(blk.buf, spans, offs, 0, hi - lo, prefixes, width))
-    if out:
-        yield as_utf8(b"".join(out))
+            yield gather_stamped(blk.buf, spans, offs, 0, hi - lo, prefixes, width)
+
+    return _batched(newest_first() if descending else oldest_first(), chunk)
 
 
 def render(matches: Matches, spec: QuerySpec) -> Iterator[bytes]:
