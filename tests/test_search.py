@@ -289,7 +289,23 @@ TOKENS = [
     b"\t",
 ]
 KEYWORDS = [b"a", b"ab", b"ERROR", b"=", b"x", b"12", b"b c", b"\xc3\xa9", b"[e", b"\xff"]
-REGEXES = ["a+b", "^x", "[0-9]{2}", "(?i)error", "c$", r"\bERROR\b", "=[a-z]", r"\]"]
+REGEXES = [
+    "a+b",
+    "^x",
+    "[0-9]{2}",
+    "(?i)error",
+    "c$",
+    r"\bERROR\b",
+    "=[a-z]",
+    r"\]",
+    # with required literals, so the prefiltered scan is exercised too
+    "aab[0-9]",
+    "^aab",
+    "error[a-z]*$",
+    "ERROR.*aab",
+    "level=error|xx",
+    "lev(el)=error",
+]
 LEVELS = ["ERROR", "WARN", "INFO", "DEBUG", "CRITICAL"]
 DELTAS = [0, 0, 1, S - 1, S, 7 * S]
 
@@ -439,3 +455,23 @@ def test_stamped_rendering_never_blocks_appends_to_the_same_block() -> None:
         stop.set()
         worker.join()
     assert rendered and appended > 100
+
+
+def test_prefiltered_regex_matches_a_plain_scan() -> None:
+    """Lines picked by the required literal, gathered and mapped back, equal a full scan,
+    whether the literal narrows a block down or is on most lines."""
+    rare = [
+        b"req=%d status=%d latency_ms=%d" % (i, 500 + i % 3 if i % 97 == 0 else 200, i % 5000)
+        for i in range(20_000)
+    ]
+    ring = Ring(100_000, 1 << 26, block_size=64 << 10)
+    for i in range(0, len(rare), 500):  # many chunks, many blocks
+        ring.append(b"".join(line + b"\n" for line in rare[i : i + 500]), T0 + i)
+    regex = "status=5[0-9][0-9] latency_ms=[0-9]{4}"
+    matcher = Matcher(QuerySpec(regex=regex))
+    assert matcher.prefilters == (b" latency_ms=", b"status=5")
+    found = search_views(ring.snapshot().views, matcher)
+    expected = [line for line in rare if re.search(regex.encode(), line)]
+    assert found.count == len(expected) > 0
+    assert b"".join(render_raw(found)) == b"".join(line + b"\n" for line in expected)
+    assert matcher._best == 1  # the rarer literal was the one that narrowed blocks down

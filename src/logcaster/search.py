@@ -11,10 +11,13 @@ replies are gathered in C, a block per chunk.
 from __future__ import annotations
 
 import re
+import re._constants as _sre_constants  # the stdlib's regex parser, for required_literals
+import re._parser as _sre_parser
 import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 import re2
@@ -93,6 +96,30 @@ def compile_regex(pattern: str) -> Pattern:
         raise QueryError(f"Invalid regex pattern: {why}") from None
 
 
+def required_literals(pattern: str, min_len: int = 3) -> tuple[bytes, ...]:
+    """Runs of plain characters that every match of ``pattern`` must contain, longest first.
+
+    The pattern is read with Python's own regex parser; only top-level runs of
+    literal characters count, and anything either parser may read differently
+    (flags, RE2-only escapes, errors) yields none, so the answer errs towards
+    "none" and never names a literal that a match could lack.
+    """
+    try:
+        parsed = _sre_parser.parse(pattern)
+    except Exception:  # RE2-only syntax, or not a valid Python pattern
+        return ()
+    if parsed.state.flags & (re.IGNORECASE | re.VERBOSE):
+        return ()
+    runs: list[list[int]] = [[]]
+    for op, arg in parsed:
+        if op is _sre_constants.LITERAL:
+            runs[-1].append(arg)
+        elif runs[-1]:
+            runs.append([])
+    found = {"".join(map(chr, r)).encode("utf-8", "surrogateescape") for r in runs}
+    return tuple(sorted((f for f in found if len(f) >= min_len), key=len, reverse=True))
+
+
 def _literal_options() -> re2.Options:
     """Latin-1 mode: a keyword's bytes match the same bytes, valid UTF-8 or not."""
     opts = _re2_options()
@@ -118,9 +145,13 @@ class Matcher:
         elif keywords:
             alternatives = "|".join(re.escape(k.decode("latin-1")) for k in keywords)
             self.scanner = re2.compile(alternatives.encode("latin-1"), _literal_options())
+        self.prefilters: tuple[bytes, ...] = ()
+        self._best = 0  # the prefilter that last narrowed a block down
+        self._misses = 0  # blocks where no prefilter did
         if self.regex is not None:
             if self.literal is None and self.scanner is None:
                 self.scanner = self.regex
+                self.prefilters = required_literals(spec.regex or "")
             else:
                 rx = self.regex
                 checks.append(lambda line: rx.search(line) is not None)
@@ -151,11 +182,54 @@ class Matcher:
             found: array[int] = array("q")
             find_lines(buf, start, end, self.literal, found)
             return self._check_spans(buf, found, spans)
+        if self.prefilters:
+            return self._scan_prefiltered(buf, start, end, spans)
         if self.scanner is not None:
             return self._scan_pattern(buf, start, end, spans)
         if start < end:
             _add(spans, start, end)
         return count_lines(buf, start, end)
+
+    def _scan_prefiltered(
+        self, buf: bytearray | bytes, start: int, end: int, spans: array[int]
+    ) -> int:
+        """Regex scan of only the lines holding one of the pattern's required literals.
+
+        The SIMD literal scan (GIL released) picks the candidate lines, which
+        are gathered into one buffer for RE2; matches are mapped back. A
+        literal found on most lines is no filter: the next one is tried, and
+        when none narrows the region down it is scanned directly.
+        """
+        n = len(self.prefilters)
+        for i in (self._best, *(j for j in range(n) if j != self._best)):
+            found: array[int] = array("q")
+            if not find_lines(buf, start, end, self.prefilters[i], found):
+                return 0  # a literal every match needs is absent
+            if (sum(found[1::2]) - sum(found[::2])) * 32 <= end - start:
+                self._best = i
+                break
+        else:
+            # No literal is rare here; after a few such blocks stop trying.
+            self._misses += 1
+            if self._misses >= 3:
+                self.prefilters = ()
+            return self._scan_pattern(buf, start, end, spans)
+        sizes = [found[k + 1] - found[k] for k in range(0, len(found), 2)]
+        lines = gather(buf, found)
+        starts = list(accumulate(sizes, initial=0))  # where each found span begins in lines
+        hits: array[int] = array("q")
+        count = self._scan_pattern(lines, 0, len(lines), hits)
+        k = 0
+        for i in range(0, len(hits), 2):
+            s, e = hits[i], hits[i + 1]
+            while s < e:  # one line at a time: a hit span may join found spans
+                le = lines.find(b"\n", s, e) + 1 or e
+                while starts[k + 1] <= s:
+                    k += 1
+                origin = found[2 * k] + (s - starts[k])
+                _add(spans, origin, origin + (le - s))
+                s = le
+        return count
 
     def _check_spans(self, buf: bytearray | bytes, found: array[int], spans: array[int]) -> int:
         checks = self.checks
