@@ -475,3 +475,39 @@ def test_prefiltered_regex_matches_a_plain_scan() -> None:
     assert found.count == len(expected) > 0
     assert b"".join(render_raw(found)) == b"".join(line + b"\n" for line in expected)
     assert matcher._best == 1  # the rarer literal was the one that narrowed blocks down
+
+
+def test_matcher_shared_by_worker_threads_while_it_adapts() -> None:
+    """The service runs one Matcher on several threads; its prefilter state changes
+    mid-search (dropped after blocks where no literal is rare) and must not break
+    another thread's scan."""
+    lines = [b"req=%05d status=%d latency_ms=%d" % (i, 500 + i % 7, 1000 + i) for i in range(8000)]
+    ring = Ring(100_000, 1 << 26, block_size=16 << 10)
+    for i in range(0, len(lines), 200):
+        ring.append(b"".join(line + b"\n" for line in lines[i : i + 200]), T0 + i)
+    views = ring.snapshot().views
+    regex = "status=5[0-9][0-9] latency_ms=[0-9]{4}"
+    expected = sum(1 for line in lines if re.search(regex.encode(), line))
+    for _ in range(30):
+        matcher = Matcher(QuerySpec(regex=regex))
+        parts = split_views(views, 4)
+        results: list[int] = []
+        errors: list[BaseException] = []
+
+        def run(
+            part: tuple,
+            m: Matcher = matcher,
+            results: list[int] = results,
+            errors: list[BaseException] = errors,
+        ) -> None:
+            try:
+                results.append(search_views(part, m).count)
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(p,)) for p in parts]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors and sum(results) == expected

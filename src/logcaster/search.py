@@ -200,10 +200,15 @@ class Matcher:
         literal found on most lines is no filter: the next one is tried, and
         when none narrows the region down it is scanned directly.
         """
-        n = len(self.prefilters)
-        for i in (self._best, *(j for j in range(n) if j != self._best)):
+        # Worker threads share this matcher and adapt it as they go: read its
+        # state once, into locals, so another thread's update cannot bite.
+        prefilters, best = self.prefilters, self._best
+        if not prefilters:
+            return self._scan_pattern(buf, start, end, spans)
+        best = best if best < len(prefilters) else 0
+        for i in (best, *(j for j in range(len(prefilters)) if j != best)):
             found: array[int] = array("q")
-            if not find_lines(buf, start, end, self.prefilters[i], found):
+            if not find_lines(buf, start, end, prefilters[i], found):
                 return 0  # a literal every match needs is absent
             if (sum(found[1::2]) - sum(found[::2])) * 32 <= end - start:
                 self._best = i
