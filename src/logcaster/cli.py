@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -28,6 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
         "-q", "-p", "--port", type=parse_port_arg, default=9998, help="query port (9998)"
     )
     query.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (30)")
+    query.add_argument(
+        "--token",
+        default=os.environ.get("LOGCASTER_AUTH_TOKEN", ""),
+        help="send 'AUTH TOKEN' first (default: $LOGCASTER_AUTH_TOKEN)",
+    )
 
     send = sub.add_parser("send", help="send standard input's lines to the ingest port")
     send.add_argument("--host", default="127.0.0.1", help="server address (127.0.0.1)")
@@ -61,6 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except PersistError as exc:
             print(f"logcaster serve: error: --dir: {exc}", file=sys.stderr)
             return 2
+        except ConfigError as exc:
+            print(f"logcaster serve: error: {exc}", file=sys.stderr)
+            return 2
         except OSError as exc:
             print(f"logcaster serve: error: {exc.strerror or exc}", file=sys.stderr)
             return 2
@@ -68,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .client import query
 
         try:
-            reply = query(args.host, args.port, args.text, timeout=args.timeout)
+            reply = query(args.host, args.port, args.text, timeout=args.timeout, token=args.token)
         except OSError as exc:
             print(f"logcaster query: error: {exc}", file=sys.stderr)
             return 1

@@ -7,10 +7,11 @@ from collections.abc import Iterable
 from typing import BinaryIO
 
 
-def query(host: str, port: int, command: str, timeout: float = 30.0) -> bytes:
-    """Send one command line, return the whole reply (read until the server closes)."""
+def query(host: str, port: int, command: str, timeout: float = 30.0, token: str = "") -> bytes:
+    """Send one command line (after ``AUTH token`` if given); return the whole reply."""
+    auth = f"AUTH {token}\n".encode() if token else b""
     with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(command.encode("utf-8") + b"\n")
+        sock.sendall(auth + command.encode("utf-8") + b"\n")
         parts: list[bytes] = []
         while chunk := sock.recv(1 << 16):
             parts.append(chunk)

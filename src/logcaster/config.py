@@ -297,8 +297,17 @@ class Config:
                 raise ConfigError(f"{f.metadata['flags'][-1]}: {exc}") from None
         if self.ingest_max_line_bytes > 64 * MiB:
             raise ConfigError("--max-line-bytes: at most 64M")
-        if self.pool_workers > 256:
-            raise ConfigError("--workers: at most 256")
+        upper = {
+            "pool_workers": 256,
+            "pool_queue_size": 1_000_000,
+            "ring_capacity": 1_000_000_000,
+            "ingest_max_clients": 1_000_000,
+            "query_max_clients": 100_000,
+        }
+        for name, most in upper.items():
+            if getattr(self, name) > most:
+                flag = next(f.metadata["flags"][-1] for f in fields(self) if f.name == name)
+                raise ConfigError(f"{flag}: at most {most}")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("--tls-cert: give both --tls-cert and --tls-key")
         if (self.ingest_tls or self.query_tls) and not self.tls_cert:

@@ -29,6 +29,7 @@ class Counters:
     denied: int = 0  # ingest connections closed at once: not in --ingest-allow
     idle_closed: int = 0  # ingest connections closed by --idle-timeout
     query_rejected: int = 0  # query connections refused: --max-query-clients reached
+    query_evicted: int = 0  # waiting query connections closed to make room for a new one
     auth_failures: int = 0  # query connections without the right AUTH line
 
 

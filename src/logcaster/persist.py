@@ -23,7 +23,6 @@ import mmap
 import os
 import queue
 import struct
-import sys
 import threading
 import time
 from array import array
@@ -31,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .console import say
 from .ring import Block
 
 CURRENT = "current.log"
@@ -344,7 +344,7 @@ class PersistWriter:
                 self._write(batch, done)
                 if self._failing:
                     self._failing = False
-                    print("LogCaster: persistence resumed", file=sys.stderr, flush=True)
+                    say("LogCaster: persistence resumed")
                 break
             except OSError as exc:
                 self.stats.write_errors += 1
@@ -352,11 +352,9 @@ class PersistWriter:
                 now = time.monotonic()
                 if now - self._last_report >= ERROR_REPORT_S:
                     self._last_report = now
-                    print(
+                    say(
                         f"LogCaster: cannot write to {self.directory}: {exc.strerror or exc};"
-                        " serving from memory, retrying",
-                        file=sys.stderr,
-                        flush=True,
+                        " serving from memory, retrying"
                     )
                 if self.backlog > HIGH_WATER:
                     # Give up on the rest of this batch rather than stall ingest

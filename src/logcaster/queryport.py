@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import TYPE_CHECKING, cast
 
 from .request import AUTH_REQUIRED, Command, Outcome, Refuse, RequestReader
@@ -36,11 +37,12 @@ class QueryProtocol(asyncio.Protocol):
         self._can_write = asyncio.Event()
         self._can_write.set()
         self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.opened = time.monotonic()
 
     # --------------------------------------------------------------- events
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
-        if len(self.connections) >= self.max_clients:
+        if len(self.connections) >= self.max_clients and not self._evict_slowest():
             self.service.counters.query_rejected += 1
             self._refuse(b"ERROR: Too many query connections, try again later\n")
             return
@@ -52,8 +54,11 @@ class QueryProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         """The client half-closed: answer a command sent without a newline, keep
-        writing a reply in progress (``nc -q1`` and scripts do this)."""
+        writing a reply in progress (``nc -q1`` and scripts do this); a FOLLOW
+        ends, since a follower that has gone would otherwise hold its slot."""
         self._take(self._reader.eof())
+        if not self._closed.done():
+            self._closed.set_result(None)  # ends a FOLLOW: the client is done
         return self._task is not None and not self._task.done()
 
     def pause_writing(self) -> None:
@@ -72,6 +77,19 @@ class QueryProtocol(asyncio.Protocol):
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
+    def _evict_slowest(self) -> bool:
+        """At the cap, make room by closing the oldest connection that has still not
+        sent its command (a slow or idle client), so trickling clients cannot lock
+        the port; connections being answered are never closed. True if one was."""
+        waiting = [c for c in self.connections if c._task is None]
+        if not waiting:
+            return False
+        victim = min(waiting, key=lambda c: c.opened)
+        self.service.counters.query_evicted += 1
+        victim.abort()
+        self.connections.discard(victim)
+        return True
+
     # ----------------------------------------------------------------- peer
     def push(self, data: bytes) -> bool:
         """Queue ``data`` unless the connection is closing (FOLLOW's pushes)."""
@@ -88,6 +106,7 @@ class QueryProtocol(asyncio.Protocol):
             self.transport.abort()
 
     async def wait_closed(self) -> None:
+        """Until the client closes the connection or its sending side."""
         await self._closed
 
     # ------------------------------------------------------------ internals

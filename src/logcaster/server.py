@@ -14,13 +14,13 @@ import resource
 import signal
 import socket
 import ssl
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Config, MiB
+from .config import Config, ConfigError, MiB
+from .console import say
 from .follow import FollowHub
 from .framing import Scratch
 from .guard import ConnectionGuard
@@ -86,15 +86,15 @@ class LogServer:
         ingest_tls, query_tls = cfg.tls_ports
         tls = tls_context(cfg.tls_cert, cfg.tls_key) if cfg.tls_cert else None
         try:
-            self._ingest = await loop.create_server(
+            self._ingest = await create_listener(
+                loop,
                 lambda: IngestProtocol(self.intake, scratch, self.ingest_connections, guard),
                 cfg.ingest_host,
                 cfg.ingest_port,
-                backlog=BACKLOG,
-                reuse_address=True,
-                ssl=tls if ingest_tls else None,
+                tls if ingest_tls else None,
             )
-            self._query = await loop.create_server(
+            self._query = await create_listener(
+                loop,
                 lambda: QueryProtocol(
                     service,
                     cfg.query_timeout,
@@ -104,9 +104,7 @@ class LogServer:
                 ),
                 cfg.query_host,
                 cfg.query_port,
-                backlog=BACKLOG,
-                reuse_address=True,
-                ssl=tls if query_tls else None,
+                tls if query_tls else None,
             )
         except BaseException:
             if self._ingest is not None:
@@ -130,10 +128,10 @@ class LogServer:
             for start, end, ts in zip(offs, ends, tss, strict=True):
                 self.counters.reloaded += self.ring.append(view[start:end], ts)
             files += 1
-        print(
+        say(
             f"LogCaster reloaded {self.counters.reloaded} lines from {files} file(s) "
             f"in {time.perf_counter() - t0:.2f} s",
-            flush=True,
+            error=False,
         )
         self.writer = PersistWriter(
             directory,
@@ -217,10 +215,10 @@ def _install_signals(loop: asyncio.AbstractEventLoop, server: LogServer) -> None
     def on_signal(signum: int) -> None:
         state["signals"] += 1
         if state["signals"] > 1:
-            print("LogCaster: second signal, exiting now", file=sys.stderr, flush=True)
+            say("LogCaster: second signal, exiting now")
             os._exit(128 + signum)
-        print("LogCaster: shutting down", file=sys.stderr, flush=True)
         server.request_stop()
+        say("LogCaster: shutting down")
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
@@ -230,25 +228,58 @@ async def run_server(config: Config) -> None:
     server = LogServer(config)
     await server.start()
     _install_signals(asyncio.get_running_loop(), server)
-    print(server.banner(), flush=True)
+    say(server.banner(), error=False)
     try:
         await server.serve()
     finally:
         await server.shutdown()
     r = server.ring
-    print(
-        f"LogCaster stopped: Total={r.total}, Dropped={r.dropped}, Current={r.current}",
-        file=sys.stderr,
-        flush=True,
-    )
+    say(f"LogCaster stopped: Total={r.total}, Dropped={r.dropped}, Current={r.current}")
 
 
 def tls_context(cert: str, key: str) -> ssl.SSLContext:
     """A server-side TLS context (TLS 1.2+) for the given PEM certificate and key."""
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(cert, key)
+    try:
+        ctx.load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        why = getattr(exc, "reason", None) or exc.strerror or str(exc)
+        raise ConfigError(f"--tls-cert/--tls-key: cannot load {cert} and {key}: {why}") from None
     return ctx
+
+
+def listen_socket(host: str, port: int) -> socket.socket | None:
+    """A dual-stack listening socket for ``::`` (IPv6 and IPv4-mapped clients alike),
+    which the event loop would otherwise open IPv6-only; None for other hosts."""
+    if host != "::" or not socket.has_ipv6:
+        return None
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def create_listener(
+    loop: asyncio.AbstractEventLoop,
+    factory: Callable[[], asyncio.BaseProtocol],
+    host: str,
+    port: int,
+    tls: ssl.SSLContext | None,
+) -> asyncio.Server:
+    sock = listen_socket(host, port)
+    if sock is not None:
+        return await loop.create_server(factory, sock=sock, backlog=BACKLOG, ssl=tls)
+    return await loop.create_server(
+        factory, host, port, backlog=BACKLOG, reuse_address=True, ssl=tls
+    )
 
 
 def raise_open_file_limit() -> tuple[int, int]:

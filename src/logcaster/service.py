@@ -138,6 +138,7 @@ class QueryService:
             "Denied": c.denied,
             "IdleClosed": c.idle_closed,
             "QueryRejected": c.query_rejected,
+            "QueryEvicted": c.query_evicted,
             "AuthFailures": c.auth_failures,
             "Reloaded": c.reloaded,
             "QueryJobs": self.pool.waiting,
