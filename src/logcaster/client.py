@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable
 from typing import BinaryIO
 
 
@@ -28,8 +27,3 @@ def send_stream(host: str, port: int, source: BinaryIO, chunk_size: int = 1 << 1
         sock.shutdown(socket.SHUT_WR)
         sock.recv(1)  # wait for the server to close: every byte has been read
     return sent
-
-
-def send_lines(host: str, port: int, lines: Iterable[bytes]) -> None:
-    with socket.create_connection((host, port)) as sock:
-        sock.sendall(b"".join(line.rstrip(b"\n") + b"\n" for line in lines))

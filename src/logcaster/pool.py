@@ -24,10 +24,6 @@ class WorkerPool:
         self._slots = asyncio.Semaphore(workers + queue_size)
         self.waiting = 0  # jobs handed over and not finished
 
-    @property
-    def saturated(self) -> bool:
-        return self._slots.locked()
-
     async def run(self, fn: Callable[..., T], *args: object) -> T:
         """Run ``fn(*args)`` on a worker thread; wait for a queue slot first."""
         async with self._slots:
