@@ -111,7 +111,7 @@ Commands (one per connection; replies end when the server closes):
   QUERY [param=value ...]     matching lines, oldest first, '[time] line'. Example: QUERY keywords=error limit=20
   QUERY keyword=<text>        original form: rest of line is one literal, raw lines. Example: QUERY keyword=disk full
   TAIL [n]                    the newest n lines (default 10), oldest first. Example: TAIL 50
-  FOLLOW [param=value ...]    stream new matching lines until you disconnect. Example: FOLLOW level=ERROR
+  FOLLOW [param=value ...]    stream new matching lines until you disconnect; a follower too slow to read is told '... N lines skipped'. Example: FOLLOW level=ERROR
   HELP                        this text. Example: HELP
 Parameters (combine with AND; quote values with spaces: keywords="disk full",timeout):
   keywords=a,b,c              case-sensitive substrings (alias keyword=). Example: keywords=timeout,db

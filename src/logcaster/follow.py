@@ -2,9 +2,10 @@
 
 The ingest path calls :meth:`FollowHub.publish` after each append, only when
 someone follows. Every follower has a backlog bound: while more than that is
-queued unsent on its connection, new matches are counted instead of queued,
-and once it catches up it is told ``... <n> lines skipped``. A slow reader
-therefore costs ingest nothing but the scan of each new block.
+queued unsent on its connection, new lines are counted instead of scanned and
+queued, and once it catches up it is told ``... <n> lines skipped``. A stalled
+reader therefore costs ingest one check per read; a reading follower costs
+the scan of each new block for its filters (C-speed for keywords).
 """
 
 from __future__ import annotations
@@ -49,41 +50,48 @@ class FollowHub:
     def remove(self, follower: Follower) -> None:
         self.followers.discard(follower)
 
-    def publish(self, block: bytes, ts_ns: int) -> None:
-        """Offer newly stored lines (newline-terminated) received at ``ts_ns``."""
+    def publish(self, lines_in: bytes | memoryview, ts_ns: int, lines: int) -> None:
+        """Offer ``lines`` newly stored lines (newline-terminated) received at ``ts_ns``.
+
+        A follower whose connection already holds more than the backlog bound
+        unsent is not even scanned: the new lines count as skipped for it (it
+        is told how many went by once it catches up), so a stalled follower
+        costs ingest nothing but this check. ``lines_in`` may be a view into a
+        receive buffer; it is copied only if some follower reads it.
+        """
         prefix = b""
+        block = b""
         for follower in list(self.followers):
             spec = follower.matcher.spec
             if (spec.time_from is not None and ts_ns < spec.time_from) or (
                 spec.time_to is not None and ts_ns > spec.time_to
             ):
                 continue
-            spans: array[int] = array("q")
-            count = follower.matcher.scan(block, 0, len(block), spans)
-            if not count:
-                continue
             if follower.peer.buffered() > self.backlog_bytes:
-                follower.skipped += count
-                self.skipped += count
-                now = time.monotonic()
-                if follower.stalled_since is None:
-                    follower.stalled_since = now
-                elif now - follower.stalled_since > self.stall_timeout:
-                    self.cut += 1
-                    self.remove(follower)
-                    follower.peer.abort()
+                self._behind(follower, lines)
                 continue
             follower.stalled_since = None
+            block = block or bytes(lines_in)
+            spans: array[int] = array("q")
+            if not follower.matcher.scan(block, 0, len(block), spans):
+                continue
             prefix = prefix or stamp(ts_ns)
             out = []
             if follower.skipped:
                 out.append(f"... {follower.skipped} lines skipped\n".encode())
                 follower.skipped = 0
             for i in range(0, len(spans), 2):
-                s, e = spans[i], spans[i + 1]
-                while s < e:
-                    nl = block.find(b"\n", s, e) + 1
-                    out.append(prefix)
-                    out.append(block[s:nl])
-                    s = nl
+                run = block[spans[i] : spans[i + 1] - 1]  # whole lines, last newline dropped
+                out.append(prefix + run.replace(b"\n", b"\n" + prefix) + b"\n")
             follower.peer.push(as_utf8(b"".join(out)))
+
+    def _behind(self, follower: Follower, lines: int) -> None:
+        follower.skipped += lines
+        self.skipped += lines
+        now = time.monotonic()
+        if follower.stalled_since is None:
+            follower.stalled_since = now
+        elif now - follower.stalled_since > self.stall_timeout:
+            self.cut += 1
+            self.remove(follower)
+            follower.peer.abort()

@@ -44,13 +44,10 @@ class Intake:
     def accept(self, lines: bytes | memoryview, count: int | None = None) -> bool:
         """Store newline-terminated lines received now; True means "pause reading"."""
         now = time.time_ns()
-        self.ring.append(lines, now, count)
-        if not self.follow and self.writer is None:
-            return False
-        data = bytes(lines)
+        stored = self.ring.append(lines, now, count)
         if self.follow:
-            self.follow.publish(data, now)
-        return self.writer is not None and self.writer.submit(data, now)
+            self.follow.publish(lines, now, stored)
+        return self.writer is not None and self.writer.submit(bytes(lines), now)
 
     def pause(self, key: object, resume: Callable[[], None]) -> None:
         self.counters.paused += 1
