@@ -7,7 +7,7 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import logcaster_cmd, parse_found, parse_stats
+from support import logcaster_cmd, parse_found, parse_stats
 
 from logcaster import __version__
 from logcaster.cli import build_parser, main

@@ -5,8 +5,6 @@ from __future__ import annotations
 import errno
 import itertools
 import os
-import re
-import struct
 import threading
 import time
 import types
@@ -14,40 +12,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support import REC, log_files, wait_for
 
 from logcaster import persist as P
 
-NAME_RE = re.compile(r"log-(\d{8}-\d{6})(?:-(\d+))?\.log")
-REC = struct.Struct("<qq")
-
 
 # ------------------------------------------------------------------ helpers
-def wait_until(pred: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
-
-
-def rotation_order(directory: Path) -> list[Path]:
-    """Rotated files in rotation order per the spec (stamp, then -N), independent of persist."""
-    found = []
-    for p in directory.glob("log-*.log"):
-        m = NAME_RE.fullmatch(p.name)
-        assert m, f"bad rotated file name {p.name}"
-        found.append(((m.group(1), int(m.group(2) or 0)), p))
-    return [p for _, p in sorted(found)]
-
-
-def disk_files(directory: Path) -> list[Path]:
-    cur = directory / P.CURRENT
-    return [*rotation_order(directory), *([cur] if cur.exists() else [])]
-
-
 def disk_lines(directory: Path) -> list[bytes]:
     out: list[bytes] = []
-    for p in disk_files(directory):
+    for p in log_files(directory):
         data = p.read_bytes()
         assert data == b"" or data.endswith(b"\n"), f"{p.name} does not end in a newline"
         out += data.splitlines(keepends=True)
@@ -163,7 +136,7 @@ def test_fsync_zero_syncs_after_each_batch(make_writer, monkeypatch) -> None:
     monkeypatch.setattr(P.os, "fsync", counting)
     w = make_writer(fsync_ms=0)
     w.submit(b"a\n", 1)
-    wait_until(lambda: len(set(synced)) >= 2, what="fsync of data and index")
+    wait_for(lambda: len(set(synced)) >= 2, 5.0, interval=0.005, what="fsync of data and index")
     assert {w._data_fd, w._idx_fd} <= set(synced)
 
 
@@ -192,7 +165,7 @@ def test_rotation_cuts_at_line_boundaries_in_order(make_writer, tmp_path: Path) 
         pos += n
     assert pos == 40
     w.close()
-    files = disk_files(d)
+    files = log_files(d)
     assert len(files) >= 12
     for p in files:
         assert p.stat().st_size <= 100
@@ -255,7 +228,7 @@ def test_retention_deletes_oldest_first_distinct_seconds(
     assert 0 < len(kept) < len(sent)
     assert kept == sent[-len(kept) :]  # a suffix: the oldest were deleted
     assert w.stats.files_deleted > 0
-    total = sum(p.stat().st_size + p.with_suffix(".idx").stat().st_size for p in disk_files(d))
+    total = sum(p.stat().st_size + p.with_suffix(".idx").stat().st_size for p in log_files(d))
     assert total <= 300 + 66 + 2 * 16
 
 
@@ -277,7 +250,7 @@ def test_line_longer_than_limit_gets_its_own_file(make_writer, tmp_path: Path) -
     sent = [b"short\n", b"L" * 120 + b"\n", b"after\n"]
     w.submit(b"".join(sent), 1)
     w.close()
-    files = disk_files(d)
+    files = log_files(d)
     assert [p.read_bytes() for p in files] == [b"short\n", b"L" * 120 + b"\n", b"after\n"]
 
 
@@ -369,7 +342,7 @@ def test_load_newest_across_files_keeps_order_and_times(make_writer, tmp_path: P
     for i in range(0, 20, 2):  # chunks of two lines, stamped 1000+i
         w.submit(sent[i] + sent[i + 1], 1000 + i)
     w.close()
-    assert len(disk_files(d)) > 3
+    assert len(log_files(d)) > 3
     everything = _lines_with_ts(P.load_newest(d, 1000, 1 << 20))
     assert everything == [(sent[i], 1000 + i - i % 2) for i in range(20)]
     newest = _lines_with_ts(P.load_newest(d, 7, 1 << 20))
@@ -431,7 +404,7 @@ def test_write_failure_counts_errors_and_recovers(
     disk.failing = True
     for line in sent[100:200]:
         assert w.submit(line, 2) is False  # still accepting, no pause at this size
-    wait_until(lambda: w.stats.write_errors >= 3, what="repeated write errors")
+    wait_for(lambda: w.stats.write_errors >= 3, 5.0, interval=0.005, what="repeated write errors")
     if not partial:  # (a torn write is undone right after it; don't race it)
         assert disk_lines(d) == sent[:100]
     disk.failing = False
@@ -463,7 +436,7 @@ def test_opener_fault_then_recovery(make_writer, tmp_path, monkeypatch) -> None:
     w = make_writer(opener=opener)
     sent = numbered(50)
     w.submit(b"".join(sent[:25]), 1)
-    wait_until(lambda: w.stats.write_errors >= 2, what="ENOSPC from /dev/full")
+    wait_for(lambda: w.stats.write_errors >= 2, 5.0, interval=0.005, what="ENOSPC from /dev/full")
     state["full"] = False
     w.submit(b"".join(sent[25:]), 2)
     assert w.flush(10)

@@ -2,45 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
+from support import SERIES, Server, parse_found, start_server, wait_for
 
-BANNER_RE = re.compile(r"LogCaster listening: ingest (\S+):(\d+), query (\S+):(\d+)")
-STATS_RE = re.compile(rb"STATS: Total=(\d+), Dropped=(\d+), Current=(\d+), Clients=(\d+)\n")
-STAMP = rb"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] "
 STAMP_RE = re.compile(rb"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] ")
-
-SERIES = [
-    b"2025-07-28 INFO: Application startup successful",
-    b"2025-07-28 DEBUG: Database connection pool created with 10 connections",
-    b"2025-07-28 WARNING: Configuration value 'timeout' is deprecated, use "
-    b"'connection_timeout' instead",
-    b"2025-07-28 ERROR: Failed to process user request for user_id=123, reason: timeout",
-    b"2025-07-28 INFO: User logged in: admin",
-    b"2025-07-28 ERROR: Critical failure in payment module, transaction_id=xyz-789",
-]
-
-
-def poll(predicate: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 def read_until(
@@ -69,82 +40,14 @@ def read_until(
         buf += chunk
 
 
-@dataclass
-class QServer:
-    proc: subprocess.Popen[bytes]
-    ingest_port: int
-    query_port: int
-
-    def query(self, command: bytes | str, timeout: float = 20.0) -> bytes:
-        if isinstance(command, str):
-            command = command.encode()
-        with socket.create_connection(("127.0.0.1", self.query_port), timeout=timeout) as sock:
-            sock.sendall(command + b"\n")
-            parts = []
-            while chunk := sock.recv(1 << 16):
-                parts.append(chunk)
-        return b"".join(parts)
-
-    def send(self, data: bytes, timeout: float = 30.0) -> None:
-        """One ingest connection; returns once the server has read everything and closed."""
-        with socket.create_connection(("127.0.0.1", self.ingest_port), timeout=timeout) as sock:
-            sock.sendall(data)
-            sock.shutdown(socket.SHUT_WR)
-            assert sock.recv(1) == b""
-
-    def stats(self) -> dict[str, int]:
-        reply = self.query("STATS")
-        m = STATS_RE.fullmatch(reply)
-        assert m, reply
-        return dict(
-            zip(("Total", "Dropped", "Current", "Clients"), map(int, m.groups()), strict=True)
-        )
-
-    def wait_total(self, total: int, timeout: float = 20.0) -> None:
-        poll(lambda: self.stats()["Total"] >= total, timeout, f"Total={total}")
-        assert self.stats()["Total"] == total
-
-
-def start_qserver(directory: Path) -> QServer:
-    out = directory / f"qserver-{len(list(directory.glob('qserver-*.out')))}.out"
-    cmd = [sys.executable, "-m", "logcaster", "serve", "-p", "0", "-q", "0", "--host", "127.0.0.1"]
-    with out.open("wb") as fout:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=fout,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=directory,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
-        )
-
-    def banner() -> re.Match[str] | None:
-        m = BANNER_RE.search(out.read_text(errors="replace"))
-        if m is None and proc.poll() is not None:
-            raise AssertionError(f"server exited early: {out.read_text(errors='replace')}")
-        return m
-
-    try:
-        m = poll(banner, 20.0, "the server banner")
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    assert isinstance(m, re.Match)
-    return QServer(proc, int(m.group(2)), int(m.group(4)))
-
-
-def stop_qserver(srv: QServer) -> None:
-    if srv.proc.poll() is None:
-        srv.proc.kill()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        srv.proc.wait(timeout=10)
+# Query and send timeouts here are longer than the defaults (20 s and 30 s, not 15 s).
+QSERVER_TIMEOUTS = {"query_timeout": 20.0, "send_timeout": 30.0}
 
 
 @pytest.fixture(scope="module")
-def qserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[QServer, float, float]]:
+def qserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, float, float]]:
     """A server holding the series' six lines; yields (server, time before, time after)."""
-    srv = start_qserver(tmp_path_factory.mktemp("qserver"))
+    srv = start_server(tmp_path_factory.mktemp("qserver"), **QSERVER_TIMEOUTS)
     try:
         before = time.time()
         srv.send(b"".join(line + b"\n" for line in SERIES))
@@ -152,24 +55,12 @@ def qserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[QServer,
         srv.wait_total(len(SERIES))
         yield srv, before, after
     finally:
-        stop_qserver(srv)
+        srv.reap()
 
 
 @pytest.fixture
-def fresh_qserver(tmp_path: Path) -> Iterator[QServer]:
-    srv = start_qserver(tmp_path)
-    try:
-        yield srv
-    finally:
-        stop_qserver(srv)
-
-
-def found(reply: bytes) -> tuple[int, list[bytes]]:
-    head, sep, body = reply.partition(b"\n")
-    m = re.fullmatch(rb"FOUND: (\d+) matches", head)
-    assert m and sep, reply[:300]
-    assert body == b"" or body.endswith(b"\n")
-    return int(m.group(1)), body.split(b"\n")[:-1] if body else []
+def fresh_qserver(server_factory: Callable[..., Server]) -> Server:
+    return server_factory(**QSERVER_TIMEOUTS)
 
 
 def unstamp(line: bytes, before: float | None = None, after: float | None = None) -> bytes:
@@ -199,17 +90,17 @@ def unstamp(line: bytes, before: float | None = None, after: float | None = None
     ],
 )
 def test_series_over_the_wire(
-    qserver: tuple[QServer, float, float], command: str, expected: list[int]
+    qserver: tuple[Server, float, float], command: str, expected: list[int]
 ) -> None:
     srv, before, after = qserver
-    count, lines = found(srv.query(command))
+    count, lines = parse_found(srv.query(command))
     assert count == len(expected) == len(lines)
     for line in lines:
         assert re.match(rb"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] ", line)
     assert [unstamp(line, before, after) for line in lines] == [SERIES[i] for i in expected]
 
 
-def test_seed_form_replies_raw_lines(qserver: tuple[QServer, float, float]) -> None:
+def test_seed_form_replies_raw_lines(qserver: tuple[Server, float, float]) -> None:
     srv = qserver[0]
     assert srv.query("QUERY keyword=reason: timeout") == b"FOUND: 1 matches\n" + SERIES[3] + b"\n"
     assert srv.query("QUERY keyword=INFO") == (
@@ -219,7 +110,7 @@ def test_seed_form_replies_raw_lines(qserver: tuple[QServer, float, float]) -> N
     assert srv.query("QUERY keyword=logged admin") == b"FOUND: 0 matches\n"
 
 
-def test_help(qserver: tuple[QServer, float, float]) -> None:
+def test_help(qserver: tuple[Server, float, float]) -> None:
     reply = qserver[0].query("HELP")
     lines = reply.decode().splitlines()
     assert lines[0] == "LogCaster Query Interface"
@@ -242,7 +133,7 @@ def test_help(qserver: tuple[QServer, float, float]) -> None:
         assert word in reply.decode(), word
 
 
-def test_tail(qserver: tuple[QServer, float, float]) -> None:
+def test_tail(qserver: tuple[Server, float, float]) -> None:
     srv, before, after = qserver
     reply = srv.query("TAIL 2")
     lines = reply.split(b"\n")
@@ -268,7 +159,7 @@ def test_tail(qserver: tuple[QServer, float, float]) -> None:
     ],
 )
 def test_error_replies_exact(
-    qserver: tuple[QServer, float, float], command: str, reply: bytes
+    qserver: tuple[Server, float, float], command: str, reply: bytes
 ) -> None:
     assert qserver[0].query(command) == reply
 
@@ -277,7 +168,7 @@ def test_error_replies_exact(
     "command",
     ["QUERY regex=(", "QUERY regex=a{2,1}", "FOLLOW regex=[z-a]", "QUERY keywords=a regex=(?P<x"],
 )
-def test_invalid_regex_reply(qserver: tuple[QServer, float, float], command: str) -> None:
+def test_invalid_regex_reply(qserver: tuple[Server, float, float], command: str) -> None:
     reply = qserver[0].query(command)
     assert reply.startswith(b"ERROR: Invalid regex pattern: ") and reply.endswith(b"\n")
     assert reply.count(b"\n") == 1
@@ -295,36 +186,36 @@ def test_invalid_regex_reply(qserver: tuple[QServer, float, float], command: str
         'QUERY keywords="open',
     ],
 )
-def test_other_errors_are_one_line(qserver: tuple[QServer, float, float], command: str) -> None:
+def test_other_errors_are_one_line(qserver: tuple[Server, float, float], command: str) -> None:
     reply = qserver[0].query(command)
     assert reply.startswith(b"ERROR: ") and reply.count(b"\n") == 1 and reply.endswith(b"\n")
     assert b"Internal error" not in reply
 
 
-def test_tail_non_decimal_digit_reply(qserver: tuple[QServer, float, float]) -> None:
+def test_tail_non_decimal_digit_reply(qserver: tuple[Server, float, float]) -> None:
     reply = qserver[0].query("TAIL \u00b2".encode())
     assert reply.startswith(b"ERROR: Invalid line count")
 
 
-def test_or_with_non_utf8_keyword_reply(qserver: tuple[QServer, float, float]) -> None:
+def test_or_with_non_utf8_keyword_reply(qserver: tuple[Server, float, float]) -> None:
     reply = qserver[0].query(b"QUERY keywords=\xff,zzz operator=OR")
     assert reply == b"FOUND: 0 matches\n"
 
 
-def test_time_bounds_over_the_wire(qserver: tuple[QServer, float, float]) -> None:
+def test_time_bounds_over_the_wire(qserver: tuple[Server, float, float]) -> None:
     srv = qserver[0]
-    assert found(srv.query("QUERY time_from=-1m"))[0] == 6
-    assert found(srv.query("QUERY time_to=-1m")) == (0, [])
+    assert parse_found(srv.query("QUERY time_from=-1m"))[0] == 6
+    assert parse_found(srv.query("QUERY time_to=-1m")) == (0, [])
     soon = int(time.time()) + 3600
     iso_soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(soon))
-    assert found(srv.query(f"QUERY time_from={iso_soon}")) == (0, [])
-    assert found(srv.query(f"QUERY time_to={soon}"))[0] == 6
-    assert found(srv.query(f"QUERY time_from=-1h time_to={iso_soon} level=ERROR"))[0] == 2
+    assert parse_found(srv.query(f"QUERY time_from={iso_soon}")) == (0, [])
+    assert parse_found(srv.query(f"QUERY time_to={soon}"))[0] == 6
+    assert parse_found(srv.query(f"QUERY time_from=-1h time_to={iso_soon} level=ERROR"))[0] == 2
 
 
 # ------------------------------------------------------------------ FOLLOW
 def _follow(
-    srv: QServer, command: bytes, rcvbuf: int | None = None
+    srv: Server, command: bytes, rcvbuf: int | None = None
 ) -> tuple[socket.socket, bytearray]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     if rcvbuf is not None:
@@ -339,7 +230,7 @@ def _follow(
     return sock, buf
 
 
-def test_follow_streams_new_matching_lines_only(fresh_qserver: QServer) -> None:
+def test_follow_streams_new_matching_lines_only(fresh_qserver: Server) -> None:
     srv = fresh_qserver
     srv.send(b"needle before follow\n")
     srv.wait_total(1)
@@ -368,7 +259,7 @@ def test_follow_streams_new_matching_lines_only(fresh_qserver: QServer) -> None:
     assert srv.stats()["Total"] == 10
 
 
-def test_stalled_follower_never_slows_ingest(fresh_qserver: QServer) -> None:
+def test_stalled_follower_never_slows_ingest(fresh_qserver: Server) -> None:
     srv = fresh_qserver
     stalled, buf = _follow(srv, b"FOLLOW", rcvbuf=4096)
     n = 200_000
@@ -438,7 +329,7 @@ def test_stalled_follower_never_slows_ingest(fresh_qserver: QServer) -> None:
 
 
 # ------------------------------------------------------------------ regex that backtracks elsewhere
-def test_catastrophic_regex_answers_while_ingest_continues(fresh_qserver: QServer) -> None:
+def test_catastrophic_regex_answers_while_ingest_continues(fresh_qserver: Server) -> None:
     srv = fresh_qserver
     srv.send((b"a" * 10_000 + b"b\n") * 1000)
     srv.wait_total(1000)
@@ -458,7 +349,7 @@ def test_catastrophic_regex_answers_while_ingest_continues(fresh_qserver: QServe
     thread = threading.Thread(target=ingest, daemon=True)
     thread.start()
     try:
-        poll(lambda: srv.stats()["Total"] > 1000, 10, "concurrent ingest to start")
+        wait_for(lambda: srv.stats()["Total"] > 1000, 10, what="concurrent ingest to start")
         result: dict[str, object] = {}
 
         def run_query() -> None:
@@ -472,12 +363,12 @@ def test_catastrophic_regex_answers_while_ingest_continues(fresh_qserver: QServe
         qthread.join(30)
         assert not qthread.is_alive(), "QUERY regex=(a+)+$ did not answer"
         totals.append(srv.stats()["Total"])
-        poll(lambda: srv.stats()["Total"] > totals[-1], 10, "ingest to go on")
+        wait_for(lambda: srv.stats()["Total"] > totals[-1], 10, what="ingest to go on")
     finally:
         stop.set()
         thread.join(10)
     assert result["reply"] == b"FOUND: 0 matches\n"
     assert float(result["elapsed"]) < 10  # type: ignore[arg-type]
     assert totals[0] > 1000
-    count, lines = found(srv.query("QUERY regex=(a+)+b$ limit=2"))
+    count, lines = parse_found(srv.query("QUERY regex=(a+)+b$ limit=2"))
     assert count == 2 and all(unstamp(ln) == b"a" * 10_000 + b"b" for ln in lines)

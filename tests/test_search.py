@@ -10,6 +10,7 @@ from datetime import datetime
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import SERIES
 
 from logcaster.commands import Query, QuerySpec, parse_command
 from logcaster.levels import level_of
@@ -29,16 +30,6 @@ from logcaster.service import split_views
 
 S = 1_000_000_000
 T0 = 1_750_000_000 * S + 123  # a receive time (ns)
-
-SERIES = [
-    b"2025-07-28 INFO: Application startup successful",
-    b"2025-07-28 DEBUG: Database connection pool created with 10 connections",
-    b"2025-07-28 WARNING: Configuration value 'timeout' is deprecated, use "
-    b"'connection_timeout' instead",
-    b"2025-07-28 ERROR: Failed to process user request for user_id=123, reason: timeout",
-    b"2025-07-28 INFO: User logged in: admin",
-    b"2025-07-28 ERROR: Critical failure in payment module, transaction_id=xyz-789",
-]
 
 
 def ring_of(lines: list[bytes], ts: int = T0, block_size: int = 1 << 20) -> Ring:

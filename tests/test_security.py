@@ -26,9 +26,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import Server, logcaster_cmd, parse_found, wait_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import (
+    Server,
+    logcaster_cmd,
+    parse_found,
+    parse_info,
+    query,
+    recv_all,
+    wait_for,
+)
 
 from logcaster import commands as cmd
 from logcaster.config import Config
@@ -41,15 +49,6 @@ LOOPBACK = "127.0.0.1"
 # ------------------------------------------------------------------ helpers
 
 
-def read_reply(sock: socket.socket) -> bytes:
-    """Everything the server sends until it closes; a reset just ends the reply."""
-    parts = []
-    with contextlib.suppress(ConnectionResetError, BrokenPipeError):
-        while chunk := sock.recv(1 << 16):
-            parts.append(chunk)
-    return b"".join(parts)
-
-
 def ask(
     port: int,
     command: bytes | str,
@@ -58,24 +57,17 @@ def ask(
     timeout: float = 15.0,
     shut_wr: bool = False,
 ) -> bytes:
-    """One query connection: optional AUTH line, the command line, then the whole reply."""
-    if isinstance(command, str):
-        command = command.encode()
-    head = b"" if token is None else b"AUTH " + token.encode() + b"\n"
-    with socket.create_connection((LOOPBACK, port), timeout=timeout) as raw:
-        sock = raw if tls is None else tls.wrap_socket(raw, server_hostname="localhost")
-        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
-            sock.sendall(head + command + b"\n")
-            if shut_wr:
-                sock.shutdown(socket.SHUT_WR)
-        return read_reply(sock)
+    """One query connection: optional AUTH line, the command line, then the whole reply.
+
+    A reset or broken pipe (the server refusing or cutting the client) just ends it.
+    """
+    return query(
+        port, command, timeout=timeout, shut_wr=shut_wr, token=token, tls=tls, tolerate_reset=True
+    )
 
 
 def info(port: int, token: str | None = None, tls: ssl.SSLContext | None = None) -> dict[str, str]:
-    reply = ask(port, "INFO", token, tls)
-    head, *lines = reply.decode().splitlines()
-    assert re.fullmatch(r"INFO: \d+ counters", head), reply[:200]
-    return dict(line.split("=", 1) for line in lines)
+    return parse_info(ask(port, "INFO", token, tls))
 
 
 def counter(srv: Server, name: str, token: str | None = None) -> int:
@@ -356,7 +348,7 @@ def test_max_query_clients_makes_room_by_closing_the_oldest_waiting_connection(
     with many(conns):
         with socket.create_connection((LOOPBACK, srv.query_port), timeout=10) as fourth:
             fourth.sendall(b"COUNT\n")
-            assert read_reply(fourth) == b"COUNT: 0\n"
+            assert recv_all(fourth, tolerate_reset=True) == b"COUNT: 0\n"
         assert closed_soon(conns[0], 5.0)  # the oldest one still without a command
     assert int(info(srv.query_port)["QueryEvicted"]) >= 1
 
@@ -371,7 +363,10 @@ def test_max_query_clients_refuses_when_all_are_being_answered(
             f.sendall(b"FOLLOW\n")
             assert f.recv(64).startswith(b"FOLLOWING")
         with socket.create_connection((LOOPBACK, srv.query_port), timeout=10) as fourth:
-            assert read_reply(fourth) == b"ERROR: Too many query connections, try again later\n"
+            assert (
+                recv_all(fourth, tolerate_reset=True)
+                == b"ERROR: Too many query connections, try again later\n"
+            )
     reply = wait_for(lambda: (r := ask(srv.query_port, "STATS")).startswith(b"STATS") and r)
     assert reply.startswith(b"STATS: ")
     assert int(info(srv.query_port)["QueryRejected"]) >= 1
@@ -396,7 +391,7 @@ def test_query_timeout_for_the_command_line(server_factory: Callable[..., Server
                 slow.sendall(bytes([byte]))
                 time.sleep(0.2)  # pacing the attacker, not waiting for readiness
             slow.sendall(b"\n")
-            got = read_reply(slow)
+            got = recv_all(slow, tolerate_reset=True)
         assert closed_soon(slow, 5.0)
         assert time.monotonic() - t0 < 4.0
         assert not got.startswith(b"STATS"), "a command completed after the timeout was run"
@@ -544,7 +539,7 @@ def test_auth_token_required_on_query_port(server_factory: Callable[..., Server]
         s.sendall(b"AUTH " + TOKEN.encode() + b"\r\n")
         time.sleep(0.05)
         s.sendall(b"COUNT\r\n")
-        assert read_reply(s) == b"COUNT: 0\n"
+        assert recv_all(s, tolerate_reset=True) == b"COUNT: 0\n"
     # An authenticated connection that sends no command is closed by --query-timeout.
     with socket.create_connection((LOOPBACK, port), timeout=10) as s:
         s.sendall(b"AUTH " + TOKEN.encode() + b"\n")
@@ -924,7 +919,7 @@ def test_hostile_mix_server_survives_and_memory_settles(server: Server) -> None:
             with socket.create_connection((LOOPBACK, srv.query_port), timeout=15) as s:
                 sender = threading.Thread(target=send_quietly, args=(s, big))
                 sender.start()
-                reply = read_reply(s)
+                reply = recv_all(s, tolerate_reset=True)
                 sender.join(15)
             if reply != b"ERROR: Command line too long (limit 65536 bytes)\n":
                 problems.append(f"1 MB command reply {reply[:80]!r}")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, start_server
+from support import REPO, start_server
 
 BUILD_SCRIPT = REPO.parent / "shared" / "reference" / "build-c-reference.sh"
 

@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from conftest import Server, parse_found, parse_stats, query, recv_all, wait_for
+from support import Server, parse_found, parse_stats, query, recv_all, wait_for
 
 # ------------------------------------------------------------------ startup
 
