@@ -351,6 +351,19 @@ PARSERS: dict[str, Callable[[str], object]] = {
 }
 
 
+METAVARS: dict[Callable[[str], object], str] = {
+    parse_host: "ADDR",
+    parse_port: "PORT",
+    parse_size: "BYTES",
+    parse_seconds: "SECONDS",
+    parse_optional_seconds: "SECONDS",
+    parse_positive_int: "N",
+    parse_megabytes: "MB",
+    parse_milliseconds: "MS",
+    parse_directory: "DIR",
+}
+
+
 class _ArgumentParser(argparse.ArgumentParser):
     """argparse that exits with status 2 and one line naming the offending flag."""
 
@@ -381,7 +394,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
             type=convert,
             default=f.default if f.default is not MISSING else None,
             help=f.metadata["help"],
-            metavar=f.metadata["metavar"] or f.metadata["flags"][-1].lstrip("-").upper(),
+            metavar=f.metadata["metavar"] or METAVARS.get(parse, "VALUE"),
         )
 
 
