@@ -7,6 +7,7 @@ Fixtures built on these live in ``conftest.py``; import the rest as ``from suppo
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import signal
@@ -20,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+
+from logcaster.request import AUTH_REQUIRED, TOO_LONG, Command, Outcome, Refuse
 
 T = TypeVar("T")
 
@@ -326,3 +329,43 @@ def start_server(
         err,
         **timeouts,
     )
+
+
+# ---------------------------------------------------------- sans-IO reference models
+def cut(data: bytes, points: list[int]) -> list[bytes]:
+    at = sorted({0, len(data), *(p % (len(data) + 1) for p in points)})
+    return [data[a:b] for a, b in itertools.pairwise(at)]
+
+
+def request_reference(token: bytes, data: bytes, max_line: int) -> Outcome:
+    """What a reader given ``data`` in one piece, then EOF, answers."""
+    authed = not token
+    rest = data
+
+    def line_outcome(line: bytes) -> Outcome:
+        nonlocal authed
+        if authed:
+            return Command(line)
+        verb, _, given = line.partition(b" ")
+        if verb.upper() == b"AUTH" and given.strip() == token:
+            authed = True
+            return None
+        return Refuse(AUTH_REQUIRED)
+
+    while True:
+        nl = rest.find(b"\n")
+        if nl < 0:
+            if len(rest) > max_line:
+                return Refuse(TOO_LONG)
+            line = rest.rstrip(b"\r")
+            if line:
+                outcome = line_outcome(line)
+                if outcome is not None:
+                    return outcome
+            return None if authed else Refuse(AUTH_REQUIRED)
+        if nl > max_line:
+            return Refuse(TOO_LONG)
+        outcome = line_outcome(rest[:nl].rstrip(b"\r"))
+        if outcome is not None:
+            return outcome
+        rest = rest[nl + 1 :]

@@ -8,11 +8,10 @@ another exception, and the same answer however the bytes are cut.
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import cut, request_reference
 
 import logcaster.request as request_mod
 from logcaster.request import (
@@ -213,45 +212,6 @@ def test_refusals_never_echo_the_token_or_the_input() -> None:
 # -------------------------------------------------------------------- fuzzing
 
 
-def reference(token: bytes, data: bytes, max_line: int) -> Outcome:
-    """What a reader given ``data`` in one piece, then EOF, answers."""
-    authed = not token
-    rest = data
-
-    def line_outcome(line: bytes) -> Outcome:
-        nonlocal authed
-        if authed:
-            return Command(line)
-        verb, _, given = line.partition(b" ")
-        if verb.upper() == b"AUTH" and given.strip() == token:
-            authed = True
-            return None
-        return Refuse(AUTH_REQUIRED)
-
-    while True:
-        nl = rest.find(b"\n")
-        if nl < 0:
-            if len(rest) > max_line:
-                return Refuse(TOO_LONG)
-            line = rest.rstrip(b"\r")
-            if line:
-                outcome = line_outcome(line)
-                if outcome is not None:
-                    return outcome
-            return None if authed else Refuse(AUTH_REQUIRED)
-        if nl > max_line:
-            return Refuse(TOO_LONG)
-        outcome = line_outcome(rest[:nl].rstrip(b"\r"))
-        if outcome is not None:
-            return outcome
-        rest = rest[nl + 1 :]
-
-
-def cut(data: bytes, points: list[int]) -> list[bytes]:
-    at = sorted({0, len(data), *(p % (len(data) + 1) for p in points)})
-    return [data[a:b] for a, b in itertools.pairwise(at)]
-
-
 atoms = st.sampled_from(
     [
         b"AUTH s3cret-token-42\n",
@@ -298,7 +258,7 @@ def test_fuzz_any_bytes_any_cuts(
         assert reader.done
     # However the bytes were cut, the answer is the one the whole stream gets.
     whole = RequestReader(token, max_line_bytes=max_line)
-    expected = reference(token.encode(), data, max_line)
+    expected = request_reference(token.encode(), data, max_line)
     if eof:
         assert outcome == expected
         assert run(whole, [data]) == expected

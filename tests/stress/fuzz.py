@@ -19,11 +19,11 @@ Exits 1 (after printing the falsifying example) if a property fails.
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -32,13 +32,11 @@ from logcaster import commands as cmd
 from logcaster.framing import LineFramer, Scratch
 from logcaster.request import AUTH_REQUIRED, TOO_LONG, Command, Outcome, Refuse, RequestReader
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for support
+from support import cut, request_reference
+
 TOKEN = "s3cret-token-42"
 NOW = 1_700_000_000_000_000_000
-
-
-def cut(data: bytes, points: list[int]) -> list[bytes]:
-    at = sorted({0, len(data), *(p % (len(data) + 1) for p in points)})
-    return [data[a:b] for a, b in itertools.pairwise(at)]
 
 
 # ------------------------------------------------------------------ framer
@@ -123,34 +121,6 @@ request_bytes = st.one_of(
 )
 
 
-def reference(token: bytes, data: bytes, max_line: int) -> Outcome:
-    authed, rest = not token, data
-
-    def line_outcome(line: bytes) -> Outcome:
-        nonlocal authed
-        if authed:
-            return Command(line)
-        verb, _, given_token = line.partition(b" ")
-        if verb.upper() == b"AUTH" and given_token.strip() == token:
-            authed = True
-            return None
-        return Refuse(AUTH_REQUIRED)
-
-    while True:
-        nl = rest.find(b"\n")
-        if nl < 0:
-            if len(rest) > max_line:
-                return Refuse(TOO_LONG)
-            if rest.rstrip(b"\r") and (outcome := line_outcome(rest.rstrip(b"\r"))):
-                return outcome
-            return None if authed else Refuse(AUTH_REQUIRED)
-        if nl > max_line:
-            return Refuse(TOO_LONG)
-        if (outcome := line_outcome(rest[:nl].rstrip(b"\r"))) is not None:
-            return outcome
-        rest = rest[nl + 1 :]
-
-
 def check_request(data: bytes, token: str, max_line: int, points: list[int]) -> None:
     reader = RequestReader(token, max_line_bytes=max_line)
     outcome: Outcome = None
@@ -162,7 +132,7 @@ def check_request(data: bytes, token: str, max_line: int, points: list[int]) -> 
     got = reader.eof()
     assert got is None or outcome is None, "answered again at EOF"
     outcome = outcome or got
-    assert outcome == reference(token.encode(), data, max_line), outcome
+    assert outcome == request_reference(token.encode(), data, max_line), outcome
     if isinstance(outcome, Refuse):
         assert outcome.reply in (AUTH_REQUIRED, TOO_LONG)
     if isinstance(outcome, Command):
