@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from logcaster.request import AUTH_REQUIRED, TOO_LONG, Command, Outcome, Refuse
+from logcaster.frontends.line.reader import AUTH_REQUIRED, TOO_LONG, Outcome, Refuse
+from logcaster.frontends.line.reader import CommandLine as Command
 
 T = TypeVar("T")
 

@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logcaster import commands as cmd
-from logcaster.commands import (
-    HELP_TEXT,
+from logcaster.frontends.line import grammar as cmd
+from logcaster.frontends.line.grammar import (
     Count,
     Error,
     Follow,
@@ -21,9 +20,10 @@ from logcaster.commands import (
     Stats,
     Tail,
     parse_command,
-    parse_time,
     tokenize,
 )
+from logcaster.frontends.line.help import HELP_TEXT
+from logcaster.query.spec import parse_time
 
 NOW_S = 1_800_000_000
 NOW = NOW_S * 1_000_000_000 + 123_456_789  # a fixed "now" in ns

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logcaster.framing import LineFramer, Scratch
+from logcaster.inputs.framing import LineFramer, Scratch
 
 # --------------------------------------------------------------- reference
 

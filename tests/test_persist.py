@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from support import REC, log_files, wait_for
 
-from logcaster import persist as P
+from logcaster.storage import batch as B
+from logcaster.storage import files as P
+from logcaster.storage.files import writer as W
 
 
 # ------------------------------------------------------------------ helpers
@@ -70,7 +72,7 @@ def freeze_stamp(monkeypatch: pytest.MonkeyPatch, stamps: Callable[[], str]) -> 
         **{k: getattr(time, k) for k in dir(time) if not k.startswith("_")}
     )
     proxy.strftime = lambda fmt, *a: stamps()
-    monkeypatch.setattr(P, "time", proxy)
+    monkeypatch.setattr(W, "time", proxy)
 
 
 # --------------------------------------------------------- check_directory
@@ -133,7 +135,7 @@ def test_fsync_zero_syncs_after_each_batch(make_writer, monkeypatch) -> None:
         synced.append(fd)
         real(fd)
 
-    monkeypatch.setattr(P.os, "fsync", counting)
+    monkeypatch.setattr(W.os, "fsync", counting)
     w = make_writer(fsync_ms=0)
     w.submit(b"a\n", 1)
     wait_for(lambda: len(set(synced)) >= 2, 5.0, interval=0.005, what="fsync of data and index")
@@ -143,7 +145,7 @@ def test_fsync_zero_syncs_after_each_batch(make_writer, monkeypatch) -> None:
 def test_fsync_interval_defers_sync(make_writer, monkeypatch) -> None:
     synced: list[int] = []
     real = os.fsync
-    monkeypatch.setattr(P.os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    monkeypatch.setattr(W.os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
     w = make_writer(fsync_ms=60_000)
     for i in range(20):
         w.submit(b"line %d\n" % i, i)
@@ -374,11 +376,11 @@ class Disk:
     """A switchable fault in persist._write_all: ENOSPC, optionally after a partial write."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, partial: bool = False) -> None:
-        self.real = P._write_all
+        self.real = W._write_all
         self.failing = False
         self.partial = partial
         self.failures = 0
-        monkeypatch.setattr(P, "_write_all", self)
+        monkeypatch.setattr(W, "_write_all", self)
 
     def __call__(self, fd: int, data: bytes) -> None:
         if self.failing:
@@ -393,7 +395,7 @@ class Disk:
 def test_write_failure_counts_errors_and_recovers(
     make_writer, tmp_path, monkeypatch, capsys, partial: bool
 ) -> None:
-    monkeypatch.setattr(P, "RETRY_S", 0.02)
+    monkeypatch.setattr(W, "RETRY_S", 0.02)
     disk = Disk(monkeypatch, partial)
     d = tmp_path / "logs"
     w = make_writer(fsync_ms=0)
@@ -424,7 +426,7 @@ def test_write_failure_counts_errors_and_recovers(
 
 def test_opener_fault_then_recovery(make_writer, tmp_path, monkeypatch) -> None:
     """The files open on a full device (/dev/full); the writer reopens and recovers."""
-    monkeypatch.setattr(P, "RETRY_S", 0.02)
+    monkeypatch.setattr(W, "RETRY_S", 0.02)
     state = {"full": True}
 
     def opener(path: Path) -> int:
@@ -448,8 +450,8 @@ def test_opener_fault_then_recovery(make_writer, tmp_path, monkeypatch) -> None:
 def test_write_failure_mid_batch_after_rotation_no_duplicates(
     make_writer, tmp_path, monkeypatch
 ) -> None:
-    monkeypatch.setattr(P, "RETRY_S", 0.02)
-    real = P._write_all
+    monkeypatch.setattr(W, "RETRY_S", 0.02)
+    real = W._write_all
     calls = {"n": 0}
 
     def flaky(fd: int, data: bytes) -> None:
@@ -458,7 +460,7 @@ def test_write_failure_mid_batch_after_rotation_no_duplicates(
             raise OSError(errno.ENOSPC, "No space left on device")
         real(fd, data)
 
-    monkeypatch.setattr(P, "_write_all", flaky)
+    monkeypatch.setattr(W, "_write_all", flaky)
     d = tmp_path / "logs"
     w = make_writer(max_file_bytes=100)
     sent = numbered(6)
@@ -471,16 +473,16 @@ def test_write_failure_mid_batch_after_rotation_no_duplicates(
 
 # --------------------------------------------------------------- backpressure
 def test_backpressure_high_water_and_drain(make_writer, tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(P, "HIGH_WATER", 1000)
-    monkeypatch.setattr(P, "LOW_WATER", 200)
+    monkeypatch.setattr(B, "HIGH_WATER", 1000)
+    monkeypatch.setattr(B, "LOW_WATER", 200)
     gate = threading.Event()
-    real = P._write_all
+    real = W._write_all
 
     def slow(fd: int, data: bytes) -> None:
         gate.wait(10)  # the disk is stuck until the test opens the gate
         real(fd, data)
 
-    monkeypatch.setattr(P, "_write_all", slow)
+    monkeypatch.setattr(W, "_write_all", slow)
     drained = threading.Event()
     d = tmp_path / "logs"
     w = make_writer(on_drained=drained.set)
@@ -499,8 +501,8 @@ def test_backpressure_high_water_and_drain(make_writer, tmp_path, monkeypatch) -
 
 
 def test_on_drained_not_called_without_pressure(make_writer, monkeypatch) -> None:
-    monkeypatch.setattr(P, "HIGH_WATER", 10_000)
-    monkeypatch.setattr(P, "LOW_WATER", 5_000)
+    monkeypatch.setattr(B, "HIGH_WATER", 10_000)
+    monkeypatch.setattr(B, "LOW_WATER", 5_000)
     calls: list[int] = []
     w = make_writer(on_drained=lambda: calls.append(1))
     for i in range(20):

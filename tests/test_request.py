@@ -13,16 +13,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import cut, request_reference
 
-import logcaster.request as request_mod
-from logcaster.request import (
+import logcaster.frontends.line.reader as request_mod
+from logcaster.frontends.line.reader import (
     AUTH_REQUIRED,
     MAX_LINE_BYTES,
     TOO_LONG,
-    Command,
     Outcome,
     Refuse,
     RequestReader,
 )
+from logcaster.frontends.line.reader import CommandLine as Command
 
 TOKEN = "s3cret-token-42"
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logcaster import ring as ring_mod
-from logcaster.ring import Ring, Snapshot
+from logcaster.storage import ring as ring_mod
+from logcaster.storage.ring import Ring, Snapshot
 
 
 def snapshot_lines(snap: Snapshot) -> list[bytes]:

@@ -28,9 +28,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logcaster import commands as cmd
-from logcaster.framing import LineFramer, Scratch
-from logcaster.request import AUTH_REQUIRED, TOO_LONG, Command, Outcome, Refuse, RequestReader
+from logcaster.frontends.line import grammar as cmd
+from logcaster.frontends.line.reader import AUTH_REQUIRED, TOO_LONG, Outcome, Refuse, RequestReader
+from logcaster.frontends.line.reader import CommandLine as Command
+from logcaster.inputs.framing import LineFramer, Scratch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for support
 from support import cut, request_reference

@@ -9,9 +9,11 @@ connections* (which stop being read) instead of growing an unbounded queue.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
+
+from ..stats import Metric
 
 T = TypeVar("T")
 
@@ -19,7 +21,6 @@ T = TypeVar("T")
 class WorkerPool:
     def __init__(self, workers: int, queue_size: int) -> None:
         self.workers = workers
-        self.queue_size = queue_size
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="logcaster-w")
         self._slots = asyncio.Semaphore(workers + queue_size)
         self.waiting = 0  # jobs handed over and not finished
@@ -36,3 +37,6 @@ class WorkerPool:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def collect(self) -> Iterable[Metric]:
+        yield Metric("QueryJobs", self.waiting, "search jobs handed to workers, not finished")

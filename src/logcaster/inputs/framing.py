@@ -20,7 +20,7 @@ bytes, not a receive buffer each.
 
 from __future__ import annotations
 
-from .scan import clean_lines
+from ..scan import clean_lines
 
 EMPTY = memoryview(b"")
 ELLIPSIS = b"..."

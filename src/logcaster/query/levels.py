@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re2
 
+from .regex import re2_options
+
 ALIASES = {
     "TRACE": "TRACE",
     "DEBUG": "DEBUG",
@@ -36,13 +38,6 @@ def canonical_level(name: str) -> str | None:
     return ALIASES.get(name.strip().upper())
 
 
-def _options() -> re2.Options:
-    opts = re2.Options()
-    opts.log_errors = False
-    opts.never_nl = True
-    return opts
-
-
 def _token_pattern(words: list[str]) -> str:
     upper = "|".join(words)
     anycase = "(?i:" + upper + ")"
@@ -55,7 +50,7 @@ def _token_pattern(words: list[str]) -> str:
 
 
 _ALL_WORDS = sorted(ALIASES, key=len, reverse=True)
-LEVEL_TOKEN = re2.compile(_token_pattern(_ALL_WORDS).encode(), _options())
+LEVEL_TOKEN = re2.compile(_token_pattern(_ALL_WORDS).encode(), re2_options())
 
 
 def level_of(line: bytes) -> str | None:
@@ -70,4 +65,4 @@ def level_of(line: bytes) -> str | None:
 def candidate_pattern(levels: frozenset[str]) -> re2._Regexp:
     """A pattern matching any token of the given levels (lines to check with level_of)."""
     words = sorted((w for w, c in ALIASES.items() if c in levels), key=len, reverse=True)
-    return re2.compile(_token_pattern(words).encode(), _options())
+    return re2.compile(_token_pattern(words).encode(), re2_options())

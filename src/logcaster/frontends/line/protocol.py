@@ -1,7 +1,9 @@
-"""The query port's asyncio adapter: one command line in, one streamed reply out, close.
+"""The line port's asyncio adapter: one command line in, one streamed reply out, close.
 
-The protocol owns the transport, the command timeout and write flow control;
-what a command means is the :class:`~logcaster.service.QueryService`'s business.
+:class:`QueryProtocol` owns the transport, the command timeout and write flow
+control; what a command means is the :class:`~.handler.LineHandler`'s business.
+:class:`LineConnections` owns one listener's connections: the cap, eviction of
+waiting clients, counters, shutdown.
 """
 
 from __future__ import annotations
@@ -9,29 +11,58 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import TYPE_CHECKING, cast
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import cast
 
-from .request import AUTH_REQUIRED, Command, Outcome, Refuse, RequestReader
+from ...stats import Metric
+from .handler import LineHandler
+from .reader import AUTH_REQUIRED, CommandLine, Outcome, Refuse, RequestReader
 
-if TYPE_CHECKING:
-    from .service import QueryService
+
+@dataclass(slots=True)
+class LineStats:
+    rejected: int = 0  # connections refused: --max-query-clients reached
+    evicted: int = 0  # waiting connections closed to make room for a new one
+    auth_failures: int = 0  # connections without the right AUTH line
+
+
+class LineConnections:
+    """The connections of one query listener, and the factory of new ones."""
+
+    def __init__(
+        self, handler: LineHandler, timeout: float, max_clients: int = 64, token: str = ""
+    ) -> None:
+        self.handler = handler
+        self.timeout = timeout
+        self.max_clients = max_clients
+        self.token = token
+        self.stats = LineStats()
+        self.open: set[QueryProtocol] = set()
+
+    def protocol(self) -> QueryProtocol:
+        return QueryProtocol(self)
+
+    def close_all(self) -> None:
+        for conn in list(self.open):
+            conn.abort()
+
+    def collect(self) -> Iterable[Metric]:
+        s = self.stats
+        yield Metric("QueryRejected", s.rejected, "refused: --max-query-clients", "counter")
+        yield Metric("QueryEvicted", s.evicted, "waiting clients closed for room", "counter")
+        yield Metric("AuthFailures", s.auth_failures, "clients without the right AUTH", "counter")
 
 
 class QueryProtocol(asyncio.Protocol):
-    def __init__(
-        self,
-        service: QueryService,
-        timeout: float,
-        connections: set[QueryProtocol],
-        max_clients: int = 64,
-        token: str = "",
-    ) -> None:
-        self.service = service
-        self.timeout = timeout
-        self.connections = connections
-        self.max_clients = max_clients
+    def __init__(self, owner: LineConnections) -> None:
+        self.owner = owner
+        self.handler = owner.handler
+        self.timeout = owner.timeout
+        self.connections = owner.open
+        self.max_clients = owner.max_clients
         self.transport: asyncio.Transport | None = None
-        self._reader = RequestReader(token)
+        self._reader = RequestReader(owner.token)
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
         self._can_write = asyncio.Event()
@@ -43,7 +74,7 @@ class QueryProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
         if len(self.connections) >= self.max_clients and not self._evict_slowest():
-            self.service.counters.query_rejected += 1
+            self.owner.stats.rejected += 1
             self._refuse(b"ERROR: Too many query connections, try again later\n")
             return
         self.connections.add(self)
@@ -85,7 +116,7 @@ class QueryProtocol(asyncio.Protocol):
         if not waiting:
             return False
         victim = min(waiting, key=lambda c: c.opened)
-        self.service.counters.query_evicted += 1
+        self.owner.stats.evicted += 1
         victim.abort()
         self.connections.discard(victim)
         return True
@@ -111,11 +142,11 @@ class QueryProtocol(asyncio.Protocol):
 
     # ------------------------------------------------------------ internals
     def _take(self, outcome: Outcome) -> None:
-        if isinstance(outcome, Command):
+        if isinstance(outcome, CommandLine):
             self._start(outcome.line)
         elif isinstance(outcome, Refuse):
             if outcome.reply == AUTH_REQUIRED:
-                self.service.counters.auth_failures += 1
+                self.owner.stats.auth_failures += 1
             self._refuse(outcome.reply)
 
     def _expire(self) -> None:
@@ -138,7 +169,7 @@ class QueryProtocol(asyncio.Protocol):
         transport = self.transport
         assert transport is not None
         try:
-            async for chunk in self.service.execute(line, self):
+            async for chunk in self.handler.execute(line, self):
                 if transport.is_closing():
                     return
                 transport.write(chunk)

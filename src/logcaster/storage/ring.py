@@ -31,14 +31,14 @@ import threading
 from array import array
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .scan import count_lines, prefault
+from ..scan import count_lines, prefault
+from ..stats import Metric
 
 DEFAULT_BLOCK_SIZE = 1 << 20
-NL = 0x0A
 
 
 class Block:
@@ -201,10 +201,18 @@ class Ring:
         self.total = 0  # lines ever accepted
         self.dropped = 0  # lines evicted (global number of the oldest live line)
         self.held_bytes = 0  # bytes of live chunks (a partly dead chunk counts whole)
+        self.reloaded = 0  # lines put back from storage at start
 
     @property
     def current(self) -> int:
         return self.total - self.dropped
+
+    def collect(self) -> Iterable[Metric]:
+        yield Metric("Total", self.total, "lines ever accepted", "counter")
+        yield Metric("Dropped", self.dropped, "lines evicted from memory", "counter")
+        yield Metric("Current", self.current, "lines held in memory")
+        yield Metric("HeldBytes", self.held_bytes, "bytes of log data held in memory")
+        yield Metric("Reloaded", self.reloaded, "lines read back from disk at start", "counter")
 
     # ------------------------------------------------------------------ writer
     def append(

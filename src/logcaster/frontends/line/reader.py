@@ -17,7 +17,7 @@ TOO_LONG = b"ERROR: Command line too long (limit 65536 bytes)\n"
 
 
 @dataclass(frozen=True, slots=True)
-class Command:
+class CommandLine:
     line: bytes
 
 
@@ -26,7 +26,7 @@ class Refuse:
     reply: bytes
 
 
-Outcome = Command | Refuse | None
+Outcome = CommandLine | Refuse | None
 
 
 class RequestReader:
@@ -72,14 +72,14 @@ class RequestReader:
 
     def _line(self, line: bytes) -> Outcome:
         if self._authed:
-            return self._finish(Command(line))
+            return self._finish(CommandLine(line))
         verb, _, given = line.partition(b" ")
         if verb.upper() == b"AUTH" and hmac.compare_digest(given.strip(), self._token):
             self._authed = True
             return None
         return self._finish(Refuse(AUTH_REQUIRED))
 
-    def _finish(self, outcome: Command | Refuse) -> Outcome:
+    def _finish(self, outcome: CommandLine | Refuse) -> Outcome:
         self.done = True
         self._buf.clear()
         return outcome

@@ -1,0 +1,150 @@
+"""Sockets for the listeners: TCP listeners that report the address they bound,
+TLS contexts, the open-file limit and the event loop.
+
+A :class:`TCPListener` is one listening port (like an aiohttp *site*): the
+lifecycle code starts and stops a list of them, whatever protocol each speaks.
+The connections it accepts belong to a :class:`Connections` owner, which makes
+their protocol objects and closes them at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import resource
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from .config import ConfigError
+
+BACKLOG = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+class Connections(Protocol):
+    """The owner of one listener's connections."""
+
+    def protocol(self) -> asyncio.BaseProtocol:
+        """A protocol object for a new connection."""
+        ...
+
+    def close_all(self) -> None:
+        """Shutdown: end every open connection (storing what it had sent)."""
+        ...
+
+
+class TCPListener:
+    """One TCP port: bound by :meth:`start`, its real address in :attr:`address`."""
+
+    def __init__(
+        self,
+        name: str,
+        host: str,
+        port: int,
+        connections: Connections,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self.name = name  # what the startup line calls it: "ingest", "query"
+        self.host, self.port = host, port
+        self.connections = connections
+        self.tls = tls
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await create_server(
+            loop, self.connections.protocol, self.host, self.port, self.tls
+        )
+
+    @property
+    def address(self) -> Address:
+        assert self._server is not None, "not started"
+        host, port = self._server.sockets[0].getsockname()[:2]
+        return Address(host, port)
+
+    def close(self) -> None:
+        """Stop accepting (connections already open go on)."""
+        if self._server is not None:
+            self._server.close()
+
+    async def wait_closed(self, timeout: float = 2.0) -> None:
+        if self._server is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), timeout)
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """A server-side TLS context (TLS 1.2+) for the given PEM certificate and key."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        why = getattr(exc, "reason", None) or exc.strerror or str(exc)
+        raise ConfigError(f"--tls-cert/--tls-key: cannot load {cert} and {key}: {why}") from None
+    return ctx
+
+
+def listen_socket(host: str, port: int) -> socket.socket | None:
+    """A dual-stack listening socket for ``::`` (IPv6 and IPv4-mapped clients alike),
+    which the event loop would otherwise open IPv6-only; None for other hosts."""
+    if host != "::" or not socket.has_ipv6:
+        return None
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def create_server(
+    loop: asyncio.AbstractEventLoop,
+    factory: Callable[[], asyncio.BaseProtocol],
+    host: str,
+    port: int,
+    tls: ssl.SSLContext | None,
+) -> asyncio.Server:
+    sock = listen_socket(host, port)
+    if sock is not None:
+        return await loop.create_server(factory, sock=sock, backlog=BACKLOG, ssl=tls)
+    return await loop.create_server(
+        factory, host, port, backlog=BACKLOG, reuse_address=True, ssl=tls
+    )
+
+
+def raise_open_file_limit() -> tuple[int, int]:
+    """Raise the soft limit on open files to the hard limit (10 000 clients need it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 20
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when it is installed, else the standard loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop

@@ -1,0 +1,126 @@
+"""The query engine: runs a :class:`~logcaster.query.spec.QuerySpec` over the ring (or
+the stored history) and returns :class:`~logcaster.query.matches.Matches`.
+
+A search is split into contiguous runs of blocks, one worker-pool job each, so
+the C scanners (which release the GIL) use every core; with a limit, blocks are
+searched newest first in growing batches until the limit is met. The engine
+knows nothing of any wire protocol: frontends render what it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from array import array
+from collections.abc import Callable, Sequence
+
+from ..storage.ring import BlockView, Ring, Snapshot
+from .matcher import Matcher
+from .matches import Matches, tail
+from .pool import WorkerPool
+from .spec import QuerySpec
+
+History = Callable[[], tuple[BlockView, ...]]  # every stored line, oldest first (blocking)
+
+
+def _time_regions(view: BlockView, spec: QuerySpec) -> list[tuple[int, int]]:
+    """Byte regions of ``view`` whose receive time lies within the spec's bounds."""
+    lo = spec.time_from if spec.time_from is not None else -(1 << 63)
+    hi = spec.time_to if spec.time_to is not None else (1 << 63) - 1
+    blk = view.block
+    if blk.ts_max < lo or blk.ts_min > hi:
+        return []  # the whole block is outside the range
+    if lo <= blk.ts_min and blk.ts_max <= hi:
+        return [(view.start, view.end)]
+    regions: list[tuple[int, int]] = []
+    for s, e, ts in view.chunk_spans():
+        if lo <= ts <= hi:
+            if regions and regions[-1][1] == s:
+                regions[-1] = (regions[-1][0], e)
+            else:
+                regions.append((s, e))
+    return regions
+
+
+def search_views(views: Sequence[BlockView], matcher: Matcher) -> Matches:
+    """Run ``matcher`` over some block views (one worker's share of a snapshot)."""
+    spec = matcher.spec
+    timed = spec.time_from is not None or spec.time_to is not None
+    matches = Matches()
+    for view in views:
+        spans: array[int] = array("q")
+        regions = _time_regions(view, spec) if timed else [(view.start, view.end)]
+        count = 0
+        for s, e in regions:
+            count += matcher.scan(view.buf, s, e, spans)
+        matches.add(view, spans, count)
+    return matches
+
+
+def search(snapshot: Snapshot, spec: QuerySpec) -> Matches:
+    """Single-threaded search of a whole snapshot."""
+    return search_views(snapshot.views, Matcher(spec))
+
+
+def split_views(views: tuple[BlockView, ...], parts: int) -> list[tuple[BlockView, ...]]:
+    """Cut ``views`` into at most ``parts`` contiguous, near-equal runs."""
+    parts = max(1, min(parts, len(views)))
+    size, extra = divmod(len(views), parts)
+    out, start = [], 0
+    for i in range(parts):
+        end = start + size + (1 if i < extra else 0)
+        out.append(views[start:end])
+        start = end
+    return out
+
+
+class Engine:
+    """Searches on the worker pool; the event loop only hands out jobs."""
+
+    def __init__(self, ring: Ring, pool: WorkerPool, history: History | None = None) -> None:
+        self.ring = ring
+        self.pool = pool
+        self.history = history  # scope=all: the stored files, when there are any
+        self.parallelism = max(1, min(pool.workers, os.cpu_count() or 1))
+
+    async def compile(self, spec: QuerySpec) -> Matcher:
+        """The matcher of ``spec`` (compiled on the pool); raises QueryError."""
+        return await self.pool.run(Matcher, spec)
+
+    async def search(self, spec: QuerySpec) -> Matches:
+        """Matches of ``spec`` in a snapshot of the ring, searched in parallel.
+
+        With a limit, blocks are searched newest first in growing batches and
+        the search stops once the limit is met.
+        """
+        matcher = await self.compile(spec)
+        if spec.history and self.history is not None:
+            views = await self.pool.run(self.history)
+        else:
+            views = self.ring.snapshot().views
+        if spec.limit is None:
+            return Matches.merge(await self._search_parallel(views, matcher))
+        collected: list[Matches] = []
+        found = 0
+        end = len(views)
+        batch = self.parallelism
+        while end > 0 and found < spec.limit:
+            start = max(0, end - batch)
+            parts = await self._search_parallel(views[start:end], matcher)
+            collected[:0] = parts
+            found += sum(p.count for p in parts)
+            end, batch = start, batch * 2
+        matches = Matches.merge(collected)
+        if matches.count > spec.limit:
+            matches = await self.pool.run(matches.keep_newest, spec.limit)
+        return matches
+
+    async def tail(self, count: int) -> Matches:
+        """The newest ``count`` lines held."""
+        return await self.pool.run(tail, self.ring.snapshot(), count)
+
+    async def _search_parallel(
+        self, views: tuple[BlockView, ...], matcher: Matcher
+    ) -> list[Matches]:
+        parts = split_views(views, self.parallelism)
+        return list(await asyncio.gather(*(self.pool.run(search_views, p, matcher) for p in parts)))

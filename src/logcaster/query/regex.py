@@ -1,0 +1,112 @@
+"""RE2 patterns for scanning whole blocks of lines: compiling a user's regex so that
+anchors keep their per-line meaning, and the literals every match must contain.
+
+Patterns never match across a newline (``never_nl``): a block scan finds exactly
+the lines a per-line match would.
+"""
+
+from __future__ import annotations
+
+import re
+import re._constants as _sre_constants  # the stdlib's regex parser, for required_literals
+import re._parser as _sre_parser
+from typing import Any
+
+import re2
+
+from .errors import QueryError
+
+Pattern = Any  # re2 compiled pattern (the bindings ship no type information)
+
+
+def re2_options() -> re2.Options:
+    opts = re2.Options()
+    opts.log_errors = False
+    opts.never_nl = True  # a match never spans lines
+    return opts
+
+
+def per_line(pattern: str) -> str:
+    """``pattern`` for scanning a block of lines: ``\\A`` and ``\\z`` (text start/end)
+    become ``^`` and ``$``, which under ``(?m)`` mean line start/end, as a per-line
+    match would have it. Escapes and character classes are left alone."""
+    out: list[str] = []
+    i, n, in_class = 0, len(pattern), False
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < n:
+            nxt = pattern[i + 1]
+            if not in_class and nxt in "Az":
+                out.append("^" if nxt == "A" else "$")
+            else:
+                out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if ch == "[" and not in_class:
+            in_class = True
+            if pattern[i + 1 : i + 2] == "^":
+                out.append("[^")
+                i += 2
+                if pattern[i : i + 1] == "]":
+                    out.append("]")
+                    i += 1
+                continue
+            out.append(ch)
+            i += 1
+            if pattern[i : i + 1] == "]":
+                out.append("]")
+                i += 1
+            continue
+        if ch == "]" and in_class:
+            in_class = False
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def compile_regex(pattern: str) -> Pattern:
+    """A user's RE2 pattern, compiled to scan whole blocks of lines.
+
+    Errors name the pattern as the user wrote it.
+    """
+    try:
+        re2.compile(pattern.encode("utf-8", "surrogateescape"), re2_options())
+        return re2.compile(
+            ("(?m)" + per_line(pattern)).encode("utf-8", "surrogateescape"), re2_options()
+        )
+    except re2.error as exc:
+        why = exc.args[0] if exc.args else "invalid pattern"
+        if isinstance(why, bytes):
+            why = why.decode("utf-8", "replace")
+        raise QueryError(f"Invalid regex pattern: {why}") from None
+
+
+def required_literals(pattern: str, min_len: int = 3) -> tuple[bytes, ...]:
+    """Runs of plain characters that every match of ``pattern`` must contain, longest first.
+
+    The pattern is read with Python's own regex parser; only top-level runs of
+    literal characters count, and anything either parser may read differently
+    (flags, RE2-only escapes, errors) yields none, so the answer errs towards
+    "none" and never names a literal that a match could lack.
+    """
+    try:
+        parsed = _sre_parser.parse(pattern)
+    except Exception:  # RE2-only syntax, or not a valid Python pattern
+        return ()
+    if parsed.state.flags & (re.IGNORECASE | re.VERBOSE):
+        return ()
+    runs: list[list[int]] = [[]]
+    for op, arg in parsed:
+        if op is _sre_constants.LITERAL:
+            runs[-1].append(arg)
+        elif runs[-1]:
+            runs.append([])
+    found = {"".join(map(chr, r)).encode("utf-8", "surrogateescape") for r in runs}
+    return tuple(sorted((f for f in found if len(f) >= min_len), key=len, reverse=True))
+
+
+def literal_options() -> re2.Options:
+    """Latin-1 mode: a keyword's bytes match the same bytes, valid UTF-8 or not."""
+    opts = re2_options()
+    opts.encoding = re2.Options.Encoding.LATIN1
+    return opts

@@ -1,0 +1,127 @@
+"""What a query asks for, as plain values: :class:`QuerySpec`, built from ``key=value``
+parameters by :func:`build_spec`, with user-given times read by :func:`parse_time`.
+
+The parameters are the same for every frontend (the line port's ``QUERY``, the HTTP
+API's URL parameters), so their names, checks and error messages live here; a bad
+value raises :class:`QueryError`, whose message every frontend shows as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .errors import QueryError
+from .levels import canonical_level
+
+MAX_LIMIT = 10_000_000
+
+PARAMETERS = (
+    "keywords",
+    "keyword",
+    "operator",
+    "regex",
+    "time_from",
+    "time_to",
+    "level",
+    "limit",
+    "order",
+    "scope",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class QuerySpec:
+    """What a search or a live tap selects. Filters combine with AND."""
+
+    keywords: tuple[bytes, ...] = ()
+    any_keyword: bool = False  # operator=OR among keywords
+    regex: str | None = None
+    time_from: int | None = None  # ns since the epoch, inclusive
+    time_to: int | None = None
+    levels: frozenset[str] = field(default_factory=frozenset)
+    limit: int | None = None  # the newest N matches
+    descending: bool = False
+    raw: bool = False  # seed form: reply lines are the stored bytes, no timestamp
+    history: bool = False  # scope=all: search the persisted files, not only memory
+
+
+_RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_time(text: str, now_ns: int) -> int:
+    """Unix seconds, ISO 8601 or ``-<n><s|m|h|d|w>`` relative to now -> ns since epoch."""
+    value = text.strip()
+    rel = _RELATIVE.match(value)
+    if rel:
+        return now_ns - int(float(rel.group(1)) * _UNITS[rel.group(2)] * 1e9)
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        if seconds != seconds or abs(seconds) > 1e11:
+            raise ValueError(value)
+        return int(seconds * 1e9)
+    iso = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    dt = datetime.fromisoformat(iso)  # naive values are server local time
+    return int(dt.timestamp() * 1e9)
+
+
+Param = tuple[str, str, list[str]]  # (key, value, value split on unquoted commas)
+
+
+def build_spec(params: Iterable[Param], now_ns: int) -> QuerySpec:
+    """The QuerySpec of ``key=value`` parameters; raises QueryError for a bad one."""
+    keywords: list[bytes] = []
+    opts: dict[str, object] = {}
+    for key, value, items in params:
+        k = key.lower()
+        if k in ("keywords", "keyword"):
+            keywords.extend(i.encode("utf-8", "surrogateescape") for i in items if i)
+        elif k == "operator":
+            op = value.upper()
+            if op not in ("AND", "OR"):
+                raise QueryError(f"Invalid operator '{value}'. Use AND or OR.")
+            opts["any_keyword"] = op == "OR"
+        elif k == "regex":
+            if not value:
+                raise QueryError("Invalid regex pattern: empty pattern")
+            opts["regex"] = value
+        elif k in ("time_from", "time_to"):
+            try:
+                opts[k] = parse_time(value, now_ns)
+            except (ValueError, OverflowError, OSError):
+                raise QueryError(f"Invalid time value '{value}' for {k}") from None
+        elif k == "level":
+            levels = set()
+            for item in items:
+                level = canonical_level(item)
+                if level is None:
+                    raise QueryError(f"Unknown level '{item}'")
+                levels.add(level)
+            opts["levels"] = frozenset(levels)
+        elif k == "limit":
+            try:
+                limit = int(value)
+            except ValueError:
+                limit = -1
+            if not 1 <= limit <= MAX_LIMIT:
+                raise QueryError(f"Invalid limit '{value}': a whole number from 1 to {MAX_LIMIT}")
+            opts["limit"] = limit
+        elif k == "scope":
+            scope = value.lower()
+            if scope not in ("ring", "all"):
+                raise QueryError(f"Invalid scope '{value}'. Use ring or all.")
+            opts["history"] = scope == "all"
+        elif k == "order":
+            order = value.lower()
+            if order not in ("asc", "desc"):
+                raise QueryError(f"Invalid order '{value}'. Use asc or desc.")
+            opts["descending"] = order == "desc"
+        else:
+            raise QueryError(f"Unknown parameter '{key}'. Use HELP for usage.")
+    return QuerySpec(keywords=tuple(keywords), **opts)  # type: ignore[arg-type]
