@@ -11,7 +11,7 @@ from support import logcaster_cmd, parse_found, parse_stats
 
 from logcaster import __version__
 from logcaster.cli import build_parser, main
-from logcaster.config import Config, ConfigError, config_from_args, parse_size
+from logcaster.config import Config, ConfigError, IngestConfig, config_from_args, parse_size
 
 MiB = 1 << 20
 
@@ -23,13 +23,13 @@ def run(*args: str, stdin: bytes = b"", timeout: float = 30) -> subprocess.Compl
 def test_serve_defaults() -> None:
     cfg = config_from_args(build_parser().parse_args(["serve"]))
     assert cfg == Config()
-    assert (cfg.ingest_port, cfg.query_port) == (9999, 9998)
-    assert (cfg.ingest_host, cfg.query_host) == ("0.0.0.0", "127.0.0.1")
-    assert cfg.pool_workers == 4
-    assert cfg.ring_capacity == 1_000_000
-    assert cfg.ring_max_memory == 512 * MiB
-    assert cfg.ingest_max_line_bytes == 65536
-    assert cfg.query_timeout == 10
+    assert (cfg.ingest.port, cfg.query.port) == (9999, 9998)
+    assert (cfg.ingest.host, cfg.query.host) == ("0.0.0.0", "127.0.0.1")
+    assert cfg.pool.workers == 4
+    assert cfg.ring.capacity == 1_000_000
+    assert cfg.ring.max_memory == 512 * MiB
+    assert cfg.ingest.max_line_bytes == 65536
+    assert cfg.query.timeout == 10
 
 
 def test_serve_short_and_long_flags() -> None:
@@ -57,10 +57,10 @@ def test_serve_short_and_long_flags() -> None:
         ]
     )
     cfg = config_from_args(ns)
-    assert (cfg.ingest_port, cfg.query_port) == (0, 1234)
-    assert (cfg.pool_workers, cfg.ring_capacity) == (2, 10)
-    assert (cfg.ingest_host, cfg.query_host) == ("127.0.0.1", "::1")
-    assert (cfg.ring_max_memory, cfg.ingest_max_line_bytes, cfg.query_timeout) == (MiB, 4096, 0.5)
+    assert (cfg.ingest.port, cfg.query.port) == (0, 1234)
+    assert (cfg.pool.workers, cfg.ring.capacity) == (2, 10)
+    assert (cfg.ingest.host, cfg.query.host) == ("127.0.0.1", "::1")
+    assert (cfg.ring.max_memory, cfg.ingest.max_line_bytes, cfg.query.timeout) == (MiB, 4096, 0.5)
 
 
 @pytest.mark.parametrize(
@@ -92,9 +92,9 @@ def test_parse_size_rejects(text: str) -> None:
 
 def test_config_rejects_bad_values_directly() -> None:
     with pytest.raises(ConfigError, match="--port"):
-        Config(ingest_port=70000)
+        Config(ingest=IngestConfig(port=70000))
     with pytest.raises(ConfigError, match="--max-line-bytes"):
-        Config(ingest_max_line_bytes=65 * MiB)
+        Config(ingest=IngestConfig(max_line_bytes=65 * MiB))
 
 
 BAD_FLAGS = [

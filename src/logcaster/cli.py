@@ -8,7 +8,17 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .config import ArgumentParser, ConfigError, add_config_arguments, config_from_args, parse_port
+from .config import (
+    ArgumentParser,
+    ConfigError,
+    IngestConfig,
+    QueryConfig,
+    add_config_arguments,
+    check_startup,
+    config_from_args,
+    env_vars,
+)
+from .values import parse_port
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,20 +34,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     query = sub.add_parser("query", help="send one command to the query port, print the reply")
     query.add_argument("text", metavar="COMMAND", help="e.g. STATS, COUNT, 'QUERY keyword=error'")
+    query_port = QueryConfig().port
+    token_vars = env_vars("query", "auth_token")
     query.add_argument("--host", default="127.0.0.1", help="server address (127.0.0.1)")
     query.add_argument(
-        "-q", "-p", "--port", type=parse_port_arg, default=9998, help="query port (9998)"
+        "-q",
+        "-p",
+        "--port",
+        type=parse_port_arg,
+        default=query_port,
+        help=f"query port ({query_port})",
     )
     query.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (30)")
     query.add_argument(
         "--token",
-        default=os.environ.get("LOGCASTER_AUTH_TOKEN", ""),
-        help="send 'AUTH TOKEN' first (default: $LOGCASTER_AUTH_TOKEN)",
+        default=next((os.environ[v] for v in token_vars if os.environ.get(v)), ""),
+        help="send 'AUTH TOKEN' first (default: " + " or ".join(f"${v}" for v in token_vars) + ")",
     )
 
     send = sub.add_parser("send", help="send standard input's lines to the ingest port")
     send.add_argument("--host", default="127.0.0.1", help="server address (127.0.0.1)")
-    send.add_argument("-p", "--port", type=parse_port_arg, default=9999, help="ingest port (9999)")
+    ingest_port = IngestConfig().port
+    send.add_argument(
+        "-p",
+        "--port",
+        type=parse_port_arg,
+        default=ingest_port,
+        help=f"ingest port ({ingest_port})",
+    )
     return parser
 
 
@@ -59,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             config = config_from_args(args)
+            check_startup(config)
         except ConfigError as exc:
             print(f"logcaster serve: error: {exc}", file=sys.stderr)
             return 2
