@@ -39,7 +39,7 @@ from support import (
 )
 
 from logcaster import commands as cmd
-from logcaster.config import Config
+from logcaster.config import Config, IngestConfig, QueryConfig, TLSConfig
 from logcaster.framing import LineFramer, Scratch
 from logcaster.guard import ConnectionGuard
 
@@ -195,21 +195,23 @@ def tls_connect(port: int, ctx: ssl.SSLContext, timeout: float = 15.0) -> ssl.SS
 
 def test_security_defaults() -> None:
     cfg = Config()
-    assert cfg.ingest_max_clients == 10_000
-    assert cfg.query_max_clients == 64
-    assert cfg.ingest_idle_timeout == 0.0  # off
-    assert cfg.query_timeout == 10.0
-    assert cfg.query_host == "127.0.0.1"
-    assert cfg.query_auth_token == "" and cfg.ingest_allow == ""
+    assert cfg.ingest.max_clients == 10_000
+    assert cfg.query.max_clients == 64
+    assert cfg.ingest.idle_timeout == 0.0  # off
+    assert cfg.query.timeout == 10.0
+    assert cfg.query.host == "127.0.0.1"
+    assert cfg.query.auth_token == "" and cfg.ingest.allow == ""
     assert cfg.tls_ports == (False, False)
-    assert TOKEN not in repr(Config(query_auth_token=TOKEN)), "the token must not be in repr()"
+    secret = Config(query=QueryConfig(auth_token=TOKEN))
+    assert TOKEN not in repr(secret), "the token must not be in repr()"
 
 
 def test_tls_port_selection() -> None:
-    both = Config(tls_cert=__file__, tls_key=__file__)
+    pem = TLSConfig(cert=__file__, key=__file__)
+    both = Config(tls=pem)
     assert both.tls_ports == (True, True)
-    assert Config(tls_cert=__file__, tls_key=__file__, ingest_tls=True).tls_ports == (True, False)
-    assert Config(tls_cert=__file__, tls_key=__file__, query_tls=True).tls_ports == (False, True)
+    assert Config(tls=pem, ingest=IngestConfig(tls=True)).tls_ports == (True, False)
+    assert Config(tls=pem, query=QueryConfig(tls=True)).tls_ports == (False, True)
 
 
 BAD_SECURITY_FLAGS = [

@@ -54,13 +54,13 @@ class LogServer:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.ring = Ring(
-            config.ring_capacity,
-            config.ring_max_memory,
+            config.ring.capacity,
+            config.ring.max_memory,
             DEFAULT_BLOCK_SIZE,
             BlockFactory(DEFAULT_BLOCK_SIZE),
         )
         self.counters = Counters()
-        self.follow = FollowHub(stall_timeout=config.query_timeout)
+        self.follow = FollowHub(stall_timeout=config.query.timeout)
         self.intake = Intake(self.ring, self.follow, self.counters)
         self.ingest_connections: set[IngestProtocol] = set()
         self.query_connections: set[QueryProtocol] = set()
@@ -76,34 +76,34 @@ class LogServer:
         cfg = self.config
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        if cfg.persist_enabled:
+        if cfg.persist.enabled:
             self._start_persistence(loop)
-        self.pool = WorkerPool(cfg.pool_workers, cfg.pool_queue_size)
+        self.pool = WorkerPool(cfg.pool.workers, cfg.pool.queue_size)
         self.service = QueryService(self.ring, self.pool, self.counters, self.follow, self.writer)
-        scratch = Scratch(cfg.ingest_max_line_bytes)
-        guard = ConnectionGuard(cfg.ingest_max_clients, cfg.ingest_allow)
+        scratch = Scratch(cfg.ingest.max_line_bytes)
+        guard = ConnectionGuard(cfg.ingest.max_clients, cfg.ingest.allow)
         service = self.service
         ingest_tls, query_tls = cfg.tls_ports
-        tls = tls_context(cfg.tls_cert, cfg.tls_key) if cfg.tls_cert else None
+        tls = tls_context(cfg.tls.cert, cfg.tls.key) if cfg.tls.cert else None
         try:
             self._ingest = await create_listener(
                 loop,
                 lambda: IngestProtocol(self.intake, scratch, self.ingest_connections, guard),
-                cfg.ingest_host,
-                cfg.ingest_port,
+                cfg.ingest.host,
+                cfg.ingest.port,
                 tls if ingest_tls else None,
             )
             self._query = await create_listener(
                 loop,
                 lambda: QueryProtocol(
                     service,
-                    cfg.query_timeout,
+                    cfg.query.timeout,
                     self.query_connections,
-                    cfg.query_max_clients,
-                    cfg.query_auth_token,
+                    cfg.query.max_clients,
+                    cfg.query.auth_token,
                 ),
-                cfg.query_host,
-                cfg.query_port,
+                cfg.query.host,
+                cfg.query.port,
                 tls if query_tls else None,
             )
         except BaseException:
@@ -116,11 +116,11 @@ class LogServer:
     def _start_persistence(self, loop: asyncio.AbstractEventLoop) -> None:
         """Check the directory, repair a torn tail, reload the ring, start the writer."""
         cfg = self.config
-        directory = Path(cfg.persist_dir)
+        directory = Path(cfg.persist.dir)
         check_directory(directory)
         recover(directory)
         t0 = time.perf_counter()
-        parts = load_newest(directory, cfg.ring_capacity, cfg.ring_max_memory)
+        parts = load_newest(directory, cfg.ring.capacity, cfg.ring.max_memory)
         files = 0
         for data, offs, tss in parts:
             view = memoryview(data)
@@ -135,9 +135,9 @@ class LogServer:
         )
         self.writer = PersistWriter(
             directory,
-            max_file_bytes=max(1, int(cfg.persist_max_file_mb * MiB)),
-            retention_bytes=max(1, int(cfg.persist_retention_mb * MiB)),
-            fsync_ms=cfg.persist_fsync_ms,
+            max_file_bytes=max(1, int(cfg.persist.max_file_mb * MiB)),
+            retention_bytes=max(1, int(cfg.persist.retention_mb * MiB)),
+            fsync_ms=cfg.persist.fsync_ms,
             on_drained=lambda: self._call_soon(loop, self.intake.resume_all),
         )
         self.writer.start()
@@ -168,7 +168,7 @@ class LogServer:
 
     async def serve(self) -> None:
         assert self._stop is not None
-        idle = self.config.ingest_idle_timeout
+        idle = self.config.ingest.idle_timeout
         sweeper = asyncio.create_task(self._close_idle(idle)) if idle > 0 else None
         try:
             await self._stop.wait()
