@@ -79,6 +79,7 @@ class ConfigError(ValueError):
 
 
 _KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+_GOT = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +117,10 @@ class Setting:
         """Check a value given as itself (an argument, a TOML native) and normalise it."""
         wanted: tuple[type, ...] = (int, float) if self.kind is float else (self.kind,)
         if isinstance(value, bool) is not (self.kind is bool) or not isinstance(value, wanted):
-            raise ValueError(f"expected {_KINDS[self.kind]}, not {type(value).__name__}")
+            got = _GOT.get(
+                type(value), "a table" if isinstance(value, dict) else type(value).__name__
+            )
+            raise ValueError(f"expected {_KINDS[self.kind]}, got {got}")
         return self.from_text(str(value))
 
     def show(self, value: object) -> str:
@@ -617,9 +621,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         f"(or set {CONFIG_ENV})",
     )
     for section_name, cls in sections():
-        group = parser.add_argument_group(
-            f"[{section_name}]", (cls.__doc__ or "").strip().splitlines()[0]
-        )
+        title = f"[{section_name}] settings ({ENV_PREFIX}{section_name.upper()}_*)"
+        group = parser.add_argument_group(title, (cls.__doc__ or "").strip().splitlines()[0])
         for name, about, default in settings(cls):
             dest = _dest(section_name, name)
             if about.switch:
