@@ -58,10 +58,14 @@ __all__ = [
     "add_config_arguments",
     "check_startup",
     "config_from_args",
+    "env_layer",
     "env_vars",
+    "file_layer",
     "load_config",
     "read_config_file",
+    "sections",
     "setting",
+    "settings",
 ]
 
 T = TypeVar("T")
