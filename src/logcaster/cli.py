@@ -14,7 +14,6 @@ from .config import (
     IngestConfig,
     QueryConfig,
     add_config_arguments,
-    check_startup,
     config_from_args,
     env_vars,
 )
@@ -83,7 +82,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             config = config_from_args(args)
-            check_startup(config)
         except ConfigError as exc:
             print(f"logcaster serve: error: {exc}", file=sys.stderr)
             return 2
