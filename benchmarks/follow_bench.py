@@ -450,7 +450,7 @@ def main(argv: list[str]) -> int:
             "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "wall_seconds": round(time.monotonic() - started, 1),
             "settings": asdict(settings),
-            "server_args": ["serve", "--host", "127.0.0.1", "-p", "0", "-q", "0", *SERVER_ARGS],
+            "server_args": ["serve", "--host", "127.0.0.1", "-p", "0", "-q", "0", "--http-port", "0", *SERVER_ARGS],
             "conditions": [asdict(c) for c in CONDITIONS],
             "stalled_follower": f"SO_RCVBUF={STALLED_RCVBUF} before connect, FOLLOW, never reads",
             "reader_follower": f"{FILTER_COMMAND}, read on a thread of the orchestrator",

@@ -177,7 +177,8 @@ def start_logcaster(
     """Start ``python -m logcaster serve -p 0 -q 0`` and parse the bound ports."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src_dir), env.get("PYTHONPATH")) if p)
-    cmd = [python, "-m", "logcaster", "serve", "--host", "127.0.0.1", "-p", "0", "-q", "0", *extra]
+    cmd = [python, "-m", "logcaster", "serve", "--host", "127.0.0.1", "-p", "0", "-q", "0"]
+    cmd += ["--http-port", "0", *extra]
     with log.open("ab") as err:
         proc = spawn(cmd, stdout=subprocess.PIPE, stderr=err, env=env)
     try:

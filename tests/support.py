@@ -29,7 +29,10 @@ T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
-BANNER_RE = re.compile(r"LogCaster listening: ingest (\S+):(\d+), query (\S+):(\d+)")
+BANNER_RE = re.compile(
+    r"LogCaster listening: ingest (\S+):(\d+), query (\S+):(\d+)(?:, http (\S+):(\d+))?$",
+    re.MULTILINE,
+)
 STATS_RE = re.compile(rb"STATS: Total=(\d+), Dropped=(\d+), Current=(\d+), Clients=(\d+)\n")
 STOPPED_RE = re.compile(r"LogCaster stopped: Total=(\d+), Dropped=(\d+), Current=(\d+)")
 STAMP = rb"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] "
@@ -187,6 +190,7 @@ class Server:
     query_port: int
     stdout_path: Path
     stderr_path: Path
+    http_port: int = 0  # 0: no HTTP listener
     # Defaults for the methods below when no timeout is given.
     query_timeout: float = 15.0
     send_timeout: float = 15.0
@@ -287,7 +291,7 @@ def start_server(
     err = io_dir / f"server-{n}.err"
     run_dir = cwd or io_dir
     run_dir.mkdir(parents=True, exist_ok=True)
-    cmd = logcaster_cmd("serve", "-p", "0", "-q", "0")
+    cmd = logcaster_cmd("serve", "-p", "0", "-q", "0", "--http-port", "0")
     if ingest_host is not None:
         cmd += ["--host", ingest_host]
     cmd += list(args)
@@ -328,6 +332,7 @@ def start_server(
         int(m.group(4)),
         out,
         err,
+        int(m.group(6) or 0),
         **timeouts,
     )
 

@@ -124,7 +124,7 @@ def many(sockets: list[socket.socket]) -> Iterator[list[socket.socket]]:
 def run_serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``logcaster serve -p 0 -q 0 ARGS`` expected to fail at once (killed after 20 s)."""
     return subprocess.run(
-        logcaster_cmd("serve", "-p", "0", "-q", "0", *args),
+        logcaster_cmd("serve", "-p", "0", "-q", "0", "--http-port", "0", *args),
         capture_output=True,
         text=True,
         timeout=20,
@@ -812,7 +812,7 @@ def test_running_out_of_file_descriptors_recovers(server: Server) -> None:
 
 def test_sigterm_stops_server_whose_output_pipe_is_gone() -> None:
     proc = subprocess.Popen(
-        logcaster_cmd("serve", "--host", LOOPBACK, "-p", "0", "-q", "0"),
+        logcaster_cmd("serve", "--host", LOOPBACK, "-p", "0", "-q", "0", "--http-port", "0"),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

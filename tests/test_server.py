@@ -20,7 +20,9 @@ from support import Server, parse_found, parse_stats, query, recv_all, wait_for
 def test_banner_reports_real_bound_ports(server_factory) -> None:
     srv = server_factory(ingest_host=None)  # default --host 0.0.0.0
     assert re.fullmatch(
-        r"LogCaster listening: ingest 0\.0\.0\.0:\d+, query 127\.0\.0\.1:\d+", srv.banner
+        r"LogCaster listening: ingest 0\.0\.0\.0:\d+, query 127\.0\.0\.1:\d+"
+        r", http 127\.0\.0\.1:\d+",
+        srv.banner,
     )
     assert srv.ingest_port != 0 and srv.query_port != 0 and srv.ingest_port != srv.query_port
     assert srv.query("COUNT") == b"COUNT: 0\n"

@@ -20,12 +20,14 @@ from pathlib import Path
 
 from .config import Config, MiB, check_startup
 from .console import say
+from .frontends.http.api import Backend
+from .frontends.http.server import HTTPListener, build_app
 from .frontends.line.handler import LineHandler
 from .frontends.line.protocol import LineConnections
 from .inputs.framing import Scratch
 from .inputs.guard import ConnectionGuard
 from .inputs.tcp import IngestConnections
-from .net import TCPListener, new_event_loop, raise_open_file_limit, tls_context
+from .net import Listener, TCPListener, new_event_loop, raise_open_file_limit, tls_context
 from .pipeline.intake import Intake
 from .pipeline.taps import LiveTaps
 from .query.engine import Engine
@@ -33,6 +35,7 @@ from .query.pool import WorkerPool
 from .stats import Constant, Metric, Registry
 from .storage.files import PersistWriter, check_directory, recover, reload_ring
 from .storage.ring import DEFAULT_BLOCK_SIZE, BlockFactory, Ring
+from .values import OFF
 
 
 class App:
@@ -49,9 +52,10 @@ class App:
         self.taps = LiveTaps(stall_timeout=config.query.timeout)
         self.intake = Intake(self.ring, self.taps)
         self.registry = Registry()
-        self.listeners: list[TCPListener] = []
+        self.listeners: list[Listener] = []
         self.files: PersistWriter | None = None
         self.pool: WorkerPool | None = None
+        self.ready = False  # every listener bound, the ring refilled
         self._stop: asyncio.Event | None = None
 
     # ---------------------------------------------------------------- startup
@@ -67,6 +71,7 @@ class App:
             self.listeners = self._build(loop)
             for listener in self.listeners:
                 await listener.start()
+            self.ready = True
         except BaseException:
             for listener in self.listeners:
                 listener.close()
@@ -74,7 +79,7 @@ class App:
                 self.files.close()
             raise
 
-    def _build(self, loop: asyncio.AbstractEventLoop) -> list[TCPListener]:
+    def _build(self, loop: asyncio.AbstractEventLoop) -> list[Listener]:
         """The engine, the input and frontend connection owners, the stats registry."""
         cfg = self.config
         self.pool = pool = WorkerPool(cfg.pool.workers, cfg.pool.queue_size)
@@ -100,12 +105,18 @@ class App:
         self.registry.register(self.intake)
         ingest_tls, query_tls = cfg.tls_ports
         tls = tls_context(cfg.tls.cert, cfg.tls.key) if cfg.tls.cert else None
-        return [
+        listeners: list[Listener] = [
             TCPListener(
                 "ingest", cfg.ingest.host, cfg.ingest.port, ingest, tls if ingest_tls else None
             ),
             TCPListener("query", cfg.query.host, cfg.query.port, line, tls if query_tls else None),
         ]
+        if cfg.http.port != OFF:
+            backend = Backend(engine, self.taps, self.registry, lambda: self.ready)
+            web = build_app(backend, cfg.query.auth_token, cfg.http.max_body)
+            http_tls = tls if cfg.http.tls else None
+            listeners.append(HTTPListener(web, cfg.http.host, cfg.http.port, http_tls))
+        return listeners
 
     def _open_files(self, loop: asyncio.AbstractEventLoop) -> PersistWriter:
         """Check --dir, repair a torn tail, refill the ring from it, start the writer."""
@@ -149,7 +160,7 @@ class App:
         for listener in self.listeners:
             listener.close()
         for listener in self.listeners:
-            listener.connections.close_all()
+            listener.close_connections()
         for listener in self.listeners:
             await listener.wait_closed()
         if self.files is not None:

@@ -1,8 +1,9 @@
 """Sockets for the listeners: TCP listeners that report the address they bound,
 TLS contexts, the open-file limit and the event loop.
 
-A :class:`TCPListener` is one listening port (like an aiohttp *site*): the
+A :class:`Listener` is one listening port (like an aiohttp *site*): the
 lifecycle code starts and stops a list of them, whatever protocol each speaks.
+:class:`TCPListener` is the one for asyncio protocols.
 The connections it accepts belong to a :class:`Connections` owner, which makes
 their protocol objects and closes them at shutdown.
 """
@@ -44,6 +45,31 @@ class Connections(Protocol):
         ...
 
 
+class Listener(Protocol):
+    """One listening port of any protocol, as the lifecycle code sees it."""
+
+    name: str  # what the startup line calls it: "ingest", "query", "http"
+
+    async def start(self) -> None:
+        """Bind and start accepting."""
+        ...
+
+    @property
+    def address(self) -> Address:
+        """The address really bound (port 0 resolved)."""
+        ...
+
+    def close(self) -> None:
+        """Stop accepting (connections already open go on)."""
+        ...
+
+    def close_connections(self) -> None:
+        """Shutdown: end every open connection (storing what it had sent)."""
+        ...
+
+    async def wait_closed(self, timeout: float = 2.0) -> None: ...
+
+
 class TCPListener:
     """One TCP port: bound by :meth:`start`, its real address in :attr:`address`."""
 
@@ -55,7 +81,7 @@ class TCPListener:
         connections: Connections,
         tls: ssl.SSLContext | None = None,
     ) -> None:
-        self.name = name  # what the startup line calls it: "ingest", "query"
+        self.name = name
         self.host, self.port = host, port
         self.connections = connections
         self.tls = tls
@@ -74,9 +100,11 @@ class TCPListener:
         return Address(host, port)
 
     def close(self) -> None:
-        """Stop accepting (connections already open go on)."""
         if self._server is not None:
             self._server.close()
+
+    def close_connections(self) -> None:
+        self.connections.close_all()
 
     async def wait_closed(self, timeout: float = 2.0) -> None:
         if self._server is not None:
@@ -106,6 +134,27 @@ def listen_socket(host: str, port: int) -> socket.socket | None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         sock.bind((host, port))
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def bound_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (dual-stack for ``::``), for servers that
+    take a socket (aiohttp's ``SockSite``)."""
+    dual = listen_socket(host, port)
+    if dual is not None:
+        return dual
+    family, kind, proto, _, addr = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
         sock.listen(BACKLOG)
         sock.setblocking(False)
     except BaseException:

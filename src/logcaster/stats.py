@@ -18,7 +18,9 @@ Kind = Literal["counter", "gauge", "info"]
 
 @dataclass(frozen=True, slots=True)
 class Metric:
-    """One value: ``name`` as INFO shows it (``Total``), what it means, its kind.
+    """One value: ``name`` as INFO shows it (``Total``), what it means, its kind, and
+    ``prom``, its Prometheus name without prefix or ``_total`` (default: ``name`` in
+    snake case).
 
     Counters only grow; gauges go up and down; info values are words (``on``).
     """
@@ -27,6 +29,7 @@ class Metric:
     value: int | float | str
     help: str
     kind: Kind = "gauge"
+    prom: str = ""
 
 
 class Collector(Protocol):

@@ -36,6 +36,16 @@ def parse_port(text: str) -> int:
     return value
 
 
+OFF = -1  # a listener that is switched off
+
+
+def parse_port_or_off(text: str) -> int:
+    """A TCP/UDP port as :func:`parse_port`, or ``off`` (also ``-1``) for no listener."""
+    if text.strip().lower() in ("off", "-1"):
+        return OFF
+    return parse_port(text)
+
+
 def parse_positive_int(text: str) -> int:
     """A whole number of at least 1."""
     value = _parse_int(text)

@@ -81,6 +81,7 @@ class ServerProcess:
         self.out: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
         self.err: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         cmd = [python, "-m", "logcaster", "serve", "--host", LOOPBACK, "-p", "0", "-q", "0"]
+        cmd += ["--http-port", "0"]
         self.proc = subprocess.Popen(
             [*cmd, *args],
             stdin=subprocess.DEVNULL,

@@ -16,6 +16,7 @@ from .flags import ArgumentParser, add_config_arguments, config_from_args
 from .schema import ConfigError, Section, Setting, setting, settings
 from .sections import (
     Config,
+    HttpConfig,
     IngestConfig,
     PersistConfig,
     PoolConfig,
@@ -33,6 +34,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "ConfigFile",
+    "HttpConfig",
     "IngestConfig",
     "MiB",
     "PersistConfig",

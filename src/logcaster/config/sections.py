@@ -19,6 +19,7 @@ from ..values import (
     parse_optional_path,
     parse_optional_seconds,
     parse_port,
+    parse_port_or_off,
     parse_positive_int,
     parse_seconds,
     parse_size,
@@ -234,6 +235,36 @@ class PersistConfig(Section):
 
 
 @dataclass(frozen=True, slots=True)
+class HttpConfig(Section):
+    """The HTTP listener: JSON query API, live tail, stats, /metrics."""
+
+    host: str = setting(
+        "127.0.0.1",
+        parse_host,
+        "--http-host",
+        metavar="ADDR",
+        check=resolvable_host,
+        help="HTTP bind address; the default is loopback only (it shows every log)",
+    )
+    port: int = setting(
+        9997,
+        parse_port_or_off,
+        "--http-port",
+        metavar="PORT",
+        help="HTTP port; 0 picks a free one, off disables",
+    )
+    tls: bool = setting(False, parse_switch, "--http-tls", help="TLS on the HTTP port (--tls-cert)")
+    max_body: int = setting(
+        16 * MiB,
+        parse_size,
+        "--http-max-body",
+        metavar="BYTES",
+        most=1 << 30,
+        help="largest request body accepted (413 past it)",
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything ``logcaster serve`` can be told. Defaults are production values."""
 
@@ -243,6 +274,7 @@ class Config:
     pool: PoolConfig = field(default_factory=PoolConfig)
     tls: TLSConfig = field(default_factory=TLSConfig)
     persist: PersistConfig = field(default_factory=PersistConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
 
     def __post_init__(self) -> None:
         for name, cls in sections():
@@ -252,13 +284,15 @@ class Config:
             raise ConfigError("--tls-cert: give both --tls-cert and --tls-key")
         if (self.ingest.tls or self.query.tls) and not self.tls.cert:
             raise ConfigError("--ingest-tls/--query-tls: need --tls-cert and --tls-key")
+        if self.http.tls and not self.tls.cert:
+            raise ConfigError("--http-tls: needs --tls-cert and --tls-key")
 
     @property
     def tls_ports(self) -> tuple[bool, bool]:
-        """(ingest, query) TLS: with a certificate and neither switch, both ports."""
+        """(ingest, query) TLS: with a certificate and no TLS switch at all, both ports."""
         if not self.tls.cert:
             return False, False
-        if not (self.ingest.tls or self.query.tls):
+        if not (self.ingest.tls or self.query.tls or self.http.tls):
             return True, True
         return self.ingest.tls, self.query.tls
 

@@ -70,11 +70,31 @@ class IngestConnections:
 
     def collect(self) -> Iterable[Metric]:
         s = self.stats
-        yield Metric("Clients", s.clients, "ingest connections open now")
-        yield Metric("Truncated", s.truncated, "lines cut to --max-line-bytes", "counter")
-        yield Metric("Rejected", s.rejected, "connections refused: --max-clients", "counter")
-        yield Metric("Denied", s.denied, "connections refused: --ingest-allow", "counter")
-        yield Metric("IdleClosed", s.idle_closed, "connections closed: --idle-timeout", "counter")
+        yield Metric("Clients", s.clients, "ingest connections open now", prom="ingest_connections")
+        yield Metric(
+            "Truncated", s.truncated, "lines cut to --max-line-bytes", "counter", "lines_truncated"
+        )
+        yield Metric(
+            "Rejected",
+            s.rejected,
+            "connections refused: --max-clients",
+            "counter",
+            "ingest_rejected_connections",
+        )
+        yield Metric(
+            "Denied",
+            s.denied,
+            "connections refused: --ingest-allow",
+            "counter",
+            "ingest_denied_connections",
+        )
+        yield Metric(
+            "IdleClosed",
+            s.idle_closed,
+            "connections closed: --idle-timeout",
+            "counter",
+            "ingest_idle_closed_connections",
+        )
 
 
 class IngestProtocol(asyncio.BufferedProtocol):

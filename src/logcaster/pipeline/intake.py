@@ -54,4 +54,10 @@ class Intake:
 
     def collect(self) -> Iterable[Metric]:
         if self.stores:  # only a store can make ingest wait
-            yield Metric("IngestPauses", self.paused, "times ingest waited for a store", "counter")
+            yield Metric(
+                "IngestPauses",
+                self.paused,
+                "times ingest waited for a store",
+                "counter",
+                "ingest_pauses",
+            )

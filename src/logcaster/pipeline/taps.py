@@ -103,6 +103,12 @@ class LiveTaps:
             tap.sink.abort()
 
     def collect(self) -> Iterable[Metric]:
-        yield Metric("Followers", len(self.taps), "live taps open")
-        yield Metric("FollowSkipped", self.skipped, "lines slow taps did not get", "counter")
-        yield Metric("FollowCut", self.cut, "taps cut for not reading", "counter")
+        yield Metric("Followers", len(self.taps), "live taps open", prom="live_taps")
+        yield Metric(
+            "FollowSkipped",
+            self.skipped,
+            "lines slow taps did not get",
+            "counter",
+            "live_tap_skipped_lines",
+        )
+        yield Metric("FollowCut", self.cut, "taps cut for not reading", "counter", "live_taps_cut")

@@ -39,4 +39,9 @@ class WorkerPool:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def collect(self) -> Iterable[Metric]:
-        yield Metric("QueryJobs", self.waiting, "search jobs handed to workers, not finished")
+        yield Metric(
+            "QueryJobs",
+            self.waiting,
+            "search jobs handed to workers, not finished",
+            prom="query_jobs_running",
+        )

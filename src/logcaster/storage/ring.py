@@ -208,11 +208,19 @@ class Ring:
         return self.total - self.dropped
 
     def collect(self) -> Iterable[Metric]:
-        yield Metric("Total", self.total, "lines ever accepted", "counter")
-        yield Metric("Dropped", self.dropped, "lines evicted from memory", "counter")
-        yield Metric("Current", self.current, "lines held in memory")
+        yield Metric("Total", self.total, "lines ever accepted", "counter", "lines_received")
+        yield Metric(
+            "Dropped", self.dropped, "lines evicted from memory", "counter", "lines_dropped"
+        )
+        yield Metric("Current", self.current, "lines held in memory", prom="lines_held")
         yield Metric("HeldBytes", self.held_bytes, "bytes of log data held in memory")
-        yield Metric("Reloaded", self.reloaded, "lines read back from disk at start", "counter")
+        yield Metric(
+            "Reloaded",
+            self.reloaded,
+            "lines read back from disk at start",
+            "counter",
+            "lines_reloaded",
+        )
 
     # ------------------------------------------------------------------ writer
     def append(

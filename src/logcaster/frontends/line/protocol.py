@@ -49,9 +49,27 @@ class LineConnections:
 
     def collect(self) -> Iterable[Metric]:
         s = self.stats
-        yield Metric("QueryRejected", s.rejected, "refused: --max-query-clients", "counter")
-        yield Metric("QueryEvicted", s.evicted, "waiting clients closed for room", "counter")
-        yield Metric("AuthFailures", s.auth_failures, "clients without the right AUTH", "counter")
+        yield Metric(
+            "QueryRejected",
+            s.rejected,
+            "refused: --max-query-clients",
+            "counter",
+            "query_rejected_connections",
+        )
+        yield Metric(
+            "QueryEvicted",
+            s.evicted,
+            "waiting clients closed for room",
+            "counter",
+            "query_evicted_connections",
+        )
+        yield Metric(
+            "AuthFailures",
+            s.auth_failures,
+            "clients without the right AUTH",
+            "counter",
+            "query_auth_failures",
+        )
 
 
 class QueryProtocol(asyncio.Protocol):

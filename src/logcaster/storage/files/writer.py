@@ -260,14 +260,46 @@ class PersistWriter(BatchWriter):
         yield Metric("Persist", "on", "whether lines are also written to --dir")
         yield Metric("PersistedLines", s.lines, "lines written to files", "counter")
         yield Metric("PersistedBytes", s.bytes, "bytes written to files", "counter")
-        yield Metric("Files", self.file_count(), "log files in --dir")
-        yield Metric("FilesRotated", s.files_rotated, "current.log rotations", "counter")
-        yield Metric("FilesDeleted", s.files_deleted, "files deleted by retention", "counter")
-        yield Metric("WriteQueue", self.queue_depth, "blocks waiting for the writer")
-        yield Metric("WriteBacklogBytes", self.backlog, "bytes waiting for the writer")
-        yield Metric("WriteErrors", s.write_errors, "failed writes or fsyncs", "counter")
+        yield Metric("Files", self.file_count(), "log files in --dir", prom="persist_files")
         yield Metric(
-            "NotPersisted", s.not_persisted, "lines given up on during a disk failure", "counter"
+            "FilesRotated",
+            s.files_rotated,
+            "current.log rotations",
+            "counter",
+            "persist_files_rotated",
+        )
+        yield Metric(
+            "FilesDeleted",
+            s.files_deleted,
+            "files deleted by retention",
+            "counter",
+            "persist_files_deleted",
+        )
+        yield Metric(
+            "WriteQueue",
+            self.queue_depth,
+            "blocks waiting for the writer",
+            prom="persist_queue_blocks",
+        )
+        yield Metric(
+            "WriteBacklogBytes",
+            self.backlog,
+            "bytes waiting for the writer",
+            prom="persist_backlog_bytes",
+        )
+        yield Metric(
+            "WriteErrors",
+            s.write_errors,
+            "failed writes or fsyncs",
+            "counter",
+            "persist_write_errors",
+        )
+        yield Metric(
+            "NotPersisted",
+            s.not_persisted,
+            "lines given up on during a disk failure",
+            "counter",
+            "persist_skipped_lines",
         )
 
 

@@ -1,0 +1,135 @@
+"""The HTTP API's handlers: ``/api/v1/query`` (NDJSON or text, streamed),
+``/api/v1/tail`` (NDJSON or Server-Sent Events, live), ``/api/v1/stats`` (every
+counter as JSON), ``/healthz`` and ``/readyz``. Each is a thin adapter: parameters to a
+spec, the engine or the live taps to work, a renderer to the response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+
+from aiohttp import web
+
+from ...pipeline.taps import LiveTaps
+from ...query.engine import Engine, search_views
+from ...query.errors import QueryError
+from ...stats import Registry
+from .params import since_of, spec_of
+from .render import NDJSON, SSE, render_records, render_text
+from .tail import TailSink
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """What the handlers work with."""
+
+    engine: Engine
+    taps: LiveTaps
+    registry: Registry
+    ready: Callable[[], bool]  # every listener bound, the ring reloaded
+
+
+BACKEND = web.AppKey("backend", Backend)
+TAILS = web.AppKey("tails", set[TailSink])
+
+
+def error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _wants(request: web.Request, kind: str) -> bool:
+    return kind in request.headers.get("Accept", "")
+
+
+async def _stream(
+    request: web.Request, chunks: Iterator[bytes], content_type: str
+) -> web.StreamResponse:
+    """Write rendered chunks as they are produced (rendered on the pool)."""
+    backend = request.app[BACKEND]
+    response = web.StreamResponse(headers={"Content-Type": content_type})
+    await response.prepare(request)
+    pool = backend.engine.pool
+    while (chunk := await pool.run(next, chunks, None)) is not None:
+        await response.write(chunk)  # raises once the client has gone: the query ends
+    await response.write_eof()
+    return response
+
+
+async def query(request: web.Request) -> web.StreamResponse:
+    backend = request.app[BACKEND]
+    try:
+        spec = spec_of(request.query.items(), time.time_ns())
+        matches = await backend.engine.search(spec)
+    except QueryError as exc:
+        return error(400, str(exc))
+    if _wants(request, "text/plain"):
+        text = render_text(matches, newest_first=spec.descending)
+        return await _stream(request, text, "text/plain; charset=utf-8")
+    records = render_records(matches, newest_first=spec.descending)
+    return await _stream(request, records, "application/x-ndjson")
+
+
+async def tail(request: web.Request) -> web.StreamResponse:
+    """The last matches since ``since`` (default: none), then every new match, live."""
+    backend = request.app[BACKEND]
+    now = time.time_ns()
+    engine = backend.engine
+    try:
+        spec = spec_of(request.query.items(), now, skip=("since",))
+        since = since_of(request.query, now)
+        matcher = await engine.compile(spec)
+        earlier = None
+        if since is not None:
+            earlier = await engine.compile(replace(spec, time_from=since, limit=None))
+    except QueryError as exc:
+        return error(400, str(exc))
+    sse = _wants(request, "text/event-stream")
+    framing = SSE if sse else NDJSON
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream" if sse else "application/x-ndjson",
+            "Cache-Control": "no-cache",
+        }
+    )
+    await response.prepare(request)
+    sink = TailSink(response, request.transport, framing)
+    tails = request.app[TAILS]
+    tails.add(sink)
+    # Subscribe and take the backfill's snapshot with no await in between: every line
+    # is in exactly one of the two (new lines queue in the sink meanwhile).
+    tap = backend.taps.add(matcher, sink)
+    snapshot = engine.ring.snapshot()
+    try:
+        if earlier is not None:
+            backfill = await engine.pool.run(search_views, snapshot.views, earlier)
+            if spec.limit is not None:
+                backfill = backfill.keep_newest(spec.limit)
+            for chunk in render_records(backfill, framing):
+                await response.write(chunk)
+        else:
+            await response.write(b": tailing\n\n" if sse else b"")
+        await sink.run()
+    except (ConnectionError, RuntimeError, asyncio.CancelledError):
+        pass
+    finally:
+        backend.taps.remove(tap)
+        tails.discard(sink)
+    return response
+
+
+async def stats(request: web.Request) -> web.Response:
+    registry = request.app[BACKEND].registry
+    return web.json_response({m.name: m.value for m in registry})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    if request.app[BACKEND].ready():
+        return web.json_response({"status": "ready"})
+    return web.json_response({"status": "starting"}, status=503)

@@ -1,0 +1,112 @@
+"""The HTTP listener: an aiohttp application on the server's event loop, its routes,
+bearer-token authentication, JSON errors, and the port it really bound.
+
+:class:`HTTPListener` is a :class:`~logcaster.net.Listener` like the TCP ones, so
+the lifecycle code starts and stops it with the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import socket
+import ssl
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from ...net import BACKLOG, Address, bound_socket
+from . import api
+from .metrics import METRICS, exposition_registry, metrics
+from .tail import TailSink
+
+OPEN = frozenset({"/healthz"})  # answered without a token
+
+
+def auth_middleware(token: str) -> Middleware:
+    expected = f"Bearer {token}".encode()
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path not in OPEN:
+            given = request.headers.get("Authorization", "").encode("utf-8", "replace")
+            if not hmac.compare_digest(given, expected):
+                return web.json_response(
+                    {"error": "Authentication required"},
+                    status=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="logcaster"'},
+                )
+        return await handler(request)
+
+    return check
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """aiohttp's own errors (404, 405, 413, ...) as ``{"error": ...}``; a bug costs one 500."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return web.json_response({"error": exc.reason}, status=exc.status)
+    except Exception as exc:
+        return web.json_response({"error": f"Internal error: {type(exc).__name__}"}, status=500)
+
+
+def build_app(backend: api.Backend, token: str = "", max_body: int = 16 << 20) -> web.Application:
+    middlewares: list[Middleware] = [json_errors]
+    if token:
+        middlewares.append(auth_middleware(token))
+    app = web.Application(middlewares=middlewares, client_max_size=max_body)
+    app[api.BACKEND] = backend
+    app[api.TAILS] = set()
+    app[METRICS] = exposition_registry(backend.registry)
+    app.router.add_get("/api/v1/query", api.query)
+    app.router.add_get("/api/v1/tail", api.tail)
+    app.router.add_get("/api/v1/stats", api.stats)
+    app.router.add_get("/healthz", api.healthz)
+    app.router.add_get("/readyz", api.readyz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+class HTTPListener:
+    """The HTTP port (one aiohttp runner and site)."""
+
+    def __init__(
+        self, app: web.Application, host: str, port: int, tls: ssl.SSLContext | None = None
+    ) -> None:
+        self.name = "http"
+        self.app = app
+        self.host, self.port = host, port
+        self.tls = tls
+        # handler_cancellation: a client that disconnects ends its query or tail at once.
+        self._runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=2.0, handler_cancellation=True
+        )
+        self._sock: socket.socket | None = None
+
+    async def start(self) -> None:
+        await self._runner.setup()
+        self._sock = bound_socket(self.host, self.port)
+        site = web.SockSite(self._runner, self._sock, ssl_context=self.tls, backlog=BACKLOG)
+        await site.start()
+
+    @property
+    def address(self) -> Address:
+        assert self._sock is not None, "not started"
+        host, port = self._sock.getsockname()[:2]
+        return Address(host, port)
+
+    def close(self) -> None:
+        """Stop accepting: the listening socket closes when the runner is cleaned up."""
+
+    def close_connections(self) -> None:
+        tails: set[TailSink] = self.app[api.TAILS]
+        for sink in list(tails):
+            sink.abort()
+
+    async def wait_closed(self, timeout: float = 2.0) -> None:
+        with contextlib.suppress(Exception):
+            await self._runner.cleanup()

@@ -1,0 +1,65 @@
+"""The HTTP live tail's end of a live tap: matching lines are encoded as they arrive
+and written to the response by one writer task; a reader that falls behind is told
+``{"skipped": N}`` instead of slowing ingest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from array import array
+
+from aiohttp import web
+
+from .render import encode_lines, skipped_record
+
+
+class TailSink:
+    """Queues encoded records for one streaming response (the tap's ``TapSink``)."""
+
+    def __init__(
+        self,
+        response: web.StreamResponse,
+        transport: asyncio.Transport | None,
+        framing: tuple[str, str],
+    ) -> None:
+        self.response = response
+        self.transport = transport
+        self.framing = framing
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._wake = asyncio.Event()
+        self.closed = asyncio.Event()  # the reader went away, or the tap was cut
+
+    def buffered(self) -> int:
+        transport = self.transport
+        queued = transport.get_write_buffer_size() if transport is not None else 0
+        return self._pending_bytes + queued
+
+    def deliver(self, block: bytes, spans: array[int], ts_ns: int, skipped: int) -> None:
+        if skipped:
+            self.push(skipped_record(skipped, self.framing))
+        data = b"".join(block[spans[i] : spans[i + 1]] for i in range(0, len(spans), 2))
+        self.push(encode_lines(data, ts_ns, self.framing).encode())
+
+    def push(self, data: bytes) -> None:
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        self._wake.set()
+
+    def abort(self) -> None:
+        self.closed.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Write what is queued until the reader disconnects or the tap is cut."""
+        while not self.closed.is_set():
+            await self._wake.wait()
+            self._wake.clear()
+            if not self._pending:
+                continue
+            data = b"".join(self._pending)
+            self._pending, self._pending_bytes = [], 0
+            try:
+                await self.response.write(data)
+            except (ConnectionError, RuntimeError):  # the client has gone
+                self.closed.set()

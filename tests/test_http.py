@@ -1,0 +1,254 @@
+"""The HTTP frontend against a running server: the query API (NDJSON and text), errors,
+the live tail (NDJSON and Server-Sent Events), stats, /metrics, health and the token."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
+from support import Server, parse_found, parse_info, wait_for
+
+from logcaster.frontends.http.render import NDJSON, SSE, encode_lines, rfc3339
+
+RFC3339_NS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z")
+TOKEN = "http-token-5d1e"
+
+
+def get(
+    srv: Server, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", srv.http_port, timeout=15)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, dict(resp.getheaders()), resp.read()
+    finally:
+        conn.close()
+
+
+def records(body: bytes) -> list[dict[str, object]]:
+    return [json.loads(line) for line in body.splitlines()]
+
+
+LINES = [
+    b"2026-12-01 INFO boot ok",
+    b'2026-12-01 ERROR disk "full" on /var \\ back\tslash',
+    b"2026-12-01 WARN caf\xc3\xa9 na\xc3\xafve",
+    b"2026-12-01 ERROR bad byte \xff here",
+    b"2026-12-01 DEBUG ERRORS are not errors",
+]
+
+
+@pytest.fixture
+def loaded(server: Server) -> Server:
+    server.send(b"\n".join(LINES) + b"\n")
+    wait_for(lambda: server.query("COUNT") == b"COUNT: 5\n", what="5 lines")
+    return server
+
+
+def test_query_ndjson_matches_the_line_port(loaded: Server) -> None:
+    status, headers, body = get(loaded, "/api/v1/query?keywords=ERROR")
+    assert status == 200 and headers["Content-Type"].startswith("application/x-ndjson")
+    got = records(body)
+    count, lines = parse_found(loaded.query("QUERY keyword=ERROR"))
+    assert len(got) == count == 3
+    assert [r["line"] for r in got] == [x.decode("utf-8", "replace") for x in lines]
+    assert all(RFC3339_NS.fullmatch(str(r["time"])) for r in got)
+    assert got[0]["line"] == '2026-12-01 ERROR disk "full" on /var \\ back\tslash'
+    assert got[1]["line"] == "2026-12-01 ERROR bad byte \ufffd here"
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ("keywords=ERROR,disk", [1]),
+        ("keywords=boot,caf%C3%A9&operator=OR", [0, 2]),
+        ("keywords=boot&keywords=caf%C3%A9&operator=OR", [0, 2]),
+        ("regex=%5E2026-12-01%20(INFO%7CWARN)", [0, 2]),
+        ("regex=x%7B0%2C1%7Dok", [0]),  # a comma inside a regex is not a separator
+        ("level=ERROR,warn", [1, 2, 3]),
+        ("level=error&order=desc", [3, 1]),
+        ("limit=2", [3, 4]),
+        ("time_from=-1h&time_to=%2B0", []),  # '+0' is Unix second 0: nothing before it
+        ("", [0, 1, 2, 3, 4]),
+    ],
+)
+def test_query_parameters_are_the_query_keys(
+    loaded: Server, params: str, expected: list[int]
+) -> None:
+    status, _, body = get(loaded, "/api/v1/query?" + params)
+    if params.startswith("time_from=-1h&time_to"):
+        assert status == 200 and body == b""
+        return
+    assert status == 200, body
+    want = [LINES[i].decode("utf-8", "replace") for i in expected]
+    assert [r["line"] for r in records(body)] == want
+
+
+def test_text_plain_returns_the_lines_as_stored(loaded: Server) -> None:
+    status, headers, body = get(loaded, "/api/v1/query?level=ERROR", {"Accept": "text/plain"})
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    assert body == LINES[1] + b"\n" + LINES[3] + b"\n"
+    newest = get(loaded, "/api/v1/query?level=ERROR&order=desc", {"Accept": "text/plain"})[2]
+    assert newest == LINES[3] + b"\n" + LINES[1] + b"\n"
+
+
+@pytest.mark.parametrize(
+    "params",
+    ["level=bogus", "regex=%5Bunclosed", "limit=0", "operator=XOR", "time_from=yesterday", "foo=1"],
+)
+def test_bad_parameters_are_400_with_the_line_ports_message(loaded: Server, params: str) -> None:
+    status, headers, body = get(loaded, "/api/v1/query?" + params)
+    assert status == 400 and headers["Content-Type"].startswith("application/json")
+    line_reply = loaded.query("QUERY " + params.replace("%5B", "["))
+    assert line_reply.startswith(b"ERROR: ")
+    assert json.loads(body) == {"error": line_reply[len(b"ERROR: ") :].decode().rstrip("\n")}
+
+
+def test_unknown_path_is_a_json_404(server: Server) -> None:
+    status, _, body = get(server, "/nope")
+    assert status == 404 and "error" in json.loads(body)
+
+
+def test_large_reply_is_complete_and_streamed(server: Server) -> None:
+    n = 60_000
+    server.send(b"".join(b"line %06d payload\n" % i for i in range(n)))
+    wait_for(lambda: server.query("COUNT") == f"COUNT: {n}\n".encode(), what="all lines")
+    conn = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=30)
+    conn.request("GET", "/api/v1/query?keywords=payload")
+    resp = conn.getresponse()
+    assert resp.getheader("Transfer-Encoding") == "chunked"  # streamed, not one body
+    got = records(resp.read())
+    conn.close()
+    assert len(got) == n
+    assert (
+        got[0]["line"] == "line 000000 payload" and got[-1]["line"] == f"line {n - 1:06d} payload"
+    )
+
+
+@contextmanager
+def stream(srv: Server, path: str, accept: str = "") -> Iterator[http.client.HTTPResponse]:
+    conn = http.client.HTTPConnection("127.0.0.1", srv.http_port, timeout=15)
+    conn.request("GET", path, headers={"Accept": accept} if accept else {})
+    resp = conn.getresponse()
+    try:
+        yield resp
+    finally:
+        conn.close()
+
+
+def test_tail_backfills_then_streams_new_matches(loaded: Server) -> None:
+    with stream(loaded, "/api/v1/tail?level=ERROR&since=-1h") as resp:
+        assert resp.status == 200
+        first = [json.loads(resp.readline()) for _ in range(2)]
+        assert [r["line"] for r in first] == [
+            LINES[1].decode(),
+            LINES[3].decode("utf-8", "replace"),
+        ]
+        wait_for(lambda: parse_info(loaded.query("INFO"))["Followers"] == "1", what="the tap")
+        loaded.send(b"INFO not this one\nERROR live one\n")
+        live = json.loads(resp.readline())
+        assert live["line"] == "ERROR live one" and RFC3339_NS.fullmatch(live["time"])
+    wait_for(lambda: parse_info(loaded.query("INFO"))["Followers"] == "0", what="tap removed")
+
+
+def test_tail_as_server_sent_events(server: Server) -> None:
+    with stream(server, "/api/v1/tail?keywords=boom", "text/event-stream") as resp:
+        assert resp.getheader("Content-Type").startswith("text/event-stream")
+        assert resp.readline() == b": tailing\n" and resp.readline() == b"\n"
+        wait_for(lambda: parse_info(server.query("INFO"))["Followers"] == "1", what="the tap")
+        server.send(b"a boom line\nquiet\n")
+        event = resp.readline()
+        assert event.startswith(b"data: ") and resp.readline() == b"\n"
+        assert json.loads(event[len(b"data: ") :])["line"] == "a boom line"
+
+
+def test_tail_bad_parameters_are_400(server: Server) -> None:
+    status, _, body = get(server, "/api/v1/tail?since=soon")
+    assert status == 400 and json.loads(body) == {"error": "Invalid time value 'soon' for since"}
+
+
+def test_stats_is_the_registry_info_renders(loaded: Server) -> None:
+    status, _, body = get(loaded, "/api/v1/stats")
+    stats = json.loads(body)
+    info = parse_info(loaded.query("INFO"))
+    assert status == 200 and list(stats) == list(info)
+    assert stats["Total"] == 5 and stats["Persist"] == "off"
+
+
+def test_metrics_parse_and_follow_conventions(loaded: Server) -> None:
+    status, headers, body = get(loaded, "/metrics")
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(body.decode())}
+    received = families["logcaster_lines_received"]
+    assert received.type == "counter" and received.samples[0].value == 5
+    assert families["logcaster_lines_held"].samples[0].value == 5
+    assert families["logcaster_persist_info"].samples[0].labels == {"value": "off"}
+    assert "process_resident_memory_bytes" in families
+    for name, family in families.items():
+        assert re.fullmatch(r"[a-z_]+", name), name
+        if family.type == "counter":
+            assert all(s.name.endswith("_total") for s in family.samples if s.name != name)
+
+
+def test_health_and_readiness(server: Server) -> None:
+    assert get(server, "/healthz")[0] == 200
+    status, _, body = get(server, "/readyz")
+    assert status == 200 and json.loads(body) == {"status": "ready"}
+
+
+def test_token_required_except_healthz(server_factory) -> None:
+    srv = server_factory("--auth-token", TOKEN)
+    for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": TOKEN}):
+        status, hdrs, body = get(srv, "/api/v1/query", headers)
+        assert status == 401 and json.loads(body) == {"error": "Authentication required"}
+        assert "Bearer" in hdrs["WWW-Authenticate"]
+    assert get(srv, "/metrics")[0] == 401
+    assert get(srv, "/healthz")[0] == 200
+    ok = get(srv, "/api/v1/query", {"Authorization": f"Bearer {TOKEN}"})
+    assert ok[0] == 200 and ok[2] == b""
+
+
+def test_http_off(server_factory) -> None:
+    srv = server_factory("--http-port", "off")
+    assert ", http" not in srv.banner and srv.http_port == 0
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
+def test_curl(loaded: Server) -> None:
+    url = f"http://127.0.0.1:{loaded.http_port}/api/v1/query?keywords=boot"
+    out = subprocess.run(["curl", "-sf", url], capture_output=True, timeout=15, check=True)
+    assert [r["line"] for r in records(out.stdout)] == [LINES[0].decode()]
+
+
+# ----------------------------------------------------------- the encoder, in-process
+@given(
+    st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30),
+    st.booleans(),
+    st.sampled_from([NDJSON, SSE]),
+)
+def test_encode_lines_is_one_valid_record_per_line(
+    lines: list[bytes], newest_first: bool, framing: tuple[str, str]
+) -> None:
+    ts = 1_764_615_659_917_121_123
+    out = encode_lines(b"".join(x + b"\n" for x in lines), ts, framing, newest_first)
+    head, tail = framing
+    pieces = [p for p in out.split(tail) if p] if out else []
+    want = [x.decode("utf-8", "replace") for x in lines]
+    if newest_first:
+        want.reverse()
+    assert len(pieces) == len(want)
+    for piece, text in zip(pieces, want, strict=True):
+        assert piece.startswith(head)
+        record = json.loads(piece[len(head) :])
+        assert record == {"time": rfc3339(ts), "line": text}
+    assert rfc3339(ts) == "2025-12-01T19:00:59.917121123Z"
