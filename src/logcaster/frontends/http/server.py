@@ -11,6 +11,7 @@ import contextlib
 import hmac
 import socket
 import ssl
+from collections.abc import Callable, Iterable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -54,7 +55,14 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return web.json_response({"error": f"Internal error: {type(exc).__name__}"}, status=500)
 
 
-def build_app(backend: api.Backend, token: str = "", max_body: int = 16 << 20) -> web.Application:
+def build_app(
+    backend: api.Backend,
+    token: str = "",
+    max_body: int = 16 << 20,
+    more_routes: Iterable[Callable[[web.Application], None]] = (),
+) -> web.Application:
+    """The application: this frontend's routes, then those ``more_routes`` add (the
+    HTTP ingestion endpoints, which belong to the inputs), behind the same middlewares."""
     middlewares: list[Middleware] = [json_errors]
     if token:
         middlewares.append(auth_middleware(token))
@@ -68,6 +76,8 @@ def build_app(backend: api.Backend, token: str = "", max_body: int = 16 << 20) -
     app.router.add_get("/healthz", api.healthz)
     app.router.add_get("/readyz", api.readyz)
     app.router.add_get("/metrics", metrics)
+    for add in more_routes:
+        add(app)
     return app
 
 
