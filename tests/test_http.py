@@ -17,7 +17,10 @@ from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 from support import Server, parse_found, parse_info, wait_for
 
-from logcaster.frontends.http.render import NDJSON, SSE, encode_lines, rfc3339
+from logcaster.frontends.http.render import NDJSON, SSE, encode_lines, render_records, rfc3339
+from logcaster.query.engine import search
+from logcaster.query.spec import QuerySpec
+from logcaster.storage.ring import Ring
 
 RFC3339_NS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z")
 TOKEN = "http-token-5d1e"
@@ -252,3 +255,28 @@ def test_encode_lines_is_one_valid_record_per_line(
         record = json.loads(piece[len(head) :])
         assert record == {"time": rfc3339(ts), "line": text}
     assert rfc3339(ts) == "2025-12-01T19:00:59.917121123Z"
+
+
+LINE_BYTES = st.binary(min_size=1, max_size=30).map(lambda b: b.replace(b"\n", b"x"))
+
+
+@given(
+    st.lists(st.lists(LINE_BYTES, min_size=1, max_size=6), min_size=1, max_size=12),
+    st.sampled_from([b"", b"a", b'"', b"\\", b"\xff", b"\t"]),
+    st.booleans(),
+)
+def test_records_of_a_search_match_a_per_line_reference(
+    chunks: list[list[bytes]], keyword: bytes, newest_first: bool
+) -> None:
+    """Every match, its receive time and text, whatever the bytes, across chunks and blocks."""
+    ring = Ring(10_000, 1 << 20, block_size=64)
+    expected = []
+    for i, lines in enumerate(chunks):
+        ts = 1_764_615_659_000_000_000 + i * 1_000_000_007
+        ring.append(b"".join(x + b"\n" for x in lines), ts)
+        expected += [(rfc3339(ts), x.decode("utf-8", "replace")) for x in lines if keyword in x]
+    spec = QuerySpec(keywords=(keyword,) if keyword else ())
+    matches = search(ring.snapshot(), spec)
+    out = b"".join(render_records(matches, newest_first=newest_first))
+    got = [(r["time"], r["line"]) for r in records(out)]
+    assert got == (expected[::-1] if newest_first else expected)
