@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +34,9 @@ from .pipeline.taps import LiveTaps
 from .query.engine import Engine
 from .query.pool import WorkerPool
 from .stats import Constant, Metric, Registry
+from .storage.clickhouse.spool import Spool
+from .storage.clickhouse.url import parse_store_url
+from .storage.clickhouse.writer import ClickHouseStore
 from .storage.files import PersistWriter, check_directory, recover, reload_ring
 from .storage.ring import DEFAULT_BLOCK_SIZE, BlockFactory, Ring
 from .values import OFF
@@ -54,6 +58,7 @@ class App:
         self.registry = Registry()
         self.listeners: list[Listener] = []
         self.files: PersistWriter | None = None
+        self.clickhouse: ClickHouseStore | None = None
         self.pool: WorkerPool | None = None
         self.ready = False  # every listener bound, the ring refilled
         self._stop: asyncio.Event | None = None
@@ -67,6 +72,9 @@ class App:
         if cfg.persist.enabled:
             self.files = self._open_files(loop)
             self.intake.stores.append(self.files)
+        if cfg.store.url:
+            self.clickhouse = self._open_clickhouse(loop)
+            self.intake.stores.append(self.clickhouse)
         try:
             self.listeners = self._build(loop)
             for listener in self.listeners:
@@ -75,8 +83,9 @@ class App:
         except BaseException:
             for listener in self.listeners:
                 listener.close()
-            if self.files is not None:
-                self.files.close()
+            for store in (self.files, self.clickhouse):
+                if store is not None:
+                    store.close()
             raise
 
     def _build(self, loop: asyncio.AbstractEventLoop) -> list[Listener]:
@@ -102,6 +111,8 @@ class App:
         self.registry.register(
             files or Constant(Metric("Persist", "off", "whether lines are also written to --dir"))
         )
+        if self.clickhouse is not None:
+            self.registry.register(self.clickhouse)
         self.registry.register(self.intake)
         ingest_tls, query_tls = cfg.tls_ports
         tls = tls_context(cfg.tls.cert, cfg.tls.key) if cfg.tls.cert else None
@@ -141,6 +152,22 @@ class App:
         writer.start()
         return writer
 
+    def _open_clickhouse(self, loop: asyncio.AbstractEventLoop) -> ClickHouseStore:
+        """The ClickHouse store with its spool; it connects (and may spool) on its thread."""
+        cfg = self.config.store
+        store = ClickHouseStore(
+            parse_store_url(cfg.url),
+            cfg.node or socket.gethostname(),
+            Spool(Path(cfg.spool_dir), max(1, int(cfg.spool_mb * MiB))),
+            batch_rows=cfg.batch_rows,
+            batch_s=max(cfg.batch_ms, 1) / 1000,
+            create=cfg.init,
+            retention_days=cfg.retention_days,
+            on_drained=lambda: _call_soon(loop, self.intake.resume_all),
+        )
+        store.start()
+        return store
+
     def banner(self) -> str:
         bound = ", ".join(f"{lst.name} {lst.address}" for lst in self.listeners)
         return f"LogCaster listening: {bound}"
@@ -163,8 +190,10 @@ class App:
             listener.close_connections()
         for listener in self.listeners:
             await listener.wait_closed()
-        if self.files is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self.files.close)
+        loop = asyncio.get_running_loop()
+        for store in (self.files, self.clickhouse):
+            if store is not None:
+                await loop.run_in_executor(None, store.close)
         if self.pool is not None:
             self.pool.shutdown()
 

@@ -54,6 +54,14 @@ def parse_positive_int(text: str) -> int:
     return value
 
 
+def parse_count(text: str) -> int:
+    """A whole number of at least 0."""
+    value = _parse_int(text)
+    if value < 0:
+        raise ValueError(f"{value} must not be negative")
+    return value
+
+
 def parse_size(text: str) -> int:
     """Bytes, with an optional binary suffix: ``65536``, ``512M``, ``512MiB``, ``1G``."""
     m = _SIZE.match(text)
@@ -125,6 +133,13 @@ def parse_path(text: str) -> str:
 def parse_optional_path(text: str) -> str:
     """A file path, or empty for "none"."""
     return text if text == "" else parse_path(text)
+
+
+def parse_text(text: str) -> str:
+    """Any one-line text, empty allowed."""
+    if "\n" in text or "\0" in text:
+        raise ValueError("must be one line of text")
+    return text.strip()
 
 
 def parse_switch(text: str) -> bool:

@@ -28,6 +28,7 @@ from .sections import (
     sections,
 )
 from .sources import ConfigFile, env_layer, file_layer, load_config, read_config_file
+from .store import StoreConfig
 
 __all__ = [
     "ArgumentParser",
@@ -43,6 +44,7 @@ __all__ = [
     "RingConfig",
     "Section",
     "Setting",
+    "StoreConfig",
     "TLSConfig",
     "add_config_arguments",
     "check_startup",

@@ -27,6 +27,7 @@ from ..values import (
     parse_token,
 )
 from .schema import ENV_PREFIX, ConfigError, Section, Setting, setting, settings
+from .store import StoreConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +276,7 @@ class Config:
     tls: TLSConfig = field(default_factory=TLSConfig)
     persist: PersistConfig = field(default_factory=PersistConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
 
     def __post_init__(self) -> None:
         for name, cls in sections():

@@ -53,6 +53,7 @@ class BatchWriter:
         self.backlog = 0  # bytes submitted and not yet written
         self._idle = threading.Condition()
         self._submitted = self._written = 0
+        self.tick_s: float | None = None  # if set, sync(False) runs this often when idle
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     # ----------------------------------------------------------- subclass
@@ -106,7 +107,11 @@ class BatchWriter:
     def _run(self) -> None:
         stop = False
         while not stop:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=self.tick_s)
+            except queue.Empty:
+                self.sync(force=False)
+                continue
             batch: list[Item] = []
             size = 0
             while item is not None:

@@ -1,0 +1,56 @@
+"""The ClickHouse tables: one MergeTree table per shard, partitioned by day and ordered
+by receive time, and (with a cluster) a Distributed table over them for queries.
+
+Only the receive time, the node, the batch id and the line are sent; the level is a
+MATERIALIZED column computed by ClickHouse from the line with the same RE2 patterns
+and aliases the engine uses (:mod:`logcaster.query.levels`), so no Python runs per
+line to fill it. Written for the oldest server tried (Debian's 18.16): no TTL, no
+codecs, no DateTime64, no ``ON CLUSTER``.
+"""
+
+from __future__ import annotations
+
+from ...query.levels import _ALL_WORDS, ALIASES, _token_pattern
+from .url import StoreURL
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def level_expression(column: str = "line") -> str:
+    """SQL giving a line's canonical level ('' for none), as ``level_of`` does."""
+    token = f"extract({column}, {_quote('(' + _token_pattern(_ALL_WORDS) + ')')})"
+    words = _quote(r"\b(" + "|".join(_ALL_WORDS) + r")\b")
+    word = f"extract(upper({token}), {words})"
+    aliases = ", ".join(_quote(a) for a in ALIASES)
+    canon = ", ".join(_quote(c) for c in ALIASES.values())
+    return f"transform({word}, [{aliases}], [{canon}], '')"
+
+
+COLUMNS = """
+    ts UInt64,
+    node String,
+    batch String,
+    line String,
+    level String MATERIALIZED {level}
+"""
+
+
+def local_table_ddl(url: StoreURL) -> str:
+    return (
+        f"CREATE TABLE IF NOT EXISTS {url.database}.{url.local_table} ("
+        + COLUMNS.format(level=level_expression())
+        + ") ENGINE = MergeTree() "
+        "PARTITION BY toYYYYMMDD(toDateTime(intDiv(ts, 1000000000))) "
+        "ORDER BY ts"
+    )
+
+
+def distributed_table_ddl(url: StoreURL) -> str:
+    assert url.cluster is not None
+    return (
+        f"CREATE TABLE IF NOT EXISTS {url.database}.{url.table} "
+        f"AS {url.database}.{url.local_table} "
+        f"ENGINE = Distributed({url.cluster}, {url.database}, {url.local_table}, rand())"
+    )

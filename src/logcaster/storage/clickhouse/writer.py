@@ -1,0 +1,287 @@
+"""The ClickHouse store: every accepted line also goes to ClickHouse, in large batches.
+
+A :class:`ClickHouseStore` is a :class:`~logcaster.storage.batch.BatchWriter`: the
+writer thread gathers submitted blocks until ``batch_rows`` lines or ``batch_s``
+seconds, then inserts them as one columnar INSERT (receive time, node, batch id,
+line) into one shard's local table, trying the next shard (or the next host of the
+URL) when one fails. A batch that no server takes goes to the spool and is replayed,
+in order, before anything newer once a server answers again; a replayed batch is
+first looked up by its id, so a batch whose INSERT reached ClickHouse but whose reply
+was lost is not written twice.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from clickhouse_driver import Client
+
+from ...console import say
+from ...stats import Metric
+from ..batch import BatchWriter, Item
+from .schema import distributed_table_ddl, local_table_ddl
+from .spool import Spool
+from .url import StoreURL
+
+ERROR_REPORT_S = 60.0
+RETRY_S = 1.0
+RETENTION_CHECK_S = 3600.0
+
+
+@dataclass(slots=True)
+class ClickHouseStats:
+    sent: int = 0  # rows ClickHouse confirmed
+    spooled: int = 0  # rows put in the spool
+    replayed: int = 0  # rows sent from the spool
+    failed: int = 0  # rows neither sent nor spooled (the spool was full)
+    errors: int = 0  # failed inserts or lookups
+    partitions_dropped: int = 0
+
+
+class ClickHouseStore(BatchWriter):
+    def __init__(
+        self,
+        url: StoreURL,
+        node: str,
+        spool: Spool,
+        *,
+        batch_rows: int = 100_000,
+        batch_s: float = 1.0,
+        create: bool = False,
+        retention_days: int = 0,
+        timeout_s: float = 10.0,
+        on_drained: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__("logcaster-clickhouse", on_drained)
+        self.url = url
+        self.node = node
+        self.spool = spool
+        self.batch_rows = batch_rows
+        self.batch_s = batch_s
+        self.create = create
+        self.retention_days = retention_days
+        self.timeout_s = timeout_s
+        self.tick_s = min(batch_s, RETRY_S) / 2
+        self.stats = ClickHouseStats()
+        self._pending: list[Item] = []
+        self._pending_rows = 0
+        self._pending_since = 0.0
+        self._seq = itertools.count()
+        self._shards: list[Client] = []
+        self._next = 0
+        self._ready = False  # tables checked or created
+        self._last_retry = 0.0
+        self._last_report = -ERROR_REPORT_S
+        self._last_retention = -RETENTION_CHECK_S
+
+    # ---------------------------------------------------------- connections
+    def _client(self, host: str, port: int) -> Client:
+        return Client(
+            host,
+            port=port,
+            database=self.url.database,
+            connect_timeout=min(self.timeout_s, 2.0),
+            send_receive_timeout=self.timeout_s,
+            settings={"strings_as_bytes": True},
+        )
+
+    def _entry(self) -> Client:
+        """The first URL host that answers (for DDL and look-ups)."""
+        error: Exception | None = None
+        for host, port in self.url.hosts:
+            client = self._client(host, port)
+            try:
+                client.execute("SELECT 1")
+                return client
+            except Exception as exc:
+                error = exc
+                client.disconnect()
+        raise ConnectionError(f"no ClickHouse host answers: {error}")
+
+    def _prepare(self) -> None:
+        """Create or check the tables, find the shards. Raises while no server answers."""
+        entry = self._entry()
+        if self.url.cluster is None:
+            shards = [self._client(h, p) for h, p in self.url.hosts]
+            targets = [entry]
+        else:
+            rows = entry.execute(
+                "SELECT shard_num, host_address, port FROM system.clusters "
+                "WHERE cluster = %(cluster)s ORDER BY shard_num, replica_num",
+                {"cluster": self.url.cluster},
+            )
+            if not rows:
+                raise ConnectionError(f"ClickHouse knows no cluster {self.url.cluster!r}")
+            first: dict[int, tuple[str, int]] = {}
+            for shard, host, port in rows:
+                first.setdefault(shard, (host, port))
+            shards = [self._client(h, p) for h, p in first.values()]
+            targets = shards
+        if self.create:
+            for client in targets:
+                client.execute(local_table_ddl(self.url))
+            if self.url.cluster is not None:
+                entry.execute(distributed_table_ddl(self.url))
+        self._shards = shards
+        self._reader = entry
+        self._ready = True
+
+    # ------------------------------------------------------ writer thread
+    def open(self) -> None:
+        try:
+            self._prepare()
+        except Exception as exc:
+            self._report(f"ClickHouse not ready ({exc}); spooling until it is")
+
+    def write_batch(self, batch: list[Item]) -> None:
+        if not self._pending:
+            self._pending_since = time.monotonic()
+        self._pending.extend(batch)
+        self._pending_rows += sum(data.count(b"\n") for data, _ in batch)
+        if self._pending_rows >= self.batch_rows:
+            self._flush()
+
+    def sync(self, force: bool) -> None:
+        now = time.monotonic()
+        if self._pending and (force or now - self._pending_since >= self.batch_s):
+            self._flush()
+        elif len(self.spool) and now - self._last_retry >= RETRY_S:
+            self._last_retry = now
+            self._replay()
+        if self.retention_days and now - self._last_retention >= RETENTION_CHECK_S:
+            self._last_retention = now
+            self._apply_retention()
+
+    def close_sink(self) -> None:
+        for client in self._shards:
+            client.disconnect()
+
+    # ------------------------------------------------------------ batches
+    def _flush(self) -> None:
+        items, rows = self._pending, self._pending_rows
+        self._pending, self._pending_rows = [], 0
+        batch_id = f"{self.node}-{time.time_ns()}-{next(self._seq)}"
+        if self._replay() and self._insert(batch_id, items):
+            self.stats.sent += rows
+            return
+        if self.spool.add(batch_id, rows, items):
+            self.stats.spooled += rows
+        else:
+            self.stats.failed += rows
+            self._report(f"ClickHouse spool full: {rows} lines not stored in ClickHouse")
+
+    def _insert(self, batch_id: str, items: list[Item]) -> bool:
+        """One INSERT of the batch into one shard; True once a server confirmed it."""
+        if not self._ready:
+            try:
+                self._prepare()
+            except Exception as exc:
+                self.stats.errors += 1
+                self._report(f"ClickHouse not ready: {exc}")
+                return False
+        lines: list[bytes] = []
+        stamps: list[int] = []
+        for data, ts in items:
+            part = data.split(b"\n")
+            part.pop()
+            lines += part
+            stamps += [ts] * len(part)
+        columns = [
+            stamps,
+            [self.node.encode()] * len(lines),
+            [batch_id.encode()] * len(lines),
+            lines,
+        ]
+        sql = (
+            f"INSERT INTO {self.url.database}.{self.url.local_table} (ts, node, batch, line) VALUES"
+        )
+        for _ in range(len(self._shards)):
+            client = self._shards[self._next % len(self._shards)]
+            self._next += 1
+            try:
+                client.execute(sql, columns, columnar=True)
+                return True
+            except Exception as exc:
+                self.stats.errors += 1
+                client.disconnect()
+                self._report(f"ClickHouse insert failed ({exc}); trying the next server")
+        return False
+
+    def _replay(self) -> bool:
+        """Send spooled batches, oldest first; True when the spool is empty."""
+        while (spooled := self.spool.oldest()) is not None:
+            try:
+                present = self._stored_rows(spooled.batch_id, spooled.items)
+            except Exception as exc:
+                self.stats.errors += 1
+                self._report(f"ClickHouse unavailable ({exc}); {len(self.spool)} batches spooled")
+                return False
+            if present == 0:
+                if not self._insert(spooled.batch_id, spooled.items):
+                    return False
+                self.stats.replayed += spooled.rows
+            self.spool.remove(spooled)
+        return True
+
+    def _stored_rows(self, batch_id: str, items: list[Item]) -> int:
+        """Rows of batch ``batch_id`` already in ClickHouse (looked up within its time
+        range, which the table's sort key narrows down); raises if a shard is down."""
+        if not self._ready:
+            self._prepare()
+        table = f"{self.url.database}.{self.url.table}"
+        rows: Any = self._reader.execute(
+            f"SELECT count() FROM {table} WHERE ts >= %(lo)s AND ts <= %(hi)s "
+            "AND batch = %(batch)s",
+            {"batch": batch_id, "lo": min(t for _, t in items), "hi": max(t for _, t in items)},
+            settings={"skip_unavailable_shards": 0},
+        )
+        return int(rows[0][0])
+
+    def _apply_retention(self) -> None:
+        """Drop day partitions older than --store-retention-days on every shard."""
+        cutoff = int(
+            time.strftime("%Y%m%d", time.gmtime(time.time() - 86400 * self.retention_days))
+        )
+        for client in self._shards:
+            try:
+                parts = client.execute(
+                    "SELECT DISTINCT partition FROM system.parts WHERE active "
+                    "AND database = %(db)s AND table = %(table)s",
+                    {"db": self.url.database, "table": self.url.local_table},
+                )
+                for (partition,) in parts:
+                    day = int(partition)
+                    if day < cutoff:
+                        client.execute(
+                            f"ALTER TABLE {self.url.database}.{self.url.local_table} "
+                            f"DROP PARTITION {day:d}"
+                        )
+                        self.stats.partitions_dropped += 1
+            except Exception as exc:
+                self.stats.errors += 1
+                self._report(f"ClickHouse retention failed: {exc}")
+
+    def _report(self, message: str) -> None:
+        now = time.monotonic()
+        if now - self._last_report >= ERROR_REPORT_S:
+            self._last_report = now
+            say(f"LogCaster: {message}")
+
+    # -------------------------------------------------------------- stats
+    def collect(self) -> Iterable[Metric]:
+        s = self.stats
+        yield Metric("Store", "clickhouse", "where lines are also stored")
+        yield Metric("StoreRowsSent", s.sent, "lines ClickHouse confirmed", "counter")
+        yield Metric("StoreRowsSpooled", s.spooled, "lines put in the spool", "counter")
+        yield Metric("StoreRowsReplayed", s.replayed, "spooled lines sent later", "counter")
+        yield Metric("StoreRowsFailed", s.failed, "lines the full spool refused", "counter")
+        yield Metric("StoreErrors", s.errors, "failed ClickHouse requests", "counter")
+        yield Metric("StoreSpoolBatches", len(self.spool), "batches waiting in the spool")
+        yield Metric("StoreSpoolBytes", self.spool.bytes, "bytes waiting in the spool")
+        yield Metric(
+            "StorePartitionsDropped", s.partitions_dropped, "day partitions dropped", "counter"
+        )

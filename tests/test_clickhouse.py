@@ -1,0 +1,204 @@
+"""The ClickHouse store against real servers: two local ClickHouse instances as the two
+shards of cluster ``logs``, LogCaster nodes writing to them, outages and recovery."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from clickhouse_pair import AVAILABLE, Pair
+from hypothesis import given
+from hypothesis import strategies as st
+from support import Server, parse_info, wait_for
+
+from logcaster.query.levels import level_of
+from logcaster.storage.clickhouse.schema import level_expression
+from logcaster.storage.clickhouse.spool import Spool
+from logcaster.storage.clickhouse.url import StoreURL, parse_store_url
+
+needs_clickhouse = pytest.mark.skipif(not AVAILABLE, reason="clickhouse-server not installed")
+TABLES = itertools.count()
+
+
+# ------------------------------------------------------------------ pure parts
+def test_store_url() -> None:
+    url = parse_store_url("clickhouse://a:9001,[::1]:9002/logsdb?table=t&cluster=c")
+    assert url == StoreURL((("a", 9001), ("::1", 9002)), "logsdb", "t", "c")
+    assert url.local_table == "t_local"
+    assert parse_store_url("clickhouse://h").hosts == (("h", 9000),)
+    assert parse_store_url("clickhouse://h/db").table == "logs"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "http://h/db",
+        "clickhouse://h:x/db",
+        "clickhouse://h:70000/db",
+        "clickhouse://h/db?table=a;drop",
+        "clickhouse://h/db?cluster=a-b",
+        "clickhouse://h/db?tabel=x",
+        "clickhouse:///db",
+    ],
+)
+def test_store_url_rejects(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_store_url(text)
+
+
+def test_bad_store_url_is_a_one_line_startup_error(server_factory, tmp_path: Path) -> None:
+    srv = server_factory("--store", "clickhouse://h/db?table=x;y", banner=False)
+    assert srv.proc.wait(15) == 2
+    err = srv.stderr_path.read_text().strip().splitlines()
+    assert len(err) == 1 and "--store" in err[0]
+
+
+def test_spool_keeps_order_bound_and_survives_reopen(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s", max_bytes=400)
+    assert spool.add("b1", 2, [(b"one\ntwo\n", 10)])
+    assert spool.add("b2", 1, [(b"three\n", 20), (b"four\n", 21)])
+    assert not spool.add("big", 1, [(b"x" * 400 + b"\n", 30)])  # past the bound: refused
+    (tmp_path / "s" / "000000000009.tmp").write_bytes(b"torn")  # a crash mid-write
+    reopened = Spool(tmp_path / "s", max_bytes=400)
+    assert len(reopened) == 2 and reopened.bytes == spool.bytes
+    first = reopened.oldest()
+    assert first is not None and (first.batch_id, first.rows) == ("b1", 2)
+    assert first.items == [(b"one\ntwo\n", 10)]
+    reopened.remove(first)
+    second = reopened.oldest()
+    assert second is not None and second.items == [(b"three\n", 20), (b"four\n", 21)]
+    reopened.remove(second)
+    assert reopened.oldest() is None and reopened.bytes == 0
+    assert reopened.add("b3", 1, [(b"five\n", 40)])  # numbering goes on after the old ones
+
+
+# ------------------------------------------------------------ real ClickHouse
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    if not AVAILABLE:
+        pytest.skip("clickhouse-server not installed")
+    started = Pair.start(tmp_path_factory.mktemp("clickhouse"))
+    yield started
+    started.stop()
+
+
+def client(pair: Pair, shard: int = 0):  # type: ignore[no-untyped-def]
+    from clickhouse_driver import Client
+
+    return Client("127.0.0.1", port=pair.shards[shard].tcp, settings={"strings_as_bytes": True})
+
+
+def node(server_factory, pair: Pair, table: str, tmp_path: Path, name: str) -> Server:
+    return server_factory(
+        "--store", pair.url(table), "--store-init", "--store-batch-ms", "100",
+        "--store-spool-dir", str(tmp_path / f"spool-{name}"), "--node-name", name,
+    )  # fmt: skip
+
+
+def sent_rows(srv: Server) -> int:
+    return int(parse_info(srv.query("INFO"))["StoreRowsSent"])
+
+
+def stored(pair: Pair, table: str) -> list[bytes]:
+    rows = client(pair).execute(f"SELECT line FROM {table} ORDER BY line")
+    return [r[0] for r in rows]
+
+
+LEVEL_LINES = [
+    "plain line",
+    "2026-12-01 ERROR disk full",
+    "[warn] low memory",
+    'json {"level":"error","msg":"x"}',
+    "level=debug x",
+    "severity: CRITICAL y",
+    "INFORMATIONAL first",
+    "error lower-case word is no token",
+    "ERRORS is not ERROR",
+    "WARN then ERROR: the first wins",
+    "[Fatal] mixed case in brackets",
+]
+
+
+@needs_clickhouse
+@given(st.lists(st.sampled_from(["ERROR", "[info]", "level=warn", "x", "DBG", " ", "ERR:"]),
+                min_size=1, max_size=6).map(" ".join))  # fmt: skip
+def test_level_column_agrees_with_the_engine(pair: Pair, line: str) -> None:
+    c = client(pair)
+    got = c.execute(f"SELECT {level_expression('x')} FROM (SELECT %(x)s AS x)", {"x": line})
+    assert got[0][0].decode() == (level_of(line.encode()) or "")
+
+
+@needs_clickhouse
+def test_level_column_on_examples(pair: Pair) -> None:
+    c = client(pair)
+    for line in LEVEL_LINES:
+        got = c.execute(f"SELECT {level_expression('x')} FROM (SELECT %(x)s AS x)", {"x": line})
+        assert got[0][0].decode() == (level_of(line.encode()) or ""), line
+
+
+@needs_clickhouse
+def test_two_nodes_write_every_line_once(server_factory, pair: Pair, tmp_path: Path) -> None:
+    table = f"logs{next(TABLES)}"
+    a = node(server_factory, pair, table, tmp_path, "node-a")
+    b = node(server_factory, pair, table, tmp_path, "node-b")
+    sent = [b"a %05d ERROR" % i for i in range(3000)] + [b"b %05d info" % i for i in range(2000)]
+    a.send(b"\n".join(sent[:3000]) + b"\n")
+    b.send(b"\n".join(sent[3000:]) + b"\n")
+    wait_for(lambda: len(stored(pair, table)) >= len(sent), 30, 0.1, "every line in ClickHouse")
+    assert stored(pair, table) == sorted(sent)
+    c = client(pair)
+    by_node = dict(c.execute(f"SELECT node, count() FROM {table} GROUP BY node"))
+    assert by_node == {b"node-a": 3000, b"node-b": 2000}
+    levels = dict(c.execute(f"SELECT level, count() FROM {table} GROUP BY level"))
+    assert levels == {b"ERROR": 3000, b"": 2000}
+    assert parse_info(a.query("INFO"))["StoreRowsSent"] == "3000"
+
+
+@needs_clickhouse
+def test_outage_spools_then_replays_exactly_once(
+    server_factory, pair: Pair, tmp_path: Path
+) -> None:
+    table = f"logs{next(TABLES)}"
+    srv = node(server_factory, pair, table, tmp_path, "n1")
+    first = [b"before %04d" % i for i in range(500)]
+    srv.send(b"\n".join(first) + b"\n")
+    wait_for(lambda: len(stored(pair, table)) == 500, 30, 0.1, "the first lines")
+    for shard in pair.shards:
+        shard.kill()
+    try:
+        during = [b"during %04d" % i for i in range(700)]
+        srv.send(b"\n".join(during) + b"\n")
+        info = wait_for(
+            lambda: (i := parse_info(srv.query("INFO")))["StoreRowsSpooled"] == "700" and i,
+            30, 0.1, "the lines spooled",
+        )  # fmt: skip
+        assert int(info["StoreSpoolBatches"]) >= 1 and srv.query("COUNT") == b"COUNT: 1200\n"
+    finally:
+        for shard in pair.shards:
+            shard.start()
+    wait_for(lambda: parse_info(srv.query("INFO"))["StoreSpoolBatches"] == "0", 60, 0.2, "drain")
+    assert stored(pair, table) == sorted(first + during)  # every line, exactly once
+    assert parse_info(srv.query("INFO"))["StoreRowsReplayed"] == "700"
+
+
+@needs_clickhouse
+def test_one_shard_down_fails_over_to_the_other(server_factory, pair: Pair, tmp_path: Path) -> None:
+    table = f"logs{next(TABLES)}"
+    srv = node(server_factory, pair, table, tmp_path, "n2")
+    srv.send(b"warm up\n")
+    wait_for(lambda: len(stored(pair, table)) == 1, 30, 0.1, "the first line")
+    pair.shards[1].kill()
+    try:
+        lines = [b"x %04d" % i for i in range(300)]
+        for chunk in range(3):  # several batches: some would go to the dead shard
+            srv.send(b"\n".join(lines[chunk * 100 : chunk * 100 + 100]) + b"\n")
+            want = 101 + 100 * chunk
+            wait_for(lambda w=want: sent_rows(srv) >= w, 30, 0.1, "a batch sent")
+        assert parse_info(srv.query("INFO"))["StoreRowsSpooled"] == "0"
+        local = client(pair, 0).execute(f"SELECT count() FROM {table}_local")[0][0]
+        assert local >= 300
+    finally:
+        pair.shards[1].start()
+    assert stored(pair, table) == sorted([b"warm up", *lines])
