@@ -4,6 +4,7 @@ shards of cluster ``logs``, LogCaster nodes writing to them, outages and recover
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support import Server, parse_info, wait_for
 
+from logcaster.frontends.line.grammar import parse_spec
+from logcaster.query.errors import QueryError
 from logcaster.query.levels import level_of
+from logcaster.query.spec import QuerySpec
+from logcaster.scan import gather
+from logcaster.storage.clickhouse.reader import ClusterReader
 from logcaster.storage.clickhouse.schema import level_expression
 from logcaster.storage.clickhouse.spool import Spool
 from logcaster.storage.clickhouse.url import StoreURL, parse_store_url
@@ -202,3 +208,94 @@ def test_one_shard_down_fails_over_to_the_other(server_factory, pair: Pair, tmp_
     finally:
         pair.shards[1].start()
     assert stored(pair, table) == sorted([b"warm up", *lines])
+
+
+# ---------------------------------------------------------------- scope=cluster
+SEARCH_LINES = [
+    b"2026-12-01 ERROR payment failed order=1",
+    b"2026-12-01 INFO user logged in",
+    b"2026-12-01 WARN disk 91% full",
+    b"2026-12-01 ERROR it's a '); DROP TABLE x; -- line",
+    b'2026-12-01 DEBUG json {"level":"error"} text',
+    b"2026-12-01 INFO caf\xc3\xa9 na\xc3\xafve",
+    b"2026-12-01 INFO Payment retried",
+]
+
+
+def reference(spec: QuerySpec, lines: list[bytes]) -> list[bytes]:
+    import re as stdlib_re
+
+    out = []
+    for line in lines:
+        if spec.keywords:
+            hits = [k in line for k in spec.keywords]
+            if not (any(hits) if spec.any_keyword else all(hits)):
+                continue
+        if spec.regex and not stdlib_re.search(spec.regex.encode(), line):
+            continue
+        if spec.levels and level_of(line) not in spec.levels:
+            continue
+        out.append(line)
+    if spec.limit is not None:
+        out = out[-spec.limit :]
+    return out[::-1] if spec.descending else out
+
+
+@pytest.fixture(scope="module")
+def searchable(pair: Pair, tmp_path_factory: pytest.TempPathFactory) -> StoreURL:
+    """A table holding SEARCH_LINES, written by a node (several batches, both shards)."""
+    table = f"logs{next(TABLES)}"
+    from support import start_server
+
+    srv = start_server(
+        tmp_path_factory.mktemp("node"), "--store", pair.url(table), "--store-init",
+        "--store-batch-ms", "50",
+    )  # fmt: skip
+    try:
+        for line in SEARCH_LINES:  # one batch each, round robin over the shards
+            before = sent_rows(srv)
+            srv.send(line + b"\n")
+            wait_for(lambda b=before: sent_rows(srv) > b, 30, 0.05, "a batch sent")
+    finally:
+        srv.reap()
+    return parse_store_url(pair.url(table))
+
+
+@needs_clickhouse
+@pytest.mark.parametrize(
+    "params",
+    [
+        "keywords=ERROR",
+        "keywords=ERROR,payment",
+        "keywords=ERROR,Payment operator=OR",
+        'keywords="\'); DROP TABLE x; --"',
+        "keywords=%",
+        'regex="[Pp]ayment (failed|retried)"',
+        "regex=(?i)PAYMENT",
+        "regex=\"^2026-12-01 INFO\"",
+        "level=ERROR",
+        "level=ERROR,WARN order=desc",
+        "keywords=INFO limit=2",
+        "keywords=INFO limit=2 order=desc",
+        "keywords=café",
+        "",
+    ],
+)
+def test_cluster_search_matches_a_reference(searchable: StoreURL, params: str) -> None:
+    spec = parse_spec(params, time.time_ns())
+    assert isinstance(spec, QuerySpec), spec
+    matches = ClusterReader(searchable).search(spec)
+    got = b"".join(gather(v.buf, s) for v, s in matches.ranges).split(b"\n")[:-1]
+    want = reference(spec, SEARCH_LINES)
+    assert matches.count == len(want)
+    assert got == want
+
+
+@needs_clickhouse
+def test_cluster_search_with_a_shard_down_says_so(searchable: StoreURL, pair: Pair) -> None:
+    pair.shards[1].kill()
+    try:
+        with pytest.raises(QueryError, match="ClickHouse"):
+            ClusterReader(searchable, timeout_s=5).search(QuerySpec(keywords=(b"ERROR",)))
+    finally:
+        pair.shards[1].start()

@@ -1,7 +1,8 @@
 """The ClickHouse tables: one MergeTree table per shard, partitioned by day and ordered
 by receive time, and (with a cluster) a Distributed table over them for queries.
 
-Only the receive time, the node, the batch id and the line are sent; the level is a
+Only the receive time, the node, the batch id, the row's place in its batch and the
+line are sent; the level is a
 MATERIALIZED column computed by ClickHouse from the line with the same RE2 patterns
 and aliases the engine uses (:mod:`logcaster.query.levels`), so no Python runs per
 line to fill it. Written for the oldest server tried (Debian's 18.16): no TTL, no
@@ -32,6 +33,7 @@ COLUMNS = """
     ts UInt64,
     node String,
     batch String,
+    seq UInt32,
     line String,
     level String MATERIALIZED {level}
 """

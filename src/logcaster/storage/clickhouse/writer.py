@@ -190,15 +190,10 @@ class ClickHouseStore(BatchWriter):
             part.pop()
             lines += part
             stamps += [ts] * len(part)
-        columns = [
-            stamps,
-            [self.node.encode()] * len(lines),
-            [batch_id.encode()] * len(lines),
-            lines,
-        ]
-        sql = (
-            f"INSERT INTO {self.url.database}.{self.url.local_table} (ts, node, batch, line) VALUES"
-        )
+        n = len(lines)
+        columns = [stamps, [self.node.encode()] * n, [batch_id.encode()] * n, list(range(n)), lines]
+        table = f"{self.url.database}.{self.url.local_table}"
+        sql = f"INSERT INTO {table} (ts, node, batch, seq, line) VALUES"
         for _ in range(len(self._shards)):
             client = self._shards[self._next % len(self._shards)]
             self._next += 1
