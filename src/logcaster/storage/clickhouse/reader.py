@@ -49,6 +49,7 @@ class ClusterReader:
                 database=self.url.database,
                 connect_timeout=2.0,
                 send_receive_timeout=self.timeout_s,
+                compression="lz4",
                 settings={"strings_as_bytes": True, "skip_unavailable_shards": 0},
             )
             try:

@@ -86,6 +86,7 @@ class ClickHouseStore(BatchWriter):
             database=self.url.database,
             connect_timeout=min(self.timeout_s, 2.0),
             send_receive_timeout=self.timeout_s,
+            compression="lz4",  # blocks travel LZ4-compressed, as ClickHouse stores them
             settings={"strings_as_bytes": True},
         )
 
