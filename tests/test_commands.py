@@ -104,8 +104,13 @@ def test_defaults() -> None:
     assert spec.time_from is None and spec.time_to is None and spec.raw is False
 
 
-def test_keyword_alias_and_repeats_accumulate() -> None:
-    assert spec_of("QUERY keyword=a keywords=b,c").keywords == (b"a", b"b", b"c")
+def test_repeated_keywords_and_a_last_keyword_accumulate() -> None:
+    assert spec_of("QUERY keywords=b,c keywords=d keyword=a b").keywords == (
+        b"b",
+        b"c",
+        b"d",
+        b"a b",
+    )
 
 
 def test_keywords_are_case_sensitive_bytes() -> None:
@@ -190,8 +195,12 @@ def test_quotes_protect_commas() -> None:
     assert spec_of('QUERY keywords="a,b",c').keywords == (b"a,b", b"c")
 
 
-def test_quoted_part_inside_value() -> None:
-    assert spec_of('QUERY keywords=x"y z"w').keywords == (b"xy zw",)
+def test_quote_inside_an_unquoted_value_is_part_of_it() -> None:
+    assert spec_of('QUERY keywords=x"y').keywords == (b'x"y',)
+    assert spec_of(r'QUERY regex=^\{"level":"error"').regex == r'^\{"level":"error"'
+    assert spec_of('QUERY regex={"a":1,"b":2} limit=3').regex == '{"a":1,"b":2}'
+    # the quote does not open a quoted part: the space still ends the value
+    assert b"'z\"w'" in error_of('QUERY keywords=x"y z"w')
 
 
 def test_escaped_quote_inside_quotes() -> None:
@@ -199,15 +208,24 @@ def test_escaped_quote_inside_quotes() -> None:
 
 
 def test_tokenize_direct() -> None:
-    assert tokenize('a=1 b="x y",z  c=') == [
+    assert tokenize('a=1 keywords="x y",z  c= b=u,v') == [
         ("a", "1", ["1"]),
-        ("b", "x y,z", ["x y", "z"]),
+        ("keywords", "x y,z", ["x y", "z"]),
         ("c", "", [""]),
+        ("b", "u,v", ["u,v"]),  # only keywords= and level= are lists
+    ]
+    assert tokenize('b="x y" keyword= "rest" a=1 ') == [
+        ("b", "x y", ["x y"]),
+        ("keyword", ' "rest" a=1 ', [' "rest" a=1 ']),
     ]
     with pytest.raises(ValueError):
         tokenize("a=1 lonely")
     with pytest.raises(ValueError):
         tokenize('a="open')
+    with pytest.raises(ValueError, match="after a closing quote"):
+        tokenize('a="x y",z')  # not a list key: nothing may follow the quote
+    with pytest.raises(ValueError, match="after a closing quote"):
+        tokenize('keywords="x"y')
 
 
 def test_unterminated_quote_is_an_error() -> None:
@@ -240,14 +258,26 @@ def test_seed_form_single_word_is_raw() -> None:
     assert spec_of("QUERY keyword=error") == QuerySpec(keywords=(b"error",), raw=True)
 
 
-def test_parameter_form_when_a_later_parameter_follows() -> None:
-    spec = spec_of("QUERY keyword=error limit=5")
-    assert spec == QuerySpec(keywords=(b"error",), limit=5, raw=False)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "error limit=5",
+        "error LIMIT=5",
+        "payment failed order=123",
+        '"disk full" order=desc',
+        "disk limit=1",
+        'a "quoted" b="c"',
+        " lead and trail ",
+        "keywords=x",
+        "=",
+    ],
+)
+def test_seed_form_takes_the_whole_rest_whatever_it_holds(text: str) -> None:
+    assert spec_of("QUERY keyword=" + text) == QuerySpec(keywords=(text.encode(),), raw=True)
 
 
-def test_parameter_form_later_parameter_key_any_case() -> None:
-    spec = spec_of("QUERY keyword=error LIMIT=5")
-    assert spec.raw is False and spec.limit == 5 and spec.keywords == (b"error",)
+def test_seed_form_key_any_case() -> None:
+    assert spec_of("QUERY KEYWORD=a b") == QuerySpec(keywords=(b"a b",), raw=True)
 
 
 def test_keywords_plural_is_parameter_form() -> None:
@@ -255,9 +285,22 @@ def test_keywords_plural_is_parameter_form() -> None:
     assert spec.raw is False and spec.keywords == (b"error",)
 
 
-def test_parameter_form_with_quoted_keyword() -> None:
-    spec = spec_of('QUERY keyword="disk full" order=desc')
-    assert spec == QuerySpec(keywords=(b"disk full",), descending=True)
+def test_keyword_after_other_parameters_is_stamped_and_takes_the_rest() -> None:
+    spec = spec_of("QUERY limit=5 keyword=disk full order=desc")
+    assert spec == QuerySpec(keywords=(b"disk full order=desc",), limit=5)
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["QUERY keyword=", "QUERY keywords=", 'QUERY keywords=""', "QUERY limit=2 keyword="],
+)
+def test_empty_keyword_is_an_error(line: str) -> None:
+    assert b"Empty keyword" in error_of(line)
+
+
+@pytest.mark.parametrize("value", ["a,", ",a", "a,,b", 'a,""'])
+def test_empty_item_in_keywords_is_an_error(value: str) -> None:
+    assert b"Empty keyword" in error_of(f"QUERY keywords={value} operator=OR")
 
 
 # ------------------------------------------------------------------ errors
@@ -393,9 +436,11 @@ def test_follow_with_params() -> None:
     assert command == Follow(QuerySpec(keywords=(b"needle",), levels=frozenset({"ERROR"})))
 
 
-def test_follow_keyword_is_parameter_form() -> None:
+def test_follow_keyword_takes_the_rest_of_the_line() -> None:
     command = q("FOLLOW keyword=needle")
-    assert isinstance(command, Follow) and command.spec.keywords == (b"needle",)
+    assert command == Follow(QuerySpec(keywords=(b"needle",)))
+    command = q("FOLLOW level=ERROR keyword=disk full")
+    assert command == Follow(QuerySpec(keywords=(b"disk full",), levels=frozenset({"ERROR"})))
 
 
 # ------------------------------------------------------------------ HELP
