@@ -328,6 +328,39 @@ def test_stalled_follower_never_slows_ingest(fresh_qserver: Server) -> None:
     assert srv.stats()["Total"] == n + trickled[0] + 1
 
 
+def test_follower_hears_of_skipped_lines_once_caught_up(fresh_qserver: Server) -> None:
+    """After a burst, a follower that reads its backlog is told what went by at once,
+    with no further line arriving to carry the notice."""
+    srv = fresh_qserver
+    stalled, buf = _follow(srv, b"FOLLOW keywords=burst", rcvbuf=4096)
+    n = 100_000
+    try:
+        srv.send(b"".join(b"burst %06d %s\n" % (i, b"y" * 60) for i in range(n)), timeout=60)
+        srv.wait_total(n, timeout=30)
+        assert int(srv.info()["FollowSkipped"]) > 0  # the follower did fall behind
+        read_until(
+            stalled,
+            buf,
+            lambda b: re.search(rb"(^|\n)\.\.\. \d+ lines skipped\n$", b[-60:]) is not None,
+            30,
+            "the skipped-lines notice, with no new line sent",
+        )
+    finally:
+        stalled.close()
+    lines = bytes(buf).split(b"\n")[:-1]
+    notice = re.fullmatch(rb"\.\.\. (\d+) lines skipped", lines[-1])
+    assert notice is not None
+    delivered = [unstamp(line) for line in lines[:-1] if not line.startswith(b"... ")]
+    skipped = sum(
+        int(m.group(1))
+        for line in lines
+        if (m := re.fullmatch(rb"\.\.\. (\d+) lines skipped", line))
+    )
+    assert skipped > 0 and len(delivered) + skipped == n
+    idx = [int(d.split()[1]) for d in delivered]
+    assert idx == sorted(set(idx)) and idx[0] == 0
+
+
 # ------------------------------------------------------------------ regex that backtracks elsewhere
 def test_catastrophic_regex_answers_while_ingest_continues(fresh_qserver: Server) -> None:
     srv = fresh_qserver
