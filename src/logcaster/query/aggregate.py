@@ -45,6 +45,7 @@ MAX_BUCKETS = 100_000
 DEFAULT_TOP = 10
 MAX_TOP = 10_000
 NS = 1_000_000_000
+MAX_STEP = 36500 * 86400 * NS  # a century; bucket numbers stay within int64
 _STEP = re.compile(r"^([1-9][0-9]{0,8})([smhd])$")
 _STEP_UNITS = {"s": NS, "m": 60 * NS, "h": 3600 * NS, "d": 86400 * NS}
 
@@ -57,7 +58,10 @@ def parse_step(text: str) -> int:
         raise QueryError(
             f"Invalid step '{text}': a whole number and a unit s, m, h or d (10s, 5m, 1h, 1d)"
         )
-    return int(m.group(1)) * _STEP_UNITS[m.group(2)]
+    step = int(m.group(1)) * _STEP_UNITS[m.group(2)]
+    if step > MAX_STEP:
+        raise QueryError(f"Invalid step '{text}': at most 36500d")
+    return step
 
 
 def check_field(name: str, what: str) -> str:
@@ -190,8 +194,8 @@ def histogram(
     for part_counts, part_values in parts:
         for bucket, n in part_counts.items():
             counts[bucket] = counts.get(bucket, 0) + n
-        for bucket, values in part_values.items():
-            breakdown.setdefault(bucket, Counter()).update(values)
+        for bucket, part in part_values.items():
+            breakdown.setdefault(bucket, Counter()).update(part)
     first = spec.time_from // step if spec.time_from is not None else min(counts, default=None)
     last = spec.time_to // step if spec.time_to is not None else max(counts, default=None)
     if first is None or last is None or last < first:
@@ -199,8 +203,10 @@ def histogram(
     check_buckets(first, last)
     buckets = []
     for b in range(first, last + 1):
-        values = breakdown.get(b, Counter())
-        ordered = sorted(values.items(), key=lambda kv: value_order(by or "", kv[0]))
+        found = breakdown.get(b)
+        ordered = (
+            sorted(found.items(), key=lambda kv: value_order(by or "", kv[0])) if found else ()
+        )
         buckets.append(Bucket(b * step, counts.get(b, 0), tuple(ordered)))
     return Histogram(step, by, tuple(buckets))
 
