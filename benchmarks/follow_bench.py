@@ -72,6 +72,8 @@ REPO = HERE.parent
 DEFAULT_OUT = HERE / "results" / "follow.json"
 CLIENTS = 4
 SERVER_ARGS = ("--query-timeout", "600")
+SERVE_ARGS = ["serve", "--host", "127.0.0.1", "-p", "0", "-q", "0", "--http-port", "0"]
+SERVE_ARGS += SERVER_ARGS
 STALLED_RCVBUF = 4096
 FILTER_REGEX = "req=[0-9]{5}00"  # req= is the line's index in the payload: exactly 1 %
 FILTER_COMMAND = f'FOLLOW regex="{FILTER_REGEX}"'
@@ -450,7 +452,7 @@ def main(argv: list[str]) -> int:
             "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "wall_seconds": round(time.monotonic() - started, 1),
             "settings": asdict(settings),
-            "server_args": ["serve", "--host", "127.0.0.1", "-p", "0", "-q", "0", "--http-port", "0", *SERVER_ARGS],
+            "server_args": SERVE_ARGS,
             "conditions": [asdict(c) for c in CONDITIONS],
             "stalled_follower": f"SO_RCVBUF={STALLED_RCVBUF} before connect, FOLLOW, never reads",
             "reader_follower": f"{FILTER_COMMAND}, read on a thread of the orchestrator",

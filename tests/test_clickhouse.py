@@ -272,7 +272,7 @@ def searchable(pair: Pair, tmp_path_factory: pytest.TempPathFactory) -> StoreURL
         "keywords=%",
         'regex="[Pp]ayment (failed|retried)"',
         "regex=(?i)PAYMENT",
-        "regex=\"^2026-12-01 INFO\"",
+        'regex="^2026-12-01 INFO"',
         "level=ERROR",
         "level=ERROR,WARN order=desc",
         "keywords=INFO limit=2",

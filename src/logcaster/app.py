@@ -1,6 +1,7 @@
 """The server's wiring and lifecycle: startup -> serve -> shutdown.
 
-Startup checks what values alone cannot (host names, certificate files), opens
+Startup checks what values alone cannot (host names, certificate files) before
+anything starts, opens
 the stores (repairing and reloading the file store), builds the engine and
 binds every listener, each reporting its real address (so port 0 works).
 Serve runs until SIGINT/SIGTERM. Shutdown stops accepting on every listener,
@@ -34,9 +35,7 @@ from .pipeline.taps import LiveTaps
 from .query.engine import Engine
 from .query.pool import WorkerPool
 from .stats import Constant, Metric, Registry
-from .storage.clickhouse.spool import Spool
-from .storage.clickhouse.url import parse_store_url
-from .storage.clickhouse.writer import ClickHouseStore
+from .storage.batch import Store
 from .storage.files import PersistWriter, check_directory, recover, reload_ring
 from .storage.ring import DEFAULT_BLOCK_SIZE, BlockFactory, Ring
 from .values import OFF
@@ -58,7 +57,7 @@ class App:
         self.registry = Registry()
         self.listeners: list[Listener] = []
         self.files: PersistWriter | None = None
-        self.clickhouse: ClickHouseStore | None = None
+        self.clickhouse: Store | None = None
         self.pool: WorkerPool | None = None
         self.ready = False  # every listener bound, the ring refilled
         self._stop: asyncio.Event | None = None
@@ -66,7 +65,6 @@ class App:
     # ---------------------------------------------------------------- startup
     async def start(self) -> None:
         cfg = self.config
-        check_startup(cfg)
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         if cfg.persist.enabled:
@@ -152,8 +150,13 @@ class App:
         writer.start()
         return writer
 
-    def _open_clickhouse(self, loop: asyncio.AbstractEventLoop) -> ClickHouseStore:
+    def _open_clickhouse(self, loop: asyncio.AbstractEventLoop) -> Store:
         """The ClickHouse store with its spool; it connects (and may spool) on its thread."""
+        # Imported here: the driver takes most of a second to import, and only --store needs it.
+        from .storage.clickhouse.spool import Spool
+        from .storage.clickhouse.url import parse_store_url
+        from .storage.clickhouse.writer import ClickHouseStore
+
         cfg = self.config.store
         store = ClickHouseStore(
             parse_store_url(cfg.url),
@@ -232,6 +235,7 @@ async def run(config: Config) -> None:
 
 
 def serve(config: Config) -> int:
+    check_startup(config)  # before any thread starts: a failed check just exits
     raise_open_file_limit()
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         runner.run(run(config))

@@ -638,7 +638,7 @@ def main(argv: list[str] | None = None) -> int:
         filler = b"".join(b"filler-%07d %s\n" % (i, b"f" * 100) for i in range(10_000))
         while srv.counter("Dropped") == 0:
             srv.send(filler)
-        for command in ("STATS", "INFO", "QUERY keyword=filler limit=10", "TAIL 10"):
+        for command in ("STATS", "INFO", "QUERY keywords=filler limit=10", "TAIL 10"):
             srv.query(command)
         rss0, fds0 = srv.rss_mb(), srv.fds()
         print(f"server pid {srv.pid}: RSS {rss0:.0f} MB, {fds0} fds after filling the ring")
