@@ -162,6 +162,14 @@ def connect(proto: asyncio.BaseProtocol, peername: object = ("127.0.0.1", 40000)
     return transport
 
 
+def eof(proto: asyncio.Protocol, transport: FakeTransport) -> bool:
+    """The peer half-closed: as a transport does, close unless the protocol keeps it open."""
+    keep = bool(proto.eof_received())
+    if not keep:
+        transport.close()
+    return keep
+
+
 def feed(proto: IngestProtocol, transport: FakeTransport, data: bytes) -> None:
     """Deliver ``data`` as one read (several if it exceeds the buffer), as uvloop does."""
     view = memoryview(data)
@@ -204,8 +212,7 @@ class Rig:
         """One ingest connection sends ``data`` and closes (EOF, then connection lost)."""
         proto, transport = self.ingest_conn()
         feed(proto, transport, data)
-        assert proto.eof_received() is False
-        transport.close()
+        assert eof(proto, transport) is False
 
     def query_conn(self) -> tuple[QueryProtocol, FakeTransport]:
         proto = self.line.protocol()

@@ -326,6 +326,7 @@ def test_a_connection_closed_while_paused_is_not_resumed(monkeypatch: pytest.Mon
         assert not ta.reading and not tb.reading
         ta.abort()  # a goes away while paused
         await until(lambda: ta.lost, "a lost")
+        assert a not in rig.intake._paused  # forgotten: a closed connection is not held
         store.gate.set()
         await until(lambda: tb.reading, "b to resume")
         assert ta.resumes == 0 and tb.resumes == 1
