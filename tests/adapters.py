@@ -11,6 +11,7 @@ the high-water mark and ``resume_writing`` once at or below the low-water mark.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -70,6 +71,7 @@ class FakeTransport(asyncio.Transport):
         self._losing = False
         self.reading = True
         self.pauses = self.resumes = 0  # pause_reading / resume_reading calls
+        self.resumed_at = self.closed_at = 0.0  # time.monotonic() of the last of each
         self.write_pauses = 0  # pause_writing calls made on the protocol
         self.buffer = 0  # bytes written and not yet drained (with limits set)
         self.high: int | None = None
@@ -94,6 +96,7 @@ class FakeTransport(asyncio.Transport):
         """Close once the buffered bytes are sent (at once if there are none)."""
         if not self.is_closing():
             self.closed = True
+            self.closed_at = time.monotonic()
             if not self.buffer:
                 self._lose()
 
@@ -116,6 +119,7 @@ class FakeTransport(asyncio.Transport):
         assert not self.reading, "resume_reading on a transport that is reading"
         self.reading = True
         self.resumes += 1
+        self.resumed_at = time.monotonic()
 
     def is_reading(self) -> bool:
         return self.reading

@@ -336,3 +336,33 @@ def test_a_connection_closed_while_paused_is_not_resumed(monkeypatch: pytest.Mon
         rig.close()
 
     run(main())
+
+
+def test_a_connection_paused_for_a_store_is_not_idle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its sender is not silent: the server stopped reading it."""
+    monkeypatch.setattr(batch, "HIGH_WATER", 100)
+    monkeypatch.setattr(batch, "LOW_WATER", 10)
+
+    async def main() -> None:
+        rig = build(idle_timeout=0.2)
+        loop = asyncio.get_running_loop()
+        store = GatedStore(lambda: loop.call_soon_threadsafe(rig.intake.resume_all))
+        store.start()
+        rig.intake.stores.append(store)
+        paused, tp = rig.ingest_conn()
+        feed(paused, tp, b"p" * 200 + b"\n")
+        assert not tp.reading
+        _, clock = rig.ingest_conn()  # silent, and younger than the paused one's last read
+        await until(lambda: clock.lost, "the silent connection to be closed")
+        assert not tp.is_closing(), "closed as idle while the server was not reading it"
+        store.gate.set()
+        await until(lambda: tp.reading, "reading to resume")
+        await until(lambda: tp.lost, "the resumed connection, now silent, to be closed")
+        assert tp.closed_at - tp.resumed_at >= 0.2 * 0.95, "the idle clock ran while paused"
+        assert rig.ingest.stats.idle_closed == 2
+        assert store.flush(5.0)
+        assert bytes(store.written) == b"p" * 200 + b"\n"
+        store.close()
+        rig.close()
+
+    run(main())
