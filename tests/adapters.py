@@ -250,10 +250,11 @@ def build(
     max_query_clients: int = 64,
     token: str = "",
     workers: int = 2,
+    follow_backlog: int = 1 << 20,
 ) -> Rig:
     """The real subsystems, small; call inside the running loop (the adapters need it)."""
     ring = Ring(capacity, max_memory, block_size)
-    taps = LiveTaps(stall_timeout=query_timeout)
+    taps = LiveTaps(follow_backlog, stall_timeout=query_timeout)
     intake = Intake(ring, taps)
     registry = Registry()
     pool = WorkerPool(workers, 8)

@@ -6,11 +6,14 @@ The ingest adapter's tests are in ``test_adapters.py``; the rig is ``adapters.py
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 
 import pytest
 from adapters import FakeTransport, Rig, build, eof, run, spin, until
+from hypothesis import given
+from hypothesis import strategies as st
 
 from logcaster.frontends.line import handler as handler_module
 from logcaster.frontends.line.reader import AUTH_REQUIRED, TOO_LONG
@@ -60,6 +63,26 @@ def test_a_command_split_byte_at_a_time(command: bytes, reply: bytes) -> None:
         rig.close()
 
     run(main())
+
+
+REQUEST = b"AUTH tok\r\nQUERY keyword=disk\r\n"
+
+
+@given(st.lists(st.integers(min_value=0, max_value=len(REQUEST)), max_size=6))
+def test_any_cutting_of_a_request_gets_the_same_reply(cuts: list[int]) -> None:
+    bounds = [0, *sorted(cuts), len(REQUEST)]
+
+    async def main() -> bytes:
+        rig = build(token="tok")
+        rig.send(LINES)
+        proto, transport = rig.query_conn()
+        for s, e in itertools.pairwise(bounds):
+            proto.data_received(REQUEST[s:e])
+        await until(lambda: transport.lost, "the reply")
+        rig.close()
+        return transport.data
+
+    assert run(main()) == b"FOUND: 2 matches\nERROR disk full on /var\nWARN disk 91%\n"
 
 
 def test_replies_are_byte_exact() -> None:
@@ -215,6 +238,26 @@ def test_pause_writing_holds_the_reply_and_resume_writing_continues_it() -> None
     run(main())
 
 
+def test_a_client_lost_while_its_reply_is_paused_stops_the_reply() -> None:
+    async def main() -> None:
+        rig = build(capacity=100_000)
+        rig.send(b"".join(b"payload %06d %s\n" % (i, b"." * 80) for i in range(8000)))
+        proto, transport = rig.query_conn()
+        transport.set_write_buffer_limits(high=1000, low=0)
+        proto.data_received(b"QUERY keyword=payload\n")
+        await until(lambda: transport.writing_paused, "the first pause")
+        task = proto._task
+        proto.connection_lost(ConnectionResetError())
+        await until(lambda: task is not None and task.done(), "the reply task to end")
+        assert task is not None and task.cancelled()
+        assert len(transport.writes) == 1
+        assert rig.pool.waiting == 0 and proto not in rig.line.open
+        assert await rig.ask(b"COUNT\n") == b"COUNT: 8000\n"
+        rig.close()
+
+    run(main())
+
+
 # ------------------------------------------------------------------ FOLLOW
 def test_follow_gets_new_lines_and_ends_on_eof() -> None:
     async def main() -> None:
@@ -305,6 +348,40 @@ def test_an_exception_on_a_worker_mid_reply_ends_it_with_one_error_line(
         reply = await rig.ask(b"TAIL 2\n")
         assert reply == b"a first chunk\nERROR: Internal error: ValueError\n"
         assert await rig.ask(b"STATS\n") == b"STATS: Total=3, Dropped=0, Current=3, Clients=0\n"
+        rig.close()
+
+    run(main())
+
+
+def test_a_follower_that_does_not_read_is_told_what_it_missed_then_cut() -> None:
+    async def main() -> None:
+        rig = build(follow_backlog=200, query_timeout=0.3)
+        proto, transport = rig.query_conn()
+        transport.set_write_buffer_limits(high=1 << 30)  # buffers all, never pauses
+        proto.data_received(b"FOLLOW\n")
+        await until(lambda: transport.data == b"FOLLOWING\n", "FOLLOWING")
+        delivered = 0
+        while transport.get_write_buffer_size() <= 200:  # the reader reads nothing
+            rig.send(b"line %d\n" % delivered)
+            delivered += 1
+        for i in range(5):  # over the backlog: counted, not delivered
+            rig.send(b"missed %d\n" % i)
+        assert b"missed" not in transport.data
+        assert rig.registry.values()["FollowSkipped"] == 5
+        transport.drain()  # the reader caught up
+        rig.send(b"back\n")
+        ts = receive_times(rig)[-1]
+        assert transport.data.endswith(b"\n... 5 lines skipped\n" + stamp(ts) + b"back\n")
+        assert transport.data.count(b"] line ") == delivered
+
+        def still_stalled() -> bool:
+            rig.send(b"more\n")  # lines keep coming while the reader stays stalled
+            return transport.lost
+
+        await until(still_stalled, "the stalled follower to be cut")
+        assert transport.aborted
+        assert rig.registry.values()["FollowCut"] == 1
+        assert not rig.taps and proto not in rig.line.open
         rig.close()
 
     run(main())
