@@ -49,13 +49,14 @@ class IngestConnections:
         return IngestProtocol(self)
 
     async def _close_idle(self) -> None:
-        """--idle-timeout: close connections that sent nothing for that long."""
+        """--idle-timeout: close connections that sent nothing for that long (one
+        the server stopped reading for a store is waiting, not silent)."""
         timeout = self.idle_timeout
         while True:
             await asyncio.sleep(min(timeout / 2, 1.0))
             limit = time.monotonic() - timeout
             for conn in list(self.open):
-                if conn.last_active < limit and conn.transport is not None:
+                if not conn.paused and conn.last_active < limit and conn.transport is not None:
                     self.stats.idle_closed += 1
                     conn.transport.close()
 
@@ -107,6 +108,7 @@ class IngestProtocol(asyncio.BufferedProtocol):
         self.framer = LineFramer(owner.scratch.max_line_bytes, owner.scratch)
         self.transport: asyncio.Transport | None = None
         self.last_active = time.monotonic()
+        self.paused = False  # reading stopped until a store has drained
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -139,9 +141,12 @@ class IngestProtocol(asyncio.BufferedProtocol):
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.pause_reading()
+            self.paused = True
             self.intake.pause(self, self._resume)
 
     def _resume(self) -> None:
+        self.paused = False
+        self.last_active = time.monotonic()  # the idle clock restarts with reading
         if self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
 
