@@ -12,7 +12,8 @@ import pytest
 from clickhouse_pair import AVAILABLE, Pair
 from hypothesis import given
 from hypothesis import strategies as st
-from support import Server, parse_info, wait_for
+from support import Server, parse_found, parse_info, wait_for
+from test_http import get, records
 
 from logcaster.frontends.line.grammar import parse_spec
 from logcaster.query.errors import QueryError
@@ -238,7 +239,7 @@ def reference(spec: QuerySpec, lines: list[bytes]) -> list[bytes]:
         out.append(line)
     if spec.limit is not None:
         out = out[-spec.limit :]
-    return out[::-1] if spec.descending else out
+    return out  # Matches are oldest first; order=desc is applied when rendered
 
 
 @pytest.fixture(scope="module")
@@ -299,3 +300,37 @@ def test_cluster_search_with_a_shard_down_says_so(searchable: StoreURL, pair: Pa
             ClusterReader(searchable, timeout_s=5).search(QuerySpec(keywords=(b"ERROR",)))
     finally:
         pair.shards[1].start()
+
+
+@needs_clickhouse
+def test_scope_cluster_on_another_node(server_factory, pair: Pair, tmp_path: Path) -> None:
+    """Lines sent to node A are found by node B with scope=cluster, on every frontend."""
+    table = f"logs{next(TABLES)}"
+    a = node(server_factory, pair, table, tmp_path, "node-a")
+    b = node(server_factory, pair, table, tmp_path, "node-b")
+    sent = [
+        b"2026-12-01 %s request %04d" % (b"ERROR" if i % 4 == 0 else b"INFO", i) for i in range(400)
+    ]
+    a.send(b"\n".join(sent) + b"\n")
+    wait_for(lambda: sent_rows(a) == 400, 30, 0.1, "node A's lines in ClickHouse")
+    errors = [x for x in sent if b"ERROR" in x]
+    count, lines = parse_found(b.query("QUERY scope=cluster keywords=ERROR"))
+    assert count == len(errors) and [x.split(b"] ", 1)[1] for x in lines] == errors
+    assert parse_found(b.query("QUERY keywords=ERROR"))[0] == 0  # B's own ring holds none
+    count, lines = parse_found(b.query("QUERY scope=cluster level=ERROR limit=3 order=desc"))
+    assert [x.split(b"] ", 1)[1] for x in lines] == errors[-3:][::-1]
+    top = b.query("TOP level scope=cluster").decode().splitlines()
+    assert top == ["TOP: 2", "INFO 300", "ERROR 100"]
+    hits = b.query("HITS step=1d by=level scope=cluster").decode().splitlines()
+    assert hits[0] == "HITS: 1" and hits[1].split()[1:] == ["400", "ERROR=100", "INFO=300"]
+    status, _, body = get(b, "/api/v1/query?scope=cluster&keywords=request%200399")
+    assert status == 200 and [r["line"] for r in records(body)] == [sent[-1].decode()]
+    assert b.query("FOLLOW scope=cluster").startswith(b"ERROR: FOLLOW is node-local")
+    status, _, body = get(b, "/api/v1/tail?scope=cluster")
+    assert status == 400 and b"node-local" in body
+
+
+def test_scope_cluster_without_a_store_is_an_error(server: Server) -> None:
+    assert server.query("QUERY scope=cluster") == (
+        b"ERROR: scope=cluster needs a shared store: start the server with --store\n"
+    )

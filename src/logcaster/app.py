@@ -32,7 +32,7 @@ from .inputs.tcp import IngestConnections
 from .net import Listener, TCPListener, new_event_loop, raise_open_file_limit, tls_context
 from .pipeline.intake import Intake
 from .pipeline.taps import LiveTaps
-from .query.engine import Engine
+from .query.engine import Engine, Remote
 from .query.pool import WorkerPool
 from .stats import Constant, Metric, Registry
 from .storage.batch import Store
@@ -91,7 +91,12 @@ class App:
         cfg = self.config
         self.pool = pool = WorkerPool(cfg.pool.workers, cfg.pool.queue_size)
         files = self.files
-        engine = Engine(self.ring, pool, files.history_views if files is not None else None)
+        engine = Engine(
+            self.ring,
+            pool,
+            files.history_views if files is not None else None,
+            self._cluster_reader(),
+        )
         ingest = IngestConnections(
             self.intake,
             Scratch(cfg.ingest.max_line_bytes),
@@ -170,6 +175,15 @@ class App:
         )
         store.start()
         return store
+
+    def _cluster_reader(self) -> Remote | None:
+        """``scope=cluster``'s reader of the shared store, with --store."""
+        if not self.config.store.url:
+            return None
+        from .storage.clickhouse.reader import ClusterReader
+        from .storage.clickhouse.url import parse_store_url
+
+        return ClusterReader(parse_store_url(self.config.store.url))
 
     def banner(self) -> str:
         bound = ", ".join(f"{lst.name} {lst.address}" for lst in self.listeners)

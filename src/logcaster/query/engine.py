@@ -14,11 +14,14 @@ from __future__ import annotations
 import asyncio
 import os
 from array import array
+from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from ..storage.ring import BlockView, Ring, Snapshot
 from . import aggregate
-from .aggregate import Histogram, Top
+from .aggregate import Breakdown, Counts, Histogram, Top
+from .errors import QueryError
 from .matcher import Matcher
 from .matches import Matches, tail
 from .pool import WorkerPool
@@ -26,6 +29,26 @@ from .regions import time_regions
 from .spec import QuerySpec
 
 History = Callable[[], tuple[BlockView, ...]]  # every stored line, oldest first (blocking)
+
+
+class Remote(Protocol):
+    """A store that runs queries itself (``scope=cluster``). Blocking calls, run on
+    the pool; each raises QueryError when the store cannot answer in full."""
+
+    def search(self, spec: QuerySpec) -> Matches:
+        """The matches, oldest first (the newest ``limit`` with a limit)."""
+        ...
+
+    def counts(self, spec: QuerySpec, step: int, by: str | None) -> tuple[Counts, Breakdown]:
+        """Matches per bucket of ``step`` ns (and per value of ``by``)."""
+        ...
+
+    def values(self, spec: QuerySpec, field: str) -> Counter[str]:
+        """Matches per value of ``field``."""
+        ...
+
+
+NO_REMOTE = "scope=cluster needs a shared store: start the server with --store"
 
 
 def search_views(views: Sequence[BlockView], matcher: Matcher) -> Matches:
@@ -63,10 +86,17 @@ def split_views(views: tuple[BlockView, ...], parts: int) -> list[tuple[BlockVie
 class Engine:
     """Searches on the worker pool; the event loop only hands out jobs."""
 
-    def __init__(self, ring: Ring, pool: WorkerPool, history: History | None = None) -> None:
+    def __init__(
+        self,
+        ring: Ring,
+        pool: WorkerPool,
+        history: History | None = None,
+        remote: Remote | None = None,
+    ) -> None:
         self.ring = ring
         self.pool = pool
         self.history = history  # scope=all: the stored files, when there are any
+        self.remote = remote  # scope=cluster: the shared store, when there is one
         self.parallelism = max(1, min(pool.workers, os.cpu_count() or 1))
 
     async def compile(self, spec: QuerySpec) -> Matcher:
@@ -79,6 +109,8 @@ class Engine:
         With a limit, blocks are searched newest first in growing batches and
         the search stops once the limit is met.
         """
+        if spec.cluster:
+            return await self.pool.run(self._remote().search, spec)
         matcher = await self.compile(spec)
         views = await self._views(spec)
         if spec.limit is None:
@@ -103,6 +135,9 @@ class Engine:
         field ``by``; a spec limit or order is not applied); raises QueryError, also
         for too many buckets."""
         aggregate.check_range(spec, step)
+        if spec.cluster:
+            remote = await self.pool.run(self._remote().counts, spec, step, by)
+            return aggregate.histogram(spec, step, by, [remote])
         matcher = await self.compile(spec)
         views = await self._views(spec)
         parts = split_views(views, self.parallelism)
@@ -114,6 +149,9 @@ class Engine:
     async def top(self, spec: QuerySpec, field: str, limit: int) -> Top:
         """The ``limit`` most frequent values of ``field`` among the matches of ``spec``
         (a spec limit or order is not applied); raises QueryError."""
+        if spec.cluster:
+            values = await self.pool.run(self._remote().values, spec, field)
+            return aggregate.top(field, limit, [values])
         matcher = await self.compile(spec)
         views = await self._views(spec)
         parts = split_views(views, self.parallelism)
@@ -121,6 +159,11 @@ class Engine:
             *(self.pool.run(aggregate.count_values, p, matcher, field) for p in parts)
         )
         return aggregate.top(field, limit, counted)
+
+    def _remote(self) -> Remote:
+        if self.remote is None:
+            raise QueryError(NO_REMOTE)
+        return self.remote
 
     async def _views(self, spec: QuerySpec) -> tuple[BlockView, ...]:
         if spec.history and self.history is not None:

@@ -46,6 +46,7 @@ class QuerySpec:
     descending: bool = False
     raw: bool = False  # seed form: reply lines are the stored bytes, no timestamp
     history: bool = False  # scope=all: search the persisted files, not only memory
+    cluster: bool = False  # scope=cluster: search the shared store (ClickHouse) instead
 
 
 _RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)([smhdw])$")
@@ -122,9 +123,10 @@ def build_spec(params: Iterable[Param], now_ns: int) -> QuerySpec:
             opts["limit"] = limit
         elif k == "scope":
             scope = value.lower()
-            if scope not in ("ring", "all"):
-                raise QueryError(f"Invalid scope '{value}'. Use ring or all.")
+            if scope not in ("ring", "all", "cluster"):
+                raise QueryError(f"Invalid scope '{value}'. Use ring, all or cluster.")
             opts["history"] = scope == "all"
+            opts["cluster"] = scope == "cluster"
         elif k == "order":
             order = value.lower()
             if order not in ("asc", "desc"):

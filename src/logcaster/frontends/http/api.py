@@ -79,6 +79,8 @@ async def tail(request: web.Request) -> web.StreamResponse:
     engine = backend.engine
     try:
         spec = spec_of(request.query.items(), now, skip=("since",))
+        if spec.cluster:
+            raise QueryError("The tail is node-local: scope=cluster applies to query, hits and top")
         since = since_of(request.query, now)
         matcher = await engine.compile(spec)
         earlier = None

@@ -30,6 +30,8 @@ from .render import (
     top_lines,
 )
 
+NODE_LOCAL = "FOLLOW is node-local: scope=cluster applies to QUERY, HITS and TOP"
+
 
 class Peer(Protocol):
     """The query connection a command came from (what FOLLOW needs of it)."""
@@ -142,6 +144,9 @@ class LineHandler:
     async def _follow(self, spec: QuerySpec, peer: Peer | None) -> AsyncIterator[bytes]:
         if peer is None:
             yield error_line("FOLLOW needs a connection")
+            return
+        if spec.cluster:
+            yield error_line(NODE_LOCAL)
             return
         try:
             matcher = await self.engine.compile(spec)

@@ -10,16 +10,18 @@ silently partial result.
 from __future__ import annotations
 
 from array import array
+from collections import Counter
 from itertools import accumulate
 from typing import Any
 
 from clickhouse_driver import Client
 
+from ...query.aggregate import NONE, Breakdown, Counts
 from ...query.errors import QueryError
 from ...query.matches import Matches
 from ...query.spec import QuerySpec
 from ..ring import Block
-from .sql import select_lines
+from .sql import count_buckets, count_values, select_lines
 from .url import StoreURL
 
 
@@ -61,14 +63,37 @@ class ClusterReader:
         why = str(error).splitlines()[0] if error else "no host"
         raise QueryError(f"ClickHouse query failed (scope=cluster): {why}")
 
+    @property
+    def table(self) -> str:
+        return f"{self.url.database}.{self.url.table}"
+
     def search(self, spec: QuerySpec) -> Matches:
-        """The lines ``spec`` matches in ClickHouse, oldest first (newest first with
-        ``order=desc``); with a limit, the newest ``limit``."""
-        sql, params = select_lines(f"{self.url.database}.{self.url.table}", spec)
-        columns = self._execute(sql, params)
+        """The lines ``spec`` matches in ClickHouse, oldest first; with a limit, the
+        newest ``limit`` (frontends apply ``order=desc`` when they render)."""
+        columns = self._execute(*select_lines(self.table, spec))
         stamps, lines = (list(columns[0]), list(columns[1])) if columns else ([], [])
-        if spec.limit is not None and not spec.descending:
-            stamps.reverse()  # asked newest first to apply the limit; shown oldest first
+        if spec.limit is not None:
+            stamps.reverse()  # asked newest first to apply the limit
             lines.reverse()
-        matches = pack(stamps, lines)
-        return matches
+        return pack(stamps, lines)
+
+    def counts(self, spec: QuerySpec, step: int, by: str | None) -> tuple[Counts, Breakdown]:
+        """Matches per bucket (GROUP BY in ClickHouse), as the engine's histogram takes."""
+        columns = self._execute(*count_buckets(self.table, spec, step, by))
+        counts: Counts = {}
+        breakdown: Breakdown = {}
+        for bucket, value, n in zip(*columns, strict=True) if columns else ():
+            counts[bucket] = counts.get(bucket, 0) + n
+            if by is not None:
+                breakdown.setdefault(bucket, Counter())[_value(value)] += n
+        return counts, breakdown
+
+    def values(self, spec: QuerySpec, field: str) -> Counter[str]:
+        """Matches per value of ``field`` (GROUP BY in ClickHouse)."""
+        columns = self._execute(*count_values(self.table, spec, field))
+        return Counter({_value(v): n for v, n in zip(*columns, strict=True)} if columns else {})
+
+
+def _value(raw: bytes | str) -> str:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    return text or NONE

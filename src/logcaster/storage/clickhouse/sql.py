@@ -13,11 +13,20 @@ from __future__ import annotations
 
 import re
 
+from ...query.errors import QueryError
 from ...query.spec import QuerySpec
 
 _LEADING_FLAGS = re.compile(r"^\(\?([imsU]+)\)")
 
 Params = dict[str, object]
+COLUMNS = frozenset({"level"})  # the fields HITS by= and TOP may name, as table columns
+
+
+def column(field: str) -> str:
+    """``field`` as a column name, from the fixed set only (never user text in SQL)."""
+    if field not in COLUMNS:
+        raise QueryError(f"scope=cluster cannot count by '{field}' (only {', '.join(COLUMNS)})")
+    return field
 
 
 def clickhouse_regex(pattern: str) -> str:
@@ -55,10 +64,10 @@ def where(spec: QuerySpec) -> tuple[str, Params]:
 
 
 def select_lines(table: str, spec: QuerySpec) -> tuple[str, Params]:
-    """The rows ``spec`` matches as ``(ts, line)``; newest first when a limit or a
-    descending order asks for it (the caller reverses a limited ascending reply)."""
+    """The rows ``spec`` matches as ``(ts, line)``, oldest first; with a limit, newest
+    first (the newest ``limit`` rows: the caller puts them back in order)."""
     condition, params = where(spec)
-    newest_first = spec.descending or spec.limit is not None
+    newest_first = spec.limit is not None
     way = "DESC" if newest_first else "ASC"
     order = f"ts {way}, batch {way}, seq {way}"
     sql = f"SELECT ts, line FROM {table} WHERE {condition} ORDER BY {order}"
@@ -66,3 +75,23 @@ def select_lines(table: str, spec: QuerySpec) -> tuple[str, Params]:
         params["limit"] = spec.limit
         sql += " LIMIT %(limit)s"
     return sql, params
+
+
+def count_buckets(table: str, spec: QuerySpec, step: int, by: str | None) -> tuple[str, Params]:
+    """Matches per ``step``-ns bucket of receive time (and per ``by`` value):
+    rows of ``(bucket, value, count)``."""
+    condition, params = where(spec)
+    params["step"] = step
+    value = column(by) if by is not None else "''"
+    sql = (
+        f"SELECT intDiv(ts, %(step)s) AS bucket, {value} AS value, count() FROM {table} "
+        f"WHERE {condition} GROUP BY bucket, value"
+    )
+    return sql, params
+
+
+def count_values(table: str, spec: QuerySpec, field: str) -> tuple[str, Params]:
+    """Matches per value of ``field``: rows of ``(value, count)``."""
+    condition, params = where(spec)
+    value = column(field)
+    return f"SELECT {value} AS value, count() FROM {table} WHERE {condition} GROUP BY value", params
