@@ -2,7 +2,8 @@
 
 Startup checks what values alone cannot (host names, certificate files), opens
 the stores (repairing and reloading the file store), builds the engine and
-binds every listener, each reporting its real address (so port 0 works).
+binds every listener (ingest TCP, query, ingest UDP on the TCP port's number
+unless told otherwise), each reporting its real address (so port 0 works).
 Serve runs until SIGINT/SIGTERM. Shutdown stops accepting on every listener,
 stores each ingest connection's unterminated last line, closes all clients,
 writes out and closes the stores, and stops the worker pool.
@@ -25,7 +26,8 @@ from .frontends.line.protocol import LineConnections
 from .inputs.framing import Scratch
 from .inputs.guard import ConnectionGuard
 from .inputs.tcp import IngestConnections
-from .net import TCPListener, new_event_loop, raise_open_file_limit, tls_context
+from .inputs.udp import UdpInput
+from .net import TCPListener, UDPListener, new_event_loop, raise_open_file_limit, tls_context
 from .pipeline.intake import Intake
 from .pipeline.taps import LiveTaps
 from .query.engine import Engine
@@ -49,7 +51,7 @@ class App:
         self.taps = LiveTaps(stall_timeout=config.query.timeout)
         self.intake = Intake(self.ring, self.taps)
         self.registry = Registry()
-        self.listeners: list[TCPListener] = []
+        self.listeners: list[TCPListener | UDPListener] = []
         self.files: PersistWriter | None = None
         self.pool: WorkerPool | None = None
         self._stop: asyncio.Event | None = None
@@ -74,7 +76,7 @@ class App:
                 self.files.close()
             raise
 
-    def _build(self, loop: asyncio.AbstractEventLoop) -> list[TCPListener]:
+    def _build(self, loop: asyncio.AbstractEventLoop) -> list[TCPListener | UDPListener]:
         """The engine, the input and frontend connection owners, the stats registry."""
         cfg = self.config
         self.pool = pool = WorkerPool(cfg.pool.workers, cfg.pool.queue_size)
@@ -100,12 +102,24 @@ class App:
         self.registry.register(self.intake)
         ingest_tls, query_tls = cfg.tls_ports
         tls = tls_context(cfg.tls.cert, cfg.tls.key) if cfg.tls.cert else None
-        return [
-            TCPListener(
-                "ingest", cfg.ingest.host, cfg.ingest.port, ingest, tls if ingest_tls else None
-            ),
+        tcp = TCPListener(
+            "ingest", cfg.ingest.host, cfg.ingest.port, ingest, tls if ingest_tls else None
+        )
+        listeners: list[TCPListener | UDPListener] = [
+            tcp,
             TCPListener("query", cfg.query.host, cfg.query.port, line, tls if query_tls else None),
         ]
+        udp_port = cfg.ingest.udp_port
+        if udp_port == "off":
+            self.registry.register(
+                Constant(Metric("Udp", "off", "whether the UDP ingest port is open"))
+            )
+        else:
+            udp = UdpInput(self.intake, cfg.ingest.max_line_bytes, ingest.guard, ingest.stats)
+            self.registry.register(udp)
+            port = int(udp_port) if udp_port != "same" else (lambda: tcp.address.port)
+            listeners.append(UDPListener("udp", cfg.ingest.host, port, udp))
+        return listeners
 
     def _open_files(self, loop: asyncio.AbstractEventLoop) -> PersistWriter:
         """Check --dir, repair a torn tail, refill the ring from it, start the writer."""

@@ -24,6 +24,7 @@ from ..values import (
     parse_size,
     parse_switch,
     parse_token,
+    parse_udp_port,
 )
 from .schema import ENV_PREFIX, ConfigError, Section, Setting, setting, settings
 
@@ -75,6 +76,13 @@ class IngestConfig(Section):
     )
     tls: bool = setting(
         False, parse_switch, "--ingest-tls", help="TLS on the ingest port (--tls-cert)"
+    )
+    udp_port: str = setting(
+        "same",
+        parse_udp_port,
+        "--udp-port",
+        metavar="PORT|same|off",
+        help="ingest UDP port, one message per datagram; same: the TCP port's number",
     )
 
 
