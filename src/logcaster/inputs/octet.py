@@ -130,8 +130,9 @@ class OctetFramer:
             if sp > pos:
                 count = buf[pos:sp]
                 if count.isdigit() and count[0] != 0x30:
-                    frame_end = sp + 1 + int(count)
-                    if frame_end - sp - 1 <= max_line:
+                    size = int(count)
+                    if size <= max_line:
+                        frame_end = sp + 1 + size
                         if frame_end > end:
                             break  # the frame is still arriving
                         append(buf[sp + 1 : frame_end])
