@@ -1,4 +1,5 @@
-"""Sans-IO GELF datagrams: chunk reassembly in any order, decompression, bounds."""
+"""Sans-IO GELF datagrams: chunk reassembly in any order, decompression, bounds; and how
+one UDP datagram is stored."""
 
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from logcaster.inputs.gelf import GelfAssembler, compressed, is_gelf
+from logcaster.inputs.guard import ConnectionGuard
+from logcaster.inputs.tcp import IngestStats
+from logcaster.inputs.udp import UdpInput
+from logcaster.pipeline.intake import Intake
+from logcaster.pipeline.taps import LiveTaps
+from logcaster.storage.ring import DEFAULT_BLOCK_SIZE, BlockFactory, Ring
 
 
 def chunks(payload: bytes, size: int, msg_id: bytes | None = None) -> list[bytes]:
@@ -100,3 +107,33 @@ def test_any_datagram_never_raises(data: bytes) -> None:
     for _ in range(2):
         got = g.feed(data, 0.0)
         assert got is None or isinstance(got, bytes)
+
+
+# ------------------------------------------------------------------ UDP datagrams
+
+
+def udp_input(max_line: int) -> UdpInput:
+    ring = Ring(1000, 1 << 20, DEFAULT_BLOCK_SIZE, BlockFactory(DEFAULT_BLOCK_SIZE))
+    return UdpInput(Intake(ring, LiveTaps()), max_line, ConnectionGuard(10), IngestStats())
+
+
+@given(
+    data=st.one_of(
+        st.binary(max_size=100),
+        st.lists(
+            st.sampled_from([b"a", b" ", b"\n", b"\r", b"\0", b"\r\n", b"x"]), max_size=20
+        ).map(b"".join),
+    ),
+    max_line=st.integers(1, 40),
+)
+def test_datagram_as_stored(data: bytes, max_line: int) -> None:
+    udp = udp_input(max_line)
+    if is_gelf(data):
+        return
+    cleaned = data.rstrip(b"\r\n\0").replace(b"\r\n", b"#012").replace(b"\n", b"#012")
+    want = cleaned[:max_line] + b"..." if len(cleaned) > max_line else cleaned
+    assert udp.message(data) == want
+    assert udp.stats.truncated == int(len(cleaned) > max_line)
+    fast = data and data[-1] not in b"\r\n\0" and b"\n" not in data and len(data) <= max_line
+    if fast:  # what UdpInput._read stores without calling message()
+        assert want == data
