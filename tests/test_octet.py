@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support import cut
 
-from logcaster.inputs.framing import LineFramer
+from logcaster.inputs.framing import LineFramer, Scratch
 from logcaster.inputs.octet import OctetFramer, detect
 from logcaster.inputs.stream import StreamFramer
 
@@ -242,3 +242,35 @@ def test_plain_lines_starting_with_digits_stay_plain(lines: list[bytes]) -> None
     assert run(framer, [data[i : i + 1] for i in range(len(data))]) == plain.feed(data) + (
         plain.close()
     )
+
+
+@given(
+    a=octet_streams,
+    b=st.binary(max_size=200),
+    order=st.lists(st.booleans(), max_size=80),
+    read_size=st.integers(1, 40),
+)
+def test_framers_of_both_kinds_sharing_one_scratch_buffer(
+    a: bytes, b: bytes, order: list[bool], read_size: int
+) -> None:
+    """An octet-counted and a plain connection interleaving reads through one buffer."""
+    max_line = 24
+    scratch = Scratch(max_line, read_size=read_size)
+    a = frame(b"<13>start") + a  # so that it is detected as octet counted
+    framers = [StreamFramer(max_line, scratch), StreamFramer(max_line, scratch)]
+    pending = [memoryview(a), memoryview(b)]
+    outs = [bytearray(), bytearray()]
+    picks = iter(order)
+    while pending[0] or pending[1]:
+        i = int(next(picks, False)) if pending[0] and pending[1] else int(not pending[0])
+        space = framers[i].get_buffer()
+        assert len(space) > 0
+        n = min(len(space), len(pending[i]), read_size)
+        space[:n] = pending[i][:n]
+        pending[i] = pending[i][n:]
+        outs[i] += framers[i].commit(n)  # copied before the other framer reuses the buffer
+    for i in (0, 1):
+        outs[i] += framers[i].close()
+    assert bytes(outs[0]) == reference(a, max_line)[0]
+    alone = StreamFramer(max_line)
+    assert bytes(outs[1]) == alone.feed(b) + alone.close()
