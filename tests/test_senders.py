@@ -6,8 +6,9 @@ one of 10 KB and, where its framing can carry it, one with an embedded newline; 
 message must be exactly one entry with no framing byte (count, NUL, CR) in it.
 
 A test is skipped when its sender is not installed (``scripts/install-test-deps``
-installs them all). rsyslog and syslog-ng run in the foreground with a private config
-and work directory and no local-log inputs: the machine's own syslog is never touched.
+installs them all; rsyslog and syslog-ng are unpacked into ``.deps/``, else the machine's
+own copy is used). Both daemons run in the foreground with a private config and work
+directory and no local-log inputs: the machine's own syslog is never touched.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from support import REPO, Server, wait_for
 pytestmark = pytest.mark.senders
 
 N = 1000
-SYSLOG_NG_ROOT = Path(os.environ.get("SYSLOG_NG_ROOT", REPO / ".deps" / "syslog-ng"))
+DEPS = Path(os.environ.get("LOGCASTER_TEST_DEPS", REPO / ".deps"))
 LEAKED_COUNT = re.compile(rb"^\d+ <")
 
 
@@ -175,7 +176,28 @@ RSYSLOG_CASES = {
         'Protocol="tcp" TCP_Framing="octet-counted" Template="RSYSLOG_SyslogProtocol23Format" '
         'StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="anon"'
     ),
+    "rsyslog-tls-ossl": (
+        'Protocol="tcp" TCP_Framing="octet-counted" Template="RSYSLOG_SyslogProtocol23Format" '
+        'StreamDriver="ossl" StreamDriverMode="1" StreamDriverAuthMode="anon"'
+    ),
 }
+
+
+def unpacked(name: str, binary: str) -> tuple[list[str], dict[str, str]] | None:
+    """The command prefix and environment of a daemon unpacked by install-test-deps into
+    ``.deps/<name>``, else of the machine's own copy; None when there is neither."""
+    root = DEPS / name
+    path = root / "usr" / "sbin" / binary
+    if path.exists():
+        libs = [root / "usr/lib/x86_64-linux-gnu", root / "lib/x86_64-linux-gnu"]
+        libs.append(root / "usr/lib" / name)
+        env = dict(os.environ, LD_LIBRARY_PATH=":".join(map(str, libs)))
+        if name == "rsyslog":
+            return [str(path), "-M", str(root / "usr/lib/x86_64-linux-gnu/rsyslog")], env
+        (modules,) = (root / "usr/lib/syslog-ng").glob("3.*")
+        return [str(path), f"--module-path={modules}"], env
+    found = shutil.which(binary)
+    return ([found], dict(os.environ)) if found else None
 
 
 @pytest.fixture(scope="module")
@@ -241,8 +263,10 @@ def send_through(port: int, msgs: Messages, octet: bool) -> None:
 def test_rsyslog(
     server_factory: Callable[..., Server], tmp_path: Path, tls_files: tuple[Path, Path], case: str
 ) -> None:
-    need("rsyslogd")
-    tls = case.endswith("-tls")
+    daemon_cmd = unpacked("rsyslog", "rsyslogd")
+    if daemon_cmd is None:
+        pytest.skip("rsyslog is not installed (scripts/install-test-deps)")
+    tls = "-tls" in case
     cert, key = tls_files
     srv = server_factory(
         *(["--tls-cert", str(cert), "--tls-key", str(key), "--ingest-tls"] if tls else [])
@@ -264,8 +288,9 @@ ruleset(name="fwd") {{
 """
     )
     msgs = Messages(case.replace("-", ""), multiline=True)
-    cmd = ["rsyslogd", "-n", "-f", str(conf), "-i", str(work / "rsyslogd.pid")]
-    with daemon(cmd, in_port, work / "rsyslogd.log"):
+    prefix, env = daemon_cmd
+    cmd = [*prefix, "-n", "-f", str(conf), "-i", str(work / "rsyslogd.pid")]
+    with daemon(cmd, in_port, work / "rsyslogd.log", env):
         send_through(in_port, msgs, octet=True)
         check(srv, msgs)
 
@@ -281,9 +306,9 @@ SYSLOG_NG_CASES = {
 
 @pytest.mark.parametrize("case", sorted(SYSLOG_NG_CASES))
 def test_syslog_ng(srv: Server, tmp_path: Path, case: str) -> None:
-    binary = SYSLOG_NG_ROOT / "usr" / "sbin" / "syslog-ng"
-    if not binary.exists():
-        pytest.skip(f"syslog-ng is not unpacked in {SYSLOG_NG_ROOT} (scripts/install-test-deps)")
+    daemon_cmd = unpacked("syslog-ng", "syslog-ng")
+    if daemon_cmd is None:
+        pytest.skip("syslog-ng is not installed (scripts/install-test-deps)")
     work = tmp_path / "syslog-ng"
     work.mkdir()
     in_port = free_port()
@@ -297,16 +322,10 @@ destination d_out {{ {dest.format(port=srv.ingest_port)}; }};
 log {{ source(s_in); destination(d_out); }};
 """
     )
-    root = SYSLOG_NG_ROOT
-    libs = [
-        root / "usr/lib/x86_64-linux-gnu",
-        root / "lib/x86_64-linux-gnu",
-        root / "usr/lib/syslog-ng",
-    ]
-    env = dict(os.environ, LD_LIBRARY_PATH=":".join(map(str, libs)))
-    cmd = [str(binary), "-F", "--no-caps", "-f", str(conf)]
+    prefix, env = daemon_cmd
+    cmd = [*prefix, "-F", "--no-caps", "-f", str(conf)]
     cmd += [f"--persist-file={work / 'persist'}", f"--pidfile={work / 'pid'}"]
-    cmd += [f"--control={work / 'ctl'}", f"--module-path={root / 'usr/lib/syslog-ng/3.38'}"]
+    cmd += [f"--control={work / 'ctl'}"]
     msgs = Messages(case.replace("-", ""), multiline)
     with daemon(cmd, in_port, work / "syslog-ng.log", env):
         send_through(in_port, msgs, octet=True)
