@@ -44,6 +44,20 @@ def reference(data: bytes, max_line: int) -> tuple[bytes, int, int]:
             out.append(ref_clean(msg))  # a count of at most max_line is never cut
             i = start + n
             continue
+        if m and data[m.end() : m.end() + 1] in (b"<", b""):  # too long: cut, rest dropped
+            start, n = m.end(), int(m[1])
+            msg = data[start : start + n]
+            if len(msg) < n:
+                malformed += 1  # cut by the peer
+            if len(msg) >= max_line:
+                out.append(ref_clean(msg[:max_line]) + b"...")
+                truncated += 1
+            else:
+                line, t = ref_cut(ref_clean(msg), max_line)
+                out.append(line)
+                truncated += t
+            i = start + n
+            continue
         if re.fullmatch(rb"[0-9]{1,9}", data[i:]):  # a count, then the peer closed
             malformed += 1
             out.append(data[i:])
@@ -151,8 +165,8 @@ def test_embedded_newlines_are_escaped_and_trailing_ones_dropped() -> None:
 
 def test_bad_counts_keep_text_and_resynchronise() -> None:
     framer = OctetFramer(32)
-    data = frame(b"<13>ok") + b"x12 <13>not a count\n" + b"99 <13>too long\n" + frame(b"<1>b")
-    assert run(framer, [data]) == b"<13>ok\nx12 <13>not a count\n99 <13>too long\n<1>b\n"
+    data = frame(b"<13>ok") + b"x12 <13>not a count\n" + b"99 too long, no PRI\n" + frame(b"<1>b")
+    assert run(framer, [data]) == b"<13>ok\nx12 <13>not a count\n99 too long, no PRI\n<1>b\n"
     assert framer.malformed == 2
 
 
@@ -160,6 +174,15 @@ def test_frame_cut_by_peer_is_kept_and_counted() -> None:
     framer = OctetFramer(64)
     assert run(framer, [frame(b"<13>whole") + b"20 <13>cut sh"]) == b"<13>whole\n<13>cut sh\n"
     assert framer.malformed == 1
+
+
+def test_frame_longer_than_max_line_bytes_is_cut_and_the_stream_stays_in_step() -> None:
+    framer = OctetFramer(8)
+    data = frame(b"<13>" + b"L" * 100) + frame(b"<1>next")
+    assert run(framer, [data[i : i + 7] for i in range(0, len(data), 7)]) == (
+        b"<13>LLLL...\n<1>next\n"
+    )
+    assert framer.truncated == 1 and framer.malformed == 0
 
 
 def test_absurd_count_is_bounded() -> None:

@@ -14,12 +14,15 @@ newline-delimited: each frame is one entry; a newline (``\\n``, or ``\\r\\n``)
 ``\\r``/``\\n``/NUL of a frame and newlines between frames are dropped; empty
 frames are skipped.
 
-Bad input never stops the connection. A count that is not a number, has a
-leading zero or exceeds ``max_line_bytes`` cannot delimit its frame: it is
+A frame whose count exceeds ``max_line_bytes`` is cut like an over-long line
+(its first ``max_line_bytes`` bytes and ``...``; ``truncated``) and the rest of
+it is dropped, so the stream stays in step. Bad input never stops the
+connection: a count that is not a number, has a leading zero or more than 9
+digits, or a long count not followed by a PRI, cannot delimit its frame; it is
 counted in ``malformed`` and the bytes from it up to the next newline are kept
-as one text entry (cut like an over-long line), after which frames are expected
-again (rsyslog's own imtcp does the same). A frame cut by the peer closing is
-stored as far as it got and counted in ``malformed`` too.
+as one text entry (cut like an over-long line), after which frames are
+expected again. A frame cut by the peer closing is stored as far as it got and
+counted in ``malformed`` too.
 
 The frame loop runs once per frame in Python (a count must be read to find the
 next one); the checks of a block of frames are C-speed ``bytes`` scans.
@@ -77,6 +80,7 @@ class OctetFramer:
         "_discard",
         "_fill",
         "_pending",
+        "_skip",
         "_text",
         "lines",
         "malformed",
@@ -93,6 +97,7 @@ class OctetFramer:
         if len(self.scratch.buf) < max_line_bytes + DETECT_BYTES + 2:
             raise ValueError("scratch buffer too small for max_line_bytes")
         self._pending = b""  # an unfinished frame (count included) or text line
+        self._skip = 0  # bytes of an over-long frame still to drop
         self._text = False  # reading a malformed stretch up to its newline
         self._discard = False  # ... and it was already cut: drop the rest
         self._fill = 0
@@ -120,6 +125,11 @@ class OctetFramer:
         append, find = out.append, buf.find
         pos = 0
         while pos < end:
+            if self._skip:  # the rest of a frame cut to max_line_bytes
+                n = min(self._skip, end - pos)
+                self._skip -= n
+                pos += n
+                continue
             if self._text:
                 pos = self._text_until_newline(buf, pos, end, out)
                 if self._text:
@@ -138,6 +148,16 @@ class OctetFramer:
                         append(buf[sp + 1 : frame_end])
                         pos = frame_end
                         continue
+                    if sp + 1 < end and buf[sp + 1] == 0x3C:  # a frame too long to keep
+                        if sp + 1 + max_line > end:
+                            break  # its head is still arriving
+                        append(clean_frame(bytes(buf[sp + 1 : sp + 1 + max_line])) + ELLIPSIS)
+                        self.truncated += 1
+                        self._skip = size - max_line
+                        pos = sp + 1 + max_line
+                        continue
+                    if sp + 1 == end:
+                        break  # whether it is a frame shows with the next byte
             if buf[pos] in _BETWEEN:
                 pos += 1
             elif sp < 0 and end - pos <= MAX_COUNT_DIGITS and buf[pos:end].isdigit():
@@ -153,8 +173,12 @@ class OctetFramer:
     def close(self) -> bytes:
         """The connection ended: return what an unfinished frame or text line held."""
         rest, self._pending = self._pending, b""
-        text, discard = self._text, self._discard
+        text, discard, skip = self._text, self._discard, self._skip
         self._text = self._discard = False
+        self._skip = 0
+        if skip:
+            self.malformed += 1  # an over-long frame cut by the peer
+            return b""
         if discard:
             return b""
         if text:
