@@ -30,7 +30,8 @@ T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 BANNER_RE = re.compile(
-    r"LogCaster listening: ingest (\S+):(\d+), query (\S+):(\d+)(?:, http (\S+):(\d+))?$",
+    r"LogCaster listening: ingest (\S+):(\d+), query (\S+):(\d+)"
+    r"(?:, udp (\S+):(\d+))?(?:, http (\S+):(\d+))?$",
     re.MULTILINE,
 )
 STATS_RE = re.compile(rb"STATS: Total=(\d+), Dropped=(\d+), Current=(\d+), Clients=(\d+)\n")
@@ -191,6 +192,7 @@ class Server:
     stdout_path: Path
     stderr_path: Path
     http_port: int = 0  # 0: no HTTP listener
+    udp_port: int = 0  # 0: no UDP listener
     # Defaults for the methods below when no timeout is given.
     query_timeout: float = 15.0
     send_timeout: float = 15.0
@@ -332,6 +334,7 @@ def start_server(
         int(m.group(4)),
         out,
         err,
+        int(m.group(8) or 0),
         int(m.group(6) or 0),
         **timeouts,
     )

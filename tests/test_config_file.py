@@ -367,3 +367,19 @@ def test_client_default_ports_come_from_the_declarations() -> None:
     parser = build_parser()
     assert parser.parse_args(["query", "STATS"]).port == QueryConfig().port
     assert parser.parse_args(["send"]).port == IngestConfig().port
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("udp_port = 5514", "5514"), ('udp_port = "off"', "off"), ('udp_port = "SAME"', "same")],
+)
+def test_udp_port_as_number_or_word(text: str, expected: str) -> None:
+    assert load_config(file=toml("[ingest]\n" + text)).ingest.udp_port == expected
+
+
+def test_udp_port_rejects_other_words() -> None:
+    with pytest.raises(ConfigError, match=r"\[ingest\] udp_port: 'sometimes' is not a port"):
+        load_config(file=toml('[ingest]\nudp_port = "sometimes"'))
+    with pytest.raises(ConfigError, match=r"udp_port: 70000 is not a port"):
+        load_config(file=toml("[ingest]\nudp_port = 70000"))
+    assert from_flags("--udp-port", "off").ingest.udp_port == "off"

@@ -25,8 +25,10 @@ def ref_line(line: bytes, max_line: int) -> tuple[bytes | None, bool]:
 
 
 def reference(data: bytes, max_line: int) -> tuple[bytes, int]:
-    """The whole stream (closed at the end) -> (stored lines, each + b"\\n"; truncated count)."""
-    *complete, last = data.split(b"\n")
+    """The whole stream (closed at the end) -> (stored lines, each + b"\\n"; truncated count).
+
+    A NUL byte ends a line just as a newline does."""
+    *complete, last = data.replace(b"\0", b"\n").split(b"\n")
     out, truncated = [], 0
     for raw in [*complete, last]:
         line, cut = ref_line(raw, max_line)
@@ -170,7 +172,10 @@ def test_feed_convenience_matches_reference(data: bytes, max_line: int) -> None:
         (b"crlf\r\nline\r\n", b"crlf\nline\n"),
         (b"lone\rcr\n", b"lone\rcr\n"),
         (b"\n\n\r\n\nx\n\n", b"x\n"),
-        (b"nul\x00byte\n", b"nul\x00byte\n"),
+        (b"nul\x00byte\n", b"nul\nbyte\n"),
+        (b"perl one\n\x00perl two\n\x00", b"perl one\nperl two\n"),
+        (b"<14>python\x00<11>handler\x00", b"<14>python\n<11>handler\n"),
+        (b"\x00\x00\n\x00", b""),
         (b"bad \xff\xfe utf8\n", b"bad \xff\xfe utf8\n"),
         (b"no newline at end", b"no newline at end\n"),
         (b"no newline at end\r", b"no newline at end\n"),

@@ -21,7 +21,7 @@ def test_banner_reports_real_bound_ports(server_factory) -> None:
     srv = server_factory(ingest_host=None)  # default --host 0.0.0.0
     assert re.fullmatch(
         r"LogCaster listening: ingest 0\.0\.0\.0:\d+, query 127\.0\.0\.1:\d+"
-        r", http 127\.0\.0\.1:\d+",
+        r", udp 0\.0\.0\.0:\d+, http 127\.0\.0\.1:\d+",
         srv.banner,
     )
     assert srv.ingest_port != 0 and srv.query_port != 0 and srv.ingest_port != srv.query_port
@@ -111,9 +111,13 @@ def test_invalid_utf8_rendered_with_replacement_characters(server: Server) -> No
     assert parse_found(server.query(b"QUERY keyword=\xff\xfe"))[0] == 1
 
 
-def test_nul_bytes_kept(server: Server) -> None:
-    server.send(b"nul\x00inside\n")
-    assert server.query("QUERY keyword=nul") == b"FOUND: 1 matches\nnul\x00inside\n"
+def test_nul_byte_ends_a_message(server: Server) -> None:
+    """NUL-terminated senders (SysLogHandler, GELF over TCP, Perl's \\n\\0) store cleanly."""
+    server.send(b"nul\x00inside\n\x00<14>py one\x00<14>py two\x00")
+    assert server.query("COUNT") == b"COUNT: 4\n"
+    assert server.found("nul") == (1, [b"nul"])
+    assert server.found("inside") == (1, [b"inside"])
+    assert server.found("<14>py") == (2, [b"<14>py one", b"<14>py two"])
 
 
 def test_200kb_line_truncated_to_max_line_bytes(server: Server) -> None:

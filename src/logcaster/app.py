@@ -3,7 +3,8 @@
 Startup checks what values alone cannot (host names, certificate files) before
 anything starts, opens
 the stores (repairing and reloading the file store), builds the engine and
-binds every listener, each reporting its real address (so port 0 works).
+binds every listener (ingest TCP, query, ingest UDP on the TCP port's number
+unless told otherwise), each reporting its real address (so port 0 works).
 Serve runs until SIGINT/SIGTERM. Shutdown stops accepting on every listener,
 stores each ingest connection's unterminated last line, closes all clients,
 writes out and closes the stores, and stops the worker pool.
@@ -29,7 +30,15 @@ from .frontends.line.protocol import LineConnections
 from .inputs.framing import Scratch
 from .inputs.guard import ConnectionGuard
 from .inputs.tcp import IngestConnections
-from .net import Listener, TCPListener, new_event_loop, raise_open_file_limit, tls_context
+from .inputs.udp import UdpInput
+from .net import (
+    Listener,
+    TCPListener,
+    UDPListener,
+    new_event_loop,
+    raise_open_file_limit,
+    tls_context,
+)
 from .pipeline.intake import Intake
 from .pipeline.taps import LiveTaps
 from .query.engine import Engine, Remote
@@ -119,12 +128,23 @@ class App:
         self.registry.register(self.intake)
         ingest_tls, query_tls = cfg.tls_ports
         tls = tls_context(cfg.tls.cert, cfg.tls.key) if cfg.tls.cert else None
+        tcp = TCPListener(
+            "ingest", cfg.ingest.host, cfg.ingest.port, ingest, tls if ingest_tls else None
+        )
         listeners: list[Listener] = [
-            TCPListener(
-                "ingest", cfg.ingest.host, cfg.ingest.port, ingest, tls if ingest_tls else None
-            ),
+            tcp,
             TCPListener("query", cfg.query.host, cfg.query.port, line, tls if query_tls else None),
         ]
+        udp_port = cfg.ingest.udp_port
+        if udp_port == "off":
+            self.registry.register(
+                Constant(Metric("Udp", "off", "whether the UDP ingest port is open"))
+            )
+        else:
+            udp = UdpInput(self.intake, cfg.ingest.max_line_bytes, ingest.guard, ingest.stats)
+            self.registry.register(udp)
+            port = int(udp_port) if udp_port != "same" else (lambda: tcp.address.port)
+            listeners.append(UDPListener("udp", cfg.ingest.host, port, udp))
         if cfg.http.port != OFF:
             backend = Backend(engine, self.taps, self.registry, lambda: self.ready)
             web = build_app(backend, cfg.query.auth_token, cfg.http.max_body)

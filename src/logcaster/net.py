@@ -1,27 +1,34 @@
-"""Sockets for the listeners: TCP listeners that report the address they bound,
-TLS contexts, the open-file limit and the event loop.
+"""Sockets for the listeners: TCP and UDP listeners that report the address they
+bound, TLS contexts, the open-file limit and the event loop.
 
 A :class:`Listener` is one listening port (like an aiohttp *site*): the
 lifecycle code starts and stops a list of them, whatever protocol each speaks.
 :class:`TCPListener` is the one for asyncio protocols.
 The connections it accepts belong to a :class:`Connections` owner, which makes
-their protocol objects and closes them at shutdown.
+their protocol objects and closes them at shutdown. A :class:`UDPListener` is
+the same for a datagram port: it binds a socket with a large receive buffer
+and hands it to a :class:`DatagramReader`, which reads it on the event loop.
+:func:`udp_drops` reads the kernel's count of datagrams dropped for a socket.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import resource
 import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from .config import ConfigError
 
 BACKLOG = 4096
+UDP_RCVBUF = 8 << 20  # bytes of datagrams the kernel may queue for a UDP listener
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)  # Linux: past rmem_max, as root
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +117,110 @@ class TCPListener:
         if self._server is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), timeout)
+
+
+class DatagramReader(Protocol):
+    """The owner of one UDP listener's socket."""
+
+    def start(self, sock: socket.socket) -> None:
+        """Begin reading ``sock`` (bound, non-blocking) on the running loop."""
+        ...
+
+    def stop(self) -> None:
+        """Stop reading (the socket is closed by the listener)."""
+        ...
+
+    def close_all(self) -> None:
+        """Shutdown: store what was received and not yet stored."""
+        ...
+
+
+class UDPListener:
+    """One UDP port; ``port`` may be a function of the ports bound before it."""
+
+    def __init__(
+        self,
+        name: str,
+        host: str,
+        port: int | Callable[[], int],
+        connections: DatagramReader,
+        rcvbuf: int = UDP_RCVBUF,
+    ) -> None:
+        self.name = name
+        self.host, self.port = host, port
+        self.connections = connections
+        self.rcvbuf = rcvbuf
+        self.sock: socket.socket | None = None
+
+    async def start(self) -> None:
+        port = self.port() if callable(self.port) else self.port
+        try:
+            self.sock = udp_socket(self.host, port, self.rcvbuf)
+        except OSError as exc:
+            raise ConfigError(
+                f"--udp-port: cannot bind UDP {Address(self.host, port)}: {exc.strerror or exc}"
+            ) from None
+        self.connections.start(self.sock)
+
+    @property
+    def address(self) -> Address:
+        assert self.sock is not None, "not started"
+        host, port = self.sock.getsockname()[:2]
+        return Address(host, port)
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.connections.stop()
+
+    def close_connections(self) -> None:
+        self.connections.close_all()
+
+    async def wait_closed(self, timeout: float = 2.0) -> None:
+        if self.sock is not None:
+            self.sock.close()
+
+
+def udp_socket(host: str, port: int, rcvbuf: int = UDP_RCVBUF) -> socket.socket:
+    """A bound, non-blocking UDP socket; ``::`` takes IPv4 too. The receive buffer is
+    raised to ``rcvbuf`` (past the system limit when running as root)."""
+    if host == "::" and socket.has_ipv6:
+        family = socket.AF_INET6
+    else:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0][0]
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        if family == socket.AF_INET6 and host == "::":
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf)
+        except OSError:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.bind((host, port))
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def udp_drops(sock: socket.socket) -> int | None:
+    """Datagrams the kernel dropped for ``sock`` (receive buffer full), from
+    ``/proc/net/udp`` or ``udp6``; None where that is not available."""
+    try:
+        inode = str(os.fstat(sock.fileno()).st_ino)
+    except OSError:
+        return None
+    name = "udp6" if sock.family == socket.AF_INET6 else "udp"
+    try:
+        table = Path("/proc/net", name).read_text()
+    except OSError:
+        return None
+    for row in table.splitlines()[1:]:
+        cols = row.split()
+        if len(cols) >= 13 and cols[9] == inode:
+            return int(cols[12])
+    return None
 
 
 def tls_context(cert: str, key: str) -> ssl.SSLContext:

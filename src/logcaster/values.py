@@ -46,6 +46,16 @@ def parse_port_or_off(text: str) -> int:
     return parse_port(text)
 
 
+def parse_udp_port(text: str) -> str:
+    """A UDP port: a number (0 picks a free one), ``same`` (the TCP port's number) or ``off``."""
+    word = text.strip().lower()
+    if word in ("same", "off"):
+        return word
+    if not word.replace("_", "").isdigit():
+        raise ValueError(f"{text!r} is not a port, 'same' or 'off'")
+    return str(parse_port(word))
+
+
 def parse_positive_int(text: str) -> int:
     """A whole number of at least 1."""
     value = _parse_int(text)

@@ -12,6 +12,7 @@ from typing import TypeVar
 from ..values import (
     format_size,
     parse_size,
+    parse_udp_port,
 )
 
 T = TypeVar("T")
@@ -65,6 +66,8 @@ class Setting:
 
     def from_value(self, value: object) -> object:
         """Check a value given as itself (an argument, a TOML native) and normalise it."""
+        if self.parse is parse_udp_port and type(value) is int:
+            value = str(value)  # a port written as a number: udp_port = 514
         wanted: tuple[type, ...] = (int, float) if self.kind is float else (self.kind,)
         if isinstance(value, bool) is not (self.kind is bool) or not isinstance(value, wanted):
             got = _GOT.get(

@@ -25,6 +25,7 @@ from ..values import (
     parse_size,
     parse_switch,
     parse_token,
+    parse_udp_port,
 )
 from .schema import ENV_PREFIX, ConfigError, Section, Setting, setting, settings
 from .store import StoreConfig
@@ -77,6 +78,13 @@ class IngestConfig(Section):
     )
     tls: bool = setting(
         False, parse_switch, "--ingest-tls", help="TLS on the ingest port (--tls-cert)"
+    )
+    udp_port: str = setting(
+        "same",
+        parse_udp_port,
+        "--udp-port",
+        metavar="PORT|same|off",
+        help="ingest UDP port, one message per datagram; same: the TCP port's number",
     )
 
 

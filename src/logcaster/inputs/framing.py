@@ -1,16 +1,18 @@
 """Sans-IO line framing for the ingest stream.
 
 A :class:`LineFramer` is fed the bytes of one connection, however they are cut,
-and returns the *complete* lines as one normalised block: every line ends in
-``\\n``, trailing ``\\r``/``\\n`` are stripped, empty lines are gone, and lines
-longer than ``max_line_bytes`` are cut to that size with ``...`` appended (the
-rest of such a line, up to its newline, is discarded and counted once in
-``truncated``).
+and returns the *complete* lines as one normalised block. A NUL byte ends a line
+just as ``\\n`` does (NUL-terminated senders: Python's ``SysLogHandler``, GELF
+over TCP, Perl's ``\\n\\0``); every line ends in ``\\n``, trailing ``\\r``/``\\n``
+are stripped, empty lines are gone, and lines longer than ``max_line_bytes`` are
+cut to that size with ``...`` appended (the rest of such a line, up to its
+newline, is discarded and counted once in ``truncated``).
 
-The common case costs a handful of C-speed ``bytearray`` scans per read and no
-per-line Python work: the block of complete lines is returned as a view into
-the receive buffer and is only copied once, into the ring. Reads that contain
-``\\r\\n``, empty lines or over-long lines take a slower path.
+The common case costs a handful of C-speed ``bytearray`` scans per read (one of
+them the ``memchr`` for NUL) and no per-line Python work: the block of complete
+lines is returned as a view into the receive buffer and is only copied once,
+into the ring. Reads that contain
+``\\r\\n``, NUL, empty lines or over-long lines take a slower path.
 
 The receive buffer (:class:`Scratch`) is shared by every framer of an event
 loop: a connection keeps only its pending partial line, which is copied to the
@@ -23,8 +25,11 @@ from __future__ import annotations
 from ..scan import clean_lines
 
 EMPTY = memoryview(b"")
+NUL_TO_NEWLINE = bytes.maketrans(b"\0", b"\n")
 ELLIPSIS = b"..."
 DEFAULT_READ_SIZE = 256 * 1024
+# Room beyond a line for what precedes it in other framings (an RFC 6587 count).
+HEADER_ROOM = 16
 
 
 class Scratch:
@@ -35,8 +40,9 @@ class Scratch:
     def __init__(self, max_line_bytes: int, read_size: int = DEFAULT_READ_SIZE) -> None:
         self.max_line_bytes = max_line_bytes
         self.read_size = read_size
-        # Room for a pending partial line (at most max_line_bytes + 1) plus a read.
-        self.buf = bytearray(max_line_bytes + 2 + read_size)
+        # Room for a pending partial line (at most max_line_bytes + 1, or a frame
+        # with its count) plus a read.
+        self.buf = bytearray(max_line_bytes + 2 + HEADER_ROOM + read_size)
         self.view = memoryview(self.buf)
 
 
@@ -92,6 +98,8 @@ class LineFramer:
         start = 0
         end = self._fill + nbytes
         self.lines = 0
+        if buf.find(0, self._fill, end) >= 0:  # NUL ends a message too
+            buf[self._fill : end] = buf[self._fill : end].translate(NUL_TO_NEWLINE)
         if self._discard:
             nl = buf.find(b"\n", 0, end)
             if nl < 0:
@@ -166,6 +174,11 @@ class LineFramer:
     def _normalise_slow(self, data: bytes) -> bytes:
         """Normalise a block that failed the fast check. Linear in its size."""
         data = data.replace(b"\r\n", b"\n")  # the common reason: a CRLF sender
+        if clean_lines(data, 0, len(data), self.max_line_bytes) >= 0:
+            return data
+        while b"\n\n" in data:  # empty lines: Perl's "\n\0", blank lines between messages
+            data = data.replace(b"\n\n", b"\n")
+        data = data.removeprefix(b"\n")
         if clean_lines(data, 0, len(data), self.max_line_bytes) >= 0:
             return data
         out = []

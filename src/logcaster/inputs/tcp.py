@@ -1,7 +1,8 @@
 """The TCP ingest adapter: bytes in from sockets, complete lines to the intake.
 
 :class:`IngestProtocol` is one connection: it reads straight into a shared
-scratch buffer, hands each read's lines to the framer and then the intake, and
+scratch buffer, hands each read's lines to the framer (octet counting or
+newlines, chosen per connection by :mod:`.stream`) and then the intake, and
 pauses reading while a store asks it to. :class:`IngestConnections` owns the
 open connections of one listener: admission, counters, idle sweeping, shutdown.
 """
@@ -16,14 +17,16 @@ from typing import cast
 
 from ..pipeline.intake import Intake
 from ..stats import Metric
-from .framing import LineFramer, Scratch
+from .framing import Scratch
 from .guard import ConnectionGuard
+from .stream import StreamFramer
 
 
 @dataclass(slots=True)
 class IngestStats:
     clients: int = 0  # connections open now
     truncated: int = 0  # lines cut to --max-line-bytes
+    malformed: int = 0  # octet-counted frames that could not be delimited, or cut short
     rejected: int = 0  # connections closed at once: --max-clients reached
     denied: int = 0  # connections closed at once: not in --ingest-allow
     idle_closed: int = 0  # connections closed by --idle-timeout
@@ -76,6 +79,13 @@ class IngestConnections:
             "Truncated", s.truncated, "lines cut to --max-line-bytes", "counter", "lines_truncated"
         )
         yield Metric(
+            "Malformed",
+            s.malformed,
+            "messages that could not be delimited (bad count, cut frame, bad datagram)",
+            "counter",
+            "malformed_messages",
+        )
+        yield Metric(
             "Rejected",
             s.rejected,
             "connections refused: --max-clients",
@@ -105,7 +115,7 @@ class IngestProtocol(asyncio.BufferedProtocol):
         self.owner = owner
         self.intake = owner.intake
         self.stats = owner.stats
-        self.framer = LineFramer(owner.scratch.max_line_bytes, owner.scratch)
+        self.framer = StreamFramer(owner.scratch.max_line_bytes, owner.scratch)
         self.transport: asyncio.Transport | None = None
         self.last_active = time.monotonic()
         self.paused = False  # reading stopped until a store has drained
@@ -133,9 +143,14 @@ class IngestProtocol(asyncio.BufferedProtocol):
         block = framer.commit(nbytes)
         if block and self.intake.accept(block, framer.lines):
             self._pause()
-        if framer.truncated:
-            self.stats.truncated += framer.truncated
-            framer.truncated = 0
+        if framer.truncated or framer.malformed:
+            self._count()
+
+    def _count(self) -> None:
+        framer, stats = self.framer, self.stats
+        stats.truncated += framer.truncated
+        stats.malformed += framer.malformed
+        framer.truncated = framer.malformed = 0
 
     def _pause(self) -> None:
         transport = self.transport
@@ -159,9 +174,7 @@ class IngestProtocol(asyncio.BufferedProtocol):
         tail = self.framer.close()
         if tail:
             self.intake.accept(tail)
-        if self.framer.truncated:
-            self.stats.truncated += self.framer.truncated
-            self.framer.truncated = 0
+        self._count()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.flush()
