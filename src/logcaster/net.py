@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import resource
 import socket
 import ssl
@@ -49,6 +50,9 @@ class Listener(Protocol):
     """One listening port of any protocol, as the lifecycle code sees it."""
 
     name: str  # what the startup line calls it: "ingest", "query", "http"
+    flag: str  # the setting that chose its port: "--port", "--query-port", "--http-port"
+    host: str
+    port: int
 
     async def start(self) -> None:
         """Bind and start accepting."""
@@ -80,8 +84,10 @@ class TCPListener:
         port: int,
         connections: Connections,
         tls: ssl.SSLContext | None = None,
+        flag: str = "--port",
     ) -> None:
         self.name = name
+        self.flag = flag
         self.host, self.port = host, port
         self.connections = connections
         self.tls = tls
@@ -110,6 +116,18 @@ class TCPListener:
         if self._server is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), timeout)
+
+
+def bind_error(listener: Listener, exc: OSError) -> ConfigError:
+    """A failure to bind ``listener`` as a one-line error naming the flag that chose it."""
+    where = f"{listener.flag} {listener.port}"
+    if exc.errno == errno.EADDRINUSE:
+        return ConfigError(f"{where} is already in use (another server, or another listener)")
+    if exc.errno == errno.EACCES:
+        return ConfigError(f"{where}: permission denied (ports below 1024 need privileges)")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return ConfigError(f"{where}: {listener.host} is not an address of this machine")
+    return ConfigError(f"{where}: cannot listen on {listener.host}: {exc.strerror or exc}")
 
 
 def tls_context(cert: str, key: str) -> ssl.SSLContext:
