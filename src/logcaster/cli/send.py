@@ -97,7 +97,7 @@ def _progress(choice: str, name: str, size: int | None) -> Iterator[Callable[[in
         TimeRemainingColumn(),
         console=console,
     ) as bar:
-        task = bar.add_task(name, total=size)
+        task = bar.add_task(os.path.basename(name), total=size)
         yield lambda done: bar.update(task, completed=done)
 
 
