@@ -469,3 +469,12 @@ def test_version_prints_every_component() -> None:
     assert f"uvloop    {metadata.version('uvloop')}" in out
     assert f"google-re2 {metadata.version('google-re2')}" in out
     assert f"engine    {engine()}" in out
+
+
+def test_engine_names_the_pure_python_fallback(monkeypatch) -> None:
+    from logcaster import scan
+
+    monkeypatch.setattr(scan, "HAVE_NATIVE", False)
+    assert engine().startswith("pure Python")
+    monkeypatch.setattr(scan, "HAVE_NATIVE", True)
+    assert engine().startswith("C accelerator")
