@@ -284,6 +284,8 @@ class LogCasterHandler(logging.Handler):
         sock, self._sock = self._sock, None
         if sock is not None:
             with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a send blocked on a deaf server
+            with contextlib.suppress(OSError):
                 sock.close()
 
     def __repr__(self) -> str:
