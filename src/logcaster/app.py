@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .config import Config, MiB, check_startup
-from .console import say
+from .console import engine, say
 from .frontends.http.api import Backend
 from .frontends.http.server import HTTPListener, build_app
 from .frontends.line.handler import LineHandler
@@ -35,6 +35,7 @@ from .net import (
     Listener,
     TCPListener,
     UDPListener,
+    bind_error,
     new_event_loop,
     raise_open_file_limit,
     tls_context,
@@ -85,7 +86,10 @@ class App:
         try:
             self.listeners = self._build(loop)
             for listener in self.listeners:
-                await listener.start()
+                try:
+                    await listener.start()
+                except OSError as exc:
+                    raise bind_error(listener, exc) from None
             self.ready = True
         except BaseException:
             for listener in self.listeners:
@@ -128,12 +132,20 @@ class App:
         self.registry.register(self.intake)
         ingest_tls, query_tls = cfg.tls_ports
         tls = tls_context(cfg.tls.cert, cfg.tls.key) if cfg.tls.cert else None
+        ingest_tls_context = tls if ingest_tls else None
         tcp = TCPListener(
-            "ingest", cfg.ingest.host, cfg.ingest.port, ingest, tls if ingest_tls else None
+            "ingest", cfg.ingest.host, cfg.ingest.port, ingest, ingest_tls_context, flag="--port"
         )
         listeners: list[Listener] = [
             tcp,
-            TCPListener("query", cfg.query.host, cfg.query.port, line, tls if query_tls else None),
+            TCPListener(
+                "query",
+                cfg.query.host,
+                cfg.query.port,
+                line,
+                tls if query_tls else None,
+                flag="--query-port",
+            ),
         ]
         udp_port = cfg.ingest.udp_port
         if udp_port == "off":
@@ -149,7 +161,9 @@ class App:
             backend = Backend(engine, self.taps, self.registry, lambda: self.ready)
             web = build_app(backend, cfg.query.auth_token, cfg.http.max_body)
             http_tls = tls if cfg.http.tls else None
-            listeners.append(HTTPListener(web, cfg.http.host, cfg.http.port, http_tls))
+            listeners.append(
+                HTTPListener(web, cfg.http.host, cfg.http.port, http_tls, flag="--http-port")
+            )
         return listeners
 
     def _open_files(self, loop: asyncio.AbstractEventLoop) -> PersistWriter:
@@ -260,6 +274,7 @@ async def run(config: Config) -> None:
     await app.start()
     _install_signals(asyncio.get_running_loop(), app)
     say(app.banner(), error=False)
+    say(f"LogCaster engine: {engine()}", error=False)
     try:
         await app.serve()
     finally:

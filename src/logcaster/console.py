@@ -16,3 +16,12 @@ def say(message: str, *, error: bool = True) -> None:
     stream = sys.stderr if error else sys.stdout
     with contextlib.suppress(OSError, ValueError):  # closed pipe or file
         print(message, file=stream, flush=True)
+
+
+def engine() -> str:
+    """Which scanning engine this process runs, for the startup line and ``version``."""
+    from . import scan
+
+    if scan.HAVE_NATIVE:
+        return "C accelerator (logcaster._speedups)"
+    return "pure Python (NumPy fallback; no C compiler at install time: slower)"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import resource
 import socket
@@ -56,6 +57,13 @@ class Listener(Protocol):
     """One listening port of any protocol, as the lifecycle code sees it."""
 
     name: str  # what the startup line calls it: "ingest", "query", "http"
+    flag: str  # the setting that chose its port: "--port", "--query-port", "--http-port"
+    host: str
+
+    @property
+    def port(self) -> int:
+        """The port asked for (0: any free one)."""
+        ...
 
     async def start(self) -> None:
         """Bind and start accepting."""
@@ -87,8 +95,10 @@ class TCPListener:
         port: int,
         connections: Connections,
         tls: ssl.SSLContext | None = None,
+        flag: str = "--port",
     ) -> None:
         self.name = name
+        self.flag = flag
         self.host, self.port = host, port
         self.connections = connections
         self.tls = tls
@@ -147,13 +157,18 @@ class UDPListener:
         rcvbuf: int = UDP_RCVBUF,
     ) -> None:
         self.name = name
-        self.host, self.port = host, port
+        self.flag = "--udp-port"
+        self.host, self._port = host, port
         self.connections = connections
         self.rcvbuf = rcvbuf
         self.sock: socket.socket | None = None
 
+    @property
+    def port(self) -> int:
+        return self._port() if callable(self._port) else self._port
+
     async def start(self) -> None:
-        port = self.port() if callable(self.port) else self.port
+        port = self.port
         try:
             self.sock = udp_socket(self.host, port, self.rcvbuf)
         except OSError as exc:
@@ -221,6 +236,18 @@ def udp_drops(sock: socket.socket) -> int | None:
         if len(cols) >= 13 and cols[9] == inode:
             return int(cols[12])
     return None
+
+
+def bind_error(listener: Listener, exc: OSError) -> ConfigError:
+    """A failure to bind ``listener`` as a one-line error naming the flag that chose it."""
+    where = f"{listener.flag} {listener.port}"
+    if exc.errno == errno.EADDRINUSE:
+        return ConfigError(f"{where} is already in use (another server, or another listener)")
+    if exc.errno == errno.EACCES:
+        return ConfigError(f"{where}: permission denied (ports below 1024 need privileges)")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return ConfigError(f"{where}: {listener.host} is not an address of this machine")
+    return ConfigError(f"{where}: cannot listen on {listener.host}: {exc.strerror or exc}")
 
 
 def tls_context(cert: str, key: str) -> ssl.SSLContext:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 
 from ..startup_checks import existing_file, resolvable_host
 from ..values import (
+    OFF,
     MiB,
     parse_directory,
     parse_host,
@@ -296,6 +297,21 @@ class Config:
             raise ConfigError("--ingest-tls/--query-tls: need --tls-cert and --tls-key")
         if self.http.tls and not self.tls.cert:
             raise ConfigError("--http-tls: needs --tls-cert and --tls-key")
+        self._check_ports_differ()
+
+    def _check_ports_differ(self) -> None:
+        """Two listeners given one port (0, a free one each, aside) fail before binding."""
+        taken: dict[int, str] = {}
+        for flag, port in (
+            ("--port", self.ingest.port),
+            ("--query-port", self.query.port),
+            ("--http-port", self.http.port),
+        ):
+            if port in (0, OFF):
+                continue
+            if port in taken:
+                raise ConfigError(f"{flag} {port}: {taken[port]} already uses this port")
+            taken[port] = flag
 
     @property
     def tls_ports(self) -> tuple[bool, bool]:

@@ -85,9 +85,15 @@ class HTTPListener:
     """The HTTP port (one aiohttp runner and site)."""
 
     def __init__(
-        self, app: web.Application, host: str, port: int, tls: ssl.SSLContext | None = None
+        self,
+        app: web.Application,
+        host: str,
+        port: int,
+        tls: ssl.SSLContext | None = None,
+        flag: str = "--http-port",
     ) -> None:
         self.name = "http"
+        self.flag = flag  # the setting that chose the port, for bind errors
         self.app = app
         self.host, self.port = host, port
         self.tls = tls
