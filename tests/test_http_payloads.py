@@ -35,7 +35,7 @@ def lines_of(batch: Batch, max_line: int = MAX) -> list[bytes]:
 
 
 def records_of(batch: Batch) -> list[dict[str, object]]:
-    return [json.loads(x) for x in lines_of(batch)]
+    return [json.loads(x) for x in lines_of(batch, 100_000)]
 
 
 # ------------------------------------------------------------------ NDJSON
@@ -221,6 +221,39 @@ def test_loki_protobuf_from_an_independent_descriptor() -> None:
         {"_msg": "ok", "app": "api", "host": 'h"1', "trace_id": "t1"},
     ]
     assert batch.malformed == 1 and "labels" in batch.first_error
+
+
+def test_loki_protobuf_invalid_utf8_is_replaced_not_refused() -> None:
+    raw = cramjam.snappy.decompress_raw(loki_protobuf([('{app="a"}', [("XXXX ok", {})])]))
+    body = bytes(cramjam.snappy.compress_raw(bytes(raw).replace(b"XXXX", b"\xff\xfeAB")))
+    batch = loki.parse_protobuf(body, MAX, 1 << 20)
+    assert records_of(batch) == [{"_msg": "\ufffd\ufffdAB ok", "app": "a"}]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text(max_size=20),
+            st.none() | st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2),
+        ),
+        max_size=10,
+    ),
+    st.dictionaries(st.text(min_size=1, max_size=5), st.text(max_size=5), max_size=3),
+)
+def test_loki_json_bulk_and_entry_paths_agree_with_a_reference(
+    entries: list[tuple[str, dict[str, str] | None]], labels: dict[str, str]
+) -> None:
+    values = [["1", line] if meta is None else ["1", line, meta] for line, meta in entries]
+    push = {"streams": [{"stream": labels, "values": values}]}
+    got = records_of(loki.parse_json(json.dumps(push).encode(), 100_000))
+    want = []
+    for line, meta in entries:
+        if line:
+            record: dict[str, object] = {"_msg": line}
+            record.update((k, v) for k, v in labels.items() if k != "_msg")
+            record.update((k, v) for k, v in (meta or {}).items() if k != "_msg")
+            want.append(record)
+    assert got == want
 
 
 def test_loki_snappy_claiming_more_than_the_limit_is_refused_unread() -> None:

@@ -11,21 +11,27 @@ Prometheus selector text (``{app="api", host="h1"}``) and are parsed here.
 from __future__ import annotations
 
 import json
+import operator
 import re
+from collections.abc import Callable
 from typing import Any
 
 import cramjam
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
-from .records import Batch, PayloadError, TooLarge, compact, finish, text_of
+from .records import Batch, PayloadError, TooLarge, compact, finish, message_lines, text_of
 
 _LABEL = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)', re.S)
+_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
 _UNESCAPE = {"n": "\n", "t": "\t", "\\": "\\", '"': '"'}
 
 
-def _push_request_class() -> Any:
-    f = descriptor_pb2.FileDescriptorProto(name="logcaster_logproto.proto", package="logproto")
+def _push_request_class(text: int) -> Any:
+    """PushRequest with its text fields of type ``text`` (string: UTF-8 checked by the
+    decoder; bytes: anything, decoded here with U+FFFD for invalid sequences)."""
+    name = f"logcaster_logproto_{text}.proto"
+    f = descriptor_pb2.FileDescriptorProto(name=name, package="logproto")
     f.syntax = "proto3"
     T = descriptor_pb2.FieldDescriptorProto
 
@@ -40,19 +46,16 @@ def _push_request_class() -> Any:
     message(
         "Timestamp", ("seconds", 1, T.TYPE_INT64, "", False), ("nanos", 2, T.TYPE_INT32, "", False)
     )
-    # Text fields as bytes: invalid UTF-8 is stored as U+FFFD, not a refused request.
-    message(
-        "LabelPair", ("name", 1, T.TYPE_BYTES, "", False), ("value", 2, T.TYPE_BYTES, "", False)
-    )
+    message("LabelPair", ("name", 1, text, "", False), ("value", 2, text, "", False))
     message(
         "Entry",
         ("timestamp", 1, T.TYPE_MESSAGE, ".logproto.Timestamp", False),
-        ("line", 2, T.TYPE_BYTES, "", False),
+        ("line", 2, text, "", False),
         ("structuredMetadata", 3, T.TYPE_MESSAGE, ".logproto.LabelPair", True),
     )
     message(
         "Stream",
-        ("labels", 1, T.TYPE_BYTES, "", False),
+        ("labels", 1, text, "", False),
         ("entries", 2, T.TYPE_MESSAGE, ".logproto.Entry", True),
         ("hash", 3, T.TYPE_UINT64, "", False),
     )
@@ -62,7 +65,9 @@ def _push_request_class() -> Any:
     return message_factory.GetMessageClass(pool.FindMessageTypeByName("logproto.PushRequest"))
 
 
-PushRequest = _push_request_class()
+_T = descriptor_pb2.FieldDescriptorProto
+PushRequest = _push_request_class(_T.TYPE_STRING)
+LenientPushRequest = _push_request_class(_T.TYPE_BYTES)  # for invalid UTF-8
 
 
 def parse_labels(text: str) -> dict[str, str]:
@@ -108,6 +113,7 @@ def parse_json(body: bytes, max_line: int) -> Batch:
         raise PayloadError('Invalid push: no "streams" list')
     batch = Batch()
     out: list[str] = []
+    count = 0
     for stream in streams:
         labels = stream.get("stream", {}) if isinstance(stream, dict) else None
         values = stream.get("values") if isinstance(stream, dict) else None
@@ -115,6 +121,13 @@ def parse_json(body: bytes, max_line: int) -> Batch:
             batch.skip('Invalid stream: want {"stream": {...}, "values": [...]}')
             continue
         suffix = _suffix({str(k): v if isinstance(v, str) else str(v) for k, v in labels.items()})
+        texts = _plain_lines(values)
+        if texts is not None:  # the common case: [ns, line] pairs, handled in bulk
+            texts = [t for t in texts if t] if "" in texts else texts
+            if texts:
+                out.append(message_lines(texts, suffix))
+                count += len(texts)
+            continue
         for entry in values:
             if (
                 isinstance(entry, list)
@@ -126,9 +139,23 @@ def parse_json(body: bytes, max_line: int) -> Batch:
                 meta = entry[2] if len(entry) == 3 else None
                 if entry[1]:
                     out.append(_record(entry[1], suffix, meta))
+                    count += 1
             else:
                 batch.skip(f'Invalid entry: want ["<ns>", "<line>"], got {str(entry)[:80]}')
-    return finish(batch, out, max_line)
+    return finish(batch, out, max_line, count)
+
+
+def _plain_lines(values: list[object]) -> list[str] | None:
+    """The lines of ``values`` if every entry is a plain ``[ns, line]`` pair (checked
+    with C-level passes), else None."""
+    if not values:
+        return []
+    if set(map(type, values)) != {list} or set(map(len, values)) != {2}:  # type: ignore[arg-type]
+        return None
+    texts = list(map(_SECOND, values))  # type: ignore[arg-type]
+    if set(map(type, texts)) != {str} or not set(map(type, map(_FIRST, values))) <= {str, int}:  # type: ignore[arg-type]
+        return None
+    return texts
 
 
 def snappy_block(body: bytes, limit: int) -> bytes:
@@ -152,22 +179,40 @@ def snappy_block(body: bytes, limit: int) -> bytes:
 def parse_protobuf(body: bytes, max_line: int, limit: int) -> Batch:
     """The entries of a snappy-compressed protobuf push."""
     raw = snappy_block(body, limit)
-    request = PushRequest()
     try:
-        request.ParseFromString(raw)
-    except (DecodeError, RecursionError, ValueError) as exc:
-        raise PayloadError(f"Invalid protobuf PushRequest: {exc}") from None
+        request = PushRequest.FromString(raw)
+        decode: Callable[[Any], str] = _same
+    except (DecodeError, RecursionError, ValueError):
+        try:  # invalid UTF-8 (the string-typed reader refuses it) or not protobuf at all
+            request = LenientPushRequest.FromString(raw)
+            decode = text_of
+        except (DecodeError, RecursionError, ValueError) as exc:
+            raise PayloadError(f"Invalid protobuf PushRequest: {exc}") from None
     batch = Batch()
     out: list[str] = []
+    count = 0
     for stream in request.streams:
         try:
-            suffix = _suffix(parse_labels(text_of(stream.labels)))
+            suffix = _suffix(parse_labels(decode(stream.labels)))
         except PayloadError as exc:
             batch.skip(str(exc))
             continue
-        for entry in stream.entries:
+        entries = stream.entries
+        if not any(e.structuredMetadata for e in entries):
+            texts = [decode(e.line) for e in entries]
+            texts = [t for t in texts if t] if "" in texts else texts
+            if texts:
+                out.append(message_lines(texts, suffix))
+                count += len(texts)
+            continue
+        for entry in entries:
             if not entry.line:
                 continue
-            meta = {text_of(p.name): text_of(p.value) for p in entry.structuredMetadata}
-            out.append(_record(text_of(entry.line), suffix, meta or None))
-    return finish(batch, out, max_line)
+            meta = {decode(p.name): decode(p.value) for p in entry.structuredMetadata}
+            out.append(_record(decode(entry.line), suffix, meta or None))
+            count += 1
+    return finish(batch, out, max_line, count)
+
+
+def _same(text: str) -> str:
+    return text
