@@ -12,7 +12,7 @@ connections (a thread per client, in this process, not the server's). A mode's
 time runs from the first byte sent until the server's Total reaches the line count.
 Prints lines/s per mode and each HTTP mode's share of the TCP rate.
 
-    python benchmarks/http_ingest.py                 # 400k lines per mode, 4 clients
+    python benchmarks/http_ingest.py                 # 300k lines per mode, 4 clients, 3 rounds
     python benchmarks/http_ingest.py --lines 100000 --clients 4 --batch 1000
 """
 
@@ -166,7 +166,7 @@ def run_mode(mode: str, lines: list[str], clients: int, batch: int) -> float:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", type=int, default=400_000, help="lines per mode")
+    parser.add_argument("--lines", type=int, default=300_000, help="lines per mode")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients")
     parser.add_argument("--batch", type=int, default=1000, help="lines per HTTP request")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; the median is printed")

@@ -338,3 +338,20 @@ def test_tcp_and_http_lines_share_the_ring(server: Server) -> None:
     assert request(server, "POST", "/insert/jsonline", b'{"level":"error","m":"http"}\n')[0] == 204
     assert stored(server, "level=ERROR") == [b"ERROR from tcp", b'{"level":"error","m":"http"}']
     assert server.stats()["Total"] == 2
+
+
+GARBAGE = [b"", b"\x00\xff" * 50, b"{" * 5000, b'{"streams":[{"values":[[1]]}]}', b"[]\n{}\n"]
+
+
+@pytest.mark.parametrize("ctype", ["application/json", "application/x-protobuf"])
+def test_garbage_to_every_endpoint_is_answered_and_the_server_stays_up(
+    server: Server, ctype: str
+) -> None:
+    for path in ("/insert/jsonline", "/loki/api/v1/push", "/_bulk", "/x/_bulk", "/v1/logs"):
+        for body in GARBAGE:
+            status, headers, reply = request(server, "POST", path, body, {"Content-Type": ctype})
+            assert status in (200, 204, 400), (path, body[:20], status, reply)
+            if status != 204:
+                assert headers["Content-Type"].startswith("application/")
+    server.send(b"still ingesting\n")
+    assert stored(server, "keywords=still") == [b"still ingesting"]
