@@ -29,6 +29,7 @@ from .frontends.line.handler import LineHandler
 from .frontends.line.protocol import LineConnections
 from .inputs.framing import Scratch
 from .inputs.guard import ConnectionGuard
+from .inputs.http import HttpIngest
 from .inputs.tcp import IngestConnections
 from .inputs.udp import UdpInput
 from .net import (
@@ -159,7 +160,9 @@ class App:
             listeners.append(UDPListener("udp", cfg.ingest.host, port, udp))
         if cfg.http.port != OFF:
             backend = Backend(engine, self.taps, self.registry, lambda: self.ready)
-            web = build_app(backend, cfg.query.auth_token, cfg.http.max_body)
+            inputs = HttpIngest(self.intake, cfg.ingest.max_line_bytes, cfg.http.max_body)
+            self.registry.register(inputs)
+            web = build_app(backend, cfg.query.auth_token, cfg.http.max_body, [inputs.add_routes])
             http_tls = tls if cfg.http.tls else None
             listeners.append(
                 HTTPListener(web, cfg.http.host, cfg.http.port, http_tls, flag="--http-port")

@@ -1,0 +1,249 @@
+"""The HTTP ingestion adapter: the shippers' endpoints on the HTTP port, each a thin
+layer over a sans-IO parser of :mod:`.payloads`, one ``Intake.accept`` per body.
+
+``/insert/jsonline`` (NDJSON), ``/loki/api/v1/push`` (JSON, or snappy protobuf),
+``/_bulk`` and ``/<index>/_bulk`` (Elasticsearch, with the ``GET /`` handshake its
+clients make first) and ``/v1/logs`` (OTLP/HTTP, protobuf or JSON). Bodies are
+read whole (``--http-max-body``, 413 past it; aiohttp inflates a gzip body within
+the same bound, so a gzip bomb is a 413 too) and parsed, a large body on a thread
+so the event loop keeps serving TCP ingest in between. When a store falls behind,
+requests are refused with 503 and ``Retry-After`` until it drains; whatever was
+accepted before stays accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from ..pipeline.intake import Intake
+from ..stats import Metric
+from .payloads import bulk, jsonline, loki, otlp
+from .payloads.records import Batch, PayloadError, TooLarge
+
+ENDPOINTS = ("Jsonline", "Loki", "Bulk", "Otlp")
+ES_HEADERS = {"X-Elastic-Product": "Elasticsearch"}
+ES_INFO = {
+    "name": "logcaster",
+    "cluster_name": "logcaster",
+    "version": {
+        "number": "8.11.0",
+        "build_flavor": "default",
+        "lucene_version": "9.8.0",
+        "minimum_wire_compatibility_version": "7.17.0",
+        "minimum_index_compatibility_version": "7.0.0",
+    },
+    "tagline": "You Know, for Search",
+}
+PROTOBUF = "application/x-protobuf"
+# Bodies up to this size are parsed on the event loop (about a millisecond of work:
+# less than a thread hand-off costs); larger ones on a thread, where the GIL's switch
+# interval lets the loop run in between.
+INLINE_BODY = 256 << 10
+ENCODINGS = ("", "identity", "gzip", "x-gzip", "deflate")  # what aiohttp inflates
+
+
+class Refused(Exception):
+    """A request answered with an error and nothing stored."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(slots=True)
+class HttpIngestStats:
+    lines: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ENDPOINTS, 0))
+    bytes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ENDPOINTS, 0))
+    malformed: int = 0  # records skipped
+    truncated: int = 0  # lines cut to --max-line-bytes
+    refused: int = 0  # requests answered 4xx/5xx with nothing stored
+    busy: int = 0  # of those, 503: a store was behind
+
+
+class HttpIngest:
+    """The ingestion endpoints of one HTTP application, and their counters."""
+
+    def __init__(self, intake: Intake, max_line: int, max_body: int) -> None:
+        self.intake = intake
+        self.max_line = max_line
+        self.max_body = max_body
+        self.stats = HttpIngestStats()
+        self.behind = False  # a store asked to pause: refuse until it drains
+
+    def add_routes(self, app: web.Application) -> None:
+        r = app.router
+        r.add_post("/insert/jsonline", self.jsonline)
+        r.add_post("/loki/api/v1/push", self.loki)
+        r.add_get("/", self.es_info)  # also answers HEAD /
+        r.add_post("/_bulk", self.bulk)
+        r.add_put("/_bulk", self.bulk)
+        r.add_post("/{index}/_bulk", self.bulk)
+        r.add_put("/{index}/_bulk", self.bulk)
+        r.add_post("/v1/logs", self.otlp)
+
+    # ------------------------------------------------------------ the common path
+    async def _body(self, request: web.Request, endpoint: str) -> bytes:
+        """The request's body, inflated; refuses when busy or too large."""
+        if self.behind:
+            self.stats.busy += 1
+            raise Refused(503, "A store is behind: retry shortly")
+        encoding = request.headers.get("Content-Encoding", "").strip().lower()
+        if encoding not in ENCODINGS:
+            raise Refused(415, f"Unsupported Content-Encoding: {encoding}")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise Refused(413, f"Request body larger than {self.max_body} bytes") from None
+        # aiohttp has already inflated a gzip or deflate body, within client_max_size
+        # (a bomb is a 413 like any large body); count the bytes as sent.
+        self.stats.bytes[endpoint] += request.content_length or len(body)
+        return body
+
+    async def _parse(self, fn: Callable[..., Batch], body: bytes, *args: object) -> Batch:
+        """Run a parser (on a thread for a large body); its errors become refusals."""
+        try:
+            if len(body) <= INLINE_BODY:
+                return fn(body, *args)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, functools.partial(fn, body, *args))
+        except TooLarge as exc:
+            raise Refused(413, str(exc)) from None
+        except PayloadError as exc:
+            raise Refused(400, str(exc)) from None
+
+    def _store(self, batch: Batch, endpoint: str) -> None:
+        s = self.stats
+        s.malformed += batch.malformed
+        s.truncated += batch.truncated
+        if not batch.lines:
+            return
+        s.lines[endpoint] += batch.lines
+        if self.intake.accept(batch.block, batch.lines) and not self.behind:
+            self.behind = True
+            self.intake.pause(self, self._drained)
+
+    def _drained(self) -> None:
+        self.behind = False
+
+    def _refuse(self, exc: Refused, headers: dict[str, str] | None = None) -> web.Response:
+        self.stats.refused += 1
+        headers = dict(headers or {})
+        if exc.status == 503:
+            headers["Retry-After"] = "1"
+        return web.json_response({"error": str(exc)}, status=exc.status, headers=headers)
+
+    def _summary(self, batch: Batch) -> web.Response:
+        """204 when all was stored; 200 with counts if some was skipped; 400 if all was."""
+        if not batch.malformed:
+            return web.Response(status=204)
+        body = {"accepted": batch.lines, "malformed": batch.malformed, "error": batch.first_error}
+        if not batch.lines:
+            self.stats.refused += 1
+            return web.json_response(body, status=400)
+        return web.json_response(body)
+
+    # ---------------------------------------------------------------- endpoints
+    async def jsonline(self, request: web.Request) -> web.Response:
+        try:
+            body = await self._body(request, "Jsonline")
+            msg_field = request.query.get("_msg_field", "")
+            batch = await self._parse(jsonline.parse, body, self.max_line, msg_field)
+        except Refused as exc:
+            return self._refuse(exc)
+        self._store(batch, "Jsonline")
+        return self._summary(batch)
+
+    async def loki(self, request: web.Request) -> web.Response:
+        try:
+            body = await self._body(request, "Loki")
+            if request.content_type == PROTOBUF:
+                batch = await self._parse(loki.parse_protobuf, body, self.max_line, self.max_body)
+            else:
+                batch = await self._parse(loki.parse_json, body, self.max_line)
+        except Refused as exc:
+            return self._refuse(exc)
+        self._store(batch, "Loki")
+        return self._summary(batch)
+
+    async def es_info(self, request: web.Request) -> web.Response:
+        return web.json_response(ES_INFO, headers=ES_HEADERS)
+
+    async def bulk(self, request: web.Request) -> web.Response:
+        t0 = time.perf_counter()
+        index = request.match_info.get("index", "")
+        try:
+            body = await self._body(request, "Bulk")
+            batch = await self._parse(bulk.parse, body, self.max_line, index)
+        except Refused as exc:
+            return self._refuse(exc, ES_HEADERS)
+        self._store(batch, "Bulk")
+        took = int((time.perf_counter() - t0) * 1000)
+        return web.json_response(bulk.response(batch, took), headers=ES_HEADERS)
+
+    async def otlp(self, request: web.Request) -> web.Response:
+        is_json = request.content_type == "application/json"
+        try:
+            body = await self._body(request, "Otlp")
+            batch = await self._parse(otlp.parse, body, self.max_line, is_json)
+        except Refused as exc:
+            return self._refuse(exc)
+        self._store(batch, "Otlp")
+        status = 400 if batch.malformed and not batch.lines else 200
+        if is_json:
+            return web.json_response(otlp.response(batch), status=status)
+        return web.Response(
+            body=otlp.response_protobuf(batch), status=status, content_type=PROTOBUF
+        )
+
+    # ----------------------------------------------------------------- counters
+    def collect(self) -> Iterable[Metric]:
+        s = self.stats
+        for name in ENDPOINTS:
+            yield Metric(
+                f"HttpLines{name}",
+                s.lines[name],
+                f"lines stored from HTTP {name.lower()} requests",
+                "counter",
+                f"http_ingest_{name.lower()}_lines",
+            )
+            yield Metric(
+                f"HttpBytes{name}",
+                s.bytes[name],
+                f"request body bytes received by HTTP {name.lower()} (as sent, compressed)",
+                "counter",
+                f"http_ingest_{name.lower()}_received_bytes",
+            )
+        yield Metric(
+            "HttpMalformed",
+            s.malformed,
+            "HTTP records skipped as malformed",
+            "counter",
+            "http_ingest_malformed_records",
+        )
+        yield Metric(
+            "HttpTruncated",
+            s.truncated,
+            "HTTP lines cut to --max-line-bytes",
+            "counter",
+            "http_ingest_lines_truncated",
+        )
+        yield Metric(
+            "HttpRefused",
+            s.refused,
+            "HTTP ingest requests refused, nothing stored",
+            "counter",
+            "http_ingest_refused_requests",
+        )
+        yield Metric(
+            "HttpBusy",
+            s.busy,
+            "HTTP ingest requests refused with 503: a store was behind",
+            "counter",
+            "http_ingest_busy_requests",
+        )

@@ -1,0 +1,100 @@
+"""Elasticsearch ``_bulk``: action lines, each ``index``/``create`` followed by its
+document's source line; the source is stored as the one JSON line it arrived as.
+
+Every action gets an item in the ES-shaped answer (:func:`response`): 201 "created"
+for a stored document, 400 for a malformed one, and an error for ``delete`` and
+``update`` (LogCaster stores logs append-only; ``update``'s body line is skipped).
+A malformed action line cannot say whether a source follows: it is answered and
+the next line is read as an action.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+
+from .records import Batch, finish, text_of
+
+_ids = itertools.count()
+_PREFIX = os.urandom(4).hex()
+STORE = ("index", "create")
+REFUSED = ("delete", "update")
+
+
+def _error(kind: str, reason: str) -> dict[str, object]:
+    return {"type": kind, "reason": reason}
+
+
+def _new_id() -> str:
+    return f"{_PREFIX}{time.time_ns():x}{next(_ids):x}"
+
+
+def parse(body: bytes, max_line: int, default_index: str = "") -> Batch:
+    """The documents of a bulk body, and one item per action; never raises."""
+    batch = Batch()
+    lines = [ln.rstrip("\r") for ln in text_of(body).split("\n")]
+    lines = [ln for ln in lines if ln.strip()]
+    stored: list[str] = []
+    i = 0
+    while i < len(lines):
+        action_line = lines[i]
+        i += 1
+        try:
+            action = json.loads(action_line)
+        except (ValueError, RecursionError) as exc:
+            action = exc
+        if not isinstance(action, dict) or len(action) != 1:
+            problem = f"Malformed action/metadata line [{i}]: {action_line[:80]}"
+            batch.skip(problem)
+            batch.items.append(
+                {"index": {"status": 400, "error": _error("parse_exception", problem)}}
+            )
+            continue
+        ((op, meta),) = action.items()
+        meta = meta if isinstance(meta, dict) else {}
+        index = str(meta.get("_index") or default_index)
+        doc_id = str(meta.get("_id") or _new_id())
+        head: dict[str, object] = {"_index": index, "_id": doc_id}
+        if op in STORE:
+            source = lines[i] if i < len(lines) else ""
+            i += 1
+            try:
+                doc = json.loads(source)
+            except (ValueError, RecursionError) as exc:
+                doc = exc
+            if isinstance(doc, dict):
+                stored.append(source)
+                head.update(_version=1, result="created", status=201)
+            else:
+                problem = f"Document [{doc_id}] is not a JSON object: {source[:80]}"
+                batch.skip(problem)
+                head.update(status=400, error=_error("document_parsing_exception", problem))
+        elif op in REFUSED:
+            if op == "update":
+                i += 1  # its partial document
+            head.update(
+                status=400,
+                error=_error(
+                    "illegal_argument_exception",
+                    f"{op} is not supported: LogCaster stores logs append-only",
+                ),
+            )
+        else:
+            problem = f"Unknown action [{op}]"
+            batch.skip(problem)
+            head.update(status=400, error=_error("illegal_argument_exception", problem))
+        batch.items.append({op: head})
+    return finish(batch, stored, max_line)
+
+
+def response(batch: Batch, took_ms: int) -> dict[str, object]:
+    """The ``_bulk`` answer for a parsed batch."""
+    errors = any(
+        int(str(v.get("status", 500))) >= 300
+        for item in batch.items
+        for v in item.values()
+        if isinstance(v, dict)
+    )
+    return {"took": took_ms, "errors": errors, "items": batch.items}

@@ -1,0 +1,218 @@
+"""Loki's push API: ``{"streams": [{"stream": {labels}, "values": [[ns, line(, meta)]]}]}``
+as JSON, or the logproto ``PushRequest`` as snappy-compressed protobuf (Promtail's
+and Alloy's default).
+
+Each entry is stored as ``{"_msg": <line>, <stream labels>..., <structured
+metadata>...}``. The protobuf message classes are built at run time from a
+descriptor of the four messages used (no generated code); labels arrive there as
+Prometheus selector text (``{app="api", host="h1"}``) and are parsed here.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import re
+from collections.abc import Callable
+from typing import Any
+
+import cramjam
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.message import DecodeError
+
+from .records import Batch, PayloadError, TooLarge, compact, finish, message_lines, text_of
+
+_LABEL = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)', re.S)
+_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
+_UNESCAPE = {"n": "\n", "t": "\t", "\\": "\\", '"': '"'}
+
+
+def _push_request_class(text: int) -> Any:
+    """PushRequest with its text fields of type ``text`` (string: UTF-8 checked by the
+    decoder; bytes: anything, decoded here with U+FFFD for invalid sequences)."""
+    name = f"logcaster_logproto_{text}.proto"
+    f = descriptor_pb2.FileDescriptorProto(name=name, package="logproto")
+    f.syntax = "proto3"
+    T = descriptor_pb2.FieldDescriptorProto
+
+    def message(name: str, *fields: tuple[str, int, int, str, bool]) -> None:
+        m = f.message_type.add(name=name)
+        for fname, number, ftype, type_name, repeated in fields:
+            fd = m.field.add(name=fname, number=number, type=ftype)
+            fd.label = T.LABEL_REPEATED if repeated else T.LABEL_OPTIONAL
+            if type_name:
+                fd.type_name = type_name
+
+    message(
+        "Timestamp", ("seconds", 1, T.TYPE_INT64, "", False), ("nanos", 2, T.TYPE_INT32, "", False)
+    )
+    message("LabelPair", ("name", 1, text, "", False), ("value", 2, text, "", False))
+    message(
+        "Entry",
+        ("timestamp", 1, T.TYPE_MESSAGE, ".logproto.Timestamp", False),
+        ("line", 2, text, "", False),
+        ("structuredMetadata", 3, T.TYPE_MESSAGE, ".logproto.LabelPair", True),
+    )
+    message(
+        "Stream",
+        ("labels", 1, text, "", False),
+        ("entries", 2, T.TYPE_MESSAGE, ".logproto.Entry", True),
+        ("hash", 3, T.TYPE_UINT64, "", False),
+    )
+    message("PushRequest", ("streams", 1, T.TYPE_MESSAGE, ".logproto.Stream", True))
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(f)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("logproto.PushRequest"))
+
+
+_T = descriptor_pb2.FieldDescriptorProto
+PushRequest = _push_request_class(_T.TYPE_STRING)
+LenientPushRequest = _push_request_class(_T.TYPE_BYTES)  # for invalid UTF-8
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    """``{app="api", host="h1"}`` -> ``{"app": "api", "host": "h1"}``."""
+    inner = text.strip()
+    if not (inner.startswith("{") and inner.endswith("}")):
+        raise PayloadError(f"Invalid stream labels: {text[:80]}")
+    inner = inner[1:-1].strip()
+    labels: dict[str, str] = {}
+    pos = 0
+    while pos < len(inner):
+        m = _LABEL.match(inner, pos)
+        if m is None or m.end() == pos:
+            raise PayloadError(f"Invalid stream labels: {text[:80]}")
+        value = re.sub(r"\\(.)", lambda e: _UNESCAPE.get(e.group(1), e.group(1)), m.group(2))
+        labels[m.group(1)] = value
+        pos = m.end()
+    return labels
+
+
+def _suffix(fields: dict[str, str]) -> str:
+    """``,"k":"v",...`` for the labels every entry of a stream carries."""
+    fields = {k: v for k, v in fields.items() if k != "_msg"}
+    return "," + compact(fields)[1:-1] if fields else ""
+
+
+def _record(line: str, suffix: str, meta: dict[str, str] | None) -> str:
+    text = '{"_msg":' + compact(line) + suffix
+    if meta:
+        extra = _suffix(meta)
+        text += extra
+    return text + "}"
+
+
+def parse_json(body: bytes, max_line: int) -> Batch:
+    """The entries of a JSON push; raises :class:`PayloadError` if it is no push at all."""
+    try:
+        doc = json.loads(text_of(body))
+    except (ValueError, RecursionError) as exc:
+        raise PayloadError(f"Invalid JSON: {exc}") from None
+    streams = doc.get("streams") if isinstance(doc, dict) else None
+    if not isinstance(streams, list):
+        raise PayloadError('Invalid push: no "streams" list')
+    batch = Batch()
+    out: list[str] = []
+    count = 0
+    for stream in streams:
+        labels = stream.get("stream", {}) if isinstance(stream, dict) else None
+        values = stream.get("values") if isinstance(stream, dict) else None
+        if not isinstance(labels, dict) or not isinstance(values, list):
+            batch.skip('Invalid stream: want {"stream": {...}, "values": [...]}')
+            continue
+        suffix = _suffix({str(k): v if isinstance(v, str) else str(v) for k, v in labels.items()})
+        texts = _plain_lines(values)
+        if texts is not None:  # the common case: [ns, line] pairs, handled in bulk
+            texts = [t for t in texts if t] if "" in texts else texts
+            if texts:
+                out.append(message_lines(texts, suffix))
+                count += len(texts)
+            continue
+        for entry in values:
+            if (
+                isinstance(entry, list)
+                and len(entry) in (2, 3)
+                and isinstance(entry[0], str | int)
+                and isinstance(entry[1], str)
+                and (len(entry) == 2 or isinstance(entry[2], dict))
+            ):
+                meta = entry[2] if len(entry) == 3 else None
+                if entry[1]:
+                    out.append(_record(entry[1], suffix, meta))
+                    count += 1
+            else:
+                batch.skip(f'Invalid entry: want ["<ns>", "<line>"], got {str(entry)[:80]}')
+    return finish(batch, out, max_line, count)
+
+
+def _plain_lines(values: list[object]) -> list[str] | None:
+    """The lines of ``values`` if every entry is a plain ``[ns, line]`` pair (checked
+    with C-level passes), else None."""
+    if not values:
+        return []
+    if set(map(type, values)) != {list} or set(map(len, values)) != {2}:  # type: ignore[arg-type]
+        return None
+    texts = list(map(_SECOND, values))  # type: ignore[arg-type]
+    if set(map(type, texts)) != {str} or not set(map(type, map(_FIRST, values))) <= {str, int}:  # type: ignore[arg-type]
+        return None
+    return texts
+
+
+def snappy_block(body: bytes, limit: int) -> bytes:
+    """Inflate a snappy *block* (raw) body, refusing one that claims more than ``limit``."""
+    size = shift = 0
+    for byte in body[:10]:
+        size |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    else:
+        raise PayloadError("Invalid snappy body")
+    if size > limit:
+        raise TooLarge(f"Decompressed body larger than {limit} bytes")
+    try:
+        return bytes(cramjam.snappy.decompress_raw(body))
+    except Exception as exc:  # cramjam raises its own DecompressionError
+        raise PayloadError(f"Invalid snappy body: {exc}") from None
+
+
+def parse_protobuf(body: bytes, max_line: int, limit: int) -> Batch:
+    """The entries of a snappy-compressed protobuf push."""
+    raw = snappy_block(body, limit)
+    try:
+        request = PushRequest.FromString(raw)
+        decode: Callable[[Any], str] = _same
+    except (DecodeError, RecursionError, ValueError):
+        try:  # invalid UTF-8 (the string-typed reader refuses it) or not protobuf at all
+            request = LenientPushRequest.FromString(raw)
+            decode = text_of
+        except (DecodeError, RecursionError, ValueError) as exc:
+            raise PayloadError(f"Invalid protobuf PushRequest: {exc}") from None
+    batch = Batch()
+    out: list[str] = []
+    count = 0
+    for stream in request.streams:
+        try:
+            suffix = _suffix(parse_labels(decode(stream.labels)))
+        except PayloadError as exc:
+            batch.skip(str(exc))
+            continue
+        entries = stream.entries
+        if not any(e.structuredMetadata for e in entries):
+            texts = [decode(e.line) for e in entries]
+            texts = [t for t in texts if t] if "" in texts else texts
+            if texts:
+                out.append(message_lines(texts, suffix))
+                count += len(texts)
+            continue
+        for entry in entries:
+            if not entry.line:
+                continue
+            meta = {decode(p.name): decode(p.value) for p in entry.structuredMetadata}
+            out.append(_record(decode(entry.line), suffix, meta or None))
+            count += 1
+    return finish(batch, out, max_line, count)
+
+
+def _same(text: str) -> str:
+    return text

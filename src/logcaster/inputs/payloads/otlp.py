@@ -1,0 +1,128 @@
+"""OTLP/HTTP logs (``/v1/logs``): an ``ExportLogsServiceRequest`` as protobuf or in
+the OTLP JSON mapping, decoded with ``opentelemetry-proto``'s generated classes.
+
+Each log record is stored as ``{"_msg": <body as text>, "severity": <severityText,
+or the name of severityNumber's range>, <resource attributes>..., <record
+attributes>..., "trace_id": <hex>, "span_id": <hex>}``; nested attribute values are
+flattened with dots (``http.request.method``); a record attribute wins over a
+resource attribute of the same name.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
+
+from .records import Batch, PayloadError, compact, finish, text_of
+
+# OpenTelemetry's severity number ranges: 1-4 TRACE, 5-8 DEBUG, ..., 21-24 FATAL.
+SEVERITIES = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+
+
+def severity_name(number: int) -> str:
+    return SEVERITIES[(number - 1) // 4] if 1 <= number <= 24 else ""
+
+
+def value_of(v: Any) -> object:
+    """An ``AnyValue`` as plain JSON data."""
+    kind = v.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "array_value":
+        return [value_of(x) for x in v.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: value_of(kv.value) for kv in v.kvlist_value.values}
+    if kind == "bytes_value":
+        return base64.b64encode(v.bytes_value).decode()
+    return getattr(v, kind)
+
+
+def flatten(attributes: Any, out: dict[str, object], prefix: str = "") -> None:
+    """``KeyValue``s into ``out``, nested key lists joined with dots."""
+    for kv in attributes:
+        key = prefix + kv.key
+        if kv.value.WhichOneof("value") == "kvlist_value":
+            flatten(kv.value.kvlist_value.values, out, key + ".")
+        else:
+            out[key] = value_of(kv.value)
+
+
+def _hex_ids_to_base64(doc: Any) -> None:
+    """OTLP JSON writes trace and span ids in hex; the protobuf JSON mapping wants base64."""
+    for rl in doc.get("resourceLogs") or () if isinstance(doc, dict) else ():
+        for sl in (rl.get("scopeLogs") or ()) if isinstance(rl, dict) else ():
+            for rec in (sl.get("logRecords") or ()) if isinstance(sl, dict) else ():
+                for key in ("traceId", "spanId") if isinstance(rec, dict) else ():
+                    value = rec.get(key)
+                    if isinstance(value, str) and value:
+                        try:
+                            rec[key] = base64.b64encode(bytes.fromhex(value)).decode()
+                        except ValueError:
+                            raise PayloadError(f"Invalid {key}: {value[:40]}") from None
+
+
+def decode(body: bytes, is_json: bool) -> Any:
+    request = ExportLogsServiceRequest()
+    try:
+        if is_json:
+            doc = json.loads(text_of(body))
+            _hex_ids_to_base64(doc)
+            json_format.ParseDict(doc, request, ignore_unknown_fields=True)
+        else:
+            request.ParseFromString(body)
+    except (json_format.ParseError, DecodeError, RecursionError, ValueError, TypeError) as exc:
+        raise PayloadError(f"Invalid OTLP logs request: {exc}") from None
+    return request
+
+
+def parse(body: bytes, max_line: int, is_json: bool) -> Batch:
+    """The records of an OTLP logs request; raises :class:`PayloadError` if unreadable."""
+    request = decode(body, is_json)
+    batch = Batch()
+    out: list[str] = []
+    for resource_logs in request.resource_logs:
+        resource: dict[str, object] = {}
+        flatten(resource_logs.resource.attributes, resource)
+        for scope_logs in resource_logs.scope_logs:
+            for record in scope_logs.log_records:
+                body_value = value_of(record.body)
+                msg = body_value if isinstance(body_value, str) else compact(body_value)
+                fields: dict[str, object] = {"_msg": msg}
+                severity = record.severity_text or severity_name(record.severity_number)
+                if severity:
+                    fields["severity"] = severity
+                fields.update(resource)
+                flatten(record.attributes, fields)
+                if record.trace_id:
+                    fields["trace_id"] = record.trace_id.hex()
+                if record.span_id:
+                    fields["span_id"] = record.span_id.hex()
+                fields["_msg"] = msg
+                out.append(compact(fields))
+    return finish(batch, out, max_line)
+
+
+def response(batch: Batch) -> dict[str, object]:
+    """``ExportLogsServiceResponse`` in JSON: partial success when records were skipped."""
+    if not batch.malformed:
+        return {}
+    return {
+        "partialSuccess": {"rejectedLogRecords": batch.malformed, "errorMessage": batch.first_error}
+    }
+
+
+def response_protobuf(batch: Batch) -> bytes:
+    """The same answer as :func:`response`, as a serialised ``ExportLogsServiceResponse``."""
+    answer = ExportLogsServiceResponse()
+    if batch.malformed:
+        answer.partial_success.rejected_log_records = batch.malformed
+        answer.partial_success.error_message = batch.first_error
+    return bytes(answer.SerializeToString())

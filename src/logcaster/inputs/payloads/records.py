@@ -1,0 +1,91 @@
+"""What every payload parser shares: the :class:`Batch` it returns, the one error type
+it raises (:class:`PayloadError`), the compact JSON encoding of a structured record
+and line cutting to ``--max-line-bytes``.
+
+A structured record is stored as one compact JSON object line; JSON escapes every
+newline inside a string, so a record is always exactly one line.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from ...scan import clean_lines
+
+ELLIPSIS = b"..."
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+class PayloadError(ValueError):
+    """A payload that cannot be read at all (or one malformed record, internally)."""
+
+
+class TooLarge(PayloadError):
+    """A body that decompresses to more than the size limit."""
+
+
+@dataclass(slots=True)
+class Batch:
+    """One request body's result: the lines to store and what was skipped."""
+
+    block: bytes = b""  # newline-terminated lines, none empty, none over the limit
+    lines: int = 0
+    malformed: int = 0  # records skipped
+    truncated: int = 0  # lines cut to the limit
+    first_error: str = ""  # the first malformed record's problem
+    items: list[dict[str, object]] = field(default_factory=list)  # per-item results (bulk)
+
+    def skip(self, problem: str) -> None:
+        self.malformed += 1
+        if not self.first_error:
+            self.first_error = problem
+
+
+def compact(obj: object) -> str:
+    """``obj`` as compact JSON text (non-ASCII kept, no spaces)."""
+    return _COMPACT.encode(obj)
+
+
+def escape_all(texts: list[str]) -> list[str]:
+    """Each text as the inside of a JSON string literal, in one ``json.dumps`` (C speed).
+
+    Inside an encoded string every ``"`` is escaped, so ``", "`` only ever separates
+    the items of the encoded list.
+    """
+    if not texts:
+        return []
+    return json.dumps(texts, ensure_ascii=False)[2:-2].split('", "')
+
+
+def message_lines(texts: list[str], suffix: str) -> str:
+    """``{"_msg":<text><suffix>}`` for each text, newline-separated, built in one join;
+    ``suffix`` is the rest of every record (``,"app":"api"`` or empty)."""
+    end = '"' + suffix + "}"
+    return '{"_msg":"' + (end + '\n{"_msg":"').join(escape_all(texts)) + end
+
+
+def finish(batch: Batch, parts: list[str], max_line: int, count: int | None = None) -> Batch:
+    """Join ``parts`` (each one or more newline-separated lines, none empty) into the
+    batch's block, cutting over-long lines; ``count`` is the number of lines (default:
+    one per part). One C pass checks the common case where none needs cutting."""
+    if not parts:
+        return batch
+    # A lone surrogate (from a "\\ud800" escape) goes back out as that escape.
+    block = ("\n".join(parts) + "\n").encode("utf-8", "backslashreplace")
+    if clean_lines(block, 0, len(block), max_line) < 0:
+        out = []
+        for line in block.split(b"\n")[:-1]:
+            if len(line) > max_line:
+                batch.truncated += 1
+                line = line[:max_line] + ELLIPSIS
+            out.append(line)
+        block = b"\n".join(out) + b"\n"
+    batch.block = block
+    batch.lines = len(parts) if count is None else count
+    return batch
+
+
+def text_of(body: bytes) -> str:
+    """A body as text: invalid UTF-8 becomes U+FFFD (stored so, never refused)."""
+    return body.decode("utf-8", "replace")

@@ -1,0 +1,357 @@
+"""The HTTP ingestion endpoints against a running server, fed by the real clients:
+curl and urllib (NDJSON), python-logging-loki and a protobuf+snappy push (Loki),
+the elasticsearch client's helpers.bulk, and the OpenTelemetry SDK's OTLP/HTTP log
+exporter; then the limits (body size, gzip bombs, malformed records, the token)."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+import logging
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from support import Server, parse_stats, wait_for
+from test_http_payloads import loki_protobuf
+
+TOKEN = "ingest-token-81c2"
+
+
+def request(
+    srv: Server,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", srv.http_port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, dict(resp.getheaders()), resp.read()
+    finally:
+        conn.close()
+
+
+def stored(srv: Server, params: str = "") -> list[bytes]:
+    """Every line held (or those matching ``params``), as stored."""
+    status, _, body = request(
+        srv, "GET", "/api/v1/query?" + params, headers={"Accept": "text/plain"}
+    )
+    assert status == 200, body
+    return body.splitlines()
+
+
+def records(srv: Server, params: str = "") -> list[dict[str, object]]:
+    return [json.loads(line) for line in stored(srv, params)]
+
+
+def wait_lines(srv: Server, n: int) -> list[bytes]:
+    wait_for(lambda: len(stored(srv)) >= n, what=f"{n} lines")
+    lines = stored(srv)
+    assert len(lines) == n
+    return lines
+
+
+def stats(srv: Server) -> dict[str, object]:
+    return json.loads(request(srv, "GET", "/api/v1/stats")[2])
+
+
+# ------------------------------------------------------------------ NDJSON
+NDJSON = (
+    b'{"level":"error","message":"disk full on /var","host":"h1"}\n'
+    b'{"level":"info","message":"boot ok","host":"h2"}\r\n'
+    b"\n"
+)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
+def test_jsonline_with_curl_plain_and_gzip(server: Server, tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{server.http_port}/insert/jsonline?_msg_field=message"
+    plain = tmp_path / "logs.ndjson"
+    plain.write_bytes(NDJSON)
+    packed = tmp_path / "logs.ndjson.gz"
+    packed.write_bytes(gzip.compress(b'{"message":"from gzip","level":"warn"}\n'))
+    curl = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}"]
+    for path, extra in ((plain, []), (packed, ["-H", "Content-Encoding: gzip"])):
+        out = subprocess.run(
+            [*curl, "--data-binary", f"@{path}", *extra, url],
+            capture_output=True,
+            timeout=30,
+            check=True,
+        )
+        assert out.stdout == b"204"
+    assert stored(server) == [
+        b'{"_msg":"disk full on /var","level":"error","host":"h1"}',
+        b'{"_msg":"boot ok","level":"info","host":"h2"}',
+        b'{"_msg":"from gzip","level":"warn"}',
+    ]
+    # Level detection and keyword search work on the stored JSON.
+    assert [r["_msg"] for r in records(server, "level=ERROR,WARN")] == [
+        "disk full on /var",
+        "from gzip",
+    ]
+    assert [r["host"] for r in records(server, "keywords=boot")] == ["h2"]
+    s = stats(server)
+    assert s["HttpLinesJsonline"] == 3 and s["Total"] == 3 and s["HttpMalformed"] == 0
+
+
+def test_jsonline_with_urllib_and_a_malformed_record(server: Server) -> None:
+    url = f"http://127.0.0.1:{server.http_port}/insert/jsonline?_time_field=ts"
+    body = b'{"ts":"2026-12-01T10:00:00Z","msg":"kept"}\nnot json\n[1]\n{"msg":"bad \xff"}\n'
+    with urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=30) as resp:
+        assert resp.status == 200
+        summary = json.loads(resp.read())
+    assert summary["accepted"] == 2 and summary["malformed"] == 2
+    assert summary["error"].startswith("Invalid JSON")
+    assert stored(server) == [
+        b'{"ts":"2026-12-01T10:00:00Z","msg":"kept"}',  # _time_field: the field is kept
+        '{"msg":"bad \ufffd"}'.encode(),
+    ]
+    assert stats(server)["HttpMalformed"] == 2
+
+
+def test_nothing_accepted_is_400_with_the_first_error(server: Server) -> None:
+    status, _, body = request(server, "POST", "/insert/jsonline", b"nope\n[2]\n")
+    assert status == 400
+    assert json.loads(body)["error"].startswith("Invalid JSON: Expecting value")
+    assert stats(server)["Total"] == 0
+
+
+# -------------------------------------------------------------------- Loki
+def test_loki_json_from_python_logging_loki(server: Server) -> None:
+    import logging_loki
+
+    handler = logging_loki.LokiHandler(
+        url=f"http://127.0.0.1:{server.http_port}/loki/api/v1/push",
+        tags={"app": "billing", "host": "web-1"},
+        version="1",
+    )
+    errors: list[str] = []
+    handler.handleError = lambda record: errors.append(record.getMessage())  # type: ignore[method-assign]
+    log = logging.getLogger("test-loki-client")
+    log.propagate = False
+    log.addHandler(handler)
+    try:
+        log.error("payment failed for order %d", 42)
+        log.warning('multi\nline "quoted"')
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    assert errors == []  # every push got the 204 the client wants
+    got = [json.loads(x) for x in wait_lines(server, 2)]
+    assert got[0]["_msg"] == "payment failed for order 42"
+    assert {got[0]["app"], got[0]["host"], got[0]["severity"]} == {"billing", "web-1", "error"}
+    assert got[1]["_msg"] == 'multi\nline "quoted"'
+    assert [r["_msg"] for r in records(server, "level=ERROR")] == ["payment failed for order 42"]
+    assert stats(server)["HttpLinesLoki"] == 2
+
+
+def test_loki_protobuf_snappy_push(server: Server) -> None:
+    body = loki_protobuf(
+        [
+            ('{app="api", level="error"}', [("upstream timeout", {"trace_id": "abc"})]),
+            ('{app="web"}', [("GET / 200", {}), ("GET /x 404", {})]),
+        ]
+    )
+    status, _, reply = request(
+        server, "POST", "/loki/api/v1/push", body, {"Content-Type": "application/x-protobuf"}
+    )
+    assert status == 204, reply
+    assert stored(server) == [
+        b'{"_msg":"upstream timeout","app":"api","level":"error","trace_id":"abc"}',
+        b'{"_msg":"GET / 200","app":"web"}',
+        b'{"_msg":"GET /x 404","app":"web"}',
+    ]
+    assert [r["_msg"] for r in records(server, "level=error")] == ["upstream timeout"]
+
+
+def test_loki_bad_protobuf_is_400(server: Server) -> None:
+    status, _, body = request(
+        server,
+        "POST",
+        "/loki/api/v1/push",
+        b"\x05garbage",
+        {"Content-Type": "application/x-protobuf"},
+    )
+    assert status == 400 and json.loads(body)["error"].startswith("Invalid snappy body")
+
+
+# ---------------------------------------------------------- Elasticsearch
+def test_elasticsearch_client_bulk(server: Server) -> None:
+    from elasticsearch import Elasticsearch, helpers
+
+    es = Elasticsearch(f"http://127.0.0.1:{server.http_port}", request_timeout=30)
+    try:
+        assert es.info()["version"]["number"] == "8.11.0"
+        docs = [
+            {"_index": "app-logs", "_source": {"level": "error", "message": f"failure {i}"}}
+            for i in range(3)
+        ] + [{"_op_type": "create", "_index": "audit", "_id": "a1", "_source": {"user": "ann"}}]
+        ok, errors = helpers.bulk(es, docs)
+        assert (ok, errors) == (4, [])
+        failed = helpers.bulk(
+            es, [{"_op_type": "delete", "_index": "app-logs", "_id": "x"}], raise_on_error=False
+        )
+        assert failed[0] == 0 and failed[1][0]["delete"]["status"] == 400
+    finally:
+        es.close()
+    assert stored(server) == [
+        b'{"level":"error","message":"failure 0"}',
+        b'{"level":"error","message":"failure 1"}',
+        b'{"level":"error","message":"failure 2"}',
+        b'{"user":"ann"}',
+    ]
+    assert stats(server)["HttpLinesBulk"] == 4
+
+
+def test_bulk_response_shape_and_handshake(server: Server) -> None:
+    status, headers, body = request(server, "HEAD", "/")
+    assert status == 200 and headers["X-Elastic-Product"] == "Elasticsearch"
+    status, headers, body = request(
+        server, "POST", "/logs/_bulk", b'{"index":{"_id":"7"}}\n{"m":"x"}\n{"update":{}}\n{}\n'
+    )
+    answer = json.loads(body)
+    assert status == 200 and headers["X-Elastic-Product"] == "Elasticsearch"
+    assert answer["errors"] is True and isinstance(answer["took"], int)
+    assert answer["items"][0] == {
+        "index": {"_index": "logs", "_id": "7", "_version": 1, "result": "created", "status": 201}
+    }
+    assert answer["items"][1]["update"]["status"] == 400
+    assert stored(server) == [b'{"m":"x"}']
+
+
+# -------------------------------------------------------------------- OTLP
+# The SDK's own logging bridge, deprecated in favour of a separate package but still the
+# SDK's way to send Python logging records.
+@pytest.mark.filterwarnings("ignore:.*LoggingHandler.*:DeprecationWarning")
+def test_opentelemetry_sdk_otlp_http_exporter(server: Server) -> None:
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource
+
+    provider = LoggerProvider(resource=Resource.create({"service.name": "checkout"}))
+    exporter = OTLPLogExporter(endpoint=f"http://127.0.0.1:{server.http_port}/v1/logs")
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    handler = LoggingHandler(level=logging.DEBUG, logger_provider=provider)
+    log = logging.getLogger("test-otlp-client")
+    log.propagate = False
+    log.setLevel(logging.DEBUG)
+    log.addHandler(handler)
+    try:
+        log.error("card declined", extra={"order.id": 42})
+        log.info("cart viewed")
+        provider.force_flush()
+    finally:
+        log.removeHandler(handler)
+        provider.shutdown()
+    got = [json.loads(x) for x in wait_lines(server, 2)]
+    assert got[0]["_msg"] == "card declined" and got[0]["severity"] == "ERROR"
+    assert got[0]["service.name"] == "checkout" and got[0]["order.id"] == 42
+    assert got[1]["_msg"] == "cart viewed" and got[1]["severity"] == "INFO"
+    assert [r["_msg"] for r in records(server, "level=ERROR")] == ["card declined"]
+    assert stats(server)["HttpLinesOtlp"] == 2
+
+
+def test_otlp_json(server: Server) -> None:
+    doc = {
+        "resourceLogs": [
+            {
+                "resource": {"attributes": [{"key": "host.name", "value": {"stringValue": "h"}}]},
+                "scopeLogs": [
+                    {
+                        "logRecords": [
+                            {
+                                "severityNumber": 13,
+                                "body": {"stringValue": "slow query"},
+                                "traceId": "5b8efff798038103d269b633813fc60c",
+                            }
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
+    status, _, body = request(
+        server, "POST", "/v1/logs", json.dumps(doc).encode(), {"Content-Type": "application/json"}
+    )
+    assert status == 200 and json.loads(body) == {}
+    assert records(server) == [
+        {
+            "_msg": "slow query",
+            "severity": "WARN",
+            "host.name": "h",
+            "trace_id": "5b8efff798038103d269b633813fc60c",
+        }
+    ]
+
+
+# ------------------------------------------------------------------ limits
+def test_body_size_limit_and_gzip_bomb_are_json_413(server_factory) -> None:
+    srv = server_factory("--http-max-body", "4096")
+    status, _, body = request(srv, "POST", "/insert/jsonline", b'{"a":1}\n' * 1000)
+    assert status == 413 and "larger than 4096" in json.loads(body)["error"]
+    bomb = gzip.compress(b'{"a":"' + b"x" * 3_000_000 + b'"}\n')
+    assert len(bomb) < 4096
+    status, _, body = request(srv, "POST", "/insert/jsonline", bomb, {"Content-Encoding": "gzip"})
+    assert status == 413 and "error" in json.loads(body)
+    status, _, body = request(srv, "POST", "/_bulk", b"{}\n" * 2000)
+    assert status == 413 and "error" in json.loads(body)
+    ok = request(srv, "POST", "/insert/jsonline", b'{"small":true}\n')
+    assert ok[0] == 204 and stored(srv) == [b'{"small":true}']
+    assert stats(srv)["HttpRefused"] == 3
+
+
+def test_long_records_are_cut_and_counted(server_factory) -> None:
+    srv = server_factory("--max-line-bytes", "64")
+    long = b'{"m":"' + b"y" * 200 + b'"}'
+    assert request(srv, "POST", "/insert/jsonline", long + b"\n")[0] == 204
+    assert stored(srv) == [long[:64] + b"..."]
+    assert stats(srv)["HttpTruncated"] == 1
+
+
+def test_unsupported_encoding_is_415(server: Server) -> None:
+    status, _, body = request(
+        server, "POST", "/insert/jsonline", b"{}\n", {"Content-Encoding": "compress"}
+    )
+    assert status == 415 and "compress" in json.loads(body)["error"]
+
+
+def test_ingestion_wants_the_token(server_factory) -> None:
+    srv = server_factory("--auth-token", TOKEN)
+    for path in ("/insert/jsonline", "/loki/api/v1/push", "/_bulk", "/v1/logs"):
+        status, _, body = request(srv, "POST", path, b'{"a":1}\n')
+        assert status == 401 and json.loads(body) == {"error": "Authentication required"}
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert request(srv, "POST", "/insert/jsonline", b'{"a":1}\n', auth)[0] == 204
+    assert parse_stats(srv.query("STATS", token=TOKEN))["Total"] == 1
+
+
+def test_tcp_and_http_lines_share_the_ring(server: Server) -> None:
+    server.send(b"ERROR from tcp\n")
+    assert request(server, "POST", "/insert/jsonline", b'{"level":"error","m":"http"}\n')[0] == 204
+    assert stored(server, "level=ERROR") == [b"ERROR from tcp", b'{"level":"error","m":"http"}']
+    assert server.stats()["Total"] == 2
+
+
+GARBAGE = [b"", b"\x00\xff" * 50, b"{" * 5000, b'{"streams":[{"values":[[1]]}]}', b"[]\n{}\n"]
+
+
+@pytest.mark.parametrize("ctype", ["application/json", "application/x-protobuf"])
+def test_garbage_to_every_endpoint_is_answered_and_the_server_stays_up(
+    server: Server, ctype: str
+) -> None:
+    for path in ("/insert/jsonline", "/loki/api/v1/push", "/_bulk", "/x/_bulk", "/v1/logs"):
+        for body in GARBAGE:
+            status, headers, reply = request(server, "POST", path, body, {"Content-Type": ctype})
+            assert status in (200, 204, 400), (path, body[:20], status, reply)
+            if status != 204:
+                assert headers["Content-Type"].startswith("application/")
+    server.send(b"still ingesting\n")
+    assert stored(server, "keywords=still") == [b"still ingesting"]

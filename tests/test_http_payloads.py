@@ -1,0 +1,405 @@
+"""The sans-IO parsers of the HTTP ingestion endpoints, in-process: what each stores,
+what it skips and counts, and (Hypothesis) that random and mutated payloads never
+raise anything but the parser's own error."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+
+import cramjam
+import pytest
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from hypothesis import given
+from hypothesis import strategies as st
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from logcaster.inputs.payloads import bulk, jsonline, loki, otlp
+from logcaster.inputs.payloads.records import Batch, PayloadError, TooLarge
+
+MAX = 200
+
+
+def lines_of(batch: Batch, max_line: int = MAX) -> list[bytes]:
+    """The batch's lines, after checking the block is what Intake.accept wants."""
+    if not batch.block:
+        assert batch.lines == 0
+        return []
+    assert batch.block.endswith(b"\n")
+    lines = batch.block.split(b"\n")[:-1]
+    assert len(lines) == batch.lines
+    assert all(lines) and all(len(x) <= max_line + 3 for x in lines)
+    return lines
+
+
+def records_of(batch: Batch) -> list[dict[str, object]]:
+    return [json.loads(x) for x in lines_of(batch, 100_000)]
+
+
+# ------------------------------------------------------------------ NDJSON
+def test_jsonline_stores_objects_as_received() -> None:
+    body = b'{"level":"error", "msg":"disk full"}\r\n\n  \n{"a":[1,2]}\n{"b":"caf\xc3\xa9"}'
+    batch = jsonline.parse(body, MAX)
+    assert lines_of(batch) == [
+        b'{"level":"error", "msg":"disk full"}',
+        b'{"a":[1,2]}',
+        b'{"b":"caf\xc3\xa9"}',
+    ]
+    assert batch.malformed == 0
+
+
+def test_jsonline_skips_and_counts_what_is_not_an_object() -> None:
+    body = b'{"ok":1}\n[1,2]\n{"broken"\n"str"\n{"ok":2}\n{"x":1},{"y":2}\n'
+    batch = jsonline.parse(body, MAX)
+    assert lines_of(batch) == [b'{"ok":1}', b'{"ok":2}']
+    assert batch.malformed == 4
+    assert batch.first_error == "Not a JSON object: [1,2]"
+
+
+def test_jsonline_lines_that_only_join_into_objects_are_malformed() -> None:
+    # Joined with commas these would parse as one object: each line is checked alone.
+    batch = jsonline.parse(b'{"a":1\n"b":2}\n', MAX)
+    assert batch.lines == 0 and batch.malformed == 2
+
+
+def test_jsonline_msg_field_is_renamed() -> None:
+    body = b'{"t":"x","message":"boot ok","_msg":"old"}\n{"other":1}\n'
+    batch = jsonline.parse(body, MAX, "message")
+    assert records_of(batch) == [{"_msg": "boot ok", "t": "x"}, {"other": 1}]
+    assert lines_of(batch)[0] == b'{"_msg":"boot ok","t":"x"}'
+
+
+def test_jsonline_invalid_utf8_becomes_replacement_characters() -> None:
+    batch = jsonline.parse(b'{"m":"bad \xff byte"}\n', MAX)
+    assert records_of(batch) == [{"m": "bad \ufffd byte"}]
+
+
+def test_jsonline_long_lines_are_cut_and_counted() -> None:
+    long = b'{"m":"' + b"x" * 500 + b'"}'
+    batch = jsonline.parse(long + b'\n{"m":"short"}\n', MAX)
+    assert lines_of(batch) == [long[:MAX] + b"...", b'{"m":"short"}']
+    assert batch.truncated == 1
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=8,
+)
+
+
+@given(st.lists(json_values, max_size=12))
+def test_jsonline_fast_path_agrees_with_line_by_line(values: list[object]) -> None:
+    body = "\n".join(json.dumps(v) for v in values).encode()
+    batch = jsonline.parse(body, 10_000)
+    want = [json.dumps(v).encode() for v in values if isinstance(v, dict)]
+    assert lines_of(batch, 10_000) == want
+    assert batch.malformed == sum(not isinstance(v, dict) for v in values)
+
+
+# -------------------------------------------------------------------- bulk
+def test_bulk_items_and_documents() -> None:
+    body = (
+        b'{"index":{"_index":"app","_id":"1"}}\n{"level":"error","m":"a"}\n'
+        b'{"create":{}}\n{"m":"b"}\n'
+        b'{"delete":{"_id":"9"}}\n'
+        b'{"update":{"_id":"9"}}\n{"doc":{"m":"c"}}\n'
+        b"not json\n"
+        b'{"index":{}}\n[1]\n'
+    )
+    batch = bulk.parse(body, MAX, "logs")
+    assert lines_of(batch) == [b'{"level":"error","m":"a"}', b'{"m":"b"}']
+    items = batch.items
+    assert [next(iter(i)) for i in items] == [
+        "index",
+        "create",
+        "delete",
+        "update",
+        "index",
+        "index",
+    ]
+    first = items[0]["index"]
+    assert first == {"_index": "app", "_id": "1", "_version": 1, "result": "created", "status": 201}
+    assert items[1]["create"]["_index"] == "logs" and items[1]["create"]["status"] == 201
+    assert [v["status"] for i in items[2:] for v in i.values()] == [400, 400, 400, 400]
+    assert batch.malformed == 2
+    answer = bulk.response(batch, 3)
+    assert answer["errors"] is True and answer["took"] == 3
+
+
+def test_bulk_ids_are_unique_when_not_given() -> None:
+    batch = bulk.parse(b'{"index":{}}\n{"a":1}\n' * 50, MAX)
+    ids = {i["index"]["_id"] for i in batch.items}
+    assert len(ids) == 50 and bulk.response(batch, 0)["errors"] is False
+
+
+# -------------------------------------------------------------------- Loki
+def push_request_class() -> type:
+    """logproto.PushRequest built here, independently of the server's own copy."""
+    f = descriptor_pb2.FileDescriptorProto(name="test_push.proto", package="logproto")
+    f.syntax = "proto3"
+    T = descriptor_pb2.FieldDescriptorProto
+    specs = {
+        "Timestamp": [("seconds", 1, T.TYPE_INT64, ""), ("nanos", 2, T.TYPE_INT32, "")],
+        "LabelPairAdapter": [("name", 1, T.TYPE_STRING, ""), ("value", 2, T.TYPE_STRING, "")],
+        "EntryAdapter": [
+            ("timestamp", 1, T.TYPE_MESSAGE, ".logproto.Timestamp"),
+            ("line", 2, T.TYPE_STRING, ""),
+            ("structuredMetadata", 3, T.TYPE_MESSAGE, ".logproto.LabelPairAdapter*"),
+        ],
+        "StreamAdapter": [
+            ("labels", 1, T.TYPE_STRING, ""),
+            ("entries", 2, T.TYPE_MESSAGE, ".logproto.EntryAdapter*"),
+            ("hash", 3, T.TYPE_UINT64, ""),
+        ],
+        "PushRequest": [("streams", 1, T.TYPE_MESSAGE, ".logproto.StreamAdapter*")],
+    }
+    for name, fields in specs.items():
+        m = f.message_type.add(name=name)
+        for fname, number, ftype, tname in fields:
+            fd = m.field.add(name=fname, number=number, type=ftype)
+            fd.label = T.LABEL_REPEATED if tname.endswith("*") else T.LABEL_OPTIONAL
+            if tname:
+                fd.type_name = tname.rstrip("*")
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(f)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("logproto.PushRequest"))
+
+
+PushRequest = push_request_class()
+
+
+def loki_protobuf(streams: list[tuple[str, list[tuple[str, dict[str, str]]]]]) -> bytes:
+    request = PushRequest()
+    for labels, entries in streams:
+        stream = request.streams.add(labels=labels)
+        for i, (line, meta) in enumerate(entries):
+            entry = stream.entries.add(line=line)
+            entry.timestamp.seconds = 1_764_600_000 + i
+            for k, v in meta.items():
+                entry.structuredMetadata.add(name=k, value=v)
+    return bytes(cramjam.snappy.compress_raw(request.SerializeToString()))
+
+
+def test_loki_json_entries_become_records_with_labels_and_metadata() -> None:
+    push = {
+        "streams": [
+            {
+                "stream": {"app": "api", "level": "error"},
+                "values": [["1764600000000000000", "disk full"], ["1", "x", {"trace": "ab"}]],
+            },
+            {"stream": {}, "values": [["1", 'line\nwith "quotes"'], ["2"], ["3", ""]]},
+        ]
+    }
+    batch = loki.parse_json(json.dumps(push).encode(), MAX)
+    assert lines_of(batch)[0] == b'{"_msg":"disk full","app":"api","level":"error"}'
+    assert records_of(batch)[1:] == [
+        {"_msg": "x", "app": "api", "level": "error", "trace": "ab"},
+        {"_msg": 'line\nwith "quotes"'},
+    ]
+    assert batch.malformed == 1
+
+
+@pytest.mark.parametrize("body", [b"", b"[]", b'{"streams": 3}', b"\xff"])
+def test_loki_json_that_is_no_push_is_an_error(body: bytes) -> None:
+    with pytest.raises(PayloadError):
+        loki.parse_json(body, MAX)
+
+
+def test_loki_protobuf_from_an_independent_descriptor() -> None:
+    body = loki_protobuf(
+        [
+            ('{app="api", host="h\\"1"}', [("ERROR boom", {}), ("ok", {"trace_id": "t1"})]),
+            ("not labels", [("lost", {})]),
+        ]
+    )
+    batch = loki.parse_protobuf(body, MAX, 1 << 20)
+    assert records_of(batch) == [
+        {"_msg": "ERROR boom", "app": "api", "host": 'h"1'},
+        {"_msg": "ok", "app": "api", "host": 'h"1', "trace_id": "t1"},
+    ]
+    assert batch.malformed == 1 and "labels" in batch.first_error
+
+
+def test_loki_protobuf_invalid_utf8_is_replaced_not_refused() -> None:
+    raw = cramjam.snappy.decompress_raw(loki_protobuf([('{app="a"}', [("XXXX ok", {})])]))
+    body = bytes(cramjam.snappy.compress_raw(bytes(raw).replace(b"XXXX", b"\xff\xfeAB")))
+    batch = loki.parse_protobuf(body, MAX, 1 << 20)
+    assert records_of(batch) == [{"_msg": "\ufffd\ufffdAB ok", "app": "a"}]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text(max_size=20),
+            st.none() | st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2),
+        ),
+        max_size=10,
+    ),
+    st.dictionaries(st.text(min_size=1, max_size=5), st.text(max_size=5), max_size=3),
+)
+def test_loki_json_bulk_and_entry_paths_agree_with_a_reference(
+    entries: list[tuple[str, dict[str, str] | None]], labels: dict[str, str]
+) -> None:
+    values = [["1", line] if meta is None else ["1", line, meta] for line, meta in entries]
+    push = {"streams": [{"stream": labels, "values": values}]}
+    got = records_of(loki.parse_json(json.dumps(push).encode(), 100_000))
+    want = []
+    for line, meta in entries:
+        if line:
+            record: dict[str, object] = {"_msg": line}
+            record.update((k, v) for k, v in labels.items() if k != "_msg")
+            record.update((k, v) for k, v in (meta or {}).items() if k != "_msg")
+            want.append(record)
+    assert got == want
+
+
+def test_loki_snappy_claiming_more_than_the_limit_is_refused_unread() -> None:
+    body = loki_protobuf([('{a="b"}', [("x" * 5000, {})])])
+    with pytest.raises(TooLarge):
+        loki.parse_protobuf(body, MAX, 1000)
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("{}", {}),
+        ('{a="1"}', {"a": "1"}),
+        ('{ job = "x\\\\y" , b="\\n"}', {"job": "x\\y", "b": "\n"}),
+        ('{service.name="a,b"}', {"service.name": "a,b"}),
+    ],
+)
+def test_loki_label_selector_text(text: str, want: dict[str, str]) -> None:
+    assert loki.parse_labels(text) == want
+
+
+@pytest.mark.parametrize("text", ["", "a=1", '{a="1"', "{a=1}", '{a="1" b="2"}', '{="x"}'])
+def test_loki_bad_label_selector_text(text: str) -> None:
+    with pytest.raises(PayloadError):
+        loki.parse_labels(text)
+
+
+# -------------------------------------------------------------------- OTLP
+def otlp_request() -> ExportLogsServiceRequest:
+    request = ExportLogsServiceRequest()
+    rl = request.resource_logs.add()
+    rl.resource.attributes.append(KeyValue(key="service.name", value=AnyValue(string_value="api")))
+    records = rl.scope_logs.add().log_records
+    rec = records.add(severity_number=17, trace_id=bytes(range(16)), span_id=b"\x01" * 8)
+    rec.body.string_value = "disk full"
+    nested = AnyValue()
+    nested.kvlist_value.values.append(KeyValue(key="method", value=AnyValue(string_value="GET")))
+    rec.attributes.append(KeyValue(key="http", value=nested))
+    rec.attributes.append(KeyValue(key="n", value=AnyValue(int_value=3)))
+    rec2 = records.add(severity_text="Warning")
+    rec2.body.kvlist_value.values.append(KeyValue(key="k", value=AnyValue(bool_value=True)))
+    return request
+
+
+OTLP_WANT = [
+    {
+        "_msg": "disk full",
+        "severity": "ERROR",
+        "service.name": "api",
+        "http.method": "GET",
+        "n": 3,
+        "trace_id": bytes(range(16)).hex(),
+        "span_id": "01" * 8,
+    },
+    {"_msg": '{"k":true}', "severity": "Warning", "service.name": "api"},
+]
+
+
+def test_otlp_protobuf_records() -> None:
+    batch = otlp.parse(otlp_request().SerializeToString(), MAX, is_json=False)
+    assert records_of(batch) == OTLP_WANT
+    assert lines_of(batch)[0].startswith(b'{"_msg":"disk full","severity":"ERROR",')
+
+
+def test_otlp_json_records_with_hex_ids() -> None:
+    from google.protobuf import json_format
+
+    doc = json_format.MessageToDict(otlp_request())
+    rec = doc["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]
+    rec["traceId"] = base64.b64decode(rec["traceId"]).hex()  # OTLP JSON: hex ids
+    rec["spanId"] = base64.b64decode(rec["spanId"]).hex()
+    batch = otlp.parse(json.dumps(doc).encode(), MAX, is_json=True)
+    assert records_of(batch) == OTLP_WANT
+
+
+@pytest.mark.parametrize("n", [0, 1, 4, 5, 9, 13, 17, 21, 24, 25])
+def test_otlp_severity_numbers(n: int) -> None:
+    want = {1: "TRACE", 4: "TRACE", 5: "DEBUG", 9: "INFO", 13: "WARN", 17: "ERROR"}
+    want.update({21: "FATAL", 24: "FATAL"})
+    assert otlp.severity_name(n) == want.get(n, "")
+
+
+# --------------------------------------------------------------- fuzzing
+Parser = Callable[[bytes], Batch]
+PARSERS: dict[str, Parser] = {
+    "jsonline": lambda b: jsonline.parse(b, MAX, "msg"),
+    "bulk": lambda b: bulk.parse(b, MAX, "i"),
+    "loki-json": lambda b: loki.parse_json(b, MAX),
+    "loki-protobuf": lambda b: loki.parse_protobuf(b, MAX, 1 << 16),
+    "otlp-protobuf": lambda b: otlp.parse(b, MAX, is_json=False),
+    "otlp-json": lambda b: otlp.parse(b, MAX, is_json=True),
+}
+VALID: dict[str, bytes] = {
+    "jsonline": b'{"msg":"a","level":"info"}\n{"b":[1,{"c":null}]}\n',
+    "bulk": b'{"index":{"_index":"x"}}\n{"a":1}\n{"delete":{"_id":"1"}}\n',
+    "loki-json": b'{"streams":[{"stream":{"app":"a"},"values":[["1","l",{"k":"v"}]]}]}',
+    "loki-protobuf": loki_protobuf([('{app="a"}', [("line", {"k": "v"})])]),
+    "otlp-protobuf": otlp_request().SerializeToString(),
+    "otlp-json": json.dumps(
+        {
+            "resourceLogs": [
+                {"scopeLogs": [{"logRecords": [{"body": {"stringValue": "x"}, "traceId": "ab"}]}]}
+            ]
+        }
+    ).encode(),
+}
+
+
+def run_parser(name: str, body: bytes) -> None:
+    try:
+        batch = PARSERS[name](body)
+    except PayloadError:
+        return
+    lines_of(batch)
+    assert batch.malformed >= 0 and (batch.first_error != "") == (batch.malformed > 0)
+
+
+@pytest.mark.parametrize("name", sorted(PARSERS))
+@given(body=st.binary(max_size=300))
+def test_random_bytes_raise_only_payload_errors(name: str, body: bytes) -> None:
+    run_parser(name, body)
+
+
+@st.composite
+def mutated(draw: st.DrawFn, valid: bytes) -> bytes:
+    data = bytearray(valid)
+    for _ in range(draw(st.integers(1, 6))):
+        pos = draw(st.integers(0, len(data)))
+        op = draw(st.sampled_from(["flip", "insert", "delete", "cut"]))
+        if op == "flip" and pos < len(data):
+            data[pos] ^= 1 << draw(st.integers(0, 7))
+        elif op == "insert":
+            data[pos:pos] = draw(st.binary(min_size=1, max_size=4))
+        elif op == "delete":
+            del data[pos : pos + draw(st.integers(1, 4))]
+        else:
+            del data[pos:]
+    return bytes(data)
+
+
+@pytest.mark.parametrize("name", sorted(PARSERS))
+@given(data=st.data())
+def test_mutated_payloads_raise_only_payload_errors(name: str, data: st.DataObject) -> None:
+    run_parser(name, data.draw(mutated(VALID[name])))
+
+
+@pytest.mark.parametrize("name", sorted(PARSERS))
+def test_valid_fuzz_seeds_parse(name: str) -> None:
+    assert PARSERS[name](VALID[name]).lines >= 1
