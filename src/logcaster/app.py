@@ -22,6 +22,7 @@ from .config import Config, MiB, check_startup
 from .console import say
 from .frontends.http.api import Backend
 from .frontends.http.server import HTTPListener, build_app
+from .frontends.irc.protocol import IrcConnections
 from .frontends.line.handler import LineHandler
 from .frontends.line.protocol import LineConnections
 from .inputs.framing import Scratch
@@ -116,6 +117,13 @@ class App:
             web = build_app(backend, cfg.query.auth_token, cfg.http.max_body)
             http_tls = tls if cfg.http.tls else None
             listeners.append(HTTPListener(web, cfg.http.host, cfg.http.port, http_tls))
+        if cfg.irc.enabled:
+            irc = IrcConnections(
+                engine, self.taps, self.registry, cfg.irc.max_reply, cfg.irc.password
+            )
+            self.registry.register(irc)
+            irc_tls = tls if cfg.irc.tls else None
+            listeners.append(TCPListener("irc", cfg.irc.host, cfg.irc.port, irc, irc_tls))
         return listeners
 
     def _open_files(self, loop: asyncio.AbstractEventLoop) -> PersistWriter:

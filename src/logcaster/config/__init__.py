@@ -1,10 +1,11 @@
 """The server's settings: one typed, frozen ``Config``, and the sources it is loaded from.
 
 ``Config`` is made of sections (``ingest``, ``query``, ``ring``, ``pool``, ``tls``,
-``persist``), one class per concern. Each setting is declared once, in its section, with
-``setting()``: default, parser, upper bound, help text, metavar and command-line flags. The
-flags, the environment variables (``LOGCASTER_<SECTION>_<KEY>``) and the TOML config file's
-keys (``[section] key = ...``) are all derived from those declarations.
+``persist``, ``http``, ``irc``), one class per concern. Each setting is declared once, in
+its section, with ``setting()``: default, parser, upper bound, help text, metavar and
+command-line flags. The flags, the environment variables (``LOGCASTER_<SECTION>_<KEY>``)
+and the TOML config file's keys (``[section] key = ...``) are all derived from those
+declarations.
 
 Precedence: command-line flags > environment > config file > defaults.
 Building a ``Config`` only checks values; ``check_startup`` does the name lookups and file
@@ -18,6 +19,7 @@ from .sections import (
     Config,
     HttpConfig,
     IngestConfig,
+    IrcConfig,
     PersistConfig,
     PoolConfig,
     QueryConfig,
@@ -36,6 +38,7 @@ __all__ = [
     "ConfigFile",
     "HttpConfig",
     "IngestConfig",
+    "IrcConfig",
     "MiB",
     "PersistConfig",
     "PoolConfig",

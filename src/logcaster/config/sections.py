@@ -265,6 +265,48 @@ class HttpConfig(Section):
 
 
 @dataclass(frozen=True, slots=True)
+class IrcConfig(Section):
+    """The IRC listener: live logs in channels, ! commands from any IRC client."""
+
+    enabled: bool = setting(
+        False, parse_switch, "-i", "--irc", help="serve IRC on --irc-host:--irc-port"
+    )
+    host: str = setting(
+        "127.0.0.1",
+        parse_host,
+        "--irc-host",
+        metavar="ADDR",
+        check=resolvable_host,
+        help="IRC bind address; the default is loopback only (it shows every log)",
+    )
+    port: int = setting(
+        6667,
+        parse_port,
+        "-I",
+        "--irc-port",
+        metavar="PORT",
+        help="IRC TCP port; 0 picks a free one",
+    )
+    password: str = setting(
+        "",
+        parse_token,
+        "--irc-password",
+        metavar="PASSWORD",
+        repr=False,
+        help="IRC clients must send this with PASS before registering",
+    )
+    tls: bool = setting(False, parse_switch, "--irc-tls", help="TLS on the IRC port (--tls-cert)")
+    max_reply: int = setting(
+        20,
+        parse_positive_int,
+        "--irc-max-reply",
+        metavar="N",
+        most=1000,
+        help="log lines a ! command shows at most",
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything ``logcaster serve`` can be told. Defaults are production values."""
 
@@ -275,6 +317,7 @@ class Config:
     tls: TLSConfig = field(default_factory=TLSConfig)
     persist: PersistConfig = field(default_factory=PersistConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    irc: IrcConfig = field(default_factory=IrcConfig)
 
     def __post_init__(self) -> None:
         for name, cls in sections():
@@ -286,13 +329,15 @@ class Config:
             raise ConfigError("--ingest-tls/--query-tls: need --tls-cert and --tls-key")
         if self.http.tls and not self.tls.cert:
             raise ConfigError("--http-tls: needs --tls-cert and --tls-key")
+        if self.irc.tls and not self.tls.cert:
+            raise ConfigError("--irc-tls: needs --tls-cert and --tls-key")
 
     @property
     def tls_ports(self) -> tuple[bool, bool]:
         """(ingest, query) TLS: with a certificate and no TLS switch at all, both ports."""
         if not self.tls.cert:
             return False, False
-        if not (self.ingest.tls or self.query.tls or self.http.tls):
+        if not (self.ingest.tls or self.query.tls or self.http.tls or self.irc.tls):
             return True, True
         return self.ingest.tls, self.query.tls
 
