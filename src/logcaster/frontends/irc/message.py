@@ -36,7 +36,7 @@ def parse_line(raw: bytes) -> Message | None:
         prefix, _, text = text[1:].partition(" ")
         text = text.lstrip(" ")
     head, sep, trailing = text.partition(" :")
-    words = head.split()
+    words = [w for w in head.split(" ") if w]  # spaces only: other bytes are text
     if not words:
         return None
     command, middle = words[0].upper(), words[1:]
@@ -112,7 +112,7 @@ def utf8_cut(data: bytes, size: int) -> int:
 
 def encode(command: str, *params: str, prefix: str = "") -> bytes:
     """One wire line, CR LF included, at most 512 bytes (the last parameter is cut)."""
-    words = [safe(p).replace(" ", "") or "*" for p in params[:-1]]
+    words = [safe(p).replace(" ", "").lstrip(":") or "*" for p in params[:-1]]
     head = (f":{safe(prefix).replace(' ', '')} " if prefix else "") + " ".join(
         [safe(command).replace(" ", ""), *words]
     )
