@@ -6,8 +6,10 @@ takes every line, a custom ``#logs-<name>`` channel's is built from its filters
 by ``build_spec`` (AND-combined). A delivery is rendered once per channel and
 written to each member whose send queue is under its bound; a member over it
 has the lines counted instead, and gets ``... N lines skipped`` once it drains.
-Each channel also renders at most ``rate`` lines a second (IRC is read by people):
-lines past that are counted as skipped the same way, so ingest never waits.
+Deliveries are queued and flushed a few times a second (one write per member per
+flush, not per ingest read), and each channel renders at most ``rate`` lines a
+second (IRC is read by people): lines past that are counted as skipped the same
+way, so ingest never waits.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import re
 import time
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -28,7 +30,7 @@ from ...scan import count_lines
 from .render import live_messages, notice
 
 QUEUE_BYTES = 256 << 10  # a member's send queue bound
-LINES_PER_SECOND = 5000  # lines a channel renders each second at most
+LINES_PER_SECOND = 1000  # lines a channel renders each second at most
 CUSTOM_NAME = re.compile(r"#logs-[A-Za-z0-9_.\-]{1,40}\Z")
 
 # name -> (levels, topic)
@@ -40,6 +42,13 @@ BUILTIN: dict[str, tuple[frozenset[str], str]] = {
     "#logs-debug": (frozenset({"DEBUG"}), "Log lines at level DEBUG"),
 }
 FILTER_KINDS = ("keyword", "level", "regex", "host")
+
+
+Schedule = Callable[[Callable[[], None]], None]
+
+
+def _count(block: bytes, spans: array[int]) -> int:
+    return sum(count_lines(block, spans[i], spans[i + 1]) for i in range(0, len(spans), 2))
 
 
 class Member(Protocol):
@@ -126,8 +135,13 @@ class Channel:
     queue_bytes: int = QUEUE_BYTES
     sent: int = 0  # log lines written to members (one per member)
     skipped: int = 0  # log lines a member did not get (one per member)
+    schedule: Schedule | None = None  # runs a flush soon; None: deliveries flush at once
     _budget: float = LINES_PER_SECOND
     _refilled: float = field(default_factory=time.monotonic)
+    _pending: list[tuple[bytes, array[int], int]] = field(default_factory=list)
+    _pending_bytes: int = 0
+    _overflow: int = 0  # lines the taps counted instead of delivering
+    _flush_due: bool = False
 
     # ------------------------------------------------------------ membership
     def spec(self) -> QuerySpec:
@@ -174,33 +188,61 @@ class Channel:
 
     # -------------------------------------------------------------- TapSink
     def buffered(self) -> int:
-        return 0  # each member has its own bound; the channel's tap is never behind
+        """Bytes queued for the next flush: over the taps' bound, ingest only counts
+        lines for this channel. Each member's own queue has its own bound."""
+        return self._pending_bytes
 
     def abort(self) -> None:
         self.tap = None  # cut by the taps: a later join opens a new one
 
     def deliver(self, block: bytes, spans: array[int], ts_ns: int, skipped: int) -> None:
+        """Queue a delivery for the next flush (or flush now, without a scheduler).
+
+        Ingest pays a list append per read. While the queue holds more than the
+        taps' backlog bound, the taps count new lines instead of scanning them
+        (see :meth:`buffered`); that count arrives here as ``skipped``."""
+        self._overflow += skipped
+        self._pending.append((block, spans, ts_ns))
+        self._pending_bytes += spans[-1] - spans[0] if spans else 0
+        if self.schedule is None:
+            self.flush()
+        elif not self._flush_due:
+            self._flush_due = True
+            self.schedule(self.flush)
+
+    def flush(self) -> None:
+        """Render what is queued, once, within the channel's rate, and write it to each
+        streaming member under its bound; count the rest as skipped."""
+        self._flush_due = False
+        pending, self._pending, self._pending_bytes = self._pending, [], 0
+        overflow, self._overflow = self._overflow, 0
+        if self.tap is None:
+            self._update_tap()  # cut by the taps while flushes were late: reopen
         receivers = [(m, s) for m, s in self.members.items() if s.streaming]
         ready = [m.buffered() <= self.queue_bytes for m, _ in receivers]
         if not any(ready):
-            lines = skipped + sum(
-                count_lines(block, spans[i], spans[i + 1]) for i in range(0, len(spans), 2)
-            )
+            lines = overflow + sum(_count(b, sp) for b, sp, _ in pending)
             self._skip(receivers, lines)
             return
         now = time.monotonic()
         self._budget = min(self.rate, self._budget + (now - self._refilled) * self.rate)
         self._refilled = now
         level = next(iter(self.levels)) if len(self.levels) == 1 else None
-        data, done, left = live_messages(
-            self.name, block, spans, ts_ns, level, max(0, int(self._budget))
-        )
+        chunks: list[bytes] = []
+        done = 0
+        left = overflow
+        for block, spans, ts_ns in pending:
+            budget = max(0, int(self._budget) - done)
+            data, n, rest = live_messages(self.name, block, spans, ts_ns, level, budget)
+            chunks.append(data)
+            done += n
+            left += rest
         self._budget -= done
+        data = b"".join(chunks)
         for (member, state), ok in zip(receivers, ready, strict=True):
             if not ok:
-                self._skip([(member, state)], done + left + skipped)
+                self._skip([(member, state)], done + left)
                 continue
-            state.skipped += skipped
             self._notify(member, state)
             if data:
                 member.send(data)
@@ -228,13 +270,14 @@ class Channel:
 class Channels:
     """Every channel by name: the built-in ones, and custom ones while they have members."""
 
-    def __init__(self, taps: LiveTaps) -> None:
+    def __init__(self, taps: LiveTaps, schedule: Schedule | None = None) -> None:
         self.taps = taps
+        self.schedule = schedule
         self.retired_sent = 0  # the counters of custom channels that have closed
         self.retired_skipped = 0
         self._all: dict[str, Channel] = {}
         for name, (levels, topic) in BUILTIN.items():
-            self._all[name] = Channel(name, topic, True, taps, levels)
+            self._all[name] = Channel(name, topic, True, taps, levels, schedule=schedule)
 
     def __iter__(self) -> Iterator[Channel]:
         return iter(list(self._all.values()))
@@ -258,6 +301,7 @@ class Channels:
             "Custom channel: every line until filtered (!filter add keyword:X)",
             False,
             self.taps,
+            schedule=self.schedule,
         )
         self._all[channel.name] = channel
         return channel

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import cast
 
@@ -29,6 +29,7 @@ PING_INTERVAL = 90.0  # seconds of silence before the server sends PING
 PING_TIMEOUT = 60.0  # further seconds without an answer before it disconnects
 HARD_LIMIT = 4 << 20  # unread bytes (replies included) past which a client is cut
 MAX_JOBS = 8  # ! commands that may wait for the one running
+FLUSH_INTERVAL = 0.05  # seconds between a channel's first queued delivery and its flush
 
 
 class IrcConnections:
@@ -44,7 +45,7 @@ class IrcConnections:
         ping_interval: float = PING_INTERVAL,
         ping_timeout: float = PING_TIMEOUT,
     ) -> None:
-        self.channels = Channels(taps)
+        self.channels = Channels(taps, self._later)
         commands = BotCommands(engine, registry, self.channels, max_reply)
         created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         self.hub = Hub(self.channels, commands, password, created)
@@ -53,6 +54,10 @@ class IrcConnections:
         self.open: set[IrcProtocol] = set()
         self.cut = 0  # clients cut for leaving HARD_LIMIT bytes unread
         self._tick: asyncio.TimerHandle | None = None
+
+    @staticmethod
+    def _later(fn: Callable[[], None]) -> None:
+        asyncio.get_running_loop().call_later(FLUSH_INTERVAL, fn)
 
     def protocol(self) -> IrcProtocol:
         if self._tick is None:
