@@ -20,7 +20,9 @@ by the lines sent. One untimed warm-up pass first. The conditions:
   reads during the timed pass. Server RSS is read before and after the pass;
   afterwards the client reads and must find a skip notice.
 
-Results: medians over the rounds with ratios to ``none``, the IRC counters
+Results: medians over the rounds with ratios to ``none`` of throughput and of the
+server's CPU seconds per GB ingested (steadier than throughput on a shared
+machine: it does not count time spent waiting for a core), the IRC counters
 (``IrcLinesSent``, ``IrcLinesSkipped``) and ``results/irc.json``. The readers'
 thread competes with the server and the senders for the machine's cores.
 Loopback only; every wait has a deadline; processes and sockets are closed in
@@ -83,6 +85,12 @@ def rss(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -223,13 +231,16 @@ def run_condition(name: str, args: argparse.Namespace, data: bytes) -> dict[str,
         elif name == "stalled":
             socks = [irc_client(srv.irc, "stalled", rcvbuf=4096)]
         before = rss(srv.proc.pid)
+        cpu0 = cpu_seconds(srv.proc.pid)
         seconds = ingest(srv, data, args.repeats, args.timeout)
+        cpu = cpu_seconds(srv.proc.pid) - cpu0
         after = rss(srv.proc.pid)
         lines = data.count(b"\n") * args.repeats
         result.update(
             seconds=round(seconds, 3),
             lines_per_s=round(lines / seconds),
             mb_per_s=round(len(data) * args.repeats / seconds / 1e6, 1),
+            server_cpu_s_per_gb=round(cpu / (len(data) * args.repeats / 1e9), 3),
             rss_before=before,
             rss_after=after,
         )
@@ -283,14 +294,26 @@ def main(argv: list[str]) -> int:
             runs.append(res)
             print(json.dumps(res), flush=True)
     base = statistics.median(float(x["lines_per_s"]) for x in runs if x["condition"] == "none")  # type: ignore[arg-type]
-    print(f"\n{'condition':<10} {'lines/s':>12} {'MB/s':>8} {'ratio':>6}  IRC sent/skipped")
+    cpu_base = statistics.median(
+        float(x["server_cpu_s_per_gb"])  # type: ignore[arg-type]
+        for x in runs
+        if x["condition"] == "none"
+    )
+    print(
+        f"\n{'condition':<10} {'lines/s':>12} {'MB/s':>8} {'ratio':>6} "
+        f"{'CPU s/GB':>9} {'ratio':>6}  IRC sent/skipped"
+    )
     for name in ("none", "readers", "stalled"):
         mine = [x for x in runs if x["condition"] == name]
         lps = statistics.median(float(x["lines_per_s"]) for x in mine)  # type: ignore[arg-type]
         mbs = statistics.median(float(x["mb_per_s"]) for x in mine)  # type: ignore[arg-type]
         sent = statistics.median(int(x["IrcLinesSent"]) for x in mine)  # type: ignore[call-overload]
         skip = statistics.median(int(x["IrcLinesSkipped"]) for x in mine)  # type: ignore[call-overload]
-        print(f"{name:<10} {lps:>12,.0f} {mbs:>8.1f} {lps / base:>6.2f}  {sent:,.0f}/{skip:,.0f}")
+        cpu = statistics.median(float(x["server_cpu_s_per_gb"]) for x in mine)  # type: ignore[arg-type]
+        print(
+            f"{name:<10} {lps:>12,.0f} {mbs:>8.1f} {lps / base:>6.2f} "
+            f"{cpu:>9.3f} {cpu / cpu_base:>6.2f}  {sent:,.0f}/{skip:,.0f}"
+        )
     for name in ("none", "readers", "stalled"):
         grows = [
             (int(x["rss_after"]) - int(x["rss_before"])) / 1e6

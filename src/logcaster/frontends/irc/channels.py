@@ -30,7 +30,8 @@ from ...scan import count_lines
 from .render import live_messages, notice
 
 QUEUE_BYTES = 256 << 10  # a member's send queue bound
-LINES_PER_SECOND = 1000  # lines a channel renders each second at most
+LINES_PER_SECOND = 500  # lines a channel renders each second at most
+NOTICE_EVERY = 1.0  # seconds between two skip notices to one member
 CUSTOM_NAME = re.compile(r"#logs-[A-Za-z0-9_.\-]{1,40}\Z")
 
 # name -> (levels, topic)
@@ -67,6 +68,7 @@ class Member(Protocol):
 class Membership:
     streaming: bool = True  # !stream on|off
     skipped: int = 0  # lines not sent since the last notice
+    noticed: float = 0.0  # when the last skip notice went out (monotonic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,7 @@ class Channel:
     _pending_bytes: int = 0
     _overflow: int = 0  # lines the taps counted instead of delivering
     _flush_due: bool = False
+    _notices: dict[int, bytes] = field(default_factory=dict)  # the same count, once
 
     # ------------------------------------------------------------ membership
     def spec(self) -> QuerySpec:
@@ -243,7 +246,7 @@ class Channel:
             if not ok:
                 self._skip([(member, state)], done + left)
                 continue
-            self._notify(member, state)
+            self._notify(member, state, now)
             if data:
                 member.send(data)
                 self.sent += done
@@ -255,16 +258,25 @@ class Channel:
             state.skipped += lines
             self.skipped += lines
 
-    def _notify(self, member: Member, state: Membership) -> None:
-        if state.skipped:
-            member.send(notice(self.name, f"... {state.skipped} lines skipped"))
+    def _notify(self, member: Member, state: Membership, now: float) -> None:
+        """``... N lines skipped``, at most once a second per member."""
+        if state.skipped and now - state.noticed >= NOTICE_EVERY:
+            text = self._notices.get(state.skipped)
+            if text is None:
+                text = notice(self.name, f"... {state.skipped} lines skipped")
+                if len(self._notices) > 64:
+                    self._notices.clear()
+                self._notices[state.skipped] = text
+            member.send(text)
             state.skipped = 0
+            state.noticed = now
 
     def flush_notices(self) -> None:
         """Tell each member that has drained how many lines it missed."""
+        now = time.monotonic()
         for member, state in self.members.items():
             if state.skipped and member.buffered() <= self.queue_bytes:
-                self._notify(member, state)
+                self._notify(member, state, now)
 
 
 class Channels:

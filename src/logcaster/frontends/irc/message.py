@@ -97,7 +97,9 @@ class MessageReader:
 
 def safe(text: str) -> str:
     """``text`` with CR, LF and NUL replaced by spaces: it cannot end a message."""
-    return text.translate(_UNSAFE)
+    if "\r" in text or "\n" in text or "\0" in text:
+        return text.translate(_UNSAFE)
+    return text
 
 
 def utf8_cut(data: bytes, size: int) -> int:

@@ -80,7 +80,9 @@ def live_messages(
     out: list[bytes] = []
     done = 0
     left = 0
-    fixed = line_head(ts_ns, level) if level is not None else b""
+    when = clock(ts_ns)  # one receive time per delivery
+    heads: dict[str | None, bytes] = {}
+    fixed = when + f"{level} ".encode() if level is not None else b""
     for i in range(0, len(spans), 2):
         s, e = spans[i], spans[i + 1]
         if done >= limit:
@@ -92,7 +94,13 @@ def live_messages(
             end = nl if nl >= 0 else e
             line = block[pos:end]
             pos = end + 1
-            head = fixed or line_head(ts_ns, level_of(line))
+            if fixed:
+                head = fixed
+            else:
+                found = level_of(line)
+                head = heads.get(found) or heads.setdefault(
+                    found, when + (f"{found} ".encode() if found else b"")
+                )
             out.extend(log_messages(target, head, clean(line)))
             done += 1
             if done >= limit:
