@@ -29,7 +29,7 @@ PING_INTERVAL = 90.0  # seconds of silence before the server sends PING
 PING_TIMEOUT = 60.0  # further seconds without an answer before it disconnects
 HARD_LIMIT = 4 << 20  # unread bytes (replies included) past which a client is cut
 MAX_JOBS = 8  # ! commands that may wait for the one running
-FLUSH_INTERVAL = 0.05  # seconds between a channel's first queued delivery and its flush
+FLUSH_INTERVAL = 0.1  # seconds between a channel's first queued delivery and its flush
 
 
 class IrcConnections:
