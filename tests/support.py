@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 BANNER_RE = re.compile(
     r"LogCaster listening: ingest (\S+):(\d+), query (\S+):(\d+)"
-    r"(?:, udp (\S+):(\d+))?(?:, http (\S+):(\d+))?$",
+    r"(?:, udp (\S+):(\d+))?(?:, http (\S+):(\d+))?(?:, irc (\S+):(\d+))?$",
     re.MULTILINE,
 )
 STATS_RE = re.compile(rb"STATS: Total=(\d+), Dropped=(\d+), Current=(\d+), Clients=(\d+)\n")
@@ -193,6 +193,7 @@ class Server:
     stderr_path: Path
     http_port: int = 0  # 0: no HTTP listener
     udp_port: int = 0  # 0: no UDP listener
+    irc_port: int = 0  # 0: no IRC listener
     # Defaults for the methods below when no timeout is given.
     query_timeout: float = 15.0
     send_timeout: float = 15.0
@@ -336,6 +337,7 @@ def start_server(
         err,
         int(m.group(8) or 0),
         int(m.group(6) or 0),
+        int(m.group(10) or 0),
         **timeouts,
     )
 

@@ -25,6 +25,7 @@ from .config import Config, MiB, check_startup
 from .console import engine, say
 from .frontends.http.api import Backend
 from .frontends.http.server import HTTPListener, build_app
+from .frontends.irc.protocol import IrcConnections
 from .frontends.line.handler import LineHandler
 from .frontends.line.protocol import LineConnections
 from .inputs.framing import Scratch
@@ -166,6 +167,15 @@ class App:
             http_tls = tls if cfg.http.tls else None
             listeners.append(
                 HTTPListener(web, cfg.http.host, cfg.http.port, http_tls, flag="--http-port")
+            )
+        if cfg.irc.enabled:
+            irc = IrcConnections(
+                engine, self.taps, self.registry, cfg.irc.max_reply, cfg.irc.password
+            )
+            self.registry.register(irc)
+            irc_tls = tls if cfg.irc.tls else None
+            listeners.append(
+                TCPListener("irc", cfg.irc.host, cfg.irc.port, irc, irc_tls, flag="--irc-port")
             )
         return listeners
 

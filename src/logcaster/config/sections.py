@@ -28,6 +28,7 @@ from ..values import (
     parse_token,
     parse_udp_port,
 )
+from .irc import IrcConfig
 from .schema import ENV_PREFIX, ConfigError, Section, Setting, setting, settings
 from .store import StoreConfig
 
@@ -286,6 +287,7 @@ class Config:
     persist: PersistConfig = field(default_factory=PersistConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    irc: IrcConfig = field(default_factory=IrcConfig)
 
     def __post_init__(self) -> None:
         for name, cls in sections():
@@ -297,6 +299,8 @@ class Config:
             raise ConfigError("--ingest-tls/--query-tls: need --tls-cert and --tls-key")
         if self.http.tls and not self.tls.cert:
             raise ConfigError("--http-tls: needs --tls-cert and --tls-key")
+        if self.irc.tls and not self.tls.cert:
+            raise ConfigError("--irc-tls: needs --tls-cert and --tls-key")
         self._check_ports_differ()
 
     def _check_ports_differ(self) -> None:
@@ -306,6 +310,7 @@ class Config:
             ("--port", self.ingest.port),
             ("--query-port", self.query.port),
             ("--http-port", self.http.port),
+            ("--irc-port", self.irc.port if self.irc.enabled else 0),
         ):
             if port in (0, OFF):
                 continue
@@ -318,7 +323,7 @@ class Config:
         """(ingest, query) TLS: with a certificate and no TLS switch at all, both ports."""
         if not self.tls.cert:
             return False, False
-        if not (self.ingest.tls or self.query.tls or self.http.tls):
+        if not (self.ingest.tls or self.query.tls or self.http.tls or self.irc.tls):
             return True, True
         return self.ingest.tls, self.query.tls
 
