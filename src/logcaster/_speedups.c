@@ -4,9 +4,8 @@
  * the GIL while it does so, so worker threads can scan blocks on all cores.
  * Pure-Python equivalents live in logcaster/scan.py; tests check both agree.
  */
-#define PY_SSIZE_T_CLEAN
 #define _GNU_SOURCE
-#include <Python.h>
+#include "_speedups.h"
 #include <string.h>
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -92,6 +91,12 @@ find_literal(const char *s, size_t n, const char *needle, size_t k)
     return memmem(s + i, n - i, needle, k);
 }
 
+const char *
+lc_find_literal(const char *s, size_t n, const char *needle, size_t k)
+{
+    return find_literal(s, n, needle, k);
+}
+
 /* clean_lines(buf, start, end, max_line) -> int
  * buf[start:end] ends with '\n'. Returns the number of lines if every line is
  * non-empty, at most max_line bytes and not ended by '\r'; otherwise -1. */
@@ -145,6 +150,40 @@ grow(Py_ssize_t **spans, Py_ssize_t *cap, Py_ssize_t need)
         return -1;
     *spans = n;
     *cap = ncap;
+    return 0;
+}
+
+int
+lc_add_span(Py_ssize_t **spans, Py_ssize_t *nspans, Py_ssize_t *cap, Py_ssize_t s, Py_ssize_t e)
+{
+    if (*nspans && (*spans)[*nspans - 1] == s) {
+        (*spans)[*nspans - 1] = e;
+        return 0;
+    }
+    if (grow(spans, cap, *nspans + 2) < 0)
+        return -1;
+    (*spans)[(*nspans)++] = s;
+    (*spans)[(*nspans)++] = e;
+    return 0;
+}
+
+int
+lc_flush_spans(PyObject *out, Py_ssize_t *spans, Py_ssize_t nspans)
+{
+    if (nspans == 0) {
+        free(spans);
+        return 0;
+    }
+    PyObject *bytes =
+        PyBytes_FromStringAndSize((const char *)spans, nspans * (Py_ssize_t)sizeof(Py_ssize_t));
+    free(spans);
+    if (bytes == NULL)
+        return -1;
+    PyObject *r = PyObject_CallMethod(out, "frombytes", "O", bytes);
+    Py_DECREF(bytes);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
     return 0;
 }
 
@@ -381,6 +420,10 @@ static PyMethodDef methods[] = {
      "gather(buf, spans) -> bytes of buf[s:e] for each (s, e) pair of array('q') spans"},
     {"gather_stamped", gather_stamped, METH_VARARGS,
      "gather_stamped(buf, spans, offs, lo, hi, prefixes, width) -> lines, each after its chunk's prefix"},
+    {"filter_lines", lc_filter_lines, METH_VARARGS,
+     "filter_lines(buf, start, end, all, any, levels, out) -> matching lines; spans appended to out"},
+    {"line_level", lc_line_level, METH_VARARGS,
+     "line_level(line) -> level code of one line (0: none), as levels.level_of"},
     {"count_lines", count_lines, METH_VARARGS,
      "count_lines(buf, start, end) -> number of newlines in buf[start:end]"},
     {"prefault", prefault, METH_VARARGS,

@@ -17,3 +17,14 @@ def gather_stamped(
     width: int,
     /,
 ) -> bytes: ...
+def filter_lines(
+    buf: Buffer,
+    start: int,
+    end: int,
+    all: tuple[bytes, ...],
+    any: tuple[bytes, ...],
+    levels: int,
+    out: array[int],
+    /,
+) -> int: ...
+def line_level(line: bytes, /) -> int: ...
