@@ -1,0 +1,258 @@
+"""Exact results: every query shape against a naive per-line model, native and fallback.
+
+The model matches each line on its own (``k in line``, RE2 ``search`` of the
+user's pattern on the line's bytes, ``level_of``); the engine scans whole
+regions of blocks. They must agree on every line, whatever the block size
+(lines at block boundaries), with empty-matching patterns and invalid UTF-8,
+through the C/C++ scanners and through the pure-Python fallbacks alike.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+import pytest
+import re2
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support import parse_found, start_server
+
+from logcaster.query import filters, regex
+from logcaster.query.engine import search_views
+from logcaster.query.levels import level_of
+from logcaster.query.matcher import Matcher
+from logcaster.query.matches import lines_of
+from logcaster.query.spec import QuerySpec
+from logcaster.storage.ring import Ring
+
+T0 = 1_750_000_000 * 1_000_000_000
+
+TOKENS = [
+    b"a",
+    b"b",
+    b" ",
+    b"ERROR",
+    b"WARN",
+    b"info",
+    b"[error]",
+    b"level=warn",
+    b'"level":"debug"',
+    b"<11>",
+    b"<0>",
+    b"<191>",
+    b"<192>",
+    b"OOMKilled",
+    b"GET",
+    b"\xff",
+    b"\xc3\xa9",
+    b"\xc3\x89",
+    b"x",
+    b"=",
+    b"ab",
+]
+line_st = (
+    st.lists(st.sampled_from(TOKENS), min_size=1, max_size=8)
+    .map(b"".join)
+    .filter(lambda ln: not ln.endswith(b"\r"))
+)
+KEYWORDS = [b"a", b"b", b"ab", b"ERROR", b"GET", b"OOMKilled", b"\xff", b"\xc3\xa9", b"x="]
+REGEXES = [
+    "^$",
+    "^$|OOMKilled",
+    "$",
+    "^",
+    "x*",
+    "(?:)",
+    "^a",
+    "b$",
+    r"\Aa",
+    r"b\z",
+    "a|GET",
+    "(?i)é",
+    "(?i)ERROR",
+    "[0-9]{2}",
+    r"<1\d>",
+    r"\bERROR\b",
+    "OOMKilled|^GET",
+    "a.b",
+    r"\C",
+]
+LEVELS = ["ERROR", "WARN", "INFO", "DEBUG", "EMERG", "CRITICAL"]
+
+
+@st.composite
+def spec_st(draw: st.DrawFn) -> QuerySpec:
+    return QuerySpec(
+        keywords=tuple(draw(st.lists(st.sampled_from(KEYWORDS), max_size=4, unique=True))),
+        any_keyword=draw(st.booleans()),
+        regex=draw(st.none() | st.sampled_from(REGEXES)),
+        levels=frozenset(draw(st.lists(st.sampled_from(LEVELS), max_size=3))),
+    )
+
+
+def model(lines: list[bytes], qs: QuerySpec) -> list[bytes]:
+    """The lines matching ``qs``, one line at a time, the obvious way."""
+    rx = re2.compile(qs.regex.encode("utf-8", "surrogateescape")) if qs.regex else None
+    out = []
+    for line in lines:
+        if qs.keywords:
+            combine = any if qs.any_keyword else all
+            if not combine(k in line for k in qs.keywords):
+                continue
+        if rx is not None and rx.search(line) is None:
+            continue
+        if qs.levels and level_of(line) not in qs.levels:
+            continue
+        out.append(line)
+    return out
+
+
+def found_lines(ring: Ring, matcher: Matcher) -> tuple[int, list[bytes]]:
+    found = search_views(ring.snapshot().views, matcher)
+    lines = [
+        bytes(view.buf[s : e - 1])
+        for view, spans in found.ranges
+        for s, e in lines_of(view, spans, False)
+    ]
+    return found.count, lines
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(line_st, min_size=0, max_size=40),
+    block_size=st.integers(16, 512),
+    chunk=st.integers(1, 7),
+    specs=st.lists(spec_st(), min_size=1, max_size=5),
+)
+def test_every_shape_matches_the_per_line_model(
+    lines: list[bytes], block_size: int, chunk: int, specs: list[QuerySpec]
+) -> None:
+    lines = [ln for ln in lines if len(ln) < block_size]
+    ring = Ring(10_000, 1 << 26, block_size)
+    for i in range(0, len(lines), chunk):
+        ring.append(b"".join(ln + b"\n" for ln in lines[i : i + chunk]), T0 + i)
+    for qs in specs:
+        expected = model(lines, qs)
+        for native in (True, False):
+            count, got = found_lines(ring, Matcher(qs, native=native))
+            assert got == expected, (qs, native)
+            assert count == len(got), (qs, native)  # FOUND equals the lines sent
+
+
+def exact_block(lines: list[bytes]) -> Ring:
+    """A ring whose only block is exactly full: the scanned region ends at its end."""
+    data = b"".join(ln + b"\n" for ln in lines)
+    ring = Ring(10_000, 1 << 26, len(data))
+    ring.append(data, T0)
+    view = ring.snapshot().views[0]
+    assert view.end == len(view.buf)
+    return ring
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_empty_match_at_the_end_of_a_full_block_is_no_line(native: bool) -> None:
+    ring = exact_block([b"a", b"pod OOMKilled", b"b"])
+    assert found_lines(ring, Matcher(QuerySpec(regex="^$"), native=native)) == (0, [])
+    assert found_lines(ring, Matcher(QuerySpec(regex="^$|OOMKilled"), native=native)) == (
+        1,
+        [b"pod OOMKilled"],
+    )
+    assert found_lines(ring, Matcher(QuerySpec(regex="$"), native=native))[0] == 3
+
+
+def test_found_equals_lines_sent_over_the_query_port(tmp_path) -> None:
+    """Through a real server: enough lines to fill blocks, empty-matching patterns."""
+    srv = start_server(tmp_path)
+    try:
+        lines = [
+            b"line %06d %s" % (i, b"OOMKilled" if i % 997 == 0 else b"ok" * 40)
+            for i in range(40_000)
+        ]
+        srv.send(b"".join(ln + b"\n" for ln in lines))
+        srv.wait_total(len(lines))
+        expected = sum(1 for ln in lines if b"OOMKilled" in ln)
+        for pattern, want in (("^$", 0), ("^$|OOMKilled", expected), ("OOMKilled|^$", expected)):
+            count, got = parse_found(srv.query(f"QUERY regex={pattern}"))
+            assert count == len(got) == want, pattern
+    finally:
+        srv.reap()
+
+
+# ------------------------------------------------ native and fallback agree
+native = pytest.importorskip("logcaster._speedups", reason="C accelerator not built")
+
+
+@settings(max_examples=500, deadline=None)
+@given(line=st.one_of(line_st, st.binary(max_size=40).filter(lambda b: b"\n" not in b)))
+def test_c_level_equals_the_reference(line: bytes) -> None:
+    assert native.line_level(line) == filters.py_line_level(line)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(line_st, max_size=30),
+    all_of=st.lists(st.sampled_from(KEYWORDS), max_size=3, unique=True),
+    any_of=st.lists(st.sampled_from(KEYWORDS), max_size=4, unique=True),
+    levels=st.integers(0, (1 << 11) - 1),
+    cut=st.data(),
+)
+def test_filter_lines_agree(
+    lines: list[bytes], all_of: list[bytes], any_of: list[bytes], levels: int, cut: st.DataObject
+) -> None:
+    data = b"".join(ln + b"\n" for ln in lines)
+    starts = [0] + [i + 1 for i, c in enumerate(data) if c == 0x0A]
+    start = cut.draw(st.sampled_from(starts))
+    end = cut.draw(st.sampled_from([s for s in starts if s >= start]))
+    a: array[int] = array("q", (7, 7))  # earlier spans are never extended
+    b: array[int] = array("q", (7, 7))
+    args = (tuple(all_of), tuple(any_of), levels)
+    n = native.filter_lines(bytearray(data), start, end, *args, a)
+    assert n == filters.py_filter_lines(data, start, end, *args, b)
+    assert a == b
+
+
+re2scan = pytest.importorskip("logcaster._re2scan", reason="RE2 C++ scanner not built")
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(line_st, max_size=30), pattern=st.sampled_from(REGEXES), data=st.data())
+def test_regex_lines_agree(lines: list[bytes], pattern: str, data: st.DataObject) -> None:
+    buf = bytearray(b"".join(ln + b"\n" for ln in lines))
+    starts = [0] + [i + 1 for i, c in enumerate(buf) if c == 0x0A]
+    picks = sorted(data.draw(st.lists(st.sampled_from(starts), max_size=6)))
+    spans: array[int] = array("q", picks[: len(picks) // 2 * 2])
+    rx = regex.compile_regex(pattern)
+    assert rx.native is not None
+    a: array[int] = array("q")
+    b: array[int] = array("q")
+    assert re2scan.scan(rx.native, buf, spans, a) == regex.py_regex_lines(rx.rx, buf, spans, b)
+    assert a == b
+
+
+@pytest.mark.parametrize(
+    ("line", "level"),
+    [
+        (b"<11>Nov 26 17:00:01 host app: disk full", "ERROR"),
+        (b"<0>kernel: panic", "EMERG"),
+        (b"<14>INFO but PRI says", "INFO"),
+        (b"<12>ERROR token, PRI wins", "WARN"),
+        (b"<191>x", "DEBUG"),
+        (b"<192>x ERROR", "ERROR"),  # no PRI above 191: the token counts
+        (b"<011>x", None),  # leading zeros: no PRI
+        (b" <11>x", None),  # only at the line's start
+        (b"<1>x", "ALERT"),
+        (b"<2>x", "CRITICAL"),
+        (b"<5>x", "NOTICE"),
+        (b"<>x", None),
+    ],
+)
+def test_syslog_pri(line: bytes, level: str | None) -> None:
+    assert level_of(line) == level
+    assert native.line_level(line) == filters.py_line_level(line)
+
+
+def test_case_folding_is_ascii_only() -> None:
+    """``(?i)`` in UTF-8 folds ``s`` with U+017F; level matching folds ASCII only."""
+    assert level_of(b'"\xc5\xbfeverity":"error"') is None
+    assert level_of(b'"SEVERITY":"Error"') == "ERROR"
+    assert native.line_level(b'"\xc5\xbfeverity":"error"') == 0
