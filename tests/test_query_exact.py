@@ -74,6 +74,7 @@ REGEXES = [
     r"<1\d>",
     r"\bERROR\b",
     "OOMKilled|^GET",
+    "ERROR|info|<11>",
     "a.b",
     r"\C",
 ]

@@ -19,14 +19,15 @@ enum { L_NONE, L_TRACE, L_DEBUG, L_INFO, L_NOTICE, L_WARN, L_ERROR, L_CRITICAL, 
 
 static const struct {
     const char *word;
+    size_t len;
     int code;
 } WORDS[] = {
-    {"TRACE", L_TRACE},       {"DEBUG", L_DEBUG},       {"DBG", L_DEBUG},
-    {"INFO", L_INFO},         {"INFORMATIONAL", L_INFO}, {"NOTICE", L_NOTICE},
-    {"WARN", L_WARN},         {"WARNING", L_WARN},      {"ERROR", L_ERROR},
-    {"ERR", L_ERROR},         {"CRITICAL", L_CRITICAL}, {"CRIT", L_CRITICAL},
-    {"FATAL", L_FATAL},       {"ALERT", L_ALERT},       {"EMERG", L_EMERG},
-    {"EMERGENCY", L_EMERG},   {"PANIC", L_EMERG},
+    {"TRACE", 5, L_TRACE},       {"DEBUG", 5, L_DEBUG},         {"DBG", 3, L_DEBUG},
+    {"INFO", 4, L_INFO},         {"INFORMATIONAL", 13, L_INFO}, {"NOTICE", 6, L_NOTICE},
+    {"WARN", 4, L_WARN},         {"WARNING", 7, L_WARN},        {"ERROR", 5, L_ERROR},
+    {"ERR", 3, L_ERROR},         {"CRITICAL", 8, L_CRITICAL},   {"CRIT", 4, L_CRITICAL},
+    {"FATAL", 5, L_FATAL},       {"ALERT", 5, L_ALERT},         {"EMERG", 5, L_EMERG},
+    {"EMERGENCY", 9, L_EMERG},   {"PANIC", 5, L_EMERG},
 };
 #define NWORDS (sizeof(WORDS) / sizeof(WORDS[0]))
 #define MAX_WORD 13
@@ -60,9 +61,13 @@ word_code(const unsigned char *s, size_t n, int exact)
 {
     if (n < 3 || n > MAX_WORD)
         return 0;
+    unsigned char first = upper(s[0]);
+    if (first != 'T' && first != 'D' && first != 'I' && first != 'N' && first != 'W' &&
+        first != 'E' && first != 'C' && first != 'F' && first != 'A' && first != 'P')
+        return 0;
     for (size_t w = 0; w < NWORDS; w++) {
         const char *word = WORDS[w].word;
-        if (strlen(word) != n)
+        if (WORDS[w].len != n || (unsigned char)word[0] != first)
             continue;
         size_t i = 0;
         if (exact) {
@@ -79,10 +84,10 @@ word_code(const unsigned char *s, size_t n, int exact)
 }
 
 /* 1 when s[0:n] equals `key` (upper case) ignoring ASCII case. */
-static int
+static inline int
 key_is(const unsigned char *s, size_t n, const char *key)
 {
-    size_t k = strlen(key);
+    size_t k = strlen(key); /* a constant: the calls name literals */
     if (n != k)
         return 0;
     for (size_t i = 0; i < n; i++)
@@ -117,8 +122,10 @@ level_code(const unsigned char *s, size_t n)
                 if (code)
                     return code;
             }
-            if (key_is(s + p, q - p, "LEVEL") || key_is(s + p, q - p, "SEVERITY") ||
-                key_is(s + p, q - p, "LVL")) {
+            unsigned char k = upper(c);
+            if ((k == 'L' || k == 'S') &&
+                (key_is(s + p, q - p, "LEVEL") || key_is(s + p, q - p, "SEVERITY") ||
+                 key_is(s + p, q - p, "LVL"))) {
                 /* level\s*[=:]\s*"?WORD\b, any case */
                 size_t r = q;
                 while (r < n && is_space(s[r]))

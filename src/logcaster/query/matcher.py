@@ -18,7 +18,7 @@ from array import array
 from ..scan import count_lines, find_lines
 from .filters import filter_lines
 from .levels import level_mask
-from .regex import compile_regex, regex_lines, required_literals
+from .regex import alternative_literals, compile_regex, regex_lines, required_literals
 from .spec import QuerySpec
 
 
@@ -42,8 +42,11 @@ class Matcher:
         self.levels = level_mask(spec.levels)
         self.filtered = bool(self.all_of or self.any_of or self.levels)
         self.prefilters: tuple[bytes, ...] = ()
+        self.alternatives: tuple[bytes, ...] = ()  # one of these is in every match
         if self.regex is not None and not self.filtered:
             self.prefilters = required_literals(spec.regex or "")
+            if not self.prefilters:
+                self.alternatives = alternative_literals(spec.regex or "")
         self._best = 0  # the prefilter that last narrowed a block down
         self._misses = 0  # blocks where no prefilter did
 
@@ -68,18 +71,23 @@ class Matcher:
     def _narrow(self, buf: bytearray | bytes, start: int, end: int) -> array[int]:
         """The regions of ``buf[start:end]`` a regex-only query must scan: the lines
         holding one of the pattern's required literals when one is rare here (at
-        most 1/32 of the bytes), else the whole region. A literal found on most
+        most 1/32 of the bytes), or one of its branches' literals, else the whole
+        region. A literal found on most
         lines is no filter: the next one is tried; after a few blocks where none
         narrows the region down, the matcher stops trying."""
         # Worker threads share this matcher and adapt it as they go: read its
         # state once, into locals, so another thread's update cannot bite.
         prefilters, best = self.prefilters, self._best
         whole = array("q", (start, end))
+        if self.alternatives:
+            found: array[int] = array("q")
+            filter_lines(buf, start, end, (), self.alternatives, 0, found)
+            return found
         if not prefilters:
             return whole
         best = best if best < len(prefilters) else 0
         for i in (best, *(j for j in range(len(prefilters)) if j != best)):
-            found: array[int] = array("q")
+            found = array("q")
             if not find_lines(buf, start, end, prefilters[i], found):
                 return found  # a literal every match needs is absent
             if (sum(found[1::2]) - sum(found[::2])) * 32 <= end - start:

@@ -164,6 +164,37 @@ def required_literals(pattern: str, min_len: int = 3) -> tuple[bytes, ...]:
     return tuple(sorted((f for f in found if len(f) >= min_len), key=len, reverse=True))
 
 
+def alternative_literals(pattern: str, min_len: int = 3) -> tuple[bytes, ...]:
+    """For a pattern that is an alternation at the top (``timeout|refused``), one
+    literal per branch that every match of that branch contains; else none.
+
+    A match of the pattern holds one of them, so the lines holding none can be
+    skipped. Same caution as :func:`required_literals`: any doubt yields none.
+    """
+    try:
+        parsed = _sre_parser.parse(pattern)
+    except Exception:
+        return ()
+    if parsed.state.flags & (re.IGNORECASE | re.VERBOSE) or len(parsed) != 1:
+        return ()
+    op, arg = parsed[0]
+    if op is not _sre_constants.BRANCH:
+        return ()
+    out: list[bytes] = []
+    for branch in arg[1]:
+        runs: list[list[int]] = [[]]
+        for bop, barg in branch:
+            if bop is _sre_constants.LITERAL:
+                runs[-1].append(barg)
+            elif runs[-1]:
+                runs.append([])
+        best = max(runs, key=len)
+        if len(best) < min_len:
+            return ()
+        out.append("".join(map(chr, best)).encode("utf-8", "surrogateescape"))
+    return tuple(dict.fromkeys(out))
+
+
 def literal_options() -> re2.Options:
     """Latin-1 mode: a keyword's bytes match the same bytes, valid UTF-8 or not."""
     opts = re2_options()
