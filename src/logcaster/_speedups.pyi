@@ -15,6 +15,7 @@ def gather_stamped(
     hi: int,
     prefixes: bytes,
     width: int,
+    descending: bool = False,
     /,
 ) -> bytes: ...
 def filter_lines(
