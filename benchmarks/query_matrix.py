@@ -251,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default=None, help="run shapes whose name contains this")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "query_matrix.json")
     ap.add_argument("--label", default="", help="free text stored with the results")
+    ap.add_argument("--src", type=Path, default=SRC, help="the src/ directory of the server to run")
     args = ap.parse_args(argv)
     count = args.lines or (100_000 if args.quick else 1_000_000)
     reps = args.reps or (3 if args.quick else 5)
@@ -263,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="lc-matrix-") as tmp:
         path = Path(tmp) / "lines.log"
         extra = ["-c", str(count + 1000), "--max-memory", "4G"]
-        server = servers.start_logcaster(sys.executable, SRC, extra, Path(tmp) / "server.log")
+        server = servers.start_logcaster(sys.executable, args.src, extra, Path(tmp) / "server.log")
         try:
             half, mid = load(server.ingest_port, server.query_port, lines, path)
             subprocess.run(["cat", str(path)], stdout=subprocess.DEVNULL, check=True)
