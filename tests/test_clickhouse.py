@@ -125,11 +125,17 @@ LEVEL_LINES = [
     "ERRORS is not ERROR",
     "WARN then ERROR: the first wins",
     "[Fatal] mixed case in brackets",
+    "<11>Dec  1 19:00:00 vm app[1]: a user.err message",
+    "<165>1 2026-12-01T19:00:00Z vm app - - - INFO notice by PRI",
+    "<191>x",
+    "<192>ERROR past the PRI range: the token decides",
+    "<011>ERROR a leading zero is no PRI",
+    "x <3> a PRI not at the start",
 ]
 
 
 @needs_clickhouse
-@given(st.lists(st.sampled_from(["ERROR", "[info]", "level=warn", "x", "DBG", " ", "ERR:"]),
+@given(st.lists(st.sampled_from(["ERROR", "[info]", "level=warn", "x", "DBG", " ", "ERR:", "<13>"]),
                 min_size=1, max_size=6).map(" ".join))  # fmt: skip
 def test_level_column_agrees_with_the_engine(pair: Pair, line: str) -> None:
     c = client(pair)

@@ -163,3 +163,28 @@ def test_find_lines_agree_when_out_already_holds_spans() -> None:
         scan.py_find_lines(data, lo, hi, b"x", py_out)
         native.find_lines(data, lo, hi, b"x", c_out)
     assert list(py_out) == list(c_out)
+
+
+@given(r=ranges(line_aligned=True), data=st.data(), descending=st.booleans())
+def test_gather_stamped_agree(r: tuple[bytes, int, int], data, descending: bool) -> None:
+    """Both orders, native and fallback; newest first is oldest first, line-reversed."""
+    buf, start, end = r
+    cuts = [start] + [i + 1 for i in range(start, end) if buf[i] == 0x0A]
+    picks = sorted(set(data.draw(st.lists(st.sampled_from(cuts), max_size=6))))
+    spans = array("q", picks[: len(picks) // 2 * 2])
+    offs = array("q", sorted(set(data.draw(st.lists(st.sampled_from(cuts), min_size=1)))))
+    width = 3
+    prefixes = b"".join(b"<%d>" % (i % 10) for i in range(len(offs)))
+    args = (spans, offs, 0, len(offs), prefixes, width)
+    asc = scan.py_gather_stamped(buf, *args)
+    desc = scan.py_gather_stamped(buf, *args, True)
+    assert native.gather_stamped(buf, *args) == asc
+    assert native.gather_stamped(buf, *args, descending) == (desc if descending else asc)
+    assert lines_of(desc) == lines_of(asc)[::-1]
+
+
+def lines_of(data: bytes) -> list[bytes]:
+    """``data`` cut after each newline (the last piece may lack one)."""
+    parts = data.split(b"\n")
+    out = [p + b"\n" for p in parts[:-1]]
+    return [*out, parts[-1]] if parts[-1] else out

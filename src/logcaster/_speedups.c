@@ -4,9 +4,8 @@
  * the GIL while it does so, so worker threads can scan blocks on all cores.
  * Pure-Python equivalents live in logcaster/scan.py; tests check both agree.
  */
-#define PY_SSIZE_T_CLEAN
 #define _GNU_SOURCE
-#include <Python.h>
+#include "_speedups.h"
 #include <string.h>
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -92,6 +91,12 @@ find_literal(const char *s, size_t n, const char *needle, size_t k)
     return memmem(s + i, n - i, needle, k);
 }
 
+const char *
+lc_find_literal(const char *s, size_t n, const char *needle, size_t k)
+{
+    return find_literal(s, n, needle, k);
+}
+
 /* clean_lines(buf, start, end, max_line) -> int
  * buf[start:end] ends with '\n'. Returns the number of lines if every line is
  * non-empty, at most max_line bytes and not ended by '\r'; otherwise -1. */
@@ -145,6 +150,40 @@ grow(Py_ssize_t **spans, Py_ssize_t *cap, Py_ssize_t need)
         return -1;
     *spans = n;
     *cap = ncap;
+    return 0;
+}
+
+int
+lc_add_span(Py_ssize_t **spans, Py_ssize_t *nspans, Py_ssize_t *cap, Py_ssize_t s, Py_ssize_t e)
+{
+    if (*nspans && (*spans)[*nspans - 1] == s) {
+        (*spans)[*nspans - 1] = e;
+        return 0;
+    }
+    if (grow(spans, cap, *nspans + 2) < 0)
+        return -1;
+    (*spans)[(*nspans)++] = s;
+    (*spans)[(*nspans)++] = e;
+    return 0;
+}
+
+int
+lc_flush_spans(PyObject *out, Py_ssize_t *spans, Py_ssize_t nspans)
+{
+    if (nspans == 0) {
+        free(spans);
+        return 0;
+    }
+    PyObject *bytes =
+        PyBytes_FromStringAndSize((const char *)spans, nspans * (Py_ssize_t)sizeof(Py_ssize_t));
+    free(spans);
+    if (bytes == NULL)
+        return -1;
+    PyObject *r = PyObject_CallMethod(out, "frombytes", "O", bytes);
+    Py_DECREF(bytes);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
     return 0;
 }
 
@@ -256,16 +295,18 @@ done:
 /* gather_stamped(buf, spans, offs, lo, hi, prefixes, width) -> bytes
  * Like gather, but every line is preceded by its chunk's prefix: line at
  * offset x belongs to the last chunk c in [lo, hi) with offs[c] <= x, and its
- * prefix is prefixes[(c - lo) * width : (c - lo + 1) * width]. Spans ascend. */
+ * prefix is prefixes[(c - lo) * width : (c - lo + 1) * width]. Spans ascend.
+ * With `descending` true the lines come newest first (the spans read backwards). */
 static PyObject *
 gather_stamped(PyObject *self, PyObject *args)
 {
     PyObject *obj, *spans_obj, *offs_obj;
     Py_buffer view, spans, offs, prefixes;
     Py_ssize_t lo, hi, width;
+    int descending = 0;
     PyObject *result = NULL;
-    if (!PyArg_ParseTuple(args, "OOOnny*n", &obj, &spans_obj, &offs_obj, &lo, &hi,
-                          &prefixes, &width))
+    if (!PyArg_ParseTuple(args, "OOOnny*n|p", &obj, &spans_obj, &offs_obj, &lo, &hi,
+                          &prefixes, &width, &descending))
         return NULL;
     if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
         goto out_prefixes;
@@ -301,6 +342,25 @@ gather_stamped(PyObject *self, PyObject *args)
     char *dst = PyBytes_AS_STRING(result);
     const char *pre = (const char *)prefixes.buf;
     Py_BEGIN_ALLOW_THREADS
+    if (descending) {
+        Py_ssize_t c = hi - 1;
+        for (Py_ssize_t i = pairs - 1; i >= 0; i--) {
+            const char *s = src + sp[2 * i], *e = src + sp[2 * i + 1];
+            while (e > s) {
+                const char *nl = e - 1 > s ? memrchr(s, '\n', (size_t)(e - 1 - s)) : NULL;
+                const char *ls = nl ? nl + 1 : s;
+                long long at = ls - src;
+                while (c > lo && of[c] > at)
+                    c--;
+                memcpy(dst, pre + (c - lo) * width, (size_t)width);
+                dst += width;
+                memcpy(dst, ls, (size_t)(e - ls));
+                dst += e - ls;
+                e = ls;
+            }
+        }
+        pairs = 0; /* done */
+    }
     Py_ssize_t c = lo;
     for (Py_ssize_t i = 0; i < pairs; i++) {
         const char *p = src + sp[2 * i], *e = src + sp[2 * i + 1];
@@ -380,7 +440,11 @@ static PyMethodDef methods[] = {
     {"gather", gather, METH_VARARGS,
      "gather(buf, spans) -> bytes of buf[s:e] for each (s, e) pair of array('q') spans"},
     {"gather_stamped", gather_stamped, METH_VARARGS,
-     "gather_stamped(buf, spans, offs, lo, hi, prefixes, width) -> lines, each after its chunk's prefix"},
+     "gather_stamped(buf, spans, offs, lo, hi, prefixes, width, descending=False) -> lines, each after its chunk's prefix"},
+    {"filter_lines", lc_filter_lines, METH_VARARGS,
+     "filter_lines(buf, start, end, all, any, levels, out) -> matching lines; spans appended to out"},
+    {"line_level", lc_line_level, METH_VARARGS,
+     "line_level(line) -> level code of one line (0: none), as levels.level_of"},
     {"count_lines", count_lines, METH_VARARGS,
      "count_lines(buf, start, end) -> number of newlines in buf[start:end]"},
     {"prefault", prefault, METH_VARARGS,

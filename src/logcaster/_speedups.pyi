@@ -15,5 +15,17 @@ def gather_stamped(
     hi: int,
     prefixes: bytes,
     width: int,
+    descending: bool = False,
     /,
 ) -> bytes: ...
+def filter_lines(
+    buf: Buffer,
+    start: int,
+    end: int,
+    all: tuple[bytes, ...],
+    any: tuple[bytes, ...],
+    levels: int,
+    out: array[int],
+    /,
+) -> int: ...
+def line_level(line: bytes, /) -> int: ...

@@ -69,10 +69,11 @@ def py_gather_stamped(
     hi: int,
     prefixes: bytes,
     width: int,
+    descending: bool = False,
 ) -> bytes:
     """Like :func:`py_gather`, each line preceded by the prefix of the chunk it is in:
     chunk ``c`` in ``[lo, hi)`` starts at ``offs[c]``; its prefix is the ``c - lo``-th
-    ``width``-byte slice of ``prefixes``."""
+    ``width``-byte slice of ``prefixes``. ``descending``: newest line first."""
     data = bytes(buf)
     out = []
     for i in range(0, len(spans), 2):
@@ -80,9 +81,10 @@ def py_gather_stamped(
         while s < e:
             c = max(bisect_right(offs, s, lo, hi) - 1, lo)
             le = data.find(b"\n", s, e) + 1 or e
-            out.append(prefixes[(c - lo) * width : (c - lo + 1) * width])
-            out.append(data[s:le])
+            out.append(prefixes[(c - lo) * width : (c - lo + 1) * width] + data[s:le])
             s = le
+    if descending:
+        out.reverse()
     return b"".join(out)
 
 

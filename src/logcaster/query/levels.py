@@ -1,16 +1,21 @@
 """Severity levels: the names a user may ask for and the tokens found in log lines.
 
-A line's level is its *first* level token in one of the usual forms:
-an upper-case word (``ERROR``, ``WARN:``), a bracketed word in any case
-(``[error]``), a ``level=``/``severity=`` pair (``level=error``) or a JSON
-field (``"level":"error"``). Aliases fold onto one canonical name.
+A syslog PRI at the line's start (``<11>``: severity ``11 & 7`` = 3, ERROR) gives
+the level; otherwise it is the line's *first* level token in one of the usual
+forms: an upper-case word (``ERROR``, ``WARN:``), a bracketed word in any case
+(``[error]``), a ``level=``/``severity=`` pair (``level=error``) or a JSON field
+(``"level":"error"``). Aliases fold onto one canonical name; case folding is
+ASCII only. ``docs/levels.md`` states every rule. :func:`level_of` is the
+reference; the block scanner's C twin (``_filters.c``) must agree with it.
 """
 
 from __future__ import annotations
 
+import re
+
 import re2
 
-from .regex import re2_options
+from .regex import literal_options
 
 ALIASES = {
     "TRACE": "TRACE",
@@ -33,6 +38,26 @@ ALIASES = {
 }
 
 
+# Level codes shared with the C scanner (index = code; 0 = no level).
+LEVEL_CODES = (
+    "",
+    "TRACE",
+    "DEBUG",
+    "INFO",
+    "NOTICE",
+    "WARN",
+    "ERROR",
+    "CRITICAL",
+    "FATAL",
+    "ALERT",
+    "EMERG",
+)
+CODE_OF = {name: code for code, name in enumerate(LEVEL_CODES) if name}
+# syslog severity (PRI & 7) -> canonical level
+SEVERITIES = ("EMERG", "ALERT", "CRITICAL", "ERROR", "WARN", "NOTICE", "INFO", "DEBUG")
+_PRI = re.compile(rb"<(0|[1-9][0-9]{0,2})>")
+
+
 def canonical_level(name: str) -> str | None:
     """The canonical level for a user-given name (any case), or None."""
     return ALIASES.get(name.strip().upper())
@@ -50,11 +75,15 @@ def _token_pattern(words: list[str]) -> str:
 
 
 _ALL_WORDS = sorted(ALIASES, key=len, reverse=True)
-LEVEL_TOKEN = re2.compile(_token_pattern(_ALL_WORDS).encode(), re2_options())
+# Latin-1 mode: bytes are characters, so (?i) folds ASCII letters only.
+LEVEL_TOKEN = re2.compile(_token_pattern(_ALL_WORDS).encode(), literal_options())
 
 
 def level_of(line: bytes) -> str | None:
-    """The canonical level of a log line, or None when it names none."""
+    """The canonical level of a log line (without its newline), or None."""
+    pri = _PRI.match(line)
+    if pri is not None and int(pri.group(1)) <= 191:
+        return SEVERITIES[int(pri.group(1)) & 7]
     m = LEVEL_TOKEN.search(line)
     if m is None:
         return None
@@ -62,7 +91,9 @@ def level_of(line: bytes) -> str | None:
     return ALIASES[word.decode("ascii").upper()]
 
 
-def candidate_pattern(levels: frozenset[str]) -> re2._Regexp:
-    """A pattern matching any token of the given levels (lines to check with level_of)."""
-    words = sorted((w for w, c in ALIASES.items() if c in levels), key=len, reverse=True)
-    return re2.compile(_token_pattern(words).encode(), re2_options())
+def level_mask(levels: frozenset[str]) -> int:
+    """The bit mask of level codes for a set of canonical levels (0 for none)."""
+    mask = 0
+    for level in levels:
+        mask |= 1 << CODE_OF[level]
+    return mask

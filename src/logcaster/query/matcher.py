@@ -1,159 +1,102 @@
 """A compiled query: :class:`Matcher` finds the lines of a block region that match a
 :class:`~logcaster.query.spec.QuerySpec`.
 
-Each region is scanned once by a C-speed *primary* matcher: a literal (SIMD scan
-in ``_speedups``, GIL released) or an RE2 pattern over the whole region. Only
-candidate lines are then checked in Python against the remaining filters. The
-result is byte spans (``[start, end, ...]``, adjacent lines coalesced).
+Every filter runs at C speed over whole regions, GIL released, so worker threads
+use every core: one pass evaluates the literal filters (AND literals: the
+longest drives a SIMD scan and the others are checked inside its lines; OR
+literals: searched side by side) and the level test (:mod:`.filters`); a regex
+then runs over the surviving lines only (:func:`.regex.regex_lines`, C++ over
+RE2). A regex alone is first narrowed by a literal every match must contain,
+when one is rare enough in the region. No Python code runs per line. The result
+is byte spans (``[start, end, ...]``, adjacent lines coalesced).
 """
 
 from __future__ import annotations
 
-import re
 from array import array
-from collections.abc import Callable
-from itertools import accumulate
 
-import re2
-
-from ..scan import count_lines, find_lines, gather
-from .levels import candidate_pattern, level_of
-from .regex import Pattern, compile_regex, literal_options, required_literals
+from ..scan import count_lines, find_lines
+from .filters import filter_lines
+from .levels import level_mask
+from .regex import alternative_literals, compile_regex, regex_lines, required_literals
 from .spec import QuerySpec
 
 
 class Matcher:
-    """A compiled QuerySpec: one primary scanner plus per-line checks."""
+    """A compiled QuerySpec: one filter pass, then the regex over what is left."""
 
-    def __init__(self, spec: QuerySpec) -> None:
+    def __init__(self, spec: QuerySpec, native: bool = True) -> None:
         self.spec = spec
-        self.regex = compile_regex(spec.regex) if spec.regex else None
+        self.regex = compile_regex(spec.regex, native) if spec.regex else None
         keywords = spec.keywords
-        checks: list[Callable[[bytes], bool]] = []
-        self.literal: bytes | None = None
-        self.scanner: Pattern | None = None
-        if keywords and (not spec.any_keyword or len(keywords) == 1):
-            self.literal = max(keywords, key=len)
-            rest = [k for k in keywords if k is not self.literal]
-            if rest:
-                checks.append(lambda line: all(k in line for k in rest))
+        self.all_of: tuple[bytes, ...] = ()
+        self.any_of: tuple[bytes, ...] = ()
+        self.never = False  # a filter no line can pass
+        if spec.any_keyword and len(keywords) > 1:
+            # A line never holds a newline, so neither can a literal it matches.
+            self.any_of = tuple(k for k in dict.fromkeys(keywords) if b"\n" not in k)
+            self.never = not self.any_of
         elif keywords:
-            alternatives = "|".join(re.escape(k.decode("latin-1")) for k in keywords)
-            self.scanner = re2.compile(alternatives.encode("latin-1"), literal_options())
+            self.all_of = tuple(sorted(dict.fromkeys(keywords), key=len, reverse=True))
+            self.never = any(b"\n" in k for k in self.all_of)
+        self.levels = level_mask(spec.levels)
+        self.filtered = bool(self.all_of or self.any_of or self.levels)
         self.prefilters: tuple[bytes, ...] = ()
+        self.alternatives: tuple[bytes, ...] = ()  # one of these is in every match
+        if self.regex is not None and not self.filtered:
+            self.prefilters = required_literals(spec.regex or "")
+            if not self.prefilters:
+                self.alternatives = alternative_literals(spec.regex or "")
         self._best = 0  # the prefilter that last narrowed a block down
         self._misses = 0  # blocks where no prefilter did
-        if self.regex is not None:
-            if self.literal is None and self.scanner is None:
-                self.scanner = self.regex
-                self.prefilters = required_literals(spec.regex or "")
-            else:
-                rx = self.regex
-                checks.append(lambda line: rx.search(line) is not None)
-        if spec.levels:
-            levels = spec.levels
-            if self.literal is None and self.scanner is None:
-                self.scanner = candidate_pattern(levels)
-            checks.append(lambda line: level_of(line) in levels)
-        self.checks = tuple(checks)
 
     # ----------------------------------------------------------- scanning
     def scan(self, buf: bytearray | bytes, start: int, end: int, spans: array[int]) -> int:
         """Append the spans of matching lines in ``buf[start:end]``; return their number."""
-        if self.literal is not None and not self.checks:
-            return find_lines(buf, start, end, self.literal, spans)
-        if self.literal is not None:
+        if self.never or start >= end:
+            return 0
+        regex = self.regex
+        if self.filtered:
+            if regex is None:
+                return filter_lines(buf, start, end, self.all_of, self.any_of, self.levels, spans)
             found: array[int] = array("q")
-            find_lines(buf, start, end, self.literal, found)
-            return self._check_spans(buf, found, spans)
-        if self.prefilters:
-            return self._scan_prefiltered(buf, start, end, spans)
-        if self.scanner is not None:
-            return self._scan_pattern(buf, start, end, spans)
-        if start < end:
+            if not filter_lines(buf, start, end, self.all_of, self.any_of, self.levels, found):
+                return 0
+            return regex_lines(regex, buf, found, spans)
+        if regex is None:
             _add(spans, start, end)
-        return count_lines(buf, start, end)
+            return count_lines(buf, start, end)
+        return regex_lines(regex, buf, self._narrow(buf, start, end), spans)
 
-    def _scan_prefiltered(
-        self, buf: bytearray | bytes, start: int, end: int, spans: array[int]
-    ) -> int:
-        """Regex scan of only the lines holding one of the pattern's required literals.
-
-        The SIMD literal scan (GIL released) picks the candidate lines, which
-        are gathered into one buffer for RE2; matches are mapped back. A
-        literal found on most lines is no filter: the next one is tried, and
-        when none narrows the region down it is scanned directly.
-        """
+    def _narrow(self, buf: bytearray | bytes, start: int, end: int) -> array[int]:
+        """The regions of ``buf[start:end]`` a regex-only query must scan: the lines
+        holding one of the pattern's required literals when one is rare here (at
+        most 1/32 of the bytes), or one of its branches' literals, else the whole
+        region. A literal found on most
+        lines is no filter: the next one is tried; after a few blocks where none
+        narrows the region down, the matcher stops trying."""
         # Worker threads share this matcher and adapt it as they go: read its
         # state once, into locals, so another thread's update cannot bite.
         prefilters, best = self.prefilters, self._best
+        whole = array("q", (start, end))
+        if self.alternatives:
+            found: array[int] = array("q")
+            filter_lines(buf, start, end, (), self.alternatives, 0, found)
+            return found
         if not prefilters:
-            return self._scan_pattern(buf, start, end, spans)
+            return whole
         best = best if best < len(prefilters) else 0
         for i in (best, *(j for j in range(len(prefilters)) if j != best)):
-            found: array[int] = array("q")
+            found = array("q")
             if not find_lines(buf, start, end, prefilters[i], found):
-                return 0  # a literal every match needs is absent
+                return found  # a literal every match needs is absent
             if (sum(found[1::2]) - sum(found[::2])) * 32 <= end - start:
                 self._best = i
-                break
-        else:
-            # No literal is rare here; after a few such blocks stop trying.
-            self._misses += 1
-            if self._misses >= 3:
-                self.prefilters = ()
-            return self._scan_pattern(buf, start, end, spans)
-        sizes = [found[k + 1] - found[k] for k in range(0, len(found), 2)]
-        lines = gather(buf, found)
-        starts = list(accumulate(sizes, initial=0))  # where each found span begins in lines
-        hits: array[int] = array("q")
-        count = self._scan_pattern(lines, 0, len(lines), hits)
-        k = 0
-        for i in range(0, len(hits), 2):
-            s, e = hits[i], hits[i + 1]
-            while s < e:  # one line at a time: a hit span may join found spans
-                le = lines.find(b"\n", s, e) + 1 or e
-                while starts[k + 1] <= s:
-                    k += 1
-                origin = found[2 * k] + (s - starts[k])
-                _add(spans, origin, origin + (le - s))
-                s = le
-        return count
-
-    def _check_spans(self, buf: bytearray | bytes, found: array[int], spans: array[int]) -> int:
-        checks = self.checks
-        count = 0
-        for i in range(0, len(found), 2):
-            s, e = found[i], found[i + 1]
-            while s < e:
-                nl = buf.find(b"\n", s, e) + 1 or e
-                line = bytes(buf[s : nl - 1])
-                if all(check(line) for check in checks):
-                    _add(spans, s, nl)
-                    count += 1
-                s = nl
-        return count
-
-    def _scan_pattern(self, buf: bytearray | bytes, start: int, end: int, spans: array[int]) -> int:
-        search = self.scanner.search  # type: ignore[union-attr]
-        checks = self.checks
-        count = 0
-        pos = start
-        while pos < end:
-            m = search(buf, pos, end)
-            if m is None:
-                break
-            hit = m.start()
-            ls = buf.rfind(b"\n", pos, hit) + 1 or pos
-            le = buf.find(b"\n", hit, end) + 1 or end
-            if m.end() >= le and search(bytes(buf[ls : le - 1])) is None:
-                pos = le  # the match ran past its line (\C can); the line alone fails
-                continue
-            if not checks or all(check(bytes(buf[ls : le - 1])) for check in checks):
-                _add(spans, ls, le)
-                count += 1
-            pos = le
-        return count
+                return found
+        self._misses += 1
+        if self._misses >= 3:
+            self.prefilters = ()
+        return whole
 
 
 def _add(spans: array[int], start: int, end: int) -> None:

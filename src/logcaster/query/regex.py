@@ -1,8 +1,11 @@
 """RE2 patterns for scanning whole blocks of lines: compiling a user's regex so that
-anchors keep their per-line meaning, and the literals every match must contain.
+anchors keep their per-line meaning, the literals every match must contain, and
+:func:`regex_lines`, the lines of some regions that hold a match.
 
 Patterns never match across a newline (``never_nl``): a block scan finds exactly
-the lines a per-line match would.
+the lines a per-line match would. :func:`regex_lines` runs in C++ with the GIL
+released (``_re2scan``, over the system's RE2) when that was built and accepts
+the pattern; else :func:`py_regex_lines` does the same through google-re2.
 """
 
 from __future__ import annotations
@@ -10,11 +13,18 @@ from __future__ import annotations
 import re
 import re._constants as _sre_constants  # the stdlib's regex parser, for required_literals
 import re._parser as _sre_parser
+from array import array
 from typing import Any
 
 import re2
 
 from .errors import QueryError
+
+try:
+    from .. import _re2scan
+except ImportError:  # pragma: no cover - depends on the install
+    _re2scan = None  # type: ignore[assignment]
+HAVE_NATIVE = _re2scan is not None
 
 Pattern = Any  # re2 compiled pattern (the bindings ship no type information)
 
@@ -64,21 +74,70 @@ def per_line(pattern: str) -> str:
     return "".join(out)
 
 
-def compile_regex(pattern: str) -> Pattern:
+class Regex:
+    """A user's pattern in block form: the google-re2 pattern, and the C++ one if any."""
+
+    __slots__ = ("native", "pattern", "rx")
+
+    def __init__(self, pattern: str, rx: Pattern, native: object | None) -> None:
+        self.pattern = pattern
+        self.rx = rx
+        self.native = native
+
+
+def compile_regex(pattern: str, native: bool = True) -> Regex:
     """A user's RE2 pattern, compiled to scan whole blocks of lines.
 
     Errors name the pattern as the user wrote it.
     """
+    block_form = ("(?m)" + per_line(pattern)).encode("utf-8", "surrogateescape")
     try:
         re2.compile(pattern.encode("utf-8", "surrogateescape"), re2_options())
-        return re2.compile(
-            ("(?m)" + per_line(pattern)).encode("utf-8", "surrogateescape"), re2_options()
-        )
+        rx = re2.compile(block_form, re2_options())
     except re2.error as exc:
         why = exc.args[0] if exc.args else "invalid pattern"
         if isinstance(why, bytes):
             why = why.decode("utf-8", "replace")
         raise QueryError(f"Invalid regex pattern: {why}") from None
+    compiled = _re2scan.compile(block_form) if native and _re2scan is not None else None
+    return Regex(pattern, rx, compiled)
+
+
+def regex_lines(regex: Regex, buf: bytes | bytearray, spans: array[int], out: array[int]) -> int:
+    """Append the spans of the lines of the regions ``spans`` (whole lines) that hold
+    a match of ``regex``; return their number."""
+    if regex.native is not None:
+        return _re2scan.scan(regex.native, buf, spans, out)
+    return py_regex_lines(regex.rx, buf, spans, out)
+
+
+def py_regex_lines(rx: Pattern, buf: bytes | bytearray, spans: array[int], out: array[int]) -> int:
+    """:func:`regex_lines` through google-re2 (the reference, GIL held)."""
+    search = rx.search
+    count = 0
+    for i in range(0, len(spans), 2):
+        pos, end = spans[i], spans[i + 1]
+        while pos < end:
+            m = search(buf, pos, end)
+            if m is None:
+                break
+            hit = m.start()
+            if hit >= end:
+                break  # an empty match after the region's last newline is no line
+            ls = buf.rfind(b"\n", pos, hit) + 1 or pos
+            nl = buf.find(b"\n", hit, end)
+            le, cut = (nl + 1, nl) if nl >= 0 else (end, end)
+            if m.end() >= le and search(bytes(buf[ls:cut])) is None:
+                pos = le  # the match ran past its line (\C can); the line alone fails
+                continue
+            if out and out[-1] == ls:
+                out[-1] = le
+            else:
+                out.append(ls)
+                out.append(le)
+            count += 1
+            pos = le
+    return count
 
 
 def required_literals(pattern: str, min_len: int = 3) -> tuple[bytes, ...]:
@@ -103,6 +162,37 @@ def required_literals(pattern: str, min_len: int = 3) -> tuple[bytes, ...]:
             runs.append([])
     found = {"".join(map(chr, r)).encode("utf-8", "surrogateescape") for r in runs}
     return tuple(sorted((f for f in found if len(f) >= min_len), key=len, reverse=True))
+
+
+def alternative_literals(pattern: str, min_len: int = 3) -> tuple[bytes, ...]:
+    """For a pattern that is an alternation at the top (``timeout|refused``), one
+    literal per branch that every match of that branch contains; else none.
+
+    A match of the pattern holds one of them, so the lines holding none can be
+    skipped. Same caution as :func:`required_literals`: any doubt yields none.
+    """
+    try:
+        parsed = _sre_parser.parse(pattern)
+    except Exception:
+        return ()
+    if parsed.state.flags & (re.IGNORECASE | re.VERBOSE) or len(parsed) != 1:
+        return ()
+    op, arg = parsed[0]
+    if op is not _sre_constants.BRANCH:
+        return ()
+    out: list[bytes] = []
+    for branch in arg[1]:
+        runs: list[list[int]] = [[]]
+        for bop, barg in branch:
+            if bop is _sre_constants.LITERAL:
+                runs[-1].append(barg)
+            elif runs[-1]:
+                runs.append([])
+        best = max(runs, key=len)
+        if len(best) < min_len:
+            return ()
+        out.append("".join(map(chr, best)).encode("utf-8", "surrogateescape"))
+    return tuple(dict.fromkeys(out))
 
 
 def literal_options() -> re2.Options:

@@ -12,7 +12,7 @@ from array import array
 from collections.abc import Iterable, Iterator
 
 from ...query.aggregate import Histogram, Top
-from ...query.matches import Matches, lines_of
+from ...query.matches import Matches
 from ...query.spec import QuerySpec
 from ...scan import gather, gather_stamped
 from ...stats import Metric
@@ -101,19 +101,13 @@ def render_stamped(
 ) -> Iterator[bytes]:
     """``[YYYY-MM-DD HH:MM:SS] <line>`` per match (server local time).
 
-    Oldest-first replies are assembled in C a block at a time from one prefix
-    per chunk; newest-first replies go line by line.
+    Replies are assembled in C a block at a time from one prefix per chunk, in
+    either order.
     """
     stamps = _Stamps()
 
-    def newest_first() -> Iterator[bytes | bytearray]:
-        for view, spans in reversed(matches.ranges):
-            buf = view.buf
-            for s, e in lines_of(view, spans, True):
-                yield stamps(view.time_of(s)) + buf[s:e]
-
-    def oldest_first() -> Iterator[bytes]:
-        for view, spans in matches.ranges:
+    def blocks() -> Iterator[bytes]:
+        for view, spans in reversed(matches.ranges) if descending else matches.ranges:
             blk = view.block
             lo, hi = view.chunk_lo, view.chunk_hi
             prefixes = b"".join(stamps(ts) for ts in blk.chunk_ts[lo:hi])
@@ -121,9 +115,9 @@ def render_stamped(
             # A copy of the offsets: the C code holds its buffer with the GIL
             # released, and the ingest thread may be appending to the original.
             offs = blk.chunk_off[lo:hi]
-            yield gather_stamped(blk.buf, spans, offs, 0, hi - lo, prefixes, width)
+            yield gather_stamped(blk.buf, spans, offs, 0, hi - lo, prefixes, width, descending)
 
-    return _batched(newest_first() if descending else oldest_first(), chunk)
+    return _batched(blocks(), chunk)
 
 
 def render(matches: Matches, spec: QuerySpec) -> Iterator[bytes]:

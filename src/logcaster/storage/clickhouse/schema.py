@@ -11,7 +11,7 @@ codecs, no DateTime64, no ``ON CLUSTER``.
 
 from __future__ import annotations
 
-from ...query.levels import _ALL_WORDS, ALIASES, _token_pattern
+from ...query.levels import _ALL_WORDS, ALIASES, SEVERITIES, _token_pattern
 from .url import StoreURL
 
 
@@ -20,13 +20,18 @@ def _quote(text: str) -> str:
 
 
 def level_expression(column: str = "line") -> str:
-    """SQL giving a line's canonical level ('' for none), as ``level_of`` does."""
+    """SQL giving a line's canonical level ('' for none), as ``level_of`` does: a
+    syslog PRI at the start (``<0>``..``<191>``) first, else the first level token."""
     token = f"extract({column}, {_quote('(' + _token_pattern(_ALL_WORDS) + ')')})"
     words = _quote(r"\b(" + "|".join(_ALL_WORDS) + r")\b")
     word = f"extract(upper({token}), {words})"
     aliases = ", ".join(_quote(a) for a in ALIASES)
     canon = ", ".join(_quote(c) for c in ALIASES.values())
-    return f"transform({word}, [{aliases}], [{canon}], '')"
+    by_token = f"transform({word}, [{aliases}], [{canon}], '')"
+    pri = f"toUInt16OrZero(extract({column}, '^<(0|[1-9][0-9]?[0-9]?)>'))"
+    has_pri = f"match({column}, '^<(0|[1-9][0-9]?[0-9]?)>') AND {pri} <= 191"
+    severities = ", ".join(_quote(x) for x in SEVERITIES)
+    return f"if({has_pri}, arrayElement([{severities}], modulo({pri}, 8) + 1), {by_token})"
 
 
 COLUMNS = """

@@ -1,0 +1,347 @@
+/* A query's literal and level filters, evaluated in one C pass over a region.
+ *
+ * filter_lines() walks a region of newline-terminated lines with the GIL
+ * released and keeps the lines that hold every AND literal, at least one OR
+ * literal and a wanted level. Literals are found with the SIMD scan of
+ * _speedups.c: the first AND literal drives the scan (the others are checked
+ * inside its lines with memmem); OR literals are searched side by side, each
+ * remembering its next occurrence, so every byte is scanned once per literal.
+ * The level test is level_code(), the C twin of logcaster.query.levels.level_of
+ * (docs/levels.md); tests compare the two on generated lines.
+ */
+#define _GNU_SOURCE
+#include "_speedups.h"
+#include <string.h>
+
+/* Level codes: index into logcaster.query.levels.LEVEL_CODES. */
+enum { L_NONE, L_TRACE, L_DEBUG, L_INFO, L_NOTICE, L_WARN, L_ERROR, L_CRITICAL, L_FATAL,
+       L_ALERT, L_EMERG };
+
+static const struct {
+    const char *word;
+    size_t len;
+    int code;
+} WORDS[] = {
+    {"TRACE", 5, L_TRACE},       {"DEBUG", 5, L_DEBUG},         {"DBG", 3, L_DEBUG},
+    {"INFO", 4, L_INFO},         {"INFORMATIONAL", 13, L_INFO}, {"NOTICE", 6, L_NOTICE},
+    {"WARN", 4, L_WARN},         {"WARNING", 7, L_WARN},        {"ERROR", 5, L_ERROR},
+    {"ERR", 3, L_ERROR},         {"CRITICAL", 8, L_CRITICAL},   {"CRIT", 4, L_CRITICAL},
+    {"FATAL", 5, L_FATAL},       {"ALERT", 5, L_ALERT},         {"EMERG", 5, L_EMERG},
+    {"EMERGENCY", 9, L_EMERG},   {"PANIC", 5, L_EMERG},
+};
+#define NWORDS (sizeof(WORDS) / sizeof(WORDS[0]))
+#define MAX_WORD 13
+
+/* syslog severity (PRI & 7) -> level code */
+static const int SEVERITY[8] = {L_EMERG, L_ALERT,  L_CRITICAL, L_ERROR,
+                                L_WARN,  L_NOTICE, L_INFO,     L_DEBUG};
+
+static inline int
+is_word(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+static inline int
+is_space(unsigned char c) /* RE2's \s: [\t\n\f\r ] */
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
+}
+
+static inline unsigned char
+upper(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') ? (unsigned char)(c - 32) : c;
+}
+
+/* The level code of s[0:n] as a level word: exact upper case when `exact`,
+ * else ASCII case-insensitive; 0 when it is none. */
+static int
+word_code(const unsigned char *s, size_t n, int exact)
+{
+    if (n < 3 || n > MAX_WORD)
+        return 0;
+    unsigned char first = upper(s[0]);
+    if (first != 'T' && first != 'D' && first != 'I' && first != 'N' && first != 'W' &&
+        first != 'E' && first != 'C' && first != 'F' && first != 'A' && first != 'P')
+        return 0;
+    for (size_t w = 0; w < NWORDS; w++) {
+        const char *word = WORDS[w].word;
+        if (WORDS[w].len != n || (unsigned char)word[0] != first)
+            continue;
+        size_t i = 0;
+        if (exact) {
+            if (memcmp(s, word, n) == 0)
+                return WORDS[w].code;
+            continue;
+        }
+        while (i < n && upper(s[i]) == (unsigned char)word[i])
+            i++;
+        if (i == n)
+            return WORDS[w].code;
+    }
+    return 0;
+}
+
+/* 1 when s[0:n] equals `key` (upper case) ignoring ASCII case. */
+static inline int
+key_is(const unsigned char *s, size_t n, const char *key)
+{
+    size_t k = strlen(key); /* a constant: the calls name literals */
+    if (n != k)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (upper(s[i]) != (unsigned char)key[i])
+            return 0;
+    return 1;
+}
+
+static int
+level_code(const unsigned char *s, size_t n)
+{
+    /* A syslog PRI at the line's start: <0>..<191>, no leading zeros. */
+    if (n >= 3 && s[0] == '<' && s[1] >= '0' && s[1] <= '9') {
+        size_t i = 1;
+        int value = 0;
+        while (i < n && i <= 4 && s[i] >= '0' && s[i] <= '9')
+            value = value * 10 + (s[i++] - '0');
+        size_t digits = i - 1;
+        if (i < n && s[i] == '>' && digits <= 3 && value <= 191 && !(digits > 1 && s[1] == '0'))
+            return SEVERITY[value & 7];
+    }
+    for (size_t p = 0; p < n; p++) {
+        unsigned char c = s[p];
+        if (is_word(c)) {
+            if (p > 0 && is_word(s[p - 1]))
+                continue;
+            size_t q = p;
+            while (q < n && is_word(s[q]))
+                q++;
+            if (c >= 'A' && c <= 'Z') {
+                int code = word_code(s + p, q - p, 1); /* \b(WORD)\b, upper case */
+                if (code)
+                    return code;
+            }
+            unsigned char k = upper(c);
+            if ((k == 'L' || k == 'S') &&
+                (key_is(s + p, q - p, "LEVEL") || key_is(s + p, q - p, "SEVERITY") ||
+                 key_is(s + p, q - p, "LVL"))) {
+                /* level\s*[=:]\s*"?WORD\b, any case */
+                size_t r = q;
+                while (r < n && is_space(s[r]))
+                    r++;
+                if (r < n && (s[r] == '=' || s[r] == ':')) {
+                    r++;
+                    while (r < n && is_space(s[r]))
+                        r++;
+                    if (r < n && s[r] == '"')
+                        r++;
+                    size_t t = r;
+                    while (t < n && is_word(s[t]))
+                        t++;
+                    int code = word_code(s + r, t - r, 0);
+                    if (code)
+                        return code;
+                }
+            }
+            p = q - 1;
+        } else if (c == '[') { /* \[WORD\], any case */
+            size_t r = p + 1, t = r;
+            while (t < n && t - r <= MAX_WORD && s[t] != ']')
+                t++;
+            if (t < n && s[t] == ']') {
+                int code = word_code(s + r, t - r, 0);
+                if (code)
+                    return code;
+            }
+        } else if (c == '"') { /* "level"\s*:\s*"WORD", any case */
+            size_t r = p + 1, t = r;
+            while (t < n && t - r <= 8 && s[t] != '"')
+                t++;
+            if (t < n && (key_is(s + r, t - r, "LEVEL") || key_is(s + r, t - r, "SEVERITY"))) {
+                t++;
+                while (t < n && is_space(s[t]))
+                    t++;
+                if (t < n && s[t] == ':') {
+                    t++;
+                    while (t < n && is_space(s[t]))
+                        t++;
+                    if (t < n && s[t] == '"') {
+                        size_t v = ++t;
+                        while (t < n && t - v <= MAX_WORD && s[t] != '"')
+                            t++;
+                        if (t < n && s[t] == '"') {
+                            int code = word_code(s + v, t - v, 0);
+                            if (code)
+                                return code;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return L_NONE;
+}
+
+/* line_level(line) -> level code */
+PyObject *
+lc_line_level(PyObject *self, PyObject *args)
+{
+    Py_buffer line;
+    if (!PyArg_ParseTuple(args, "y*", &line))
+        return NULL;
+    int code = level_code((const unsigned char *)line.buf, (size_t)line.len);
+    PyBuffer_Release(&line);
+    return PyLong_FromLong(code);
+}
+
+typedef struct {
+    const char *s;
+    size_t n;
+} lit;
+
+static int
+get_literals(PyObject *seq, lit **out, Py_ssize_t *count)
+{
+    if (!PyTuple_Check(seq)) {
+        PyErr_SetString(PyExc_TypeError, "literals must be a tuple of bytes");
+        return -1;
+    }
+    Py_ssize_t k = PyTuple_GET_SIZE(seq);
+    *out = k ? calloc((size_t)k, sizeof(lit)) : NULL;
+    if (k && *out == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < k; i++) {
+        PyObject *b = PyTuple_GET_ITEM(seq, i);
+        if (!PyBytes_Check(b)) {
+            free(*out);
+            PyErr_SetString(PyExc_TypeError, "literals must be a tuple of bytes");
+            return -1;
+        }
+        (*out)[i].s = PyBytes_AS_STRING(b);
+        (*out)[i].n = (size_t)PyBytes_GET_SIZE(b);
+    }
+    *count = k;
+    return 0;
+}
+
+/* Does the line [ls, cut) pass the checks other than the driving literal? */
+static inline int
+line_passes(const char *ls, const char *cut, const lit *all, Py_ssize_t nall, const lit *any,
+            Py_ssize_t nany, unsigned long mask)
+{
+    size_t len = (size_t)(cut - ls);
+    for (Py_ssize_t i = 0; i < nall; i++)
+        if (all[i].n && memmem(ls, len, all[i].s, all[i].n) == NULL)
+            return 0;
+    if (nany) {
+        Py_ssize_t i = 0;
+        for (; i < nany; i++)
+            if (any[i].n == 0 || memmem(ls, len, any[i].s, any[i].n) != NULL)
+                break;
+        if (i == nany)
+            return 0;
+    }
+    if (mask && !(mask & (1UL << level_code((const unsigned char *)ls, len))))
+        return 0;
+    return 1;
+}
+
+/* filter_lines(buf, start, end, all, any, levels, out) -> int
+ * Appends to the array('q') `out` the spans (adjacent lines joined) of the lines
+ * of buf[start:end] that hold every literal of the tuple `all`, one of `any`
+ * (when not empty) and, when the bit mask `levels` is not 0, whose level code
+ * has its bit set. Returns the number of such lines. Literals hold no '\n'. */
+PyObject *
+lc_filter_lines(PyObject *self, PyObject *args)
+{
+    PyObject *obj, *all_obj, *any_obj, *out;
+    unsigned long mask;
+    Py_ssize_t start, end, count = 0, nspans = 0, cap = 0, nall, nany;
+    Py_ssize_t *spans = NULL;
+    lit *all = NULL, *any = NULL;
+    const char **next = NULL; /* per OR literal: its next occurrence, once searched */
+    char *dead = NULL;         /* per OR literal: none left */
+    Py_buffer view;
+    int nomem = 0;
+    if (!PyArg_ParseTuple(args, "OnnO!O!kO", &obj, &start, &end, &PyTuple_Type, &all_obj,
+                          &PyTuple_Type, &any_obj, &mask, &out))
+        return NULL;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (start < 0 || end < start || end > view.len) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "range outside the buffer");
+        return NULL;
+    }
+    if (get_literals(all_obj, &all, &nall) < 0 || get_literals(any_obj, &any, &nany) < 0)
+        goto fail;
+    if (nany && ((next = calloc((size_t)nany, sizeof(char *))) == NULL ||
+                 (dead = calloc((size_t)nany, 1)) == NULL)) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    const char *base = (const char *)view.buf;
+    const char *p = base + start, *e = base + end;
+    while (p < e) {
+        const char *hit;
+        if (nall) {
+            hit = lc_find_literal(p, (size_t)(e - p), all[0].s, all[0].n);
+        } else if (nany) {
+            hit = NULL;
+            for (Py_ssize_t i = 0; i < nany; i++) {
+                if (dead[i])
+                    continue;
+                if (next[i] == NULL || next[i] < p) {
+                    next[i] = lc_find_literal(p, (size_t)(e - p), any[i].s, any[i].n);
+                    if (next[i] == NULL) {
+                        dead[i] = 1; /* no occurrence left in the region */
+                        continue;
+                    }
+                }
+                if (hit == NULL || next[i] < hit)
+                    hit = next[i];
+            }
+        } else {
+            hit = p;
+        }
+        if (hit == NULL)
+            break;
+        const char *ls = hit > p ? memrchr(p, '\n', (size_t)(hit - p)) : NULL;
+        ls = ls ? ls + 1 : p;
+        const char *nl = memchr(hit, '\n', (size_t)(e - hit));
+        const char *le = nl ? nl + 1 : e, *cut = nl ? nl : e;
+        if (line_passes(ls, cut, nall ? all + 1 : NULL, nall ? nall - 1 : 0, nall ? any : NULL,
+                        nall ? nany : 0, mask)) {
+            if (lc_add_span(&spans, &nspans, &cap, ls - base, le - base) < 0) {
+                nomem = 1;
+                break;
+            }
+            count++;
+        }
+        p = le;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    free(all);
+    free(any);
+    free(next);
+    free(dead);
+    if (nomem) {
+        free(spans);
+        return PyErr_NoMemory();
+    }
+    if (lc_flush_spans(out, spans, nspans) < 0)
+        return NULL;
+    return PyLong_FromSsize_t(count);
+fail:
+    PyBuffer_Release(&view);
+    free(all);
+    free(any);
+    free(next);
+    free(dead);
+    return NULL;
+}

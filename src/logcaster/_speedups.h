@@ -1,0 +1,22 @@
+/* Shared between the C sources of logcaster._speedups. */
+#ifndef LOGCASTER_SPEEDUPS_H
+#define LOGCASTER_SPEEDUPS_H
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stddef.h>
+
+/* First occurrence of needle[0:k] in s[0:n], or NULL (SIMD; see _speedups.c). */
+const char *lc_find_literal(const char *s, size_t n, const char *needle, size_t k);
+
+/* Append one (start, end) span to a growable array, joining it to the last one
+ * when adjacent; -1 when out of memory. */
+int lc_add_span(Py_ssize_t **spans, Py_ssize_t *nspans, Py_ssize_t *cap, Py_ssize_t s,
+                Py_ssize_t e);
+
+/* Move spans[0:nspans] onto the end of the array('q') `out` and free them. */
+int lc_flush_spans(PyObject *out, Py_ssize_t *spans, Py_ssize_t nspans);
+
+PyObject *lc_filter_lines(PyObject *self, PyObject *args);
+PyObject *lc_line_level(PyObject *self, PyObject *args);
+
+#endif

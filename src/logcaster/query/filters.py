@@ -1,0 +1,64 @@
+"""A query's literal and level filters over a region of lines, in one pass.
+
+:func:`filter_lines` keeps the lines holding every AND literal, one of the OR
+literals (when there are any) and a level whose code is in a bit mask
+(:func:`~.levels.level_mask`). The C version (``_speedups.filter_lines``) runs
+with the GIL released; :func:`py_filter_lines` below is the reference, used
+where the accelerator was not built. ``tests/test_filters.py`` checks they agree.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+from ..scan import Buffer
+from .levels import CODE_OF, level_of
+
+
+def py_line_level(line: bytes) -> int:
+    """The level code of one line (without its newline); 0 when it has none."""
+    level = level_of(line)
+    return 0 if level is None else CODE_OF[level]
+
+
+def py_filter_lines(
+    buf: Buffer,
+    start: int,
+    end: int,
+    all_of: tuple[bytes, ...],
+    any_of: tuple[bytes, ...],
+    levels: int,
+    out: array[int],
+) -> int:
+    """Append the spans of the matching lines of ``buf[start:end]``; count them."""
+    data = bytes(memoryview(buf)[start:end])
+    count = 0
+    first = len(out)  # spans from earlier calls are never extended
+    pos = 0
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        le = len(data) if nl < 0 else nl + 1
+        line = data[pos : le if nl < 0 else nl]
+        if (
+            all(k in line for k in all_of)
+            and (not any_of or any(k in line for k in any_of))
+            and (not levels or levels >> py_line_level(line) & 1)
+        ):
+            if len(out) > first and out[-1] == start + pos:
+                out[-1] = start + le
+            else:
+                out.append(start + pos)
+                out.append(start + le)
+            count += 1
+        pos = le
+    return count
+
+
+HAVE_NATIVE = True
+try:
+    from .._speedups import filter_lines as filter_lines
+    from .._speedups import line_level as line_level
+except ImportError:  # pragma: no cover - depends on the install
+    HAVE_NATIVE = False
+    filter_lines = py_filter_lines
+    line_level = py_line_level
