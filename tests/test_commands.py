@@ -104,8 +104,13 @@ def test_defaults() -> None:
     assert spec.time_from is None and spec.time_to is None and spec.raw is False
 
 
-def test_keyword_alias_and_repeats_accumulate() -> None:
-    assert spec_of("QUERY keyword=a keywords=b,c").keywords == (b"a", b"b", b"c")
+def test_repeated_keywords_and_a_last_keyword_accumulate() -> None:
+    assert spec_of("QUERY keywords=b,c keywords=d keyword=a b").keywords == (
+        b"b",
+        b"c",
+        b"d",
+        b"a b",
+    )
 
 
 def test_keywords_are_case_sensitive_bytes() -> None:
@@ -190,8 +195,12 @@ def test_quotes_protect_commas() -> None:
     assert spec_of('QUERY keywords="a,b",c').keywords == (b"a,b", b"c")
 
 
-def test_quoted_part_inside_value() -> None:
-    assert spec_of('QUERY keywords=x"y z"w').keywords == (b"xy zw",)
+def test_quote_inside_an_unquoted_value_is_part_of_it() -> None:
+    assert spec_of('QUERY keywords=x"y').keywords == (b'x"y',)
+    assert spec_of(r'QUERY regex=^\{"level":"error"').regex == r'^\{"level":"error"'
+    assert spec_of('QUERY regex={"a":1,"b":2} limit=3').regex == '{"a":1,"b":2}'
+    # the quote does not open a quoted part: the space still ends the value
+    assert b"'z\"w'" in error_of('QUERY keywords=x"y z"w')
 
 
 def test_escaped_quote_inside_quotes() -> None:
@@ -199,15 +208,24 @@ def test_escaped_quote_inside_quotes() -> None:
 
 
 def test_tokenize_direct() -> None:
-    assert tokenize('a=1 b="x y",z  c=') == [
+    assert tokenize('a=1 keywords="x y",z  c= b=u,v') == [
         ("a", "1", ["1"]),
-        ("b", "x y,z", ["x y", "z"]),
+        ("keywords", "x y,z", ["x y", "z"]),
         ("c", "", [""]),
+        ("b", "u,v", ["u,v"]),  # only keywords= and level= are lists
+    ]
+    assert tokenize('b="x y" keyword= "rest" a=1 ') == [
+        ("b", "x y", ["x y"]),
+        ("keyword", ' "rest" a=1 ', [' "rest" a=1 ']),
     ]
     with pytest.raises(ValueError):
         tokenize("a=1 lonely")
     with pytest.raises(ValueError):
         tokenize('a="open')
+    with pytest.raises(ValueError, match="after a closing quote"):
+        tokenize('a="x y",z')  # not a list key: nothing may follow the quote
+    with pytest.raises(ValueError, match="after a closing quote"):
+        tokenize('keywords="x"y')
 
 
 def test_unterminated_quote_is_an_error() -> None:
@@ -240,14 +258,26 @@ def test_seed_form_single_word_is_raw() -> None:
     assert spec_of("QUERY keyword=error") == QuerySpec(keywords=(b"error",), raw=True)
 
 
-def test_parameter_form_when_a_later_parameter_follows() -> None:
-    spec = spec_of("QUERY keyword=error limit=5")
-    assert spec == QuerySpec(keywords=(b"error",), limit=5, raw=False)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "error limit=5",
+        "error LIMIT=5",
+        "payment failed order=123",
+        '"disk full" order=desc',
+        "disk limit=1",
+        'a "quoted" b="c"',
+        " lead and trail ",
+        "keywords=x",
+        "=",
+    ],
+)
+def test_seed_form_takes_the_whole_rest_whatever_it_holds(text: str) -> None:
+    assert spec_of("QUERY keyword=" + text) == QuerySpec(keywords=(text.encode(),), raw=True)
 
 
-def test_parameter_form_later_parameter_key_any_case() -> None:
-    spec = spec_of("QUERY keyword=error LIMIT=5")
-    assert spec.raw is False and spec.limit == 5 and spec.keywords == (b"error",)
+def test_seed_form_key_any_case() -> None:
+    assert spec_of("QUERY KEYWORD=a b") == QuerySpec(keywords=(b"a b",), raw=True)
 
 
 def test_keywords_plural_is_parameter_form() -> None:
@@ -255,9 +285,22 @@ def test_keywords_plural_is_parameter_form() -> None:
     assert spec.raw is False and spec.keywords == (b"error",)
 
 
-def test_parameter_form_with_quoted_keyword() -> None:
-    spec = spec_of('QUERY keyword="disk full" order=desc')
-    assert spec == QuerySpec(keywords=(b"disk full",), descending=True)
+def test_keyword_after_other_parameters_is_stamped_and_takes_the_rest() -> None:
+    spec = spec_of("QUERY limit=5 keyword=disk full order=desc")
+    assert spec == QuerySpec(keywords=(b"disk full order=desc",), limit=5)
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["QUERY keyword=", "QUERY keywords=", 'QUERY keywords=""', "QUERY limit=2 keyword="],
+)
+def test_empty_keyword_is_an_error(line: str) -> None:
+    assert b"Empty keyword" in error_of(line)
+
+
+@pytest.mark.parametrize("value", ["a,", ",a", "a,,b", 'a,""'])
+def test_empty_item_in_keywords_is_an_error(value: str) -> None:
+    assert b"Empty keyword" in error_of(f"QUERY keywords={value} operator=OR")
 
 
 # ------------------------------------------------------------------ errors
@@ -393,9 +436,11 @@ def test_follow_with_params() -> None:
     assert command == Follow(QuerySpec(keywords=(b"needle",), levels=frozenset({"ERROR"})))
 
 
-def test_follow_keyword_is_parameter_form() -> None:
+def test_follow_keyword_takes_the_rest_of_the_line() -> None:
     command = q("FOLLOW keyword=needle")
-    assert isinstance(command, Follow) and command.spec.keywords == (b"needle",)
+    assert command == Follow(QuerySpec(keywords=(b"needle",)))
+    command = q("FOLLOW level=ERROR keyword=disk full")
+    assert command == Follow(QuerySpec(keywords=(b"disk full",), levels=frozenset({"ERROR"})))
 
 
 # ------------------------------------------------------------------ HELP
@@ -403,7 +448,9 @@ def test_help_reply_first_line() -> None:
     assert HELP_TEXT.splitlines()[0] == "LogCaster Query Interface"
 
 
-@pytest.mark.parametrize("command", ["STATS", "COUNT", "QUERY", "TAIL", "FOLLOW", "HELP"])
+@pytest.mark.parametrize(
+    "command", ["STATS", "COUNT", "QUERY", "TAIL", "FOLLOW", "HITS", "TOP", "HELP"]
+)
 def test_help_documents_every_command(command: str) -> None:
     lines = [ln for ln in HELP_TEXT.splitlines() if ln.strip().startswith(command)]
     assert lines, f"HELP does not list {command}"
@@ -417,6 +464,13 @@ def test_help_documents_every_parameter(param: str) -> None:
     lines = [ln for ln in HELP_TEXT.splitlines() if f"{param}=" in ln]
     assert lines, f"HELP does not mention {param}="
     assert any("Example:" in ln for ln in lines)
+
+
+def test_help_states_the_seed_form_and_quoting_rules() -> None:
+    assert "QUERY keyword=<text>" in HELP_TEXT and "whole rest of the line" in HELP_TEXT
+    assert "Quoting:" in HELP_TEXT and 'regex=^\\{"level":"error"' in HELP_TEXT
+    for example in ("HITS step=5m by=level", "TOP level keywords=db"):
+        assert example in HELP_TEXT
 
 
 def test_help_parameter_list_matches_spec() -> None:
@@ -498,3 +552,120 @@ _text = st.lists(st.one_of(_fragment, st.text(max_size=4)), max_size=12).map("".
 def test_fuzz_structured_commands_never_raise(verb: str, rest: str) -> None:
     line = (verb + rest).encode("utf-8", "surrogateescape")
     _check_result(parse_command(line, NOW))
+
+
+# ------------------------------------------------------------------ HITS and TOP
+def test_hits_parameters() -> None:
+    command = q("HITS step=5m by=level keywords=disk level=ERROR,WARN time_from=-1h")
+    assert command == cmd.Hits(
+        QuerySpec(
+            keywords=(b"disk",),
+            levels=frozenset({"ERROR", "WARN"}),
+            time_from=NOW - 3600 * S,
+        ),
+        300 * S,
+        "level",
+    )
+    assert q("hits STEP=10s") == cmd.Hits(QuerySpec(), 10 * S, None)
+    assert q("HITS step=1d BY=LEVEL") == cmd.Hits(QuerySpec(), 86400 * S, "level")
+    assert q("HITS keyword=a b step=1m") == Error(
+        "HITS needs step=<n><s|m|h|d>, e.g. HITS step=1m"
+    )  # keyword= took the rest of the line
+    hits = q("HITS step=1m keyword=a b step=1m")
+    assert isinstance(hits, cmd.Hits) and hits.spec.keywords == (b"a b step=1m",)
+
+
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        ("HITS", b"needs step="),
+        ("HITS by=level", b"needs step="),
+        ("HITS step=", b"Invalid step ''"),
+        ("HITS step=0s", b"Invalid step '0s'"),
+        ("HITS step=1w", b"Invalid step '1w'"),
+        ("HITS step=1m by=host", b"Unknown field 'host' for by=. Fields: level"),
+        ("HITS step=1m limit=5", b"'limit' does not apply to HITS"),
+        ("HITS step=1m order=desc", b"'order' does not apply to HITS"),
+        ("HITS step=1m foo=1", b"Unknown parameter 'foo'"),
+        ("HITS step=1m level=LOUD", b"Unknown level 'LOUD'"),
+        ('HITS step=1m keywords="open', b"Unterminated quote"),
+        ("HITS step=1m keywords=", b"Empty keyword"),
+    ],
+)
+def test_hits_errors(line: str, needle: bytes) -> None:
+    assert needle in error_of(line)
+
+
+def test_top_parameters() -> None:
+    assert q("TOP level") == cmd.Top(QuerySpec(), "level", 10)
+    assert q("top LEVEL limit=3 keywords=disk") == cmd.Top(
+        QuerySpec(keywords=(b"disk",)), "level", 3
+    )
+    command = q("TOP level time_from=-15m regex=db scope=all")
+    assert command == cmd.Top(
+        QuerySpec(regex="db", time_from=NOW - 900 * S, history=True), "level", 10
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        ("TOP", b"TOP needs a field first"),
+        ("TOP limit=3", b"TOP needs a field first"),
+        ("TOP host", b"Unknown field 'host' for TOP. Fields: level"),
+        ("TOP level limit=0", b"Invalid limit '0'"),
+        ("TOP level limit=10001", b"Invalid limit '10001'"),
+        ("TOP level order=desc", b"'order' does not apply to TOP"),
+        ("TOP level stray", b"Expected key=value, got 'stray'"),
+    ],
+)
+def test_top_errors(line: str, needle: bytes) -> None:
+    assert needle in error_of(line)
+
+
+# ------------------------------------------------------------------ quoting, generated
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_value = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
+_bare = st.text(
+    st.characters(exclude_categories=["Cs"], exclude_characters=" ,"), min_size=1, max_size=12
+).filter(lambda t: not t.startswith('"'))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["regex", "x", "time_to"]), _value), max_size=5))
+def test_quoted_values_round_trip(pairs: list[tuple[str, str]]) -> None:
+    text = " ".join(f"{k}={_quote(v)}" for k, v in pairs)
+    assert tokenize(text) == [(k, v, [v]) for k, v in pairs]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(_bare.map(lambda t: (t, t)), _value.map(lambda v: (_quote(v), v))),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_list_items_quoted_or_bare_round_trip(items: list[tuple[str, str]]) -> None:
+    text = "keywords=" + ",".join(written for written, _ in items) + " level=x"
+    expected = [v for _, v in items]
+    assert tokenize(text) == [("keywords", ",".join(expected), expected), ("level", "x", ["x"])]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(
+        st.characters(exclude_categories=["Cs"], exclude_characters=" "), min_size=1, max_size=20
+    ).filter(lambda t: not t.startswith('"'))
+)
+def test_unquoted_value_is_kept_as_written(value: str) -> None:
+    assert tokenize(f"regex={value}") == [("regex", value, [value])]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(min_size=1, max_size=40).filter(lambda b: b"\n" not in b and b"\r" not in b))
+def test_seed_form_keyword_is_the_exact_bytes(rest: bytes) -> None:
+    assert spec_of(b"QUERY keyword=" + rest) == QuerySpec(keywords=(rest,), raw=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 import socket
 import threading
@@ -86,7 +87,8 @@ def unstamp(line: bytes, before: float | None = None, after: float | None = None
         ('QUERY keywords="reason: timeout",nothing operator=or', [3]),
         ("QUERY KEYWORDS=INFO LIMIT=1", [4]),
         ("QUERY keywords=o order=desc limit=2", [5, 4]),
-        ("QUERY keyword=error limit=5", []),  # parameter form: case-sensitive 'error'
+        ("QUERY keywords=error limit=5", []),  # keywords are case-sensitive
+        ("QUERY limit=1 keyword=reason: timeout", [3]),  # keyword= last: the rest, stamped
     ],
 )
 def test_series_over_the_wire(
@@ -108,6 +110,53 @@ def test_seed_form_replies_raw_lines(qserver: tuple[Server, float, float]) -> No
     )
     assert srv.query("QUERY keyword=user_id=123") == b"FOUND: 1 matches\n" + SERIES[3] + b"\n"
     assert srv.query("QUERY keyword=logged admin") == b"FOUND: 0 matches\n"
+    # Words that look like parameters are part of the literal, never parameters.
+    assert srv.query("QUERY keyword=ERROR limit=1") == b"FOUND: 0 matches\n"
+    assert srv.query("QUERY keyword=INFO order=desc") == b"FOUND: 0 matches\n"
+
+
+def test_seed_form_literal_holds_anything(fresh_qserver: Server) -> None:
+    srv = fresh_qserver
+    lines = [
+        b"2026-12-01 ERROR payment failed order=123 user=7",
+        b"2026-12-01 WARN disk limit=1 reached",
+        b'{"level":"error","msg":"say \\"hi\\" now"}',
+        b'msg="quoted" value',
+        b"disk ok",
+    ]
+    srv.send(b"".join(line + b"\n" for line in lines))
+    srv.wait_total(len(lines))
+    for command, expected in [
+        ("QUERY keyword=payment failed order=123", [0]),
+        ("QUERY keyword=disk limit=1", [1]),
+        ("QUERY keyword=disk", [1, 4]),
+        ('QUERY keyword="quoted" value', [3]),
+        ('QUERY keyword={"level":"error"', [2]),
+        ('QUERY keyword=say \\"hi', [2]),
+    ]:
+        assert srv.query(command) == b"FOUND: %d matches\n" % len(expected) + b"".join(
+            lines[i] + b"\n" for i in expected
+        ), command
+    # A quote inside an unquoted value is part of it (and the JSON regex keeps its quotes).
+    count, found = parse_found(srv.query('QUERY regex=^\\{"level":"error"'))
+    assert count == 1 and unstamp(found[0]) == lines[2]
+    count, found = parse_found(srv.query('QUERY keywords=msg="quoted"'))
+    assert count == 1 and unstamp(found[0]) == lines[3]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "QUERY keyword=",
+        "QUERY keywords=",
+        'QUERY keywords=""',
+        "QUERY keywords=a,,b",
+        "FOLLOW keywords=",
+    ],
+)
+def test_empty_keyword_is_an_error_line(qserver: tuple[Server, float, float], command: str) -> None:
+    reply = qserver[0].query(command)
+    assert reply.startswith(b"ERROR: Empty keyword") and reply.count(b"\n") == 1
 
 
 def test_help(qserver: tuple[Server, float, float]) -> None:
@@ -211,6 +260,93 @@ def test_time_bounds_over_the_wire(qserver: tuple[Server, float, float]) -> None
     assert parse_found(srv.query(f"QUERY time_from={iso_soon}")) == (0, [])
     assert parse_found(srv.query(f"QUERY time_to={soon}"))[0] == 6
     assert parse_found(srv.query(f"QUERY time_from=-1h time_to={iso_soon} level=ERROR"))[0] == 2
+
+
+# ------------------------------------------------------------------ HITS and TOP
+ISO_RE = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) (\d+)((?: [A-Z]+=\d+)*)$")
+
+
+def parse_hits(reply: bytes) -> list[tuple[int, int, dict[str, int]]]:
+    """``HITS: <n>`` + bucket lines -> [(start, count, {value: n})]; checks the framing."""
+    head, _, body = reply.partition(b"\n")
+    m = re.fullmatch(rb"HITS: (\d+)", head)
+    assert m, reply[:200]
+    assert body == b"" or body.endswith(b"\n")
+    out = []
+    for line in body.split(b"\n")[:-1]:
+        b = ISO_RE.match(line)
+        assert b, line
+        start = calendar.timegm(time.strptime(b.group(1).decode(), "%Y-%m-%dT%H:%M:%SZ"))
+        values = dict(pair.split("=") for pair in b.group(3).decode().split())
+        out.append((start, int(b.group(2)), {k: int(v) for k, v in values.items()}))
+    assert len(out) == int(m.group(1))
+    return out
+
+
+def test_hits_over_the_wire(qserver: tuple[Server, float, float]) -> None:
+    srv, before, after = qserver
+    buckets = parse_hits(srv.query("HITS step=1m"))
+    minutes = list(range(int(before) // 60 * 60, int(after) // 60 * 60 + 1, 60))
+    assert [b[0] for b in buckets] == minutes[: len(buckets)] and sum(b[1] for b in buckets) == 6
+    by_level = parse_hits(srv.query("HITS step=1h by=level"))
+    assert sum(b[1] for b in by_level) == 6
+    total: dict[str, int] = {}
+    for _, count, values in by_level:
+        assert sum(values.values()) == count
+        for k, v in values.items():
+            total[k] = total.get(k, 0) + v
+    assert total == {"ERROR": 2, "WARN": 1, "INFO": 2, "DEBUG": 1}
+    reply = srv.query("HITS step=1h by=level").decode()
+    assert all(
+        line.index("ERROR") < line.index("WARN") < line.index("INFO") < line.index("DEBUG")
+        for line in reply.splitlines()[1:]
+        if "DEBUG" in line and "ERROR" in line
+    )
+
+
+def test_hits_closed_range_lists_empty_buckets(qserver: tuple[Server, float, float]) -> None:
+    srv, before, _ = qserver
+    hour = int(before) // 3600 * 3600
+    reply = srv.query(f"HITS step=1h level=ERROR time_from={hour - 7200} time_to={hour + 3599}")
+    buckets = parse_hits(reply)
+    assert [b[0] for b in buckets] == [hour - 7200, hour - 3600, hour]
+    assert [b[1] for b in buckets][:2] == [0, 0]
+    assert parse_hits(srv.query("HITS step=1m keywords=absent")) == []
+
+
+@pytest.mark.parametrize(
+    ("command", "needle"),
+    [
+        ("HITS step=1s time_from=-30d", b"ERROR: HITS would return "),
+        ("HITS step=1s time_from=0 time_to=2000000000", b"ERROR: HITS would return "),
+        ("HITS step=7x", b"ERROR: Invalid step '7x'"),
+        ("HITS", b"ERROR: HITS needs step="),
+        ("HITS step=1m regex=(", b"ERROR: Invalid regex pattern: "),
+        ("TOP", b"ERROR: TOP needs a field first"),
+        ("TOP colour", b"ERROR: Unknown field 'colour' for TOP"),
+        ("TOP level limit=x", b"ERROR: Invalid limit 'x'"),
+    ],
+)
+def test_aggregation_errors_are_one_line(
+    qserver: tuple[Server, float, float], command: str, needle: bytes
+) -> None:
+    reply = qserver[0].query(command)
+    assert reply.startswith(needle) and reply.count(b"\n") == 1, reply
+
+
+def test_top_over_the_wire(qserver: tuple[Server, float, float]) -> None:
+    srv = qserver[0]
+    assert srv.query("TOP level") == b"TOP: 4\nERROR 2\nINFO 2\nDEBUG 1\nWARN 1\n"
+    assert srv.query("TOP level limit=1 keywords=timeout") == b"TOP: 1\nERROR 1\n"
+    assert srv.query("TOP level keywords=absent") == b"TOP: 0\n"
+    assert srv.query("TOP level level=info,debug") == b"TOP: 2\nINFO 2\nDEBUG 1\n"
+
+
+def test_top_counts_lines_without_a_level(fresh_qserver: Server) -> None:
+    srv = fresh_qserver
+    srv.send(b"no level here\nnor here\nERROR one\n")
+    srv.wait_total(3)
+    assert srv.query("TOP level") == b"TOP: 2\nNONE 2\nERROR 1\n"
 
 
 # ------------------------------------------------------------------ FOLLOW
@@ -326,6 +462,39 @@ def test_stalled_follower_never_slows_ingest(fresh_qserver: Server) -> None:
     assert len(delivered) + skipped == n + trickled[0] + 1
     assert delivered[-1] == b"FINAL MARKER"
     assert srv.stats()["Total"] == n + trickled[0] + 1
+
+
+def test_follower_hears_of_skipped_lines_once_caught_up(fresh_qserver: Server) -> None:
+    """After a burst, a follower that reads its backlog is told what went by at once,
+    with no further line arriving to carry the notice."""
+    srv = fresh_qserver
+    stalled, buf = _follow(srv, b"FOLLOW keywords=burst", rcvbuf=4096)
+    n = 100_000
+    try:
+        srv.send(b"".join(b"burst %06d %s\n" % (i, b"y" * 60) for i in range(n)), timeout=60)
+        srv.wait_total(n, timeout=30)
+        assert int(srv.info()["FollowSkipped"]) > 0  # the follower did fall behind
+        read_until(
+            stalled,
+            buf,
+            lambda b: re.search(rb"(^|\n)\.\.\. \d+ lines skipped\n$", b[-60:]) is not None,
+            30,
+            "the skipped-lines notice, with no new line sent",
+        )
+    finally:
+        stalled.close()
+    lines = bytes(buf).split(b"\n")[:-1]
+    notice = re.fullmatch(rb"\.\.\. (\d+) lines skipped", lines[-1])
+    assert notice is not None
+    delivered = [unstamp(line) for line in lines[:-1] if not line.startswith(b"... ")]
+    skipped = sum(
+        int(m.group(1))
+        for line in lines
+        if (m := re.fullmatch(rb"\.\.\. (\d+) lines skipped", line))
+    )
+    assert skipped > 0 and len(delivered) + skipped == n
+    idx = [int(d.split()[1]) for d in delivered]
+    assert idx == sorted(set(idx)) and idx[0] == 0
 
 
 # ------------------------------------------------------------------ regex that backtracks elsewhere

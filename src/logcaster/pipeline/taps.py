@@ -4,9 +4,12 @@
 The intake calls :meth:`LiveTaps.publish` after each append, only when a tap is
 open. Each tap has a backlog bound: while its sink holds more than that unsent,
 new lines are counted instead of scanned and delivered, and the next delivery
-carries how many went by. A stalled reader therefore costs ingest one check per
-read; a reading one costs the scan of each new block for its filters. A tap that
-stays over its bound longer than the stall timeout is cut.
+carries how many went by; so does :meth:`LiveTaps.caught_up`, which the frontend
+calls as soon as the reader has drained its backlog, so a follower hears what it
+missed without waiting for the next matching line. A stalled reader therefore
+costs ingest one check per read; a reading one costs the scan of each new block
+for its filters. A tap that stays over its bound longer than the stall timeout
+is cut.
 """
 
 from __future__ import annotations
@@ -90,6 +93,14 @@ class LiveTaps:
                 continue
             skipped, tap.skipped = tap.skipped, 0
             tap.sink.deliver(block, spans, ts_ns, skipped)
+
+    def caught_up(self, tap: Tap) -> None:
+        """The tap's reader has drained its backlog: tell it now how many lines
+        went by unseen, if any (a delivery of no lines)."""
+        if tap.skipped and tap in self.taps and tap.sink.buffered() <= self.backlog_bytes:
+            skipped, tap.skipped = tap.skipped, 0
+            tap.stalled_since = None
+            tap.sink.deliver(b"", array("q"), time.time_ns(), skipped)
 
     def _behind(self, tap: Tap, lines: int) -> None:
         tap.skipped += lines

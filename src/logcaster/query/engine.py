@@ -5,6 +5,8 @@ A search is split into contiguous runs of blocks, one worker-pool job each, so
 the C scanners (which release the GIL) use every core; with a limit, blocks are
 searched newest first in growing batches until the limit is met. The engine
 knows nothing of any wire protocol: frontends render what it returns.
+Aggregations (:meth:`Engine.hits`, :meth:`Engine.top`) read the same blocks the
+same way and return plain results (:mod:`.aggregate`).
 """
 
 from __future__ import annotations
@@ -15,31 +17,15 @@ from array import array
 from collections.abc import Callable, Sequence
 
 from ..storage.ring import BlockView, Ring, Snapshot
+from . import aggregate
+from .aggregate import Histogram, Top
 from .matcher import Matcher
 from .matches import Matches, tail
 from .pool import WorkerPool
+from .regions import time_regions
 from .spec import QuerySpec
 
 History = Callable[[], tuple[BlockView, ...]]  # every stored line, oldest first (blocking)
-
-
-def _time_regions(view: BlockView, spec: QuerySpec) -> list[tuple[int, int]]:
-    """Byte regions of ``view`` whose receive time lies within the spec's bounds."""
-    lo = spec.time_from if spec.time_from is not None else -(1 << 63)
-    hi = spec.time_to if spec.time_to is not None else (1 << 63) - 1
-    blk = view.block
-    if blk.ts_max < lo or blk.ts_min > hi:
-        return []  # the whole block is outside the range
-    if lo <= blk.ts_min and blk.ts_max <= hi:
-        return [(view.start, view.end)]
-    regions: list[tuple[int, int]] = []
-    for s, e, ts in view.chunk_spans():
-        if lo <= ts <= hi:
-            if regions and regions[-1][1] == s:
-                regions[-1] = (regions[-1][0], e)
-            else:
-                regions.append((s, e))
-    return regions
 
 
 def search_views(views: Sequence[BlockView], matcher: Matcher) -> Matches:
@@ -49,7 +35,7 @@ def search_views(views: Sequence[BlockView], matcher: Matcher) -> Matches:
     matches = Matches()
     for view in views:
         spans: array[int] = array("q")
-        regions = _time_regions(view, spec) if timed else [(view.start, view.end)]
+        regions = time_regions(view, spec) if timed else [(view.start, view.end)]
         count = 0
         for s, e in regions:
             count += matcher.scan(view.buf, s, e, spans)
@@ -94,10 +80,7 @@ class Engine:
         the search stops once the limit is met.
         """
         matcher = await self.compile(spec)
-        if spec.history and self.history is not None:
-            views = await self.pool.run(self.history)
-        else:
-            views = self.ring.snapshot().views
+        views = await self._views(spec)
         if spec.limit is None:
             return Matches.merge(await self._search_parallel(views, matcher))
         collected: list[Matches] = []
@@ -114,6 +97,34 @@ class Engine:
         if matches.count > spec.limit:
             matches = await self.pool.run(matches.keep_newest, spec.limit)
         return matches
+
+    async def hits(self, spec: QuerySpec, step: int, by: str | None = None) -> Histogram:
+        """Matches of ``spec`` per ``step`` ns of receive time (and per value of the
+        field ``by``); raises QueryError, also for too many buckets."""
+        aggregate.check_range(spec, step)
+        matcher = await self.compile(spec)
+        views = await self._views(spec)
+        parts = split_views(views, self.parallelism)
+        counted = await asyncio.gather(
+            *(self.pool.run(aggregate.count_buckets, p, matcher, step, by) for p in parts)
+        )
+        return aggregate.histogram(spec, step, by, counted)
+
+    async def top(self, spec: QuerySpec, field: str, limit: int) -> Top:
+        """The ``limit`` most frequent values of ``field`` among the matches of ``spec``
+        (a spec limit or order is not applied); raises QueryError."""
+        matcher = await self.compile(spec)
+        views = await self._views(spec)
+        parts = split_views(views, self.parallelism)
+        counted = await asyncio.gather(
+            *(self.pool.run(aggregate.count_values, p, matcher, field) for p in parts)
+        )
+        return aggregate.top(field, limit, counted)
+
+    async def _views(self, spec: QuerySpec) -> tuple[BlockView, ...]:
+        if spec.history and self.history is not None:
+            return await self.pool.run(self.history)
+        return self.ring.snapshot().views
 
     async def tail(self, count: int) -> Matches:
         """The newest ``count`` lines held."""

@@ -71,7 +71,7 @@ def parse_time(text: str, now_ns: int) -> int:
     return int(dt.timestamp() * 1e9)
 
 
-Param = tuple[str, str, list[str]]  # (key, value, value split on unquoted commas)
+Param = tuple[str, str, list[str]]  # (key, value, the items of a list value, else [value])
 
 
 def build_spec(params: Iterable[Param], now_ns: int) -> QuerySpec:
@@ -80,8 +80,16 @@ def build_spec(params: Iterable[Param], now_ns: int) -> QuerySpec:
     opts: dict[str, object] = {}
     for key, value, items in params:
         k = key.lower()
-        if k in ("keywords", "keyword"):
-            keywords.extend(i.encode("utf-8", "surrogateescape") for i in items if i)
+        if k == "keywords":
+            if not all(items):
+                raise QueryError(
+                    f"Empty keyword in keywords='{value}': give each keyword some text"
+                )
+            keywords.extend(i.encode("utf-8", "surrogateescape") for i in items)
+        elif k == "keyword":
+            if not value:
+                raise QueryError("Empty keyword: keyword= takes the rest of the line as its text")
+            keywords.append(value.encode("utf-8", "surrogateescape"))
         elif k == "operator":
             op = value.upper()
             if op not in ("AND", "OR"):

@@ -5,10 +5,12 @@ The original MVP2 protocol is kept byte for byte:
 - ``STATS``                  -> ``STATS: Total=<n>, Dropped=<n>, Current=<n>, Clients=<n>``
 - ``COUNT``                  -> ``COUNT: <n>``
 - ``QUERY keyword=<text>``   -> ``FOUND: <n> matches`` then each matching raw line;
-  the keyword is the whole rest of the line, spaces included.
+  the keyword is the whole rest of the line, whatever it holds (spaces, ``=``,
+  quotes), as one literal.
 - anything else              -> ``ERROR: Unknown command`` (plus a pointer to HELP)
 
-and extended with ``QUERY key=value ...`` parameters, ``TAIL``, ``FOLLOW`` and
+and extended with ``QUERY key=value ...`` parameters (:func:`tokenize` has the
+quoting rules), ``TAIL``, ``FOLLOW``, the aggregations ``HITS`` and ``TOP``, and
 ``HELP`` (see :mod:`.help`). Parsing never raises: a bad line becomes an
 :class:`Error` whose reply is one ``ERROR: ...`` line.
 """
@@ -16,10 +18,11 @@ and extended with ``QUERY key=value ...`` parameters, ``TAIL``, ``FOLLOW`` and
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from ...query.aggregate import DEFAULT_TOP, check_field, parse_step, parse_top_limit
 from ...query.errors import QueryError
-from ...query.spec import MAX_LIMIT, PARAMETERS, QuerySpec, build_spec
+from ...query.spec import MAX_LIMIT, PARAMETERS, Param, QuerySpec, build_spec
 from .render import error_line
 
 DEFAULT_TAIL = 10
@@ -61,6 +64,24 @@ class Follow:
 
 
 @dataclass(frozen=True, slots=True)
+class Hits:
+    """``HITS``: match counts per ``step`` ns of receive time, per value of ``by``."""
+
+    spec: QuerySpec
+    step: int
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Top:
+    """``TOP``: the ``limit`` most frequent values of ``field`` among the matches."""
+
+    spec: QuerySpec
+    field: str
+    limit: int = DEFAULT_TOP
+
+
+@dataclass(frozen=True, slots=True)
 class Error:
     message: str
 
@@ -68,22 +89,55 @@ class Error:
         return error_line(self.message)
 
 
-Command = Stats | Count | Help | Info | Query | Tail | Follow | Error
+Command = Stats | Count | Help | Info | Query | Tail | Follow | Hits | Top | Error
 
 UNKNOWN = Error("Unknown command. Use HELP for usage.")
 
+LIST_KEYS = frozenset({"keywords", "level"})  # values that are comma-separated lists
+REST_KEY = "keyword"  # its value is the whole rest of the line
 
-def tokenize(text: str) -> list[tuple[str, str, list[str]]]:
-    """Split ``key=value`` tokens on spaces; double quotes protect spaces and commas.
 
-    Inside quotes ``\\"`` is a quote and ``\\\\`` a backslash; any other backslash
-    is kept as is, so regexes such as ``regex="\\d+ ms"`` need no doubling.
+def _quoted(text: str, i: int, key: str) -> tuple[str, int]:
+    """The quoted string that opens at ``text[i]`` and the index after its closing quote."""
+    n = len(text)
+    chars: list[str] = []
+    j = i + 1
+    while j < n and text[j] != '"':
+        if text[j] == "\\" and text[j + 1 : j + 2] in ('"', "\\"):
+            j += 1  # \" and \\ are escapes; other backslashes stay
+        chars.append(text[j])
+        j += 1
+    if j >= n:
+        raise ValueError(f"Unterminated quote in value of '{key}'")
+    return "".join(chars), j + 1
 
-    Returns ``(key, value, items)`` where ``items`` is the value split on
-    unquoted commas. Raises ValueError for a token without ``=`` or an
-    unterminated quote.
+
+def _item_end(text: str, i: int, listed: bool) -> int:
+    """Where an unquoted value (or list item) starting at ``text[i]`` ends."""
+    space = text.find(" ", i)
+    end = space if space >= 0 else len(text)
+    if listed:
+        comma = text.find(",", i, end)
+        end = comma if comma >= 0 else end
+    return end
+
+
+def tokenize(text: str) -> list[Param]:
+    """Split ``key=value`` tokens on spaces.
+
+    Quoting: a value (or, for ``keywords=`` and ``level=``, one item of its comma
+    list) that *begins* with ``"`` runs to the closing ``"``, spaces and commas
+    included; inside it ``\\"`` is a quote and ``\\\\`` a backslash, and any
+    other backslash stays as it is. After the closing quote comes a space, the
+    end of the line or (in a list) a comma. A value that does not begin with
+    ``"`` ends at the next space and keeps every ``"`` it holds. ``keyword=``
+    takes the whole rest of the line, as it is, as its value.
+
+    Returns ``(key, value, items)``: ``items`` is the list of a list key's
+    items, else ``[value]``. Raises ValueError for a token without ``=``, an
+    unterminated quote or text after a closing quote.
     """
-    tokens: list[tuple[str, str, list[str]]] = []
+    tokens: list[Param] = []
     i, n = 0, len(text)
     while i < n:
         if text[i] == " ":
@@ -96,53 +150,101 @@ def tokenize(text: str) -> list[tuple[str, str, list[str]]]:
             raise ValueError(f"Expected key=value, got '{text[i:end]}'")
         key = text[i:eq]
         i = eq + 1
-        value: list[str] = []
+        lowered = key.lower()
+        if lowered == REST_KEY:
+            tokens.append((key, text[i:], [text[i:]]))
+            break
+        listed = lowered in LIST_KEYS
         items: list[str] = []
-        item: list[str] = []
-        while i < n and text[i] != " ":
-            ch = text[i]
-            if ch == '"':
-                close = i + 1
-                chars: list[str] = []
-                while close < n and text[close] != '"':
-                    if text[close] == "\\" and text[close + 1 : close + 2] in ('"', "\\"):
-                        close += 1  # \" and \\ are escapes; other backslashes stay
-                    chars.append(text[close])
-                    close += 1
-                if close >= n:
-                    raise ValueError(f"Unterminated quote in value of '{key}'")
-                value.extend(chars)
-                item.extend(chars)
-                i = close + 1
-                continue
-            if ch == ",":
-                items.append("".join(item))
-                item = []
+        while True:
+            if text[i : i + 1] == '"':
+                item, i = _quoted(text, i, key)
+                if i < n and text[i] != " " and not (listed and text[i] == ","):
+                    raise ValueError(
+                        f"Unexpected '{text[i]}' after a closing quote in value of '{key}'"
+                    )
             else:
-                item.append(ch)
-            value.append(ch)
-            i += 1
-        items.append("".join(item))
-        tokens.append((key, "".join(value), items))
+                end = _item_end(text, i, listed)
+                item, i = text[i:end], end
+            items.append(item)
+            if listed and text[i : i + 1] == ",":
+                i += 1
+                continue
+            break
+        tokens.append((key, ",".join(items), items if listed else [items[0]]))
     return tokens
 
 
-def parse_spec(params: str, now_ns: int) -> QuerySpec | Error:
-    """Parse the ``key=value`` parameters of QUERY or FOLLOW."""
+def _params(rest: str) -> list[Param] | Error:
     try:
-        return build_spec(tokenize(params), now_ns)
-    except QueryError as exc:
-        return Error(str(exc))
+        return tokenize(rest)
     except ValueError as exc:  # a token the tokenizer cannot read
         return Error(f"{exc}. Use HELP for usage.")
 
 
-def _is_seed_form(rest: str) -> bool:
-    """``keyword=<text>`` whose text holds no further ``param=value`` token."""
-    if not rest.startswith("keyword="):
-        return False
-    later = rest[len("keyword=") :].split(" ")[1:]
-    return not any(tok.split("=", 1)[0].lower() in PARAMETERS for tok in later if "=" in tok)
+def parse_spec(params: str, now_ns: int) -> QuerySpec | Error:
+    """Parse the ``key=value`` parameters of QUERY or FOLLOW."""
+    tokens = _params(params)
+    if isinstance(tokens, Error):
+        return tokens
+    try:
+        return build_spec(tokens, now_ns)
+    except QueryError as exc:
+        return Error(str(exc))
+
+
+def _take(tokens: list[Param], *keys: str) -> tuple[dict[str, str], list[Param]]:
+    """Split off the tokens of ``keys`` (the last of each wins) from the filters."""
+    taken: dict[str, str] = {}
+    rest: list[Param] = []
+    for token in tokens:
+        key = token[0].lower()
+        if key in keys:
+            taken[key] = token[1]
+        else:
+            rest.append(token)
+    return taken, rest
+
+
+def _refuse(tokens: list[Param], verb: str, *keys: str) -> None:
+    for key, _, _ in tokens:
+        if key.lower() in keys:
+            raise QueryError(f"Parameter '{key}' does not apply to {verb}. Use HELP for usage.")
+
+
+def parse_hits(rest: str, now_ns: int) -> Hits | Error:
+    """``HITS step=<n><s|m|h|d> [by=FIELD] [filters]``."""
+    tokens = _params(rest)
+    if isinstance(tokens, Error):
+        return tokens
+    try:
+        own, filters = _take(tokens, "step", "by")
+        if "step" not in own:
+            raise QueryError("HITS needs step=<n><s|m|h|d>, e.g. HITS step=1m")
+        step = parse_step(own["step"])
+        by = check_field(own["by"], "by=") if "by" in own else None
+        _refuse(filters, "HITS", "limit", "order")
+        return Hits(build_spec(filters, now_ns), step, by)
+    except QueryError as exc:
+        return Error(str(exc))
+
+
+def parse_top(rest: str, now_ns: int) -> Top | Error:
+    """``TOP FIELD [limit=N] [filters]``."""
+    name, _, params = rest.lstrip(" ").partition(" ")
+    if not name or "=" in name:
+        return Error("TOP needs a field first: TOP level [limit=N] [filters]")
+    tokens = _params(params)
+    if isinstance(tokens, Error):
+        return tokens
+    try:
+        field = check_field(name, "TOP")
+        own, filters = _take(tokens, "limit")
+        limit = parse_top_limit(own["limit"]) if "limit" in own else DEFAULT_TOP
+        _refuse(filters, "TOP", "order")
+        return Top(build_spec(filters, now_ns), field, limit)
+    except QueryError as exc:
+        return Error(str(exc))
 
 
 def parse_command(line: bytes, now_ns: int | None = None) -> Command:
@@ -156,13 +258,19 @@ def parse_command(line: bytes, now_ns: int | None = None) -> Command:
     verb = verb.upper()
     now = time.time_ns() if now_ns is None else now_ns
     if verb == "QUERY":
-        if _is_seed_form(rest):
-            return Query(QuerySpec(keywords=(line[len(b"QUERY keyword=") :],), raw=True))
         spec = parse_spec(rest, now)
-        return spec if isinstance(spec, Error) else Query(spec)
+        if isinstance(spec, Error):
+            return spec
+        # The seed form: QUERY keyword=<text> answers with the stored lines as they are.
+        seed = rest[: len(REST_KEY) + 1].lower() == REST_KEY + "="
+        return Query(replace(spec, raw=True) if seed else spec)
     if verb == "FOLLOW":
         spec = parse_spec(rest, now)
         return spec if isinstance(spec, Error) else Follow(spec)
+    if verb == "HITS":
+        return parse_hits(rest, now)
+    if verb == "TOP":
+        return parse_top(rest, now)
     if verb == "TAIL":
         arg = rest.strip()
         if not arg:
@@ -191,11 +299,13 @@ __all__ = [
     "Error",
     "Follow",
     "Help",
+    "Hits",
     "Info",
     "Query",
     "QuerySpec",
     "Stats",
     "Tail",
+    "Top",
     "parse_command",
     "parse_spec",
     "tokenize",

@@ -21,11 +21,13 @@ from .render import (
     count_line,
     error_line,
     found_line,
+    hits_lines,
     info_block,
     live_lines,
     render,
     render_stamped,
     stats_line,
+    top_lines,
 )
 
 
@@ -39,6 +41,10 @@ class Peer(Protocol):
     def abort(self) -> None: ...
 
     async def wait_closed(self) -> None: ...
+
+    async def wait_drained(self) -> bool:
+        """Until writing resumes after a pause (True) or the connection is gone (False)."""
+        ...
 
 
 class FollowSink:
@@ -95,6 +101,17 @@ class LineHandler:
             case cmd.Follow(spec=spec):
                 async for chunk in self._follow(spec, peer):
                     yield chunk
+            case cmd.Hits(spec=spec, step=step, by=by):
+                try:
+                    hist = await self.engine.hits(spec, step, by)
+                    yield await self.engine.pool.run(hits_lines, hist)
+                except QueryError as exc:
+                    yield error_line(str(exc))
+            case cmd.Top(spec=spec, field=field, limit=limit):
+                try:
+                    yield top_lines(await self.engine.top(spec, field, limit))
+                except QueryError as exc:
+                    yield error_line(str(exc))
             case cmd.Error():
                 yield command.reply()
 
@@ -134,6 +151,9 @@ class LineHandler:
         yield b"FOLLOWING\n"
         tap = self.taps.add(matcher, FollowSink(peer))
         try:
-            await peer.wait_closed()
+            # Each time the follower has read its backlog, it hears at once what
+            # went by meanwhile, not only with the next matching line.
+            while await peer.wait_drained():
+                self.taps.caught_up(tap)
         finally:
             self.taps.remove(tap)

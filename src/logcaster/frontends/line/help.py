@@ -7,18 +7,24 @@ Commands (one per connection; replies end when the server closes):
   INFO                        every counter (also STATS verbose): persistence, truncation, queues. Example: INFO
   COUNT                       lines held in memory. Example: COUNT
   QUERY [param=value ...]     matching lines, oldest first, '[time] line'. Example: QUERY keywords=error limit=20
-  QUERY keyword=<text>        original form: rest of line is one literal, raw lines. Example: QUERY keyword=disk full
+  QUERY keyword=<text>        original form: the whole rest of the line is one literal (spaces, =, quotes and all), raw lines. Example: QUERY keyword=payment failed order=123
   TAIL [n]                    the newest n lines (default 10), oldest first. Example: TAIL 50
-  FOLLOW [param=value ...]    stream new matching lines until you disconnect; a follower too slow to read is told '... N lines skipped'. Example: FOLLOW level=ERROR
+  FOLLOW [param=value ...]    stream new matching lines until you disconnect; a follower too slow to read is told '... N lines skipped' once it catches up. Example: FOLLOW level=ERROR
+  HITS step=N(s|m|h|d) [by=level] [param=value ...]  matches per time bucket (UTC, oldest first, empty buckets too): 'HITS: <buckets>' then '<start> <count>[ LEVEL=<n> ...]'. Example: HITS step=5m by=level time_from=-1h
+  TOP level [limit=N] [param=value ...]  most frequent levels of the matches (default 10; NONE: no level): 'TOP: <n>' then '<level> <count>'. Example: TOP level keywords=db
   HELP                        this text. Example: HELP
-Parameters (combine with AND; quote values with spaces: keywords="disk full",timeout):
-  keywords=a,b,c              case-sensitive substrings (alias keyword=). Example: keywords=timeout,db
+Parameters (filters combine with AND; the same for QUERY, FOLLOW, HITS and TOP):
+  keywords=a,b,c              case-sensitive substrings, a comma list. Example: keywords=timeout,db
+  keyword=<text>              one literal: the whole rest of the line, so it comes last. Example: limit=5 keyword=disk full
   operator=AND|OR             how keywords combine (default AND). Example: keywords=error,fatal operator=OR
   regex=PATTERN               RE2 regex, linear time; (?i) for case-insensitive. Example: regex=user_id=[0-9]+
   time_from=T / time_to=T     inclusive receive-time bounds: Unix seconds, ISO 8601 or -15m/-2h/-1d. Example: time_from=-15m
   level=L1[,L2]               level token: ERROR, [error], level=error, "level":"error". Example: level=ERROR,WARN
-  limit=N                     only the newest N matches. Example: limit=100
+  limit=N                     only the newest N matches (TOP: N values). Example: limit=100
   order=asc|desc              oldest first (default) or newest first. Example: order=desc
   scope=ring|all              memory only (default) or also the log files written with -P. Example: scope=all keywords=panic
+Quoting: a value that starts with " runs to the closing " (spaces and commas kept; \\" is a quote, \\\\ a backslash);
+  in keywords= and level= lists each item may be quoted: keywords="disk full",timeout. A value that does not start
+  with " ends at the next space and keeps its quotes as written: regex=^\\{"level":"error"
 Replies: 'FOUND: <n> matches' then one line per match; errors are one 'ERROR: ...' line.
 """

@@ -85,6 +85,7 @@ class QueryProtocol(asyncio.Protocol):
         self._task: asyncio.Task[None] | None = None
         self._can_write = asyncio.Event()
         self._can_write.set()
+        self._resumed = asyncio.Event()  # writing resumed after a pause (FOLLOW's hook)
         self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.opened = time.monotonic()
 
@@ -115,6 +116,7 @@ class QueryProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._can_write.set()
+        self._resumed.set()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.connections.discard(self)
@@ -157,6 +159,20 @@ class QueryProtocol(asyncio.Protocol):
     async def wait_closed(self) -> None:
         """Until the client closes the connection or its sending side."""
         await self._closed
+
+    async def wait_drained(self) -> bool:
+        """Until the transport resumes writing after a pause (True: the reader has
+        caught up) or the connection closes (False)."""
+        if not self._closed.done() and not self._resumed.is_set():
+            resumed = asyncio.ensure_future(self._resumed.wait())
+            try:
+                await asyncio.wait((resumed, self._closed), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                resumed.cancel()
+        if self._closed.done():
+            return False
+        self._resumed.clear()
+        return True
 
     # ------------------------------------------------------------ internals
     def _take(self, outcome: Outcome) -> None:

@@ -1,6 +1,8 @@
-"""How the line port writes what the engine returns: status lines, ``INFO``, and
+"""How the line port writes what the engine returns: status lines, ``INFO``,
 matching lines as stored (seed form) or ``[YYYY-MM-DD HH:MM:SS] <line>`` (server
-local time), in chunks of whole lines, with invalid UTF-8 shown as U+FFFD.
+local time), in chunks of whole lines, with invalid UTF-8 shown as U+FFFD, and the
+aggregations: ``HITS`` buckets (``<UTC ISO time> <count>[ VALUE=n ...]``) and
+``TOP`` values (``<value> <count>``).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import time
 from array import array
 from collections.abc import Iterable, Iterator
 
+from ...query.aggregate import Histogram, Top
 from ...query.matches import Matches, lines_of
 from ...query.spec import QuerySpec
 from ...scan import gather, gather_stamped
@@ -138,3 +141,29 @@ def live_lines(block: bytes, spans: array[int], ts_ns: int, skipped: int) -> byt
         run = block[spans[i] : spans[i + 1] - 1]  # whole lines, last newline dropped
         out.append(prefix + run.replace(b"\n", b"\n" + prefix) + b"\n")
     return as_utf8(b"".join(out))
+
+
+def iso_utc(ts_ns: int) -> str:
+    """``2026-12-01T19:00:00Z`` (UTC, whole seconds); Unix seconds if out of range."""
+    seconds = ts_ns // 1_000_000_000
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+    except (OverflowError, OSError, ValueError):
+        return str(seconds)
+
+
+def hits_lines(hist: Histogram) -> bytes:
+    """``HITS: <n>`` then ``<bucket start> <count>`` per bucket, oldest first; with a
+    ``by`` field each line goes on with ``VALUE=<count>`` for every non-zero value."""
+    out = [f"HITS: {len(hist.buckets)}\n"]
+    for bucket in hist.buckets:
+        pairs = "".join(f" {value}={n}" for value, n in bucket.values)
+        out.append(f"{iso_utc(bucket.start)} {bucket.count}{pairs}\n")
+    return "".join(out).encode("utf-8", "replace")
+
+
+def top_lines(result: Top) -> bytes:
+    """``TOP: <n>`` then ``<value> <count>`` per value, most frequent first."""
+    out = [f"TOP: {len(result.values)}\n"]
+    out.extend(f"{value} {n}\n" for value, n in result.values)
+    return "".join(out).encode("utf-8", "replace")

@@ -1,0 +1,230 @@
+"""Aggregations over the lines a :class:`~.spec.QuerySpec` selects: time histograms
+(:class:`Histogram`, the line port's ``HITS``) and the most frequent values of a field
+(:class:`Top`, ``TOP``), plus the checks of their own parameters.
+
+Both read exactly the bytes a search reads: each block view is cut into byte
+regions by chunk receive time (:mod:`.regions`) and each region is scanned once
+by the query's :class:`~.matcher.Matcher`. A histogram's counts come from the
+scanner's per-region counts, so counting is per chunk run, not per line; only a
+per-value breakdown (``by=level``, ``TOP level``) classifies matching lines one
+by one, through :func:`field_of`.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..storage.ring import BlockView
+from .errors import QueryError
+from .levels import level_of
+from .matcher import Matcher
+from .matches import lines_of
+from .regions import bucket_regions, time_regions
+from .spec import QuerySpec
+
+NONE = "NONE"  # the value of a line that names no level
+FIELDS = ("level",)  # what TOP and HITS by= can count; grows with structured inputs
+SEVERITY = (  # canonical levels, most severe first: the order of a by=level breakdown
+    "EMERG",
+    "ALERT",
+    "FATAL",
+    "CRITICAL",
+    "ERROR",
+    "WARN",
+    "NOTICE",
+    "INFO",
+    "DEBUG",
+    "TRACE",
+    NONE,
+)
+MAX_BUCKETS = 100_000
+DEFAULT_TOP = 10
+MAX_TOP = 10_000
+NS = 1_000_000_000
+_STEP = re.compile(r"^([1-9][0-9]{0,8})([smhd])$")
+_STEP_UNITS = {"s": NS, "m": 60 * NS, "h": 3600 * NS, "d": 86400 * NS}
+
+
+# ------------------------------------------------------------------ parameters
+def parse_step(text: str) -> int:
+    """``10s``, ``5m``, ``1h``, ``1d`` -> the bucket width in ns; raises QueryError."""
+    m = _STEP.match(text.strip().lower())
+    if m is None:
+        raise QueryError(
+            f"Invalid step '{text}': a whole number and a unit s, m, h or d (10s, 5m, 1h, 1d)"
+        )
+    return int(m.group(1)) * _STEP_UNITS[m.group(2)]
+
+
+def check_field(name: str, what: str) -> str:
+    """The field ``name`` (any case) as the engine knows it; raises QueryError."""
+    field = name.strip().lower()
+    if field not in FIELDS:
+        raise QueryError(f"Unknown field '{name}' for {what}. Fields: {', '.join(FIELDS)}")
+    return field
+
+
+def parse_top_limit(text: str) -> int:
+    """TOP's ``limit=``: how many values to list; raises QueryError."""
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = -1
+    if not 1 <= limit <= MAX_TOP:
+        raise QueryError(f"Invalid limit '{text}': a whole number from 1 to {MAX_TOP}")
+    return limit
+
+
+def field_of(field: str, line: bytes) -> str:
+    """The value of ``field`` in one line (without its newline)."""
+    # One entry point for every per-line classification, so that a faster
+    # level detector speeds up every aggregation at once.
+    return level_of(line) or NONE
+
+
+def value_order(field: str, value: str) -> tuple[int, str]:
+    """Where ``value`` goes in a per-bucket breakdown of ``field``."""
+    if field == "level" and value in SEVERITY:
+        return SEVERITY.index(value), value
+    return len(SEVERITY), value
+
+
+# ------------------------------------------------------------------ results
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    start: int  # ns since the epoch, a multiple of the step
+    count: int
+    values: tuple[tuple[str, int], ...] = ()  # per-value counts (by=), non-zero only
+
+
+@dataclass(frozen=True, slots=True)
+class Histogram:
+    """Match counts per time bucket, oldest first, empty buckets included."""
+
+    step: int  # ns
+    by: str | None
+    buckets: tuple[Bucket, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Top:
+    """The most frequent values of a field among the matching lines."""
+
+    field: str
+    values: tuple[tuple[str, int], ...]  # most frequent first, ties by value
+    matched: int  # lines counted
+
+
+# Partial results of one worker's share of the views.
+Counts = dict[int, int]  # bucket -> matches
+Breakdown = dict[int, Counter[str]]  # bucket -> value -> matches
+
+
+def _tally(field: str, view: BlockView, spans: array[int], into: Counter[str]) -> None:
+    buf = view.buf
+    for s, e in lines_of(view, spans, False):
+        into[field_of(field, bytes(buf[s : e - 1]))] += 1
+
+
+def _fixed_value(spec: QuerySpec, field: str) -> str | None:
+    """The one value every matching line has, when the filters decide it."""
+    if field == "level" and len(spec.levels) == 1:
+        return next(iter(spec.levels))
+    return None
+
+
+def count_buckets(
+    views: Sequence[BlockView], matcher: Matcher, step: int, by: str | None
+) -> tuple[Counts, Breakdown]:
+    """Matches per bucket (and per value of ``by``) in some block views."""
+    spec = matcher.spec
+    fixed = _fixed_value(spec, by) if by is not None else None
+    counts: Counts = {}
+    breakdown: Breakdown = {}
+    for view in views:
+        for s, e, bucket in bucket_regions(view, spec, step):
+            spans: array[int] = array("q")
+            found = matcher.scan(view.buf, s, e, spans)
+            if not found:
+                continue
+            counts[bucket] = counts.get(bucket, 0) + found
+            if by is None:
+                continue
+            values = breakdown.setdefault(bucket, Counter())
+            if fixed is not None:
+                values[fixed] += found
+            else:
+                _tally(by, view, spans, values)
+    return counts, breakdown
+
+
+def count_values(views: Sequence[BlockView], matcher: Matcher, field: str) -> Counter[str]:
+    """How many matching lines have each value of ``field``, in some block views."""
+    spec = matcher.spec
+    fixed = _fixed_value(spec, field)
+    values: Counter[str] = Counter()
+    for view in views:
+        for s, e in time_regions(view, spec):
+            spans: array[int] = array("q")
+            found = matcher.scan(view.buf, s, e, spans)
+            if not found:
+                continue
+            if fixed is not None:
+                values[fixed] += found
+            else:
+                _tally(field, view, spans, values)
+    return values
+
+
+def histogram(
+    spec: QuerySpec, step: int, by: str | None, parts: Sequence[tuple[Counts, Breakdown]]
+) -> Histogram:
+    """Merge workers' counts into buckets over the queried range: ``time_from`` ..
+    ``time_to``, an open end replaced by the first or last matching bucket."""
+    counts: Counts = {}
+    breakdown: Breakdown = {}
+    for part_counts, part_values in parts:
+        for bucket, n in part_counts.items():
+            counts[bucket] = counts.get(bucket, 0) + n
+        for bucket, values in part_values.items():
+            breakdown.setdefault(bucket, Counter()).update(values)
+    first = spec.time_from // step if spec.time_from is not None else min(counts, default=None)
+    last = spec.time_to // step if spec.time_to is not None else max(counts, default=None)
+    if first is None or last is None or last < first:
+        return Histogram(step, by, ())
+    check_buckets(first, last)
+    buckets = []
+    for b in range(first, last + 1):
+        values = breakdown.get(b, Counter())
+        ordered = sorted(values.items(), key=lambda kv: value_order(by or "", kv[0]))
+        buckets.append(Bucket(b * step, counts.get(b, 0), tuple(ordered)))
+    return Histogram(step, by, tuple(buckets))
+
+
+def check_buckets(first: int, last: int) -> None:
+    """Refuse a histogram of more than MAX_BUCKETS buckets."""
+    n = last - first + 1
+    if n > MAX_BUCKETS:
+        raise QueryError(
+            f"HITS would return {n} buckets (at most {MAX_BUCKETS}): "
+            "use a larger step or a narrower time range"
+        )
+
+
+def check_range(spec: QuerySpec, step: int) -> None:
+    """With both time bounds given, refuse an absurd bucket count before searching."""
+    if spec.time_from is not None and spec.time_to is not None:
+        check_buckets(spec.time_from // step, spec.time_to // step)
+
+
+def top(field: str, limit: int, parts: Sequence[Counter[str]]) -> Top:
+    """Merge workers' value counts; the ``limit`` most frequent, ties by value."""
+    total: Counter[str] = Counter()
+    for part in parts:
+        total.update(part)
+    ranked = sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    return Top(field, tuple(ranked), sum(total.values()))
