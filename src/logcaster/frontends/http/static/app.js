@@ -12,6 +12,7 @@ const FIRST_PAGE = 200; // the newest matches, fetched first
 const MAX_ROWS = 100000; // search results fetched and listed
 const MAX_TAIL_ROWS = 50000; // the live tail keeps this many, dropping the oldest
 const TAIL_BACKFILL = 1000;
+const LEVEL_BREAKDOWN_MAX = 250000; // matches classified by level without being asked
 const FACETS = ["level", "host", "app"];
 
 const $ = (id) => document.getElementById(id);
@@ -41,6 +42,7 @@ let pendingSkipped = 0;
 let started = 0; // when the current search began (performance.now())
 let counted = null; // its match count, once known
 let listed = false; // its rows all fetched
+let levelsDeferred = null; // loads the level breakdown on request
 let histogramHits = null; // the last histogram: its level counts are the level facet
 let fieldFacets = []; // the other facets' /api/v1/top answers
 
@@ -128,6 +130,8 @@ async function run(push) {
   started = performance.now();
   counted = null;
   listed = false;
+  histogramHits = null;
+  levelsDeferred = null;
   const hl = highlights(state.q);
   rows = [];
   list.tailing = state.tail;
@@ -150,6 +154,7 @@ async function run(push) {
     const page = await fetchRows(base, FIRST_PAGE, signal);
     if (gen !== generation) return;
     rows = page;
+    list.rows = page;
     list.changed();
     performance.mark("first-results");
     document.body.dataset.firstResultsMs = String(Math.round(performance.now() - started));
@@ -203,8 +208,9 @@ async function fetchRows(base, limit, signal) {
   return out;
 }
 
-// Totals first (counted per receive chunk: fast), then the per-level breakdown (which
-// classifies each matching line, so it can take much longer over a full ring).
+// Totals first (counted per receive chunk: fast), then the per-level breakdown, which
+// classifies each matching line: over more than LEVEL_BREAKDOWN_MAX matches it waits
+// for a click on "Count levels" rather than keeping the server's workers busy.
 async function loadHistogram(base, signal, gen) {
   const params = new URLSearchParams(base);
   params.set("step", "auto");
@@ -214,13 +220,12 @@ async function loadHistogram(base, signal, gen) {
     if (gen !== generation) return hits;
     chart.show(hits);
     setCounted(hits.total);
-    params.set("by", "level");
-    const byLevel = await getJSON("/api/v1/hits", params, signal);
-    if (gen !== generation) return byLevel;
-    histogramHits = byLevel;
-    chart.show(byLevel);
-    renderFacets();
-    return byLevel;
+    if (hits.total > LEVEL_BREAKDOWN_MAX) {
+      levelsDeferred = () => loadLevels(params, signal, gen);
+      renderFacets();
+      return hits;
+    }
+    return (await loadLevels(params, signal, gen)) || hits;
   } catch (err) {
     if (!signal.aborted && gen === generation) {
       if (!hits) chart.clear();
@@ -228,6 +233,18 @@ async function loadHistogram(base, signal, gen) {
     }
     return hits;
   }
+}
+
+async function loadLevels(params, signal, gen) {
+  levelsDeferred = null;
+  const by = new URLSearchParams(params);
+  by.set("by", "level");
+  const byLevel = await getJSON("/api/v1/hits", by, signal);
+  if (gen !== generation) return null;
+  histogramHits = byLevel;
+  chart.show(byLevel);
+  renderFacets();
+  return byLevel;
 }
 
 // Level counts from the histogram; the other fields from /api/v1/top, where the
@@ -267,7 +284,28 @@ function levelFacet(hits) {
 function renderFacets() {
   els.facets.textContent = "";
   if (histogramHits) els.facets.append(facet(levelFacet(histogramHits)));
+  else if (levelsDeferred) els.facets.append(deferredFacet("level", levelsDeferred));
   for (const top of fieldFacets) els.facets.append(facet(top));
+}
+
+function deferredFacet(field, load) {
+  const box = document.createElement("section");
+  box.className = "facet";
+  box.dataset.field = field;
+  const h = document.createElement("h3");
+  h.textContent = field;
+  const b = document.createElement("button");
+  b.type = "button";
+  b.id = `count-${field}`;
+  b.textContent = `Count ${field}s`;
+  b.title = "Classifies every matching line: can take a while over a full ring";
+  b.addEventListener("click", () => {
+    b.disabled = true;
+    b.textContent = "Counting…";
+    load().catch((err) => setError(err));
+  });
+  box.append(h, b);
+  return box;
 }
 
 function facet(top) {

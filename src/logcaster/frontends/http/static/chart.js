@@ -60,7 +60,7 @@ export class Histogram {
     const bars = uPlot.paths.bars({ size: [0.9, 40], align: 1 });
     const series = [{ value: (u, v) => (v == null ? "" : new Date(v * 1000).toLocaleString()) }];
     levels.forEach((name, k) => {
-      const color = LEVEL_COLORS[name] || "#64748b";
+      const color = LEVEL_COLORS[name] || "#6366f1";
       series.push({
         label: name,
         fill: color,
