@@ -452,7 +452,10 @@ function showDetail(rec) {
   const pre = document.createElement("pre");
   pre.textContent = rec.line;
   const table = document.createElement("table");
-  const fields = [["level", levelOf(rec.line) || "—"], ...parseFields(rec.line)];
+  const parsed = parseFields(rec.line);
+  const fields = parsed.some(([k]) => k.toLowerCase() === "level")
+    ? parsed
+    : [["level", levelOf(rec.line) || "—"], ...parsed];
   for (const [k, v] of fields) {
     const tr = document.createElement("tr");
     const th = document.createElement("th");
