@@ -19,8 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support import Server, start_server, wait_for
 from uiproxy import Proxy
+
+from logcaster.frontends.line.grammar import tokenize as line_tokenize
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or (
@@ -491,3 +495,79 @@ def test_live_tail_at_5000_lines_per_second_stays_responsive(page: Any, server: 
     note("tail_load_heap_mb", heap / 2**20)
     assert rows == min(sent, 50_000)
     assert max(tasks, default=0) < 500  # target 200 ms; the machine is shared
+
+
+# ------------------------------------------------------------------ the query text
+TEXT = st.text(alphabet='ab =",\\kKeywordslvLE', max_size=24) | st.builds(
+    " ".join,
+    st.lists(
+        st.builds(
+            "{}={}".format,
+            st.sampled_from(["keywords", "level", "regex", "keyword", "operator", "Keywords"]),
+            st.text(alphabet='ab ,"\\x', max_size=8),
+        ),
+        max_size=4,
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def query_page(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    srv = start_server(tmp_path_factory.mktemp("tokenizer"))
+    context = browser.new_context()
+    pg = context.new_page()
+    try:
+        pg.goto(url(srv))
+        js(pg, "document.body.dataset.state === 'done'")
+        pg.evaluate("import('/ui/query.js').then((m) => { window.queryModule = m; })")
+        js(pg, "window.queryModule !== undefined")
+        yield pg
+    finally:
+        context.close()
+        srv.reap()
+
+
+def js_tokens(page: Any, text: str) -> list[tuple[str | None, list[str]]] | str:
+    return page.evaluate(
+        """(text) => {
+          try {
+            return window.queryModule.tokenize(text).map((t) => [t.key, t.items]);
+          } catch (e) { return e.message; }
+        }""",
+        text,
+    )
+
+
+@settings(max_examples=300)
+@given(TEXT)
+def test_query_text_is_tokenized_as_the_line_port_does(query_page: Any, text: str) -> None:
+    """key=value text splits as QUERY's tokenizer splits it (same items, same errors);
+    a word without '=' is the UI's shorthand for a keyword."""
+    got = js_tokens(query_page, text)
+    try:
+        want = [(k, items) for k, _, items in line_tokenize(text)]
+    except ValueError as exc:
+        if isinstance(got, str) and not str(exc).startswith("Expected key=value"):
+            assert got == str(exc)
+        return  # bare words: not QUERY syntax
+    assert isinstance(got, list), got
+    assert [(k, items) for k, items in got] == [(k, list(items)) for k, items in want]
+
+
+def test_query_text_with_bare_words_and_errors(query_page: Any) -> None:
+    assert js_tokens(query_page, 'disk "full now" level=ERROR,"WARN"') == [
+        [None, ["disk"]],
+        [None, ["full now"]],
+        ["level", ["ERROR", "WARN"]],
+    ]
+    assert js_tokens(query_page, 'regex="a') == "Unterminated quote in value of 'regex'"
+    params = query_page.evaluate("window.queryModule.toParams('x keyword=disk full')")
+    assert params == [["keywords", "x"], ["keywords", "disk full"]]
+    page_error = query_page.evaluate(
+        """(() => {
+          document.getElementById('q').value = 'regex="unclosed';
+          document.getElementById('run').click();
+          return document.getElementById('error').textContent;
+        })()"""
+    )
+    assert page_error == "Unterminated quote in value of 'regex'"

@@ -52,10 +52,14 @@ const chart = new Histogram($("chart"), (from, to) => {
   state.to = new Date(to * 1000).toISOString();
   run(true);
 });
-const live = new LiveTail(onTailRecords, (text) => {
-  document.body.dataset.tail = text;
-  if (state.tail) setStatus(paused ? `live tail paused (${text})` : `live tail: ${text}`);
-});
+const live = new LiveTail(
+  onTailRecords,
+  (text) => {
+    document.body.dataset.tail = text;
+    if (state.tail) setStatus(paused ? `live tail paused (${text})` : `live tail: ${text}`);
+  },
+  MAX_TAIL_ROWS,
+);
 
 // ------------------------------------------------------------------ state and URL
 function readURL() {
@@ -104,7 +108,7 @@ function setStatus(text) {
 }
 
 function setError(err) {
-  els.error.textContent = err ? (err instanceof ApiError ? err.message : String(err)) : "";
+  els.error.textContent = err ? (err instanceof Error ? err.message : String(err)) : "";
 }
 
 // ------------------------------------------------------------------ search
@@ -137,7 +141,16 @@ async function run(push) {
   list.tailing = state.tail;
   list.follow = state.tail;
   list.setRows(rows, hl);
-  const base = filters();
+  let base;
+  try {
+    base = filters();
+  } catch (err) {
+    setError(err);
+    setStatus("");
+    chart.clear();
+    document.body.dataset.state = "error";
+    return;
+  }
   if (state.tail) {
     setStatus("live tail: connecting…");
     paused = false;

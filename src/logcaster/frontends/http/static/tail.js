@@ -15,8 +15,9 @@ function before(rfc3339) {
 export class LiveTail {
   // onRecords(records) gets lines and {skipped: N} markers, in order;
   // onState(text) describes the connection.
-  constructor(onRecords, onState) {
+  constructor(onRecords, onState, reconnectLimit) {
     this.onRecords = onRecords;
+    this.reconnectLimit = reconnectLimit;
     this.onState = onState;
     this.controller = null;
     this.running = false;
@@ -67,6 +68,8 @@ export class LiveTail {
       const query = new URLSearchParams(params);
       const from = this.lastTime ? before(this.lastTime) : since;
       if (from) query.set("since", from);
+      // a reconnection's backfill is every line missed, up to what the list keeps
+      if (this.lastTime) query.set("limit", String(this.reconnectLimit));
       this.onState(attempt ? "reconnecting…" : "connecting…");
       try {
         await streamNDJSON(
