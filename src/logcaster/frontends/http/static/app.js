@@ -4,7 +4,9 @@
 
 import { ApiError, getJSON, streamNDJSON } from "./api.js";
 import { Histogram, LEVEL_COLORS } from "./chart.js";
-import { VirtualList, levelOf } from "./list.js";
+import { hideDetail, showDetail } from "./detail.js";
+import { deferredFacet, facet, levelFacet } from "./facets.js";
+import { VirtualList } from "./list.js";
 import { filterValues, highlights, setFilter, toParams } from "./query.js";
 import { LiveTail } from "./tail.js";
 
@@ -46,7 +48,7 @@ let levelsDeferred = null; // loads the level breakdown on request
 let histogramHits = null; // the last histogram: its level counts are the level facet
 let fieldFacets = []; // the other facets' /api/v1/top answers
 
-const list = new VirtualList($("list"), $("spacer"), showDetail);
+const list = new VirtualList($("list"), $("spacer"), showLine);
 const chart = new Histogram($("chart"), (from, to) => {
   state.from = new Date(from * 1000).toISOString();
   state.to = new Date(to * 1000).toISOString();
@@ -128,7 +130,7 @@ async function run(push) {
   const signal = controller.signal;
   live.stop();
   setError("");
-  hideDetail();
+  hideDetail(els.detail);
   document.body.dataset.state = "searching";
   delete document.body.dataset.total;
   started = performance.now();
@@ -284,83 +286,20 @@ async function loadFacets(signal, gen) {
   renderFacets();
 }
 
-function levelFacet(hits) {
-  const counts = new Map();
-  for (const b of hits.buckets) {
-    for (const [name, n] of Object.entries(b.by || {})) counts.set(name, (counts.get(name) || 0) + n);
-  }
-  const values = [...counts].map(([value, count]) => ({ value, count }));
-  values.sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : 1));
-  return { field: "level", values };
-}
-
 function renderFacets() {
   els.facets.textContent = "";
-  if (histogramHits) els.facets.append(facet(levelFacet(histogramHits)));
-  else if (levelsDeferred) els.facets.append(deferredFacet("level", levelsDeferred));
-  for (const top of fieldFacets) els.facets.append(facet(top));
+  if (histogramHits) els.facets.append(facetOf(levelFacet(histogramHits)));
+  else if (levelsDeferred) els.facets.append(deferredFacet("level", levelsDeferred, setError));
+  for (const top of fieldFacets) els.facets.append(facetOf(top));
 }
 
-function deferredFacet(field, load) {
-  const box = document.createElement("section");
-  box.className = "facet";
-  box.dataset.field = field;
-  const h = document.createElement("h3");
-  h.textContent = field;
-  const b = document.createElement("button");
-  b.type = "button";
-  b.id = `count-${field}`;
-  b.textContent = `Count ${field}s`;
-  b.title = "Classifies every matching line: can take a while over a full ring";
-  b.addEventListener("click", () => {
-    b.disabled = true;
-    b.textContent = "Counting…";
-    load().catch((err) => setError(err));
+function facetOf(top) {
+  return facet(top, filterValues(state.q, top.field), (field, value) => {
+    const values = filterValues(state.q, field);
+    const next = values.includes(value) ? values.filter((v) => v !== value) : [...values, value];
+    state.q = setFilter(state.q, field, next);
+    run(true);
   });
-  box.append(h, b);
-  return box;
-}
-
-function facet(top) {
-  const box = document.createElement("section");
-  box.className = "facet";
-  box.dataset.field = top.field;
-  const h = document.createElement("h3");
-  h.textContent = top.field;
-  box.append(h);
-  const active = filterValues(state.q, top.field);
-  if (!top.values.length) {
-    const none = document.createElement("p");
-    none.className = "empty";
-    none.textContent = "no matches";
-    box.append(none);
-  }
-  for (const { value, count } of top.values) {
-    const b = document.createElement("button");
-    b.type = "button";
-    b.className = "facet-value";
-    b.dataset.value = value;
-    const on = active.includes(value);
-    b.classList.toggle("active", on);
-    b.setAttribute("aria-pressed", String(on));
-    const dot = document.createElement("span");
-    dot.className = `dot lvl-${top.field === "level" ? value : "NONE"}`;
-    const name = document.createElement("span");
-    name.className = "name";
-    name.textContent = value;
-    const n = document.createElement("span");
-    n.className = "count";
-    n.textContent = count.toLocaleString();
-    b.append(dot, name, n);
-    b.addEventListener("click", () => {
-      const values = filterValues(state.q, top.field);
-      const next = values.includes(value) ? values.filter((v) => v !== value) : [...values, value];
-      state.q = setFilter(state.q, top.field, next);
-      run(true);
-    });
-    box.append(b);
-  }
-  return box;
 }
 
 // ------------------------------------------------------------------ live tail
@@ -413,78 +352,8 @@ function togglePause() {
   }
 }
 
-// ------------------------------------------------------------------ line details
-function parseFields(line) {
-  const open = line.indexOf("{");
-  const close = line.lastIndexOf("}");
-  if (open >= 0 && close > open) {
-    try {
-      const obj = JSON.parse(line.slice(open, close + 1));
-      if (obj && typeof obj === "object" && !Array.isArray(obj)) {
-        return Object.entries(obj).map(([k, v]) => [
-          k,
-          typeof v === "string" ? v : JSON.stringify(v),
-        ]);
-      }
-    } catch {
-      // not JSON: try key=value pairs
-    }
-  }
-  const out = [];
-  const pair = /([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|[^\s]+)/g;
-  let m;
-  while ((m = pair.exec(line)) !== null) {
-    let v = m[2];
-    if (v.startsWith('"')) {
-      try {
-        v = JSON.parse(v);
-      } catch {
-        v = v.slice(1, -1);
-      }
-    }
-    out.push([m[1], v]);
-  }
-  return out;
-}
-
-function showDetail(rec) {
-  if (!rec || rec.line === undefined) return;
-  const d = els.detail;
-  d.textContent = "";
-  const head = document.createElement("div");
-  head.className = "detail-head";
-  const t = document.createElement("span");
-  t.textContent = rec.time;
-  const close = document.createElement("button");
-  close.type = "button";
-  close.className = "icon";
-  close.textContent = "×";
-  close.title = "Close";
-  close.addEventListener("click", hideDetail);
-  head.append(t, close);
-  const pre = document.createElement("pre");
-  pre.textContent = rec.line;
-  const table = document.createElement("table");
-  const parsed = parseFields(rec.line);
-  const fields = parsed.some(([k]) => k.toLowerCase() === "level")
-    ? parsed
-    : [["level", levelOf(rec.line) || "—"], ...parsed];
-  for (const [k, v] of fields) {
-    const tr = document.createElement("tr");
-    const th = document.createElement("th");
-    th.textContent = k;
-    const td = document.createElement("td");
-    td.textContent = v;
-    tr.append(th, td);
-    table.append(tr);
-  }
-  d.append(head, pre, table);
-  d.hidden = false;
-}
-
-function hideDetail() {
-  els.detail.hidden = true;
-  els.detail.textContent = "";
+function showLine(rec) {
+  if (rec && rec.line !== undefined) showDetail(els.detail, rec);
 }
 
 // ------------------------------------------------------------------ controls
@@ -537,7 +406,7 @@ document.addEventListener("keydown", (ev) => {
     els.q.select();
   } else if (ev.key === "Escape") {
     toggleHelp(false);
-    hideDetail();
+    hideDetail(els.detail);
   }
 });
 window.addEventListener("popstate", () => {
