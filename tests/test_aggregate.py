@@ -1,9 +1,11 @@
 """Aggregations (``logcaster.query.aggregate``, ``Engine.hits``/``Engine.top``) against a
-naive per-line reference, over rings whose lines cross chunks and blocks."""
+naive per-line reference, over rings whose lines cross chunks and blocks, and the line
+port's HITS/TOP replies (always framed, or one ERROR line)."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from dataclasses import replace
 
@@ -11,6 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from logcaster.frontends.line.handler import LineHandler
+from logcaster.pipeline.taps import LiveTaps
 from logcaster.query import aggregate
 from logcaster.query.aggregate import NONE, Bucket, count_buckets, count_values, histogram, top
 from logcaster.query.engine import Engine, split_views
@@ -20,6 +24,7 @@ from logcaster.query.matcher import Matcher
 from logcaster.query.pool import WorkerPool
 from logcaster.query.regions import bucket_regions, time_regions
 from logcaster.query.spec import QuerySpec
+from logcaster.stats import Registry
 from logcaster.storage.ring import Ring
 
 S = 1_000_000_000
@@ -140,6 +145,14 @@ def test_hits_single_level_filter_needs_no_per_line_work() -> None:
     ]
 
 
+def test_extreme_steps_and_times_give_buckets_not_overflow() -> None:
+    assert aggregate.parse_step("36500d") == aggregate.MAX_STEP
+    ring = ring_of(SAMPLE)
+    spec = QuerySpec(time_from=-(10**20), time_to=10**20)  # the widest times parse_time gives
+    hist = hist_of(ring, spec, aggregate.MAX_STEP)
+    assert sum(b.count for b in hist.buckets) == 7 and len(hist.buckets) == 64
+
+
 def test_too_many_buckets_is_an_error() -> None:
     with pytest.raises(QueryError, match="buckets"):
         aggregate.check_range(QuerySpec(time_from=0, time_to=T0), S)
@@ -170,7 +183,8 @@ def test_parse_step(text: str, ns: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "0m", "1", "m", "1.5m", "-1m", "1w", "1 m", "01m", "9999999999s"]
+    "text",
+    ["", "0m", "1", "m", "1.5m", "-1m", "1w", "1 m", "01m", "9999999999s", "36501d", "999999999d"],
 )
 def test_parse_step_rejects(text: str) -> None:
     with pytest.raises(QueryError, match="Invalid step"):
@@ -278,3 +292,61 @@ def test_engine_hits_and_top_on_the_worker_pool() -> None:
             pool.shutdown()
 
     asyncio.run(main())
+
+
+# ------------------------------------------------------------------ the line port's replies
+_piece = st.sampled_from(
+    [
+        "step=1s",
+        "step=1m",
+        "step=36500d",
+        "step=0s",
+        "by=level",
+        "by=host",
+        "limit=2",
+        "limit=0",
+        "order=desc",
+        "keywords=disk",
+        "keywords=",
+        "level=ERROR",
+        "level=error,warn",
+        "regex=(",
+        "regex=d.sk",
+        "time_from=-99999999999",
+        "time_to=99999999999",
+        "time_from=1796000040",
+        "time_to=1796000300",
+        "scope=all",
+        'keywords="a b"',
+        "keyword=disk full",
+        "stray",
+    ]
+)
+
+
+@given(
+    st.sampled_from(["HITS", "TOP level", "TOP", "QUERY"]),
+    st.lists(_piece, max_size=5),
+)
+def test_every_aggregation_line_gets_a_framed_reply_or_one_error(
+    verb: str, pieces: list[str]
+) -> None:
+    line = " ".join([verb, *pieces]).encode()
+
+    async def main() -> bytes:
+        pool = WorkerPool(2, 4)
+        try:
+            ring = ring_of(SAMPLE, block_size=64)
+            handler = LineHandler(Engine(ring, pool), ring, LiveTaps(), Registry(), lambda: 0)
+            return b"".join([chunk async for chunk in handler.execute(line)])
+        finally:
+            pool.shutdown()
+
+    reply = asyncio.run(main())
+    head, _, body = reply.partition(b"\n")
+    if head.startswith(b"ERROR: "):
+        assert body == b"" and b"Internal" not in head, reply
+        return
+    m = re.fullmatch(rb"(HITS|TOP|FOUND): (\d+)(?: matches)?", head)
+    assert m, reply[:200]
+    assert body.count(b"\n") == int(m.group(2)) and (body == b"" or body.endswith(b"\n"))

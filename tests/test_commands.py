@@ -542,13 +542,34 @@ _fragment = st.sampled_from(
         "\udcff",
         "ERROR,WARN",
         "x",
+        "step=",
+        "by=",
+        "level",
+        "1m",
+        "0s",
+        "36500d",
     ]
 )
 _text = st.lists(st.one_of(_fragment, st.text(max_size=4)), max_size=12).map("".join)
 
 
 @settings(max_examples=1000, deadline=None)
-@given(st.sampled_from(["QUERY ", "FOLLOW ", "TAIL ", "query ", "QUERY keyword=", ""]), _text)
+@given(
+    st.sampled_from(
+        [
+            "QUERY ",
+            "FOLLOW ",
+            "TAIL ",
+            "query ",
+            "QUERY keyword=",
+            "",
+            "HITS ",
+            "TOP ",
+            "TOP level ",
+        ]
+    ),
+    _text,
+)
 def test_fuzz_structured_commands_never_raise(verb: str, rest: str) -> None:
     line = (verb + rest).encode("utf-8", "surrogateescape")
     _check_result(parse_command(line, NOW))

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from support import SERIES, Server, parse_found, start_server, wait_for
@@ -347,6 +348,23 @@ def test_top_counts_lines_without_a_level(fresh_qserver: Server) -> None:
     srv.send(b"no level here\nnor here\nERROR one\n")
     srv.wait_total(3)
     assert srv.query("TOP level") == b"TOP: 2\nNONE 2\nERROR 1\n"
+
+
+def test_aggregations_over_the_files_with_scope_all(
+    server_factory: Callable[..., Server], tmp_path: Path
+) -> None:
+    srv = server_factory("-P", "-d", str(tmp_path / "logs"), "-c", "3", **QSERVER_TIMEOUTS)
+    srv.send(b"ERROR early one\nERROR early two\n")
+    srv.send(b"".join(b"INFO filler %d\n" % i for i in range(5)))
+    srv.wait_total(7)
+    assert srv.query("TOP level") == b"TOP: 1\nINFO 3\n"  # memory holds the newest 3
+    assert srv.query("TOP level scope=all") == b"TOP: 2\nINFO 5\nERROR 2\n"
+    buckets = parse_hits(srv.query("HITS step=1d by=level scope=all"))
+    assert sum(b[1] for b in buckets) == 7
+    assert {k: sum(b[2].get(k, 0) for b in buckets) for k in ("ERROR", "INFO")} == {
+        "ERROR": 2,
+        "INFO": 5,
+    }
 
 
 # ------------------------------------------------------------------ FOLLOW

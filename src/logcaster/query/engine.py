@@ -100,7 +100,8 @@ class Engine:
 
     async def hits(self, spec: QuerySpec, step: int, by: str | None = None) -> Histogram:
         """Matches of ``spec`` per ``step`` ns of receive time (and per value of the
-        field ``by``); raises QueryError, also for too many buckets."""
+        field ``by``; a spec limit or order is not applied); raises QueryError, also
+        for too many buckets."""
         aggregate.check_range(spec, step)
         matcher = await self.compile(spec)
         views = await self._views(spec)
