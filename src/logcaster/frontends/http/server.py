@@ -17,11 +17,11 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from ...net import BACKLOG, Address, bound_socket
-from . import api
+from . import aggregate, api, ui
 from .metrics import METRICS, exposition_registry, metrics
 from .tail import TailSink
 
-OPEN = frozenset({"/healthz"})  # answered without a token
+OPEN = frozenset({"/healthz"})  # answered without a token, like the UI's files
 
 
 def auth_middleware(token: str) -> Middleware:
@@ -29,7 +29,7 @@ def auth_middleware(token: str) -> Middleware:
 
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path not in OPEN:
+        if request.path not in OPEN and not ui.is_public(request.path):
             given = request.headers.get("Authorization", "").encode("utf-8", "replace")
             if not hmac.compare_digest(given, expected):
                 return web.json_response(
@@ -76,6 +76,8 @@ def build_app(
     app.router.add_get("/healthz", api.healthz)
     app.router.add_get("/readyz", api.readyz)
     app.router.add_get("/metrics", metrics)
+    aggregate.add_routes(app)
+    ui.add_routes(app)
     for add in more_routes:
         add(app)
     return app
