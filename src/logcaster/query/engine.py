@@ -166,10 +166,10 @@ class Engine:
         return aggregate.top(field, limit, counted)
 
     def _remote(self, spec: QuerySpec, field: str | None = None) -> Remote:
-        if self.remote is None:
-            raise QueryError(NO_REMOTE)
         if spec.fields or (field is not None and field != "level"):
             raise QueryError(NO_REMOTE_FIELDS)
+        if self.remote is None:
+            raise QueryError(NO_REMOTE)
         return self.remote
 
     async def _views(self, spec: QuerySpec) -> tuple[BlockView, ...]:

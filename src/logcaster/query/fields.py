@@ -55,6 +55,7 @@ _LOGFMT = re.compile(rb'(?:^|(?<=\s))([A-Za-z_][\w.\-/@]*)=("(?:[^"\\]|\\.)*"|[^
 _UNESCAPE = re.compile(rb"\\(.)")
 _HOST_KV = re.compile(rb'(?:^|(?<=\s))host=("(?:[^"\\]|\\.)*"|[^\s"]*)')
 _APP_KV = re.compile(rb'(?:^|(?<=\s))app=("(?:[^"\\]|\\.)*"|[^\s"]*)')
+_HEADER_KEYS = ("host", "app", "facility")  # a syslog line's come from its header only
 _APP_KEYS = ("app", "_app", "appname", "application", "service")
 
 
@@ -198,8 +199,9 @@ def _unquote(raw: bytes) -> bytes:
     return raw
 
 
-def _text_fields(msg: bytes, out: dict[str, str]) -> None:
-    """Fields of a message body: a JSON object's, else logfmt pairs (never overriding)."""
+def _text_fields(msg: bytes, out: dict[str, str], keep: tuple[str, ...] = ()) -> None:
+    """Fields of a message body: a JSON object's, else logfmt pairs (never overriding
+    a field already found, nor setting one of ``keep``)."""
     obj = _json(msg)
     found: dict[str, str] = {}
     if obj is not None:
@@ -210,7 +212,8 @@ def _text_fields(msg: bytes, out: dict[str, str]) -> None:
         for m in _LOGFMT.finditer(msg):
             found.setdefault(_text(m.group(1)), _text(_unquote(m.group(2))))
     for key, value in found.items():
-        out.setdefault(key, value)
+        if key not in keep:
+            out.setdefault(key, value)
 
 
 def fields_of(line: bytes) -> dict[str, str]:
@@ -221,7 +224,7 @@ def fields_of(line: bytes) -> dict[str, str]:
         if header is not None:
             out = {k: _text(v) for k, v in header.items()}
             out["level"] = SEVERITY_LEVELS[int(header["severity"])]
-            _text_fields(header["msg"], out)
+            _text_fields(header["msg"], out, _HEADER_KEYS)
         else:
             _text_fields(line, out)
         return out
@@ -240,12 +243,18 @@ def host_of(line: bytes) -> str | None:
 
 def app_of(line: bytes) -> str | None:
     """The application a line names: syslog APP-NAME or TAG, a JSON ``app`` (or
-    ``_app``, ``appname``, ``application``, ``service``), a logfmt ``app=``."""
+    ``_app``, ``appname``, ``application``, ``service``, or GELF 1.0's ``facility``
+    when it is no syslog facility: graypy's logger name), a logfmt ``app=``."""
     header = _syslog(line)
     if header is not None:
         app = header.get("app")
         return _text(app) if app is not None else None
-    return _plain_value(line, _APP_KEYS, _APP_KV)
+    found = _plain_value(line, _APP_KEYS, _APP_KV)
+    if found is None and line[:1] == b"{":
+        gelf = _plain_value(line, "facility", _APP_KV)
+        if gelf is not None and facility_name(gelf) is None:
+            return gelf
+    return found
 
 
 def _plain_value(line: bytes, keys: str | tuple[str, ...], kv: re.Pattern[bytes]) -> str | None:
