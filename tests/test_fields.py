@@ -319,3 +319,23 @@ def test_cluster_scope_refuses_field_filters() -> None:
 def test_search_views_accepts_compiled_field_specs() -> None:
     views = ring_of(LINES).snapshot().views
     assert search_views(views, compile_spec(spec_of("app=papp"))).count == 1
+
+
+_word = st.text(alphabet="ab1-:[] ", min_size=0, max_size=6).map(str.encode)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from([b"<11>", b"<191>", b"<0>", b"<192>", b"<011>"]),
+    st.sampled_from([b"Dec  1 19:00:00 ", b"Dec 01 19:00:00 ", b"2026-12-01T19:00:00Z ", b""]),
+    _word,
+    _word,
+    st.sampled_from([b"", b"[42]", b"[]", b"[4 2]"]),
+    st.sampled_from([b": ", b":", b" ", b": msg host=x"]),
+)
+def test_header_fast_path_agrees_with_the_full_parse(
+    pri: bytes, ts: bytes, host: bytes, tag: bytes, pid: bytes, end: bytes
+) -> None:
+    line = pri + ts + host + b" " + tag + pid + end
+    found = fields_of(line)
+    assert host_of(line) == found.get("host") and app_of(line) == found.get("app")

@@ -52,6 +52,12 @@ _TS3164 = re.compile(rb"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?: |$)")
 _TS3339 = re.compile(rb"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\S*(?: |$)")
 _TAG = re.compile(rb"([^\s\[\]:]{1,64})(?:\[([^\]\s]*)\])?:(?: |$)")
 _LOGFMT = re.compile(rb'(?:^|(?<=\s))([A-Za-z_][\w.\-/@]*)=("(?:[^"\\]|\\.)*"|[^\s"]*)')
+# What _host_app reads of the usual RFC 3164 line, as one match (a host word followed
+# by a space is never a tag, which needs a ':').
+_FAST3164 = re.compile(
+    rb"<(?:[0-9]|[1-9][0-9]|1[0-8][0-9]|19[01])>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d "
+    rb"([^\s\[\]:]+) ([^\s\[\]:]{1,64})(?:\[[^\]\s]*\])?: "
+)
 _UNESCAPE = re.compile(rb"\\(.)")
 _HOST_KV = re.compile(rb'(?:^|(?<=\s))host=("(?:[^"\\]|\\.)*"|[^\s"]*)')
 _APP_KV = re.compile(rb'(?:^|(?<=\s))app=("(?:[^"\\]|\\.)*"|[^\s"]*)')
@@ -106,7 +112,7 @@ def _syslog(line: bytes) -> dict[str, bytes] | None:
         pos += 2
         for name in names:
             value, pos = _word(line, pos)
-            if value != b"-":
+            if value and value != b"-":
                 out[name] = value
         pos = _structured_data(line, pos, out)
         msg = line[pos:]
@@ -232,12 +238,37 @@ def fields_of(line: bytes) -> dict[str, str]:
         return {}
 
 
+def _host_app(line: bytes) -> tuple[bytes | None, bytes | None] | None:
+    """``(HOST, APP)`` of a syslog line (None where absent), as :func:`_syslog` reads
+    them but without the rest of the header; None for a line without a PRI."""
+    fast = _FAST3164.match(line)
+    if fast is not None:  # the usual HOST TAG[PID]: form, in one match
+        return fast.group(1), fast.group(2)
+    found = _pri(line)
+    if found is None:
+        return None
+    pos = found[1]
+    if line[pos : pos + 2] == b"1 ":
+        words = line[pos + 2 :].split(b" ", 3)  # TIMESTAMP HOST APP rest
+        host, app = [*words, b"", b""][1:3]
+        return (host if host and host != b"-" else None), (app if app and app != b"-" else None)
+    ts = _TS3164.match(line, pos) or _TS3339.match(line, pos)
+    name: bytes | None = None
+    if ts is not None:
+        pos = ts.end()
+        if _TAG.match(line, pos) is None:
+            word, after = _word(line, pos)
+            if word:
+                name, pos = word, after
+    tag = _TAG.match(line, pos)
+    return name, (tag.group(1) if tag is not None else None)
+
+
 def host_of(line: bytes) -> str | None:
     """The host a line names: its syslog HOST, a JSON ``host``, a logfmt ``host=``."""
-    header = _syslog(line)
+    header = _host_app(line)
     if header is not None:
-        host = header.get("host")
-        return _text(host) if host is not None else None
+        return _text(header[0]) if header[0] is not None else None
     return _plain_value(line, "host", _HOST_KV)
 
 
@@ -245,10 +276,9 @@ def app_of(line: bytes) -> str | None:
     """The application a line names: syslog APP-NAME or TAG, a JSON ``app`` (or
     ``_app``, ``appname``, ``application``, ``service``, or GELF 1.0's ``facility``
     when it is no syslog facility: graypy's logger name), a logfmt ``app=``."""
-    header = _syslog(line)
+    header = _host_app(line)
     if header is not None:
-        app = header.get("app")
-        return _text(app) if app is not None else None
+        return _text(header[1]) if header[1] is not None else None
     found = _plain_value(line, _APP_KEYS, _APP_KV)
     if found is None and line[:1] == b"{":
         gelf = _plain_value(line, "facility", _APP_KV)
