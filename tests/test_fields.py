@@ -209,6 +209,7 @@ def test_host_app_facility_filters() -> None:
     assert found("field.req.id=r-1") == [HTTP_JSON]
     assert found("field.timeQuality.isSynced=0") == [LOGGER_5424]
     assert found("field.user=*") == []
+    assert found("field.facility=local0") == [LOGGER_3164]  # derived: not in the text
     assert found("host=web1 keywords=disk") == [LINES[11]]
     assert found("host=web1 app=app") == LINES[11:13]
 
@@ -225,9 +226,12 @@ def test_structured_levels_join_token_levels() -> None:
 
 def test_filters_are_exact_after_narrowing() -> None:
     spec = spec_of("host=web1 level=ERROR")
-    assert narrowed(spec).keywords == (b"web1",)  # the C literal scan narrows first
+    fast = narrowed(spec)  # the scan narrows first: web1 as a whole token
+    assert fast.regex is not None and "web1" in fast.regex and fast.keywords == ()
+    assert narrowed(spec_of("host=web1 regex=x")).keywords == (b"web1",)
+    assert narrowed(spec_of("field.facility=user")) == spec_of("field.facility=user")
     assert LINES[13] not in found("host=web1")  # the literal is there, the host is not
-    assert narrowed(spec_of("keywords=a,b operator=OR host=web1")).keywords == (b"a", b"b")
+    assert narrowed(spec_of("keywords=a,b operator=OR host=web1 regex=x")).keywords == (b"a", b"b")
     assert found("keywords=disk,quiet operator=OR host=web1") == [LINES[11], LINES[15]]
 
 

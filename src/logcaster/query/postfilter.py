@@ -25,7 +25,11 @@ from .levels import level_of
 from .matcher import Matcher
 from .spec import FIELD_PREFIX, FieldFilter, QuerySpec
 
-_PLAIN = re.compile(r"^[A-Za-z0-9 ._:@+=,;()\-]{2,}$")  # the same bytes in JSON and logfmt
+# A value with these characters and a letter is the same bytes in JSON, logfmt and
+# syslog text (a number may be written otherwise in JSON: 1e2 is read as 100.0).
+_PLAIN = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9._@+\-]{2,}$")
+# Fields whose value is not in the text as such: derived from the PRI.
+_DERIVED = frozenset({"facility", "field.facility", "field.severity", "field.level", "field.pri"})
 _LEVEL_KEY = b'"level"'
 
 
@@ -60,14 +64,19 @@ def _accepts(filters: tuple[FieldFilter, ...]) -> Callable[[bytes], bool]:
 def narrowed(spec: QuerySpec) -> QuerySpec:
     """``spec`` with a literal every line passing its field filters holds added to its
     keywords (when that keeps the matcher's meaning); else ``spec`` itself."""
+    plain = [f for f in spec.fields if f.name not in _DERIVED and _PLAIN.match(f.value)]
+    if not plain:
+        return spec
+    best = max(plain, key=lambda f: len(f.value))
+    if spec.regex is None:
+        # The value as a whole token (as every format delimits it); the matcher
+        # prefilters by its literal (SIMD) and runs RE2 over those lines only.
+        token = re.escape(best.value)
+        tail = "" if best.prefix else r"(?:[\s\x22,}\]>\[:]|$)"
+        return replace(spec, regex=rf"(?:^|[\s\x22=:\[<>]){token}{tail}")
     if spec.any_keyword and spec.keywords:
         return spec  # an OR among keywords: one more would join the OR
-    literals = [
-        f.value for f in spec.fields if f.name != "facility" and _PLAIN.match(f.value) is not None
-    ]
-    if not literals:
-        return spec
-    literal = max(literals, key=len).encode("ascii")
+    literal = best.value.encode("ascii")
     if literal in spec.keywords:
         return spec
     return replace(spec, keywords=(*spec.keywords, literal), any_keyword=False)
