@@ -3,12 +3,13 @@ turns a :class:`~.spec.QuerySpec` into a :class:`Scanner` that the engine, the
 aggregations and the live taps run like a :class:`~.matcher.Matcher`.
 
 Without ``host=``/``app=``/``facility=``/``field.NAME=`` and ``level=`` it *is* the
-matcher. Otherwise the matcher's C scan chooses the candidate lines first (an exact
-host, app or field value that is plain ASCII is added to its keywords, so the SIMD
-literal search narrows the scan), and only those lines are then parsed
-(:mod:`.fields`) and verified. With ``level=``, JSON lines whose ``level`` is a
-number (GELF) take that level (0-7 as syslog severities) instead of their tokens:
-they are found by the literal ``"level"``, so other lines cost nothing more.
+matcher. Otherwise the matcher's C scan chooses the candidate lines first (a plain
+filter value becomes a regex of the value as a whole token, which the matcher
+prefilters by its literal with the SIMD search; with a user regex, an extra
+keyword), and only those lines are then parsed (:mod:`.fields`) and verified.
+With ``level=``, JSON lines whose ``level`` is a number (GELF) take that level
+(0-7 as syslog severities) instead of their tokens: they are found by the literal
+``"level"``, so other lines cost nothing more.
 """
 
 from __future__ import annotations
