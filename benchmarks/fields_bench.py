@@ -42,7 +42,7 @@ GREP_ENV = {**os.environ, "LC_ALL": "C"}
 def payload(n: int) -> bytes:
     out = []
     for i in range(n):
-        word, severity = LEVELS[(i * 7) % len(LEVELS)]
+        word, severity = LEVELS[(i // 20 + i // 400) % len(LEVELS)]  # not tied to the host
         host = f"web{i % 20 + 1}"
         out.append(
             f"<{8 + severity}>Dec  1 19:00:00 {host} app[{1000 + i % 50}]: {word} "

@@ -22,7 +22,6 @@ from typing import Protocol
 
 from ..scan import find_lines
 from .fields import app_of, facility_of, fields_of, host_of, structured_level
-from .levels import level_of
 from .matcher import Matcher
 from .spec import FIELD_PREFIX, FieldFilter, QuerySpec
 
@@ -90,14 +89,9 @@ class FieldMatcher:
         self._spec = spec
         inner = narrowed(spec)
         self.accepts = _accepts(spec.fields) if spec.fields else None
-        self.base: Matcher | None = None
-        if self.accepts is not None:
-            # Fields first, then the level, of the few lines the scan leaves.
-            self.matcher = Matcher(replace(inner, levels=frozenset()))
-        else:
-            self.matcher = Matcher(inner)
-            # The filters but the level: for lines whose level is structured.
-            self.base = Matcher(replace(inner, levels=frozenset()))
+        self.matcher = Matcher(inner)  # the level too: the matcher's own detection
+        # The filters but the level: for lines whose level is structured.
+        self.base = Matcher(replace(inner, levels=frozenset())) if spec.levels else None
 
     @property
     def spec(self) -> QuerySpec:
@@ -106,8 +100,6 @@ class FieldMatcher:
     def scan(self, buf: bytearray | bytes, start: int, end: int, spans: array[int]) -> int:
         found: array[int] = array("q")
         count = self.matcher.scan(buf, start, end, found)
-        if self.accepts is not None:
-            return self._verify(buf, found, spans, self.accepts)
         overrides = self._structured(buf, start, end) if self.base is not None else {}
         if self.accepts is None and not overrides:
             spans.extend(found)
@@ -139,30 +131,6 @@ class FieldMatcher:
                 spans.extend((s, nl))
         return len(kept)
 
-    def _verify(
-        self,
-        buf: bytearray | bytes,
-        found: array[int],
-        spans: array[int],
-        accepts: Callable[[bytes], bool],
-    ) -> int:
-        """Keep the lines of ``found`` whose fields (then level) the spec accepts."""
-        levels = self._spec.levels
-        count = 0
-        for i in range(0, len(found), 2):
-            s, e = found[i], found[i + 1]
-            while s < e:
-                nl = buf.find(b"\n", s, e) + 1 or e
-                line = bytes(buf[s : nl - 1])
-                if accepts(line) and (not levels or line_level(line) in levels):
-                    if spans and spans[-1] == s:
-                        spans[-1] = nl
-                    else:
-                        spans.extend((s, nl))
-                    count += 1
-                s = nl
-        return count
-
     def _structured(
         self, buf: bytearray | bytes, start: int, end: int
     ) -> dict[int, tuple[int, str]]:
@@ -182,11 +150,6 @@ class FieldMatcher:
                         out[s] = (nl, level)
                 s = nl
         return out
-
-
-def line_level(line: bytes) -> str | None:
-    """A line's level: a JSON numeric ``level`` (GELF) first, else its level token."""
-    return structured_level(line) or level_of(line)
 
 
 def compile_spec(spec: QuerySpec) -> Scanner:
