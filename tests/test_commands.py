@@ -604,7 +604,7 @@ def test_hits_parameters() -> None:
         ("HITS step=", b"Invalid step ''"),
         ("HITS step=0s", b"Invalid step '0s'"),
         ("HITS step=1w", b"Invalid step '1w'"),
-        ("HITS step=1m by=host", b"Unknown field 'host' for by=. Fields: level"),
+        ("HITS step=1m by=colour", b"Unknown field 'colour' for by=. Fields: level"),
         ("HITS step=1m limit=5", b"'limit' does not apply to HITS"),
         ("HITS step=1m order=desc", b"'order' does not apply to HITS"),
         ("HITS step=1m foo=1", b"Unknown parameter 'foo'"),
@@ -633,7 +633,7 @@ def test_top_parameters() -> None:
     [
         ("TOP", b"TOP needs a field first"),
         ("TOP limit=3", b"TOP needs a field first"),
-        ("TOP host", b"Unknown field 'host' for TOP. Fields: level"),
+        ("TOP colour", b"Unknown field 'colour' for TOP. Fields: level"),
         ("TOP level limit=0", b"Invalid limit '0'"),
         ("TOP level limit=10001", b"Invalid limit '10001'"),
         ("TOP level order=desc", b"'order' does not apply to TOP"),

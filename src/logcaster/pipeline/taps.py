@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..query.matcher import Matcher
+from ..query.postfilter import Scanner
 from ..stats import Metric
 
 DEFAULT_BACKLOG = 1 << 20
@@ -45,7 +45,7 @@ class TapSink(Protocol):
 
 @dataclass(eq=False, slots=True)
 class Tap:
-    matcher: Matcher
+    matcher: Scanner
     sink: TapSink
     skipped: int = 0
     stalled_since: float | None = None  # when its backlog first went over the bound
@@ -62,7 +62,7 @@ class LiveTaps:
     def __bool__(self) -> bool:
         return bool(self.taps)
 
-    def add(self, matcher: Matcher, sink: TapSink) -> Tap:
+    def add(self, matcher: Scanner, sink: TapSink) -> Tap:
         tap = Tap(matcher, sink)
         self.taps.add(tap)
         return tap

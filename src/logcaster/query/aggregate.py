@@ -21,11 +21,12 @@ from dataclasses import dataclass, replace
 
 from ..storage.ring import BlockView
 from .errors import QueryError
+from .fields import structured_level
 from .levels import LEVEL_CODES, level_of
-from .matcher import Matcher
 from .matches import lines_of
+from .postfilter import Scanner, compile_spec, extractor
 from .regions import bucket_regions, time_regions
-from .spec import QuerySpec
+from .spec import FIELD_PREFIX, QuerySpec
 
 NONE = "NONE"  # the value of a line that names no level
 SEVERITY = (  # canonical levels, most severe first: the order of a by=level breakdown
@@ -66,9 +67,16 @@ def parse_step(text: str) -> int:
 
 def check_field(name: str, what: str) -> str:
     """The field ``name`` (any case) as the engine knows it; raises QueryError."""
-    field = name.strip().lower()
+    field = name.strip()
+    if field.lower().startswith(FIELD_PREFIX):
+        if len(field) == len(FIELD_PREFIX):
+            raise QueryError(f"Empty field name in '{name}' for {what}: use field.NAME")
+        return FIELD_PREFIX + field[len(FIELD_PREFIX) :]  # NAME keeps its case
+    field = field.lower()
     if field not in FIELDS:
-        raise QueryError(f"Unknown field '{name}' for {what}. Fields: {', '.join(FIELDS)}")
+        raise QueryError(
+            f"Unknown field '{name}' for {what}. Fields: {', '.join(FIELDS)}, field.NAME"
+        )
     return field
 
 
@@ -84,12 +92,22 @@ def parse_top_limit(text: str) -> int:
 
 
 def _level_value(line: bytes) -> str:
-    return level_of(line) or NONE
+    return structured_level(line) or level_of(line) or NONE
+
+
+def _field_value(name: str) -> Callable[[bytes], str]:
+    get = extractor(name)
+    return lambda line: get(line) or NONE
 
 
 # What TOP and HITS by= can count, and how each value is read from one line
-# (without its newline); the list grows with structured inputs.
-_EXTRACTORS: dict[str, Callable[[bytes], str]] = {"level": _level_value}
+# (without its newline); ``field.NAME`` reads any field (:mod:`.fields`).
+_EXTRACTORS: dict[str, Callable[[bytes], str]] = {
+    "level": _level_value,
+    "host": _field_value("host"),
+    "app": _field_value("app"),
+    "facility": _field_value("facility"),
+}
 FIELDS = tuple(_EXTRACTORS)
 
 
@@ -135,17 +153,17 @@ def _tally(field: str, view: BlockView, spans: array[int], into: Counter[str]) -
     """Count the values of ``field`` over the lines of ``spans``: the one per-line
     loop of the aggregations (a bulk classifier in C would replace it whole)."""
     buf = view.buf
-    extract = _EXTRACTORS[field]
+    extract = _EXTRACTORS.get(field) or _field_value(field)
     for s, e in lines_of(view, spans, False):
         into[extract(bytes(buf[s : e - 1]))] += 1
 
 
-def _level_matchers(spec: QuerySpec) -> list[tuple[str, Matcher]]:
+def _level_matchers(spec: QuerySpec) -> list[tuple[str, Scanner]]:
     """One matcher per level a matching line may have: counting a region's matches
     with each is a few C passes, where classifying its lines is Python per line."""
     wanted = spec.levels or frozenset(LEVEL_CODES[1:])
     return [
-        (level, Matcher(replace(spec, levels=frozenset({level}))))
+        (level, compile_spec(replace(spec, levels=frozenset({level}))))
         for level in LEVEL_CODES[1:]
         if level in wanted
     ]
@@ -156,7 +174,7 @@ def _count_levels(
     s: int,
     e: int,
     found: int,
-    per_level: list[tuple[str, Matcher]],
+    per_level: list[tuple[str, Scanner]],
     into: Counter[str],
 ) -> None:
     """Add the level breakdown of the ``found`` matches of ``view.buf[s:e]``."""
@@ -176,11 +194,14 @@ def _fixed_value(spec: QuerySpec, field: str) -> str | None:
     """The one value every matching line has, when the filters decide it."""
     if field == "level" and len(spec.levels) == 1:
         return next(iter(spec.levels))
+    for f in spec.fields:
+        if f.name == field and not f.prefix:
+            return f.value
     return None
 
 
 def count_buckets(
-    views: Sequence[BlockView], matcher: Matcher, step: int, by: str | None
+    views: Sequence[BlockView], matcher: Scanner, step: int, by: str | None
 ) -> tuple[Counts, Breakdown]:
     """Matches per bucket (and per value of ``by``) in some block views."""
     spec = matcher.spec
@@ -207,7 +228,7 @@ def count_buckets(
     return counts, breakdown
 
 
-def count_values(views: Sequence[BlockView], matcher: Matcher, field: str) -> Counter[str]:
+def count_values(views: Sequence[BlockView], matcher: Scanner, field: str) -> Counter[str]:
     """How many matching lines have each value of ``field``, in some block views."""
     spec = matcher.spec
     fixed = _fixed_value(spec, field)

@@ -22,9 +22,9 @@ from ..storage.ring import BlockView, Ring, Snapshot
 from . import aggregate
 from .aggregate import Breakdown, Counts, Histogram, Top
 from .errors import QueryError
-from .matcher import Matcher
 from .matches import Matches, tail
 from .pool import WorkerPool
+from .postfilter import Scanner, compile_spec
 from .regions import time_regions
 from .spec import QuerySpec
 
@@ -49,9 +49,13 @@ class Remote(Protocol):
 
 
 NO_REMOTE = "scope=cluster needs a shared store: start the server with --store"
+NO_REMOTE_FIELDS = (
+    "scope=cluster does not support host=, app=, facility= or field.NAME= yet: "
+    "use scope=ring or scope=all"
+)
 
 
-def search_views(views: Sequence[BlockView], matcher: Matcher) -> Matches:
+def search_views(views: Sequence[BlockView], matcher: Scanner) -> Matches:
     """Run ``matcher`` over some block views (one worker's share of a snapshot)."""
     spec = matcher.spec
     timed = spec.time_from is not None or spec.time_to is not None
@@ -68,7 +72,7 @@ def search_views(views: Sequence[BlockView], matcher: Matcher) -> Matches:
 
 def search(snapshot: Snapshot, spec: QuerySpec) -> Matches:
     """Single-threaded search of a whole snapshot."""
-    return search_views(snapshot.views, Matcher(spec))
+    return search_views(snapshot.views, compile_spec(spec))
 
 
 def split_views(views: tuple[BlockView, ...], parts: int) -> list[tuple[BlockView, ...]]:
@@ -99,9 +103,10 @@ class Engine:
         self.remote = remote  # scope=cluster: the shared store, when there is one
         self.parallelism = max(1, min(pool.workers, os.cpu_count() or 1))
 
-    async def compile(self, spec: QuerySpec) -> Matcher:
-        """The matcher of ``spec`` (compiled on the pool); raises QueryError."""
-        return await self.pool.run(Matcher, spec)
+    async def compile(self, spec: QuerySpec) -> Scanner:
+        """The matcher of ``spec`` with its field filters (compiled on the pool);
+        raises QueryError."""
+        return await self.pool.run(compile_spec, spec)
 
     async def search(self, spec: QuerySpec) -> Matches:
         """Matches of ``spec`` in a snapshot of the ring, searched in parallel.
@@ -110,7 +115,7 @@ class Engine:
         the search stops once the limit is met.
         """
         if spec.cluster:
-            return await self.pool.run(self._remote().search, spec)
+            return await self.pool.run(self._remote(spec).search, spec)
         matcher = await self.compile(spec)
         views = await self._views(spec)
         if spec.limit is None:
@@ -136,7 +141,7 @@ class Engine:
         for too many buckets."""
         aggregate.check_range(spec, step)
         if spec.cluster:
-            remote = await self.pool.run(self._remote().counts, spec, step, by)
+            remote = await self.pool.run(self._remote(spec, by).counts, spec, step, by)
             return aggregate.histogram(spec, step, by, [remote])
         matcher = await self.compile(spec)
         views = await self._views(spec)
@@ -150,7 +155,7 @@ class Engine:
         """The ``limit`` most frequent values of ``field`` among the matches of ``spec``
         (a spec limit or order is not applied); raises QueryError."""
         if spec.cluster:
-            values = await self.pool.run(self._remote().values, spec, field)
+            values = await self.pool.run(self._remote(spec, field).values, spec, field)
             return aggregate.top(field, limit, [values])
         matcher = await self.compile(spec)
         views = await self._views(spec)
@@ -160,7 +165,9 @@ class Engine:
         )
         return aggregate.top(field, limit, counted)
 
-    def _remote(self) -> Remote:
+    def _remote(self, spec: QuerySpec, field: str | None = None) -> Remote:
+        if spec.fields or (field is not None and field != "level"):
+            raise QueryError(NO_REMOTE_FIELDS)
         if self.remote is None:
             raise QueryError(NO_REMOTE)
         return self.remote
@@ -175,7 +182,7 @@ class Engine:
         return await self.pool.run(tail, self.ring.snapshot(), count)
 
     async def _search_parallel(
-        self, views: tuple[BlockView, ...], matcher: Matcher
+        self, views: tuple[BlockView, ...], matcher: Scanner
     ) -> list[Matches]:
         parts = split_views(views, self.parallelism)
         return list(await asyncio.gather(*(self.pool.run(search_views, p, matcher) for p in parts)))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .errors import QueryError
+from .fields import facility_name
 from .levels import canonical_level
 
 MAX_LIMIT = 10_000_000
@@ -29,7 +30,27 @@ PARAMETERS = (
     "limit",
     "order",
     "scope",
+    "host",
+    "app",
+    "facility",
+    "field.NAME",
 )
+FIELD_PREFIX = "field."
+
+
+@dataclass(frozen=True, slots=True)
+class FieldFilter:
+    """``host=``, ``app=``, ``facility=`` or ``field.NAME=``: the field ``name`` of a
+    line equals ``value`` (starts with it, when ``prefix``)."""
+
+    name: str  # "host", "app", "facility" or "field.NAME"
+    value: str
+    prefix: bool = False
+
+    def accepts(self, found: str | None) -> bool:
+        if found is None:
+            return False
+        return found.startswith(self.value) if self.prefix else found == self.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +68,7 @@ class QuerySpec:
     raw: bool = False  # seed form: reply lines are the stored bytes, no timestamp
     history: bool = False  # scope=all: search the persisted files, not only memory
     cluster: bool = False  # scope=cluster: search the shared store (ClickHouse) instead
+    fields: tuple[FieldFilter, ...] = ()  # host=, app=, facility=, field.NAME=
 
 
 _RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)([smhdw])$")
@@ -78,6 +100,7 @@ Param = tuple[str, str, list[str]]  # (key, value, the items of a list value, el
 def build_spec(params: Iterable[Param], now_ns: int) -> QuerySpec:
     """The QuerySpec of ``key=value`` parameters; raises QueryError for a bad one."""
     keywords: list[bytes] = []
+    fields: list[FieldFilter] = []
     opts: dict[str, object] = {}
     for key, value, items in params:
         k = key.lower()
@@ -132,6 +155,32 @@ def build_spec(params: Iterable[Param], now_ns: int) -> QuerySpec:
             if order not in ("asc", "desc"):
                 raise QueryError(f"Invalid order '{value}'. Use asc or desc.")
             opts["descending"] = order == "desc"
+        elif k in ("host", "app", "facility") or k.startswith(FIELD_PREFIX):
+            fields.append(field_filter(key, value))
         else:
             raise QueryError(f"Unknown parameter '{key}'. Use HELP for usage.")
-    return QuerySpec(keywords=tuple(keywords), **opts)  # type: ignore[arg-type]
+    return QuerySpec(keywords=tuple(keywords), fields=tuple(fields), **opts)  # type: ignore[arg-type]
+
+
+def field_filter(key: str, value: str) -> FieldFilter:
+    """The filter of ``host=``, ``app=``, ``facility=`` or ``field.NAME=`` (NAME keeps
+    its case); raises QueryError."""
+    k = key.lower()
+    if k == "facility":
+        name = facility_name(value)
+        if name is None:
+            raise QueryError(
+                f"Unknown facility '{value}'. Use a name (kern, user, auth, daemon, "
+                "local0 ... local7) or a number 0-23."
+            )
+        return FieldFilter("facility", name)
+    if k.startswith(FIELD_PREFIX):
+        field = key[len(FIELD_PREFIX) :]
+        if not field:
+            raise QueryError(f"Empty field name in '{key}': use field.NAME=VALUE")
+        k = FIELD_PREFIX + field
+    if not value:
+        raise QueryError(f"Empty value for {key}=: give a value (a trailing * for a prefix)")
+    if value.endswith("*"):
+        return FieldFilter(k, value[:-1], prefix=True)
+    return FieldFilter(k, value)
