@@ -103,7 +103,7 @@ def test_auto_step_is_the_smallest_round_step_that_fits(lo: int, span: int) -> N
     ("params", "command"),
     [
         ("step=1x", "HITS step=1x"),
-        ("step=1m&by=host", "HITS step=1m by=host"),
+        ("step=1m&by=colour", "HITS step=1m by=colour"),
         ("step=1m&limit=5", "HITS step=1m limit=5"),
         ("step=1m&regex=%5B", "HITS step=1m regex=["),
         ("step=1m&level=LOUD", "HITS step=1m level=LOUD"),
@@ -142,7 +142,10 @@ def test_top_lists_values_most_frequent_first(loaded: Server) -> None:
     ("params", "message"),
     [
         ("", "TOP needs a field: field=level"),
-        ("field=host", "Unknown field 'host' for TOP. Fields: level"),
+        (
+            "field=colour",
+            "Unknown field 'colour' for TOP. Fields: level, host, app, facility, field.NAME",
+        ),
         ("field=level&limit=0", "Invalid limit '0': a whole number from 1 to 10000"),
         ("field=level&order=desc", "Parameter 'order' does not apply to TOP. Use HELP for usage."),
         ("field=level&nope=1", "Unknown parameter 'nope'. Use HELP for usage."),
@@ -154,8 +157,17 @@ def test_top_bad_parameters_are_400(loaded: Server, params: str, message: str) -
 
 
 # ------------------------------------------------------------------ the page
+def test_root_is_the_page_for_browsers_and_the_es_handshake_for_clients(server: Server) -> None:
+    status, headers, body = get(server, "/", {"Accept": "text/html"})
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    status, headers, body = get(server, "/", {"Accept": "application/json"})
+    assert status == 200 and headers["X-Elastic-Product"] == "Elasticsearch"
+    assert b'"tagline"' in body
+
+
 def test_page_and_files_are_served_with_strict_headers(server: Server) -> None:
-    status, headers, body = get(server, "/", {"Origin": "http://evil.example"})
+    page = {"Origin": "http://evil.example", "Accept": "text/html,application/xhtml+xml"}
+    status, headers, body = get(server, "/", page)
     assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
     assert b'<script type="module" src="/ui/app.js">' in body
     csp = headers["Content-Security-Policy"]

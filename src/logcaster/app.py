@@ -163,7 +163,13 @@ class App:
             backend = Backend(engine, self.taps, self.registry, lambda: self.ready)
             inputs = HttpIngest(self.intake, cfg.ingest.max_line_bytes, cfg.http.max_body)
             self.registry.register(inputs)
-            web = build_app(backend, cfg.query.auth_token, cfg.http.max_body, [inputs.add_routes])
+            web = build_app(
+                backend,
+                cfg.query.auth_token,
+                cfg.http.max_body,
+                [inputs.add_routes],
+                root_api=inputs.es_info,
+            )
             http_tls = tls if cfg.http.tls else None
             listeners.append(
                 HTTPListener(web, cfg.http.host, cfg.http.port, http_tls, flag="--http-port")

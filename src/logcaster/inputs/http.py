@@ -80,7 +80,6 @@ class HttpIngest:
         r = app.router
         r.add_post("/insert/jsonline", self.jsonline)
         r.add_post("/loki/api/v1/push", self.loki)
-        r.add_get("/", self.es_info)  # also answers HEAD /
         r.add_post("/_bulk", self.bulk)
         r.add_put("/_bulk", self.bulk)
         r.add_post("/{index}/_bulk", self.bulk)
@@ -172,6 +171,8 @@ class HttpIngest:
         return self._summary(batch)
 
     async def es_info(self, request: web.Request) -> web.Response:
+        """``GET /`` (and HEAD) from an Elasticsearch client: the handshake it expects.
+        The HTTP frontend hands ``/`` here unless a browser asks for the page."""
         return web.json_response(ES_INFO, headers=ES_HEADERS)
 
     async def bulk(self, request: web.Request) -> web.Response:

@@ -60,9 +60,12 @@ def build_app(
     token: str = "",
     max_body: int = 16 << 20,
     more_routes: Iterable[Callable[[web.Application], None]] = (),
+    root_api: Handler | None = None,
 ) -> web.Application:
     """The application: this frontend's routes, then those ``more_routes`` add (the
-    HTTP ingestion endpoints, which belong to the inputs), behind the same middlewares."""
+    HTTP ingestion endpoints, which belong to the inputs), behind the same middlewares.
+    ``/`` is the web page for browsers and ``root_api`` (Elasticsearch's handshake)
+    for every other client."""
     middlewares: list[Middleware] = [json_errors]
     if token:
         middlewares.append(auth_middleware(token))
@@ -77,7 +80,7 @@ def build_app(
     app.router.add_get("/readyz", api.readyz)
     app.router.add_get("/metrics", metrics)
     aggregate.add_routes(app)
-    ui.add_routes(app)
+    ui.add_routes(app, root_api)
     for add in more_routes:
         add(app)
     return app

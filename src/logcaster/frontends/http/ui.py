@@ -18,6 +18,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 PREFIX = "/ui/"
 CSP = "; ".join(
@@ -98,8 +99,16 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
         response.headers.update(PAGE_HEADERS)
 
 
-def add_routes(app: web.Application) -> None:
+def add_routes(app: web.Application, root_api: Handler | None = None) -> None:
+    """The page and its files; ``/`` goes to ``root_api`` for clients that do not ask
+    for HTML (an API's handshake at the server's root, such as Elasticsearch's)."""
     app[FILES] = load_files()
-    app.router.add_get("/", serve)
+
+    async def root(request: web.Request) -> web.StreamResponse:
+        if root_api is not None and "text/html" not in request.headers.get("Accept", ""):
+            return await root_api(request)
+        return await serve(request)
+
+    app.router.add_get("/", root)
     app.router.add_get(PREFIX + "{name:.+}", serve)
     app.on_response_prepare.append(_security_headers)
