@@ -92,6 +92,17 @@ def py_count_lines(buf: Buffer, start: int, end: int) -> int:
     return bytes(memoryview(buf)[start:end]).count(b"\n")
 
 
+def as_utf8(data: bytes) -> bytes:
+    """``data`` if it is valid UTF-8, else with invalid sequences replaced by U+FFFD."""
+    if data.isascii():
+        return data
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "replace").encode("utf-8")
+    return data
+
+
 def py_prefault(buf: bytearray) -> None:
     """Touch every page of ``buf`` so its page faults are taken now."""
     buf[::4096] = bytes(len(range(0, len(buf), 4096)))

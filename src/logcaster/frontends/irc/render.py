@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from ...query.levels import level_of
 from ...query.matches import Matches, lines_of
-from ...scan import count_lines
+from ...scan import as_utf8, count_lines
 from .message import MAX_LINE, encode, split_text
 
 BOT = "logcaster"  # the pseudo-user that speaks for the server
@@ -20,17 +20,6 @@ BOT_MASK = f"{BOT}!{BOT}@{BOT}"
 SERVER = "logcaster"
 CONTINUED = b"... "  # starts each further piece of a split log line
 _CLEAN = bytes.maketrans(b"\r\0", b"  ")
-
-
-def as_utf8(data: bytes) -> bytes:
-    """``data`` if it is valid UTF-8, else with invalid sequences replaced by U+FFFD."""
-    if data.isascii():
-        return data
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("utf-8", "replace").encode("utf-8")
-    return data
 
 
 def clean(text: bytes) -> bytes:

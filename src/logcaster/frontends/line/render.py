@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from ...query.aggregate import Histogram, Top
 from ...query.matches import Matches
 from ...query.spec import QuerySpec
-from ...scan import gather, gather_stamped
+from ...scan import as_utf8, gather, gather_stamped
 from ...stats import Metric
 
 
@@ -40,17 +40,6 @@ def info_block(metrics: Iterable[Metric]) -> bytes:
     """``INFO``: a header line, then ``Name=value`` per metric."""
     body = [f"{m.name}={m.value}\n" for m in metrics]
     return f"INFO: {len(body)} counters\n{''.join(body)}".encode()
-
-
-def as_utf8(data: bytes) -> bytes:
-    """``data`` if it is valid UTF-8, else with invalid sequences replaced by U+FFFD."""
-    if data.isascii():
-        return data
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("utf-8", "replace").encode("utf-8")
-    return data
 
 
 REPLY_CHUNK = 1 << 18
