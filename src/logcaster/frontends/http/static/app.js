@@ -14,7 +14,7 @@ const FIRST_PAGE = 200; // the newest matches, fetched first
 const MAX_ROWS = 100000; // search results fetched and listed
 const MAX_TAIL_ROWS = 50000; // the live tail keeps this many, dropping the oldest
 const TAIL_BACKFILL = 1000;
-const LEVEL_BREAKDOWN_MAX = 5000000; // matches counted by level without being asked (~1 s per million)
+const LEVEL_BREAKDOWN_MAX = 250000; // matches counted by level without being asked
 const FACETS = ["level", "host", "app"];
 
 const $ = (id) => document.getElementById(id);
@@ -160,7 +160,8 @@ async function run(push) {
     const params = new URLSearchParams(base);
     params.set("limit", String(TAIL_BACKFILL));
     live.start(params, state.from || "-15m");
-    await Promise.allSettled([loadHistogram(base, signal, gen), loadFacets(signal, gen)]);
+    const histogram = loadHistogram(base, signal, gen);
+    await Promise.allSettled([histogram, histogram.then((h) => fieldFacetsIfCheap(h, signal, gen))]);
     if (gen === generation) document.body.dataset.state = "live";
     return;
   }
@@ -176,7 +177,7 @@ async function run(push) {
     const more = page.length === FIRST_PAGE;
     setStatus(`${page.length.toLocaleString()}${more ? "+" : ""} lines…`);
     const histogram = loadHistogram(base, signal, gen);
-    const facets = loadFacets(signal, gen);
+    const facets = histogram.then((h) => fieldFacetsIfCheap(h, signal, gen));
     if (more) {
       const all = await fetchRows(base, MAX_ROWS, signal);
       if (gen !== generation) return;
@@ -224,7 +225,7 @@ async function fetchRows(base, limit, signal) {
 }
 
 // Totals first (counted per receive chunk: fast), then the per-level breakdown (one C
-// pass per level, about 1 s per million matches): over LEVEL_BREAKDOWN_MAX it waits
+// pass per level, seconds over a full ring): over LEVEL_BREAKDOWN_MAX it waits
 // for a click on "Count levels" rather than keeping the server's workers busy.
 async function loadHistogram(base, signal, gen) {
   const params = new URLSearchParams(base);
@@ -260,6 +261,19 @@ async function loadLevels(params, signal, gen) {
   chart.show(byLevel);
   renderFacets();
   return byLevel;
+}
+
+// The host/app facets read every matching line's fields: asked for only when the
+// match count is small enough that they cannot keep the server's workers busy.
+function fieldFacetsIfCheap(hits, signal, gen) {
+  if (!hits || hits.total > LEVEL_BREAKDOWN_MAX) {
+    if (gen === generation) {
+      fieldFacets = [];
+      renderFacets();
+    }
+    return undefined;
+  }
+  return loadFacets(signal, gen);
 }
 
 // Level counts from the histogram; the other fields from /api/v1/top, where the
