@@ -262,36 +262,17 @@ def tls_context(cert: str, key: str) -> ssl.SSLContext:
     return ctx
 
 
-def listen_socket(host: str, port: int) -> socket.socket | None:
-    """A dual-stack listening socket for ``::`` (IPv6 and IPv4-mapped clients alike),
-    which the event loop would otherwise open IPv6-only; None for other hosts."""
-    if host != "::" or not socket.has_ipv6:
-        return None
-    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        sock.bind((host, port))
-        sock.listen(BACKLOG)
-        sock.setblocking(False)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
 def bound_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (dual-stack for ``::``), for servers that
-    take a socket (aiohttp's ``SockSite``)."""
-    dual = listen_socket(host, port)
-    if dual is not None:
-        return dual
+    """A listening TCP socket on ``host:port``, for servers that take a socket
+    (aiohttp's ``SockSite``); dual-stack for ``::`` (IPv6 and IPv4-mapped clients)."""
     family, kind, proto, _, addr = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6 and host == "::":
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         sock.bind(addr)
         sock.listen(BACKLOG)
         sock.setblocking(False)
@@ -308,8 +289,9 @@ async def create_server(
     port: int,
     tls: ssl.SSLContext | None,
 ) -> asyncio.Server:
-    sock = listen_socket(host, port)
-    if sock is not None:
+    if host == "::" and socket.has_ipv6:
+        # The event loop would open "::" IPv6-only.
+        sock = bound_socket(host, port)
         return await loop.create_server(factory, sock=sock, backlog=BACKLOG, ssl=tls)
     return await loop.create_server(
         factory, host, port, backlog=BACKLOG, reuse_address=True, ssl=tls

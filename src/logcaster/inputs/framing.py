@@ -22,6 +22,8 @@ bytes, not a receive buffer each.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from ..scan import clean_lines
 
 EMPTY = memoryview(b"")
@@ -30,6 +32,30 @@ ELLIPSIS = b"..."
 DEFAULT_READ_SIZE = 256 * 1024
 # Room beyond a line for what precedes it in other framings (an RFC 6587 count).
 HEADER_ROOM = 16
+
+
+class Framer(Protocol):
+    """What every framer of a byte stream offers its adapter (lines, frames, either)."""
+
+    scratch: Scratch
+
+    def get_buffer(self) -> memoryview: ...
+
+    def commit(self, nbytes: int) -> memoryview | bytes: ...
+
+
+def feed_through(framer: Framer, data: bytes) -> bytes:
+    """Frame ``data`` as reads would arrive, return a copy of what the framer gives
+    (for tests and tools; adapters use get_buffer/commit directly)."""
+    out = bytearray()
+    view = memoryview(data)
+    while view:
+        space = framer.get_buffer()
+        n = min(len(space), len(view), framer.scratch.read_size)
+        space[:n] = view[:n]
+        view = view[n:]
+        out += framer.commit(n)
+    return bytes(out)
 
 
 class Scratch:
@@ -146,15 +172,7 @@ class LineFramer:
 
     def feed(self, data: bytes) -> bytes:
         """Convenience for tests and tools: frame ``data``, return a copy of the lines."""
-        out = bytearray()
-        view = memoryview(data)
-        while view:
-            space = self.get_buffer()
-            n = min(len(space), len(view), self.scratch.read_size)
-            space[:n] = view[:n]
-            view = view[n:]
-            out += self.commit(n)
-        return bytes(out)
+        return feed_through(self, data)
 
     # ---------------------------------------------------------- normalising
     def _normalise(self, buf: bytearray, start: int, end: int) -> memoryview:

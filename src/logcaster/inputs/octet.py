@@ -30,7 +30,7 @@ next one); the checks of a block of frames are C-speed ``bytes`` scans.
 
 from __future__ import annotations
 
-from .framing import ELLIPSIS, EMPTY, Scratch
+from .framing import ELLIPSIS, EMPTY, Scratch, feed_through
 
 MAX_COUNT_DIGITS = 9
 # Count, space, "<", up to three PRI digits, ">": what detect() needs at most.
@@ -193,15 +193,7 @@ class OctetFramer:
 
     def feed(self, data: bytes) -> bytes:
         """Convenience for tests and tools: frame ``data``, return a copy of the entries."""
-        out = bytearray()
-        view = memoryview(data)
-        while view:
-            space = self.get_buffer()
-            n = min(len(space), len(view), self.scratch.read_size)
-            space[:n] = view[:n]
-            view = view[n:]
-            out += self.commit(n)
-        return bytes(out)
+        return feed_through(self, data)
 
     # ------------------------------------------------------------ internals
     def _bad_count(self) -> None:

@@ -10,7 +10,7 @@ The choice costs one check per read and nothing per line.
 
 from __future__ import annotations
 
-from .framing import EMPTY, LineFramer, Scratch
+from .framing import EMPTY, LineFramer, Scratch, feed_through
 from .octet import DETECT_BYTES, OctetFramer, detect
 
 
@@ -81,15 +81,7 @@ class StreamFramer:
 
     def feed(self, data: bytes) -> bytes:
         """Convenience for tests and tools: frame ``data``, return a copy of the entries."""
-        out = bytearray()
-        view = memoryview(data)
-        while view:
-            space = self.get_buffer()
-            n = min(len(space), len(view), self.scratch.read_size)
-            space[:n] = view[:n]
-            view = view[n:]
-            out += self.commit(n)
-        return bytes(out)
+        return feed_through(self, data)
 
     def _choose(self, octet: bool) -> LineFramer | OctetFramer:
         framer: LineFramer | OctetFramer
