@@ -46,6 +46,8 @@ ARGS = [
 ARTIFACTS = os.environ.get("LOGCASTER_UI_ARTIFACTS")
 TIMINGS: dict[str, float] = {}
 TOKEN = "browser-token-41d7"
+# Resolves after two animation frames: whatever was scheduled has been rendered.
+NEXT_FRAMES = "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
 MILLION = 1_000_000
 LEVELS = [b"INFO", b"INFO", b"INFO", b"WARN", b"ERROR", b"DEBUG"]
 
@@ -397,11 +399,13 @@ def test_live_tail_shows_a_new_line_within_a_second(page: Any, server: Server) -
     # follows the bottom while the user has not scrolled up
     server.send(b"".join(b"INFO follow %d\n" % i for i in range(300)))
     js(page, "document.body.dataset.rows === '301'")
-    at_bottom = "(l => l.scrollTop + l.clientHeight >= l.scrollHeight - 22)"
+    # scrolled for real (not the 1-row list before its next frame) and at the bottom
+    at_bottom = "(l => l.scrollTop > 0 && l.scrollTop + l.clientHeight >= l.scrollHeight - 22)"
     js(page, at_bottom + "(document.getElementById('list'))")
     page.evaluate("document.getElementById('list').scrollTop = 0")
     server.send(b"".join(b"INFO more %d\n" % i for i in range(100)))
     js(page, "document.body.dataset.rows === '401'")
+    page.evaluate(NEXT_FRAMES)  # the new rows are rendered, not just counted
     assert page.evaluate("document.getElementById('list').scrollTop") == 0
     # pause holds new lines back; resume shows them
     page.click("#pause")
