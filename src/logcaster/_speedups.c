@@ -449,6 +449,8 @@ static PyMethodDef methods[] = {
      "count_lines(buf, start, end) -> number of newlines in buf[start:end]"},
     {"prefault", prefault, METH_VARARGS,
      "prefault(buf): touch every page of a writable buffer, GIL released"},
+    {"split_frames", lc_split_frames, METH_VARARGS,
+     "split_frames(buf, end, max_line, skip, state, out) -> (out_len, pos, skip, state, lines, truncated, malformed)"},
     {NULL, NULL, 0, NULL},
 };
 

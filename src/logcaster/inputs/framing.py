@@ -61,7 +61,7 @@ def feed_through(framer: Framer, data: bytes) -> bytes:
 class Scratch:
     """A receive buffer shared by the framers of one thread (one at a time)."""
 
-    __slots__ = ("buf", "max_line_bytes", "read_size", "view")
+    __slots__ = ("buf", "max_line_bytes", "out", "read_size", "view")
 
     def __init__(self, max_line_bytes: int, read_size: int = DEFAULT_READ_SIZE) -> None:
         self.max_line_bytes = max_line_bytes
@@ -70,6 +70,7 @@ class Scratch:
         # with its count) plus a read.
         self.buf = bytearray(max_line_bytes + 2 + HEADER_ROOM + read_size)
         self.view = memoryview(self.buf)
+        self.out: bytearray | None = None  # octet-counted entries, made by the first OctetFramer
 
 
 class LineFramer:

@@ -24,20 +24,33 @@ as one text entry (cut like an over-long line), after which frames are
 expected again. A frame cut by the peer closing is stored as far as it got and
 counted in ``malformed`` too.
 
-The frame loop runs once per frame in Python (a count must be read to find the
-next one); the checks of a block of frames are C-speed ``bytes`` scans.
+The frame loop (:mod:`.octet_split`) runs in C with the GIL released, once per
+read, not per frame: it writes a read's entries, cleaned, into an output buffer
+shared like the receive buffer, and hands back the state a frame still
+arriving needs. Python keeps the per-read bookkeeping (the pending bytes, the
+counters). Without the C extension the same loop runs in Python, with the same
+results.
 """
 
 from __future__ import annotations
 
 from .framing import ELLIPSIS, EMPTY, Scratch, feed_through
+from .octet_split import (
+    DISCARD,
+    MAX_COUNT_DIGITS,
+    NEWLINE_ESCAPE,
+    TEXT,
+    SplitFrames,
+    clean_frame,
+    out_size,
+    split_frames,
+)
 
-MAX_COUNT_DIGITS = 9
+__all__ = ["DETECT_BYTES", "NEWLINE_ESCAPE", "OctetFramer", "clean_frame", "detect"]
+
 # Count, space, "<", up to three PRI digits, ">": what detect() needs at most.
 DETECT_BYTES = MAX_COUNT_DIGITS + 6
-NEWLINE_ESCAPE = b"#012"
 _DIGITS = frozenset(b"0123456789")
-_BETWEEN = frozenset(b"\r\n\0")  # bytes skipped between frames
 
 
 def detect(head: bytes) -> bool | None:
@@ -65,23 +78,16 @@ def detect(head: bytes) -> bool | None:
     return i > start and head[i] == 0x3E  # ">"
 
 
-def clean_frame(msg: bytes) -> bytes:
-    """A frame's message as stored: trailing CR/LF/NUL dropped, inner newlines escaped."""
-    msg = msg.rstrip(b"\r\n\0")
-    if b"\n" in msg:
-        msg = msg.replace(b"\r\n", NEWLINE_ESCAPE).replace(b"\n", NEWLINE_ESCAPE)
-    return msg
-
-
 class OctetFramer:
     """Turns one octet-counted connection's byte stream into blocks of entries."""
 
     __slots__ = (
-        "_discard",
         "_fill",
+        "_out",
         "_pending",
         "_skip",
-        "_text",
+        "_split",
+        "_state",
         "lines",
         "malformed",
         "max_line_bytes",
@@ -89,17 +95,23 @@ class OctetFramer:
         "truncated",
     )
 
-    def __init__(self, max_line_bytes: int, scratch: Scratch | None = None) -> None:
+    def __init__(
+        self, max_line_bytes: int, scratch: Scratch | None = None, split: SplitFrames | None = None
+    ) -> None:
         if max_line_bytes < 1:
             raise ValueError("max_line_bytes must be positive")
         self.max_line_bytes = max_line_bytes
         self.scratch = scratch if scratch is not None else Scratch(max_line_bytes)
-        if len(self.scratch.buf) < max_line_bytes + DETECT_BYTES + 2:
+        size = len(self.scratch.buf)
+        if size < max_line_bytes + DETECT_BYTES + 2:
             raise ValueError("scratch buffer too small for max_line_bytes")
+        if self.scratch.out is None or len(self.scratch.out) < out_size(size):
+            self.scratch.out = bytearray(out_size(size))
+        self._out = self.scratch.out  # entries of the last commit, shared like the scratch
+        self._split = split if split is not None else split_frames
         self._pending = b""  # an unfinished frame (count included) or text line
         self._skip = 0  # bytes of an over-long frame still to drop
-        self._text = False  # reading a malformed stretch up to its newline
-        self._discard = False  # ... and it was already cut: drop the rest
+        self._state = 0  # TEXT: reading a malformed stretch up to its newline; DISCARD: cut
         self._fill = 0
         self.lines = 0
         self.truncated = 0
@@ -117,71 +129,38 @@ class OctetFramer:
         return self.scratch.view[p:]
 
     def commit(self, nbytes: int) -> memoryview:
-        """Account for ``nbytes`` read into the last buffer; return the complete entries."""
+        """Account for ``nbytes`` read into the last buffer; return the complete entries.
+
+        The view is valid until the next commit of a framer sharing the scratch
+        buffer: copy it before then.
+        """
         buf = self.scratch.buf
         end = self._fill + nbytes
-        max_line = self.max_line_bytes
-        out: list[bytes | bytearray] = []
-        append, find = out.append, buf.find
-        pos = 0
-        while pos < end:
-            if self._skip:  # the rest of a frame cut to max_line_bytes
-                n = min(self._skip, end - pos)
-                self._skip -= n
-                pos += n
-                continue
-            if self._text:
-                pos = self._text_until_newline(buf, pos, end, out)
-                if self._text:
-                    break
-                continue
-            limit = pos + MAX_COUNT_DIGITS + 1
-            sp = find(32, pos, limit if limit < end else end)
-            if sp > pos:
-                count = buf[pos:sp]
-                if count.isdigit() and count[0] != 0x30:
-                    size = int(count)
-                    if size <= max_line:
-                        frame_end = sp + 1 + size
-                        if frame_end > end:
-                            break  # the frame is still arriving
-                        append(buf[sp + 1 : frame_end])
-                        pos = frame_end
-                        continue
-                    if sp + 1 < end and buf[sp + 1] == 0x3C:  # a frame too long to keep
-                        if sp + 1 + max_line > end:
-                            break  # its head is still arriving
-                        append(clean_frame(bytes(buf[sp + 1 : sp + 1 + max_line])) + ELLIPSIS)
-                        self.truncated += 1
-                        self._skip = size - max_line
-                        pos = sp + 1 + max_line
-                        continue
-                    if sp + 1 == end:
-                        break  # whether it is a frame shows with the next byte
-            if buf[pos] in _BETWEEN:
-                pos += 1
-            elif sp < 0 and end - pos <= MAX_COUNT_DIGITS and buf[pos:end].isdigit():
-                break  # a count still arriving
-            else:
-                self._bad_count()
-        if self._text and self._discard:
+        out = self._out
+        n, pos, self._skip, state, self.lines, truncated, malformed = self._split(
+            buf, end, self.max_line_bytes, self._skip, self._state, out
+        )
+        self._state = state
+        if truncated or malformed:
+            self.truncated += truncated
+            self.malformed += malformed
+        if state & DISCARD or pos == end:
             self._pending = b""
         else:
             self._pending = bytes(buf[pos:end])
-        return self._block(out)
+        return memoryview(out)[:n] if n else EMPTY
 
     def close(self) -> bytes:
         """The connection ended: return what an unfinished frame or text line held."""
         rest, self._pending = self._pending, b""
-        text, discard, skip = self._text, self._discard, self._skip
-        self._text = self._discard = False
-        self._skip = 0
+        state, skip = self._state, self._skip
+        self._state = self._skip = 0
         if skip:
             self.malformed += 1  # an over-long frame cut by the peer
             return b""
-        if discard:
+        if state & DISCARD:
             return b""
-        if text:
+        if state & TEXT:
             line = self._cut(rest.rstrip(b"\r\0"))
         elif rest:
             self.malformed += 1  # a frame cut by the peer: keep what came of it
@@ -194,51 +173,6 @@ class OctetFramer:
     def feed(self, data: bytes) -> bytes:
         """Convenience for tests and tools: frame ``data``, return a copy of the entries."""
         return feed_through(self, data)
-
-    # ------------------------------------------------------------ internals
-    def _bad_count(self) -> None:
-        """No count where one was due: keep the text up to the next newline."""
-        self.malformed += 1
-        self._text = True
-
-    def _text_until_newline(
-        self, buf: bytearray, pos: int, end: int, out: list[bytes | bytearray]
-    ) -> int:
-        nl = buf.find(b"\n", pos, end)
-        if nl < 0:
-            if not self._discard and end - pos > self.max_line_bytes + 1:
-                out.append(bytes(buf[pos : pos + self.max_line_bytes]) + ELLIPSIS)
-                self.truncated += 1
-                self._discard = True
-            return end if self._discard else pos
-        if not self._discard:
-            if nl - pos > self.max_line_bytes + 1:  # as if no newline had come yet
-                out.append(bytes(buf[pos : pos + self.max_line_bytes]) + ELLIPSIS)
-                self.truncated += 1
-            else:
-                out.append(self._cut(bytes(buf[pos:nl]).rstrip(b"\r\0")))
-        self._text = self._discard = False
-        return nl + 1
-
-    def _block(self, out: list[bytes | bytearray]) -> memoryview:
-        self.lines = 0
-        if not out:
-            return EMPTY
-        data = b"\n".join(out) + b"\n"
-        if (
-            data.count(b"\n") != len(out)
-            or b"\r\n" in data
-            or b"\0\n" in data
-            or data.startswith(b"\n")
-            or b"\n\n" in data
-        ):
-            # Some frame holds a newline, ends in CR/NUL or is empty: clean each.
-            kept = [m for m in (clean_frame(bytes(m)) for m in out) if m]
-            data = b"\n".join(kept) + b"\n" if kept else b""
-            self.lines = len(kept)
-        else:
-            self.lines = len(out)
-        return memoryview(data)
 
     def _cut(self, line: bytes) -> bytes:
         if len(line) <= self.max_line_bytes:
