@@ -29,3 +29,14 @@ def filter_lines(
     /,
 ) -> int: ...
 def line_level(line: bytes, /) -> int: ...
+def encode_records(
+    buf: Buffer,
+    spans: array[int],
+    offs: array[int],
+    stamps: array[int],
+    head: bytes,
+    tail: bytes,
+    descending: bool = False,
+    extras: tuple[tuple[bytes, array[int], array[int]], ...] = (),
+    /,
+) -> bytes: ...

@@ -1,0 +1,424 @@
+/* JSON records of matching lines, one per line: the HTTP API's NDJSON and SSE.
+ *
+ * encode_records() writes, for every line of a block's match spans,
+ *
+ *     <head>{"time":"2026-12-01T19:00:59.917121123Z","line":"...","level":"ERROR"}<tail>
+ *
+ * with the GIL released: the receive time of the line's chunk as RFC 3339 in
+ * UTC with nanoseconds, the line JSON-escaped as Python's json.dumps(...,
+ * ensure_ascii=False) escapes the text bytes.decode("utf-8", "replace") gives
+ * (each maximal invalid UTF-8 subpart becomes one U+FFFD, as CPython's decoder
+ * does), the level of levels.level_of when the line has one, then any extra
+ * string fields: (name, starts, ends) arrays, one (start, end) offset pair into
+ * the same buffer per line, -1 where the line has no such field. The pure-Python
+ * twin is logcaster.ndjson.py_encode_records; tests compare the two.
+ */
+#define _GNU_SOURCE
+#include "_speedups.h"
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+static const char *const LEVEL_NAMES[] = {"",     "TRACE", "DEBUG",    "INFO",  "NOTICE", "WARN",
+                                          "ERROR", "CRITICAL", "FATAL", "ALERT", "EMERG"};
+#define NLEVELS ((int)(sizeof(LEVEL_NAMES) / sizeof(LEVEL_NAMES[0])))
+#define TIME_LEN 30 /* 2026-12-01T19:00:59.917121123Z */
+#define LEVEL_MAX 19 /* ,"level":"CRITICAL" */
+
+typedef struct {
+    Py_buffer name, starts, ends;
+    const long long *s, *e;
+} extra_field;
+
+static inline long long
+floor_div(long long a, long long b)
+{
+    long long q = a / b;
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+static inline char *
+put_digits(char *d, long long v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        d[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return d + width;
+}
+
+/* ts (ns since the epoch, any int64: years 1677..2262) as RFC 3339, UTC, ns. */
+static void
+put_time(char *d, long long ts)
+{
+    long long secs = floor_div(ts, 1000000000LL), ns = ts - secs * 1000000000LL;
+    long long days = floor_div(secs, 86400), sod = secs - days * 86400;
+    /* civil_from_days (H. Hinnant) */
+    long long z = days + 719468;
+    long long era = floor_div(z, 146097);
+    long long doe = z - era * 146097;
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long y = yoe + era * 400;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long long mp = (5 * doy + 2) / 153;
+    long long day = doy - (153 * mp + 2) / 5 + 1;
+    long long month = mp < 10 ? mp + 3 : mp - 9;
+    y += month <= 2;
+    d = put_digits(d, y, 4);
+    *d++ = '-';
+    d = put_digits(d, month, 2);
+    *d++ = '-';
+    d = put_digits(d, day, 2);
+    *d++ = 'T';
+    d = put_digits(d, sod / 3600, 2);
+    *d++ = ':';
+    d = put_digits(d, sod / 60 % 60, 2);
+    *d++ = ':';
+    d = put_digits(d, sod % 60, 2);
+    *d++ = '.';
+    d = put_digits(d, ns, 9);
+    *d = 'Z';
+}
+
+static const char HEX[] = "0123456789abcdef";
+
+/* Length of the valid UTF-8 sequence at s[0:n] (s[0] >= 0x80), or -(the length
+ * of its maximal invalid subpart), as CPython's decoder cuts it. */
+static inline int
+utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    if (c < 0xC2 || c > 0xF4)
+        return -1;
+    if (c < 0xE0)
+        return (n > 1 && (s[1] & 0xC0) == 0x80) ? 2 : -1;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c == 0xE0)
+        lo = 0xA0;
+    else if (c == 0xED)
+        hi = 0x9F;
+    else if (c == 0xF0)
+        lo = 0x90;
+    else if (c == 0xF4)
+        hi = 0x8F;
+    if (n < 2 || s[1] < lo || s[1] > hi)
+        return -1;
+    if (n < 3 || (s[2] & 0xC0) != 0x80)
+        return -2;
+    if (c < 0xF0)
+        return 3;
+    if (n < 4 || (s[3] & 0xC0) != 0x80)
+        return -3;
+    return 4;
+}
+
+/* s[0:n] as the body of a JSON string (no quotes) at d; returns the new end.
+ * Writes at most 6 * n bytes. */
+static char *
+escape(char *d, const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+#if defined(__SSE2__)
+        const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'),
+                      bslash = _mm_set1_epi8('\\');
+        while (i + 16 <= n) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+            /* signed: bytes < 0x20 and >= 0x80 both compare below 0x20 */
+            __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, space),
+                                       _mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                                    _mm_cmpeq_epi8(v, bslash)));
+            unsigned mask = (unsigned)_mm_movemask_epi8(bad);
+            _mm_storeu_si128((__m128i *)d, v);
+            if (mask == 0) {
+                d += 16;
+                i += 16;
+                continue;
+            }
+            unsigned k = (unsigned)__builtin_ctz(mask);
+            d += k;
+            i += k;
+            break;
+        }
+        if (i >= n)
+            break;
+#endif
+        unsigned char c = s[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            *d++ = (char)c;
+            i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            int len = utf8_seq(s + i, n - i);
+            if (len > 0) {
+                memcpy(d, s + i, (size_t)len);
+                d += len;
+                i += (size_t)len;
+            } else {
+                *d++ = (char)0xEF;
+                *d++ = (char)0xBF;
+                *d++ = (char)0xBD;
+                i += (size_t)-len;
+            }
+            continue;
+        }
+        *d++ = '\\';
+        switch (c) {
+        case '"': *d++ = '"'; break;
+        case '\\': *d++ = '\\'; break;
+        case '\n': *d++ = 'n'; break;
+        case '\r': *d++ = 'r'; break;
+        case '\t': *d++ = 't'; break;
+        case '\b': *d++ = 'b'; break;
+        case '\f': *d++ = 'f'; break;
+        default:
+            *d++ = 'u';
+            *d++ = '0';
+            *d++ = '0';
+            *d++ = HEX[c >> 4];
+            *d++ = HEX[c & 15];
+        }
+        i++;
+    }
+    return d;
+}
+
+static inline char *
+put(char *d, const void *s, size_t n)
+{
+    memcpy(d, s, n);
+    return d + n;
+}
+
+/* One record for the line s[0:n] (no newline), the k-th of the call. */
+static char *
+record(char *d, const char *line, size_t n, const char *stamp, const Py_buffer *head,
+       const Py_buffer *tail, const char *base, const extra_field *extras, Py_ssize_t nextras,
+       Py_ssize_t k)
+{
+    d = put(d, head->buf, (size_t)head->len);
+    d = put(d, "{\"time\":\"", 9);
+    d = put(d, stamp, TIME_LEN);
+    d = put(d, "\",\"line\":\"", 10);
+    d = escape(d, (const unsigned char *)line, n);
+    *d++ = '"';
+    int code = lc_level_code((const unsigned char *)line, n);
+    if (code > 0 && code < NLEVELS) {
+        d = put(d, ",\"level\":\"", 10);
+        d = put(d, LEVEL_NAMES[code], strlen(LEVEL_NAMES[code]));
+        *d++ = '"';
+    }
+    for (Py_ssize_t x = 0; x < nextras; x++) {
+        long long fs = extras[x].s[k], fe = extras[x].e[k];
+        if (fs < 0)
+            continue;
+        d = put(d, ",\"", 2);
+        d = escape(d, extras[x].name.buf, (size_t)extras[x].name.len);
+        d = put(d, "\":\"", 3);
+        d = escape(d, (const unsigned char *)base + fs, (size_t)(fe - fs));
+        *d++ = '"';
+    }
+    *d++ = '}';
+    return put(d, tail->buf, (size_t)tail->len);
+}
+
+static void
+release_extras(extra_field *extras, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyBuffer_Release(&extras[i].name);
+        PyBuffer_Release(&extras[i].starts);
+        PyBuffer_Release(&extras[i].ends);
+    }
+    PyMem_Free(extras);
+}
+
+/* The extra fields of `seq` (a tuple of (name, starts, ends)), checked against
+ * `lines` and the buffer's length; NULL with an exception set on error. */
+static extra_field *
+get_extras(PyObject *seq, Py_ssize_t lines, Py_ssize_t buflen, Py_ssize_t *count)
+{
+    if (!PyTuple_Check(seq)) {
+        PyErr_SetString(PyExc_TypeError, "extras must be a tuple of (name, starts, ends)");
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
+    extra_field *out = PyMem_Calloc((size_t)n + 1, sizeof(extra_field));
+    if (out == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(seq, i), *name, *starts, *ends;
+        if (!PyTuple_Check(item) || !PyArg_ParseTuple(item, "OOO", &name, &starts, &ends)) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError, "extras must be a tuple of (name, starts, ends)");
+            release_extras(out, i);
+            return NULL;
+        }
+        extra_field *f = &out[i];
+        if (PyObject_GetBuffer(name, &f->name, PyBUF_SIMPLE) < 0) {
+            release_extras(out, i);
+            return NULL;
+        }
+        if (PyObject_GetBuffer(starts, &f->starts, PyBUF_SIMPLE) < 0) {
+            PyBuffer_Release(&f->name);
+            release_extras(out, i);
+            return NULL;
+        }
+        if (PyObject_GetBuffer(ends, &f->ends, PyBUF_SIMPLE) < 0) {
+            PyBuffer_Release(&f->name);
+            PyBuffer_Release(&f->starts);
+            release_extras(out, i);
+            return NULL;
+        }
+        f->s = f->starts.buf;
+        f->e = f->ends.buf;
+        Py_ssize_t want = lines * (Py_ssize_t)sizeof(long long);
+        int bad = f->starts.len != want || f->ends.len != want;
+        for (Py_ssize_t k = 0; !bad && k < lines; k++)
+            bad = f->s[k] >= 0 && (f->e[k] < f->s[k] || f->e[k] > buflen);
+        if (bad) {
+            PyErr_SetString(PyExc_ValueError,
+                            "an extra field needs one (start, end) in the buffer per line");
+            release_extras(out, i + 1);
+            return NULL;
+        }
+    }
+    *count = n;
+    return out;
+}
+
+/* encode_records(buf, spans, offs, stamps, head, tail, descending=False, extras=())
+ * -> bytes. Lines are those of the ascending array('q') spans [s, e, ...], each
+ * ending at its newline or at its span's end; the line at offset x was received
+ * at stamps[c], c the last chunk with offs[c] <= x (0 when none). */
+PyObject *
+lc_encode_records(PyObject *self, PyObject *args)
+{
+    PyObject *obj, *spans_obj, *offs_obj, *stamps_obj, *extras_obj = NULL;
+    Py_buffer view, spans, offs, stamps, head, tail;
+    int descending = 0;
+    PyObject *result = NULL;
+    extra_field *extras = NULL;
+    Py_ssize_t nextras = 0;
+    if (!PyArg_ParseTuple(args, "OOOOy*y*|pO", &obj, &spans_obj, &offs_obj, &stamps_obj, &head,
+                          &tail, &descending, &extras_obj))
+        return NULL;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
+        goto out_framing;
+    if (PyObject_GetBuffer(spans_obj, &spans, PyBUF_SIMPLE) < 0)
+        goto out_view;
+    if (PyObject_GetBuffer(offs_obj, &offs, PyBUF_SIMPLE) < 0)
+        goto out_spans;
+    if (PyObject_GetBuffer(stamps_obj, &stamps, PyBUF_SIMPLE) < 0)
+        goto out_offs;
+    const long long *sp = spans.buf, *of = offs.buf, *ts = stamps.buf;
+    const char *src = view.buf;
+    Py_ssize_t pairs = spans.len / (Py_ssize_t)(2 * sizeof(long long));
+    Py_ssize_t nchunks = offs.len / (Py_ssize_t)sizeof(long long);
+    if (nchunks < 1 || stamps.len != offs.len) {
+        PyErr_SetString(PyExc_ValueError, "offs and stamps: one entry per chunk, at least one");
+        goto out_stamps;
+    }
+    Py_ssize_t bytes = 0, lines = 0;
+    for (Py_ssize_t i = 0; i < pairs; i++) {
+        long long s = sp[2 * i], e = sp[2 * i + 1];
+        if (s < 0 || e < s || e > view.len || (i && s < sp[2 * i - 1])) {
+            PyErr_SetString(PyExc_ValueError, "span outside the buffer or out of order");
+            goto out_stamps;
+        }
+        bytes += (Py_ssize_t)(e - s);
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < pairs; i++) {
+        const char *p = src + sp[2 * i], *e = src + sp[2 * i + 1];
+        while (p < e) {
+            const char *nl = memchr(p, '\n', (size_t)(e - p));
+            lines++;
+            p = nl ? nl + 1 : e;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (extras_obj != NULL) {
+        extras = get_extras(extras_obj, lines, view.len, &nextras);
+        if (extras == NULL)
+            goto out_stamps;
+    }
+    Py_ssize_t per_line = head.len + tail.len + 9 + TIME_LEN + 10 + 2 + LEVEL_MAX;
+    Py_ssize_t bound = 6 * bytes + lines * per_line;
+    for (Py_ssize_t x = 0; x < nextras; x++) {
+        bound += lines * (6 * extras[x].name.len + 6);
+        for (Py_ssize_t k = 0; k < lines; k++)
+            if (extras[x].s[k] >= 0)
+                bound += 6 * (Py_ssize_t)(extras[x].e[k] - extras[x].s[k]);
+    }
+    result = PyBytes_FromStringAndSize(NULL, bound);
+    if (result == NULL)
+        goto out_extras;
+    char *out = PyBytes_AS_STRING(result), *d = out;
+    Py_BEGIN_ALLOW_THREADS
+    char stamp[TIME_LEN];
+    Py_ssize_t stamped = -1;
+    if (descending) {
+        Py_ssize_t c = nchunks - 1, k = lines;
+        for (Py_ssize_t i = pairs - 1; i >= 0; i--) {
+            const char *s = src + sp[2 * i], *e = src + sp[2 * i + 1];
+            while (e > s) {
+                /* the line before e: its newline is e[-1] unless a span ends unterminated */
+                const char *end = e[-1] == '\n' ? e - 1 : e;
+                const char *nl = end > s ? memrchr(s, '\n', (size_t)(end - s)) : NULL;
+                const char *ls = nl ? nl + 1 : s;
+                long long at = ls - src;
+                while (c > 0 && of[c] > at)
+                    c--;
+                if (c != stamped) {
+                    put_time(stamp, ts[c]);
+                    stamped = c;
+                }
+                d = record(d, ls, (size_t)(end - ls), stamp, &head, &tail, src, extras, nextras,
+                           --k);
+                e = ls;
+            }
+        }
+    } else {
+        Py_ssize_t c = 0, k = 0;
+        for (Py_ssize_t i = 0; i < pairs; i++) {
+            const char *p = src + sp[2 * i], *e = src + sp[2 * i + 1];
+            while (p < e) {
+                long long at = p - src;
+                while (c + 1 < nchunks && of[c + 1] <= at)
+                    c++;
+                if (c != stamped) {
+                    put_time(stamp, ts[c]);
+                    stamped = c;
+                }
+                const char *nl = memchr(p, '\n', (size_t)(e - p));
+                const char *end = nl ? nl : e;
+                d = record(d, p, (size_t)(end - p), stamp, &head, &tail, src, extras, nextras,
+                           k++);
+                p = nl ? nl + 1 : e;
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (_PyBytes_Resize(&result, d - out) < 0)
+        result = NULL;
+out_extras:
+    if (extras != NULL)
+        release_extras(extras, nextras);
+out_stamps:
+    PyBuffer_Release(&stamps);
+out_offs:
+    PyBuffer_Release(&offs);
+out_spans:
+    PyBuffer_Release(&spans);
+out_view:
+    PyBuffer_Release(&view);
+out_framing:
+    PyBuffer_Release(&head);
+    PyBuffer_Release(&tail);
+    return result;
+}
