@@ -44,13 +44,14 @@ RECV = 1 << 20
 
 # name, line-port command, HTTP parameters, HTTP Accept header
 SHAPES = [
-    ("250k", "QUERY keywords=INFO limit=250000", "keywords=INFO&limit=250000", ""),
+    ("250k", "QUERY keywords=DEBUG,WARN operator=OR", "keywords=DEBUG,WARN&operator=OR", ""),
     ("all", "QUERY limit=10000000", "limit=10000000", ""),
     ("rare", "QUERY keywords=FATAL", "keywords=FATAL", ""),
-    ("250k_desc", "QUERY keywords=INFO limit=250000 order=desc",
-     "keywords=INFO&limit=250000&order=desc", ""),
-    ("250k_text", "QUERY keywords=INFO limit=250000", "keywords=INFO&limit=250000",
+    ("250k_desc", "QUERY keywords=DEBUG,WARN operator=OR order=desc",
+     "keywords=DEBUG,WARN&operator=OR&order=desc", ""),
+    ("250k_text", "QUERY keywords=DEBUG,WARN operator=OR", "keywords=DEBUG,WARN&operator=OR",
      "text/plain"),
+    ("250k_limit", "QUERY keywords=INFO limit=250000", "keywords=INFO&limit=250000", ""),
 ]  # fmt: skip
 
 

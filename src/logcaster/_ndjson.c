@@ -23,8 +23,13 @@
 static const char *const LEVEL_NAMES[] = {"",     "TRACE", "DEBUG",    "INFO",  "NOTICE", "WARN",
                                           "ERROR", "CRITICAL", "FATAL", "ALERT", "EMERG"};
 #define NLEVELS ((int)(sizeof(LEVEL_NAMES) / sizeof(LEVEL_NAMES[0])))
+/* the bytes of ,"level":"NAME" for each code (0: none) */
+static const unsigned char LEVEL_FIELD[] = {0, 16, 16, 15, 17, 15, 16, 19, 16, 16, 16};
 #define TIME_LEN 30 /* 2026-12-01T19:00:59.917121123Z */
-#define LEVEL_MAX 19 /* ,"level":"CRITICAL" */
+
+typedef struct {
+    long long start, end; /* a line, without its newline */
+} line_span;
 
 typedef struct {
     Py_buffer name, starts, ends;
@@ -185,6 +190,37 @@ escape(char *d, const unsigned char *s, size_t n)
     return d;
 }
 
+/* How many bytes of s[0:n] escape() writes other than as themselves (control
+ * characters, '"', '\\', bytes >= 0x80): none means the escaped line is the line,
+ * else its size is at most n + 5 * that. */
+static Py_ssize_t
+count_special(const unsigned char *s, size_t n)
+{
+    Py_ssize_t count = 0;
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'),
+                  bslash = _mm_set1_epi8('\\'), zero = _mm_setzero_si128();
+    while (i + 16 <= n) {
+        /* bytes of acc count up to 255 hits each, then are summed */
+        __m128i acc = zero;
+        size_t stop = n - i > 16 * 255 ? i + 16 * 255 : n;
+        for (; i + 16 <= stop; i += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+            __m128i bad = _mm_or_si128(
+                _mm_cmplt_epi8(v, space),
+                _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+            acc = _mm_sub_epi8(acc, bad);
+        }
+        __m128i sums = _mm_sad_epu8(acc, zero);
+        count += _mm_cvtsi128_si32(sums) + _mm_extract_epi16(sums, 4);
+    }
+#endif
+    for (; i < n; i++)
+        count += s[i] < 0x20 || s[i] >= 0x80 || s[i] == '"' || s[i] == '\\';
+    return count;
+}
+
 static inline char *
 put(char *d, const void *s, size_t n)
 {
@@ -192,9 +228,9 @@ put(char *d, const void *s, size_t n)
     return d + n;
 }
 
-/* One record for the line s[0:n] (no newline), the k-th of the call. */
+/* One record for the line s[0:n] (no newline), the k-th of the call, of level `code`. */
 static char *
-record(char *d, const char *line, size_t n, const char *stamp, const Py_buffer *head,
+record(char *d, const char *line, size_t n, const char *stamp, int code, const Py_buffer *head,
        const Py_buffer *tail, const char *base, const extra_field *extras, Py_ssize_t nextras,
        Py_ssize_t k)
 {
@@ -204,10 +240,9 @@ record(char *d, const char *line, size_t n, const char *stamp, const Py_buffer *
     d = put(d, "\",\"line\":\"", 10);
     d = escape(d, (const unsigned char *)line, n);
     *d++ = '"';
-    int code = lc_level_code((const unsigned char *)line, n);
-    if (code > 0 && code < NLEVELS) {
+    if (code > 0) {
         d = put(d, ",\"level\":\"", 10);
-        d = put(d, LEVEL_NAMES[code], strlen(LEVEL_NAMES[code]));
+        d = put(d, LEVEL_NAMES[code], (size_t)LEVEL_FIELD[code] - 11);
         *d++ = '"';
     }
     for (Py_ssize_t x = 0; x < nextras; x++) {
@@ -304,6 +339,9 @@ lc_encode_records(PyObject *self, PyObject *args)
     PyObject *result = NULL;
     extra_field *extras = NULL;
     Py_ssize_t nextras = 0;
+    unsigned char *codes = NULL;
+    line_span *at = NULL;
+    char *scratch = NULL;
     if (!PyArg_ParseTuple(args, "OOOOy*y*|pO", &obj, &spans_obj, &offs_obj, &stamps_obj, &head,
                           &tail, &descending, &extras_obj))
         return NULL;
@@ -323,90 +361,106 @@ lc_encode_records(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "offs and stamps: one entry per chunk, at least one");
         goto out_stamps;
     }
-    Py_ssize_t bytes = 0, lines = 0;
     for (Py_ssize_t i = 0; i < pairs; i++) {
         long long s = sp[2 * i], e = sp[2 * i + 1];
         if (s < 0 || e < s || e > view.len || (i && s < sp[2 * i - 1])) {
             PyErr_SetString(PyExc_ValueError, "span outside the buffer or out of order");
             goto out_stamps;
         }
-        bytes += (Py_ssize_t)(e - s);
     }
+    /* One pass over the lines: where each is, its level, and the records' size if
+     * no line needs escaping (`special` counts the bytes that do). */
+    Py_ssize_t lines = 0, cap = 0, special = 0, size = 0, nomem = 0;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < pairs; i++) {
+    for (Py_ssize_t i = 0; i < pairs && !nomem; i++) {
         const char *p = src + sp[2 * i], *e = src + sp[2 * i + 1];
         while (p < e) {
+            if (lines == cap) {
+                cap = cap ? 2 * cap : 1024;
+                line_span *more = PyMem_RawRealloc(at, (size_t)cap * sizeof(line_span));
+                unsigned char *more_codes = more ? PyMem_RawRealloc(codes, (size_t)cap) : NULL;
+                if (more != NULL)
+                    at = more;
+                if (more_codes == NULL) {
+                    nomem = 1;
+                    break;
+                }
+                codes = more_codes;
+            }
             const char *nl = memchr(p, '\n', (size_t)(e - p));
-            lines++;
+            const char *end = nl ? nl : e;
+            int code = lc_level_code((const unsigned char *)p, (size_t)(end - p));
+            code = code > 0 && code < NLEVELS ? code : 0;
+            at[lines].start = p - src;
+            at[lines].end = end - src;
+            codes[lines++] = (unsigned char)code;
+            size += (end - p) + LEVEL_FIELD[code];
+            special += count_special((const unsigned char *)p, (size_t)(end - p));
             p = nl ? nl + 1 : e;
         }
     }
     Py_END_ALLOW_THREADS
+    if (nomem) {
+        PyErr_NoMemory();
+        goto out_extras;
+    }
+    size += lines * (head.len + tail.len + 9 + TIME_LEN + 10 + 2);
     if (extras_obj != NULL) {
         extras = get_extras(extras_obj, lines, view.len, &nextras);
         if (extras == NULL)
-            goto out_stamps;
+            goto out_extras;
     }
-    Py_ssize_t per_line = head.len + tail.len + 9 + TIME_LEN + 10 + 2 + LEVEL_MAX;
-    Py_ssize_t bound = 6 * bytes + lines * per_line;
+    Py_ssize_t bound = size + 5 * special;
     for (Py_ssize_t x = 0; x < nextras; x++) {
         bound += lines * (6 * extras[x].name.len + 6);
-        for (Py_ssize_t k = 0; k < lines; k++)
-            if (extras[x].s[k] >= 0)
-                bound += 6 * (Py_ssize_t)(extras[x].e[k] - extras[x].s[k]);
+        for (Py_ssize_t j = 0; j < lines; j++)
+            if (extras[x].s[j] >= 0)
+                bound += 6 * (Py_ssize_t)(extras[x].e[j] - extras[x].s[j]);
     }
-    result = PyBytes_FromStringAndSize(NULL, bound);
-    if (result == NULL)
+    /* Exact: written in place. Else into a scratch buffer, then copied: shrinking a
+     * large bytes object in place costs fresh pages on every call. */
+    int exact = bound == size;
+    char *out;
+    if (exact) {
+        result = PyBytes_FromStringAndSize(NULL, size);
+        if (result == NULL)
+            goto out_extras;
+        out = PyBytes_AS_STRING(result);
+    } else if ((out = scratch = PyMem_RawMalloc((size_t)bound + 1)) == NULL) {
+        PyErr_NoMemory();
         goto out_extras;
-    char *out = PyBytes_AS_STRING(result), *d = out;
+    }
+    char *d = out;
     Py_BEGIN_ALLOW_THREADS
     char stamp[TIME_LEN];
-    Py_ssize_t stamped = -1;
-    if (descending) {
-        Py_ssize_t c = nchunks - 1, k = lines;
-        for (Py_ssize_t i = pairs - 1; i >= 0; i--) {
-            const char *s = src + sp[2 * i], *e = src + sp[2 * i + 1];
-            while (e > s) {
-                /* the line before e: its newline is e[-1] unless a span ends unterminated */
-                const char *end = e[-1] == '\n' ? e - 1 : e;
-                const char *nl = end > s ? memrchr(s, '\n', (size_t)(end - s)) : NULL;
-                const char *ls = nl ? nl + 1 : s;
-                long long at = ls - src;
-                while (c > 0 && of[c] > at)
-                    c--;
-                if (c != stamped) {
-                    put_time(stamp, ts[c]);
-                    stamped = c;
-                }
-                d = record(d, ls, (size_t)(end - ls), stamp, &head, &tail, src, extras, nextras,
-                           --k);
-                e = ls;
-            }
+    Py_ssize_t stamped = -1, c = descending ? nchunks - 1 : 0;
+    for (Py_ssize_t j = 0; j < lines; j++) {
+        Py_ssize_t k = descending ? lines - 1 - j : j;
+        long long ls = at[k].start;
+        if (descending)
+            while (c > 0 && of[c] > ls)
+                c--;
+        else
+            while (c + 1 < nchunks && of[c + 1] <= ls)
+                c++;
+        if (c != stamped) {
+            put_time(stamp, ts[c]);
+            stamped = c;
         }
-    } else {
-        Py_ssize_t c = 0, k = 0;
-        for (Py_ssize_t i = 0; i < pairs; i++) {
-            const char *p = src + sp[2 * i], *e = src + sp[2 * i + 1];
-            while (p < e) {
-                long long at = p - src;
-                while (c + 1 < nchunks && of[c + 1] <= at)
-                    c++;
-                if (c != stamped) {
-                    put_time(stamp, ts[c]);
-                    stamped = c;
-                }
-                const char *nl = memchr(p, '\n', (size_t)(e - p));
-                const char *end = nl ? nl : e;
-                d = record(d, p, (size_t)(end - p), stamp, &head, &tail, src, extras, nextras,
-                           k++);
-                p = nl ? nl + 1 : e;
-            }
-        }
+        d = record(d, src + ls, (size_t)(at[k].end - ls), stamp, codes[k], &head, &tail, src,
+                   extras, nextras, k);
     }
     Py_END_ALLOW_THREADS
-    if (_PyBytes_Resize(&result, d - out) < 0)
-        result = NULL;
+    if (!exact)
+        result = PyBytes_FromStringAndSize(out, d - out);
+    else if (d - out != size) { /* cannot happen: the sizes are computed as written */
+        Py_CLEAR(result);
+        PyErr_SetString(PyExc_SystemError, "encode_records: record size mismatch");
+    }
 out_extras:
+    PyMem_RawFree(scratch);
+    PyMem_RawFree(codes);
+    PyMem_RawFree(at);
     if (extras != NULL)
         release_extras(extras, nextras);
 out_stamps:

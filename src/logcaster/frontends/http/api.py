@@ -7,7 +7,9 @@ spec, the engine or the live taps to work, a renderer to the response.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
@@ -18,7 +20,7 @@ from ...query.engine import Engine, search_views
 from ...query.errors import QueryError
 from ...stats import Registry
 from .params import since_of, spec_of
-from .render import NDJSON, SSE, render_records, render_text
+from .render import NDJSON, SSE, Job, record_jobs, render_records, text_jobs
 from .tail import TailSink
 
 
@@ -45,15 +47,28 @@ def _wants(request: web.Request, kind: str) -> bool:
 
 
 async def _stream(
-    request: web.Request, chunks: Iterator[bytes], content_type: str
+    request: web.Request, jobs: Iterator[Job], content_type: str
 ) -> web.StreamResponse:
-    """Write rendered chunks as they are produced (rendered on the pool)."""
-    backend = request.app[BACKEND]
+    """Run the rendering jobs on the pool, a few at once, and write their output in
+    order as it comes; the jobs not started yet are dropped if the client goes."""
+    engine = request.app[BACKEND].engine
     response = web.StreamResponse(headers={"Content-Type": content_type})
     await response.prepare(request)
-    pool = backend.engine.pool
-    while (chunk := await pool.run(next, chunks, None)) is not None:
-        await response.write(chunk)  # raises once the client has gone: the query ends
+    ahead = engine.parallelism + 1
+    running: deque[asyncio.Future[list[bytes]]] = deque()
+    try:
+        for job in itertools.islice(jobs, ahead):
+            running.append(asyncio.ensure_future(engine.pool.run(job)))
+        while running:
+            pieces = await running.popleft()
+            for job in itertools.islice(jobs, 1):
+                running.append(asyncio.ensure_future(engine.pool.run(job)))
+            for piece in pieces:
+                if piece:
+                    await response.write(piece)  # raises once the client has gone
+    finally:
+        for waiting in running:
+            waiting.cancel()
     await response.write_eof()
     return response
 
@@ -66,9 +81,9 @@ async def query(request: web.Request) -> web.StreamResponse:
     except QueryError as exc:
         return error(400, str(exc))
     if _wants(request, "text/plain"):
-        text = render_text(matches, newest_first=spec.descending)
+        text = text_jobs(matches, newest_first=spec.descending)
         return await _stream(request, text, "text/plain; charset=utf-8")
-    records = render_records(matches, newest_first=spec.descending)
+    records = record_jobs(matches, newest_first=spec.descending)
     return await _stream(request, records, "application/x-ndjson")
 
 

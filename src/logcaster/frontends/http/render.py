@@ -1,28 +1,61 @@
 """Matches as JSON records, one per line: ``{"time": RFC 3339 receive time with
 nanoseconds, "line": the text, "level": its level, when it has one}``, as NDJSON or
-as Server-Sent Events.
+as Server-Sent Events; or the lines as stored (``text/plain``).
 
-The records of a block's matches are written by one call of
-:func:`~logcaster.ndjson.encode_records` (C, GIL released, on the worker pool),
-never by a Python call per line.
+A reply is cut into *jobs*: runs of block views whose matches span about
+:data:`JOB_BYTES`, each rendered by one worker-pool call. The records of a block's
+matches are written by one call of :func:`~logcaster.ndjson.encode_records` (C,
+GIL released), never by a Python call per line; the frontend runs several jobs at
+once, so every core encodes while the event loop writes.
 """
 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
 from ...ndjson import encode_records, rfc3339
 from ...query.matches import Matches
-from ...scan import gather
+from ...scan import gather, gather_stamped
 from ...storage.ring import BlockView
 
-__all__ = ["NDJSON", "SSE", "live_records", "render_records", "render_text", "rfc3339"]
+__all__ = [
+    "NDJSON",
+    "SSE",
+    "live_records",
+    "record_jobs",
+    "render_records",
+    "render_text",
+    "rfc3339",
+    "text_jobs",
+]
 
-BATCH_BYTES = 1 << 18
+JOB_BYTES = 1 << 20  # matched bytes (at most) a job renders
 Framing = tuple[bytes, bytes]  # what goes before and after each record
 NDJSON: Framing = (b"", b"\n")
 SSE: Framing = (b"data: ", b"\n\n")
+Ranges = list[tuple[BlockView, "array[int]"]]
+Job = Callable[[], list[bytes]]  # the pieces of the reply, in order
+SMALL = 1 << 16  # pieces joined into one write below this total
+ONE_CHUNK = array("q", (0,))
+
+
+def _groups(matches: Matches, newest_first: bool) -> Iterator[Ranges]:
+    """The views with matches in reply order, cut into runs whose spans cover about
+    JOB_BYTES (an O(1) bound per view: its first span's start to its last's end)."""
+    group: Ranges = []
+    extent = 0
+    for view, spans in reversed(matches.ranges) if newest_first else matches.ranges:
+        if not spans:
+            continue
+        group.append((view, spans))
+        extent += spans[-1] - spans[0]
+        if extent >= JOB_BYTES:
+            yield group
+            group, extent = [], 0
+    if group:
+        yield group
 
 
 def view_records(
@@ -44,42 +77,48 @@ def live_records(block: bytes, spans: array[int], ts_ns: int, framing: Framing =
     return encode_records(block, spans, array("q", (0,)), array("q", (ts_ns,)), head, tail)
 
 
+def _pieces(pieces: list[bytes]) -> list[bytes]:
+    """Large pieces as they are (no copy), small ones as one."""
+    if len(pieces) > 1 and sum(map(len, pieces)) < SMALL:
+        return [b"".join(pieces)]
+    return pieces
+
+
+def _records_of(group: Ranges, framing: Framing, newest_first: bool) -> list[bytes]:
+    return _pieces([view_records(v, spans, framing, newest_first) for v, spans in group])
+
+
+def _text_of(group: Ranges, newest_first: bool) -> list[bytes]:
+    if not newest_first:
+        return _pieces([gather(v.buf, spans) for v, spans in group])
+    return _pieces(
+        [gather_stamped(v.buf, spans, ONE_CHUNK, 0, 1, b"", 0, True) for v, spans in group]
+    )
+
+
+def record_jobs(
+    matches: Matches, framing: Framing = NDJSON, newest_first: bool = False
+) -> Iterator[Job]:
+    """The jobs rendering every match as a record, oldest (or newest) first."""
+    for group in _groups(matches, newest_first):
+        yield partial(_records_of, group, framing, newest_first)
+
+
+def text_jobs(matches: Matches, newest_first: bool = False) -> Iterator[Job]:
+    """The jobs rendering the matching lines as stored (``Accept: text/plain``)."""
+    for group in _groups(matches, newest_first):
+        yield partial(_text_of, group, newest_first)
+
+
 def render_records(
     matches: Matches, framing: Framing = NDJSON, newest_first: bool = False
 ) -> Iterator[bytes]:
-    """Every match as a record, oldest (or newest) first, in chunks of about BATCH_BYTES."""
-    out: list[bytes] = []
-    have = 0
-    ranges = reversed(matches.ranges) if newest_first else iter(matches.ranges)
-    for view, spans in ranges:
-        piece = view_records(view, spans, framing, newest_first)
-        out.append(piece)
-        have += len(piece)
-        if have >= BATCH_BYTES:
-            yield b"".join(out)
-            out, have = [], 0
-    if out:
-        yield b"".join(out)
+    """Every match as a record, one job's output at a time, in this thread."""
+    return (b"".join(job()) for job in record_jobs(matches, framing, newest_first))
 
 
 def render_text(matches: Matches, newest_first: bool = False) -> Iterator[bytes]:
-    """The matching lines as stored (``Accept: text/plain``), in large chunks."""
-    out: list[bytes] = []
-    have = 0
-    for view, spans in reversed(matches.ranges) if newest_first else matches.ranges:
-        piece = gather(view.buf, spans)
-        if newest_first:
-            lines = piece.split(b"\n")
-            lines.pop()
-            lines.reverse()
-            piece = b"\n".join(lines) + b"\n"
-        out.append(piece)
-        have += len(piece)
-        if have >= BATCH_BYTES:
-            yield b"".join(out)
-            out, have = [], 0
-    if out:
-        yield b"".join(out)
+    return (b"".join(job()) for job in text_jobs(matches, newest_first))
 
 
 def skipped_record(skipped: int, framing: Framing = NDJSON) -> bytes:
