@@ -23,6 +23,7 @@ from . import aggregate
 from .aggregate import Breakdown, Counts, Histogram, Top
 from .errors import QueryError
 from .matches import Matches, tail
+from .metrics import QueryMetrics
 from .pool import WorkerPool
 from .postfilter import Scanner, compile_spec
 from .regions import time_regions
@@ -102,6 +103,7 @@ class Engine:
         self.history = history  # scope=all: the stored files, when there are any
         self.remote = remote  # scope=cluster: the shared store, when there is one
         self.parallelism = max(1, min(pool.workers, os.cpu_count() or 1))
+        self.metrics = QueryMetrics()  # every frontend reports its commands here
 
     async def compile(self, spec: QuerySpec) -> Scanner:
         """The matcher of ``spec`` with its field filters (compiled on the pool);

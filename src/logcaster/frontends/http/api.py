@@ -7,10 +7,11 @@ spec, the engine or the live taps to work, a renderer to the response.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 
 from aiohttp import web
@@ -36,6 +37,23 @@ class Backend:
 
 BACKEND = web.AppKey("backend", Backend)
 TAILS = web.AppKey("tails", set[TailSink])
+COMMANDS = ("QUERY", "TAIL", "HITS", "TOP", "STATS")  # as the query metrics name them
+Endpoint = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def timed(command: str) -> Callable[[Endpoint], Endpoint]:
+    """Count each request of an endpoint and its time, to the reply's end, in the
+    engine's query metrics (as ``frontend="http"``)."""
+
+    def wrap(endpoint: Endpoint) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def run(request: web.Request) -> web.StreamResponse:
+            with request.app[BACKEND].engine.metrics.timed("http", command):
+                return await endpoint(request)
+
+        return run
+
+    return wrap
 
 
 def error(status: int, message: str) -> web.Response:
@@ -73,6 +91,7 @@ async def _stream(
     return response
 
 
+@timed("QUERY")
 async def query(request: web.Request) -> web.StreamResponse:
     backend = request.app[BACKEND]
     try:
@@ -88,8 +107,10 @@ async def query(request: web.Request) -> web.StreamResponse:
 
 
 async def tail(request: web.Request) -> web.StreamResponse:
-    """The last matches since ``since`` (default: none), then every new match, live."""
+    """The last matches since ``since`` (default: none), then every new match, live.
+    Its time in the query metrics runs to the end of the backfill."""
     backend = request.app[BACKEND]
+    start = time.perf_counter()
     now = time.time_ns()
     engine = backend.engine
     try:
@@ -102,6 +123,7 @@ async def tail(request: web.Request) -> web.StreamResponse:
         if since is not None:
             earlier = await engine.compile(replace(spec, time_from=since, limit=None))
     except QueryError as exc:
+        engine.metrics.observe("http", "TAIL", time.perf_counter() - start)
         return error(400, str(exc))
     sse = _wants(request, "text/event-stream")
     framing = SSE if sse else NDJSON
@@ -128,6 +150,7 @@ async def tail(request: web.Request) -> web.StreamResponse:
                 await response.write(chunk)
         else:
             await response.write(b": tailing\n\n" if sse else b"")
+        engine.metrics.observe("http", "TAIL", time.perf_counter() - start)
         await sink.run()
     except (ConnectionError, RuntimeError, asyncio.CancelledError):
         pass
@@ -137,7 +160,8 @@ async def tail(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def stats(request: web.Request) -> web.Response:
+@timed("STATS")
+async def stats(request: web.Request) -> web.StreamResponse:
     registry = request.app[BACKEND].registry
     return web.json_response({m.name: m.value for m in registry})
 
