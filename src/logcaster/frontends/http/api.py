@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
@@ -143,7 +144,11 @@ async def tail(request: web.Request) -> web.StreamResponse:
     snapshot = engine.ring.snapshot()
     try:
         if earlier is not None:
-            backfill = await engine.pool.run(search_views, snapshot.views, earlier)
+            stop = threading.Event()
+            try:
+                backfill = await engine.pool.run(search_views, snapshot.views, earlier, stop)
+            finally:
+                stop.set()  # a cancelled request (the client has gone) ends the job early
             if spec.limit is not None:
                 backfill = backfill.keep_newest(spec.limit)
             for chunk in render_records(backfill, framing):
