@@ -120,10 +120,22 @@ def records(port: int, params: str, accept: str) -> int:
     return subprocess.run(cmd, capture_output=True, check=True, timeout=120).stdout.count(b"\n")
 
 
-def timed(port: int, request: bytes) -> tuple[float, int]:
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SERVER_PID = 0
+
+
+def server_cpu() -> float:
+    """utime + stime of the server process (all threads), in seconds."""
+    fields = Path(f"/proc/{SERVER_PID}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def timed(port: int, request: bytes) -> tuple[float, int, float]:
+    """Wall seconds, reply bytes and server CPU seconds of one request."""
+    cpu = server_cpu()
     start = time.perf_counter()
     _, size = read_all(port, request)
-    return time.perf_counter() - start, size
+    return time.perf_counter() - start, size, server_cpu() - cpu
 
 
 def load_avg() -> list[float]:
@@ -139,6 +151,8 @@ def main() -> int:
     args = ap.parse_args()
     data = ("\n".join(generate_lines(args.lines)) + "\n").encode()
     proc, ingest, qport, hport = start_server(args.lines + 1000)
+    global SERVER_PID
+    SERVER_PID = proc.pid
     results: dict[str, object] = {"lines": args.lines, "reps": args.reps, "load_before": load_avg()}
     have_curl = shutil.which("curl") is not None
     try:
@@ -158,12 +172,15 @@ def main() -> int:
             line_req, http_req = line_request(command), http_request(params, accept)
             timed(qport, line_req), timed(hport, http_req)  # warm-up
             line_s, http_s, curl_s, ratios = [], [], [], []
+            line_cpu, http_cpu = [], []
             line_bytes = http_bytes = 0
             for _ in range(args.reps):
-                a, line_bytes = timed(qport, line_req)
-                b, http_bytes = timed(hport, http_req)
+                a, line_bytes, a_cpu = timed(qport, line_req)
+                b, http_bytes, b_cpu = timed(hport, http_req)
                 line_s.append(a)
                 http_s.append(b)
+                line_cpu.append(a_cpu)
+                http_cpu.append(b_cpu)
                 ratios.append(b / a)
                 if have_curl:
                     curl_s.append(curl_run(hport, params, accept)[0])
@@ -173,17 +190,28 @@ def main() -> int:
                 "http_s": statistics.median(http_s),
                 "curl_s": statistics.median(curl_s) if curl_s else None,
                 "ratio_http_over_line": statistics.median(ratios),
+                "line_port_server_cpu_s": statistics.median(line_cpu),
+                "http_server_cpu_s": statistics.median(http_cpu),
                 "line_port_bytes": line_bytes,
                 "http_bytes": http_bytes,
                 "load": load_avg(),
-                "runs": {"line_port_s": line_s, "http_s": http_s, "curl_s": curl_s},
+                "runs": {
+                    "line_port_s": line_s,
+                    "http_s": http_s,
+                    "curl_s": curl_s,
+                    "line_port_server_cpu_s": line_cpu,
+                    "http_server_cpu_s": http_cpu,
+                },
             }
             results[name] = row
             curl = f"curl {row['curl_s'] * 1000:7.1f} ms" if curl_s else "no curl"  # type: ignore[operator]
             print(
                 f"{name:10s} {want:8d} matches  line {row['line_port_s'] * 1000:7.1f} ms"  # type: ignore[operator]
                 f"  http {row['http_s'] * 1000:7.1f} ms  {curl}"  # type: ignore[operator]
-                f"  ratio {row['ratio_http_over_line']:.2f}x  load {row['load']}"
+                f"  ratio {row['ratio_http_over_line']:.2f}x"
+                f"  cpu {statistics.median(line_cpu) * 1000:.0f}"
+                f"/{statistics.median(http_cpu) * 1000:.0f} ms"
+                f"  load {row['load']}"
             )
     finally:
         proc.kill()
