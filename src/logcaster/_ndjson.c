@@ -24,6 +24,7 @@ static const char *const LEVEL_NAMES[] = {"",     "TRACE", "DEBUG",    "INFO",  
                                           "ERROR", "CRITICAL", "FATAL", "ALERT", "EMERG"};
 #define NLEVELS ((int)(sizeof(LEVEL_NAMES) / sizeof(LEVEL_NAMES[0])))
 /* the bytes of ,"level":"NAME" for each code (0: none) */
+#define ESCAPED 0x80 /* a line's code | this: the line has bytes to escape */
 static const unsigned char LEVEL_FIELD[] = {0, 16, 16, 15, 17, 15, 16, 19, 16, 16, 16};
 #define TIME_LEN 30 /* 2026-12-01T19:00:59.917121123Z */
 
@@ -190,35 +191,42 @@ escape(char *d, const unsigned char *s, size_t n)
     return d;
 }
 
-/* How many bytes of s[0:n] escape() writes other than as themselves (control
- * characters, '"', '\\', bytes >= 0x80): none means the escaped line is the line,
- * else its size is at most n + 5 * that. */
-static Py_ssize_t
-count_special(const unsigned char *s, size_t n)
+/* The end of the line starting at p (its newline, or NULL when the line runs to e),
+ * adding to *special an upper bound of the line's bytes that escape() writes other
+ * than as themselves (control characters, '"', '\\', bytes >= 0x80): 0 exactly
+ * when there are none, and the escaped line is at most n + 5 * that long. */
+static inline const char *
+scan_line(const char *p, const char *e, Py_ssize_t *special)
 {
-    Py_ssize_t count = 0;
-    size_t i = 0;
+    const unsigned char *s = (const unsigned char *)p;
+    size_t n = (size_t)(e - p), i = 0;
 #if defined(__SSE2__)
     const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'),
-                  bslash = _mm_set1_epi8('\\'), zero = _mm_setzero_si128();
-    while (i + 16 <= n) {
-        /* bytes of acc count up to 255 hits each, then are summed */
-        __m128i acc = zero;
-        size_t stop = n - i > 16 * 255 ? i + 16 * 255 : n;
-        for (; i + 16 <= stop; i += 16) {
-            __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
-            __m128i bad = _mm_or_si128(
-                _mm_cmplt_epi8(v, space),
-                _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
-            acc = _mm_sub_epi8(acc, bad);
+                  bslash = _mm_set1_epi8('\\'), newline = _mm_set1_epi8('\n');
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+        unsigned nl = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, newline));
+        /* signed: bytes < 0x20 and >= 0x80 both compare below 0x20 */
+        unsigned bad = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+            _mm_cmplt_epi8(v, space),
+            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash))));
+        if (nl) {
+            unsigned k = (unsigned)__builtin_ctz(nl);
+            if (bad & ((1u << k) - 1))
+                *special += 16;
+            return p + i + k;
         }
-        __m128i sums = _mm_sad_epu8(acc, zero);
-        count += _mm_cvtsi128_si32(sums) + _mm_extract_epi16(sums, 4);
+        if (bad)
+            *special += 16;
     }
 #endif
-    for (; i < n; i++)
-        count += s[i] < 0x20 || s[i] >= 0x80 || s[i] == '"' || s[i] == '\\';
-    return count;
+    for (; i < n; i++) {
+        unsigned char c = s[i];
+        if (c == '\n')
+            return p + i;
+        *special += c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
+    }
+    return NULL;
 }
 
 static inline char *
@@ -228,17 +236,18 @@ put(char *d, const void *s, size_t n)
     return d + n;
 }
 
-/* One record for the line s[0:n] (no newline), the k-th of the call, of level `code`. */
+/* One record for the line s[0:n] (no newline), the k-th of the call, of level `code`;
+ * `escaped`: the line has bytes to escape (else it is copied as it is). */
 static char *
-record(char *d, const char *line, size_t n, const char *stamp, int code, const Py_buffer *head,
-       const Py_buffer *tail, const char *base, const extra_field *extras, Py_ssize_t nextras,
-       Py_ssize_t k)
+record(char *d, const char *line, size_t n, const char *stamp, int code, int escaped,
+       const Py_buffer *head, const Py_buffer *tail, const char *base, const extra_field *extras,
+       Py_ssize_t nextras, Py_ssize_t k)
 {
     d = put(d, head->buf, (size_t)head->len);
     d = put(d, "{\"time\":\"", 9);
     d = put(d, stamp, TIME_LEN);
     d = put(d, "\",\"line\":\"", 10);
-    d = escape(d, (const unsigned char *)line, n);
+    d = escaped ? escape(d, (const unsigned char *)line, n) : put(d, line, n);
     *d++ = '"';
     if (code > 0) {
         d = put(d, ",\"level\":\"", 10);
@@ -387,15 +396,15 @@ lc_encode_records(PyObject *self, PyObject *args)
                 }
                 codes = more_codes;
             }
-            const char *nl = memchr(p, '\n', (size_t)(e - p));
+            Py_ssize_t was = special;
+            const char *nl = scan_line(p, e, &special);
             const char *end = nl ? nl : e;
             int code = lc_level_code((const unsigned char *)p, (size_t)(end - p));
             code = code > 0 && code < NLEVELS ? code : 0;
             at[lines].start = p - src;
             at[lines].end = end - src;
-            codes[lines++] = (unsigned char)code;
+            codes[lines++] = (unsigned char)(code | (special > was ? ESCAPED : 0));
             size += (end - p) + LEVEL_FIELD[code];
-            special += count_special((const unsigned char *)p, (size_t)(end - p));
             p = nl ? nl + 1 : e;
         }
     }
@@ -447,8 +456,8 @@ lc_encode_records(PyObject *self, PyObject *args)
             put_time(stamp, ts[c]);
             stamped = c;
         }
-        d = record(d, src + ls, (size_t)(at[k].end - ls), stamp, codes[k], &head, &tail, src,
-                   extras, nextras, k);
+        d = record(d, src + ls, (size_t)(at[k].end - ls), stamp, codes[k] & ~ESCAPED,
+                   codes[k] & ESCAPED, &head, &tail, src, extras, nextras, k);
     }
     Py_END_ALLOW_THREADS
     if (!exact)
