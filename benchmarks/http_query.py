@@ -1,23 +1,23 @@
 """The HTTP query API against the line port: the same query, the full reply read.
 
-    python benchmarks/http_query.py [--lines N] [--reps N] [--out PATH]
+    python benchmarks/http_query.py [--lines N] [--reps N] [--out PATH] [--only a,b]
 
 A benchmark, not a timed test: it prints numbers, it does not pass or fail.
 
 A fresh LogCaster (this checkout's ``src/``, 127.0.0.1 only) holds N workload lines
-(``workload.py``: ~104 bytes, INFO 70 %, FATAL 0.05 %). For each shape the same
-query goes to the line port (``QUERY <params>``: ``[YYYY-MM-DD HH:MM:SS] line`` per
-match) and to ``GET /api/v1/query?<params>`` (one NDJSON record per match), each
-over a fresh connection, read until the server closes it; the two alternate, one
-warm-up each, then ``--reps`` timed runs each. Reported: medians, and the ratio
-HTTP / line port of the same run. ``curl -s -o /dev/null`` is timed the same way
-(its ``time_total``), to show the figure a user sees.
+(``workload.py``: ~104 bytes, INFO 70 %, DEBUG 15 %, WARN 10 %, FATAL 0.05 %). For
+each shape the same query goes to the line port (``QUERY <params>``:
+``[YYYY-MM-DD HH:MM:SS] line`` per match) and to ``GET /api/v1/query?<params>`` (one
+NDJSON record per match), each over a fresh connection, read until the server
+closes it; the two alternate, one warm-up each, then ``--reps`` timed runs each.
+Reported: medians of the wall time, of the ratio HTTP / line port of each pair and
+of the server's CPU seconds per request (``/proc/PID/stat``), and ``curl -s -o
+/dev/null``'s ``time_total`` for the same URL, the figure a user sees.
 
-Shapes: 250 k matches (``keywords=INFO&limit=250000``), every line (no filter), a
-rare keyword (``FATAL``), 250 k newest first (``order=desc``) and 250 k as
-``Accept: text/plain`` (the lines as stored; its peer is the seed form
-``QUERY keyword=INFO``, raw lines, whose 700 k matches are cut to the same count
-by ``limit`` on the HTTP side only, so that row compares bytes per match).
+Shapes: ``250k`` (``keywords=DEBUG,WARN&operator=OR``, ~250 k matches), ``all``
+(every line), ``rare`` (``keywords=FATAL``), ``250k_desc`` (``order=desc``),
+``250k_text`` (``Accept: text/plain``, the lines as stored; its peer is still the
+stamped ``QUERY``) and ``250k_limit`` (``keywords=INFO&limit=250000``).
 Every run's record count is checked against the line port's ``FOUND``.
 """
 
