@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,8 +18,9 @@ from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 from support import Server, parse_found, parse_info, wait_for
 
-from logcaster.frontends.http.render import NDJSON, SSE, encode_lines, render_records, rfc3339
+from logcaster.frontends.http.render import NDJSON, SSE, live_records, render_records, rfc3339
 from logcaster.query.engine import search
+from logcaster.query.levels import level_of
 from logcaster.query.spec import QuerySpec
 from logcaster.storage.ring import Ring
 
@@ -68,6 +70,9 @@ def test_query_ndjson_matches_the_line_port(loaded: Server) -> None:
     assert all(RFC3339_NS.fullmatch(str(r["time"])) for r in got)
     assert got[0]["line"] == '2026-12-01 ERROR disk "full" on /var \\ back\tslash'
     assert got[1]["line"] == "2026-12-01 ERROR bad byte \ufffd here"
+    assert [r["level"] for r in got] == ["ERROR", "ERROR", "DEBUG"]  # "DEBUG ERRORS ..."
+    everything = records(get(loaded, "/api/v1/query")[2])
+    assert [r.get("level") for r in everything] == ["INFO", "ERROR", "WARN", "ERROR", "DEBUG"]
 
 
 @pytest.mark.parametrize(
@@ -161,6 +166,7 @@ def test_tail_backfills_then_streams_new_matches(loaded: Server) -> None:
         loaded.send(b"INFO not this one\nERROR live one\n")
         live = json.loads(resp.readline())
         assert live["line"] == "ERROR live one" and RFC3339_NS.fullmatch(live["time"])
+        assert live["level"] == "ERROR" and first[0]["level"] == "ERROR"
     wait_for(lambda: parse_info(loaded.query("INFO"))["Followers"] == "0", what="tap removed")
 
 
@@ -172,7 +178,10 @@ def test_tail_as_server_sent_events(server: Server) -> None:
         server.send(b"a boom line\nquiet\n")
         event = resp.readline()
         assert event.startswith(b"data: ") and resp.readline() == b"\n"
-        assert json.loads(event[len(b"data: ") :])["line"] == "a boom line"
+        assert json.loads(event[len(b"data: ") :]) == {
+            "time": json.loads(event[len(b"data: ") :])["time"],
+            "line": "a boom line",
+        }  # no level in the line: no "level" key
 
 
 def test_tail_bad_parameters_are_400(server: Server) -> None:
@@ -236,24 +245,26 @@ def test_curl(loaded: Server) -> None:
 # ----------------------------------------------------------- the encoder, in-process
 @given(
     st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30),
-    st.booleans(),
     st.sampled_from([NDJSON, SSE]),
 )
-def test_encode_lines_is_one_valid_record_per_line(
-    lines: list[bytes], newest_first: bool, framing: tuple[str, str]
+def test_live_records_are_one_valid_record_per_line(
+    lines: list[bytes], framing: tuple[bytes, bytes]
 ) -> None:
     ts = 1_764_615_659_917_121_123
-    out = encode_lines(b"".join(x + b"\n" for x in lines), ts, framing, newest_first)
+    block = b"".join(x + b"\n" for x in lines)
+    spans = array("q", (0, len(block)) if block else ())
+    out = live_records(block, spans, ts, framing)
     head, tail = framing
-    pieces = [p for p in out.split(tail) if p] if out else []
-    want = [x.decode("utf-8", "replace") for x in lines]
-    if newest_first:
-        want.reverse()
-    assert len(pieces) == len(want)
-    for piece, text in zip(pieces, want, strict=True):
+    pieces = out.split(tail)
+    assert pieces.pop() == b""
+    assert len(pieces) == len(lines)
+    for piece, line in zip(pieces, lines, strict=True):
         assert piece.startswith(head)
         record = json.loads(piece[len(head) :])
-        assert record == {"time": rfc3339(ts), "line": text}
+        want = {"time": rfc3339(ts), "line": line.decode("utf-8", "replace")}
+        if (level := level_of(line)) is not None:
+            want["level"] = level
+        assert record == want
     assert rfc3339(ts) == "2025-12-01T19:00:59.917121123Z"
 
 
@@ -274,9 +285,11 @@ def test_records_of_a_search_match_a_per_line_reference(
     for i, lines in enumerate(chunks):
         ts = 1_764_615_659_000_000_000 + i * 1_000_000_007
         ring.append(b"".join(x + b"\n" for x in lines), ts)
-        expected += [(rfc3339(ts), x.decode("utf-8", "replace")) for x in lines if keyword in x]
+        expected += [
+            (rfc3339(ts), x.decode("utf-8", "replace"), level_of(x)) for x in lines if keyword in x
+        ]
     spec = QuerySpec(keywords=(keyword,) if keyword else ())
     matches = search(ring.snapshot(), spec)
     out = b"".join(render_records(matches, newest_first=newest_first))
-    got = [(r["time"], r["line"]) for r in records(out)]
+    got = [(r["time"], r["line"], r.get("level")) for r in records(out)]
     assert got == (expected[::-1] if newest_first else expected)

@@ -445,6 +445,8 @@ static PyMethodDef methods[] = {
      "filter_lines(buf, start, end, all, any, levels, out) -> matching lines; spans appended to out"},
     {"line_level", lc_line_level, METH_VARARGS,
      "line_level(line) -> level code of one line (0: none), as levels.level_of"},
+    {"encode_records", lc_encode_records, METH_VARARGS,
+     "encode_records(buf, spans, offs, stamps, head, tail, descending=False, extras=()) -> JSON records"},
     {"count_lines", count_lines, METH_VARARGS,
      "count_lines(buf, start, end) -> number of newlines in buf[start:end]"},
     {"prefault", prefault, METH_VARARGS,

@@ -16,8 +16,12 @@ int lc_add_span(Py_ssize_t **spans, Py_ssize_t *nspans, Py_ssize_t *cap, Py_ssiz
 /* Move spans[0:nspans] onto the end of the array('q') `out` and free them. */
 int lc_flush_spans(PyObject *out, Py_ssize_t *spans, Py_ssize_t nspans);
 
+/* The level code of the line s[0:n] (no newline), as levels.level_of (_filters.c). */
+int lc_level_code(const unsigned char *s, size_t n);
+
 PyObject *lc_filter_lines(PyObject *self, PyObject *args);
 PyObject *lc_line_level(PyObject *self, PyObject *args);
 PyObject *lc_split_frames(PyObject *self, PyObject *args); /* _frames.c */
+PyObject *lc_encode_records(PyObject *self, PyObject *args);
 
 #endif

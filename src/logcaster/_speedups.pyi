@@ -32,3 +32,14 @@ def line_level(line: bytes, /) -> int: ...
 def split_frames(
     buf: bytearray, end: int, max_line: int, skip: int, state: int, out: bytearray, /
 ) -> tuple[int, int, int, int, int, int, int]: ...
+def encode_records(
+    buf: Buffer,
+    spans: array[int],
+    offs: array[int],
+    stamps: array[int],
+    head: bytes,
+    tail: bytes,
+    descending: bool = False,
+    extras: tuple[tuple[bytes, array[int], array[int]], ...] = (),
+    /,
+) -> bytes: ...

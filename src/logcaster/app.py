@@ -124,7 +124,7 @@ class App:
         line = LineConnections(
             handler, cfg.query.timeout, cfg.query.max_clients, cfg.query.auth_token
         )
-        for collector in (self.ring, ingest, line, pool, self.taps):
+        for collector in (self.ring, ingest, line, pool, self.taps, engine.metrics):
             self.registry.register(collector)
         self.registry.register(
             files or Constant(Metric("Persist", "off", "whether lines are also written to --dir"))

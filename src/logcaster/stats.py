@@ -13,16 +13,29 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-Kind = Literal["counter", "gauge", "info"]
+Kind = Literal["counter", "gauge", "info", "histogram"]
+Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Buckets:
+    """A histogram's state: ``(upper bound, observations <= it)`` per bucket (cumulative,
+    +Inf implied by ``count``), the number of observations and their sum."""
+
+    cumulative: tuple[tuple[float, int], ...]
+    count: int
+    sum: float
 
 
 @dataclass(frozen=True, slots=True)
 class Metric:
     """One value: ``name`` as INFO shows it (``Total``), what it means, its kind, and
     ``prom``, its Prometheus name without prefix or ``_total`` (default: ``name`` in
-    snake case).
+    snake case). Metrics that share a ``prom`` name are one family, told apart by
+    their ``labels``.
 
-    Counters only grow; gauges go up and down; info values are words (``on``).
+    Counters only grow; gauges go up and down; info values are words (``on``); a
+    histogram's value is the sum of its observations, its ``buckets`` the rest.
     """
 
     name: str
@@ -30,6 +43,8 @@ class Metric:
     help: str
     kind: Kind = "gauge"
     prom: str = ""
+    labels: Labels = ()
+    buckets: Buckets | None = None
 
 
 class Collector(Protocol):

@@ -30,6 +30,8 @@ class IngestStats:
     rejected: int = 0  # connections closed at once: --max-clients reached
     denied: int = 0  # connections closed at once: not in --ingest-allow
     idle_closed: int = 0  # connections closed by --idle-timeout
+    lines: int = 0  # lines stored from TCP connections
+    bytes: int = 0  # bytes read from TCP connections
 
 
 class IngestConnections:
@@ -75,6 +77,10 @@ class IngestConnections:
     def collect(self) -> Iterable[Metric]:
         s = self.stats
         yield Metric("Clients", s.clients, "ingest connections open now", prom="ingest_connections")
+        yield Metric("TcpLines", s.lines, "lines received over TCP", "counter", "tcp_lines")
+        yield Metric(
+            "TcpBytes", s.bytes, "bytes received over TCP", "counter", "tcp_received_bytes"
+        )
         yield Metric(
             "Truncated", s.truncated, "lines cut to --max-line-bytes", "counter", "lines_truncated"
         )
@@ -139,10 +145,13 @@ class IngestProtocol(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         self.last_active = time.monotonic()
-        framer = self.framer
+        framer, stats = self.framer, self.stats
+        stats.bytes += nbytes
         block = framer.commit(nbytes)
-        if block and self.intake.accept(block, framer.lines):
-            self._pause()
+        if block:
+            stats.lines += framer.lines
+            if self.intake.accept(block, framer.lines):
+                self._pause()
         if framer.truncated or framer.malformed:
             self._count()
 
@@ -173,6 +182,7 @@ class IngestProtocol(asyncio.BufferedProtocol):
         """Store an unterminated last line (the client closed, or we shut down)."""
         tail = self.framer.close()
         if tail:
+            self.stats.lines += 1
             self.intake.accept(tail)
         self._count()
 

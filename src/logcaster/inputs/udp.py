@@ -50,6 +50,8 @@ class UdpInput:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reading = False
         self.datagrams = 0
+        self.lines = 0  # messages stored
+        self.bytes = 0  # bytes of the datagrams received
         self.denied = 0
 
     # ------------------------------------------------------------ lifecycle
@@ -84,21 +86,24 @@ class UdpInput:
         sock = self.sock
         assert sock is not None
         msgs = self._read_checked(sock) if self.guard.allow else self._read(sock)
-        if msgs and self.intake.accept(b"\n".join(msgs) + b"\n", len(msgs)):
-            self._pause()
+        if msgs:
+            self.lines += len(msgs)
+            if self.intake.accept(b"\n".join(msgs) + b"\n", len(msgs)):
+                self._pause()
 
     def _read(self, sock: socket.socket) -> list[bytes]:
         """A burst of datagrams as messages; the common kind costs a few C calls each."""
         recv, message, max_line = sock.recv, self.message, self.max_line_bytes
         msgs: list[bytes] = []
         append = msgs.append
-        got = 0
+        got = size = 0
         for _ in range(BURST):
             try:
                 data = recv(MAX_DATAGRAM)
             except OSError:  # nothing more to read (or an ICMP error reported on the socket)
                 break
             got += 1
+            size += len(data)
             if (
                 data
                 and data[0] not in _GELF_FIRST
@@ -108,6 +113,7 @@ class UdpInput:
             ) or (data := message(data)):
                 append(data)
         self.datagrams += got
+        self.bytes += size
         return msgs
 
     def _read_checked(self, sock: socket.socket) -> list[bytes]:
@@ -119,6 +125,7 @@ class UdpInput:
             except OSError:
                 break
             self.datagrams += 1
+            self.bytes += len(data)
             if not self.guard.allowed(addr):
                 self.denied += 1
             elif msg := self.message(data):
@@ -153,6 +160,10 @@ class UdpInput:
         self.gelf.expire(time.monotonic())
         drops = udp_drops(self.sock) if self.sock is not None and self.sock.fileno() >= 0 else 0
         yield Metric("UdpDatagrams", self.datagrams, "UDP datagrams received", "counter")
+        yield Metric("UdpLines", self.lines, "lines received over UDP", "counter", "udp_lines")
+        yield Metric(
+            "UdpBytes", self.bytes, "bytes of UDP datagrams", "counter", "udp_received_bytes"
+        )
         yield Metric(
             "UdpDropped",
             drops if drops is not None else "unknown",

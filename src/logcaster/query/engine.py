@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from array import array
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from . import aggregate
 from .aggregate import Breakdown, Counts, Histogram, Top
 from .errors import QueryError
 from .matches import Matches, tail
+from .metrics import QueryMetrics
 from .pool import WorkerPool
 from .postfilter import Scanner, compile_spec
 from .regions import time_regions
@@ -55,12 +57,17 @@ NO_REMOTE_FIELDS = (
 )
 
 
-def search_views(views: Sequence[BlockView], matcher: Scanner) -> Matches:
-    """Run ``matcher`` over some block views (one worker's share of a snapshot)."""
+def search_views(
+    views: Sequence[BlockView], matcher: Scanner, stop: threading.Event | None = None
+) -> Matches:
+    """Run ``matcher`` over some block views (one worker's share of a snapshot); give
+    up between blocks once ``stop`` is set (whoever asked has gone)."""
     spec = matcher.spec
     timed = spec.time_from is not None or spec.time_to is not None
     matches = Matches()
     for view in views:
+        if stop is not None and stop.is_set():
+            break
         spans: array[int] = array("q")
         regions = time_regions(view, spec) if timed else [(view.start, view.end)]
         count = 0
@@ -102,6 +109,7 @@ class Engine:
         self.history = history  # scope=all: the stored files, when there are any
         self.remote = remote  # scope=cluster: the shared store, when there is one
         self.parallelism = max(1, min(pool.workers, os.cpu_count() or 1))
+        self.metrics = QueryMetrics()  # every frontend reports its commands here
 
     async def compile(self, spec: QuerySpec) -> Scanner:
         """The matcher of ``spec`` with its field filters (compiled on the pool);
@@ -184,5 +192,14 @@ class Engine:
     async def _search_parallel(
         self, views: tuple[BlockView, ...], matcher: Scanner
     ) -> list[Matches]:
+        """One job per share of ``views``; if the search is cancelled (its client has
+        gone), the jobs not started are dropped and the running ones stop at their
+        next block."""
         parts = split_views(views, self.parallelism)
-        return list(await asyncio.gather(*(self.pool.run(search_views, p, matcher) for p in parts)))
+        stop = threading.Event()
+        try:
+            jobs = (self.pool.run(search_views, p, matcher, stop) for p in parts)
+            return list(await asyncio.gather(*jobs))
+        except asyncio.CancelledError:
+            stop.set()
+            raise

@@ -19,7 +19,7 @@ from aiohttp import web
 from ...query.aggregate import DEFAULT_TOP, check_field, parse_step, parse_top_limit
 from ...query.errors import QueryError
 from ...query.spec import QuerySpec
-from .api import BACKEND, Backend, error
+from .api import BACKEND, Backend, error, timed
 from .params import spec_of
 from .render import rfc3339
 
@@ -68,7 +68,8 @@ def refuse(query: Mapping[str, str], verb: str, *keys: str) -> None:
             raise QueryError(f"Parameter '{key}' does not apply to {verb}. Use HELP for usage.")
 
 
-async def hits(request: web.Request) -> web.Response:
+@timed("HITS")
+async def hits(request: web.Request) -> web.StreamResponse:
     """``GET /api/v1/hits?step=1m&by=level&<filters>``."""
     backend = request.app[BACKEND]
     now = time.time_ns()
@@ -95,7 +96,8 @@ async def hits(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-async def top(request: web.Request) -> web.Response:
+@timed("TOP")
+async def top(request: web.Request) -> web.StreamResponse:
     """``GET /api/v1/top?field=level&limit=10&<filters>`` (``limit`` is the number of
     values here, not of lines)."""
     backend = request.app[BACKEND]

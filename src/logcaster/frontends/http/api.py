@@ -7,8 +7,12 @@ spec, the engine or the live taps to work, a renderer to the response.
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 
 from aiohttp import web
@@ -18,7 +22,7 @@ from ...query.engine import Engine, search_views
 from ...query.errors import QueryError
 from ...stats import Registry
 from .params import since_of, spec_of
-from .render import NDJSON, SSE, render_records, render_text
+from .render import NDJSON, SSE, Job, record_jobs, render_records, text_jobs
 from .tail import TailSink
 
 
@@ -34,6 +38,23 @@ class Backend:
 
 BACKEND = web.AppKey("backend", Backend)
 TAILS = web.AppKey("tails", set[TailSink])
+COMMANDS = ("QUERY", "TAIL", "HITS", "TOP", "STATS")  # as the query metrics name them
+Endpoint = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def timed(command: str) -> Callable[[Endpoint], Endpoint]:
+    """Count each request of an endpoint and its time, to the reply's end, in the
+    engine's query metrics (as ``frontend="http"``)."""
+
+    def wrap(endpoint: Endpoint) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def run(request: web.Request) -> web.StreamResponse:
+            with request.app[BACKEND].engine.metrics.timed("http", command):
+                return await endpoint(request)
+
+        return run
+
+    return wrap
 
 
 def error(status: int, message: str) -> web.Response:
@@ -45,19 +66,33 @@ def _wants(request: web.Request, kind: str) -> bool:
 
 
 async def _stream(
-    request: web.Request, chunks: Iterator[bytes], content_type: str
+    request: web.Request, jobs: Iterator[Job], content_type: str
 ) -> web.StreamResponse:
-    """Write rendered chunks as they are produced (rendered on the pool)."""
-    backend = request.app[BACKEND]
+    """Run the rendering jobs on the pool, a few at once, and write their output in
+    order as it comes; the jobs not started yet are dropped if the client goes."""
+    engine = request.app[BACKEND].engine
     response = web.StreamResponse(headers={"Content-Type": content_type})
     await response.prepare(request)
-    pool = backend.engine.pool
-    while (chunk := await pool.run(next, chunks, None)) is not None:
-        await response.write(chunk)  # raises once the client has gone: the query ends
+    ahead = engine.parallelism + 1
+    running: deque[asyncio.Future[list[bytes]]] = deque()
+    try:
+        for job in itertools.islice(jobs, ahead):
+            running.append(asyncio.ensure_future(engine.pool.run(job)))
+        while running:
+            pieces = await running.popleft()
+            for job in itertools.islice(jobs, 1):
+                running.append(asyncio.ensure_future(engine.pool.run(job)))
+            for piece in pieces:
+                if piece:
+                    await response.write(piece)  # raises once the client has gone
+    finally:
+        for waiting in running:
+            waiting.cancel()
     await response.write_eof()
     return response
 
 
+@timed("QUERY")
 async def query(request: web.Request) -> web.StreamResponse:
     backend = request.app[BACKEND]
     try:
@@ -66,15 +101,17 @@ async def query(request: web.Request) -> web.StreamResponse:
     except QueryError as exc:
         return error(400, str(exc))
     if _wants(request, "text/plain"):
-        text = render_text(matches, newest_first=spec.descending)
+        text = text_jobs(matches, newest_first=spec.descending)
         return await _stream(request, text, "text/plain; charset=utf-8")
-    records = render_records(matches, newest_first=spec.descending)
+    records = record_jobs(matches, newest_first=spec.descending)
     return await _stream(request, records, "application/x-ndjson")
 
 
 async def tail(request: web.Request) -> web.StreamResponse:
-    """The last matches since ``since`` (default: none), then every new match, live."""
+    """The last matches since ``since`` (default: none), then every new match, live.
+    Its time in the query metrics runs to the end of the backfill."""
     backend = request.app[BACKEND]
+    start = time.perf_counter()
     now = time.time_ns()
     engine = backend.engine
     try:
@@ -87,6 +124,7 @@ async def tail(request: web.Request) -> web.StreamResponse:
         if since is not None:
             earlier = await engine.compile(replace(spec, time_from=since, limit=None))
     except QueryError as exc:
+        engine.metrics.observe("http", "TAIL", time.perf_counter() - start)
         return error(400, str(exc))
     sse = _wants(request, "text/event-stream")
     framing = SSE if sse else NDJSON
@@ -106,13 +144,18 @@ async def tail(request: web.Request) -> web.StreamResponse:
     snapshot = engine.ring.snapshot()
     try:
         if earlier is not None:
-            backfill = await engine.pool.run(search_views, snapshot.views, earlier)
+            stop = threading.Event()
+            try:
+                backfill = await engine.pool.run(search_views, snapshot.views, earlier, stop)
+            finally:
+                stop.set()  # a cancelled request (the client has gone) ends the job early
             if spec.limit is not None:
                 backfill = backfill.keep_newest(spec.limit)
             for chunk in render_records(backfill, framing):
                 await response.write(chunk)
         else:
             await response.write(b": tailing\n\n" if sse else b"")
+        engine.metrics.observe("http", "TAIL", time.perf_counter() - start)
         await sink.run()
     except (ConnectionError, RuntimeError, asyncio.CancelledError):
         pass
@@ -122,7 +165,8 @@ async def tail(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def stats(request: web.Request) -> web.Response:
+@timed("STATS")
+async def stats(request: web.Request) -> web.StreamResponse:
     registry = request.app[BACKEND].registry
     return web.json_response({m.name: m.value for m in registry})
 

@@ -1,164 +1,126 @@
 """Matches as JSON records, one per line: ``{"time": RFC 3339 receive time with
-nanoseconds, "line": the text}``, as NDJSON or as Server-Sent Events.
+nanoseconds, "line": the text, "level": its level, when it has one}``, as NDJSON or
+as Server-Sent Events; or the lines as stored (``text/plain``).
 
-Encoding is done a block of matches at a time, never a Python call per line: the
-matching lines are gathered and decoded together, JSON-escaped by one
-``json.dumps`` of the whole list, and joined between a fixed prefix and suffix per
-receive chunk (the lines of one chunk share a receive time).
+A reply is cut into *jobs*: runs of block views whose matches span about
+:data:`JOB_BYTES`, each rendered by one worker-pool call. The records of a block's
+matches are written by one call of :func:`~logcaster.ndjson.encode_records` (C,
+GIL released), never by a Python call per line; the frontend runs several jobs at
+once, so every core encodes while the event loop writes.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
-import time
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
-import numpy as np
-
+from ...ndjson import encode_records, rfc3339
 from ...query.matches import Matches
-from ...scan import gather
+from ...scan import gather, gather_stamped
 from ...storage.ring import BlockView
 
-BATCH_BYTES = 1 << 18
-NDJSON = ("", "\n")
-SSE = ("data: ", "\n\n")
+__all__ = [
+    "NDJSON",
+    "SSE",
+    "live_records",
+    "record_jobs",
+    "render_records",
+    "render_text",
+    "rfc3339",
+    "text_jobs",
+]
+
+JOB_BYTES = 1 << 20  # matched bytes (at most) a job renders
+Framing = tuple[bytes, bytes]  # what goes before and after each record
+NDJSON: Framing = (b"", b"\n")
+SSE: Framing = (b"data: ", b"\n\n")
+Ranges = list[tuple[BlockView, "array[int]"]]
+Job = Callable[[], list[bytes]]  # the pieces of the reply, in order
+SMALL = 1 << 16  # pieces joined into one write below this total
+ONE_CHUNK = array("q", (0,))
 
 
-def rfc3339(ts_ns: int) -> str:
-    """``2026-12-01T19:00:59.917121123Z``: UTC, nanoseconds."""
-    seconds, ns = divmod(ts_ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ns:09d}Z"
-
-
-def encode_lines(
-    data: bytes, ts_ns: int, framing: tuple[str, str] = NDJSON, newest_first: bool = False
-) -> str:
-    """Records for the newline-terminated lines of ``data``, all received at ``ts_ns``."""
-    lines = data.decode("utf-8", "replace").split("\n")
-    lines.pop()  # the text after the last newline: empty
-    if not lines:
-        return ""
-    if newest_first:
-        lines.reverse()
-    body = _encode(lines)
-    head, tail = framing
-    prefix = f'{head}{{"time":"{rfc3339(ts_ns)}","line":"'
-    suffix = f'"}}{tail}'
-    return prefix + (suffix + prefix).join(body) + suffix
-
-
-def _encode(lines: list[str]) -> list[str]:
-    """The JSON string bodies (without quotes) of ``lines``, in one ``json.dumps``.
-
-    json.dumps of a list separates its strings by '", "', which cannot occur
-    inside an encoded string (a quote in one is always escaped): split there.
-    """
-    return json.dumps(lines, ensure_ascii=False)[2:-2].split('", "')
-
-
-def _bodies(data: bytes, arr: np.ndarray, lines: int) -> list[bytes]:
-    """The JSON string bodies (without quotes) of the ``lines`` lines of ``data``
-    (``arr`` is its NumPy view): the lines as they are when none holds a quote, a
-    backslash or a control character and all is valid UTF-8, else via json.dumps."""
-    plain = (
-        b'"' not in data
-        and b"\\" not in data
-        and int(np.count_nonzero(arr < 0x20)) == lines  # the newlines only
-    )
-    if plain and not data.isascii():
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            plain = False
-    if plain:
-        body = data.split(b"\n")
-        body.pop()  # the text after the last newline: empty
-        return body
-    text = data.decode("utf-8", "replace").split("\n")
-    text.pop()
-    return [b.encode() for b in _encode(text)]
+def _groups(matches: Matches, newest_first: bool) -> Iterator[Ranges]:
+    """The views with matches in reply order, cut into runs whose spans cover about
+    JOB_BYTES (an O(1) bound per view: its first span's start to its last's end)."""
+    group: Ranges = []
+    extent = 0
+    for view, spans in reversed(matches.ranges) if newest_first else matches.ranges:
+        if not spans:
+            continue
+        group.append((view, spans))
+        extent += spans[-1] - spans[0]
+        if extent >= JOB_BYTES:
+            yield group
+            group, extent = [], 0
+    if group:
+        yield group
 
 
 def view_records(
-    view: BlockView,
-    spans: array[int],
-    framing: tuple[str, str] = NDJSON,
-    newest_first: bool = False,
+    view: BlockView, spans: array[int], framing: Framing = NDJSON, newest_first: bool = False
 ) -> bytes:
-    """The records of one block view's matches. Per-line work is done by C (gather,
-    translate, split, json.dumps) and NumPy (which receive chunk each line is in);
-    Python loops only over the receive chunks the matches touch."""
-    data = gather(view.buf, spans)
-    if not data:
-        return b""
-    arr = np.frombuffer(data, np.uint8)
-    ends = np.flatnonzero(arr == 0x0A)
-    body = _bodies(data, arr, len(ends))
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    pairs = np.frombuffer(spans, np.int64)
-    span_starts, span_ends = pairs[0::2], pairs[1::2]
-    packed = np.concatenate(([0], np.cumsum(span_ends - span_starts)))  # in ``data``
-    k = np.searchsorted(packed, starts, "right") - 1
-    origin = span_starts[k] + (starts - packed[k])  # each line's offset in the block
+    """The records of one block view's matches."""
     blk = view.block
     lo, hi = view.chunk_lo, view.chunk_hi
-    # A copy: the ingest thread may be appending to the block's columns.
-    offs = np.frombuffer(blk.chunk_off[lo:hi], np.int64)
-    chunk = np.maximum(np.searchsorted(offs, origin, "right") - 1, 0)
-    if newest_first:
-        body.reverse()
-        chunk = chunk[::-1]
-    cuts = [0, *(np.flatnonzero(np.diff(chunk)) + 1).tolist(), len(body)]
+    # Copies: the C code holds its buffers with the GIL released, and the ingest
+    # thread may be appending to the block's columns.
+    offs, stamps = blk.chunk_off[lo:hi], blk.chunk_ts[lo:hi]
     head, tail = framing
-    suffix = f'"}}{tail}'.encode()
-    out = []
-    for a, b in itertools.pairwise(cuts):
-        ts = rfc3339(blk.chunk_ts[lo + int(chunk[a])])
-        prefix = f'{head}{{"time":"{ts}","line":"'.encode()
-        out.append(prefix + (suffix + prefix).join(body[a:b]) + suffix)
-    return b"".join(out)
+    return encode_records(blk.buf, spans, offs, stamps, head, tail, newest_first)
+
+
+def live_records(block: bytes, spans: array[int], ts_ns: int, framing: Framing = NDJSON) -> bytes:
+    """The records of the lines ``block[s:e]`` of a live delivery, all received at ``ts_ns``."""
+    head, tail = framing
+    return encode_records(block, spans, array("q", (0,)), array("q", (ts_ns,)), head, tail)
+
+
+def _pieces(pieces: list[bytes]) -> list[bytes]:
+    """Large pieces as they are (no copy), small ones as one."""
+    if len(pieces) > 1 and sum(map(len, pieces)) < SMALL:
+        return [b"".join(pieces)]
+    return pieces
+
+
+def _records_of(group: Ranges, framing: Framing, newest_first: bool) -> list[bytes]:
+    return _pieces([view_records(v, spans, framing, newest_first) for v, spans in group])
+
+
+def _text_of(group: Ranges, newest_first: bool) -> list[bytes]:
+    if not newest_first:
+        return _pieces([gather(v.buf, spans) for v, spans in group])
+    return _pieces(
+        [gather_stamped(v.buf, spans, ONE_CHUNK, 0, 1, b"", 0, True) for v, spans in group]
+    )
+
+
+def record_jobs(
+    matches: Matches, framing: Framing = NDJSON, newest_first: bool = False
+) -> Iterator[Job]:
+    """The jobs rendering every match as a record, oldest (or newest) first."""
+    for group in _groups(matches, newest_first):
+        yield partial(_records_of, group, framing, newest_first)
+
+
+def text_jobs(matches: Matches, newest_first: bool = False) -> Iterator[Job]:
+    """The jobs rendering the matching lines as stored (``Accept: text/plain``)."""
+    for group in _groups(matches, newest_first):
+        yield partial(_text_of, group, newest_first)
 
 
 def render_records(
-    matches: Matches, framing: tuple[str, str] = NDJSON, newest_first: bool = False
+    matches: Matches, framing: Framing = NDJSON, newest_first: bool = False
 ) -> Iterator[bytes]:
-    """Every match as a record, oldest (or newest) first, in chunks of about BATCH_BYTES."""
-    out: list[bytes] = []
-    have = 0
-    ranges = reversed(matches.ranges) if newest_first else iter(matches.ranges)
-    for view, spans in ranges:
-        piece = view_records(view, spans, framing, newest_first)
-        out.append(piece)
-        have += len(piece)
-        if have >= BATCH_BYTES:
-            yield b"".join(out)
-            out, have = [], 0
-    if out:
-        yield b"".join(out)
+    """Every match as a record, one job's output at a time, in this thread."""
+    return (b"".join(job()) for job in record_jobs(matches, framing, newest_first))
 
 
 def render_text(matches: Matches, newest_first: bool = False) -> Iterator[bytes]:
-    """The matching lines as stored (``Accept: text/plain``), in large chunks."""
-    out: list[bytes] = []
-    have = 0
-    for view, spans in reversed(matches.ranges) if newest_first else matches.ranges:
-        piece = gather(view.buf, spans)
-        if newest_first:
-            lines = piece.split(b"\n")
-            lines.pop()
-            lines.reverse()
-            piece = b"\n".join(lines) + b"\n"
-        out.append(piece)
-        have += len(piece)
-        if have >= BATCH_BYTES:
-            yield b"".join(out)
-            out, have = [], 0
-    if out:
-        yield b"".join(out)
+    return (b"".join(job()) for job in text_jobs(matches, newest_first))
 
 
-def skipped_record(skipped: int, framing: tuple[str, str] = NDJSON) -> bytes:
+def skipped_record(skipped: int, framing: Framing = NDJSON) -> bytes:
     head, tail = framing
-    return f'{head}{{"skipped":{skipped}}}{tail}'.encode()
+    return head + b'{"skipped":%d}' % skipped + tail

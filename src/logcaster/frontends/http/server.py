@@ -71,6 +71,7 @@ def build_app(
         middlewares.append(auth_middleware(token))
     app = web.Application(middlewares=middlewares, client_max_size=max_body)
     app[api.BACKEND] = backend
+    backend.engine.metrics.declare("http", api.COMMANDS)
     app[api.TAILS] = set()
     app[METRICS] = exposition_registry(backend.registry)
     app.router.add_get("/api/v1/query", api.query)

@@ -10,7 +10,7 @@ from array import array
 
 from aiohttp import web
 
-from .render import encode_lines, skipped_record
+from .render import Framing, live_records, skipped_record
 
 
 class TailSink:
@@ -20,7 +20,7 @@ class TailSink:
         self,
         response: web.StreamResponse,
         transport: asyncio.Transport | None,
-        framing: tuple[str, str],
+        framing: Framing,
     ) -> None:
         self.response = response
         self.transport = transport
@@ -38,8 +38,8 @@ class TailSink:
     def deliver(self, block: bytes, spans: array[int], ts_ns: int, skipped: int) -> None:
         if skipped:
             self.push(skipped_record(skipped, self.framing))
-        data = b"".join(block[spans[i] : spans[i + 1]] for i in range(0, len(spans), 2))
-        self.push(encode_lines(data, ts_ns, self.framing).encode())
+        if spans:
+            self.push(live_records(block, spans, ts_ns, self.framing))
 
     def push(self, data: bytes) -> None:
         self._pending.append(data)

@@ -55,6 +55,7 @@ class BotCommands:
         self.registry = registry
         self.channels = channels
         self.max_reply = max_reply
+        engine.metrics.declare("irc", ("QUERY", "STATS"))
 
     async def run(self, session: Member, channel: Channel | None, text: str) -> list[bytes]:
         words = text.split()
@@ -64,9 +65,11 @@ class BotCommands:
             if name == "help":
                 return [line.encode() for line in HELP]
             if name == "query":
-                return await self.query(args)
+                with self.engine.metrics.timed("irc", "QUERY"):
+                    return await self.query(args)
             if name == "stats":
-                return self.stats()
+                with self.engine.metrics.timed("irc", "STATS"):
+                    return self.stats()
             if name == "stream":
                 return self.stream(session, channel, args)
             if name == "filter":

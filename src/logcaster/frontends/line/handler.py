@@ -5,6 +5,7 @@ live taps. Transport-free: the protocol adapter writes what this yields.
 
 from __future__ import annotations
 
+import time
 from array import array
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Protocol
@@ -31,6 +32,17 @@ from .render import (
 )
 
 NODE_LOCAL = "FOLLOW is node-local: scope=cluster applies to QUERY, HITS and TOP"
+COMMANDS: dict[type, str] = {
+    cmd.Query: "QUERY",
+    cmd.Tail: "TAIL",
+    cmd.Follow: "FOLLOW",
+    cmd.Hits: "HITS",
+    cmd.Top: "TOP",
+    cmd.Stats: "STATS",
+    cmd.Count: "COUNT",
+    cmd.Info: "INFO",
+    cmd.Help: "HELP",
+}
 
 
 class Peer(Protocol):
@@ -79,10 +91,25 @@ class LineHandler:
         self.taps = taps
         self.registry = registry
         self.clients = clients  # ingest connections open now (STATS' Clients)
+        engine.metrics.declare("line", COMMANDS.values())
 
     async def execute(self, line: bytes, peer: Peer | None = None) -> AsyncIterator[bytes]:
-        """Yield the reply to one command line, in chunks of whole lines."""
+        """Yield the reply to one command line, in chunks of whole lines; count the
+        command and its time (to the reply's end; FOLLOW: to its first line)."""
         command = cmd.parse_command(line)
+        name = COMMANDS.get(type(command))
+        start = time.perf_counter()
+        try:
+            async for chunk in self._execute(command, peer):
+                yield chunk
+                if name == "FOLLOW":
+                    self.engine.metrics.observe("line", name, time.perf_counter() - start)
+                    name = None
+        finally:
+            if name is not None:
+                self.engine.metrics.observe("line", name, time.perf_counter() - start)
+
+    async def _execute(self, command: cmd.Command, peer: Peer | None) -> AsyncIterator[bytes]:
         match command:
             case cmd.Stats():
                 ring = self.ring

@@ -1,0 +1,155 @@
+"""The JSON record encoder (``logcaster.ndjson``): the C version against the Python
+reference on arbitrary bytes, and the reference against json's own reading."""
+
+from __future__ import annotations
+
+import json
+from array import array
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logcaster import ndjson
+from logcaster.ndjson import py_encode_records, rfc3339
+from logcaster.query.levels import level_of
+
+NATIVE = pytest.mark.skipif(not ndjson.HAVE_NATIVE, reason="C accelerator not built")
+FRAMINGS = [(b"", b"\n"), (b"data: ", b"\n\n")]
+INT64 = st.integers(-(1 << 63), (1 << 63) - 1)
+
+# Bytes that stress the escaping and the UTF-8 repair: quotes, backslashes, every
+# control character, U+2028/U+2029, DEL, truncated and overlong sequences,
+# surrogates, and level words so that "level" is there or not.
+PIECES = st.sampled_from(
+    [
+        b'"', b"\\", b"\x00", b"\x1f", b"\t", b"\r", b"\x08", b"\x0c", b"\x7f",
+        "\u2028\u2029".encode(), "caf\u00e9".encode(), "\U0001f600".encode(),
+        b"\xff", b"\xc0\xaf", b"\xe2\x82", b"\xe0\x80\x80", b"\xed\xa0\x80", b"\xf0\x90\x80",
+        b"\xf4\x90\x80\x80", b"\xf5", b"\x80", b" ERROR ", b"[warn]", b"<11>", b"level=info",
+        b"a" * 17, b"x",
+    ]
+)  # fmt: skip
+LINE = st.one_of(
+    st.binary(max_size=60), st.lists(st.one_of(PIECES, st.binary(max_size=4)), max_size=12)
+).map(lambda x: (x if isinstance(x, bytes) else b"".join(x)).replace(b"\n", b" "))
+
+
+@st.composite
+def blocks(draw: st.DrawFn) -> tuple[bytes, array[int], array[int], array[int], list[bytes]]:
+    """A buffer of lines, match spans over some of them (adjacent ones joined, a last
+    one maybe unterminated), chunk offsets and receive times."""
+    lines = draw(st.lists(LINE, max_size=25))
+    buf = b"".join(x + b"\n" for x in lines)
+    if lines and lines[-1] and draw(st.booleans()):
+        buf = buf[:-1]  # the last line is unterminated
+    starts, pos = [], 0
+    for x in lines:
+        starts.append(pos)
+        pos += len(x) + 1
+    keep = [draw(st.booleans()) for _ in lines]
+    spans: list[int] = []
+    chosen = []
+    for i, (x, s) in enumerate(zip(lines, starts, strict=True)):
+        if not keep[i]:
+            continue
+        chosen.append(x)
+        e = min(s + len(x) + 1, len(buf))
+        if spans and spans[-1] == s:
+            spans[-1] = e
+        else:
+            spans += [s, e]
+    cuts = sorted({0, *draw(st.lists(st.sampled_from(starts or [0]), max_size=5))})
+    if draw(st.booleans()) and cuts[0] == 0 and len(cuts) > 1:
+        cuts[0] = cuts[1]  # the first chunk starts after the first line: clamps to 0
+    stamps = [draw(INT64) for _ in cuts]
+    return buf, array("q", spans), array("q", cuts), array("q", stamps), chosen
+
+
+@NATIVE
+@settings(max_examples=400)
+@given(blocks(), st.sampled_from(FRAMINGS), st.booleans())
+def test_c_and_python_write_the_same_bytes(block, framing, descending) -> None:  # type: ignore[no-untyped-def]
+    buf, spans, offs, stamps, _ = block
+    head, tail = framing
+    want = py_encode_records(buf, spans, offs, stamps, head, tail, descending)
+    got = ndjson.encode_records(buf, spans, offs, stamps, head, tail, descending)
+    assert got == want
+
+
+@NATIVE
+@settings(max_examples=200)
+@given(blocks(), st.booleans(), st.data())
+def test_extra_fields_are_the_same_in_c_and_python(block, descending, data) -> None:  # type: ignore[no-untyped-def]
+    buf, spans, offs, stamps, chosen = block
+    extras = []
+    for name in data.draw(st.lists(st.sampled_from([b"host", b"app", b'we"ird\x01', b"\xff"]))):
+        starts, ends = array("q"), array("q")
+        for _ in chosen:
+            if data.draw(st.booleans()) or not buf:
+                starts.append(-1)
+                ends.append(0)
+            else:
+                s = data.draw(st.integers(0, len(buf)))
+                starts.append(s)
+                ends.append(data.draw(st.integers(s, len(buf))))
+        extras.append((name, starts, ends))
+    args = (buf, spans, offs, stamps, b"", b"\n", descending, tuple(extras))
+    assert ndjson.encode_records(*args) == py_encode_records(*args)
+
+
+@given(blocks(), st.sampled_from(FRAMINGS), st.booleans())
+def test_records_read_back_as_the_lines(block, framing, descending) -> None:  # type: ignore[no-untyped-def]
+    """One record per line: its text as decoded with U+FFFD, its level, its chunk's time."""
+    buf, spans, offs, stamps, chosen = block
+    head, tail = framing
+    for encode in (py_encode_records, ndjson.encode_records):
+        out = encode(buf, spans, offs, stamps, head, tail, descending)
+        pieces = out.split(tail)
+        assert pieces.pop() == b""
+        assert len(pieces) == len(chosen)
+        want = chosen[::-1] if descending else chosen
+        for piece, line in zip(pieces, want, strict=True):
+            assert piece.startswith(head)
+            record = json.loads(piece[len(head) :])
+            assert record["line"] == line.decode("utf-8", "replace")
+            assert record.get("level") == level_of(line)
+            assert record["time"] in {rfc3339(t) for t in stamps}
+            assert set(record) <= {"time", "line", "level"}
+
+
+def test_time_per_chunk_and_fields() -> None:
+    buf = b"<11>first\nsecond ERROR\nthird\n"
+    spans = array("q", (0, len(buf)))
+    offs, stamps = array("q", (0, 10)), array("q", (1_764_615_659_917_121_123, 5))
+    extras = ((b"host", array("q", (4, -1, 23)), array("q", (9, -1, 28))),)
+    for encode in (py_encode_records, ndjson.encode_records):
+        out = encode(buf, spans, offs, stamps, b"", b"\n", False, extras)
+        assert [json.loads(x) for x in out.splitlines()] == [
+            {
+                "time": "2025-12-01T19:00:59.917121123Z",
+                "line": "<11>first",
+                "level": "ERROR",
+                "host": "first",
+            },
+            {"time": "1970-01-01T00:00:00.000000005Z", "line": "second ERROR", "level": "ERROR"},
+            {"time": "1970-01-01T00:00:00.000000005Z", "line": "third", "host": "third"},
+        ]
+
+
+@pytest.mark.parametrize("encode", [py_encode_records, ndjson.encode_records])
+def test_bad_arguments_are_value_errors(encode) -> None:  # type: ignore[no-untyped-def]
+    buf, one, zero = b"a\nb\n", array("q", (0,)), array("q")
+    with pytest.raises(ValueError, match="span"):
+        encode(buf, array("q", (0, 9)), one, one, b"", b"\n")
+    with pytest.raises(ValueError, match="span"):
+        encode(buf, array("q", (2, 4, 0, 2)), one, one, b"", b"\n")
+    with pytest.raises(ValueError, match="chunk"):
+        encode(buf, array("q", (0, 4)), zero, zero, b"", b"\n")
+    bad = ((b"host", array("q", (0,)), array("q", (1,))),)  # one pair for two lines
+    with pytest.raises(ValueError, match="extra field"):
+        encode(buf, array("q", (0, 4)), one, one, b"", b"\n", False, bad)
+    outside = ((b"host", array("q", (0, 0)), array("q", (1, 99))),)
+    with pytest.raises(ValueError, match="extra field"):
+        encode(buf, array("q", (0, 4)), one, one, b"", b"\n", False, outside)
+    assert encode(buf, zero, one, one, b"", b"\n") == b""
