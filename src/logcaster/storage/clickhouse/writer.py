@@ -23,7 +23,7 @@ from clickhouse_driver import Client
 from ...console import say
 from ...stats import Metric
 from ..batch import BatchWriter, Item
-from .schema import distributed_table_ddl, local_table_ddl
+from .schema import distributed_table_ddl, local_table_ddl, upgrades
 from .spool import Spool
 from .url import StoreURL
 
@@ -125,8 +125,10 @@ class ClickHouseStore(BatchWriter):
         if self.create:
             for client in targets:
                 client.execute(local_table_ddl(self.url))
+                _upgrade(client, self.url.database, self.url.local_table)
             if self.url.cluster is not None:
                 entry.execute(distributed_table_ddl(self.url))
+                _upgrade(entry, self.url.database, self.url.table)
         self._shards = shards
         self._reader = entry
         self._ready = True
@@ -281,3 +283,14 @@ class ClickHouseStore(BatchWriter):
         yield Metric(
             "StorePartitionsDropped", s.partitions_dropped, "day partitions dropped", "counter"
         )
+
+
+def _upgrade(client: Client, database: str, table: str) -> None:
+    """Add the columns a table made by an older version lacks."""
+    rows = client.execute(
+        "SELECT name FROM system.columns WHERE database = %(db)s AND table = %(table)s",
+        {"db": database, "table": table},
+    )
+    present = {name.decode() if isinstance(name, bytes) else name for (name,) in rows}
+    for statement in upgrades(f"{database}.{table}", present):
+        client.execute(statement)
