@@ -60,7 +60,7 @@ class ClusterReader:
                 database=self.url.database,
                 connect_timeout=min(2.0, self.timeout_s),
                 send_receive_timeout=self.timeout_s,
-                compression="lz4",
+                compression=self.url.compression,
                 settings={"strings_as_bytes": True, "skip_unavailable_shards": 0},
             )
             try:
