@@ -449,6 +449,8 @@ static PyMethodDef methods[] = {
      "count_lines(buf, start, end) -> number of newlines in buf[start:end]"},
     {"prefault", prefault, METH_VARARGS,
      "prefault(buf): touch every page of a writable buffer, GIL released"},
+    {"native_strings", lc_native_strings, METH_VARARGS,
+     "native_strings(buf) -> (ClickHouse Native String column of buf's lines, line count)"},
     {NULL, NULL, 0, NULL},
 };
 

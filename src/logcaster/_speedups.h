@@ -18,5 +18,6 @@ int lc_flush_spans(PyObject *out, Py_ssize_t *spans, Py_ssize_t nspans);
 
 PyObject *lc_filter_lines(PyObject *self, PyObject *args);
 PyObject *lc_line_level(PyObject *self, PyObject *args);
+PyObject *lc_native_strings(PyObject *self, PyObject *args); /* _native.c */
 
 #endif

@@ -2,10 +2,12 @@
 
 A :class:`ClickHouseStore` is a :class:`~logcaster.storage.batch.BatchWriter`: the
 writer thread gathers submitted blocks until ``batch_rows`` lines or ``batch_s``
-seconds, then inserts them as one columnar INSERT (receive time, node, batch id,
-line) into one shard's local table, trying the next shard (or the next host of the
-URL) when one fails. A batch that no server takes goes to the spool and is replayed,
-in order, before anything newer once a server answers again; a replayed batch is
+seconds, cuts them into one part per shard and inserts the parts at the same time,
+each as one Native block (receive time, node, batch id, row number, line; encoded
+by :mod:`.native` without Python work per line) into one shard's local table,
+trying the next shard (or the next host of the URL) when one fails. A part that no
+server takes goes to the spool and is replayed, in order, before anything newer
+once a server answers again; a replayed batch is
 first looked up by its id, so a batch whose INSERT reached ClickHouse but whose reply
 was lost is not written twice.
 """
@@ -24,6 +26,7 @@ from clickhouse_driver import Client
 from ...console import say
 from ...stats import Metric
 from ..batch import BatchWriter, Item
+from .native import encode, insert_encoded
 from .schema import distributed_table_ddl, local_table_ddl, upgrades
 from .spool import Spool
 from .url import StoreURL
@@ -228,20 +231,11 @@ class ClickHouseStore(BatchWriter):
         others); True once a server confirmed it."""
         if not self._ensure_ready():
             return False
-        lines: list[bytes] = []
-        stamps: list[int] = []
-        for data, ts in items:
-            part = data.split(b"\n")
-            part.pop()
-            lines += part
-            stamps += [ts] * len(part)
-        n = len(lines)
-        columns = [stamps, [self.node.encode()] * n, [batch_id.encode()] * n, list(range(n)), lines]
+        block = encode(items, self.node.encode(), batch_id.encode())
         table = f"{self.url.database}.{self.url.local_table}"
-        sql = f"INSERT INTO {table} (ts, node, batch, seq, line) VALUES"
         for client in self._lanes[lane % len(self._lanes)]:
             try:
-                client.execute(sql, columns, columnar=True)
+                insert_encoded(client, table, block)
                 return True
             except Exception as exc:
                 self.stats.errors += 1
