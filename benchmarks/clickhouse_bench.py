@@ -118,7 +118,13 @@ def ingest_round(
 
 
 def query_phase(
-    pair: Pair, work: Path, lines: int, table: str, runs: int, compression: str
+    pair: Pair,
+    work: Path,
+    lines: int,
+    table: str,
+    runs: int,
+    compression: str,
+    keywords: list[str],
 ) -> dict[str, object]:
     """``lines`` lines into ClickHouse through a node, then the same keyword search
     through ``scope=cluster`` and through clickhouse-client, alternating, full reads."""
@@ -133,30 +139,37 @@ def query_phase(
             send_all(node.ingest_port, ("\n".join(workload.generate_lines(n)) + "\n").encode())
             while int(info(node.query_port)["StoreRowsSent"]) < start + n:
                 time.sleep(0.05)
-        sql = (
-            f"SELECT ts, line FROM default.{table} WHERE position(line, 'FATAL') > 0 "
-            "ORDER BY ts ASC, batch ASC, seq ASC FORMAT TabSeparated"
-        )
-        client = ["clickhouse-client", "--port", str(pair.shards[0].tcp), "--query", sql]
-        ours: list[float] = []
-        theirs: list[float] = []
-        loads: list[float] = []
-        matches = rows = 0
-        for _ in range(runs):
-            loads.append(load())
-            t = time.perf_counter()
-            reply = proto.request_counted(node.query_port, "QUERY scope=cluster keywords=FATAL")
-            ours.append(time.perf_counter() - t)
-            matches = proto.found_count(reply.head) or 0
-            t = time.perf_counter()
-            done = subprocess.run(client, stdout=subprocess.PIPE, check=True)
-            theirs.append(time.perf_counter() - t)
-            rows = done.stdout.count(b"\n")
+        results = {kw: time_keyword(pair, node, table, kw, runs) for kw in keywords}
     finally:
         servers.kill(node.proc, 10.0)
+    return {"lines": lines, "keywords": results}
+
+
+def time_keyword(
+    pair: Pair, node: servers.Server, table: str, keyword: str, runs: int
+) -> dict[str, object]:
+    """One keyword search through the node and through clickhouse-client, alternating."""
+    sql = (
+        f"SELECT ts, line FROM default.{table} WHERE position(line, '{keyword}') > 0 "
+        "ORDER BY ts ASC, batch ASC, seq ASC FORMAT TabSeparated"
+    )
+    client = ["clickhouse-client", "--port", str(pair.shards[0].tcp), "--query", sql]
+    ours: list[float] = []
+    theirs: list[float] = []
+    loads: list[float] = []
+    matches = rows = 0
+    for _ in range(runs):
+        loads.append(load())
+        t = time.perf_counter()
+        reply = proto.request_counted(node.query_port, f"QUERY scope=cluster keywords={keyword}")
+        ours.append(time.perf_counter() - t)
+        matches = proto.found_count(reply.head) or 0
+        t = time.perf_counter()
+        done = subprocess.run(client, stdout=subprocess.PIPE, check=True)
+        theirs.append(time.perf_counter() - t)
+        rows = done.stdout.count(b"\n")
     ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
     return {
-        "lines": lines,
         "matches": matches,
         "clickhouse_client_rows": rows,
         "cluster_query_ms": [round(x * 1000, 1) for x in ours],
@@ -175,6 +188,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--query-lines", type=int, default=10_000_000)
     parser.add_argument("--query-runs", type=int, default=7)
     parser.add_argument("--compression", choices=("lz4", "none"), default="lz4")
+    parser.add_argument(
+        "--keywords", default="FATAL,ERROR", help="the searches timed (0.05%% and 5%% of lines)"
+    )
     parser.add_argument(
         "--clickhouse-nice",
         type=int,
@@ -199,7 +215,13 @@ def main(argv: list[str]) -> int:
             ]
             query = (
                 query_phase(
-                    pair, work, args.query_lines, "benchq", args.query_runs, args.compression
+                    pair,
+                    work,
+                    args.query_lines,
+                    "benchq",
+                    args.query_runs,
+                    args.compression,
+                    args.keywords.split(","),
                 )
                 if args.query_lines
                 else None
@@ -211,8 +233,9 @@ def main(argv: list[str]) -> int:
     for key, value in medians.items():
         print(f"{key:28} {value:14,.2f}")
     if query is not None:
-        for key in ("median_cluster_query_ms", "median_clickhouse_client_ms", "median_query_ratio"):
-            print(f"{key:28} {query[key]:14,.3f}")
+        for keyword, result in query["keywords"].items():  # type: ignore[attr-defined]
+            for key in ("matches", "median_cluster_query_ms", "median_query_ratio"):
+                print(f"{keyword + ' ' + key:28} {result[key]:14,.3f}")
     report |= {"lines": args.lines, "rounds": rounds, "medians": medians, "query": query}
     args.out.mkdir(parents=True, exist_ok=True)
     name = "clickhouse.json" if args.compression == "lz4" else f"clickhouse-{args.compression}.json"
