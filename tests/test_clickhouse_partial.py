@@ -32,7 +32,8 @@ def node(server_factory, pair: Pair, tmp_path: Path) -> Server:  # type: ignore[
         "--store", pair.url("partial"), "--store-init", "--store-batch-ms", "50",
         "--store-spool-dir", str(tmp_path / "spool"), "--store-query-timeout-ms", "1500",
     )  # fmt: skip
-    srv.send(b"".join(b"ERROR line %03d\n" % i for i in range(20)))
+    srv.send(b"".join(b"ERROR line %03d\n" % i for i in range(19)))
+    srv.send(b"<13>Dec  1 19:00:00 web7 shop[9]: ERROR line 019\n")
     wait_for(lambda: parse_info(srv.query("INFO"))["StoreRowsSent"] == "20", 30, 0.05, "sent")
     return srv
 
@@ -45,6 +46,10 @@ def cluster_reply(srv: Server) -> bytes:
 def test_all_shards_up_answers_in_full(node: Server) -> None:
     count, _ = parse_found(cluster_reply(node))
     assert count >= 20  # the table is shared by this module's tests
+    count, lines = parse_found(node.query("QUERY scope=cluster host=web7 app=shop"))
+    assert count >= 1 and all(b"web7 shop[9]" in x for x in lines)
+    top = node.query("TOP app scope=cluster facility=user").decode().splitlines()
+    assert top[0].startswith("TOP: ") and top[1].startswith("shop ")
 
 
 @needs_clickhouse

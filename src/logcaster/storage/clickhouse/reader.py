@@ -13,9 +13,10 @@ from __future__ import annotations
 import socket
 from array import array
 from collections import Counter
-from itertools import accumulate
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from clickhouse_driver import Client
 
 from ...query.aggregate import NONE, Breakdown, Counts
@@ -28,14 +29,24 @@ from .url import StoreURL
 from .verify import classifier, verifier
 
 
-def pack(stamps: list[int], lines: list[bytes]) -> Matches:
-    """Rows as Matches over one block: a chunk per row."""
-    if not lines:
+def pack(stamps: Sequence[int], lines: Sequence[bytes]) -> Matches:
+    """Rows as Matches over one block: a chunk per run of rows with one receive time
+    (offsets and times by NumPy, not per row in Python)."""
+    n = len(lines)
+    if not n:
         return Matches()
-    data = bytearray(b"\n".join(lines) + b"\n")
-    offsets = array("q", accumulate((len(x) + 1 for x in lines[:-1]), initial=0))
-    block = Block.from_buffer(data, len(data), offsets, array("q", stamps))
-    return Matches(len(lines), [(block.view(), array("q", (0, len(data))))])
+    data = bytearray(b"\n").join(lines)
+    data += b"\n"
+    sizes = np.fromiter(map(len, lines), dtype=np.int64, count=n) + 1
+    starts = np.cumsum(sizes) - sizes
+    ts = np.fromiter(stamps, dtype=np.int64, count=n)
+    first = np.ones(n, dtype=bool)
+    first[1:] = ts[1:] != ts[:-1]
+    offsets, times = array("q"), array("q")
+    offsets.frombytes(starts[first].tobytes())
+    times.frombytes(ts[first].tobytes())
+    block = Block.from_buffer(data, len(data), offsets, times)
+    return Matches(n, [(block.view(), array("q", (0, len(data))))])
 
 
 class ClusterReader:
