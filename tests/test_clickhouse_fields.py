@@ -12,6 +12,7 @@ import pytest
 from clickhouse_pair import AVAILABLE, Pair
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import parse_found, parse_info, wait_for
 from test_fields import LINES, T0
 
 from logcaster.query import aggregate
@@ -27,7 +28,11 @@ from logcaster.storage.clickhouse.fieldsql import (
     host_expression,
 )
 from logcaster.storage.clickhouse.reader import ClusterReader
-from logcaster.storage.clickhouse.schema import distributed_table_ddl, local_table_ddl
+from logcaster.storage.clickhouse.schema import (
+    distributed_table_ddl,
+    level_expression,
+    local_table_ddl,
+)
 from logcaster.storage.clickhouse.url import StoreURL, parse_store_url
 from logcaster.storage.clickhouse.writer import _upgrade
 from logcaster.storage.ring import Ring
@@ -214,23 +219,52 @@ def test_cluster_top_and_hits_equal_the_ring(
     )
 
 
-def test_old_tables_get_the_new_columns(pair: Pair, tmp_path: Path) -> None:
+def test_old_tables_get_the_new_columns(server_factory, pair: Pair, tmp_path: Path) -> None:
+    """Tables made by the previous version (level the only MATERIALIZED column) get
+    host, app, facility and fuzzy when a node starts with --store-init."""
     from clickhouse_driver import Client
 
-    client = Client("127.0.0.1", port=pair.shards[0].tcp, settings={"strings_as_bytes": True})
-    client.execute(
-        "CREATE TABLE oldlogs (ts UInt64, node String, batch String, seq UInt32, line String) "
-        "ENGINE = MergeTree() ORDER BY ts"
-    )
-    client.execute(
-        "INSERT INTO oldlogs (ts, node, batch, seq, line) VALUES",
-        [(1, b"n", b"b", 0, b"<13>Dec  1 19:00:00 vm app[1]: x")],
-    )
-    _upgrade(client, "default", "oldlogs")
-    _upgrade(client, "default", "oldlogs")  # a second start adds nothing
-    got = client.execute("SELECT host, app, facility, fuzzy FROM oldlogs")
-    assert got == [(b"vm", b"app", b"user", 0)]
-    names = [
-        r[0] for r in client.execute("SELECT name FROM system.columns WHERE table = 'oldlogs'")
+    clients = [
+        Client("127.0.0.1", port=s.tcp, settings={"strings_as_bytes": True}) for s in pair.shards
     ]
-    assert names[-5:] == [b"level", b"host", b"app", b"facility", b"fuzzy"]
+    for n, client in enumerate(clients):
+        client.execute(
+            "CREATE TABLE old_local (ts UInt64, node String, batch String, seq UInt32, "
+            f"line String, level String MATERIALIZED {level_expression()}) "
+            "ENGINE = MergeTree() ORDER BY ts"
+        )
+        client.execute(
+            "INSERT INTO old_local (ts, node, batch, seq, line) VALUES",
+            [(n, b"n", b"b", 0, b"<13>Dec  1 19:00:00 vm%d app[1]: old" % n)],
+        )
+    clients[0].execute(
+        "CREATE TABLE old AS old_local ENGINE = Distributed(logs, default, old_local)"
+    )
+    srv = server_factory(
+        "--store", pair.url("old"), "--store-init", "--store-batch-ms", "50",
+        "--store-spool-dir", str(tmp_path / "spool"),
+    )  # fmt: skip
+    srv.send(b"<165>1 2026-12-01T19:00:00Z web9 api - - - new\n")
+    wait_for(lambda: parse_info(srv.query("INFO"))["StoreRowsSent"] == "1", 30, 0.05, "sent")
+    got = clients[0].execute("SELECT host, app, facility, fuzzy FROM old ORDER BY ts")
+    assert sorted(got) == [
+        (b"vm0", b"app", b"user", 0),
+        (b"vm1", b"app", b"user", 0),
+        (b"web9", b"api", b"local4", 0),
+    ]
+    for client, table in (
+        (clients[0], "old"),
+        (clients[0], "old_local"),
+        (clients[1], "old_local"),
+    ):
+        names = [
+            r[0]
+            for r in client.execute(
+                "SELECT name FROM system.columns WHERE database = 'default' AND table = %(t)s",
+                {"t": table},
+            )
+        ]
+        assert names[-5:] == [b"level", b"host", b"app", b"facility", b"fuzzy"], table
+    _upgrade(clients[1], "default", "old_local")  # a second start adds nothing
+    count, lines = parse_found(srv.query("QUERY scope=cluster host=vm1"))
+    assert count == 1 and lines[0].endswith(b"vm1 app[1]: old")
