@@ -32,6 +32,7 @@ setup(
                 "src/logcaster/_filters.c",
                 "src/logcaster/_frames.c",
                 "src/logcaster/_ndjson.c",
+                "src/logcaster/_native.c",
             ],
             depends=["src/logcaster/_speedups.h"],
             extra_compile_args=["-O3"],

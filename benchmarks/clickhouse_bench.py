@@ -1,12 +1,18 @@
 """The ClickHouse store's speed: lines/s into ClickHouse, TCP ingest with and without
 the store, and ``scope=cluster`` queries against the same SQL run by clickhouse-client.
 
-    python benchmarks/clickhouse_bench.py [--lines N] [--rounds R]
+    python benchmarks/clickhouse_bench.py [--lines N] [--rounds R] [--query-lines M]
+        [--query-runs K] [--compression lz4|none]
 
 Starts two private ClickHouse servers as the shards of cluster ``logs``
 (tests/clickhouse_pair.py), then per round a fresh LogCaster without a store and one
-with ``--store``, each fed the same N lines by 4 clients. Prints medians; writes
-``results/clickhouse.json``. Everything runs on 127.0.0.1 and is killed at the end.
+with ``--store``, each fed the same N lines by 4 clients (ingest rate of each, and
+the rate into ClickHouse). Then M lines go to ClickHouse through one node and the
+same keyword search runs K times through ``QUERY scope=cluster`` and through
+``clickhouse-client`` (alternating; both read the whole result). Prints medians;
+writes ``results/clickhouse.json`` (``clickhouse-none.json`` without compression),
+with the load average beside each figure. Everything runs on 127.0.0.1 and is
+killed at the end.
 """
 
 from __future__ import annotations
@@ -59,23 +65,43 @@ def info(port: int) -> dict[str, str]:
     return dict(line.split("=", 1) for line in body)
 
 
-def run_round(pair: Pair, work: Path, payload: bytes, lines: int, table: str) -> dict[str, float]:
+def load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def store_args(pair: Pair, work: Path, table: str, compression: str, lines: int) -> list[str]:
+    url = pair.url(table) + ("&compression=none" if compression == "none" else "")
+    return [
+        "-c",
+        str(lines),
+        "--store",
+        url,
+        "--store-init",
+        "--store-spool-dir",
+        str(work / table),
+    ]
+
+
+def ingest_round(
+    pair: Pair, work: Path, payload: bytes, lines: int, table: str, compression: str
+) -> dict[str, float]:
+    """TCP ingest of ``lines`` without and with the store, and the rate into ClickHouse."""
     src = HERE.parent / "src"
-    out: dict[str, float] = {}
+    out: dict[str, float] = {"load_before": load()}
     plain = servers.start_logcaster(sys.executable, src, ["-c", str(lines)], work / "plain.err")
     try:
+        proto.wait_stats(plain.query_port, time.monotonic() + 120)
         t0 = time.perf_counter()
         send_all(plain.ingest_port, payload)
-        proto.wait_stats(plain.query_port, time.monotonic() + 120)
         while proto.stats(plain.query_port).total < lines:
             time.sleep(0.002)
         out["ingest_plain_lps"] = lines / (time.perf_counter() - t0)
     finally:
         servers.kill(plain.proc, 5.0)
-    extra = ["-c", str(lines), "--store", pair.url(table), "--store-init"]
-    extra += ["--store-spool-dir", str(work / "spool")]
+    extra = store_args(pair, work, table, compression, lines)
     stored = servers.start_logcaster(sys.executable, src, extra, work / "store.err")
     try:
+        proto.wait_stats(stored.query_port, time.monotonic() + 120)
         t0 = time.perf_counter()
         send_all(stored.ingest_port, payload)
         while proto.stats(stored.query_port).total < lines:
@@ -84,59 +110,136 @@ def run_round(pair: Pair, work: Path, payload: bytes, lines: int, table: str) ->
         while int(info(stored.query_port)["StoreRowsSent"]) < lines:
             time.sleep(0.01)
         out["into_clickhouse_lps"] = lines / (time.perf_counter() - t0)
-        query = "QUERY scope=cluster keywords=FATAL"
-        times = []
-        for _ in range(5):
-            t = time.perf_counter()
-            reply = proto.request_counted(stored.query_port, query)
-            times.append(time.perf_counter() - t)
-        out["cluster_query_ms"] = statistics.median(times) * 1000
-        out["cluster_query_matches"] = proto.found_count(reply.head) or 0
-        sql = (
-            f"SELECT ts, line FROM default.{table} WHERE position(line, 'FATAL') > 0 "
-            "ORDER BY ts ASC, batch ASC, seq ASC FORMAT TabSeparated"
-        )
-        times = []
-        for _ in range(5):
-            t = time.perf_counter()
-            subprocess.run(
-                ["clickhouse-client", "--port", str(pair.shards[0].tcp), "--query", sql],
-                stdout=subprocess.PIPE,
-                check=True,
-            )
-            times.append(time.perf_counter() - t)
-        out["clickhouse_client_ms"] = statistics.median(times) * 1000
     finally:
         servers.kill(stored.proc, 10.0)
+    out["ingest_ratio"] = out["ingest_store_lps"] / out["ingest_plain_lps"]
+    out["load_after"] = load()
     return out
+
+
+def query_phase(
+    pair: Pair,
+    work: Path,
+    lines: int,
+    table: str,
+    runs: int,
+    compression: str,
+    keywords: list[str],
+) -> dict[str, object]:
+    """``lines`` lines into ClickHouse through a node, then the same keyword search
+    through ``scope=cluster`` and through clickhouse-client, alternating, full reads."""
+    src = HERE.parent / "src"
+    extra = store_args(pair, work, table, compression, 1_000_000)
+    node = servers.start_logcaster(sys.executable, src, extra, work / "query.err")
+    try:
+        proto.wait_stats(node.query_port, time.monotonic() + 120)
+        step = 1_000_000
+        for start in range(0, lines, step):
+            n = min(step, lines - start)
+            send_all(node.ingest_port, ("\n".join(workload.generate_lines(n)) + "\n").encode())
+            while int(info(node.query_port)["StoreRowsSent"]) < start + n:
+                time.sleep(0.05)
+        results = {kw: time_keyword(pair, node, table, kw, runs) for kw in keywords}
+    finally:
+        servers.kill(node.proc, 10.0)
+    return {"lines": lines, "keywords": results}
+
+
+def time_keyword(
+    pair: Pair, node: servers.Server, table: str, keyword: str, runs: int
+) -> dict[str, object]:
+    """One keyword search through the node and through clickhouse-client, alternating."""
+    sql = (
+        f"SELECT ts, line FROM default.{table} WHERE position(line, '{keyword}') > 0 "
+        "ORDER BY ts ASC, batch ASC, seq ASC FORMAT TabSeparated"
+    )
+    client = ["clickhouse-client", "--port", str(pair.shards[0].tcp), "--query", sql]
+    ours: list[float] = []
+    theirs: list[float] = []
+    loads: list[float] = []
+    matches = rows = 0
+    for _ in range(runs):
+        loads.append(load())
+        t = time.perf_counter()
+        reply = proto.request_counted(node.query_port, f"QUERY scope=cluster keywords={keyword}")
+        ours.append(time.perf_counter() - t)
+        matches = proto.found_count(reply.head) or 0
+        t = time.perf_counter()
+        done = subprocess.run(client, stdout=subprocess.PIPE, check=True)
+        theirs.append(time.perf_counter() - t)
+        rows = done.stdout.count(b"\n")
+    ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+    return {
+        "matches": matches,
+        "clickhouse_client_rows": rows,
+        "cluster_query_ms": [round(x * 1000, 1) for x in ours],
+        "clickhouse_client_ms": [round(x * 1000, 1) for x in theirs],
+        "loads": loads,
+        "median_cluster_query_ms": statistics.median(ours) * 1000,
+        "median_clickhouse_client_ms": statistics.median(theirs) * 1000,
+        "median_query_ratio": statistics.median(ratios),
+    }
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--lines", type=int, default=1_000_000, help="lines per ingest round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--query-lines", type=int, default=10_000_000)
+    parser.add_argument("--query-runs", type=int, default=7)
+    parser.add_argument("--compression", choices=("lz4", "none"), default="lz4")
+    parser.add_argument(
+        "--keywords", default="FATAL,ERROR", help="the searches timed (0.05%% and 5%% of lines)"
+    )
+    parser.add_argument(
+        "--clickhouse-nice",
+        type=int,
+        default=10,
+        help="run the ClickHouse servers under nice N (they share the node's cores here)",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
     payload = ("\n".join(workload.generate_lines(args.lines)) + "\n").encode()
+    report: dict[str, object] = {
+        "compression": args.compression,
+        "cpus": os.cpu_count(),
+        "clickhouse_nice": args.clickhouse_nice,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        pair = Pair.start(work / "clickhouse")
+        pair = Pair.start(work / "clickhouse", nice=args.clickhouse_nice)
         try:
             rounds = [
-                run_round(pair, work, payload, args.lines, f"bench{i}") for i in range(args.rounds)
+                ingest_round(pair, work, payload, args.lines, f"bench{i}", args.compression)
+                for i in range(args.rounds)
             ]
+            query = (
+                query_phase(
+                    pair,
+                    work,
+                    args.query_lines,
+                    "benchq",
+                    args.query_runs,
+                    args.compression,
+                    args.keywords.split(","),
+                )
+                if args.query_lines
+                else None
+            )
         finally:
             pair.stop()
             servers.kill_all()
     medians = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
-    medians["ingest_ratio"] = medians["ingest_store_lps"] / medians["ingest_plain_lps"]
-    medians["query_ratio"] = medians["cluster_query_ms"] / medians["clickhouse_client_ms"]
     for key, value in medians.items():
-        print(f"{key:24} {value:14,.2f}")
-    load = os.getloadavg()
-    report = {"lines": args.lines, "rounds": rounds, "medians": medians, "loadavg": load}
+        print(f"{key:28} {value:14,.2f}")
+    if query is not None:
+        for keyword, result in query["keywords"].items():  # type: ignore[attr-defined]
+            for key in ("matches", "median_cluster_query_ms", "median_query_ratio"):
+                print(f"{keyword + ' ' + key:28} {result[key]:14,.3f}")
+    report |= {"lines": args.lines, "rounds": rounds, "medians": medians, "query": query}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "clickhouse.json").write_text(json.dumps(report, indent=2) + "\n")
+    name = "clickhouse.json" if args.compression == "lz4" else f"clickhouse-{args.compression}.json"
+    (args.out / name).write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 

@@ -36,6 +36,8 @@ def test_store_url() -> None:
     assert url.local_table == "t_local"
     assert parse_store_url("clickhouse://h").hosts == (("h", 9000),)
     assert parse_store_url("clickhouse://h/db").table == "logs"
+    assert parse_store_url("clickhouse://h/db").compression == "lz4"
+    assert parse_store_url("clickhouse://h/db?compression=none").compression is False
 
 
 @pytest.mark.parametrize(
@@ -47,6 +49,7 @@ def test_store_url() -> None:
         "clickhouse://h/db?table=a;drop",
         "clickhouse://h/db?cluster=a-b",
         "clickhouse://h/db?tabel=x",
+        "clickhouse://h/db?compression=zstd",
         "clickhouse:///db",
     ],
 )

@@ -150,8 +150,8 @@ def test_graypy_gelf_levels_host_and_follow(srv: Server) -> None:
 def test_errors_and_cluster_scope(srv: Server) -> None:
     assert srv.query("QUERY facility=nope").startswith(b"ERROR: Unknown facility 'nope'")
     assert srv.query("QUERY host=").startswith(b"ERROR: Empty value for host=")
-    assert srv.query("QUERY scope=cluster app=x").startswith(
-        b"ERROR: scope=cluster does not support host=, app=, facility= or field.NAME= yet"
+    assert srv.query("QUERY scope=cluster app=x").startswith(  # no --store here
+        b"ERROR: scope=cluster needs a shared store"
     )
     assert srv.query("TOP field. ").startswith(b"ERROR: Empty field name")
 

@@ -453,6 +453,8 @@ static PyMethodDef methods[] = {
      "prefault(buf): touch every page of a writable buffer, GIL released"},
     {"split_frames", lc_split_frames, METH_VARARGS,
      "split_frames(buf, end, max_line, skip, state, out) -> (out_len, pos, skip, state, lines, truncated, malformed)"},
+    {"native_strings", lc_native_strings, METH_VARARGS,
+     "native_strings(buf) -> (ClickHouse Native String column of buf's lines, line count)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -23,5 +23,6 @@ PyObject *lc_filter_lines(PyObject *self, PyObject *args);
 PyObject *lc_line_level(PyObject *self, PyObject *args);
 PyObject *lc_split_frames(PyObject *self, PyObject *args); /* _frames.c */
 PyObject *lc_encode_records(PyObject *self, PyObject *args);
+PyObject *lc_native_strings(PyObject *self, PyObject *args); /* _native.c */
 
 #endif

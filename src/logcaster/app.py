@@ -236,7 +236,8 @@ class App:
         from .storage.clickhouse.reader import ClusterReader
         from .storage.clickhouse.url import parse_store_url
 
-        return ClusterReader(parse_store_url(self.config.store.url))
+        timeout_s = max(self.config.store.query_timeout_ms, 100) / 1000
+        return ClusterReader(parse_store_url(self.config.store.url), timeout_s)
 
     def banner(self) -> str:
         bound = ", ".join(f"{lst.name} {lst.address}" for lst in self.listeners)

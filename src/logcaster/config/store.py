@@ -75,6 +75,13 @@ class StoreConfig(Section):
         metavar="MS",
         help="longest a line waits before its batch is sent",
     )
+    query_timeout_ms: int = setting(
+        10_000,
+        parse_milliseconds,
+        "--store-query-timeout-ms",
+        metavar="MS",
+        help="longest scope=cluster waits for ClickHouse's next reply (a hung shard)",
+    )
     node: str = setting(
         "",
         parse_text,

@@ -51,10 +51,6 @@ class Remote(Protocol):
 
 
 NO_REMOTE = "scope=cluster needs a shared store: start the server with --store"
-NO_REMOTE_FIELDS = (
-    "scope=cluster does not support host=, app=, facility= or field.NAME= yet: "
-    "use scope=ring or scope=all"
-)
 
 
 def search_views(
@@ -174,8 +170,6 @@ class Engine:
         return aggregate.top(field, limit, counted)
 
     def _remote(self, spec: QuerySpec, field: str | None = None) -> Remote:
-        if spec.fields or (field is not None and field != "level"):
-            raise QueryError(NO_REMOTE_FIELDS)
         if self.remote is None:
             raise QueryError(NO_REMOTE)
         return self.remote

@@ -51,6 +51,8 @@ class BatchWriter:
         self._queue: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
         self._backlog_lock = threading.Lock()
         self.backlog = 0  # bytes submitted and not yet written
+        self.high_water = HIGH_WATER  # a store may hold more (or less) before pausing
+        self.low_water = LOW_WATER
         self._idle = threading.Condition()
         self._submitted = self._written = 0
         self.tick_s: float | None = None  # if set, sync(False) runs this often when idle
@@ -79,7 +81,7 @@ class BatchWriter:
         with self._backlog_lock:
             self.backlog += len(data)
             self._submitted += 1
-            over = self.backlog > HIGH_WATER
+            over = self.backlog > self.high_water
         self._queue.put((data, ts_ns))
         return over
 
@@ -101,7 +103,7 @@ class BatchWriter:
         return self._submitted - self._written
 
     def over_high_water(self) -> bool:
-        return self.backlog > HIGH_WATER
+        return self.backlog > self.high_water
 
     # -------------------------------------------------------------- thread
     def _run(self) -> None:
@@ -139,5 +141,5 @@ class BatchWriter:
         with self._idle:
             self._written += len(batch)
             self._idle.notify_all()
-        if before > LOW_WATER >= after and self.on_drained is not None:
+        if before > self.low_water >= after and self.on_drained is not None:
             self.on_drained()

@@ -27,6 +27,7 @@ Parameters (filters combine with AND; the same for QUERY, FOLLOW, HITS and TOP):
   limit=N                     only the newest N matches (TOP: N values). Example: limit=100
   order=asc|desc              oldest first (default) or newest first. Example: order=desc
   scope=ring|all              memory only (default) or also the log files written with -P. Example: scope=all keywords=panic
+  scope=cluster               every node's lines in the shared store (--store); QUERY, HITS, TOP only: FOLLOW is node-local. Example: scope=cluster host=web1
 Quoting: a value that starts with " runs to the closing " (spaces and commas kept; \\" is a quote, \\\\ a backslash);
   in keywords= and level= lists each item may be quoted: keywords="disk full",timeout. A value that does not start
   with " ends at the next space and keeps its quotes as written: regex=^\\{"level":"error"

@@ -5,13 +5,16 @@ Only the receive time, the node, the batch id, the row's place in its batch and 
 line are sent; the level is a
 MATERIALIZED column computed by ClickHouse from the line with the same RE2 patterns
 and aliases the engine uses (:mod:`logcaster.query.levels`), so no Python runs per
-line to fill it. Written for the oldest server tried (Debian's 18.16): no TTL, no
-codecs, no DateTime64, no ``ON CLUSTER``.
+line to fill it; so are host, app and facility (:mod:`.fieldsql`). Written for the
+oldest server tried (Debian's 18.16): no TTL, no codecs, no DateTime64, no
+``ON CLUSTER``. Tables made before a column existed get it from :func:`upgrades`
+(``ALTER TABLE ... ADD COLUMN``; old rows compute it when read).
 """
 
 from __future__ import annotations
 
 from ...query.levels import _ALL_WORDS, ALIASES, SEVERITIES, _token_pattern
+from .fieldsql import FIELD_COLUMNS
 from .url import StoreURL
 
 
@@ -34,20 +37,21 @@ def level_expression(column: str = "line") -> str:
     return f"if({has_pri}, arrayElement([{severities}], modulo({pri}, 8) + 1), {by_token})"
 
 
-COLUMNS = """
-    ts UInt64,
-    node String,
-    batch String,
-    seq UInt32,
-    line String,
-    level String MATERIALIZED {level}
-"""
+SENT = "ts UInt64, node String, batch String, seq UInt32, line String"
+
+
+def materialized() -> dict[str, str]:
+    """Column name -> ``TYPE MATERIALIZED expression``, in table order."""
+    out = {"level": f"String MATERIALIZED {level_expression()}"}
+    for name, (kind, expression) in FIELD_COLUMNS.items():
+        out[name] = f"{kind} MATERIALIZED {expression()}"
+    return out
 
 
 def local_table_ddl(url: StoreURL) -> str:
+    columns = ", ".join([SENT, *(f"{n} {d}" for n, d in materialized().items())])
     return (
-        f"CREATE TABLE IF NOT EXISTS {url.database}.{url.local_table} ("
-        + COLUMNS.format(level=level_expression())
+        f"CREATE TABLE IF NOT EXISTS {url.database}.{url.local_table} ({columns}"
         + ") ENGINE = MergeTree() "
         "PARTITION BY toYYYYMMDD(toDateTime(intDiv(ts, 1000000000))) "
         "ORDER BY ts"
@@ -61,3 +65,14 @@ def distributed_table_ddl(url: StoreURL) -> str:
         f"AS {url.database}.{url.local_table} "
         f"ENGINE = Distributed({url.cluster}, {url.database}, {url.local_table}, rand())"
     )
+
+
+def upgrades(table: str, present: set[str]) -> list[str]:
+    """``ALTER TABLE`` statements adding the MATERIALIZED columns ``table`` lacks
+    (``present``: the names it has), in order (18.16 keeps MATERIALIZED columns
+    after the ordinary ones and takes no ``AFTER`` naming an ordinary column)."""
+    return [
+        f"ALTER TABLE {table} ADD COLUMN {name} {definition}"
+        for name, definition in materialized().items()
+        if name not in present
+    ]

@@ -1,4 +1,6 @@
-"""``--store`` URLs: ``clickhouse://HOST:PORT[,HOST:PORT...]/DATABASE?table=logs[&cluster=NAME]``.
+"""``--store`` URLs: ``clickhouse://HOST:PORT[,HOST:PORT...]/DATABASE?table=logs[&cluster=NAME]``
+(and ``&compression=none`` where ClickHouse is on the same machine or a fast link:
+LZ4, the default, costs CPU on both ends).
 
 Pure parsing: no name lookups, no connections. Several hosts are entry points tried
 in order (failover); with ``cluster=`` the shards are read from the cluster itself.
@@ -20,6 +22,7 @@ class StoreURL:
     database: str
     table: str
     cluster: str | None = None
+    compression: str | bool = "lz4"  # as clickhouse-driver takes it: False for none
 
     @property
     def local_table(self) -> str:
@@ -43,12 +46,15 @@ def parse_store_url(text: str) -> StoreURL:
         hosts.append((host, int(port)))
     database = parts.path.strip("/") or "default"
     query = parse_qs(parts.query, keep_blank_values=True)
-    unknown = set(query) - {"table", "cluster"}
+    unknown = set(query) - {"table", "cluster", "compression"}
     if unknown:
-        raise ValueError(f"unknown URL parameter {min(unknown)!r} (table, cluster)")
+        raise ValueError(f"unknown URL parameter {min(unknown)!r} (table, cluster, compression)")
+    compression = query.get("compression", ["lz4"])[-1].lower()
+    if compression not in ("lz4", "none"):
+        raise ValueError(f"compression={compression!r}: use lz4 (the default) or none")
     table = query.get("table", ["logs"])[-1]
     cluster = query.get("cluster", [None])[-1]
     for what, name in (("database", database), ("table", table), ("cluster", cluster)):
         if name is not None and not _NAME.match(name):
             raise ValueError(f"{name!r} is not a {what} name (letters, digits, _)")
-    return StoreURL(tuple(hosts), database, table, cluster)
+    return StoreURL(tuple(hosts), database, table, cluster, compression != "none" and "lz4")

@@ -2,10 +2,12 @@
 
 A :class:`ClickHouseStore` is a :class:`~logcaster.storage.batch.BatchWriter`: the
 writer thread gathers submitted blocks until ``batch_rows`` lines or ``batch_s``
-seconds, then inserts them as one columnar INSERT (receive time, node, batch id,
-line) into one shard's local table, trying the next shard (or the next host of the
-URL) when one fails. A batch that no server takes goes to the spool and is replayed,
-in order, before anything newer once a server answers again; a replayed batch is
+seconds, cuts them into one part per shard and inserts the parts at the same time,
+each as one Native block (receive time, node, batch id, row number, line; encoded
+by :mod:`.native` without Python work per line) into one shard's local table,
+trying the next shard (or the next host of the URL) when one fails. A part that no
+server takes goes to the spool and is replayed, in order, before anything newer
+once a server answers again; a replayed batch is
 first looked up by its id, so a batch whose INSERT reached ClickHouse but whose reply
 was lost is not written twice.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,11 +26,16 @@ from clickhouse_driver import Client
 from ...console import say
 from ...stats import Metric
 from ..batch import BatchWriter, Item
-from .schema import distributed_table_ddl, local_table_ddl
+from .native import encode, insert_encoded
+from .schema import distributed_table_ddl, local_table_ddl, upgrades
 from .spool import Spool
 from .url import StoreURL
 
 ERROR_REPORT_S = 60.0
+# Ingest pauses only past this many queued bytes: a burst is held in memory while
+# ClickHouse catches up (the lines are the ring's blocks, shared, not copied).
+QUEUE_HIGH_WATER = 512 << 20
+QUEUE_LOW_WATER = 128 << 20
 RETRY_S = 1.0
 RETENTION_CHECK_S = 3600.0
 
@@ -72,7 +80,10 @@ class ClickHouseStore(BatchWriter):
         self._pending_since = 0.0
         self._seq = itertools.count()
         self._shards: list[Client] = []
-        self._next = 0
+        self._lanes: list[list[Client]] = []  # per parallel insert: a client per shard
+        self._pool: ThreadPoolExecutor | None = None
+        self.high_water = QUEUE_HIGH_WATER
+        self.low_water = QUEUE_LOW_WATER
         self._ready = False  # tables checked or created
         self._last_retry = 0.0
         self._last_report = -ERROR_REPORT_S
@@ -86,7 +97,7 @@ class ClickHouseStore(BatchWriter):
             database=self.url.database,
             connect_timeout=min(self.timeout_s, 2.0),
             send_receive_timeout=self.timeout_s,
-            compression="lz4",  # blocks travel LZ4-compressed, as ClickHouse stores them
+            compression=self.url.compression,  # LZ4 blocks, unless the URL says none
             settings={"strings_as_bytes": True},
         )
 
@@ -107,7 +118,8 @@ class ClickHouseStore(BatchWriter):
         """Create or check the tables, find the shards. Raises while no server answers."""
         entry = self._entry()
         if self.url.cluster is None:
-            shards = [self._client(h, p) for h, p in self.url.hosts]
+            addresses = list(self.url.hosts)
+            shards = [self._client(h, p) for h, p in addresses]
             targets = [entry]
         else:
             rows = entry.execute(
@@ -120,14 +132,25 @@ class ClickHouseStore(BatchWriter):
             first: dict[int, tuple[str, int]] = {}
             for shard, host, port in rows:
                 first.setdefault(shard, (host, port))
-            shards = [self._client(h, p) for h, p in first.values()]
+            addresses = list(first.values())
+            shards = [self._client(h, p) for h, p in addresses]
             targets = shards
         if self.create:
             for client in targets:
                 client.execute(local_table_ddl(self.url))
+                _upgrade(client, self.url.database, self.url.local_table)
             if self.url.cluster is not None:
                 entry.execute(distributed_table_ddl(self.url))
+                _upgrade(entry, self.url.database, self.url.table)
         self._shards = shards
+        # One lane per shard, each starting at its own shard and failing over to
+        # the next: a batch is cut in as many parts, inserted at the same time.
+        n = len(addresses)
+        self._lanes = [shards] + [
+            [self._client(*addresses[(w + i) % n]) for i in range(n)] for w in range(1, n)
+        ]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(n, thread_name_prefix="logcaster-clickhouse-insert")
         self._reader = entry
         self._ready = True
 
@@ -142,7 +165,7 @@ class ClickHouseStore(BatchWriter):
         if not self._pending:
             self._pending_since = time.monotonic()
         self._pending.extend(batch)
-        self._pending_rows += sum(data.count(b"\n") for data, _ in batch)
+        self._pending_rows += _rows(batch)
         if self._pending_rows >= self.batch_rows:
             self._flush()
 
@@ -158,25 +181,42 @@ class ClickHouseStore(BatchWriter):
             self._apply_retention()
 
     def close_sink(self) -> None:
-        for client in self._shards:
-            client.disconnect()
+        if self._pool is not None:
+            self._pool.shutdown()
+        for lane in self._lanes:
+            for client in lane:
+                client.disconnect()
 
     # ------------------------------------------------------------ batches
     def _flush(self) -> None:
-        items, rows = self._pending, self._pending_rows
+        items = self._pending
         self._pending, self._pending_rows = [], 0
-        batch_id = f"{self.node}-{time.time_ns()}-{next(self._seq)}"
-        if self._replay() and self._insert(batch_id, items):
-            self.stats.sent += rows
+        stamp = f"{self.node}-{time.time_ns()}-{next(self._seq)}"
+        if not self._replay() or not self._ensure_ready():
+            self._keep(stamp, items)
             return
+        parts = _cut(items, len(self._lanes))
+        ids = [f"{stamp}-{i}" for i in range(len(parts))]
+        if len(parts) == 1 or self._pool is None:
+            done = [self._insert(ids[0], parts[0])]
+        else:
+            done = list(self._pool.map(self._insert, ids, parts, range(len(parts))))
+        for batch_id, part, ok in zip(ids, parts, done, strict=True):
+            if ok:
+                self.stats.sent += _rows(part)
+            else:
+                self._keep(batch_id, part)
+
+    def _keep(self, batch_id: str, items: list[Item]) -> None:
+        """Spool a batch no server took (or count it failed when the spool is full)."""
+        rows = _rows(items)
         if self.spool.add(batch_id, rows, items):
             self.stats.spooled += rows
         else:
             self.stats.failed += rows
             self._report(f"ClickHouse spool full: {rows} lines not stored in ClickHouse")
 
-    def _insert(self, batch_id: str, items: list[Item]) -> bool:
-        """One INSERT of the batch into one shard; True once a server confirmed it."""
+    def _ensure_ready(self) -> bool:
         if not self._ready:
             try:
                 self._prepare()
@@ -184,22 +224,18 @@ class ClickHouseStore(BatchWriter):
                 self.stats.errors += 1
                 self._report(f"ClickHouse not ready: {exc}")
                 return False
-        lines: list[bytes] = []
-        stamps: list[int] = []
-        for data, ts in items:
-            part = data.split(b"\n")
-            part.pop()
-            lines += part
-            stamps += [ts] * len(part)
-        n = len(lines)
-        columns = [stamps, [self.node.encode()] * n, [batch_id.encode()] * n, list(range(n)), lines]
+        return True
+
+    def _insert(self, batch_id: str, items: list[Item], lane: int = 0) -> bool:
+        """One INSERT of the batch into one shard (the lane's own first, then the
+        others); True once a server confirmed it."""
+        if not self._ensure_ready():
+            return False
+        block = encode(items, self.node.encode(), batch_id.encode())
         table = f"{self.url.database}.{self.url.local_table}"
-        sql = f"INSERT INTO {table} (ts, node, batch, seq, line) VALUES"
-        for _ in range(len(self._shards)):
-            client = self._shards[self._next % len(self._shards)]
-            self._next += 1
+        for client in self._lanes[lane % len(self._lanes)]:
             try:
-                client.execute(sql, columns, columnar=True)
+                insert_encoded(client, table, block)
                 return True
             except Exception as exc:
                 self.stats.errors += 1
@@ -281,3 +317,31 @@ class ClickHouseStore(BatchWriter):
         yield Metric(
             "StorePartitionsDropped", s.partitions_dropped, "day partitions dropped", "counter"
         )
+
+
+def _rows(items: list[Item]) -> int:
+    return sum(data.count(b"\n") for data, _ in items)
+
+
+def _cut(items: list[Item], parts: int) -> list[list[Item]]:
+    """``items`` in at most ``parts`` runs of about equal bytes, in order."""
+    total = sum(len(d) for d, _ in items)
+    out: list[list[Item]] = [[]]
+    size = 0
+    for item in items:
+        if size >= total * len(out) / parts and len(out) < parts:
+            out.append([])
+        out[-1].append(item)
+        size += len(item[0])
+    return [part for part in out if part]
+
+
+def _upgrade(client: Client, database: str, table: str) -> None:
+    """Add the columns a table made by an older version lacks."""
+    rows = client.execute(
+        "SELECT name FROM system.columns WHERE database = %(db)s AND table = %(table)s",
+        {"db": database, "table": table},
+    )
+    present = {name.decode() if isinstance(name, bytes) else name for (name,) in rows}
+    for statement in upgrades(f"{database}.{table}", present):
+        client.execute(statement)
