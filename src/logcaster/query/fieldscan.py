@@ -1,0 +1,174 @@
+"""Field filters and field counts over whole regions of lines, in C where built.
+
+:func:`select` keeps the lines of some spans whose fields pass a query's filters
+(``host=``, ``app=``, ``facility=``, ``field.NAME=``); :func:`tally` counts the lines
+per value of a field (``TOP``, ``HITS by=``). For ``host``, ``app`` and ``facility``
+the C reader (``_speedups.field_lines`` and ``field_values``, ``_fields.c``) decides
+each line with the GIL released; the rare lines it leaves undecided (an encoded
+surrogate in a JSON text, a float as the value, ...: see ``_fields.c``) and
+``field.NAME`` are read by the Python reference (:mod:`.fields`).
+:func:`py_select` and :func:`py_tally` are that reference over regions, used where
+the accelerator was not built; ``tests/test_fields_native.py`` checks they agree.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+from ..scan import Buffer
+from .fields import app_of, facility_of, fields_of, host_of
+from .spec import FIELD_PREFIX, FieldFilter
+
+# The fields the C reader knows, by its kind numbers.
+KINDS = {"host": 0, "app": 1, "facility": 2}
+
+
+class _FieldLines(Protocol):
+    def __call__(
+        self,
+        buf: Buffer,
+        spans: array[int],
+        kind: int,
+        value: bytes,
+        prefix: bool,
+        out: array[int],
+        unsure: array[int],
+        /,
+    ) -> int: ...
+
+
+class _FieldValues(Protocol):
+    def __call__(
+        self, buf: Buffer, spans: array[int], kind: int, unsure: array[int], /
+    ) -> dict[bytes | None, int]: ...
+
+
+field_lines: _FieldLines | None
+field_values: _FieldValues | None
+try:
+    from .._speedups import field_lines, field_values
+except ImportError:  # pragma: no cover - depends on the install
+    field_lines = field_values = None
+HAVE_NATIVE = field_lines is not None
+
+
+def extractor(name: str) -> Callable[[bytes], str | None]:
+    """How the value of the field ``name`` is read from one line (the reference)."""
+    if name == "host":
+        return host_of
+    if name == "app":
+        return app_of
+    if name == "facility":
+        return facility_of
+    key = name[len(FIELD_PREFIX) :] if name.startswith(FIELD_PREFIX) else name
+    return lambda line: fields_of(line).get(key)
+
+
+def lines(buf: Buffer, spans: array[int]) -> Iterator[tuple[int, int, bytes]]:
+    """``(start, end, text)`` of each line of ``spans``; the text without its newline."""
+    view = memoryview(buf)
+    for i in range(0, len(spans), 2):
+        s, e = spans[i], spans[i + 1]
+        while s < e:
+            nl = buf.find(b"\n", s, e)
+            le = e if nl < 0 else nl + 1
+            yield s, le, bytes(view[s : e if nl < 0 else nl])
+            s = le
+
+
+def _accepts(filters: tuple[FieldFilter, ...]) -> Callable[[bytes], bool]:
+    checks = [(f, extractor(f.name)) for f in filters]
+    return lambda line: all(f.accepts(get(line)) for f, get in checks)
+
+
+def _add(out: array[int], s: int, e: int) -> None:
+    if out and out[-1] == s:
+        out[-1] = e
+    else:
+        out.extend((s, e))
+
+
+def py_select(
+    buf: Buffer, spans: array[int], filters: tuple[FieldFilter, ...], out: array[int]
+) -> int:
+    """Append to ``out`` the spans of the lines of ``spans`` passing every filter;
+    return their number (the Python reference of :func:`select`)."""
+    accepts = _accepts(filters)
+    count = 0
+    for s, e, line in lines(buf, spans):
+        if accepts(line):
+            _add(out, s, e)
+            count += 1
+    return count
+
+
+def _native_value(f: FieldFilter) -> bytes | None:
+    """The filter's value as the C reader compares it; None when it must not."""
+    if field_lines is None or f.name not in KINDS:
+        return None
+    try:
+        return f.value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no stored byte decodes to
+        return None
+
+
+def select(
+    buf: Buffer, spans: array[int], filters: tuple[FieldFilter, ...], out: array[int]
+) -> int:
+    """Append to ``out`` the spans of the lines of ``spans`` (whole lines) passing
+    every filter of ``filters``; return their number."""
+    native = [(f, v) for f in filters if (v := _native_value(f)) is not None]
+    if not native:
+        return py_select(buf, spans, filters, out)
+    unsure: array[int] = array("q")
+    current, count = spans, 0
+    for f, value in native:
+        kept: array[int] = array("q")
+        assert field_lines is not None
+        count = field_lines(buf, current, KINDS[f.name], value, f.prefix, kept, unsure)
+        current = kept
+    rest = tuple(f for f in filters if all(f is not g for g, _ in native))
+    if not unsure and not rest:
+        if current and out and out[-1] == current[0]:
+            out[-1] = current[1]
+            current = current[2:]
+        out.extend(current)
+        return count
+    found: list[tuple[int, int]] = []
+    if rest:
+        accepts = _accepts(rest)
+        found.extend((s, e) for s, e, line in lines(buf, current) if accepts(line))
+    else:
+        found.extend((s, e) for s, e, _ in lines(buf, current))
+    if unsure:
+        accepts = _accepts(filters)
+        found.extend((s, e) for s, e, line in lines(buf, unsure) if accepts(line))
+        found.sort()
+    for s, e in found:
+        _add(out, s, e)
+    return len(found)
+
+
+def py_tally(
+    buf: Buffer, spans: array[int], field: str, none: str, into: Counter[str]
+) -> None:
+    """Count into ``into`` the lines of ``spans`` per value of ``field`` (``none`` for
+    lines without one, or with an empty one): the reference of :func:`tally`."""
+    get = extractor(field)
+    for _, _, line in lines(buf, spans):
+        into[get(line) or none] += 1
+
+
+def tally(buf: Buffer, spans: array[int], field: str, none: str, into: Counter[str]) -> None:
+    """Count into ``into`` the lines of ``spans`` per value of ``field``."""
+    if field_values is None or field not in KINDS:
+        py_tally(buf, spans, field, none, into)
+        return
+    unsure: array[int] = array("q")
+    for value, n in field_values(buf, spans, KINDS[field], unsure).items():
+        into[value.decode("utf-8", "surrogateescape") if value else none] += n
+    if unsure:
+        py_tally(buf, unsure, field, none, into)

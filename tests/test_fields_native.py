@@ -1,0 +1,238 @@
+"""The C field reader (``_fields.c``: ``field_lines``, ``field_values``) against the Python
+reference (``logcaster.query.fields``): the same value of ``host``, ``app`` and ``facility``
+for every line it decides, on generated lines of every format (syslog headers and their
+variants, JSON, logfmt, invalid UTF-8, truncated headers) and on real senders' lines."""
+
+from __future__ import annotations
+
+import json
+from array import array
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logcaster.query import fieldscan
+from logcaster.query.fields import app_of, facility_of, host_of
+from logcaster.query.spec import FieldFilter
+from test_fields import LINES
+
+pytestmark = pytest.mark.skipif(not fieldscan.HAVE_NATIVE, reason="C accelerator not built")
+REFERENCE = {"host": host_of, "app": app_of, "facility": facility_of}
+
+
+def native_value(line: bytes, field: str) -> tuple[bool, str | None]:
+    """(decided, value) of one line as the C reader reads it."""
+    assert fieldscan.field_values is not None
+    buf = line + b"\n"
+    unsure: array[int] = array("q")
+    got = fieldscan.field_values(buf, array("q", (0, len(buf))), fieldscan.KINDS[field], unsure)
+    if unsure:
+        assert list(unsure) == [0, len(buf)] and got == {}
+        return False, None
+    ((value, n),) = got.items()
+    assert n == 1
+    return True, None if value is None else value.decode("utf-8", "surrogateescape")
+
+
+def check(line: bytes) -> int:
+    """Assert the C reader agrees with the reference on ``line``; how many of the three
+    fields it left to the reference."""
+    assert b"\n" not in line
+    left = 0
+    for field, ref in REFERENCE.items():
+        decided, value = native_value(line, field)
+        if decided:
+            assert value == ref(line), (field, line)
+        else:
+            left += 1
+    return left
+
+
+# ------------------------------------------------------------------ generators
+_word = st.text(st.sampled_from("ab1-:[] =\"\\{}é\t"), max_size=8).map(
+    lambda s: s.encode("utf-8", "surrogateescape")
+)
+_pri = st.sampled_from([b"<11>", b"<191>", b"<0>", b"<192>", b"<011>", b"<1", b"<>", b"", b"<34>"])
+_ts = st.sampled_from(
+    [
+        b"Dec  1 19:00:00 ",
+        b"Dec 01 19:00:00",
+        b"Dec  1 19:00:0",
+        b"2026-12-01T19:00:00Z ",
+        b"2026-12-01 19:00:00.123+01:00 ",
+        b"2026-12-01T19:00:00\t",
+        b"1 2026-12-01T19:00:00Z ",
+        b"1 - ",
+        b"1 ",
+        b"",
+    ]
+)
+_sep = st.sampled_from([b" ", b": ", b":", b"[42]: ", b"[4 2]: ", b"[]:", b"\t"])
+syslog_lines = st.builds(
+    lambda pri, ts, parts: pri + ts + b"".join(parts),
+    _pri,
+    _ts,
+    st.lists(st.one_of(_word, _sep), max_size=8),
+)
+
+_keys = st.sampled_from(
+    ["host", "app", "_app", "appname", "application", "service", "facility", "level", "x", "a.b"]
+)
+_scalars = st.one_of(
+    st.text(max_size=6),
+    st.sampled_from(["auth", "LOCAL3", " 4 ", "23", "24", "00", "clock", "Auth2", "", "web1"]),
+    st.integers(-30, 30),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+)
+_json_values = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_keys, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@st.composite
+def json_lines(draw: st.DrawFn) -> bytes:
+    pairs = draw(st.lists(st.tuples(_keys, _json_values), max_size=6))
+    body = ", ".join(
+        json.dumps(k, ensure_ascii=draw(st.booleans()))
+        + draw(st.sampled_from([":", " : ", ":\t"]))
+        + json.dumps(v, ensure_ascii=draw(st.booleans()))
+        for k, v in pairs  # duplicate keys kept: the last one wins
+    )
+    text = ("{" + body + "}").encode("utf-8", "surrogatepass")
+    cut = draw(st.integers(0, len(text)))
+    mutate = draw(st.sampled_from(["", "", "", "cut", "insert", "pad", "escape"]))
+    if mutate == "cut":
+        text = text[:cut] + b"}"
+    elif mutate == "insert":
+        text = text[:cut] + draw(st.binary(min_size=1, max_size=3)) + text[cut:]
+    elif mutate == "pad":
+        text = draw(st.sampled_from([b" ", b"\t", b"\x0b", b"x"])) + text + b" "
+    elif mutate == "escape":
+        text = text.replace(b'"host"', b'"\\u0068ost"').replace(b'"app"', b'"a\\u0070p"')
+    return text.replace(b"\n", b"\\n")
+
+
+_logfmt_values = st.one_of(
+    _word.map(lambda w: w.replace(b" ", b"").replace(b'"', b"")),
+    st.text(max_size=6).map(lambda t: json.dumps(t).encode("utf-8", "surrogatepass")),
+    st.sampled_from([b'"unterminated', b'"esc\\"aped"', b'"trail\\', b'""', b"a=b"]),
+)
+logfmt_lines = st.lists(
+    st.tuples(
+        st.sampled_from([b"host", b"app", b"xhost", b"_app", b"level", b"msg"]),
+        _logfmt_values,
+        st.sampled_from([b" ", b"\t", b"", b"  "]),
+    ),
+    max_size=5,
+).map(lambda kvs: b"".join(k + b"=" + v + sep for k, v, sep in kvs))
+
+any_line = st.one_of(
+    syslog_lines,
+    json_lines(),
+    logfmt_lines,
+    st.binary(max_size=60),
+    syslog_lines.map(lambda s: s + b" " + b"host=h app=a"),
+    syslog_lines.map(lambda s: s + b'{"host":"x"}'),
+).map(lambda line: line.replace(b"\n", b" "))
+
+
+# ------------------------------------------------------------------ one line
+def test_real_senders_are_read_in_c() -> None:
+    for line in LINES:
+        assert check(line) == 0, line
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"host":"a\\u00e9b","app":"\\ud83d\\ude00","facility":4}',
+        b'{"host":"\\ud800","app":1.5,"facility":" local7\\u001c"}',
+        b'{"host":1,"host":2,"app":null,"service":true,"facility":"shop"}',
+        b'{"host":-0,"_app":-Infinity,"facility":"auth"}',
+        b'{"host":"\xed\xa0\x80"}',
+        b'{"host":"\xff"} host=raw',
+        b'{\x00"a":1}',
+        b'{"a":' + b"[" * 500 + b"]" * 500 + b"}",
+        b'{"host":' + b"9" * 5000 + b"}",
+        b'{"facility":"\xd9\xa3"}',
+        b'{"app":"", "facility":"x"}',
+        b'{"facility":"kern\\u0000"}',
+        b'{"x":1,}',
+        b'{"host":"h"}}',
+        b'x host="a\\"b\\\\c" app=',
+        b'host="open app=z',
+        b"<13>1 2026-12-01T19:00:00Z - - - - msg",
+        b"<13>1 2026-12-01T19:00:00Z h",
+        b"<13>Dec  1 19:00:00 h " + b"t" * 65 + b": m",
+        b"<13>Dec  1 19:00:00 " + b"t" * 64 + b"[1]: m",
+        b"<13>Dec  1 19:00:00  t: m",
+        b"<13>2026-12-01T19:00:00.1Z\th t: m",
+        b"<13>Dec  1 19:00:00 h\xff t\xc3: m",
+    ],
+)
+def test_edge_lines(line: bytes) -> None:
+    check(line)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(any_line)
+def test_c_reader_agrees_with_the_reference(line: bytes) -> None:
+    check(line)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_lines())
+def test_valid_json_is_decided_in_c(line: bytes) -> None:
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return
+    plain = all(
+        not isinstance(v, float) for k, v in obj.items() if k != "x" and not isinstance(v, str)
+    )
+    left = check(line)
+    if plain and line.isascii() and b"\\ud" not in line and b"\\uD" not in line:
+        assert left == 0, line
+
+
+# ------------------------------------------------------------------ regions
+_filters = st.lists(
+    st.builds(
+        FieldFilter,
+        st.sampled_from(["host", "app", "facility", "field.x"]),
+        st.sampled_from(["a", "ab", "h", "web1", "auth", "local0", "x", "é", "\udcff", "1"]),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(any_line, max_size=25), _filters, st.binary(max_size=3))
+def test_select_and_tally_agree_with_the_reference(
+    lines: list[bytes], filters: list[FieldFilter], lead: bytes
+) -> None:
+    lead = lead.replace(b"\n", b"")
+    buf = bytearray(lead + b"".join(line + b"\n" for line in lines))
+    spans = array("q", (len(lead), len(buf)))
+    want: array[int] = array("q")
+    got: array[int] = array("q", (0, len(lead)) if lead else ())
+    n_want = fieldscan.py_select(buf, spans, tuple(filters), want)
+    n_got = fieldscan.select(buf, spans, tuple(filters), got)
+    assert n_got == n_want
+    assert list(got) == ([0, *want[1:]] if lead and want and want[0] == len(lead) else
+                         [*((0, len(lead)) if lead else ()), *want])
+    for field in ("host", "app", "facility"):
+        counted: Counter[str] = Counter()
+        reference: Counter[str] = Counter()
+        fieldscan.tally(buf, spans, field, "NONE", counted)
+        fieldscan.py_tally(buf, spans, field, "NONE", reference)
+        assert counted == reference
