@@ -29,3 +29,16 @@ def filter_lines(
     /,
 ) -> int: ...
 def line_level(line: bytes, /) -> int: ...
+def field_lines(
+    buf: Buffer,
+    spans: array[int],
+    kind: int,
+    value: bytes,
+    prefix: bool,
+    out: array[int],
+    unsure: array[int],
+    /,
+) -> int: ...
+def field_values(
+    buf: Buffer, spans: array[int], kind: int, unsure: array[int], /
+) -> dict[bytes | None, int]: ...

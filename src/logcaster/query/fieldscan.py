@@ -16,43 +16,21 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import Protocol
 
-from ..scan import Buffer
 from .fields import app_of, facility_of, fields_of, host_of
 from .spec import FIELD_PREFIX, FieldFilter
+
+Data = bytes | bytearray  # a block buffer (memoryview has no find)
 
 # The fields the C reader knows, by its kind numbers.
 KINDS = {"host": 0, "app": 1, "facility": 2}
 
 
-class _FieldLines(Protocol):
-    def __call__(
-        self,
-        buf: Buffer,
-        spans: array[int],
-        kind: int,
-        value: bytes,
-        prefix: bool,
-        out: array[int],
-        unsure: array[int],
-        /,
-    ) -> int: ...
-
-
-class _FieldValues(Protocol):
-    def __call__(
-        self, buf: Buffer, spans: array[int], kind: int, unsure: array[int], /
-    ) -> dict[bytes | None, int]: ...
-
-
-field_lines: _FieldLines | None
-field_values: _FieldValues | None
+HAVE_NATIVE = True
 try:
     from .._speedups import field_lines, field_values
 except ImportError:  # pragma: no cover - depends on the install
-    field_lines = field_values = None
-HAVE_NATIVE = field_lines is not None
+    HAVE_NATIVE = False
 
 
 def extractor(name: str) -> Callable[[bytes], str | None]:
@@ -67,7 +45,7 @@ def extractor(name: str) -> Callable[[bytes], str | None]:
     return lambda line: fields_of(line).get(key)
 
 
-def lines(buf: Buffer, spans: array[int]) -> Iterator[tuple[int, int, bytes]]:
+def lines(buf: Data, spans: array[int]) -> Iterator[tuple[int, int, bytes]]:
     """``(start, end, text)`` of each line of ``spans``; the text without its newline."""
     view = memoryview(buf)
     for i in range(0, len(spans), 2):
@@ -92,7 +70,7 @@ def _add(out: array[int], s: int, e: int) -> None:
 
 
 def py_select(
-    buf: Buffer, spans: array[int], filters: tuple[FieldFilter, ...], out: array[int]
+    buf: Data, spans: array[int], filters: tuple[FieldFilter, ...], out: array[int]
 ) -> int:
     """Append to ``out`` the spans of the lines of ``spans`` passing every filter;
     return their number (the Python reference of :func:`select`)."""
@@ -107,7 +85,7 @@ def py_select(
 
 def _native_value(f: FieldFilter) -> bytes | None:
     """The filter's value as the C reader compares it; None when it must not."""
-    if field_lines is None or f.name not in KINDS:
+    if not HAVE_NATIVE or f.name not in KINDS:
         return None
     try:
         return f.value.encode("utf-8", "surrogateescape")
@@ -115,9 +93,7 @@ def _native_value(f: FieldFilter) -> bytes | None:
         return None
 
 
-def select(
-    buf: Buffer, spans: array[int], filters: tuple[FieldFilter, ...], out: array[int]
-) -> int:
+def select(buf: Data, spans: array[int], filters: tuple[FieldFilter, ...], out: array[int]) -> int:
     """Append to ``out`` the spans of the lines of ``spans`` (whole lines) passing
     every filter of ``filters``; return their number."""
     native = [(f, v) for f in filters if (v := _native_value(f)) is not None]
@@ -127,7 +103,6 @@ def select(
     current, count = spans, 0
     for f, value in native:
         kept: array[int] = array("q")
-        assert field_lines is not None
         count = field_lines(buf, current, KINDS[f.name], value, f.prefix, kept, unsure)
         current = kept
     rest = tuple(f for f in filters if all(f is not g for g, _ in native))
@@ -152,9 +127,7 @@ def select(
     return len(found)
 
 
-def py_tally(
-    buf: Buffer, spans: array[int], field: str, none: str, into: Counter[str]
-) -> None:
+def py_tally(buf: Data, spans: array[int], field: str, none: str, into: Counter[str]) -> None:
     """Count into ``into`` the lines of ``spans`` per value of ``field`` (``none`` for
     lines without one, or with an empty one): the reference of :func:`tally`."""
     get = extractor(field)
@@ -162,9 +135,9 @@ def py_tally(
         into[get(line) or none] += 1
 
 
-def tally(buf: Buffer, spans: array[int], field: str, none: str, into: Counter[str]) -> None:
+def tally(buf: Data, spans: array[int], field: str, none: str, into: Counter[str]) -> None:
     """Count into ``into`` the lines of ``spans`` per value of ``field``."""
-    if field_values is None or field not in KINDS:
+    if not HAVE_NATIVE or field not in KINDS:
         py_tally(buf, spans, field, none, into)
         return
     unsure: array[int] = array("q")

@@ -6,7 +6,8 @@ Without ``host=``/``app=``/``facility=``/``field.NAME=`` and ``level=`` it *is* 
 matcher. Otherwise the matcher's C scan chooses the candidate lines first (a plain
 filter value becomes a regex of the value as a whole token, which the matcher
 prefilters by its literal with the SIMD search; with a user regex, an extra
-keyword), and only those lines are then parsed (:mod:`.fields`) and verified.
+keyword), and only those lines are then read and verified, in C over the whole
+region for ``host=``, ``app=`` and ``facility=`` (:mod:`.fieldscan`).
 With ``level=``, JSON lines whose ``level`` is a number (GELF) take that level
 (0-7 as syslog severities) instead of their tokens: they are found by the literal
 ``"level"``, so other lines cost nothing more.
@@ -16,14 +17,14 @@ from __future__ import annotations
 
 import re
 from array import array
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
 from ..scan import find_lines
-from .fields import app_of, facility_of, fields_of, host_of, structured_level
+from .fields import structured_level
+from .fieldscan import select
 from .matcher import Matcher
-from .spec import FIELD_PREFIX, FieldFilter, QuerySpec
+from .spec import QuerySpec
 
 # A value with these characters and a letter is the same bytes in JSON, logfmt and
 # syslog text (a number may be written otherwise in JSON: 1e2 is read as 100.0).
@@ -42,23 +43,6 @@ class Scanner(Protocol):
     def scan(self, buf: bytearray | bytes, start: int, end: int, spans: array[int]) -> int:
         """Append the spans of matching lines in ``buf[start:end]``; return their number."""
         ...
-
-
-def extractor(name: str) -> Callable[[bytes], str | None]:
-    """How the value of the field ``name`` is read from one line."""
-    if name == "host":
-        return host_of
-    if name == "app":
-        return app_of
-    if name == "facility":
-        return facility_of
-    key = name[len(FIELD_PREFIX) :] if name.startswith(FIELD_PREFIX) else name
-    return lambda line: fields_of(line).get(key)
-
-
-def _accepts(filters: tuple[FieldFilter, ...]) -> Callable[[bytes], bool]:
-    checks = [(f, extractor(f.name)) for f in filters]
-    return lambda line: all(f.accepts(get(line)) for f, get in checks)
 
 
 def narrowed(spec: QuerySpec) -> QuerySpec:
@@ -88,7 +72,6 @@ class FieldMatcher:
     def __init__(self, spec: QuerySpec) -> None:
         self._spec = spec
         inner = narrowed(spec)
-        self.accepts = _accepts(spec.fields) if spec.fields else None
         self.matcher = Matcher(inner)  # the level too: the matcher's own detection
         # The filters but the level: for lines whose level is structured.
         self.base = Matcher(replace(inner, levels=frozenset())) if spec.levels else None
@@ -101,35 +84,38 @@ class FieldMatcher:
         found: array[int] = array("q")
         count = self.matcher.scan(buf, start, end, found)
         overrides = self._structured(buf, start, end) if self.base is not None else {}
-        if self.accepts is None and not overrides:
-            spans.extend(found)
-            return count
-        accepts = self.accepts
-        kept: list[tuple[int, int]] = []
-        for i in range(0, len(found), 2):
-            s, e = found[i], found[i + 1]
-            while s < e:
-                nl = buf.find(b"\n", s, e) + 1 or e
-                if s not in overrides and (accepts is None or accepts(bytes(buf[s : nl - 1]))):
-                    kept.append((s, nl))
-                s = nl
+        fields = self._spec.fields
+        if not overrides:
+            if not fields:
+                _extend(spans, found)
+                return count
+            return select(buf, found, fields, spans) if count else 0
+        # Lines with a structured level: out of the matcher's result, then back in
+        # when that level is wanted and the other filters pass.
+        kept: array[int] = array("q")
+        if fields and count:
+            select(buf, found, fields, kept)
+        else:
+            kept = found
+        lines = _cut(kept, sorted(overrides.items()))
         levels = self._spec.levels
         base = self.base
         for s, (nl, level) in overrides.items():
             if level not in levels or base is None:
                 continue
             line = bytes(buf[s:nl])
+            whole = array("q", (0, len(line)))
             if base.scan(line, 0, len(line), array("q")) and (
-                accepts is None or accepts(line.rstrip(b"\n"))
+                not fields or select(line, whole, fields, array("q"))
             ):
-                kept.append((s, nl))
-        kept.sort()
-        for s, nl in kept:
+                lines.append((s, nl))
+        lines.sort()
+        for s, nl in lines:
             if spans and spans[-1] == s:
                 spans[-1] = nl
             else:
                 spans.extend((s, nl))
-        return len(kept)
+        return sum(_count_lines(buf, s, nl) for s, nl in lines)
 
     def _structured(
         self, buf: bytearray | bytes, start: int, end: int
@@ -150,6 +136,35 @@ class FieldMatcher:
                         out[s] = (nl, level)
                 s = nl
         return out
+
+
+def _extend(spans: array[int], more: array[int]) -> None:
+    if more and spans and spans[-1] == more[0]:
+        spans[-1] = more[1]
+        more = more[2:]
+    spans.extend(more)
+
+
+def _cut(spans: array[int], lines: list[tuple[int, tuple[int, str]]]) -> list[tuple[int, int]]:
+    """``spans`` as (start, end) pairs without the lines ``lines`` (sorted by start)."""
+    out: list[tuple[int, int]] = []
+    j = 0
+    for i in range(0, len(spans), 2):
+        s, e = spans[i], spans[i + 1]
+        while j < len(lines) and lines[j][0] < e:
+            ls, (nl, _) = lines[j]
+            if ls >= s:
+                if ls > s:
+                    out.append((s, ls))
+                s = max(s, nl)
+            j += 1
+        if s < e:
+            out.append((s, e))
+    return out
+
+
+def _count_lines(buf: bytearray | bytes, s: int, e: int) -> int:
+    return buf.count(b"\n", s, e) + (0 if buf[e - 1 : e] == b"\n" else 1)
 
 
 def compile_spec(spec: QuerySpec) -> Scanner:
