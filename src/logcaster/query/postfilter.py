@@ -4,10 +4,11 @@ aggregations and the live taps run like a :class:`~.matcher.Matcher`.
 
 Without ``host=``/``app=``/``facility=``/``field.NAME=`` and ``level=`` it *is* the
 matcher. Otherwise the matcher's C scan chooses the candidate lines first (a plain
-filter value becomes a regex of the value as a whole token, which the matcher
-prefilters by its literal with the SIMD search; with a user regex, an extra
-keyword), and only those lines are then read and verified, in C over the whole
-region for ``host=``, ``app=`` and ``facility=`` (:mod:`.fieldscan`).
+filter value becomes an extra keyword, found by the SIMD literal search), and only
+those lines are then read and verified, in C over the whole region for ``host=``,
+``app=`` and ``facility=`` (:mod:`.fieldscan`). Without the C reader, or with
+keywords joined by OR, the value narrows as a regex of it as a whole token
+instead (RE2 over the literal's lines), so fewer lines reach Python.
 With ``level=``, JSON lines whose ``level`` is a number (GELF) take that level
 (0-7 as syslog severities) instead of their tokens: they are found by the literal
 ``"level"``, so other lines cost nothing more.
@@ -22,7 +23,7 @@ from typing import Protocol
 
 from ..scan import find_lines
 from .fields import structured_level
-from .fieldscan import select
+from .fieldscan import HAVE_NATIVE, select
 from .matcher import Matcher
 from .spec import QuerySpec
 
@@ -52,7 +53,7 @@ def narrowed(spec: QuerySpec) -> QuerySpec:
     if not plain:
         return spec
     best = max(plain, key=lambda f: len(f.value))
-    if spec.regex is None:
+    if spec.regex is None and (not HAVE_NATIVE or (spec.any_keyword and spec.keywords)):
         # The value as a whole token (as every format delimits it); the matcher
         # prefilters by its literal (SIMD) and runs RE2 over those lines only.
         token = re.escape(best.value)
