@@ -96,6 +96,8 @@ def test_gelf_and_json() -> None:
     assert (host_of(HTTP_JSON), app_of(HTTP_JSON)) == ("web2", "api")
     assert structured_level(HTTP_JSON) is None  # a token level: levels.py's business
     assert structured_level(b'{"level":8}') is None and structured_level(b'{"level":2.0}')
+    for odd in (b'{"level":NaN}', b'{"level":1e400}', b'{"level":-Infinity}', b'{"level":true}'):
+        assert structured_level(odd) is None  # not a number 0-7: no structured level
 
 
 def test_logfmt_and_json_inside_syslog() -> None:

@@ -16,6 +16,7 @@ from test_fields import LINES
 
 from logcaster.query import fieldscan
 from logcaster.query.fields import app_of, facility_of, host_of
+from logcaster.query.levels import LEVEL_CODES
 from logcaster.query.spec import FieldFilter
 
 pytestmark = pytest.mark.skipif(not fieldscan.HAVE_NATIVE, reason="C accelerator not built")
@@ -238,3 +239,43 @@ def test_select_and_tally_agree_with_the_reference(
         fieldscan.tally(buf, spans, field, "NONE", counted)
         fieldscan.py_tally(buf, spans, field, "NONE", reference)
         assert counted == reference
+
+
+_levels = st.frozensets(st.sampled_from(LEVEL_CODES[1:]), min_size=1, max_size=4)
+_gelf = st.builds(
+    lambda level, text: json.dumps({"host": "h", "short_message": text, "level": level}),
+    st.one_of(
+        st.integers(-2, 9),
+        st.sampled_from([2.0, 3.5, -0.0, 1e400, float("nan"), True, "3", None]),
+    ),
+    st.sampled_from(["ERROR boom", "[warn] x", "ok", "level=debug"]),
+).map(lambda t: t.encode().replace(b"Infinity", b"1e400"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(any_line, _gelf, _gelf.map(lambda g: b" " + g + b"\t")), max_size=25),
+    _levels,
+)
+def test_select_levels_agrees_with_the_reference(
+    lines: list[bytes], levels: frozenset[str]
+) -> None:
+    buf = b"".join(line + b"\n" for line in lines)
+    spans = array("q", (0, len(buf)))
+    want: array[int] = array("q")
+    got: array[int] = array("q")
+    assert fieldscan.select_levels(buf, spans, levels, got) == fieldscan.py_select_levels(
+        buf, spans, levels, want
+    )
+    assert got == want
+
+
+def test_gelf_levels_are_read_in_c() -> None:
+    line = b'{"host":"h","short_message":"ERROR but","level":6}\n'
+    unsure: array[int] = array("q")
+    kept: array[int] = array("q")
+    n = fieldscan.level_lines(line * 3, array("q", (0, 3 * len(line))), 1 << 3, kept, unsure)
+    assert (n, list(kept), list(unsure)) == (3, [0, 3 * len(line)], [])  # 3: INFO
+    float_level = b'{"level":6.0}\n'
+    n = fieldscan.level_lines(float_level, array("q", (0, len(float_level))), 8, kept, unsure)
+    assert n == 0 and list(unsure) == [0, len(float_level)]  # left to Python

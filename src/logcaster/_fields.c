@@ -1112,3 +1112,97 @@ done:
     table_free(&t);
     return result;
 }
+
+/* ------------------------------------------------------------ levels */
+
+/* syslog severity (a GELF level 0-7) -> level code (logcaster.query.levels.LEVEL_CODES) */
+static const int SEVERITY_CODES[8] = {10, 9, 7, 6, 5, 4, 3, 2};
+
+/* fields.structured_level: the level code of a JSON line whose `level` is a whole
+ * number 0-7; -1 for any other line, -2 when left to Python (a float). */
+static int
+structured_code(cp s, size_t n, scratch_t *sc)
+{
+    size_t a = 0, b = n;
+    while (a < b && py_space(s[a]))
+        a++;
+    while (b > a && py_space(s[b - 1]))
+        b--;
+    if (b - a < 9 || s[a] != '{' || s[b - 1] != '}' || memmem(s, n, "\"level\"", 7) == NULL)
+        return -1;
+    jkey_t key = {"level", 5, 0, NULL, NULL, 0};
+    int js = json_top(s, n, &key, 1, sc);
+    if (js == J_NOTSURE)
+        return -2;
+    if (js != J_OK)
+        return -1;
+    if (key.type == J_FLOAT)
+        return -2;
+    if (key.type != J_INT)
+        return -1;
+    cp v = key.vs;
+    size_t len = (size_t)(key.ve - key.vs);
+    if (len == 2 && v[0] == '-' && v[1] == '0')
+        return SEVERITY_CODES[0];
+    if (len == 1 && v[0] >= '0' && v[0] <= '7')
+        return SEVERITY_CODES[v[0] - '0'];
+    return -1;
+}
+
+/* level_lines(buf, spans, levels, out, unsure) -> int
+ * Appends to `out` the spans of the lines of `spans` whose level code has its bit
+ * set in the mask `levels`: a JSON line's numeric `level` (0-7, as syslog
+ * severities) when it has one, else its token level (_filters.c); lines left to
+ * Python go to `unsure`. */
+PyObject *
+lc_level_lines(PyObject *self, PyObject *args)
+{
+    PyObject *buf, *spans_obj, *out, *unsure_obj;
+    unsigned long mask;
+    if (!PyArg_ParseTuple(args, "OOkOO", &buf, &spans_obj, &mask, &out, &unsure_obj))
+        return NULL;
+    regions_t r;
+    if (get_regions(buf, spans_obj, &r) < 0)
+        return NULL;
+    Py_ssize_t *kept = NULL, nkept = 0, capk = 0, *unsure = NULL, nunsure = 0, capu = 0,
+               count = 0;
+    int nomem = 0;
+    scratch_t sc = {NULL, 0};
+    Py_BEGIN_ALLOW_THREADS
+    cp base = (cp)r.view.buf;
+    for (Py_ssize_t i = 0; i < r.pairs && !nomem; i++) {
+        cp p = base + r.sp[2 * i], e = base + r.sp[2 * i + 1];
+        while (p < e) {
+            cp nl = memchr(p, '\n', (size_t)(e - p));
+            cp cut = nl ? nl : e, le = nl ? nl + 1 : e;
+            size_t n = (size_t)(cut - p);
+            int code = structured_code(p, n, &sc);
+            if (code == -1)
+                code = lc_level_code(p, n);
+            if (code == -2) {
+                if (lc_add_span(&unsure, &nunsure, &capu, p - base, le - base) < 0)
+                    nomem = 1;
+            } else if (mask & (1UL << code)) {
+                if (lc_add_span(&kept, &nkept, &capk, p - base, le - base) < 0)
+                    nomem = 1;
+                count++;
+            }
+            p = le;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(sc.buf);
+    release_regions(&r);
+    if (nomem) {
+        free(kept);
+        free(unsure);
+        return PyErr_NoMemory();
+    }
+    if (lc_flush_spans(out, kept, nkept) < 0) {
+        free(unsure);
+        return NULL;
+    }
+    if (lc_flush_spans(unsure_obj, unsure, nunsure) < 0)
+        return NULL;
+    return PyLong_FromSsize_t(count);
+}

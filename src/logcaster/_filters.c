@@ -183,6 +183,12 @@ level_code(const unsigned char *s, size_t n)
     return L_NONE;
 }
 
+int
+lc_level_code(const unsigned char *s, size_t n)
+{
+    return level_code(s, n);
+}
+
 /* line_level(line) -> level code */
 PyObject *
 lc_line_level(PyObject *self, PyObject *args)

@@ -449,6 +449,8 @@ static PyMethodDef methods[] = {
      "field_lines(buf, spans, kind, value, prefix, out, unsure) -> lines whose field matches"},
     {"field_values", lc_field_values, METH_VARARGS,
      "field_values(buf, spans, kind, unsure) -> {value or None: lines}"},
+    {"level_lines", lc_level_lines, METH_VARARGS,
+     "level_lines(buf, spans, levels, out, unsure) -> lines whose level (numeric JSON first) is in the mask"},
     {"count_lines", count_lines, METH_VARARGS,
      "count_lines(buf, start, end) -> number of newlines in buf[start:end]"},
     {"prefault", prefault, METH_VARARGS,

@@ -16,9 +16,13 @@ int lc_add_span(Py_ssize_t **spans, Py_ssize_t *nspans, Py_ssize_t *cap, Py_ssiz
 /* Move spans[0:nspans] onto the end of the array('q') `out` and free them. */
 int lc_flush_spans(PyObject *out, Py_ssize_t *spans, Py_ssize_t nspans);
 
+/* The token level code of one line (_filters.c; logcaster.query.levels.level_of). */
+int lc_level_code(const unsigned char *s, size_t n);
+
 PyObject *lc_filter_lines(PyObject *self, PyObject *args);
 PyObject *lc_line_level(PyObject *self, PyObject *args);
 PyObject *lc_field_lines(PyObject *self, PyObject *args);
 PyObject *lc_field_values(PyObject *self, PyObject *args);
+PyObject *lc_level_lines(PyObject *self, PyObject *args);
 
 #endif

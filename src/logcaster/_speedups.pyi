@@ -42,3 +42,6 @@ def field_lines(
 def field_values(
     buf: Buffer, spans: array[int], kind: int, unsure: array[int], /
 ) -> dict[bytes | None, int]: ...
+def level_lines(
+    buf: Buffer, spans: array[int], levels: int, out: array[int], unsure: array[int], /
+) -> int: ...

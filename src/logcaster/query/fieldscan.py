@@ -17,7 +17,8 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
 
-from .fields import app_of, facility_of, fields_of, host_of
+from .fields import app_of, facility_of, fields_of, host_of, structured_level
+from .levels import level_mask, level_of
 from .spec import FIELD_PREFIX, FieldFilter
 
 Data = bytes | bytearray  # a block buffer (memoryview has no find)
@@ -28,7 +29,7 @@ KINDS = {"host": 0, "app": 1, "facility": 2}
 
 HAVE_NATIVE = True
 try:
-    from .._speedups import field_lines, field_values
+    from .._speedups import field_lines, field_values, level_lines
 except ImportError:  # pragma: no cover - depends on the install
     HAVE_NATIVE = False
 
@@ -107,10 +108,7 @@ def select(buf: Data, spans: array[int], filters: tuple[FieldFilter, ...], out: 
         current = kept
     rest = tuple(f for f in filters if all(f is not g for g, _ in native))
     if not unsure and not rest:
-        if current and out and out[-1] == current[0]:
-            out[-1] = current[1]
-            current = current[2:]
-        out.extend(current)
+        extend_spans(out, current)
         return count
     found: list[tuple[int, int]] = []
     if rest:
@@ -145,3 +143,45 @@ def tally(buf: Data, spans: array[int], field: str, none: str, into: Counter[str
         into[value.decode("utf-8", "surrogateescape") if value else none] += n
     if unsure:
         py_tally(buf, unsure, field, none, into)
+
+
+def _level(line: bytes) -> str | None:
+    return structured_level(line) or level_of(line)
+
+
+def py_select_levels(buf: Data, spans: array[int], levels: frozenset[str], out: array[int]) -> int:
+    """Append to ``out`` the spans of the lines of ``spans`` whose level is one of
+    ``levels``: a JSON line's numeric ``level`` first, else its token level; return
+    their number (the Python reference of :func:`select_levels`)."""
+    count = 0
+    for s, e, line in lines(buf, spans):
+        if _level(line) in levels:
+            _add(out, s, e)
+            count += 1
+    return count
+
+
+def select_levels(buf: Data, spans: array[int], levels: frozenset[str], out: array[int]) -> int:
+    """Like :func:`py_select_levels`, in C (``_speedups.level_lines``) where built."""
+    if not HAVE_NATIVE:
+        return py_select_levels(buf, spans, levels, out)
+    unsure: array[int] = array("q")
+    kept: array[int] = array("q")
+    count = level_lines(buf, spans, level_mask(levels), kept, unsure)
+    if not unsure:
+        extend_spans(out, kept)
+        return count
+    found = [(s, e) for s, e, _ in lines(buf, kept)]
+    found.extend((s, e) for s, e, line in lines(buf, unsure) if _level(line) in levels)
+    found.sort()
+    for s, e in found:
+        _add(out, s, e)
+    return len(found)
+
+
+def extend_spans(out: array[int], more: array[int]) -> None:
+    """Append the spans ``more`` to ``out``, joining the first to ``out``'s last."""
+    if more and out and out[-1] == more[0]:
+        out[-1] = more[1]
+        more = more[2:]
+    out.extend(more)

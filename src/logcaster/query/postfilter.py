@@ -23,7 +23,7 @@ from typing import Protocol
 
 from ..scan import find_lines
 from .fields import structured_level
-from .fieldscan import HAVE_NATIVE, select
+from .fieldscan import HAVE_NATIVE, extend_spans, select, select_levels
 from .matcher import Matcher
 from .spec import QuerySpec
 
@@ -73,9 +73,12 @@ class FieldMatcher:
     def __init__(self, spec: QuerySpec) -> None:
         self._spec = spec
         inner = narrowed(spec)
-        self.matcher = Matcher(inner)  # the level too: the matcher's own detection
         # The filters but the level: for lines whose level is structured.
         self.base = Matcher(replace(inner, levels=frozenset())) if spec.levels else None
+        # With the C readers and no regex, the level is read after the other
+        # filters, in C too (structured levels included): no second pass.
+        self.native = HAVE_NATIVE and inner.regex is None
+        self.matcher = self.base if self.native and self.base else Matcher(inner)
 
     @property
     def spec(self) -> QuerySpec:
@@ -84,22 +87,30 @@ class FieldMatcher:
     def scan(self, buf: bytearray | bytes, start: int, end: int, spans: array[int]) -> int:
         found: array[int] = array("q")
         count = self.matcher.scan(buf, start, end, found)
+        fields, levels = self._spec.fields, self._spec.levels
+        if self.native:
+            if levels and count:
+                kept: array[int] = array("q")
+                count = select_levels(buf, found, levels, kept)
+                found = kept
+            if fields and count:
+                return select(buf, found, fields, spans)
+            extend_spans(spans, found)
+            return count
         overrides = self._structured(buf, start, end) if self.base is not None else {}
-        fields = self._spec.fields
         if not overrides:
-            if not fields:
-                _extend(spans, found)
-                return count
-            return select(buf, found, fields, spans) if count else 0
+            if fields and count:
+                return select(buf, found, fields, spans)
+            extend_spans(spans, found)
+            return count
         # Lines with a structured level: out of the matcher's result, then back in
         # when that level is wanted and the other filters pass.
-        kept: array[int] = array("q")
+        kept = array("q")
         if fields and count:
             select(buf, found, fields, kept)
-        else:
+        elif not fields:
             kept = found
         lines = _cut(kept, sorted(overrides.items()))
-        levels = self._spec.levels
         base = self.base
         for s, (nl, level) in overrides.items():
             if level not in levels or base is None:
@@ -137,13 +148,6 @@ class FieldMatcher:
                         out[s] = (nl, level)
                 s = nl
         return out
-
-
-def _extend(spans: array[int], more: array[int]) -> None:
-    if more and spans and spans[-1] == more[0]:
-        spans[-1] = more[1]
-        more = more[2:]
-    spans.extend(more)
 
 
 def _cut(spans: array[int], lines: list[tuple[int, tuple[int, str]]]) -> list[tuple[int, int]]:
