@@ -25,7 +25,7 @@
 
 typedef const unsigned char *cp;
 
-enum { K_HOST, K_APP, K_FACILITY };
+enum { K_HOST, K_APP, K_FACILITY, K_FIELD };
 enum { V_ABSENT, V_FOUND, V_UNSURE };
 enum { J_ABSENT, J_STR, J_INT, J_FLOAT, J_TRUE, J_FALSE, J_NULL, J_OBJ, J_ARR, J_CONST };
 enum { J_OK, J_INVALID, J_NOTSURE };
@@ -784,6 +784,214 @@ facility_name(cp s, size_t n, int *unsure)
     return NULL;
 }
 
+/* ------------------------------------------------------------ field.NAME */
+
+typedef struct {
+    cp name;    /* NAME of field.NAME, as UTF-8 */
+    size_t n;
+    int dotted; /* NAME holds a '.': nested JSON or SD params, left to Python */
+    int header; /* a syslog header's own field: left to Python on syslog lines */
+} fname_t;
+
+static const char *const HEADER_FIELDS[10] = {"pri",  "facility", "severity", "level",
+                                              "timestamp", "host", "app", "procid",
+                                              "msgid", "msg"};
+
+static void
+fname_init(fname_t *f, cp name, size_t n)
+{
+    f->name = name;
+    f->n = n;
+    f->dotted = memchr(name, '.', n) != NULL;
+    f->header = 0;
+    for (int i = 0; i < 10; i++)
+        if (strlen(HEADER_FIELDS[i]) == n && memcmp(HEADER_FIELDS[i], name, n) == 0)
+            f->header = 1;
+}
+
+/* Where a syslog line's MSG starts (fields._syslog), its PRI ending at pos. */
+static size_t
+msg_start(cp s, size_t n, size_t pos)
+{
+    if (n - pos >= 2 && s[pos] == '1' && s[pos + 1] == ' ') { /* RFC 5424 */
+        pos += 2;
+        for (int w = 0; w < 5; w++) { /* TIMESTAMP HOST APP PROCID MSGID */
+            cp sp = pos < n ? memchr(s + pos, ' ', n - pos) : NULL;
+            pos = sp ? (size_t)(sp - s) + 1 : n;
+        }
+        if (pos < n && s[pos] == '-') /* fields._structured_data */
+            pos = pos + 2 < n ? pos + 2 : n;
+        else {
+            while (pos < n && s[pos] == '[') {
+                size_t i = pos + 1;
+                while (i < n && s[i] != ' ' && s[i] != ']')
+                    i++;
+                while (i < n && s[i] == ' ') {
+                    i++;
+                    while (i < n && s[i] != '=' && s[i] != ']')
+                        i++;
+                    if (!(i + 1 < n && s[i] == '=' && s[i + 1] == '"'))
+                        break;
+                    i += 2;
+                    while (i < n && s[i] != '"') {
+                        if (s[i] == '\\' && i + 1 < n)
+                            i++;
+                        i++;
+                    }
+                    i++;
+                }
+                cp close = i < n ? memchr(s + i, ']', n - i) : NULL;
+                if (close == NULL)
+                    return n;
+                pos = (size_t)(close - s) + 1;
+            }
+            if (pos < n && s[pos] == ' ')
+                pos++;
+        }
+        if (n - pos >= 3 && s[pos] == 0xEF && s[pos + 1] == 0xBB && s[pos + 2] == 0xBF)
+            pos += 3; /* a BOM before MSG */
+        return pos;
+    }
+    size_t ts = ts3164(s, n, pos);
+    if (!ts)
+        ts = ts3339(s, n, pos);
+    val_t tag;
+    if (ts) {
+        pos = ts;
+        if (!tag_at(s, n, pos, &tag)) {
+            cp sp = memchr(s + pos, ' ', n - pos);
+            size_t e = sp ? (size_t)(sp - s) : n;
+            if (e > pos)
+                pos = sp ? e + 1 : n;
+        }
+    }
+    size_t end = tag_at(s, n, pos, &tag);
+    return end ? end : pos;
+}
+
+static inline int
+key_start(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static inline int
+key_char(unsigned char c)
+{
+    return key_start(c) || is_digit(c) || c == '.' || c == '-' || c == '/' || c == '@';
+}
+
+/* fields._LOGFMT's matches in order (finditer), the first whose key is NAME:
+ * its value, unquoted. */
+static int
+logfmt_field(cp s, size_t n, const fname_t *f, scratch_t *sc, val_t *out)
+{
+    size_t p = 0;
+    while (p < n) {
+        if (!key_start(s[p]) || (p > 0 && !py_space(s[p - 1]))) {
+            p++;
+            continue;
+        }
+        size_t k = p + 1;
+        while (k < n && key_char(s[k]))
+            k++;
+        if (k >= n || s[k] != '=') {
+            p++;
+            continue;
+        }
+        /* a match: key s[p:k], value at k + 1 (as logfmt_value reads it) */
+        size_t end;
+        size_t vpos = k + 1;
+        if (vpos < n && s[vpos] == '"') {
+            size_t i = vpos + 1;
+            while (i < n && s[i] != '"') {
+                if (s[i] == '\\') {
+                    if (i + 1 >= n)
+                        break;
+                    i++;
+                }
+                i++;
+            }
+            end = i < n && s[i] == '"' ? i + 1 : vpos; /* unterminated: empty value */
+        } else {
+            end = vpos;
+            while (end < n && !py_space(s[end]) && s[end] != '"')
+                end++;
+        }
+        if (k - p == f->n && memcmp(s + p, f->name, f->n) == 0) {
+            if (end > vpos && s[vpos] == '"') {
+                size_t m = 0;
+                unsigned char *b = scratch(sc, end - vpos);
+                if (b == NULL)
+                    return V_UNSURE;
+                for (size_t i = vpos + 1; i + 1 < end; i++) {
+                    if (s[i] == '\\')
+                        i++;
+                    b[m++] = s[i];
+                }
+                out->s = b;
+                out->n = m;
+            } else {
+                out->s = s + vpos;
+                out->n = end - vpos;
+            }
+            return V_FOUND;
+        }
+        p = end > p ? end : p + 1;
+    }
+    return V_ABSENT;
+}
+
+/* A JSON value as fields._flatten writes it: V_ABSENT for an object. */
+static int
+flat_text(const jkey_t *k, scratch_t *sc, val_t *out)
+{
+    switch (k->type) {
+    case J_NULL:
+        out->s = k->vs;
+        out->n = 4;
+        return V_FOUND;
+    case J_ARR:
+        return V_UNSURE; /* json.dumps of a list: left to Python */
+    default:
+        return json_text(k, sc, out);
+    }
+}
+
+/* fields._text_fields: the field NAME of a message body (a JSON object's, else
+ * a logfmt pair's). */
+static int
+body_field(cp s, size_t n, const fname_t *f, scratch_t *sc, val_t *out)
+{
+    jkey_t keys[2] = {{(const char *)f->name, f->n, 0, NULL, NULL, 0},
+                      {"short_message", 13, 0, NULL, NULL, 0}};
+    int is_msg = f->n == 3 && memcmp(f->name, "msg", 3) == 0;
+    int js = json_top(s, n, keys, is_msg ? 2 : 1, sc);
+    if (js == J_NOTSURE)
+        return V_UNSURE;
+    if (js != J_OK)
+        return logfmt_field(s, n, f, sc, out);
+    if (f->dotted)
+        return V_UNSURE;
+    int r = flat_text(&keys[0], sc, out);
+    if (r != V_ABSENT || !is_msg)
+        return r;
+    return flat_text(&keys[1], sc, out); /* GELF's short_message is also msg */
+}
+
+/* fields.fields_of(line).get(NAME), for the names this reader knows. */
+static int
+field_value(cp s, size_t n, const fname_t *f, scratch_t *sc, val_t *out)
+{
+    size_t pos;
+    if (pri_of(s, n, &pos) < 0)
+        return body_field(s, n, f, sc, out);
+    if (f->header || f->dotted)
+        return V_UNSURE;
+    size_t m = msg_start(s, n, pos);
+    return body_field(s + m, n - m, f, sc, out);
+}
+
 /* ------------------------------------------------------------ one line */
 
 static const char *const APP_KEYS[5] = {"app", "_app", "appname", "application", "service"};
@@ -791,8 +999,10 @@ static const char *const APP_KEYS[5] = {"app", "_app", "appname", "application",
 /* The value of field `kind` of the line s[0:n] (no newline): V_FOUND with *out,
  * V_ABSENT, or V_UNSURE (the caller asks the Python reference). */
 static int
-line_value(int kind, cp s, size_t n, scratch_t *sc, val_t *out)
+line_value(int kind, const fname_t *f, cp s, size_t n, scratch_t *sc, val_t *out)
 {
+    if (kind == K_FIELD)
+        return field_value(s, n, f, sc, out);
     size_t pos;
     int pri = pri_of(s, n, &pos);
     if (pri >= 0) {
@@ -896,18 +1106,23 @@ release_regions(regions_t *r)
     PyBuffer_Release(&r->view);
 }
 
-/* field_lines(buf, spans, kind, value, prefix, out, unsure) -> int */
+/* field_lines(buf, spans, kind, value, prefix, out, unsure, name=b"") -> int
+ * (name: NAME of field.NAME, kind 3) */
 PyObject *
 lc_field_lines(PyObject *self, PyObject *args)
 {
     PyObject *buf, *spans_obj, *out, *unsure_obj;
     int kind, prefix;
     Py_buffer want;
-    if (!PyArg_ParseTuple(args, "OOiy*pOO", &buf, &spans_obj, &kind, &want, &prefix, &out,
-                          &unsure_obj))
+    const char *name = "";
+    Py_ssize_t name_len = 0;
+    if (!PyArg_ParseTuple(args, "OOiy*pOO|y#", &buf, &spans_obj, &kind, &want, &prefix, &out,
+                          &unsure_obj, &name, &name_len))
         return NULL;
+    fname_t fname;
+    fname_init(&fname, (cp)name, (size_t)name_len);
     regions_t r;
-    if (kind < K_HOST || kind > K_FACILITY) {
+    if (kind < K_HOST || kind > K_FIELD) {
         PyBuffer_Release(&want);
         PyErr_SetString(PyExc_ValueError, "unknown field kind");
         return NULL;
@@ -930,7 +1145,7 @@ lc_field_lines(PyObject *self, PyObject *args)
             cp nl = memchr(p, '\n', (size_t)(e - p));
             cp cut = nl ? nl : e, le = nl ? nl + 1 : e;
             val_t v;
-            int res = line_value(kind, p, (size_t)(cut - p), &sc, &v);
+            int res = line_value(kind, &fname, p, (size_t)(cut - p), &sc, &v);
             if (res == V_FOUND) {
                 if (v.n == wn || (prefix && v.n > wn)) {
                     if (memcmp(v.s, w, wn) == 0) {
@@ -1032,15 +1247,20 @@ table_free(table_t *t)
     free(t->slots);
 }
 
-/* field_values(buf, spans, kind, unsure) -> {value (bytes) or None: count} */
+/* field_values(buf, spans, kind, unsure, name=b"") -> {value (bytes) or None: count} */
 PyObject *
 lc_field_values(PyObject *self, PyObject *args)
 {
     PyObject *buf, *spans_obj, *unsure_obj;
     int kind;
-    if (!PyArg_ParseTuple(args, "OOiO", &buf, &spans_obj, &kind, &unsure_obj))
+    const char *name = "";
+    Py_ssize_t name_len = 0;
+    if (!PyArg_ParseTuple(args, "OOiO|y#", &buf, &spans_obj, &kind, &unsure_obj, &name,
+                          &name_len))
         return NULL;
-    if (kind < K_HOST || kind > K_FACILITY) {
+    fname_t fname;
+    fname_init(&fname, (cp)name, (size_t)name_len);
+    if (kind < K_HOST || kind > K_FIELD) {
         PyErr_SetString(PyExc_ValueError, "unknown field kind");
         return NULL;
     }
@@ -1059,7 +1279,7 @@ lc_field_values(PyObject *self, PyObject *args)
             cp nl = memchr(p, '\n', (size_t)(e - p));
             cp cut = nl ? nl : e, le = nl ? nl + 1 : e;
             val_t v;
-            int res = line_value(kind, p, (size_t)(cut - p), &sc, &v);
+            int res = line_value(kind, &fname, p, (size_t)(cut - p), &sc, &v);
             if (res == V_FOUND) {
                 if (table_add(&t, v.s, v.n) < 0)
                     nomem = 1;

@@ -37,10 +37,11 @@ def field_lines(
     prefix: bool,
     out: array[int],
     unsure: array[int],
+    name: bytes = b"",
     /,
 ) -> int: ...
 def field_values(
-    buf: Buffer, spans: array[int], kind: int, unsure: array[int], /
+    buf: Buffer, spans: array[int], kind: int, unsure: array[int], name: bytes = b"", /
 ) -> dict[bytes | None, int]: ...
 def level_lines(
     buf: Buffer, spans: array[int], levels: int, out: array[int], unsure: array[int], /

@@ -2,17 +2,18 @@
 
 :func:`select` keeps the lines of some spans whose fields pass a query's filters
 (``host=``, ``app=``, ``facility=``, ``field.NAME=``); :func:`tally` counts the lines
-per value of a field (``TOP``, ``HITS by=``). For ``host``, ``app`` and ``facility``
-the C reader (``_speedups.field_lines`` and ``field_values``, ``_fields.c``) decides
-each line with the GIL released; the rare lines it leaves undecided (an encoded
-surrogate in a JSON text, a float as the value, ...: see ``_fields.c``) and
-``field.NAME`` are read by the Python reference (:mod:`.fields`).
+per value of a field (``TOP``, ``HITS by=``). The C reader (``_speedups.field_lines``
+and ``field_values``, ``_fields.c``) decides each line with the GIL released; the
+rare lines it leaves undecided (an encoded surrogate in a JSON text, a float as the
+value, a nested JSON ``field.a.b``, a syslog header's own ``field.NAME``, ...: see
+``_fields.c``) are read by the Python reference (:mod:`.fields`).
 :func:`py_select` and :func:`py_tally` are that reference over regions, used where
 the accelerator was not built; ``tests/test_fields_native.py`` checks they agree.
 """
 
 from __future__ import annotations
 
+import re
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -23,8 +24,10 @@ from .spec import FIELD_PREFIX, FieldFilter
 
 Data = bytes | bytearray  # a block buffer (memoryview has no find)
 
-# The fields the C reader knows, by its kind numbers.
+# The fields the C reader knows, by its kind numbers; any field.NAME is kind 3.
 KINDS = {"host": 0, "app": 1, "facility": 2}
+FIELD_KIND = 3
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 HAVE_NATIVE = True
@@ -84,12 +87,25 @@ def py_select(
     return count
 
 
-def _native_value(f: FieldFilter) -> bytes | None:
-    """The filter's value as the C reader compares it; None when it must not."""
-    if not HAVE_NATIVE or f.name not in KINDS:
+def native_kind(field: str) -> tuple[int, bytes] | None:
+    """The C reader's kind number and NAME (for ``field.NAME``) of ``field``; None
+    when it cannot read it (no accelerator, a surrogate in the name)."""
+    if not HAVE_NATIVE:
+        return None
+    if field in KINDS:
+        return KINDS[field], b""
+    if field.startswith(FIELD_PREFIX) and not _SURROGATES.search(field):
+        return FIELD_KIND, field[len(FIELD_PREFIX) :].encode()
+    return None
+
+
+def _native(f: FieldFilter) -> tuple[int, bytes, bytes] | None:
+    """Kind, NAME and value (as compared) of a filter the C reader applies."""
+    kind = native_kind(f.name)
+    if kind is None:
         return None
     try:
-        return f.value.encode("utf-8", "surrogateescape")
+        return (*kind, f.value.encode("utf-8", "surrogateescape"))
     except UnicodeEncodeError:  # a surrogate no stored byte decodes to
         return None
 
@@ -97,14 +113,14 @@ def _native_value(f: FieldFilter) -> bytes | None:
 def select(buf: Data, spans: array[int], filters: tuple[FieldFilter, ...], out: array[int]) -> int:
     """Append to ``out`` the spans of the lines of ``spans`` (whole lines) passing
     every filter of ``filters``; return their number."""
-    native = [(f, v) for f in filters if (v := _native_value(f)) is not None]
+    native = [(f, how) for f in filters if (how := _native(f)) is not None]
     if not native:
         return py_select(buf, spans, filters, out)
     unsure: array[int] = array("q")
     current, count = spans, 0
-    for f, value in native:
+    for f, (kind, name, value) in native:
         kept: array[int] = array("q")
-        count = field_lines(buf, current, KINDS[f.name], value, f.prefix, kept, unsure)
+        count = field_lines(buf, current, kind, value, f.prefix, kept, unsure, name)
         current = kept
     rest = tuple(f for f in filters if all(f is not g for g, _ in native))
     if not unsure and not rest:
@@ -135,11 +151,12 @@ def py_tally(buf: Data, spans: array[int], field: str, none: str, into: Counter[
 
 def tally(buf: Data, spans: array[int], field: str, none: str, into: Counter[str]) -> None:
     """Count into ``into`` the lines of ``spans`` per value of ``field``."""
-    if not HAVE_NATIVE or field not in KINDS:
+    kind = native_kind(field)
+    if kind is None:
         py_tally(buf, spans, field, none, into)
         return
     unsure: array[int] = array("q")
-    for value, n in field_values(buf, spans, KINDS[field], unsure).items():
+    for value, n in field_values(buf, spans, kind[0], unsure, kind[1]).items():
         into[value.decode("utf-8", "surrogateescape") if value else none] += n
     if unsure:
         py_tally(buf, unsure, field, none, into)
