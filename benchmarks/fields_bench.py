@@ -14,10 +14,11 @@ only) and written to a file for the peers:
   hosts, apps and levels and a ``user`` (1 line in 13 ``alice``).
 
 Each query shape runs on the query port with the full reply read, against a
-pipeline that selects the same lines (``LC_ALL=C grep -F ...``, counted by ``awk``
-for TOP/HITS) and, when installed, the same with ``rg``; medians of ``--reps`` runs
-after one warm-up each. Every reply is checked against its pipeline's output (line
-count, or the value counts). The load average is recorded before and after.
+pipeline that selects the same lines (``LC_ALL=C grep -F ...``, and the same with
+``rg`` when installed) or, for TOP/HITS, counts the same values (``awk``); medians
+of ``--reps`` runs after one warm-up each. Every reply is checked against its
+pipeline's output (line count, or the value counts). The load average is recorded
+before and after.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ def values_of(reply: bytes, kind: str) -> Counter[str]:
 def peer_values(out: bytes, kind: str) -> Counter[str]:
     counts: Counter[str] = Counter()
     for line in out.decode().splitlines():
-        key, n = line.rsplit(" ", 1)
+        key, _, n = line.rpartition(" ")
         counts[key.split()[-1]] += int(n)  # HITS: "MINUTE HOST" keys, summed per host
     return counts
 
@@ -205,7 +206,9 @@ def run_set(
                 secs, reply = timed(lambda c=command: proto.request(srv.query_port, c, 60.0), reps)
                 row["logcaster_ms"] = round(secs * 1000, 1)
                 tools = {"grep": ("grep -F", "grep -E")}
-                if RG:
+                if "{tool}" not in pipeline and "{grep_e}" not in pipeline:
+                    tools = {"awk": ("", "")}  # a counting pipeline: grep/awk only
+                elif RG:
                     tools["rg"] = ("rg -N -F", "rg -N")
                 for tool, (fixed, regex) in tools.items():
                     cmd = pipeline.format(tool=fixed, grep_e=regex, file=path)
@@ -228,11 +231,11 @@ def run_set(
                         print(f"MISMATCH {key} vs {tool}: {str(got)[:200]} / {str(want)[:200]}")
                 row["matches"] = reply.count(b"\n") - 1 if kind == "lines" else None
                 results[key] = row
-                rg = f"  rg {row['rg_ms']:7.1f} ms {row['ratio_rg']:5.2f}x" if RG else ""
-                print(
-                    f"{name:6s} {command:30s} {row['logcaster_ms']:8.1f} ms  grep "
-                    f"{row['grep_ms']:7.1f} ms {row['ratio_grep']:5.2f}x{rg}"
+                peers = "".join(
+                    f"  {tool} {row[f'{tool}_ms']:7.1f} ms {row[f'ratio_{tool}']:5.2f}x"
+                    for tool in tools
                 )
+                print(f"{name:6s} {command:30s} {row['logcaster_ms']:8.1f} ms{peers}")
         finally:
             srv.stop()
     return results

@@ -330,6 +330,16 @@ j_string(jscan_t *j, int *esc)
     cp p = j->p + 1, e = j->e;
     *esc = 0;
     while (p < e) {
+        if (e - p >= 8) { /* 8 plain bytes at a time: no '"', '\\' or control byte */
+            unsigned long long w, ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+            memcpy(&w, p, 8);
+            unsigned long long q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+            unsigned long long special = ((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w);
+            if (!(special & highs)) {
+                p += 8;
+                continue;
+            }
+        }
         unsigned char c = *p;
         if (c == '"') {
             j->p = p + 1;
@@ -886,9 +896,21 @@ key_char(unsigned char c)
 static int
 logfmt_field(cp s, size_t n, const fname_t *f, scratch_t *sc, val_t *out)
 {
+    /* a quick no: the key nowhere followed by '=' */
+    for (cp k = s; (k = memmem(k, (size_t)(s + n - k), f->name, f->n)) != NULL; k++)
+        if (k + f->n < s + n && k[f->n] == '=')
+            goto scan;
+    return V_ABSENT;
+scan:;
     size_t p = 0;
     while (p < n) {
-        if (!key_start(s[p]) || (p > 0 && !py_space(s[p - 1]))) {
+        if (p > 0 && !py_space(s[p - 1])) { /* to the next word */
+            while (p < n && !py_space(s[p]))
+                p++;
+            p++;
+            continue;
+        }
+        if (!key_start(s[p])) {
             p++;
             continue;
         }
@@ -1348,7 +1370,24 @@ structured_code(cp s, size_t n, scratch_t *sc)
         a++;
     while (b > a && py_space(s[b - 1]))
         b--;
-    if (b - a < 9 || s[a] != '{' || s[b - 1] != '}' || memmem(s, n, "\"level\"", 7) == NULL)
+    if (b - a < 9 || s[a] != '{' || s[b - 1] != '}')
+        return -1;
+    /* Without escapes, a key "level" with a number is `"level"`, `:` and a digit or
+     * '-' (JSON whitespace between): without one, no parse is needed. */
+    int numeric = 0, escapes = memchr(s + a, '\\', b - a) != NULL;
+    for (cp k = s + a; !numeric && (k = memmem(k, (size_t)(s + b - k), "\"level\"", 7)) != NULL;) {
+        k += 7;
+        cp t = k;
+        while (t < s + b && (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r'))
+            t++;
+        if (t < s + b && *t == ':') {
+            t++;
+            while (t < s + b && (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r'))
+                t++;
+            numeric = t < s + b && (is_digit(*t) || *t == '-');
+        }
+    }
+    if (!numeric && (!escapes || memmem(s, n, "\"level\"", 7) == NULL))
         return -1;
     jkey_t key = {"level", 5, 0, NULL, NULL, 0};
     int js = json_top(s, n, &key, 1, sc);
