@@ -8,15 +8,19 @@ from __future__ import annotations
 import json
 from array import array
 from collections import Counter
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_fields import LINES
+from test_fields import LINES, ring_of, spec_of
 
-from logcaster.query import fieldscan
+from logcaster.query import aggregate, fieldscan, postfilter
+from logcaster.query.engine import search_views
 from logcaster.query.fields import app_of, facility_of, host_of
 from logcaster.query.levels import LEVEL_CODES
+from logcaster.query.matches import lines_of
+from logcaster.query.postfilter import compile_spec
 from logcaster.query.spec import FieldFilter
 
 pytestmark = pytest.mark.skipif(not fieldscan.HAVE_NATIVE, reason="C accelerator not built")
@@ -298,3 +302,42 @@ def test_gelf_levels_are_read_in_c() -> None:
     float_level = b'{"level":6.0}\n'
     n = fieldscan.level_lines(float_level, array("q", (0, len(float_level))), 8, kept, unsure)
     assert n == 0 and list(unsure) == [0, len(float_level)]  # left to Python
+
+
+# ------------------------------------------------------------------ whole queries
+QUERIES = [
+    "host=web1",
+    "host=web1 level=ERROR",
+    "app=app level=INFO,WARN",
+    "field.user=amy",
+    "facility=user keywords=ERROR",
+    "level=ERROR",
+    "host=h* regex=d.sk",
+    "keywords=a,b operator=OR host=web1",
+    "field.x=1 level=ERROR",
+    "field.level=ERROR app=a*",
+]
+
+
+def _search(lines: list[bytes], params: str) -> tuple[list[bytes], Counter[str]]:
+    views = ring_of(lines).snapshot().views
+    scanner = compile_spec(spec_of(params))
+    matches = search_views(views, scanner)
+    found = [
+        bytes(v.buf[s : e - 1]) for v, spans in matches.ranges for s, e in lines_of(v, spans, False)
+    ]
+    assert matches.count == len(found)
+    counts = aggregate.count_values(views, scanner, "host")
+    counts.update(aggregate.count_values(views, scanner, "field.user"))
+    return found, counts
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(any_line, st.sampled_from(LINES)), max_size=30), st.sampled_from(QUERIES))
+def test_native_and_python_queries_agree(lines: list[bytes], params: str) -> None:
+    native = _search(lines, params)
+    with (
+        mock.patch.object(postfilter, "HAVE_NATIVE", False),
+        mock.patch.object(fieldscan, "HAVE_NATIVE", False),
+    ):
+        assert _search(lines, params) == native
