@@ -101,11 +101,13 @@ _scalars = st.one_of(
     st.booleans(),
     st.none(),
 )
-_json_values = st.recursive(
-    _scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_keys, inner, max_size=3),
-    max_leaves=8,
-)
+
+
+def _nested(inner: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.one_of(st.lists(inner, max_size=3), st.dictionaries(_keys, inner, max_size=3))
+
+
+_json_values = st.recursive(_scalars, _nested, max_leaves=8)
 
 
 @st.composite
