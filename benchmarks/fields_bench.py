@@ -1,6 +1,6 @@
 """Field filters and field counts vs grep/awk (and ripgrep) pipelines, 1 M lines each.
 
-    python benchmarks/fields_bench.py [--lines N] [--reps N] [--out PATH]
+    python benchmarks/fields_bench.py [--lines N] [--reps N] [--rounds N] [--out PATH]
 
 A benchmark, not a timed test: it prints numbers, it does not pass or fail.
 
@@ -16,9 +16,9 @@ only) and written to a file for the peers:
 Each query shape runs on the query port with the full reply read, against a
 pipeline that selects the same lines (``LC_ALL=C grep -F ...``, and the same with
 ``rg`` when installed) or, for TOP/HITS, counts the same values (``awk``); medians
-of ``--reps`` runs after one warm-up each. Every reply is checked against its
-pipeline's output (line count, or the value counts). The load average is recorded
-before and after.
+of ``--reps`` runs after one warm-up each, then the median of those over
+``--rounds`` whole runs. Every reply is checked against its pipeline's output (line
+count, or the value counts). The load average is recorded before and after each run.
 """
 
 from __future__ import annotations
@@ -241,27 +241,63 @@ def run_set(
     return results
 
 
+def one_round(lines: int, reps: int) -> dict[str, object]:
+    before = load()
+    shapes = {
+        **run_set("syslog", syslog_payload(lines), SYSLOG_SHAPES, reps),
+        **run_set("mix", mix_payload(lines), MIX_SHAPES, reps),
+    }
+    after = load()
+    print(f"load average before {before}, after {after}")
+    return {
+        "lines": lines,
+        "reps": reps,
+        "load_before": before,
+        "load_after": after,
+        "shapes": shapes,
+    }
+
+
+def merge_rounds(rounds: list[dict[str, object]]) -> dict[str, object]:
+    """Per shape, the median over rounds of each time and ratio; every round kept."""
+    shapes: dict[str, dict[str, object]] = {}
+    for r in rounds:
+        for key, row in r["shapes"].items():  # type: ignore[attr-defined]
+            merged = shapes.setdefault(key, {"command": row["command"]})
+            for name, value in row.items():
+                if name.endswith("_ms") or name.startswith("ratio_"):
+                    merged.setdefault(name, []).append(value)  # type: ignore[attr-defined]
+                elif name.startswith("same_as_"):
+                    merged[name] = merged.get(name, True) and value
+                elif name == "matches":
+                    merged[name] = value
+    for merged in shapes.values():
+        for name, value in merged.items():
+            if isinstance(value, list):
+                merged[name] = round(statistics.median(value), 2)
+    return {
+        "lines": rounds[0]["lines"],
+        "reps": rounds[0]["reps"],
+        "rounds": len(rounds),
+        "rg": RG is not None,
+        "load": [(r["load_before"], r["load_after"]) for r in rounds],
+        "shapes": shapes,
+        "per_round": rounds,
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3, help="whole runs; medians over them")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks/results/fields.json")
     args = ap.parse_args()
-    before = load()
-    shapes = {
-        **run_set("syslog", syslog_payload(args.lines), SYSLOG_SHAPES, args.reps),
-        **run_set("mix", mix_payload(args.lines), MIX_SHAPES, args.reps),
-    }
-    result = {
-        "lines": args.lines,
-        "reps": args.reps,
-        "load_before": before,
-        "load_after": load(),
-        "rg": RG is not None,
-        "shapes": shapes,
-    }
+    rounds = [one_round(args.lines, args.reps) for _ in range(args.rounds)]
+    result = merge_rounds(rounds)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"load average before {before}, after {result['load_after']}")
+    for key, row in result["shapes"].items():  # type: ignore[attr-defined]
+        print(f"{key:16s} " + " ".join(f"{k}={v}" for k, v in row.items() if k != "command"))
     return 0
 
 
