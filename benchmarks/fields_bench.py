@@ -178,8 +178,9 @@ def peer_values(out: bytes, kind: str) -> Counter[str]:
     return counts
 
 
-def load() -> str:
-    return Path("/proc/loadavg").read_text().split(" ", 3)[:3].__str__()
+def load() -> list[float]:
+    """The 1, 5 and 15 minute load averages."""
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
 def run_set(
