@@ -343,3 +343,17 @@ def test_native_and_python_queries_agree(lines: list[bytes], params: str) -> Non
         mock.patch.object(fieldscan, "HAVE_NATIVE", False),
     ):
         assert _search(lines, params) == native
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(any_line, st.sampled_from(LINES)), max_size=30), st.sampled_from(QUERIES))
+def test_narrowed_and_wide_scans_agree(lines: list[bytes], params: str) -> None:
+    # A value on most lines stops narrowing the scan: both ways find the same lines.
+    buf = b"".join(line + b"\n" for line in lines)
+    scanner = compile_spec(spec_of(params))
+    first: array[int] = array("q")
+    n = scanner.scan(buf, 0, len(buf), first)
+    if isinstance(scanner, postfilter.FieldMatcher):
+        scanner.common = not scanner.common
+    second: array[int] = array("q")
+    assert scanner.scan(buf, 0, len(buf), second) == n and second == first

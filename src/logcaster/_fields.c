@@ -180,7 +180,7 @@ tag_at(cp s, size_t n, size_t pos, val_t *tag)
 }
 
 /* fields._host_app for a line whose PRI ends at pos: HOST and APP (*has_* 0 when
- * absent). */
+ * absent; app NULL: HOST only). */
 static void
 header_host_app(cp s, size_t n, size_t pos, val_t *host, int *has_host, val_t *app, int *has_app)
 {
@@ -204,7 +204,7 @@ header_host_app(cp s, size_t n, size_t pos, val_t *host, int *has_host, val_t *a
             *host = w[1];
             *has_host = 1;
         }
-        if (got > 2 && w[2].n && !(w[2].n == 1 && w[2].s[0] == '-')) {
+        if (app != NULL && got > 2 && w[2].n && !(w[2].n == 1 && w[2].s[0] == '-')) {
             *app = w[2];
             *has_app = 1;
         }
@@ -227,7 +227,7 @@ header_host_app(cp s, size_t n, size_t pos, val_t *host, int *has_host, val_t *a
             }
         }
     }
-    if (tag_at(s, n, pos, &tag)) {
+    if (app != NULL && tag_at(s, n, pos, &tag)) {
         *app = tag;
         *has_app = 1;
     }
@@ -1035,7 +1035,7 @@ line_value(int kind, const fname_t *f, cp s, size_t n, scratch_t *sc, val_t *out
         }
         val_t host, app;
         int has_host, has_app;
-        header_host_app(s, n, pos, &host, &has_host, &app, &has_app);
+        header_host_app(s, n, pos, &host, &has_host, kind == K_APP ? &app : NULL, &has_app);
         if (kind == K_HOST ? !has_host : !has_app)
             return V_ABSENT;
         *out = kind == K_HOST ? host : app;

@@ -21,7 +21,9 @@ from array import array
 from dataclasses import replace
 from typing import Protocol
 
-from ..scan import find_lines
+import numpy as np
+
+from ..scan import count_lines, find_lines
 from .fields import structured_level
 from .fieldscan import HAVE_NATIVE, extend_spans, select, select_levels
 from .matcher import Matcher
@@ -80,25 +82,26 @@ class FieldMatcher:
         # With the C readers and no regex, the level is read after the other
         # filters, in C too (structured levels included): no second pass.
         self.native = HAVE_NATIVE and inner.regex is None
-        self.matcher = self.base if self.native and self.base else Matcher(inner)
+        if self.native:
+            self.matcher = Matcher(replace(inner, levels=frozenset()))
+            # Without the narrowing literal: the spec's own filters, if any.
+            own = spec.keywords or spec.regex is not None
+            self.wide = Matcher(replace(spec, levels=frozenset())) if own else None
+            self.narrowing = inner.keywords != spec.keywords
+        else:
+            self.matcher = Matcher(inner)
+        self.common = False  # the narrowing literal is on most lines: read them all
 
     @property
     def spec(self) -> QuerySpec:
         return self._spec
 
     def scan(self, buf: bytearray | bytes, start: int, end: int, spans: array[int]) -> int:
+        if self.native:
+            return self._scan_native(buf, start, end, spans)
         found: array[int] = array("q")
         count = self.matcher.scan(buf, start, end, found)
         fields, levels = self._spec.fields, self._spec.levels
-        if self.native:
-            if levels and count:
-                kept: array[int] = array("q")
-                count = select_levels(buf, found, levels, kept)
-                found = kept
-            if fields and count:
-                return select(buf, found, fields, spans)
-            extend_spans(spans, found)
-            return count
         overrides = self._structured(buf, start, end) if self.base is not None else {}
         if not overrides:
             if fields and count:
@@ -131,6 +134,33 @@ class FieldMatcher:
                 spans.extend((s, nl))
         return sum(_count_lines(buf, s, nl) for s, nl in lines)
 
+    def _scan_native(self, buf: bytearray | bytes, start: int, end: int, spans: array[int]) -> int:
+        """Candidates by the filters (narrowed by the value unless it is common),
+        then the level and the fields read in C over them."""
+        fields, levels = self._spec.fields, self._spec.levels
+        narrow = self.narrowing and not self.common
+        matcher = self.matcher if narrow else self.wide
+        if matcher is None:  # every line is a candidate: no pass to find them
+            found = array("q", (start, end) if start < end else ())
+            count = 1 if start < end else 0
+        else:
+            found = array("q")
+            count = matcher.scan(buf, start, end, found)
+            if narrow and count and _covered(found) * 3 > end - start:
+                # Reading the value's lines costs a pass of its own when they are
+                # most of the region: read every line instead from now on.
+                self.common = True
+        if levels and count:
+            kept: array[int] = array("q")
+            count = select_levels(buf, found, levels, kept)
+            found = kept
+        if fields and count:
+            return select(buf, found, fields, spans)
+        if matcher is None and not levels and count:  # no filter at all (not compiled so)
+            count = count_lines(buf, start, end)
+        extend_spans(spans, found)
+        return count
+
     def _structured(
         self, buf: bytearray | bytes, start: int, end: int
     ) -> dict[int, tuple[int, str]]:
@@ -150,6 +180,12 @@ class FieldMatcher:
                         out[s] = (nl, level)
                 s = nl
         return out
+
+
+def _covered(spans: array[int]) -> int:
+    """How many bytes ``spans`` cover."""
+    pairs = np.frombuffer(spans, dtype=np.int64)
+    return int((pairs[1::2] - pairs[::2]).sum())
 
 
 def _cut(spans: array[int], lines: list[tuple[int, tuple[int, str]]]) -> list[tuple[int, int]]:
