@@ -1,23 +1,28 @@
-/* Field values of stored lines (host, app, facility), read in C over regions.
+/* Field values of stored lines, read in C over regions, GIL released.
  *
- * The C twin of logcaster.query.fields' host_of, app_of and facility_of
- * (docs/query.md, "Fields"): a syslog PRI line's HOST and APP come from its
- * header (RFC 5424, RFC 3164 and its variants), its facility from the PRI;
- * otherwise a JSON object's top-level keys (the last of duplicates, as
- * json.loads keeps it), else a logfmt `host=` / `app=` pair. Values are bytes:
- * the UTF-8 (surrogateescape) encoding of the text the Python reference gives.
+ * The C twin of logcaster.query.fields (docs/query.md, "Fields"): host_of,
+ * app_of and facility_of (a syslog PRI line's HOST and APP from its header,
+ * RFC 5424, RFC 3164 and its variants, its facility from the PRI; otherwise a
+ * JSON object's top-level keys, the last of duplicates as json.loads keeps it,
+ * else a logfmt `host=` / `app=` pair), fields_of(line).get(NAME) for
+ * field.NAME (a JSON object's top-level key, else the first logfmt pair, also in
+ * a syslog MSG), and structured_level (a JSON numeric `level`). Values are
+ * bytes: the UTF-8 (surrogateescape) encoding of the text the reference gives.
  *
  * A line this reader cannot decide exactly is "unsure" and goes back to the
  * caller, which reads it with the Python reference: a JSON text holding an
  * encoded surrogate or decoding as UTF-16/32, a lone \uD800 surrogate or a
- * float as the value looked for, a non-ASCII GELF facility, a nesting deeper
- * than MAX_DEPTH, an integer of thousands of digits, a prefix test ending
- * inside a UTF-8 sequence. Real senders produce none of these.
+ * float or an array as the value looked for, a non-ASCII GELF facility, a
+ * nesting deeper than MAX_DEPTH, an integer of thousands of digits, a prefix
+ * test ending inside a UTF-8 sequence; for field.NAME also a nested JSON name,
+ * SD params and a syslog header's own fields. Real senders produce none but the
+ * last few.
  *
  * field_lines() keeps the lines of some spans whose field equals a value (or
- * starts with it); field_values() counts the lines per value of a field. Both
- * run with the GIL released; tests/test_fields_native.py compares them with
- * the Python reference on generated lines of every format.
+ * starts with it); field_values() counts the lines per value of a field in a
+ * hash table; level_lines() keeps the lines of some levels (a JSON numeric level
+ * first, then _filters.c's token level). tests/test_fields_native.py compares
+ * them with the Python reference on generated lines of every format.
  */
 #define _GNU_SOURCE
 #include "_speedups.h"
