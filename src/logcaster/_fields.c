@@ -1172,7 +1172,13 @@ lc_field_lines(PyObject *self, PyObject *args)
             cp nl = memchr(p, '\n', (size_t)(e - p));
             cp cut = nl ? nl : e, le = nl ? nl + 1 : e;
             val_t v;
-            int res = line_value(kind, &fname, p, (size_t)(cut - p), &sc, &v);
+            size_t len = (size_t)(cut - p);
+            int res;
+            if (kind != K_FACILITY && wn && len && p[0] != '<' && !memchr(p, '\\', len) &&
+                !memmem(p, len, w, wn))
+                res = V_ABSENT; /* no escapes: a JSON or logfmt value is in the text as is */
+            else
+                res = line_value(kind, &fname, p, len, &sc, &v);
             if (res == V_FOUND) {
                 if (v.n == wn || (prefix && v.n > wn)) {
                     if (memcmp(v.s, w, wn) == 0) {
