@@ -33,6 +33,7 @@ setup(
                 "src/logcaster/_frames.c",
                 "src/logcaster/_ndjson.c",
                 "src/logcaster/_native.c",
+                "src/logcaster/_fields.c",
             ],
             depends=["src/logcaster/_speedups.h"],
             extra_compile_args=["-O3"],

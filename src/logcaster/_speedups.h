@@ -24,5 +24,8 @@ PyObject *lc_line_level(PyObject *self, PyObject *args);
 PyObject *lc_split_frames(PyObject *self, PyObject *args); /* _frames.c */
 PyObject *lc_encode_records(PyObject *self, PyObject *args);
 PyObject *lc_native_strings(PyObject *self, PyObject *args); /* _native.c */
+PyObject *lc_field_lines(PyObject *self, PyObject *args);
+PyObject *lc_field_values(PyObject *self, PyObject *args);
+PyObject *lc_level_lines(PyObject *self, PyObject *args);
 
 #endif

@@ -23,6 +23,7 @@ Nothing here raises on any input: unreadable parts are simply not fields.
 from __future__ import annotations
 
 import json
+import math
 import re
 
 SEVERITY_LEVELS = ("EMERG", "ALERT", "CRITICAL", "ERROR", "WARN", "NOTICE", "INFO", "DEBUG")
@@ -325,6 +326,6 @@ def structured_level(line: bytes) -> str | None:
     value = obj.get("level")
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    if value != int(value) or not 0 <= value <= 7:
+    if not math.isfinite(value) or value != int(value) or not 0 <= value <= 7:
         return None
     return SEVERITY_LEVELS[int(value)]

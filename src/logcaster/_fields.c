@@ -1,0 +1,1478 @@
+/* Field values of stored lines, read in C over regions, GIL released.
+ *
+ * The C twin of logcaster.query.fields (docs/query.md, "Fields"): host_of,
+ * app_of and facility_of (a syslog PRI line's HOST and APP from its header,
+ * RFC 5424, RFC 3164 and its variants, its facility from the PRI; otherwise a
+ * JSON object's top-level keys, the last of duplicates as json.loads keeps it,
+ * else a logfmt `host=` / `app=` pair), fields_of(line).get(NAME) for
+ * field.NAME (a JSON object's top-level key, else the first logfmt pair, also in
+ * a syslog MSG), and structured_level (a JSON numeric `level`). Values are
+ * bytes: the UTF-8 (surrogateescape) encoding of the text the reference gives.
+ *
+ * A line this reader cannot decide exactly is "unsure" and goes back to the
+ * caller, which reads it with the Python reference: a JSON text holding an
+ * encoded surrogate or decoding as UTF-16/32, a lone \uD800 surrogate or a
+ * float or an array as the value looked for, a non-ASCII GELF facility, a
+ * nesting deeper than MAX_DEPTH, an integer of thousands of digits, a prefix
+ * test ending inside a UTF-8 sequence; for field.NAME also a nested JSON name,
+ * SD params and a syslog header's own fields. Real senders produce none but the
+ * last few.
+ *
+ * field_lines() keeps the lines of some spans whose field equals a value (or
+ * starts with it); field_values() counts the lines per value of a field in a
+ * hash table; level_lines() keeps the lines of some levels (a JSON numeric level
+ * first, then _filters.c's token level). tests/test_fields_native.py compares
+ * them with the Python reference on generated lines of every format.
+ */
+#define _GNU_SOURCE
+#include "_speedups.h"
+#include <string.h>
+
+typedef const unsigned char *cp;
+
+enum { K_HOST, K_APP, K_FACILITY, K_FIELD };
+enum { V_ABSENT, V_FOUND, V_UNSURE };
+enum { J_ABSENT, J_STR, J_INT, J_FLOAT, J_TRUE, J_FALSE, J_NULL, J_OBJ, J_ARR, J_CONST };
+enum { J_OK, J_INVALID, J_NOTSURE };
+
+#define MAX_DEPTH 400       /* deeper JSON: unsure (Python: RecursionError near 1000) */
+#define MAX_INT_DIGITS 4000 /* longer JSON integers: unsure (Python refuses > 4300) */
+
+static const char *const FACILITIES[24] = {
+    "kern",     "user",   "mail",    "daemon",   "auth",    "syslog",       "lpr",    "news",
+    "uucp",     "cron",   "authpriv", "ftp",     "ntp",     "security",     "console", "solaris-cron",
+    "local0",   "local1", "local2",  "local3",   "local4",  "local5",       "local6", "local7",
+};
+
+typedef struct {
+    cp s;
+    size_t n;
+} val_t;
+
+typedef struct {
+    unsigned char *buf;
+    size_t cap;
+} scratch_t;
+
+static unsigned char *
+scratch(scratch_t *sc, size_t n)
+{
+    if (n > sc->cap) {
+        size_t cap = sc->cap ? sc->cap : 256;
+        while (cap < n)
+            cap *= 2;
+        unsigned char *b = realloc(sc->buf, cap);
+        if (b == NULL)
+            return NULL;
+        sc->buf = b;
+        sc->cap = cap;
+    }
+    return sc->buf;
+}
+
+/* Python's bytes \s (and bytes.strip()): space, \t \n \v \f \r. */
+static inline int
+py_space(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+static inline int
+is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* ------------------------------------------------------------ syslog header */
+
+/* fields._pri: the PRI of a line starting "<PRI>" (0-191, no leading zero), with
+ * *end after the '>'; -1 when none. */
+static int
+pri_of(cp s, size_t n, size_t *end)
+{
+    if (n < 3 || s[0] != '<')
+        return -1;
+    size_t close = 0, lim = n < 5 ? n : 5;
+    for (size_t i = 1; i < lim; i++)
+        if (s[i] == '>') {
+            close = i;
+            break;
+        }
+    if (close < 2 || (close > 2 && s[1] == '0'))
+        return -1;
+    int v = 0;
+    for (size_t i = 1; i < close; i++) {
+        if (!is_digit(s[i]))
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v > 191)
+        return -1;
+    *end = close + 1;
+    return v;
+}
+
+/* `(?: |$)` at i: where the match ends, or 0 (never a valid end here) when none. */
+static inline size_t
+space_or_end(size_t i, size_t n, cp s)
+{
+    if (i == n)
+        return n;
+    return s[i] == ' ' ? i + 1 : 0;
+}
+
+/* fields._TS3164 at pos: `[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?: |$)`; end or 0. */
+static size_t
+ts3164(cp s, size_t n, size_t pos)
+{
+    if (n - pos < 15)
+        return 0;
+    cp t = s + pos;
+    if (!(t[0] >= 'A' && t[0] <= 'Z') || !(t[1] >= 'a' && t[1] <= 'z') ||
+        !(t[2] >= 'a' && t[2] <= 'z') || t[3] != ' ' || !(t[4] == ' ' || is_digit(t[4])) ||
+        !is_digit(t[5]) || t[6] != ' ' || !is_digit(t[7]) || !is_digit(t[8]) || t[9] != ':' ||
+        !is_digit(t[10]) || !is_digit(t[11]) || t[12] != ':' || !is_digit(t[13]) || !is_digit(t[14]))
+        return 0;
+    return space_or_end(pos + 15, n, s);
+}
+
+/* fields._TS3339 at pos: `\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\S*(?: |$)`; end or 0. */
+static size_t
+ts3339(cp s, size_t n, size_t pos)
+{
+    if (n - pos < 19)
+        return 0;
+    cp t = s + pos;
+    static const char shape[] = "dddd-dd-ddXdd:dd:dd";
+    for (int i = 0; i < 19; i++) {
+        char k = shape[i];
+        if (k == 'd' ? !is_digit(t[i]) : k == 'X' ? !(t[i] == 'T' || t[i] == ' ') : t[i] != k)
+            return 0;
+    }
+    size_t j = pos + 19;
+    while (j < n && !py_space(s[j]))
+        j++;
+    return space_or_end(j, n, s);
+}
+
+/* fields._TAG at pos: `([^\s\[\]:]{1,64})(?:\[([^\]\s]*)\])?:(?: |$)`; the tag
+ * in *tag and the end, or 0. */
+static size_t
+tag_at(cp s, size_t n, size_t pos, val_t *tag)
+{
+    size_t q = pos;
+    while (q < n && q - pos <= 64 && !py_space(s[q]) && s[q] != '[' && s[q] != ']' && s[q] != ':')
+        q++;
+    size_t k = q - pos;
+    if (k == 0 || k > 64 || q == n)
+        return 0;
+    if (s[q] == '[') {
+        size_t r = q + 1;
+        while (r < n && s[r] != ']' && !py_space(s[r]))
+            r++;
+        if (r == n || s[r] != ']')
+            return 0;
+        q = r + 1;
+    }
+    if (q >= n || s[q] != ':')
+        return 0;
+    size_t end = space_or_end(q + 1, n, s);
+    if (!end)
+        return 0;
+    tag->s = s + pos;
+    tag->n = k;
+    return end;
+}
+
+/* fields._host_app for a line whose PRI ends at pos: HOST and APP (*has_* 0 when
+ * absent; app NULL: HOST only). */
+static void
+header_host_app(cp s, size_t n, size_t pos, val_t *host, int *has_host, val_t *app, int *has_app)
+{
+    *has_host = *has_app = 0;
+    if (n - pos >= 2 && s[pos] == '1' && s[pos + 1] == ' ') { /* RFC 5424 */
+        size_t i = pos + 2;
+        val_t w[3];
+        int got = 0;
+        for (; got < 3; got++) { /* TIMESTAMP HOST APP, split on single spaces */
+            cp sp = i <= n ? memchr(s + i, ' ', n - i) : NULL;
+            size_t e = sp ? (size_t)(sp - s) : n;
+            w[got].s = s + i;
+            w[got].n = e - i;
+            if (sp == NULL) {
+                got++;
+                break;
+            }
+            i = e + 1;
+        }
+        if (got > 1 && w[1].n && !(w[1].n == 1 && w[1].s[0] == '-')) {
+            *host = w[1];
+            *has_host = 1;
+        }
+        if (app != NULL && got > 2 && w[2].n && !(w[2].n == 1 && w[2].s[0] == '-')) {
+            *app = w[2];
+            *has_app = 1;
+        }
+        return;
+    }
+    size_t ts = ts3164(s, n, pos);
+    if (!ts)
+        ts = ts3339(s, n, pos);
+    val_t tag;
+    if (ts) {
+        pos = ts;
+        if (!tag_at(s, n, pos, &tag)) { /* HOST TAG: MSG, or HOST MSG */
+            cp sp = memchr(s + pos, ' ', n - pos);
+            size_t e = sp ? (size_t)(sp - s) : n;
+            if (e > pos) {
+                host->s = s + pos;
+                host->n = e - pos;
+                *has_host = 1;
+                pos = sp ? e + 1 : n;
+            }
+        }
+    }
+    if (app != NULL && tag_at(s, n, pos, &tag)) {
+        *app = tag;
+        *has_app = 1;
+    }
+}
+
+/* ------------------------------------------------------------ JSON */
+
+/* The UTF-8 check json.loads makes (it decodes with 'surrogatepass'): 0 strict
+ * UTF-8, 1 holds an encoded surrogate (decodable; left to Python), -1 invalid. */
+static int
+utf8_check(cp s, size_t n)
+{
+    size_t i = 0;
+    int surrogate = 0;
+    while (i < n) {
+        if (i + 8 <= n) {
+            unsigned long long w;
+            memcpy(&w, s + i, 8);
+            if (!(w & 0x8080808080808080ULL)) {
+                i += 8;
+                continue;
+            }
+        }
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF)
+            len = 2;
+        else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            if (c == 0xE0)
+                lo = 0xA0;
+            else if (c == 0xED && i + 1 < n && s[i + 1] >= 0xA0 && s[i + 1] <= 0xBF) {
+                if (i + 2 < n && s[i + 2] >= 0x80 && s[i + 2] <= 0xBF) {
+                    surrogate = 1;
+                    i += 3;
+                    continue;
+                }
+                return -1;
+            }
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            if (c == 0xF0)
+                lo = 0x90;
+            else if (c == 0xF4)
+                hi = 0x8F;
+        } else
+            return -1;
+        if (i + len > n || s[i + 1] < lo || s[i + 1] > hi)
+            return -1;
+        for (size_t k = 2; k < len; k++)
+            if (s[i + k] < 0x80 || s[i + k] > 0xBF)
+                return -1;
+        i += len;
+    }
+    return surrogate;
+}
+
+typedef struct {
+    const char *key; /* a top-level key looked for */
+    size_t klen;
+    int type; /* J_*: of its last occurrence */
+    cp vs, ve; /* the value's text (a string's: between the quotes) */
+    int esc;   /* a string value with escapes */
+} jkey_t;
+
+typedef struct {
+    cp p, e;
+    int notsure;
+} jscan_t;
+
+static inline void
+j_ws(jscan_t *j)
+{
+    while (j->p < j->e && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+        j->p++;
+}
+
+static inline int
+hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* A string at j->p (a '"'): 0 and past it, *esc set when it holds escapes; -1
+ * invalid (a control character, a bad escape, no closing quote). */
+static int
+j_string(jscan_t *j, int *esc)
+{
+    cp p = j->p + 1, e = j->e;
+    *esc = 0;
+    while (p < e) {
+        if (e - p >= 8) { /* 8 plain bytes at a time: no '"', '\\' or control byte */
+            unsigned long long w, ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+            memcpy(&w, p, 8);
+            unsigned long long q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+            unsigned long long special = ((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w);
+            if (!(special & highs)) {
+                p += 8;
+                continue;
+            }
+        }
+        unsigned char c = *p;
+        if (c == '"') {
+            j->p = p + 1;
+            return 0;
+        }
+        if (c < 0x20)
+            return -1;
+        if (c == '\\') {
+            *esc = 1;
+            if (p + 1 >= e)
+                return -1;
+            unsigned char k = p[1];
+            if (k == 'u') {
+                if (e - p < 6 || hexval(p[2]) < 0 || hexval(p[3]) < 0 || hexval(p[4]) < 0 ||
+                    hexval(p[5]) < 0)
+                    return -1;
+                p += 6;
+                continue;
+            }
+            if (!(k == '"' || k == '\\' || k == '/' || k == 'b' || k == 'f' || k == 'n' ||
+                  k == 'r' || k == 't'))
+                return -1;
+            p += 2;
+            continue;
+        }
+        p++;
+    }
+    return -1;
+}
+
+/* Unescape the JSON string text [s, e) (valid) into out (at least e - s bytes) as
+ * UTF-8; its length, or -1 when it holds a lone surrogate (left to Python). */
+static long
+j_unescape(cp s, cp e, unsigned char *out)
+{
+    unsigned char *o = out;
+    while (s < e) {
+        if (*s != '\\') {
+            *o++ = *s++;
+            continue;
+        }
+        unsigned char k = s[1];
+        if (k != 'u') {
+            *o++ = k == 'b' ? '\b' : k == 'f' ? '\f' : k == 'n' ? '\n' : k == 'r' ? '\r'
+                 : k == 't' ? '\t' : k;
+            s += 2;
+            continue;
+        }
+        unsigned long c = (unsigned long)(hexval(s[2]) << 12 | hexval(s[3]) << 8 |
+                                          hexval(s[4]) << 4 | hexval(s[5]));
+        s += 6;
+        if (c >= 0xD800 && c <= 0xDBFF && e - s >= 6 && s[0] == '\\' && s[1] == 'u') {
+            unsigned long c2 = (unsigned long)(hexval(s[2]) << 12 | hexval(s[3]) << 8 |
+                                               hexval(s[4]) << 4 | hexval(s[5]));
+            if (c2 >= 0xDC00 && c2 <= 0xDFFF) {
+                c = 0x10000 + ((c - 0xD800) << 10) + (c2 - 0xDC00);
+                s += 6;
+            }
+        }
+        if (c >= 0xD800 && c <= 0xDFFF)
+            return -1;
+        if (c < 0x80)
+            *o++ = (unsigned char)c;
+        else if (c < 0x800) {
+            *o++ = (unsigned char)(0xC0 | c >> 6);
+            *o++ = (unsigned char)(0x80 | (c & 0x3F));
+        } else if (c < 0x10000) {
+            *o++ = (unsigned char)(0xE0 | c >> 12);
+            *o++ = (unsigned char)(0x80 | (c >> 6 & 0x3F));
+            *o++ = (unsigned char)(0x80 | (c & 0x3F));
+        } else {
+            *o++ = (unsigned char)(0xF0 | c >> 18);
+            *o++ = (unsigned char)(0x80 | (c >> 12 & 0x3F));
+            *o++ = (unsigned char)(0x80 | (c >> 6 & 0x3F));
+            *o++ = (unsigned char)(0x80 | (c & 0x3F));
+        }
+    }
+    return (long)(o - out);
+}
+
+static int j_value(jscan_t *j, int depth, int *type);
+
+/* A number at j->p, as the json module's scanner reads it: J_INT or J_FLOAT,
+ * -1 when none. */
+static int
+j_number(jscan_t *j)
+{
+    cp p = j->p, e = j->e, start = p;
+    int type = J_INT;
+    if (p < e && *p == '-')
+        p++;
+    if (p < e && *p >= '1' && *p <= '9') {
+        while (p < e && is_digit(*p))
+            p++;
+    } else if (p < e && *p == '0') {
+        p++;
+    } else
+        return -1;
+    if (p + 1 < e && *p == '.' && is_digit(p[1])) {
+        type = J_FLOAT;
+        p += 2;
+        while (p < e && is_digit(*p))
+            p++;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        cp q = p + 1;
+        if (q < e && (*q == '-' || *q == '+'))
+            q++;
+        cp d = q;
+        while (q < e && is_digit(*q))
+            q++;
+        if (q > d) {
+            type = J_FLOAT;
+            p = q;
+        }
+    }
+    if (type == J_INT && p - start > MAX_INT_DIGITS)
+        j->notsure = 1;
+    j->p = p;
+    return type;
+}
+
+static inline int
+j_word(jscan_t *j, const char *w, size_t k)
+{
+    if ((size_t)(j->e - j->p) >= k && memcmp(j->p, w, k) == 0) {
+        j->p += k;
+        return 1;
+    }
+    return 0;
+}
+
+/* An object at j->p (a '{'); the members of the top level (depth 0) whose key is
+ * one of keys[0:nkeys] are recorded there, the last one winning. */
+static int
+j_object(jscan_t *j, int depth, jkey_t *keys, int nkeys, unsigned char *kbuf)
+{
+    if (depth > MAX_DEPTH) {
+        j->notsure = 1;
+        return -1;
+    }
+    j->p++;
+    j_ws(j);
+    if (j->p < j->e && *j->p == '}') {
+        j->p++;
+        return 0;
+    }
+    for (;;) {
+        if (j->p >= j->e || *j->p != '"')
+            return -1;
+        cp ks = j->p + 1;
+        int kesc, vesc = 0, type;
+        if (j_string(j, &kesc) < 0)
+            return -1;
+        cp ke = j->p - 1;
+        j_ws(j);
+        if (j->p >= j->e || *j->p != ':')
+            return -1;
+        j->p++;
+        j_ws(j);
+        cp vs = j->p;
+        if (j->p < j->e && *j->p == '"') {
+            if (j_string(j, &vesc) < 0)
+                return -1;
+            type = J_STR;
+        } else if (j_value(j, depth + 1, &type) < 0)
+            return -1;
+        cp ve = j->p;
+        if (nkeys) {
+            cp k = ks;
+            size_t kn = (size_t)(ke - ks);
+            if (kesc) { /* compare the key as json.loads reads it */
+                long m = j_unescape(ks, ke, kbuf);
+                kn = m < 0 ? 0 : (size_t)m; /* a lone surrogate: no key looked for */
+                k = kbuf;
+            }
+            for (int i = 0; i < nkeys; i++)
+                if (keys[i].klen == kn && memcmp(keys[i].key, k, kn) == 0) {
+                    keys[i].type = type;
+                    keys[i].vs = type == J_STR ? vs + 1 : vs;
+                    keys[i].ve = type == J_STR ? ve - 1 : ve;
+                    keys[i].esc = vesc;
+                }
+        }
+        j_ws(j);
+        if (j->p >= j->e)
+            return -1;
+        if (*j->p == '}') {
+            j->p++;
+            return 0;
+        }
+        if (*j->p != ',')
+            return -1;
+        j->p++;
+        j_ws(j);
+    }
+}
+
+static int
+j_array(jscan_t *j, int depth)
+{
+    if (depth > MAX_DEPTH) {
+        j->notsure = 1;
+        return -1;
+    }
+    j->p++;
+    j_ws(j);
+    if (j->p < j->e && *j->p == ']') {
+        j->p++;
+        return 0;
+    }
+    for (;;) {
+        int type;
+        if (j_value(j, depth + 1, &type) < 0)
+            return -1;
+        j_ws(j);
+        if (j->p >= j->e)
+            return -1;
+        if (*j->p == ']') {
+            j->p++;
+            return 0;
+        }
+        if (*j->p != ',')
+            return -1;
+        j->p++;
+        j_ws(j);
+    }
+}
+
+/* Any value at j->p (after whitespace); its type in *type. */
+static int
+j_value(jscan_t *j, int depth, int *type)
+{
+    if (j->p >= j->e)
+        return -1;
+    int esc;
+    switch (*j->p) {
+    case '"':
+        *type = J_STR;
+        return j_string(j, &esc);
+    case '{':
+        *type = J_OBJ;
+        return j_object(j, depth, NULL, 0, NULL);
+    case '[':
+        *type = J_ARR;
+        return j_array(j, depth);
+    case 't':
+        *type = J_TRUE;
+        return j_word(j, "true", 4) ? 0 : -1;
+    case 'f':
+        *type = J_FALSE;
+        return j_word(j, "false", 5) ? 0 : -1;
+    case 'n':
+        *type = J_NULL;
+        return j_word(j, "null", 4) ? 0 : -1;
+    case 'N':
+        *type = J_CONST;
+        return j_word(j, "NaN", 3) ? 0 : -1;
+    case 'I':
+        *type = J_CONST;
+        return j_word(j, "Infinity", 8) ? 0 : -1;
+    case '-':
+        if (j_word(j, "-Infinity", 9)) {
+            *type = J_CONST;
+            return 0;
+        }
+        /* fall through */
+    default:
+        *type = j_number(j);
+        return *type < 0 ? -1 : 0;
+    }
+}
+
+/* fields._json: is the line (stripped) a JSON object json.loads reads? J_OK with
+ * the looked-for keys filled in, J_INVALID, or J_NOTSURE. */
+static int
+json_top(cp s, size_t n, jkey_t *keys, int nkeys, scratch_t *sc)
+{
+    for (int i = 0; i < nkeys; i++)
+        keys[i].type = J_ABSENT;
+    while (n && py_space(s[n - 1]))
+        n--;
+    while (n && py_space(s[0])) {
+        s++;
+        n--;
+    }
+    if (n < 2 || s[0] != '{' || s[n - 1] != '}')
+        return J_INVALID;
+    if (n >= 4 && s[1] == 0) /* json.detect_encoding: UTF-16 or UTF-32 */
+        return J_NOTSURE;
+    int utf = utf8_check(s, n);
+    if (utf < 0)
+        return J_INVALID;
+    if (utf > 0)
+        return J_NOTSURE;
+    unsigned char *kbuf = scratch(sc, n);
+    if (kbuf == NULL)
+        return J_NOTSURE;
+    jscan_t j = {s, s + n, 0};
+    int r = j_object(&j, 0, keys, nkeys, kbuf);
+    if (j.notsure)
+        return J_NOTSURE;
+    return r < 0 || j.p != j.e ? J_INVALID : J_OK;
+}
+
+/* The text Python gives a JSON value found by fields._plain_value (a string; a
+ * number, true, false as JSON text); V_ABSENT for null, an object, an array. */
+static int
+json_text(const jkey_t *k, scratch_t *sc, val_t *out)
+{
+    switch (k->type) {
+    case J_STR:
+        if (k->esc) {
+            unsigned char *b = scratch(sc, (size_t)(k->ve - k->vs) + 1);
+            if (b == NULL)
+                return V_UNSURE;
+            long m = j_unescape(k->vs, k->ve, b);
+            if (m < 0)
+                return V_UNSURE;
+            out->s = b;
+            out->n = (size_t)m;
+        } else {
+            out->s = k->vs;
+            out->n = (size_t)(k->ve - k->vs);
+        }
+        return V_FOUND;
+    case J_INT: /* json.dumps(int(text)): the text, but -0 is 0 */
+        out->s = k->vs;
+        out->n = (size_t)(k->ve - k->vs);
+        if (out->n == 2 && out->s[0] == '-' && out->s[1] == '0') {
+            out->s++;
+            out->n = 1;
+        }
+        return V_FOUND;
+    case J_TRUE:
+    case J_FALSE:
+    case J_CONST:
+        out->s = k->vs;
+        out->n = (size_t)(k->ve - k->vs);
+        return V_FOUND;
+    case J_FLOAT:
+        return V_UNSURE; /* repr(float): left to Python */
+    default:
+        return V_ABSENT;
+    }
+}
+
+/* ------------------------------------------------------------ logfmt */
+
+/* fields._HOST_KV / _APP_KV search and _unquote: the value of the first `key=` at
+ * the line's start or after whitespace. */
+static int
+logfmt_value(cp s, size_t n, const char *key, size_t klen, scratch_t *sc, val_t *out)
+{
+    size_t from = 0;
+    for (;;) {
+        cp hit = memmem(s + from, n - from, key, klen);
+        if (hit == NULL)
+            return V_ABSENT;
+        size_t p = (size_t)(hit - s);
+        if (p == 0 || py_space(s[p - 1])) {
+            size_t v = p + klen;
+            if (v < n && s[v] == '"') {
+                size_t i = v + 1;
+                int esc = 0;
+                while (i < n && s[i] != '"') {
+                    if (s[i] == '\\') {
+                        if (i + 1 >= n)
+                            break;
+                        esc = 1;
+                        i++;
+                    }
+                    i++;
+                }
+                if (i >= n || s[i] != '"') { /* unterminated: the empty unquoted value */
+                    out->s = s + v;
+                    out->n = 0;
+                    return V_FOUND;
+                }
+                if (!esc) {
+                    out->s = s + v + 1;
+                    out->n = i - v - 1;
+                    return V_FOUND;
+                }
+                unsigned char *b = scratch(sc, i - v);
+                if (b == NULL)
+                    return V_UNSURE;
+                size_t m = 0;
+                for (size_t k = v + 1; k < i; k++) {
+                    if (s[k] == '\\')
+                        k++;
+                    b[m++] = s[k];
+                }
+                out->s = b;
+                out->n = m;
+                return V_FOUND;
+            }
+            size_t i = v;
+            while (i < n && !py_space(s[i]) && s[i] != '"')
+                i++;
+            out->s = s + v;
+            out->n = i - v;
+            return V_FOUND;
+        }
+        from = p + 1;
+    }
+}
+
+/* ------------------------------------------------------------ facilities */
+
+/* fields.facility_name of an ASCII text; NULL when it names none, and *unsure
+ * for non-ASCII text (str.strip/lower/isdigit are Unicode-aware). */
+static const char *
+facility_name(cp s, size_t n, int *unsure)
+{
+    while (n && (py_space(s[n - 1]) || (s[n - 1] >= 0x1C && s[n - 1] <= 0x1F)))
+        n--;
+    while (n && (py_space(s[0]) || (s[0] >= 0x1C && s[0] <= 0x1F))) {
+        s++;
+        n--;
+    }
+    char low[16];
+    for (size_t i = 0; i < n; i++)
+        if (s[i] >= 0x80) {
+            *unsure = 1;
+            return NULL;
+        }
+    if (memchr(s, 0, n) != NULL) /* no name holds a NUL */
+        return NULL;
+    if (n == 0 || n >= sizeof(low))
+        return NULL;
+    int digits = 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        low[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        digits &= is_digit(c);
+    }
+    low[n] = 0;
+    if (digits) {
+        if (n > 2)
+            return NULL;
+        int v = n == 1 ? low[0] - '0' : (low[0] - '0') * 10 + (low[1] - '0');
+        return v < 24 ? FACILITIES[v] : NULL;
+    }
+    if (strcmp(low, "auth2") == 0)
+        return "authpriv";
+    if (strcmp(low, "clock") == 0)
+        return "solaris-cron";
+    for (int i = 0; i < 24; i++)
+        if (strcmp(low, FACILITIES[i]) == 0)
+            return FACILITIES[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------ field.NAME */
+
+typedef struct {
+    cp name;    /* NAME of field.NAME, as UTF-8 */
+    size_t n;
+    int dotted; /* NAME holds a '.': nested JSON or SD params, left to Python */
+    int header; /* a syslog header's own field: left to Python on syslog lines */
+} fname_t;
+
+static const char *const HEADER_FIELDS[10] = {"pri",  "facility", "severity", "level",
+                                              "timestamp", "host", "app", "procid",
+                                              "msgid", "msg"};
+
+static void
+fname_init(fname_t *f, cp name, size_t n)
+{
+    f->name = name;
+    f->n = n;
+    f->dotted = memchr(name, '.', n) != NULL;
+    f->header = 0;
+    for (int i = 0; i < 10; i++)
+        if (strlen(HEADER_FIELDS[i]) == n && memcmp(HEADER_FIELDS[i], name, n) == 0)
+            f->header = 1;
+}
+
+/* Where a syslog line's MSG starts (fields._syslog), its PRI ending at pos. */
+static size_t
+msg_start(cp s, size_t n, size_t pos)
+{
+    if (n - pos >= 2 && s[pos] == '1' && s[pos + 1] == ' ') { /* RFC 5424 */
+        pos += 2;
+        for (int w = 0; w < 5; w++) { /* TIMESTAMP HOST APP PROCID MSGID */
+            cp sp = pos < n ? memchr(s + pos, ' ', n - pos) : NULL;
+            pos = sp ? (size_t)(sp - s) + 1 : n;
+        }
+        if (pos < n && s[pos] == '-') /* fields._structured_data */
+            pos = pos + 2 < n ? pos + 2 : n;
+        else {
+            while (pos < n && s[pos] == '[') {
+                size_t i = pos + 1;
+                while (i < n && s[i] != ' ' && s[i] != ']')
+                    i++;
+                while (i < n && s[i] == ' ') {
+                    i++;
+                    while (i < n && s[i] != '=' && s[i] != ']')
+                        i++;
+                    if (!(i + 1 < n && s[i] == '=' && s[i + 1] == '"'))
+                        break;
+                    i += 2;
+                    while (i < n && s[i] != '"') {
+                        if (s[i] == '\\' && i + 1 < n)
+                            i++;
+                        i++;
+                    }
+                    i++;
+                }
+                cp close = i < n ? memchr(s + i, ']', n - i) : NULL;
+                if (close == NULL)
+                    return n;
+                pos = (size_t)(close - s) + 1;
+            }
+            if (pos < n && s[pos] == ' ')
+                pos++;
+        }
+        if (n - pos >= 3 && s[pos] == 0xEF && s[pos + 1] == 0xBB && s[pos + 2] == 0xBF)
+            pos += 3; /* a BOM before MSG */
+        return pos;
+    }
+    size_t ts = ts3164(s, n, pos);
+    if (!ts)
+        ts = ts3339(s, n, pos);
+    val_t tag;
+    if (ts) {
+        pos = ts;
+        if (!tag_at(s, n, pos, &tag)) {
+            cp sp = memchr(s + pos, ' ', n - pos);
+            size_t e = sp ? (size_t)(sp - s) : n;
+            if (e > pos)
+                pos = sp ? e + 1 : n;
+        }
+    }
+    size_t end = tag_at(s, n, pos, &tag);
+    return end ? end : pos;
+}
+
+static inline int
+key_start(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static inline int
+key_char(unsigned char c)
+{
+    return key_start(c) || is_digit(c) || c == '.' || c == '-' || c == '/' || c == '@';
+}
+
+/* fields._LOGFMT's matches in order (finditer), the first whose key is NAME:
+ * its value, unquoted. */
+static int
+logfmt_field(cp s, size_t n, const fname_t *f, scratch_t *sc, val_t *out)
+{
+    /* a quick no: the key nowhere followed by '=' */
+    for (cp k = s; (k = memmem(k, (size_t)(s + n - k), f->name, f->n)) != NULL; k++)
+        if (k + f->n < s + n && k[f->n] == '=')
+            goto scan;
+    return V_ABSENT;
+scan:;
+    size_t p = 0;
+    while (p < n) {
+        if (p > 0 && !py_space(s[p - 1])) { /* to the next word */
+            while (p < n && !py_space(s[p]))
+                p++;
+            p++;
+            continue;
+        }
+        if (!key_start(s[p])) {
+            p++;
+            continue;
+        }
+        size_t k = p + 1;
+        while (k < n && key_char(s[k]))
+            k++;
+        if (k >= n || s[k] != '=') {
+            p++;
+            continue;
+        }
+        /* a match: key s[p:k], value at k + 1 (as logfmt_value reads it) */
+        size_t end;
+        size_t vpos = k + 1;
+        if (vpos < n && s[vpos] == '"') {
+            size_t i = vpos + 1;
+            while (i < n && s[i] != '"') {
+                if (s[i] == '\\') {
+                    if (i + 1 >= n)
+                        break;
+                    i++;
+                }
+                i++;
+            }
+            end = i < n && s[i] == '"' ? i + 1 : vpos; /* unterminated: empty value */
+        } else {
+            end = vpos;
+            while (end < n && !py_space(s[end]) && s[end] != '"')
+                end++;
+        }
+        if (k - p == f->n && memcmp(s + p, f->name, f->n) == 0) {
+            if (end > vpos && s[vpos] == '"') {
+                size_t m = 0;
+                unsigned char *b = scratch(sc, end - vpos);
+                if (b == NULL)
+                    return V_UNSURE;
+                for (size_t i = vpos + 1; i + 1 < end; i++) {
+                    if (s[i] == '\\')
+                        i++;
+                    b[m++] = s[i];
+                }
+                out->s = b;
+                out->n = m;
+            } else {
+                out->s = s + vpos;
+                out->n = end - vpos;
+            }
+            return V_FOUND;
+        }
+        p = end > p ? end : p + 1;
+    }
+    return V_ABSENT;
+}
+
+/* A JSON value as fields._flatten writes it: V_ABSENT for an object. */
+static int
+flat_text(const jkey_t *k, scratch_t *sc, val_t *out)
+{
+    switch (k->type) {
+    case J_NULL:
+        out->s = k->vs;
+        out->n = 4;
+        return V_FOUND;
+    case J_ARR:
+        return V_UNSURE; /* json.dumps of a list: left to Python */
+    default:
+        return json_text(k, sc, out);
+    }
+}
+
+/* fields._text_fields: the field NAME of a message body (a JSON object's, else
+ * a logfmt pair's). */
+static int
+body_field(cp s, size_t n, const fname_t *f, scratch_t *sc, val_t *out)
+{
+    jkey_t keys[2] = {{(const char *)f->name, f->n, 0, NULL, NULL, 0},
+                      {"short_message", 13, 0, NULL, NULL, 0}};
+    int is_msg = f->n == 3 && memcmp(f->name, "msg", 3) == 0;
+    int js = json_top(s, n, keys, is_msg ? 2 : 1, sc);
+    if (js == J_NOTSURE)
+        return V_UNSURE;
+    if (js != J_OK)
+        return logfmt_field(s, n, f, sc, out);
+    if (f->dotted)
+        return V_UNSURE;
+    int r = flat_text(&keys[0], sc, out);
+    if (r != V_ABSENT || !is_msg)
+        return r;
+    return flat_text(&keys[1], sc, out); /* GELF's short_message is also msg */
+}
+
+/* fields.fields_of(line).get(NAME), for the names this reader knows. */
+static int
+field_value(cp s, size_t n, const fname_t *f, scratch_t *sc, val_t *out)
+{
+    size_t pos;
+    if (pri_of(s, n, &pos) < 0)
+        return body_field(s, n, f, sc, out);
+    if (f->header || f->dotted)
+        return V_UNSURE;
+    size_t m = msg_start(s, n, pos);
+    return body_field(s + m, n - m, f, sc, out);
+}
+
+/* ------------------------------------------------------------ one line */
+
+static const char *const APP_KEYS[5] = {"app", "_app", "appname", "application", "service"};
+
+/* The value of field `kind` of the line s[0:n] (no newline): V_FOUND with *out,
+ * V_ABSENT, or V_UNSURE (the caller asks the Python reference). */
+static int
+line_value(int kind, const fname_t *f, cp s, size_t n, scratch_t *sc, val_t *out)
+{
+    if (kind == K_FIELD)
+        return field_value(s, n, f, sc, out);
+    size_t pos;
+    int pri = pri_of(s, n, &pos);
+    if (pri >= 0) {
+        if (kind == K_FACILITY) {
+            out->s = (cp)FACILITIES[pri >> 3];
+            out->n = strlen(FACILITIES[pri >> 3]);
+            return V_FOUND;
+        }
+        val_t host, app;
+        int has_host, has_app;
+        header_host_app(s, n, pos, &host, &has_host, kind == K_APP ? &app : NULL, &has_app);
+        if (kind == K_HOST ? !has_host : !has_app)
+            return V_ABSENT;
+        *out = kind == K_HOST ? host : app;
+        return V_FOUND;
+    }
+    jkey_t keys[6];
+    int nkeys = 0;
+    if (kind == K_HOST)
+        keys[nkeys++] = (jkey_t){"host", 4, 0, NULL, NULL, 0};
+    if (kind == K_APP)
+        for (int i = 0; i < 5; i++)
+            keys[nkeys++] = (jkey_t){APP_KEYS[i], strlen(APP_KEYS[i]), 0, NULL, NULL, 0};
+    if (kind == K_APP || kind == K_FACILITY)
+        keys[nkeys++] = (jkey_t){"facility", 8, 0, NULL, NULL, 0};
+    int js = json_top(s, n, keys, nkeys, sc);
+    if (js == J_NOTSURE)
+        return V_UNSURE;
+    if (kind == K_FACILITY) {
+        if (js != J_OK)
+            return V_ABSENT;
+        jkey_t *f = &keys[0];
+        if (f->type != J_STR && f->type != J_INT)
+            return V_ABSENT;
+        val_t text;
+        int r = json_text(f, sc, &text), unsure = 0;
+        if (r != V_FOUND)
+            return r;
+        const char *name = facility_name(text.s, text.n, &unsure);
+        if (unsure)
+            return V_UNSURE;
+        if (name == NULL)
+            return V_ABSENT;
+        out->s = (cp)name;
+        out->n = strlen(name);
+        return V_FOUND;
+    }
+    if (js != J_OK)
+        return logfmt_value(s, n, kind == K_HOST ? "host=" : "app=", kind == K_HOST ? 5 : 4, sc,
+                            out);
+    if (kind == K_HOST)
+        return json_text(&keys[0], sc, out);
+    for (int i = 0; i < 5; i++) {
+        int r = json_text(&keys[i], sc, out);
+        if (r != V_ABSENT)
+            return r;
+    }
+    if (s[0] != '{') /* GELF 1.0's facility (a logger name) when no syslog one */
+        return V_ABSENT;
+    int r = json_text(&keys[5], sc, out), unsure = 0;
+    if (r != V_FOUND)
+        return r;
+    if (facility_name(out->s, out->n, &unsure) != NULL)
+        return V_ABSENT;
+    return unsure ? V_UNSURE : V_FOUND;
+}
+
+/* ------------------------------------------------------------ over regions */
+
+typedef struct {
+    Py_buffer view, spans;
+    const long long *sp;
+    Py_ssize_t pairs;
+} regions_t;
+
+static int
+get_regions(PyObject *buf, PyObject *spans, regions_t *r)
+{
+    if (PyObject_GetBuffer(buf, &r->view, PyBUF_SIMPLE) < 0)
+        return -1;
+    if (PyObject_GetBuffer(spans, &r->spans, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&r->view);
+        return -1;
+    }
+    r->sp = (const long long *)r->spans.buf;
+    r->pairs = r->spans.len / (Py_ssize_t)(2 * sizeof(long long));
+    for (Py_ssize_t i = 0; i < 2 * r->pairs; i += 2)
+        if (r->sp[i] < 0 || r->sp[i] > r->sp[i + 1] || r->sp[i + 1] > r->view.len) {
+            PyBuffer_Release(&r->spans);
+            PyBuffer_Release(&r->view);
+            PyErr_SetString(PyExc_ValueError, "span outside the buffer");
+            return -1;
+        }
+    return 0;
+}
+
+static void
+release_regions(regions_t *r)
+{
+    PyBuffer_Release(&r->spans);
+    PyBuffer_Release(&r->view);
+}
+
+/* field_lines(buf, spans, kind, value, prefix, out, unsure, name=b"") -> int
+ * (name: NAME of field.NAME, kind 3) */
+PyObject *
+lc_field_lines(PyObject *self, PyObject *args)
+{
+    PyObject *buf, *spans_obj, *out, *unsure_obj;
+    int kind, prefix;
+    Py_buffer want;
+    const char *name = "";
+    Py_ssize_t name_len = 0;
+    if (!PyArg_ParseTuple(args, "OOiy*pOO|y#", &buf, &spans_obj, &kind, &want, &prefix, &out,
+                          &unsure_obj, &name, &name_len))
+        return NULL;
+    fname_t fname;
+    fname_init(&fname, (cp)name, (size_t)name_len);
+    regions_t r;
+    if (kind < K_HOST || kind > K_FIELD) {
+        PyBuffer_Release(&want);
+        PyErr_SetString(PyExc_ValueError, "unknown field kind");
+        return NULL;
+    }
+    if (get_regions(buf, spans_obj, &r) < 0) {
+        PyBuffer_Release(&want);
+        return NULL;
+    }
+    Py_ssize_t *kept = NULL, nkept = 0, capk = 0, *unsure = NULL, nunsure = 0, capu = 0,
+               count = 0;
+    int nomem = 0;
+    scratch_t sc = {NULL, 0};
+    cp w = (cp)want.buf;
+    size_t wn = (size_t)want.len;
+    Py_BEGIN_ALLOW_THREADS
+    cp base = (cp)r.view.buf;
+    for (Py_ssize_t i = 0; i < r.pairs && !nomem; i++) {
+        cp p = base + r.sp[2 * i], e = base + r.sp[2 * i + 1];
+        while (p < e) {
+            cp nl = memchr(p, '\n', (size_t)(e - p));
+            cp cut = nl ? nl : e, le = nl ? nl + 1 : e;
+            val_t v;
+            size_t len = (size_t)(cut - p);
+            int res;
+            if (kind != K_FACILITY && wn && len && p[0] != '<' && !memchr(p, '\\', len) &&
+                !memmem(p, len, w, wn))
+                res = V_ABSENT; /* no escapes: a JSON or logfmt value is in the text as is */
+            else
+                res = line_value(kind, &fname, p, len, &sc, &v);
+            if (res == V_FOUND) {
+                if (v.n == wn || (prefix && v.n > wn)) {
+                    if (memcmp(v.s, w, wn) == 0) {
+                        if (v.n > wn && (v.s[wn] & 0xC0) == 0x80)
+                            res = V_UNSURE; /* the prefix ends inside a character */
+                        else if (lc_add_span(&kept, &nkept, &capk, p - base, le - base) < 0)
+                            nomem = 1;
+                        else
+                            count++;
+                    }
+                }
+            }
+            if (res == V_UNSURE && lc_add_span(&unsure, &nunsure, &capu, p - base, le - base) < 0)
+                nomem = 1;
+            p = le;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(sc.buf);
+    release_regions(&r);
+    PyBuffer_Release(&want);
+    if (nomem) {
+        free(kept);
+        free(unsure);
+        return PyErr_NoMemory();
+    }
+    if (lc_flush_spans(out, kept, nkept) < 0) {
+        free(unsure);
+        return NULL;
+    }
+    if (lc_flush_spans(unsure_obj, unsure, nunsure) < 0)
+        return NULL;
+    return PyLong_FromSsize_t(count);
+}
+
+/* A count per distinct value: open addressing over copies of the values. */
+typedef struct {
+    size_t hash, n;
+    unsigned char *s; /* NULL: a free slot */
+    Py_ssize_t count;
+} entry_t;
+
+typedef struct {
+    entry_t *slots;
+    size_t cap, used;
+} table_t;
+
+static inline size_t
+hash_of(cp s, size_t n)
+{
+    size_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 1099511628211ULL;
+    return h;
+}
+
+static int
+table_add(table_t *t, cp s, size_t n)
+{
+    if ((t->used + 1) * 2 > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        entry_t *slots = calloc(cap, sizeof(entry_t));
+        if (slots == NULL)
+            return -1;
+        for (size_t i = 0; i < t->cap; i++)
+            if (t->slots[i].s != NULL) {
+                size_t j = t->slots[i].hash & (cap - 1);
+                while (slots[j].s != NULL)
+                    j = (j + 1) & (cap - 1);
+                slots[j] = t->slots[i];
+            }
+        free(t->slots);
+        t->slots = slots;
+        t->cap = cap;
+    }
+    size_t h = hash_of(s, n), j = h & (t->cap - 1);
+    while (t->slots[j].s != NULL) {
+        entry_t *e = &t->slots[j];
+        if (e->hash == h && e->n == n && memcmp(e->s, s, n) == 0) {
+            e->count++;
+            return 0;
+        }
+        j = (j + 1) & (t->cap - 1);
+    }
+    unsigned char *copy = malloc(n ? n : 1);
+    if (copy == NULL)
+        return -1;
+    memcpy(copy, s, n);
+    t->slots[j] = (entry_t){h, n, copy, 1};
+    t->used++;
+    return 0;
+}
+
+static void
+table_free(table_t *t)
+{
+    for (size_t i = 0; i < t->cap; i++)
+        free(t->slots[i].s);
+    free(t->slots);
+}
+
+/* field_values(buf, spans, kind, unsure, name=b"") -> {value (bytes) or None: count} */
+PyObject *
+lc_field_values(PyObject *self, PyObject *args)
+{
+    PyObject *buf, *spans_obj, *unsure_obj;
+    int kind;
+    const char *name = "";
+    Py_ssize_t name_len = 0;
+    if (!PyArg_ParseTuple(args, "OOiO|y#", &buf, &spans_obj, &kind, &unsure_obj, &name,
+                          &name_len))
+        return NULL;
+    fname_t fname;
+    fname_init(&fname, (cp)name, (size_t)name_len);
+    if (kind < K_HOST || kind > K_FIELD) {
+        PyErr_SetString(PyExc_ValueError, "unknown field kind");
+        return NULL;
+    }
+    regions_t r;
+    if (get_regions(buf, spans_obj, &r) < 0)
+        return NULL;
+    table_t t = {NULL, 0, 0};
+    Py_ssize_t *unsure = NULL, nunsure = 0, capu = 0, none = 0;
+    int nomem = 0;
+    scratch_t sc = {NULL, 0};
+    Py_BEGIN_ALLOW_THREADS
+    cp base = (cp)r.view.buf;
+    for (Py_ssize_t i = 0; i < r.pairs && !nomem; i++) {
+        cp p = base + r.sp[2 * i], e = base + r.sp[2 * i + 1];
+        while (p < e) {
+            cp nl = memchr(p, '\n', (size_t)(e - p));
+            cp cut = nl ? nl : e, le = nl ? nl + 1 : e;
+            val_t v;
+            int res = line_value(kind, &fname, p, (size_t)(cut - p), &sc, &v);
+            if (res == V_FOUND) {
+                if (table_add(&t, v.s, v.n) < 0)
+                    nomem = 1;
+            } else if (res == V_ABSENT) {
+                none++;
+            } else if (lc_add_span(&unsure, &nunsure, &capu, p - base, le - base) < 0) {
+                nomem = 1;
+            }
+            p = le;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(sc.buf);
+    release_regions(&r);
+    PyObject *result = NULL;
+    if (nomem) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (lc_flush_spans(unsure_obj, unsure, nunsure) < 0) {
+        unsure = NULL;
+        goto done;
+    }
+    unsure = NULL;
+    if ((result = PyDict_New()) == NULL)
+        goto done;
+    for (size_t i = 0; i < t.cap; i++) {
+        entry_t *e = &t.slots[i];
+        if (e->s == NULL)
+            continue;
+        PyObject *key = PyBytes_FromStringAndSize((const char *)e->s, (Py_ssize_t)e->n);
+        PyObject *n = PyLong_FromSsize_t(e->count);
+        if (key == NULL || n == NULL || PyDict_SetItem(result, key, n) < 0) {
+            Py_XDECREF(key);
+            Py_XDECREF(n);
+            Py_CLEAR(result);
+            goto done;
+        }
+        Py_DECREF(key);
+        Py_DECREF(n);
+    }
+    if (none) {
+        PyObject *n = PyLong_FromSsize_t(none);
+        if (n == NULL || PyDict_SetItem(result, Py_None, n) < 0)
+            Py_CLEAR(result);
+        Py_XDECREF(n);
+    }
+done:
+    free(unsure);
+    table_free(&t);
+    return result;
+}
+
+/* ------------------------------------------------------------ levels */
+
+/* syslog severity (a GELF level 0-7) -> level code (logcaster.query.levels.LEVEL_CODES) */
+static const int SEVERITY_CODES[8] = {10, 9, 7, 6, 5, 4, 3, 2};
+
+/* fields.structured_level: the level code of a JSON line whose `level` is a whole
+ * number 0-7; -1 for any other line, -2 when left to Python (a float). */
+static int
+structured_code(cp s, size_t n, scratch_t *sc)
+{
+    size_t a = 0, b = n;
+    while (a < b && py_space(s[a]))
+        a++;
+    while (b > a && py_space(s[b - 1]))
+        b--;
+    if (b - a < 9 || s[a] != '{' || s[b - 1] != '}')
+        return -1;
+    /* Without escapes, a key "level" with a number is `"level"`, `:` and a digit or
+     * '-' (JSON whitespace between): without one, no parse is needed. */
+    int numeric = 0, escapes = memchr(s + a, '\\', b - a) != NULL;
+    for (cp k = s + a; !numeric && (k = memmem(k, (size_t)(s + b - k), "\"level\"", 7)) != NULL;) {
+        k += 7;
+        cp t = k;
+        while (t < s + b && (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r'))
+            t++;
+        if (t < s + b && *t == ':') {
+            t++;
+            while (t < s + b && (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r'))
+                t++;
+            numeric = t < s + b && (is_digit(*t) || *t == '-');
+        }
+    }
+    if (!numeric && (!escapes || memmem(s, n, "\"level\"", 7) == NULL))
+        return -1;
+    jkey_t key = {"level", 5, 0, NULL, NULL, 0};
+    int js = json_top(s, n, &key, 1, sc);
+    if (js == J_NOTSURE)
+        return -2;
+    if (js != J_OK)
+        return -1;
+    if (key.type == J_FLOAT)
+        return -2;
+    if (key.type != J_INT)
+        return -1;
+    cp v = key.vs;
+    size_t len = (size_t)(key.ve - key.vs);
+    if (len == 2 && v[0] == '-' && v[1] == '0')
+        return SEVERITY_CODES[0];
+    if (len == 1 && v[0] >= '0' && v[0] <= '7')
+        return SEVERITY_CODES[v[0] - '0'];
+    return -1;
+}
+
+/* level_lines(buf, spans, levels, out, unsure) -> int
+ * Appends to `out` the spans of the lines of `spans` whose level code has its bit
+ * set in the mask `levels`: a JSON line's numeric `level` (0-7, as syslog
+ * severities) when it has one, else its token level (_filters.c); lines left to
+ * Python go to `unsure`. */
+PyObject *
+lc_level_lines(PyObject *self, PyObject *args)
+{
+    PyObject *buf, *spans_obj, *out, *unsure_obj;
+    unsigned long mask;
+    if (!PyArg_ParseTuple(args, "OOkOO", &buf, &spans_obj, &mask, &out, &unsure_obj))
+        return NULL;
+    regions_t r;
+    if (get_regions(buf, spans_obj, &r) < 0)
+        return NULL;
+    Py_ssize_t *kept = NULL, nkept = 0, capk = 0, *unsure = NULL, nunsure = 0, capu = 0,
+               count = 0;
+    int nomem = 0;
+    scratch_t sc = {NULL, 0};
+    Py_BEGIN_ALLOW_THREADS
+    cp base = (cp)r.view.buf;
+    for (Py_ssize_t i = 0; i < r.pairs && !nomem; i++) {
+        cp p = base + r.sp[2 * i], e = base + r.sp[2 * i + 1];
+        while (p < e) {
+            cp nl = memchr(p, '\n', (size_t)(e - p));
+            cp cut = nl ? nl : e, le = nl ? nl + 1 : e;
+            size_t n = (size_t)(cut - p);
+            int code = structured_code(p, n, &sc);
+            if (code == -1)
+                code = lc_level_code(p, n);
+            if (code == -2) {
+                if (lc_add_span(&unsure, &nunsure, &capu, p - base, le - base) < 0)
+                    nomem = 1;
+            } else if (mask & (1UL << code)) {
+                if (lc_add_span(&kept, &nkept, &capk, p - base, le - base) < 0)
+                    nomem = 1;
+                count++;
+            }
+            p = le;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(sc.buf);
+    release_regions(&r);
+    if (nomem) {
+        free(kept);
+        free(unsure);
+        return PyErr_NoMemory();
+    }
+    if (lc_flush_spans(out, kept, nkept) < 0) {
+        free(unsure);
+        return NULL;
+    }
+    if (lc_flush_spans(unsure_obj, unsure, nunsure) < 0)
+        return NULL;
+    return PyLong_FromSsize_t(count);
+}
