@@ -45,12 +45,15 @@ def encode_records(
 ) -> bytes: ...
 def native_strings(buf: Buffer, /) -> tuple[bytes, int]: ...
 def field_lines(
+    buf: Buffer,
+    spans: array[int],
     kind: int,
     value: bytes,
     prefix: bool,
     out: array[int],
     unsure: array[int],
     name: bytes = b"",
+    /,
 ) -> int: ...
 def field_values(
     buf: Buffer, spans: array[int], kind: int, unsure: array[int], name: bytes = b"", /

@@ -1,5 +1,5 @@
 """Verification on the node of the rows ClickHouse could not decide exactly (see
-:func:`.sql.check`): the engine's own field readers (:mod:`logcaster.query.postfilter`)
+:func:`.sql.check`): the engine's own field readers (:mod:`logcaster.query.fieldscan`)
 and structured levels decide them, so ``scope=cluster`` answers as the ring does.
 
 Only those rows come here: the ``fuzzy`` ones (JSON objects, lines with bytes
@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from ...query.aggregate import NONE
 from ...query.fields import structured_level
-from ...query.postfilter import extractor
+from ...query.fieldscan import extractor
 from ...query.spec import QuerySpec
 
 
