@@ -449,6 +449,8 @@ static PyMethodDef methods[] = {
      "count_lines(buf, start, end) -> number of newlines in buf[start:end]"},
     {"prefault", prefault, METH_VARARGS,
      "prefault(buf): touch every page of a writable buffer, GIL released"},
+    {"utf8_valid", lc_utf8_valid, METH_VARARGS,
+     "utf8_valid(data) -> whether data is valid UTF-8 (as a strict decode), GIL released"},
     {NULL, NULL, 0, NULL},
 };
 
