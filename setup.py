@@ -27,7 +27,8 @@ setup(
     ext_modules=[
         Extension(
             "logcaster._speedups",
-            ["src/logcaster/_speedups.c", "src/logcaster/_filters.c", "src/logcaster/_utf8.c"],
+            ["src/logcaster/_speedups.c", "src/logcaster/_filters.c", "src/logcaster/_utf8.c",
+             "src/logcaster/_icase.c"],
             depends=["src/logcaster/_speedups.h"],
             extra_compile_args=["-O3"],
         ),

@@ -451,6 +451,8 @@ static PyMethodDef methods[] = {
      "prefault(buf): touch every page of a writable buffer, GIL released"},
     {"utf8_valid", lc_utf8_valid, METH_VARARGS,
      "utf8_valid(data) -> whether data is valid UTF-8 (as a strict decode), GIL released"},
+    {"find_lines_icase", lc_find_lines_icase, METH_VARARGS,
+     "find_lines_icase(buf, start, end, needle, out) -> lines holding needle, ASCII case folded"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -19,5 +19,6 @@ int lc_flush_spans(PyObject *out, Py_ssize_t *spans, Py_ssize_t nspans);
 PyObject *lc_filter_lines(PyObject *self, PyObject *args);
 PyObject *lc_line_level(PyObject *self, PyObject *args);
 PyObject *lc_utf8_valid(PyObject *self, PyObject *args);
+PyObject *lc_find_lines_icase(PyObject *self, PyObject *args);
 
 #endif

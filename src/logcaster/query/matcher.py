@@ -16,6 +16,7 @@ from __future__ import annotations
 from array import array
 
 from ..scan import count_lines, find_lines
+from .casefold import Folded, find_lines_icase, fold_prefilter
 from .filters import filter_lines
 from .levels import level_mask
 from .regex import alternative_literals, compile_regex, regex_lines, required_literals
@@ -43,10 +44,13 @@ class Matcher:
         self.filtered = bool(self.all_of or self.any_of or self.levels)
         self.prefilters: tuple[bytes, ...] = ()
         self.alternatives: tuple[bytes, ...] = ()  # one of these is in every match
+        self.folded: Folded | None = None  # the same, for a (?i) pattern
         if self.regex is not None and not self.filtered:
             self.prefilters = required_literals(spec.regex or "")
             if not self.prefilters:
                 self.alternatives = alternative_literals(spec.regex or "")
+            if not self.prefilters and not self.alternatives:
+                self.folded = fold_prefilter(spec.regex or "")
         self._best = 0  # the prefilter that last narrowed a block down
         self._misses = 0  # blocks where no prefilter did
 
@@ -79,9 +83,15 @@ class Matcher:
         # state once, into locals, so another thread's update cannot bite.
         prefilters, best = self.prefilters, self._best
         whole = array("q", (start, end))
+        found: array[int] = array("q")
         if self.alternatives:
-            found: array[int] = array("q")
             filter_lines(buf, start, end, (), self.alternatives, 0, found)
+            return found
+        if self.folded is not None:
+            if self.folded.ascii:
+                find_lines_icase(buf, start, end, self.folded.ascii, found)
+            else:
+                filter_lines(buf, start, end, (), self.folded.variants, 0, found)
             return found
         if not prefilters:
             return whole
