@@ -27,8 +27,13 @@ setup(
     ext_modules=[
         Extension(
             "logcaster._speedups",
-            ["src/logcaster/_speedups.c", "src/logcaster/_filters.c", "src/logcaster/_utf8.c",
-             "src/logcaster/_icase.c"],
+            [
+                "src/logcaster/_speedups.c",
+                "src/logcaster/_filters.c",
+                "src/logcaster/_utf8.c",
+                "src/logcaster/_icase.c",
+                "src/logcaster/_prefix.c",
+            ],
             depends=["src/logcaster/_speedups.h"],
             extra_compile_args=["-O3"],
         ),

@@ -93,7 +93,7 @@ def test_a_folded_prefilter_keeps_every_match(pattern: str) -> None:
         b"TimeOut To DB here",
         b"timeout to db",
         "ОШИБКА ПОДКЛЮЧЕНИЯ".encode(),
-        "\u1c82шибка подключения".encode(),
+        "\u1c82\u0448\u0438\u0431\u043a\u0430 подключения".encode(),
         "ошибка подКЛЮЧЕНИЯ x".encode(),
         b"nothing",
         "ошибка".encode(),

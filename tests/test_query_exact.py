@@ -58,7 +58,7 @@ TOKENS = [
     "ошибка".encode(),
     "ОШИБКА".encode(),
     "оШиБкА".encode(),
-    "\u1c82шибка".encode(),  # narrow o: (?i)о matches it
+    "\u1c82\u0448\u0438\u0431\u043a\u0430".encode(),  # narrow o: (?i) Cyrillic o matches it
 ]
 line_st = (
     st.lists(st.sampled_from(TOKENS), min_size=1, max_size=8)
@@ -95,6 +95,18 @@ REGEXES = [
     "(?i)\u1c82ш",
     "(?i)kis",
     "(?i)\u212ais",
+    "^<1[0-9]>",
+    "^<1[0-9]>|GET",
+    "^ERROR ?(a|b)",
+    "^(ERROR|WARN)",
+    "level=(warn|debug)",
+    "^a[bx]",
+    "^$|ab",
+    "ab|^$",
+    "[ab]GET|x=",
+    "^x=?ab",
+    "[[:alpha:]]ab",
+    "[[:upper:]]RROR",
 ]
 LEVELS = ["ERROR", "WARN", "INFO", "DEBUG", "EMERG", "CRITICAL"]
 
@@ -156,8 +168,10 @@ def test_every_shape_matches_the_per_line_model(
             # the fallbacks: google-re2 for the regex, Python for the filter pass
             scanner = filters.filter_lines if native else filters.py_filter_lines
             icase = casefold.find_lines_icase if native else casefold.py_find_lines_icase
+            prefix = filters.prefix_lines if native else filters.py_prefix_lines
             with (
                 patch.object(matcher_module, "filter_lines", scanner),
+                patch.object(matcher_module, "prefix_lines", prefix),
                 patch.object(matcher_module, "find_lines_icase", icase),
             ):
                 count, got = found_lines(ring, Matcher(qs, native=native))

@@ -453,6 +453,8 @@ static PyMethodDef methods[] = {
      "utf8_valid(data) -> whether data is valid UTF-8 (as a strict decode), GIL released"},
     {"find_lines_icase", lc_find_lines_icase, METH_VARARGS,
      "find_lines_icase(buf, start, end, needle, out) -> lines holding needle, ASCII case folded"},
+    {"prefix_lines", lc_prefix_lines, METH_VARARGS,
+     "prefix_lines(buf, start, end, prefixes, out) -> lines starting with one of prefixes"},
     {NULL, NULL, 0, NULL},
 };
 

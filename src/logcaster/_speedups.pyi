@@ -38,3 +38,11 @@ def find_lines_icase(
     out: array[int],
     /,
 ) -> int: ...
+def prefix_lines(
+    buf: bytes | bytearray | memoryview,
+    start: int,
+    end: int,
+    prefixes: tuple[bytes, ...],
+    out: array[int],
+    /,
+) -> int: ...

@@ -4,7 +4,7 @@ on, found by a literal search so that RE2 runs on those lines only.
 A literal every match holds (a run of plain characters at the pattern's top level)
 matches, under ``(?i)``, any text where each character is replaced by one of its
 case variants: its *orbit* under simple case mappings (``k``: ``k K`` and the
-Kelvin sign; ``о``: ``о О`` and the narrow ``ᲂ``). From a piece of that literal:
+Kelvin sign; Cyrillic o: its capital and the narrow o, U+1C82). From a piece of that literal:
 
 - when every character's orbit is itself or an ASCII letter pair, one ASCII
   case-insensitive SIMD search (:func:`find_lines_icase`, C, GIL released);
@@ -152,9 +152,7 @@ def fold_prefilter(pattern: str) -> Folded | None:
     return Folded(variants=best)
 
 
-def py_find_lines_icase(
-    buf: Buffer, start: int, end: int, needle: bytes, out: array[int]
-) -> int:
+def py_find_lines_icase(buf: Buffer, start: int, end: int, needle: bytes, out: array[int]) -> int:
     """:func:`find_lines_icase` in Python: ``find_lines`` over an ASCII-lowered copy."""
     lowered = bytes(memoryview(buf)[start:end]).lower()
     found: array[int] = array("q")

@@ -17,9 +17,10 @@ from array import array
 
 from ..scan import count_lines, find_lines
 from .casefold import Folded, find_lines_icase, fold_prefilter
-from .filters import filter_lines
+from .filters import filter_lines, prefix_lines
 from .levels import level_mask
-from .regex import alternative_literals, compile_regex, regex_lines, required_literals
+from .literals import literal_needs
+from .regex import compile_regex, regex_lines, required_literals
 from .spec import QuerySpec
 
 
@@ -44,15 +45,28 @@ class Matcher:
         self.filtered = bool(self.all_of or self.any_of or self.levels)
         self.prefilters: tuple[bytes, ...] = ()
         self.alternatives: tuple[bytes, ...] = ()  # one of these is in every match
-        self.folded: Folded | None = None  # the same, for a (?i) pattern
+        self.or_empty = False  # ... unless the line is empty
+        self.prefixes: tuple[bytes, ...] = ()  # every matching line starts with one
+        self.folded: Folded | None = None  # a prefilter for a (?i) pattern
         if self.regex is not None and not self.filtered:
-            self.prefilters = required_literals(spec.regex or "")
-            if not self.prefilters:
-                self.alternatives = alternative_literals(spec.regex or "")
-            if not self.prefilters and not self.alternatives:
-                self.folded = fold_prefilter(spec.regex or "")
+            self._choose_prefilter(spec.regex or "")
         self._best = 0  # the prefilter that last narrowed a block down
         self._misses = 0  # blocks where no prefilter did
+
+    def _choose_prefilter(self, pattern: str) -> None:
+        """The literal search that narrows a regex-only query down: line prefixes,
+        spellings (one of which is on every matching line), required literals
+        (tried in turn, kept where rare), or the (?i) ones, by what is known."""
+        self.prefilters = required_literals(pattern)
+        needs = literal_needs(pattern)
+        longest = len(self.prefilters[0]) if self.prefilters else 0
+        shortest = min(map(len, needs.any_of), default=0)
+        if needs.prefixes and min(map(len, needs.prefixes)) >= max(shortest, longest):
+            self.prefixes, self.prefilters = needs.prefixes, ()
+        elif shortest > longest and (len(needs.any_of) <= 2 or not self.prefilters):
+            self.alternatives, self.or_empty, self.prefilters = needs.any_of, needs.or_empty, ()
+        elif not self.prefilters:
+            self.folded = fold_prefilter(pattern)
 
     # ----------------------------------------------------------- scanning
     def scan(self, buf: bytearray | bytes, start: int, end: int, spans: array[int]) -> int:
@@ -84,7 +98,12 @@ class Matcher:
         prefilters, best = self.prefilters, self._best
         whole = array("q", (start, end))
         found: array[int] = array("q")
+        if self.prefixes:
+            prefix_lines(buf, start, end, self.prefixes, found)
+            return found
         if self.alternatives:
+            if self.or_empty and _has_empty_line(buf, start, end):
+                return whole
             filter_lines(buf, start, end, (), self.alternatives, 0, found)
             return found
         if self.folded is not None:
@@ -107,6 +126,11 @@ class Matcher:
         if self._misses >= 3:
             self.prefilters = ()
         return whole
+
+
+def _has_empty_line(buf: bytearray | bytes, start: int, end: int) -> bool:
+    """Whether ``buf[start:end]`` (whole lines) holds an empty line (one SIMD search)."""
+    return buf[start] == 0x0A or bool(find_lines(buf, start, end, b"\n\n", array("q")))
 
 
 def _add(spans: array[int], start: int, end: int) -> None:
