@@ -33,6 +33,7 @@ setup(
                 "src/logcaster/_utf8.c",
                 "src/logcaster/_icase.c",
                 "src/logcaster/_prefix.c",
+                "src/logcaster/_spelled.c",
             ],
             depends=["src/logcaster/_speedups.h"],
             extra_compile_args=["-O3"],

@@ -72,6 +72,36 @@ def test_find_lines_icase_matches_its_reference(data: bytes, needle: bytes, pad:
     assert got == want
 
 
+spelled_haystack = st.lists(
+    st.sampled_from(["бка ", "БКА ", "бКа ", "б ", "ка", "x", "\n", "a", "Бк"]),  # noqa: RUF001
+    max_size=30,
+).map(lambda parts: "".join(parts).encode())
+spellings = st.lists(
+    st.sampled_from(["бка ", "БКА ", "бКа ", "бКА ", "xyzq"]),  # noqa: RUF001
+    min_size=1,
+    max_size=4,
+    unique=True,
+).map(lambda s: tuple(x.encode() for x in s))
+
+
+@given(spelled_haystack, spellings, st.integers(0, 20))
+def test_find_lines_spelled_matches_its_reference(
+    data: bytes, spelled: tuple[bytes, ...], pad: int
+) -> None:
+    spelled = tuple(s for s in spelled if len(s) == len(spelled[0]))
+    data = b"x" * pad + data
+    got: array[int] = array("q", [7, 8])
+    want: array[int] = array("q", [7, 8])
+    n = native.find_lines_spelled(data, pad, len(data), spelled, got)
+    assert n == casefold.py_find_lines_spelled(data, pad, len(data), spelled, want)
+    assert got == want
+
+
+def test_find_lines_spelled_needs_one_length() -> None:
+    with pytest.raises(ValueError):
+        native.find_lines_spelled(b"ab\n", 0, 3, (b"ab", b"abc"), array("q"))
+
+
 def test_find_lines_icase_rejects_a_needle_with_a_newline() -> None:
     with pytest.raises(ValueError):
         native.find_lines_icase(b"a\n", 0, 2, b"a\n", array("q"))

@@ -169,9 +169,11 @@ def test_every_shape_matches_the_per_line_model(
             scanner = filters.filter_lines if native else filters.py_filter_lines
             icase = casefold.find_lines_icase if native else casefold.py_find_lines_icase
             prefix = filters.prefix_lines if native else filters.py_prefix_lines
+            spelled = casefold.find_lines_spelled if native else casefold.py_find_lines_spelled
             with (
                 patch.object(matcher_module, "filter_lines", scanner),
                 patch.object(matcher_module, "prefix_lines", prefix),
+                patch.object(matcher_module, "find_lines_spelled", spelled),
                 patch.object(matcher_module, "find_lines_icase", icase),
             ):
                 count, got = found_lines(ring, Matcher(qs, native=native))

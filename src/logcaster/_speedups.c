@@ -455,6 +455,8 @@ static PyMethodDef methods[] = {
      "find_lines_icase(buf, start, end, needle, out) -> lines holding needle, ASCII case folded"},
     {"prefix_lines", lc_prefix_lines, METH_VARARGS,
      "prefix_lines(buf, start, end, prefixes, out) -> lines starting with one of prefixes"},
+    {"find_lines_spelled", lc_find_lines_spelled, METH_VARARGS,
+     "find_lines_spelled(buf, start, end, spellings, out) -> lines holding one spelling"},
     {NULL, NULL, 0, NULL},
 };
 

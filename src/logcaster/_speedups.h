@@ -21,5 +21,6 @@ PyObject *lc_line_level(PyObject *self, PyObject *args);
 PyObject *lc_utf8_valid(PyObject *self, PyObject *args);
 PyObject *lc_find_lines_icase(PyObject *self, PyObject *args);
 PyObject *lc_prefix_lines(PyObject *self, PyObject *args);
+PyObject *lc_find_lines_spelled(PyObject *self, PyObject *args);
 
 #endif

@@ -46,3 +46,11 @@ def prefix_lines(
     out: array[int],
     /,
 ) -> int: ...
+def find_lines_spelled(
+    buf: bytes | bytearray | memoryview,
+    start: int,
+    end: int,
+    spellings: tuple[bytes, ...],
+    out: array[int],
+    /,
+) -> int: ...

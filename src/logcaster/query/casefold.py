@@ -8,8 +8,8 @@ Kelvin sign; Cyrillic o: its capital and the narrow o, U+1C82). From a piece of 
 
 - when every character's orbit is itself or an ASCII letter pair, one ASCII
   case-insensitive SIMD search (:func:`find_lines_icase`, C, GIL released);
-- else, when the piece has few spellings (at most :data:`MAX_VARIANTS`), a search
-  for any of them (the OR pass of :mod:`.filters`).
+- else, when the piece has few spellings (at most :data:`MAX_VARIANTS`, all of one
+  length in bytes), one search for any of them (:func:`find_lines_spelled`, C).
 
 Orbits are computed from Python's case tables, closed under lower, upper and
 casefold both ways, so they hold RE2's (``tests/test_casefold.py`` checks
@@ -28,6 +28,7 @@ from functools import cache
 from itertools import product
 
 from ..scan import Buffer, py_find_lines
+from .filters import py_filter_lines
 
 MAX_VARIANTS = 8
 MIN_BYTES = 3
@@ -86,6 +87,8 @@ def _ascii_pair(ch: str) -> bool:
 
 def folded_literals(pattern: str) -> tuple[str, ...]:
     """Runs of plain characters every match of a ``(?i)`` pattern holds (up to case)."""
+    if "[:" in pattern or "[=" in pattern or "[." in pattern:
+        return ()  # POSIX classes: RE2 and Python read them differently
     try:
         parsed = _sre_parser.parse(pattern)
     except Exception:  # RE2-only syntax, or not a valid Python pattern
@@ -117,21 +120,22 @@ def _best_ascii(literal: str) -> str:
 
 def _best_variants(literal: str) -> tuple[bytes, ...]:
     """The spellings of the piece of ``literal`` with the most bytes among those with
-    at most MAX_VARIANTS spellings; none when no piece has MIN_BYTES."""
+    at most MAX_VARIANTS spellings of one length; none when no piece has MIN_BYTES."""
     best: tuple[int, str] = (0, "")
     for i in range(len(literal)):
         ways = 1
         for j in range(i, len(literal)):
-            ways *= len(orbit(literal[j]))
-            if ways > MAX_VARIANTS:
+            spellings = orbit(literal[j])
+            ways *= len(spellings)
+            if ways > MAX_VARIANTS or len({_nbytes(c) for c in spellings}) > 1:
                 break
             size = _nbytes(literal[i : j + 1])
             if size > best[0]:
                 best = (size, literal[i : j + 1])
     if best[0] < MIN_BYTES:
         return ()
-    spellings = product(*(sorted(orbit(ch)) for ch in best[1]))
-    encoded = {"".join(s).encode("utf-8", "surrogateescape") for s in spellings}
+    ways_of = product(*(sorted(orbit(ch)) for ch in best[1]))
+    encoded = {"".join(s).encode("utf-8", "surrogateescape") for s in ways_of}
     return tuple(sorted(encoded))
 
 
@@ -161,9 +165,18 @@ def py_find_lines_icase(buf: Buffer, start: int, end: int, needle: bytes, out: a
     return count
 
 
+def py_find_lines_spelled(
+    buf: Buffer, start: int, end: int, spellings: tuple[bytes, ...], out: array[int]
+) -> int:
+    """:func:`find_lines_spelled` in Python: the OR pass of the literal filter."""
+    return py_filter_lines(buf, start, end, (), spellings, 0, out)
+
+
 HAVE_NATIVE = True
 try:
     from .._speedups import find_lines_icase as find_lines_icase
+    from .._speedups import find_lines_spelled as find_lines_spelled
 except ImportError:  # pragma: no cover - depends on the install
     HAVE_NATIVE = False
     find_lines_icase = py_find_lines_icase
+    find_lines_spelled = py_find_lines_spelled

@@ -16,7 +16,7 @@ from __future__ import annotations
 from array import array
 
 from ..scan import count_lines, find_lines
-from .casefold import Folded, find_lines_icase, fold_prefilter
+from .casefold import Folded, find_lines_icase, find_lines_spelled, fold_prefilter
 from .filters import filter_lines, prefix_lines
 from .levels import level_mask
 from .literals import literal_needs
@@ -110,7 +110,7 @@ class Matcher:
             if self.folded.ascii:
                 find_lines_icase(buf, start, end, self.folded.ascii, found)
             else:
-                filter_lines(buf, start, end, (), self.folded.variants, 0, found)
+                find_lines_spelled(buf, start, end, self.folded.variants, found)
             return found
         if not prefilters:
             return whole
