@@ -4,7 +4,7 @@
  * for a tuple of 1-64 bytes objects of one length (the case spellings of a piece
  * of a (?i) literal: "бка", "БКА", "бКа", ...). Per position the set of bytes any
  * spelling has there is known; two positions whose sets are smallest are tested
- * many bytes at a time (SSE2), then the other positions against their sets, then
+ * many bytes at a time (AVX2 or SSE2), then the other positions against their sets, then
  * the spellings in full. One pass instead of one per spelling.
  * Reference: the OR pass of filter_lines with the same spellings.
  */
@@ -12,7 +12,9 @@
 #include "_speedups.h"
 #include <stdint.h>
 #include <string.h>
-#if defined(__SSE2__)
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
@@ -85,12 +87,52 @@ choose_anchors(Spelled *s)
     }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"))) static const unsigned char *
+find_avx2(const Spelled *s, const unsigned char *p, size_t n, size_t *done)
+{
+    size_t k = s->k, i = 0;
+    __m256i a[MAX_ANCHOR], b[MAX_ANCHOR];
+    for (int t = 0; t < s->nopts[0]; t++)
+        a[t] = _mm256_set1_epi8((char)s->opts[0][t]);
+    for (int t = 0; t < s->nopts[1]; t++)
+        b[t] = _mm256_set1_epi8((char)s->opts[1][t]);
+    for (; i + k - 1 + 32 <= n; i += 32) {
+        __m256i va = _mm256_loadu_si256((const __m256i *)(p + i + s->at[0]));
+        __m256i vb = _mm256_loadu_si256((const __m256i *)(p + i + s->at[1]));
+        __m256i ma = _mm256_cmpeq_epi8(va, a[0]), mb = _mm256_cmpeq_epi8(vb, b[0]);
+        for (int t = 1; t < s->nopts[0]; t++)
+            ma = _mm256_or_si256(ma, _mm256_cmpeq_epi8(va, a[t]));
+        for (int t = 1; t < s->nopts[1]; t++)
+            mb = _mm256_or_si256(mb, _mm256_cmpeq_epi8(vb, b[t]));
+        unsigned m = (unsigned)_mm256_movemask_epi8(_mm256_and_si256(ma, mb));
+        while (m) {
+            unsigned bit = (unsigned)__builtin_ctz(m);
+            if (matches_at(s, p + i + bit))
+                return p + i + bit;
+            m &= m - 1;
+        }
+    }
+    *done = i;
+    return NULL;
+}
+#endif
+
+static int has_avx2 = -1;
+
 static const unsigned char *
 find_spelled(const Spelled *s, const unsigned char *p, size_t n)
 {
     size_t k = s->k, i = 0;
     if (n < k)
         return NULL;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (has_avx2 && s->nopts[0] && s->nopts[1]) {
+        const unsigned char *hit = find_avx2(s, p, n, &i);
+        if (hit != NULL)
+            return hit;
+    }
+#endif
 #ifdef __SSE2__
     if (s->nopts[0] && s->nopts[1]) {
         __m128i a[MAX_ANCHOR], b[MAX_ANCHOR];
@@ -160,6 +202,14 @@ lc_find_lines_spelled(PyObject *self, PyObject *args)
         }
     }
     choose_anchors(&s);
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (has_avx2 < 0) {
+        __builtin_cpu_init();
+        has_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+    }
+#else
+    has_avx2 = 0;
+#endif
     if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
         return NULL;
     if (start < 0 || end < start || end > view.len) {

@@ -30,7 +30,7 @@ from itertools import product
 from ..scan import Buffer, py_find_lines
 from .filters import py_filter_lines
 
-MAX_VARIANTS = 8
+MAX_VARIANTS = 64  # one C pass checks them all (_spelled.c)
 MIN_BYTES = 3
 # Code points with case mappings (all of Unicode's cased letters lie in these).
 _CASED = ((0, 0x3400), (0xA000, 0xAC00), (0xF900, 0x20000))
