@@ -23,6 +23,8 @@ from .literals import literal_needs
 from .regex import compile_regex, regex_lines, required_literals
 from .spec import QuerySpec
 
+SAMPLE_BYTES = 1 << 20  # of the first region, to see which AND literal is rarest
+
 
 class Matcher:
     """A compiled QuerySpec: one filter pass, then the regex over what is left."""
@@ -50,6 +52,7 @@ class Matcher:
         self.folded: Folded | None = None  # a prefilter for a (?i) pattern
         if self.regex is not None and not self.filtered:
             self._choose_prefilter(spec.regex or "")
+        self._unsampled = True  # AND literals not yet ordered by how rare they are
         self._best = 0  # the prefilter that last narrowed a block down
         self._misses = 0  # blocks where no prefilter did
 
@@ -75,6 +78,8 @@ class Matcher:
             return 0
         regex = self.regex
         if self.filtered:
+            if self._unsampled and len(self.all_of) > 1:
+                self._order_by_rarity(buf, start, end)
             if regex is None:
                 return filter_lines(buf, start, end, self.all_of, self.any_of, self.levels, spans)
             found: array[int] = array("q")
@@ -85,6 +90,16 @@ class Matcher:
             _add(spans, start, end)
             return count_lines(buf, start, end)
         return regex_lines(regex, buf, self._narrow(buf, start, end), spans)
+
+    def _order_by_rarity(self, buf: bytearray | bytes, start: int, end: int) -> None:
+        """Put the AND literal on the fewest lines of a first region first: the C pass
+        scans for the first one and checks the others inside its lines only. The
+        order changes no result."""
+        self._unsampled = False
+        end = min(end, start + SAMPLE_BYTES)
+        end = buf.rfind(b"\n", start, end) + 1 or end  # whole lines
+        lines = {k: find_lines(buf, start, end, k, array("q")) for k in self.all_of}
+        self.all_of = tuple(sorted(self.all_of, key=lambda k: (lines[k], -len(k))))
 
     def _narrow(self, buf: bytearray | bytes, start: int, end: int) -> array[int]:
         """The regions of ``buf[start:end]`` a regex-only query must scan: the lines
