@@ -24,6 +24,7 @@ from .regex import compile_regex, regex_lines, required_literals
 from .spec import QuerySpec
 
 SAMPLE_BYTES = 1 << 20  # of the first region, to see which AND literal is rarest
+RARE = 4  # a required literal narrows a region down when on at most 1/RARE of its bytes
 
 
 class Matcher:
@@ -103,11 +104,13 @@ class Matcher:
 
     def _narrow(self, buf: bytearray | bytes, start: int, end: int) -> array[int]:
         """The regions of ``buf[start:end]`` a regex-only query must scan: the lines
-        holding one of the pattern's required literals when one is rare here (at
-        most 1/32 of the bytes), or one of its branches' literals, else the whole
-        region. A literal found on most
-        lines is no filter: the next one is tried; after a few blocks where none
-        narrows the region down, the matcher stops trying."""
+        starting with a prefix every match needs (``^<1[0-9]>``); the lines holding
+        one spelling of what every match holds (``level=(error|warn)``, branches);
+        the lines holding a required literal when one is rare here (on at most
+        1/RARE of the bytes: a literal on most lines is no filter, the next one is
+        tried, and after a few blocks where none narrows the region down the
+        matcher stops trying); the (?i) candidates (:mod:`.casefold`); else the
+        whole region. RE2 then reads only these."""
         # Worker threads share this matcher and adapt it as they go: read its
         # state once, into locals, so another thread's update cannot bite.
         prefilters, best = self.prefilters, self._best
@@ -134,7 +137,7 @@ class Matcher:
             found = array("q")
             if not find_lines(buf, start, end, prefilters[i], found):
                 return found  # a literal every match needs is absent
-            if (sum(found[1::2]) - sum(found[::2])) * 32 <= end - start:
+            if (sum(found[1::2]) - sum(found[::2])) * RARE <= end - start:
                 self._best = i
                 return found
         self._misses += 1
