@@ -5,7 +5,6 @@ live taps. Transport-free: the protocol adapter writes what this yields.
 
 from __future__ import annotations
 
-import asyncio
 from array import array
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Protocol
@@ -135,17 +134,12 @@ class LineHandler:
             yield header
 
     async def _stream(self, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-        """Pull rendered chunks on the pool, one ahead: the next chunk is rendered
-        while the connection sends the last one."""
-        pool = self.engine.pool
-        pending = asyncio.ensure_future(pool.run(next, chunks, None))
-        try:
-            while (chunk := await pending) is not None:
-                pending = asyncio.ensure_future(pool.run(next, chunks, None))
-                yield chunk
-        finally:
-            if not pending.done():
-                pending.cancel()
+        """Pull rendered chunks on the pool (rendering may be per-line Python work)."""
+        while True:
+            chunk = await self.engine.pool.run(next, chunks, None)
+            if chunk is None:
+                return
+            yield chunk
 
     async def _follow(self, spec: QuerySpec, peer: Peer | None) -> AsyncIterator[bytes]:
         if peer is None:
