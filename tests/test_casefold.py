@@ -135,3 +135,12 @@ def test_a_folded_prefilter_keeps_every_match(pattern: str) -> None:
     count = matcher.scan(data, 0, len(data), spans)
     rx = re2.compile(pattern.encode())
     assert count == sum(1 for ln in lines if rx.search(ln))
+
+
+@pytest.mark.parametrize(
+    "pattern", ["(?i)abcd\\nefgh", "(?i)жжж\\nжжж", "^ab\\ncd", "x(a\\n|b\\n)y"]
+)
+def test_a_newline_in_a_literal_is_no_error(pattern: str) -> None:
+    """A match would span two lines: no line matches, and no prefilter chokes on it."""
+    data = b"abcd\nefgh\nab\ncd\nxa\ny\n"
+    assert Matcher(QuerySpec(regex=pattern)).scan(data, 0, len(data), array("q")) == 0

@@ -102,7 +102,9 @@ def folded_literals(pattern: str) -> tuple[str, ...]:
             runs[-1].append(arg)
         elif runs[-1]:
             runs.append([])
-    return tuple("".join(map(chr, r)) for r in runs if r)
+    # A line holds no newline: the pieces between them are what a match needs.
+    pieces = ("".join(map(chr, r)).split("\n") for r in runs if r)
+    return tuple(p for split in pieces for p in split if p)
 
 
 def _nbytes(text: str) -> int:

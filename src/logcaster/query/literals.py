@@ -158,7 +158,13 @@ def literal_needs(pattern: str) -> Needs:
         return Needs()
     if parsed.state.flags & (re.IGNORECASE | re.VERBOSE):
         return Needs()
-    items = list(parsed)
+    needs = _needs(list(parsed))
+    if any(b"\n" in s for s in (*needs.any_of, *needs.prefixes)):
+        return Needs()  # such a pattern matches no line; RE2 finds that out
+    return needs
+
+
+def _needs(items: Any) -> Needs:
     if len(items) == 1 and items[0][0] is _sre_constants.BRANCH:
         branches = [list(b) for b in items[0][1][1]]
         or_empty = any(_empty_only(b) for b in branches)
