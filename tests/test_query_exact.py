@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import parse_found, start_server
 
-from logcaster.query import filters
+from logcaster.query import casefold, filters
 from logcaster.query import matcher as matcher_module
 from logcaster.query.engine import search_views
 from logcaster.query.levels import level_of
@@ -50,6 +50,15 @@ TOKENS = [
     b"x",
     b"=",
     b"ab",
+    b"TimeOut",
+    b"meout",
+    b"\xc4\xb1",  # dotless i
+    b"\xe2\x84\xaa",  # Kelvin sign: (?i)k matches it
+    b"\xc5\xbf",  # long s: (?i)s matches it
+    "ошибка".encode(),
+    "ОШИБКА".encode(),
+    "оШиБкА".encode(),
+    "\u1c82\u0448\u0438\u0431\u043a\u0430".encode(),  # narrow o: (?i) Cyrillic o matches it
 ]
 line_st = (
     st.lists(st.sampled_from(TOKENS), min_size=1, max_size=8)
@@ -78,6 +87,26 @@ REGEXES = [
     "ERROR|info|<11>",
     "a.b",
     r"\C",
+    "(?i)timeout",
+    "(?i)TIMEOUT",
+    "(?i)meout",
+    "(?i)ошибка",
+    "(?i)ОШИБКА",
+    "(?i)\u1c82ш",
+    "(?i)kis",
+    "(?i)\u212ais",
+    "^<1[0-9]>",
+    "^<1[0-9]>|GET",
+    "^ERROR ?(a|b)",
+    "^(ERROR|WARN)",
+    "level=(warn|debug)",
+    "^a[bx]",
+    "^$|ab",
+    "ab|^$",
+    "[ab]GET|x=",
+    "^x=?ab",
+    "[[:alpha:]]ab",
+    "[[:upper:]]RROR",
 ]
 LEVELS = ["ERROR", "WARN", "INFO", "DEBUG", "EMERG", "CRITICAL"]
 
@@ -138,7 +167,15 @@ def test_every_shape_matches_the_per_line_model(
         for native in (True, False):
             # the fallbacks: google-re2 for the regex, Python for the filter pass
             scanner = filters.filter_lines if native else filters.py_filter_lines
-            with patch.object(matcher_module, "filter_lines", scanner):
+            icase = casefold.find_lines_icase if native else casefold.py_find_lines_icase
+            prefix = filters.prefix_lines if native else filters.py_prefix_lines
+            spelled = casefold.find_lines_spelled if native else casefold.py_find_lines_spelled
+            with (
+                patch.object(matcher_module, "filter_lines", scanner),
+                patch.object(matcher_module, "prefix_lines", prefix),
+                patch.object(matcher_module, "find_lines_spelled", spelled),
+                patch.object(matcher_module, "find_lines_icase", icase),
+            ):
                 count, got = found_lines(ring, Matcher(qs, native=native))
             assert got == expected, (qs, native)
             assert count == len(got), (qs, native)  # FOUND equals the lines sent

@@ -188,3 +188,39 @@ def lines_of(data: bytes) -> list[bytes]:
     parts = data.split(b"\n")
     out = [p + b"\n" for p in parts[:-1]]
     return [*out, parts[-1]] if parts[-1] else out
+
+
+utf8_pieces = st.sampled_from(
+    [
+        b"a" * 40,
+        b"plain ascii line\n",
+        "ошибка".encode(),
+        "für".encode(),
+        "€".encode(),
+        "😀".encode(),
+        b"\xc0\xaf",  # overlong
+        b"\xe0\x80\xaf",  # overlong
+        b"\xed\xa0\x80",  # surrogate
+        b"\xf4\x90\x80\x80",  # above U+10FFFF
+        b"\xf5\x80\x80\x80",
+        b"\xe2\x82",  # truncated
+        b"\x80",
+        b"\xff",
+        b"\n",
+    ]
+)
+
+
+@given(st.one_of(st.lists(utf8_pieces, max_size=30).map(b"".join), st.binary(max_size=300)))
+def test_utf8_valid_matches_a_strict_decode(data: bytes) -> None:
+    assert native.utf8_valid(data) == scan.py_utf8_valid(data)
+    # Every alignment of the SIMD ASCII skip, and a large input (GIL released).
+    for cut in range(min(len(data), 33)):
+        assert native.utf8_valid(data[cut:]) == scan.py_utf8_valid(data[cut:])
+    assert native.utf8_valid(b"x" * 5000 + data) == scan.py_utf8_valid(data)
+
+
+def test_as_utf8_replaces_only_invalid_bytes() -> None:
+    good = "naïve ошибка\n".encode() * 1000
+    assert scan.as_utf8(good) is good
+    assert scan.as_utf8(good + b"\xff\n") == good + "\ufffd\n".encode()

@@ -461,6 +461,14 @@ static PyMethodDef methods[] = {
      "split_frames(buf, end, max_line, skip, state, out) -> (out_len, pos, skip, state, lines, truncated, malformed)"},
     {"native_strings", lc_native_strings, METH_VARARGS,
      "native_strings(buf) -> (ClickHouse Native String column of buf's lines, line count)"},
+    {"utf8_valid", lc_utf8_valid, METH_VARARGS,
+     "utf8_valid(data) -> whether data is valid UTF-8 (as a strict decode), GIL released"},
+    {"find_lines_icase", lc_find_lines_icase, METH_VARARGS,
+     "find_lines_icase(buf, start, end, needle, out) -> lines holding needle, ASCII case folded"},
+    {"prefix_lines", lc_prefix_lines, METH_VARARGS,
+     "prefix_lines(buf, start, end, prefixes, out) -> lines starting with one of prefixes"},
+    {"find_lines_spelled", lc_find_lines_spelled, METH_VARARGS,
+     "find_lines_spelled(buf, start, end, spellings, out) -> lines holding one spelling"},
     {NULL, NULL, 0, NULL},
 };
 

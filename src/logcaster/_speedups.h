@@ -27,5 +27,9 @@ PyObject *lc_native_strings(PyObject *self, PyObject *args); /* _native.c */
 PyObject *lc_field_lines(PyObject *self, PyObject *args);
 PyObject *lc_field_values(PyObject *self, PyObject *args);
 PyObject *lc_level_lines(PyObject *self, PyObject *args);
+PyObject *lc_utf8_valid(PyObject *self, PyObject *args);
+PyObject *lc_find_lines_icase(PyObject *self, PyObject *args);
+PyObject *lc_prefix_lines(PyObject *self, PyObject *args);
+PyObject *lc_find_lines_spelled(PyObject *self, PyObject *args);
 
 #endif

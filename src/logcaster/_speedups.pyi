@@ -61,3 +61,28 @@ def field_values(
 def level_lines(
     buf: Buffer, spans: array[int], levels: int, out: array[int], unsure: array[int], /
 ) -> int: ...
+def utf8_valid(data: bytes | bytearray | memoryview, /) -> bool: ...
+def find_lines_icase(
+    buf: bytes | bytearray | memoryview,
+    start: int,
+    end: int,
+    needle: bytes,
+    out: array[int],
+    /,
+) -> int: ...
+def prefix_lines(
+    buf: bytes | bytearray | memoryview,
+    start: int,
+    end: int,
+    prefixes: tuple[bytes, ...],
+    out: array[int],
+    /,
+) -> int: ...
+def find_lines_spelled(
+    buf: bytes | bytearray | memoryview,
+    start: int,
+    end: int,
+    spellings: tuple[bytes, ...],
+    out: array[int],
+    /,
+) -> int: ...

@@ -92,15 +92,23 @@ def py_count_lines(buf: Buffer, start: int, end: int) -> int:
     return bytes(memoryview(buf)[start:end]).count(b"\n")
 
 
-def as_utf8(data: bytes) -> bytes:
-    """``data`` if it is valid UTF-8, else with invalid sequences replaced by U+FFFD."""
-    if data.isascii():
-        return data
+def py_utf8_valid(data: Buffer) -> bool:
+    """Whether ``data`` is valid UTF-8 (a strict decode succeeds)."""
     try:
-        data.decode("utf-8")
+        str(data, "utf-8")
     except UnicodeDecodeError:
-        return data.decode("utf-8", "replace").encode("utf-8")
-    return data
+        return False
+    return True
+
+
+def as_utf8(data: bytes) -> bytes:
+    """``data`` if it is valid UTF-8, else with invalid sequences replaced by U+FFFD.
+
+    Replies are text: a client decoding them strictly must not fail on a line
+    that was stored with invalid bytes. The check runs in C (GIL released)."""
+    if utf8_valid(data):
+        return data
+    return data.decode("utf-8", "replace").encode("utf-8")
 
 
 def py_prefault(buf: bytearray) -> None:
@@ -116,6 +124,7 @@ try:
     from ._speedups import gather as gather
     from ._speedups import gather_stamped as gather_stamped
     from ._speedups import prefault as prefault
+    from ._speedups import utf8_valid as utf8_valid
 except ImportError:  # pragma: no cover - depends on the install
     HAVE_NATIVE = False
     clean_lines = py_clean_lines
@@ -124,3 +133,4 @@ except ImportError:  # pragma: no cover - depends on the install
     gather = py_gather
     gather_stamped = py_gather_stamped
     prefault = py_prefault
+    utf8_valid = py_utf8_valid

@@ -54,11 +54,37 @@ def py_filter_lines(
     return count
 
 
+def py_prefix_lines(
+    buf: Buffer, start: int, end: int, prefixes: tuple[bytes, ...], out: array[int]
+) -> int:
+    """Append the spans of the lines of ``buf[start:end]`` that start with one of
+    ``prefixes``; count them."""
+    data = bytes(memoryview(buf)[start:end])
+    count = 0
+    first = len(out)
+    pos = 0
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        le = len(data) if nl < 0 else nl + 1
+        line = data[pos : le if nl < 0 else nl]
+        if any(line.startswith(p) for p in prefixes):
+            if len(out) > first and out[-1] == start + pos:
+                out[-1] = start + le
+            else:
+                out.append(start + pos)
+                out.append(start + le)
+            count += 1
+        pos = le
+    return count
+
+
 HAVE_NATIVE = True
 try:
     from .._speedups import filter_lines as filter_lines
     from .._speedups import line_level as line_level
+    from .._speedups import prefix_lines as prefix_lines
 except ImportError:  # pragma: no cover - depends on the install
     HAVE_NATIVE = False
+    prefix_lines = py_prefix_lines
     filter_lines = py_filter_lines
     line_level = py_line_level

@@ -16,10 +16,15 @@ from __future__ import annotations
 from array import array
 
 from ..scan import count_lines, find_lines
-from .filters import filter_lines
+from .casefold import Folded, find_lines_icase, find_lines_spelled, fold_prefilter
+from .filters import filter_lines, prefix_lines
 from .levels import level_mask
-from .regex import alternative_literals, compile_regex, regex_lines, required_literals
+from .literals import literal_needs
+from .regex import compile_regex, regex_lines, required_literals
 from .spec import QuerySpec
+
+SAMPLE_BYTES = 1 << 20  # of the first region, to see which AND literal is rarest
+RARE = 4  # a required literal narrows a region down when on at most 1/RARE of its bytes
 
 
 class Matcher:
@@ -43,12 +48,29 @@ class Matcher:
         self.filtered = bool(self.all_of or self.any_of or self.levels)
         self.prefilters: tuple[bytes, ...] = ()
         self.alternatives: tuple[bytes, ...] = ()  # one of these is in every match
+        self.or_empty = False  # ... unless the line is empty
+        self.prefixes: tuple[bytes, ...] = ()  # every matching line starts with one
+        self.folded: Folded | None = None  # a prefilter for a (?i) pattern
         if self.regex is not None and not self.filtered:
-            self.prefilters = required_literals(spec.regex or "")
-            if not self.prefilters:
-                self.alternatives = alternative_literals(spec.regex or "")
+            self._choose_prefilter(spec.regex or "")
+        self._unsampled = True  # AND literals not yet ordered by how rare they are
         self._best = 0  # the prefilter that last narrowed a block down
         self._misses = 0  # blocks where no prefilter did
+
+    def _choose_prefilter(self, pattern: str) -> None:
+        """The literal search that narrows a regex-only query down: line prefixes,
+        spellings (one of which is on every matching line), required literals
+        (tried in turn, kept where rare), or the (?i) ones, by what is known."""
+        self.prefilters = required_literals(pattern)
+        needs = literal_needs(pattern)
+        longest = len(self.prefilters[0]) if self.prefilters else 0
+        shortest = min(map(len, needs.any_of), default=0)
+        if needs.prefixes and min(map(len, needs.prefixes)) >= max(shortest, longest):
+            self.prefixes, self.prefilters = needs.prefixes, ()
+        elif shortest > longest and (len(needs.any_of) <= 2 or not self.prefilters):
+            self.alternatives, self.or_empty, self.prefilters = needs.any_of, needs.or_empty, ()
+        elif not self.prefilters:
+            self.folded = fold_prefilter(pattern)
 
     # ----------------------------------------------------------- scanning
     def scan(self, buf: bytearray | bytes, start: int, end: int, spans: array[int]) -> int:
@@ -57,6 +79,8 @@ class Matcher:
             return 0
         regex = self.regex
         if self.filtered:
+            if self._unsampled and len(self.all_of) > 1:
+                self._order_by_rarity(buf, start, end)
             if regex is None:
                 return filter_lines(buf, start, end, self.all_of, self.any_of, self.levels, spans)
             found: array[int] = array("q")
@@ -68,20 +92,43 @@ class Matcher:
             return count_lines(buf, start, end)
         return regex_lines(regex, buf, self._narrow(buf, start, end), spans)
 
+    def _order_by_rarity(self, buf: bytearray | bytes, start: int, end: int) -> None:
+        """Put the AND literal on the fewest lines of a first region first: the C pass
+        scans for the first one and checks the others inside its lines only. The
+        order changes no result."""
+        self._unsampled = False
+        end = min(end, start + SAMPLE_BYTES)
+        end = buf.rfind(b"\n", start, end) + 1 or end  # whole lines
+        lines = {k: find_lines(buf, start, end, k, array("q")) for k in self.all_of}
+        self.all_of = tuple(sorted(self.all_of, key=lambda k: (lines[k], -len(k))))
+
     def _narrow(self, buf: bytearray | bytes, start: int, end: int) -> array[int]:
         """The regions of ``buf[start:end]`` a regex-only query must scan: the lines
-        holding one of the pattern's required literals when one is rare here (at
-        most 1/32 of the bytes), or one of its branches' literals, else the whole
-        region. A literal found on most
-        lines is no filter: the next one is tried; after a few blocks where none
-        narrows the region down, the matcher stops trying."""
+        starting with a prefix every match needs (``^<1[0-9]>``); the lines holding
+        one spelling of what every match holds (``level=(error|warn)``, branches);
+        the lines holding a required literal when one is rare here (on at most
+        1/RARE of the bytes: a literal on most lines is no filter, the next one is
+        tried, and after a few blocks where none narrows the region down the
+        matcher stops trying); the (?i) candidates (:mod:`.casefold`); else the
+        whole region. RE2 then reads only these."""
         # Worker threads share this matcher and adapt it as they go: read its
         # state once, into locals, so another thread's update cannot bite.
         prefilters, best = self.prefilters, self._best
         whole = array("q", (start, end))
+        found: array[int] = array("q")
+        if self.prefixes:
+            prefix_lines(buf, start, end, self.prefixes, found)
+            return found
         if self.alternatives:
-            found: array[int] = array("q")
+            if self.or_empty and _has_empty_line(buf, start, end):
+                return whole
             filter_lines(buf, start, end, (), self.alternatives, 0, found)
+            return found
+        if self.folded is not None:
+            if self.folded.ascii:
+                find_lines_icase(buf, start, end, self.folded.ascii, found)
+            else:
+                find_lines_spelled(buf, start, end, self.folded.variants, found)
             return found
         if not prefilters:
             return whole
@@ -90,13 +137,18 @@ class Matcher:
             found = array("q")
             if not find_lines(buf, start, end, prefilters[i], found):
                 return found  # a literal every match needs is absent
-            if (sum(found[1::2]) - sum(found[::2])) * 32 <= end - start:
+            if (sum(found[1::2]) - sum(found[::2])) * RARE <= end - start:
                 self._best = i
                 return found
         self._misses += 1
         if self._misses >= 3:
             self.prefilters = ()
         return whole
+
+
+def _has_empty_line(buf: bytearray | bytes, start: int, end: int) -> bool:
+    """Whether ``buf[start:end]`` (whole lines) holds an empty line (one SIMD search)."""
+    return buf[start] == 0x0A or bool(find_lines(buf, start, end, b"\n\n", array("q")))
 
 
 def _add(spans: array[int], start: int, end: int) -> None:

@@ -145,9 +145,11 @@ def required_literals(pattern: str, min_len: int = 3) -> tuple[bytes, ...]:
 
     The pattern is read with Python's own regex parser; only top-level runs of
     literal characters count, and anything either parser may read differently
-    (flags, RE2-only escapes, errors) yields none, so the answer errs towards
-    "none" and never names a literal that a match could lack.
+    (flags, RE2-only escapes, POSIX classes, errors) yields none, so the answer
+    errs towards "none" and never names a literal that a match could lack.
     """
+    if "[:" in pattern or "[=" in pattern or "[." in pattern:
+        return ()  # ``[[:alpha:]]x``: Python reads a set, then the literal "]x"
     try:
         parsed = _sre_parser.parse(pattern)
     except Exception:  # RE2-only syntax, or not a valid Python pattern
@@ -162,37 +164,6 @@ def required_literals(pattern: str, min_len: int = 3) -> tuple[bytes, ...]:
             runs.append([])
     found = {"".join(map(chr, r)).encode("utf-8", "surrogateescape") for r in runs}
     return tuple(sorted((f for f in found if len(f) >= min_len), key=len, reverse=True))
-
-
-def alternative_literals(pattern: str, min_len: int = 3) -> tuple[bytes, ...]:
-    """For a pattern that is an alternation at the top (``timeout|refused``), one
-    literal per branch that every match of that branch contains; else none.
-
-    A match of the pattern holds one of them, so the lines holding none can be
-    skipped. Same caution as :func:`required_literals`: any doubt yields none.
-    """
-    try:
-        parsed = _sre_parser.parse(pattern)
-    except Exception:
-        return ()
-    if parsed.state.flags & (re.IGNORECASE | re.VERBOSE) or len(parsed) != 1:
-        return ()
-    op, arg = parsed[0]
-    if op is not _sre_constants.BRANCH:
-        return ()
-    out: list[bytes] = []
-    for branch in arg[1]:
-        runs: list[list[int]] = [[]]
-        for bop, barg in branch:
-            if bop is _sre_constants.LITERAL:
-                runs[-1].append(barg)
-            elif runs[-1]:
-                runs.append([])
-        best = max(runs, key=len)
-        if len(best) < min_len:
-            return ()
-        out.append("".join(map(chr, best)).encode("utf-8", "surrogateescape"))
-    return tuple(dict.fromkeys(out))
 
 
 def literal_options() -> re2.Options:

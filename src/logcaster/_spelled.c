@@ -1,0 +1,247 @@
+/* Lines holding one of several same-length spellings, in one pass, GIL released.
+ *
+ * find_lines_spelled(buf, start, end, spellings, out) -> int: like find_lines,
+ * for a tuple of 1-64 bytes objects of one length (the case spellings of a piece
+ * of a (?i) literal: "бка", "БКА", "бКа", ...). Per position the set of bytes any
+ * spelling has there is known; two positions whose sets are smallest are tested
+ * many bytes at a time (AVX2 or SSE2), then the other positions against their sets, then
+ * the spellings in full. One pass instead of one per spelling.
+ * Reference: the OR pass of filter_lines with the same spellings.
+ */
+#define _GNU_SOURCE
+#include "_speedups.h"
+#include <stdint.h>
+#include <string.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#define MAX_SPELLINGS 64
+#define MAX_LEN 64
+#define MAX_ANCHOR 4 /* bytes a SIMD anchor position may take */
+
+typedef struct {
+    const unsigned char *sp[MAX_SPELLINGS];
+    Py_ssize_t n;
+    size_t k;
+    uint64_t set[MAX_LEN][4]; /* bytes allowed at each position */
+    unsigned char opts[2][MAX_ANCHOR];
+    int nopts[2];
+    size_t at[2];
+} Spelled;
+
+static int
+allowed(const Spelled *s, size_t j, unsigned char c)
+{
+    return (int)((s->set[j][c >> 6] >> (c & 63)) & 1);
+}
+
+static int
+matches_at(const Spelled *s, const unsigned char *p)
+{
+    for (size_t j = 0; j < s->k; j++)
+        if (!allowed(s, j, p[j]))
+            return 0;
+    for (Py_ssize_t i = 0; i < s->n; i++)
+        if (memcmp(p, s->sp[i], s->k) == 0)
+            return 1;
+    return 0;
+}
+
+static int
+set_size(const Spelled *s, size_t j)
+{
+    int count = 0;
+    for (int w = 0; w < 4; w++)
+        count += __builtin_popcountll(s->set[j][w]);
+    return count;
+}
+
+/* Two anchor positions: the smallest sets, ties broken by distance apart. */
+static void
+choose_anchors(Spelled *s)
+{
+    size_t best0 = 0, best1 = s->k - 1;
+    int bestscore = 1 << 30;
+    for (size_t a = 0; a < s->k; a++) {
+        for (size_t b = a; b < s->k; b++) {
+            int score = (set_size(s, a) + set_size(s, b)) * 1024 - (int)(b - a);
+            if (score < bestscore) {
+                bestscore = score;
+                best0 = a;
+                best1 = b;
+            }
+        }
+    }
+    s->at[0] = best0;
+    s->at[1] = best1;
+    for (int t = 0; t < 2; t++) {
+        s->nopts[t] = 0;
+        for (int c = 0; c < 256; c++)
+            if (allowed(s, s->at[t], (unsigned char)c) && s->nopts[t] < MAX_ANCHOR)
+                s->opts[t][s->nopts[t]++] = (unsigned char)c;
+        if (set_size(s, s->at[t]) > MAX_ANCHOR)
+            s->nopts[t] = 0; /* too many: this position is not tested by SIMD */
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"))) static const unsigned char *
+find_avx2(const Spelled *s, const unsigned char *p, size_t n, size_t *done)
+{
+    size_t k = s->k, i = 0;
+    __m256i a[MAX_ANCHOR], b[MAX_ANCHOR];
+    for (int t = 0; t < s->nopts[0]; t++)
+        a[t] = _mm256_set1_epi8((char)s->opts[0][t]);
+    for (int t = 0; t < s->nopts[1]; t++)
+        b[t] = _mm256_set1_epi8((char)s->opts[1][t]);
+    for (; i + k - 1 + 32 <= n; i += 32) {
+        __m256i va = _mm256_loadu_si256((const __m256i *)(p + i + s->at[0]));
+        __m256i vb = _mm256_loadu_si256((const __m256i *)(p + i + s->at[1]));
+        __m256i ma = _mm256_cmpeq_epi8(va, a[0]), mb = _mm256_cmpeq_epi8(vb, b[0]);
+        for (int t = 1; t < s->nopts[0]; t++)
+            ma = _mm256_or_si256(ma, _mm256_cmpeq_epi8(va, a[t]));
+        for (int t = 1; t < s->nopts[1]; t++)
+            mb = _mm256_or_si256(mb, _mm256_cmpeq_epi8(vb, b[t]));
+        unsigned m = (unsigned)_mm256_movemask_epi8(_mm256_and_si256(ma, mb));
+        while (m) {
+            unsigned bit = (unsigned)__builtin_ctz(m);
+            if (matches_at(s, p + i + bit))
+                return p + i + bit;
+            m &= m - 1;
+        }
+    }
+    *done = i;
+    return NULL;
+}
+#endif
+
+static int has_avx2 = -1;
+
+static const unsigned char *
+find_spelled(const Spelled *s, const unsigned char *p, size_t n)
+{
+    size_t k = s->k, i = 0;
+    if (n < k)
+        return NULL;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (has_avx2 && s->nopts[0] && s->nopts[1]) {
+        const unsigned char *hit = find_avx2(s, p, n, &i);
+        if (hit != NULL)
+            return hit;
+    }
+#endif
+#ifdef __SSE2__
+    if (s->nopts[0] && s->nopts[1]) {
+        __m128i a[MAX_ANCHOR], b[MAX_ANCHOR];
+        for (int t = 0; t < s->nopts[0]; t++)
+            a[t] = _mm_set1_epi8((char)s->opts[0][t]);
+        for (int t = 0; t < s->nopts[1]; t++)
+            b[t] = _mm_set1_epi8((char)s->opts[1][t]);
+        for (; i + k - 1 + 16 <= n; i += 16) {
+            __m128i va = _mm_loadu_si128((const __m128i *)(p + i + s->at[0]));
+            __m128i vb = _mm_loadu_si128((const __m128i *)(p + i + s->at[1]));
+            __m128i ma = _mm_cmpeq_epi8(va, a[0]), mb = _mm_cmpeq_epi8(vb, b[0]);
+            for (int t = 1; t < s->nopts[0]; t++)
+                ma = _mm_or_si128(ma, _mm_cmpeq_epi8(va, a[t]));
+            for (int t = 1; t < s->nopts[1]; t++)
+                mb = _mm_or_si128(mb, _mm_cmpeq_epi8(vb, b[t]));
+            unsigned m = (unsigned)_mm_movemask_epi8(_mm_and_si128(ma, mb));
+            while (m) {
+                unsigned bit = (unsigned)__builtin_ctz(m);
+                if (matches_at(s, p + i + bit))
+                    return p + i + bit;
+                m &= m - 1;
+            }
+        }
+    }
+#endif
+    for (; i + k <= n; i++)
+        if (matches_at(s, p + i))
+            return p + i;
+    return NULL;
+}
+
+PyObject *
+lc_find_lines_spelled(PyObject *self, PyObject *args)
+{
+    PyObject *obj, *tuple, *out;
+    Py_buffer view;
+    Py_ssize_t start, end, count = 0, nspans = 0, cap = 0;
+    Py_ssize_t *spans = NULL;
+    int nomem = 0;
+    Spelled s;
+    if (!PyArg_ParseTuple(args, "OnnO!O", &obj, &start, &end, &PyTuple_Type, &tuple, &out))
+        return NULL;
+    memset(&s, 0, sizeof s);
+    s.n = PyTuple_GET_SIZE(tuple);
+    if (s.n < 1 || s.n > MAX_SPELLINGS) {
+        PyErr_SetString(PyExc_ValueError, "1-64 spellings");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < s.n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(tuple, i);
+        if (!PyBytes_Check(item)) {
+            PyErr_SetString(PyExc_TypeError, "spellings must be bytes");
+            return NULL;
+        }
+        size_t len = (size_t)PyBytes_GET_SIZE(item);
+        if (len == 0 || len > MAX_LEN || (i > 0 && len != s.k) ||
+            memchr(PyBytes_AS_STRING(item), '\n', len) != NULL) {
+            PyErr_SetString(PyExc_ValueError,
+                            "spellings must be of one length (1-64), without a newline");
+            return NULL;
+        }
+        s.k = len;
+        s.sp[i] = (const unsigned char *)PyBytes_AS_STRING(item);
+        for (size_t j = 0; j < len; j++) {
+            unsigned char c = s.sp[i][j];
+            s.set[j][c >> 6] |= (uint64_t)1 << (c & 63);
+        }
+    }
+    choose_anchors(&s);
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (has_avx2 < 0) {
+        __builtin_cpu_init();
+        has_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+    }
+#else
+    has_avx2 = 0;
+#endif
+    if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (start < 0 || end < start || end > view.len) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "range outside the buffer");
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    const unsigned char *base = (const unsigned char *)view.buf;
+    const unsigned char *p = base + start, *e = base + end;
+    while (p < e) {
+        const unsigned char *hit = find_spelled(&s, p, (size_t)(e - p));
+        if (hit == NULL)
+            break;
+        const unsigned char *ls = hit > p ? memrchr(p, '\n', (size_t)(hit - p)) : NULL;
+        ls = ls ? ls + 1 : p;
+        const unsigned char *le = memchr(hit, '\n', (size_t)(e - hit));
+        le = le ? le + 1 : e;
+        if (lc_add_span(&spans, &nspans, &cap, ls - base, le - base) < 0) {
+            nomem = 1;
+            break;
+        }
+        count++;
+        p = le;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    if (nomem) {
+        free(spans);
+        return PyErr_NoMemory();
+    }
+    if (lc_flush_spans(out, spans, nspans) < 0)
+        return NULL;
+    return PyLong_FromSsize_t(count);
+}
