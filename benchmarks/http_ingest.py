@@ -35,7 +35,7 @@ import cramjam
 from workload import generate_lines
 
 REPO = Path(__file__).resolve().parents[1]
-BANNER = re.compile(r"ingest \S+:(\d+), query \S+:(\d+), http \S+:(\d+)")
+BANNER = re.compile(r"ingest \S+:(\d+), query \S+:(\d+),.* http \S+:(\d+)")
 PHASE_LIMIT = 120.0  # seconds a mode may take
 
 

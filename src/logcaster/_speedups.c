@@ -449,6 +449,10 @@ static PyMethodDef methods[] = {
      "count_lines(buf, start, end) -> number of newlines in buf[start:end]"},
     {"prefault", prefault, METH_VARARGS,
      "prefault(buf): touch every page of a writable buffer, GIL released"},
+    {"ndjson_scan", lc_ndjson_scan, METH_VARARGS,
+     "ndjson_scan(body, max_line) -> (block, lines, truncated, malformed, bad_start, bad_end) or a status"},
+    {"loki_json_scan", lc_loki_json_scan, METH_VARARGS,
+     "loki_json_scan(body, max_line) -> (block, lines, truncated) or a status"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -463,5 +467,6 @@ PyInit__speedups(void)
     __builtin_cpu_init();
     has_avx2 = __builtin_cpu_supports("avx2");
 #endif
+    lc_json_init();
     return PyModule_Create(&module);
 }

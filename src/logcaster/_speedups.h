@@ -19,4 +19,9 @@ int lc_flush_spans(PyObject *out, Py_ssize_t *spans, Py_ssize_t nspans);
 PyObject *lc_filter_lines(PyObject *self, PyObject *args);
 PyObject *lc_line_level(PyObject *self, PyObject *args);
 
+/* HTTP ingestion bodies (_json.c). */
+PyObject *lc_ndjson_scan(PyObject *self, PyObject *args);
+PyObject *lc_loki_json_scan(PyObject *self, PyObject *args);
+void lc_json_init(void);
+
 #endif
