@@ -17,6 +17,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define MAX_DEPTH 200
 #define BAD_UTF8 1
@@ -137,13 +140,37 @@ hexval(unsigned c)
 /* 1 for bytes that end a plain run inside a string: '"', '\\', controls. */
 static unsigned char special[256];
 
+/* The first byte of p[0:e] that is '"', '\\' or a control character, or e:
+ * sixteen bytes at a time where SSE2 is there. */
+static inline cp
+next_special(cp p, cp e)
+{
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(' ');
+    while (e - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        /* unsigned v < 0x20: max(v, 0x20) != v is false only for v >= 0x20 */
+        __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, space), space);
+        ctl = _mm_andnot_si128(_mm_cmpeq_epi8(v, space), ctl);
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)), ctl);
+        unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+        if (mask)
+            return p + __builtin_ctz(mask);
+        p += 16;
+    }
+#endif
+    while (p < e && !special[*p])
+        p++;
+    return p;
+}
+
 /* p just past the opening quote; returns p past the closing one, or NULL. */
 static cp
 scan_string(cp p, cp e)
 {
     for (;;) {
-        while (p < e && !special[*p])
-            p++;
+        p = next_special(p, e);
         if (p >= e)
             return NULL;
         if (*p == '"')
@@ -533,8 +560,7 @@ put_string(Out *o, cp s, cp e)
 {
     while (s < e) {
         cp run = s;
-        while (s < e && !special[*s])
-            s++;
+        s = next_special(s, e);
         if (s > run && out_put(o, run, (size_t)(s - run)) < 0)
             return -1;
         if (s >= e)
