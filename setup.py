@@ -27,7 +27,12 @@ setup(
     ext_modules=[
         Extension(
             "logcaster._speedups",
-            ["src/logcaster/_speedups.c", "src/logcaster/_filters.c", "src/logcaster/_json.c"],
+            [
+                "src/logcaster/_speedups.c",
+                "src/logcaster/_filters.c",
+                "src/logcaster/_json.c",
+                "src/logcaster/_lokiproto.c",
+            ],
             depends=["src/logcaster/_speedups.h"],
             extra_compile_args=["-O3"],
         ),

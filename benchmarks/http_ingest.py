@@ -100,6 +100,13 @@ def http_sender(
     """Posts the bodies once; with ``again``, over and over until it is set."""
 
     def send() -> None:
+        try:
+            post_all()
+        except OSError:
+            if again is None or not again.is_set():
+                raise  # a background load ends with the server's kill
+
+    def post_all() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         while True:
             for body in bodies:

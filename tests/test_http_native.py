@@ -242,3 +242,80 @@ def test_loki_json_scan_is_the_path_taken() -> None:
     same(fast, loki.parse_json_python(body, 1000))
     assert native.loki_json(b'{"streams":[{"stream":{"a":1},"values":[]}]}', 100) is None
     assert native.loki_json(b'{"streams":[{"values":[["1"]]}]}', 100) is None
+
+
+# ---------------------------------------------------------- Loki protobuf
+TEXT = st.one_of(
+    st.text(max_size=12).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.sampled_from([b"", b"_msg", b"app", b'a "q"\\\n\t\x01\x7f', b"caf\xc3\xa9", b"\xff\xfe"]),
+)
+LABEL_TEXT = st.one_of(
+    st.sampled_from([b'{app="api", host="h1"}', b'{a="x\\"y\\\\z\\n"}', b"{}", b"", b"{bad}"]),
+    st.sampled_from([b'{_msg="m", k="v"}', b'{app="\xff"}', b' { x = "1" , } ']),
+    TEXT,
+)
+
+
+@st.composite
+def proto_push(draw: st.DrawFn) -> bytes:
+    request = loki.LenientPushRequest()
+    for _ in range(draw(st.integers(0, 3))):
+        stream = request.streams.add()
+        stream.labels = draw(LABEL_TEXT)
+        for _ in range(draw(st.integers(0, 4))):
+            entry = stream.entries.add()
+            entry.timestamp.seconds = draw(st.integers(-(2**40), 2**40))
+            entry.line = draw(TEXT)
+            for _ in range(draw(st.integers(0, 2)) if draw(st.booleans()) else 0):
+                pair = entry.structuredMetadata.add()
+                pair.name, pair.value = draw(TEXT), draw(TEXT)
+    raw = bytes(request.SerializeToString())
+    if raw and draw(st.integers(0, 6)) == 0:  # damage it
+        at = draw(st.integers(0, len(raw) - 1))
+        raw = raw[:at] + bytes([draw(st.integers(0, 255))]) + raw[at + 1 :]
+    if raw and draw(st.integers(0, 10)) == 0:
+        raw = raw[: draw(st.integers(0, len(raw) - 1))]
+    return raw
+
+
+def proto_result(parse: object, raw: bytes, max_line: int) -> Batch | str:
+    import cramjam
+
+    body = bytes(cramjam.snappy.compress_raw(raw))
+    assert callable(parse)
+    try:
+        result = parse(body, max_line, 1 << 20)
+    except PayloadError as exc:
+        return f"error: {exc}"
+    assert isinstance(result, Batch)
+    return result
+
+
+@given(proto_push(), st.sampled_from([20, 100_000]))
+def test_loki_proto_scan_stores_what_the_protobuf_library_reads(raw: bytes, max_line: int) -> None:
+    new = proto_result(loki.parse_protobuf, raw, max_line)
+    old = proto_result(loki.parse_protobuf_python, raw, max_line)
+    if isinstance(new, str) or isinstance(old, str):
+        assert new == old
+    else:
+        same(new, old)
+
+
+def test_loki_proto_scan_is_the_path_taken() -> None:
+    request = loki.PushRequest()
+    stream = request.streams.add(labels='{app="api", host="h\u00e9"}')
+    stream.entries.add(line='a "quoted"\nline')
+    stream.entries.add(line="")
+    entry = stream.entries.add(line="x")
+    entry.structuredMetadata.add(name="trace", value="t1")
+    entry.structuredMetadata.add(name="_msg", value="dropped")
+    request.streams.add(labels="not labels").entries.add(line="skipped")
+    raw = bytes(request.SerializeToString())
+    fast = native.loki_protobuf(raw, 1000, loki._encoded_suffix)
+    assert fast is not None
+    assert fast.block.split(b"\n")[:-1] == [
+        b'{"_msg":"a \\"quoted\\"\\nline","app":"api","host":"h\xc3\xa9"}',
+        b'{"_msg":"x","app":"api","host":"h\xc3\xa9","trace":"t1"}',
+    ]
+    assert (fast.malformed, fast.first_error) == (1, "Invalid stream labels: not labels")
+    assert native.loki_protobuf(raw[:-1], 1000, loki._encoded_suffix) is None  # cut short

@@ -950,6 +950,85 @@ loki_json_scan(PyObject *self, PyObject *args)
     return res;
 }
 
+/* ------------------------------------------- shared with _lokiproto.c */
+
+int
+lc_json_utf8_valid(cp s, size_t n)
+{
+    return utf8_valid(s, n);
+}
+
+/* Valid UTF-8 text as the inside of a JSON string, as json.dumps writes it. */
+int
+lc_json_put_text(void *out, cp s, size_t n)
+{
+    Out *o = out;
+    cp e = s + n;
+    while (s < e) {
+        cp run = s;
+        s = next_special(s, e);
+        if (s > run && out_put(o, run, (size_t)(s - run)) < 0)
+            return -1;
+        if (s < e && put_char(o, *s++) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int
+lc_json_put(void *out, const void *s, size_t n)
+{
+    return out_put(out, s, n);
+}
+
+int
+lc_json_end_line(void *out, size_t start, size_t max_line, Py_ssize_t *truncated)
+{
+    return out_end_line(out, start, max_line, truncated);
+}
+
+/* An output buffer: the calling thread's kept one if it has one (see
+ * loki_json_scan), handed back by lc_json_out_free. */
+static __thread Out kept_out = {NULL, 0, 0};
+
+void *
+lc_json_out_new(void)
+{
+    Out *o = malloc(sizeof(Out));
+    if (o == NULL)
+        return NULL;
+    *o = kept_out;
+    o->len = 0;
+    kept_out.buf = NULL;
+    kept_out.cap = 0;
+    return o;
+}
+
+void
+lc_json_out_free(void *out)
+{
+    Out *o = out;
+    if (o == NULL)
+        return;
+    if (o->cap <= KEEP_MAX && kept_out.buf == NULL)
+        kept_out = *o;
+    else
+        free(o->buf);
+    free(o);
+}
+
+size_t
+lc_json_out_len(void *out)
+{
+    return ((Out *)out)->len;
+}
+
+const char *
+lc_json_out_buf(void *out)
+{
+    return (const char *)((Out *)out)->buf;
+}
+
 /* ------------------------------------------------------------- the table */
 
 PyObject *

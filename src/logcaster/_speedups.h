@@ -23,5 +23,7 @@ PyObject *lc_line_level(PyObject *self, PyObject *args);
 PyObject *lc_ndjson_scan(PyObject *self, PyObject *args);
 PyObject *lc_loki_json_scan(PyObject *self, PyObject *args);
 void lc_json_init(void);
+PyObject *lc_loki_proto_labels(PyObject *self, PyObject *args);
+PyObject *lc_loki_proto_scan(PyObject *self, PyObject *args);
 
 #endif

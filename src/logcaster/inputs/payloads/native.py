@@ -1,5 +1,6 @@
-"""The C scanners of NDJSON and Loki JSON bodies (``_speedups``, GIL released), as
-:class:`~.records.Batch` results, or None where the Python parsers must decide.
+"""The C scanners of NDJSON, Loki JSON and Loki protobuf bodies (``_speedups``, GIL
+released), as :class:`~.records.Batch` results, or None where the Python parsers
+must decide.
 
 The C code handles the plain case only: a body outside it (nesting deeper than the
 scanner's bound; for Loki any malformed part, non-string label or metadata values,
@@ -21,10 +22,12 @@ LokiResult = tuple[bytes, int, int] | int
 
 ndjson_scan: Callable[[bytes, int], NdjsonResult] | None
 loki_json_scan: Callable[[bytes, int], LokiResult] | None
+loki_proto_labels: Callable[[bytes], list[bytes] | int] | None
+loki_proto_scan: Callable[[bytes, list[bytes | None], int], LokiResult] | None
 try:
-    from ..._speedups import loki_json_scan, ndjson_scan
+    from ..._speedups import loki_json_scan, loki_proto_labels, loki_proto_scan, ndjson_scan
 except ImportError:  # pragma: no cover - depends on the install
-    ndjson_scan = loki_json_scan = None
+    ndjson_scan = loki_json_scan = loki_proto_labels = loki_proto_scan = None
 
 
 def utf8_fixed(body: bytes) -> bytes:
@@ -60,3 +63,31 @@ def loki_json(body: bytes, max_line: int) -> Batch | None:
         return None
     block, lines, truncated = res
     return Batch(block=block if lines else b"", lines=lines, truncated=truncated)
+
+
+def loki_protobuf(
+    raw: bytes, max_line: int, suffix_of: Callable[[bytes], bytes | str]
+) -> Batch | None:
+    """The batch of an (inflated) protobuf push in the plain case, else None.
+    ``suffix_of`` turns a stream's label text into the encoded ``,"k":"v"...`` it
+    adds to each entry, or into the problem that gets the stream skipped."""
+    if loki_proto_labels is None or loki_proto_scan is None:
+        return None
+    labels = loki_proto_labels(raw)
+    if isinstance(labels, int):
+        return None
+    batch = Batch()
+    suffixes: list[bytes | None] = []
+    for text in labels:
+        suffix = suffix_of(text)
+        if isinstance(suffix, str):
+            batch.skip(suffix)
+            suffixes.append(None)
+        else:
+            suffixes.append(suffix)
+    res = loki_proto_scan(raw, suffixes, max_line)
+    if isinstance(res, int):
+        return None
+    block, batch.lines, batch.truncated = res
+    batch.block = block if batch.lines else b""
+    return batch
