@@ -592,6 +592,32 @@ put_string(Out *o, cp s, cp e)
     return 0;
 }
 
+/* Check and re-encode in one pass the string whose contents start at p (just
+ * past the quote); returns p past the closing quote, or NULL if invalid. */
+static cp
+copy_string(Out *o, cp p, cp e)
+{
+    for (;;) {
+        cp run = p;
+        p = next_special(p, e);
+        if (p > run && out_put(o, run, (size_t)(p - run)) < 0)
+            return NULL;
+        if (p >= e)
+            return NULL;
+        if (*p == '"')
+            return p + 1;
+        if (*p != '\\' || p + 1 >= e)
+            return NULL; /* a raw control character, or the body ends */
+        cp esc_end = scan_string(p, e); /* validates this escape and the rest */
+        if (esc_end == NULL)
+            return NULL;
+        /* re-encode from the backslash to the closing quote with the checked writer */
+        if (put_string(o, p, esc_end - 1) < 0)
+            return NULL;
+        return esc_end;
+    }
+}
+
 /* -------------------------------------------------------- loki_json_scan */
 
 typedef struct {
@@ -731,10 +757,16 @@ loki_values(Loki *L, cp p, cp e)
         p = skip_ws(p, e);
         if (p >= e || *p != ',')
             return NULL;
-        Str line;
-        p = read_string(skip_ws(p + 1, e), e, &line);
+        /* the line is written as it is checked; taken back if empty */
+        Out *o = L->o;
+        size_t start = o->len;
+        p = skip_ws(p + 1, e);
+        if (p >= e || *p != '"' || out_put(o, "{\"_msg\":\"", 9) < 0)
+            return NULL;
+        p = copy_string(o, p + 1, e);
         if (p == NULL)
             return NULL;
+        int empty = o->len == start + 9;
         p = skip_ws(p, e);
         L->meta.len = 0;
         if (p < e && *p == ',') {
@@ -746,11 +778,10 @@ loki_values(Loki *L, cp p, cp e)
         if (p >= e || *p != ']')
             return NULL;
         p = skip_ws(p + 1, e);
-        if (line.e > line.s) {
-            Out *o = L->o;
-            size_t start = o->len;
-            if (out_put(o, "{\"_msg\":\"", 9) < 0 || put_string(o, line.s, line.e) < 0 ||
-                out_put(o, "\"", 1) < 0 || out_put(o, L->labels.buf, L->labels.len) < 0 ||
+        if (empty)
+            o->len = start;
+        else {
+            if (out_put(o, "\"", 1) < 0 || out_put(o, L->labels.buf, L->labels.len) < 0 ||
                 out_put(o, L->meta.buf, L->meta.len) < 0 || out_put(o, "}", 1) < 0 ||
                 out_end_line(o, start, L->max_line, &L->truncated) < 0) {
                 L->status = -1;
