@@ -24,7 +24,7 @@
 #define MAX_DEPTH 200
 #define BAD_UTF8 1
 #define FALLBACK 2
-#define KEEP_MAX ((size_t)32 << 20) /* largest output buffer kept for the next call */
+#define KEEP_MAX ((size_t)4 << 20) /* largest output buffer kept per thread for the next call */
 
 typedef const unsigned char *cp;
 
