@@ -38,6 +38,8 @@ setup(
                 "src/logcaster/_icase.c",
                 "src/logcaster/_prefix.c",
                 "src/logcaster/_spelled.c",
+                "src/logcaster/_json.c",
+                "src/logcaster/_lokiproto.c",
             ],
             depends=["src/logcaster/_speedups.h"],
             extra_compile_args=["-O3"],

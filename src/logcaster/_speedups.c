@@ -469,6 +469,14 @@ static PyMethodDef methods[] = {
      "prefix_lines(buf, start, end, prefixes, out) -> lines starting with one of prefixes"},
     {"find_lines_spelled", lc_find_lines_spelled, METH_VARARGS,
      "find_lines_spelled(buf, start, end, spellings, out) -> lines holding one spelling"},
+    {"ndjson_scan", lc_ndjson_scan, METH_VARARGS,
+     "ndjson_scan(body, max_line) -> (block, lines, truncated, malformed, bad_start, bad_end) or a status"},
+    {"loki_json_scan", lc_loki_json_scan, METH_VARARGS,
+     "loki_json_scan(body, max_line) -> (block, lines, truncated) or a status"},
+    {"loki_proto_labels", lc_loki_proto_labels, METH_VARARGS,
+     "loki_proto_labels(raw) -> label text of each stream of a PushRequest, or a status"},
+    {"loki_proto_scan", lc_loki_proto_scan, METH_VARARGS,
+     "loki_proto_scan(raw, suffixes, max_line) -> (block, lines, truncated) or a status"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -483,5 +491,6 @@ PyInit__speedups(void)
     __builtin_cpu_init();
     has_avx2 = __builtin_cpu_supports("avx2");
 #endif
+    lc_json_init();
     return PyModule_Create(&module);
 }

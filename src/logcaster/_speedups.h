@@ -32,4 +32,11 @@ PyObject *lc_find_lines_icase(PyObject *self, PyObject *args);
 PyObject *lc_prefix_lines(PyObject *self, PyObject *args);
 PyObject *lc_find_lines_spelled(PyObject *self, PyObject *args);
 
+/* HTTP ingestion bodies (_json.c). */
+PyObject *lc_ndjson_scan(PyObject *self, PyObject *args);
+PyObject *lc_loki_json_scan(PyObject *self, PyObject *args);
+void lc_json_init(void);
+PyObject *lc_loki_proto_labels(PyObject *self, PyObject *args);
+PyObject *lc_loki_proto_scan(PyObject *self, PyObject *args);
+
 #endif

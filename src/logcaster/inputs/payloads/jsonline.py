@@ -6,15 +6,18 @@ UTF-8 as U+FFFD); each must be a JSON object, others are skipped and counted. Wi
 record re-encoded compactly. ``_time_field`` only names a field that is kept as it is:
 LogCaster indexes the receive time.
 
-The whole body is validated by one ``json.loads`` of its lines as a JSON array (C
-speed) and, when it needs no normalising, stored as it is; only a body that fails
-that is checked line by line to find the bad records.
+Without ``msg_field`` the C scanner (:mod:`.native`) checks every line and builds
+the block with the GIL released. The Python parser below is the reference and the
+fallback: it validates the whole body by one ``json.loads`` of its lines as a JSON
+array (C speed) and, when it needs no normalising, stores it as it is; only a body
+that fails that is checked line by line to find the bad records.
 """
 
 from __future__ import annotations
 
 import json
 
+from . import native
 from .records import Batch, compact, finish, text_of
 
 
@@ -61,6 +64,19 @@ def _fast(text: str, max_line: int) -> Batch | None:
 
 def parse(body: bytes, max_line: int, msg_field: str = "") -> Batch:
     """The records of an NDJSON body; never raises on bad records (they are counted)."""
+    if not msg_field or msg_field == "_msg":
+        scanned = native.ndjson(body, max_line)
+        if scanned is not None:
+            text, batch, (bad_start, bad_end) = scanned
+            if batch.malformed:
+                problem = _one(text[bad_start:bad_end].decode())
+                batch.first_error = problem if isinstance(problem, str) else "Invalid JSON"
+            return batch
+    return parse_python(body, max_line, msg_field)
+
+
+def parse_python(body: bytes, max_line: int, msg_field: str = "") -> Batch:
+    """:func:`parse` in Python alone: the reference of the C scanner."""
     if not msg_field or msg_field == "_msg":
         fast = _fast(text_of(body), max_line)
         if fast is not None:

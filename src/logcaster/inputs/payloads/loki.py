@@ -20,6 +20,7 @@ import cramjam
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
+from . import native
 from .records import Batch, PayloadError, TooLarge, compact, finish, message_lines, text_of
 
 _LABEL = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)', re.S)
@@ -103,7 +104,14 @@ def _record(line: str, suffix: str, meta: dict[str, str] | None) -> str:
 
 
 def parse_json(body: bytes, max_line: int) -> Batch:
-    """The entries of a JSON push; raises :class:`PayloadError` if it is no push at all."""
+    """The entries of a JSON push; raises :class:`PayloadError` if it is no push at all.
+    A well-formed push is read by the C scanner; anything else by :func:`parse_json_python`."""
+    fast = native.loki_json(body, max_line)
+    return fast if fast is not None else parse_json_python(body, max_line)
+
+
+def parse_json_python(body: bytes, max_line: int) -> Batch:
+    """:func:`parse_json` in Python alone: the reference of the C scanner."""
     try:
         doc = json.loads(text_of(body))
     except (ValueError, RecursionError) as exc:
@@ -177,8 +185,27 @@ def snappy_block(body: bytes, limit: int) -> bytes:
 
 
 def parse_protobuf(body: bytes, max_line: int, limit: int) -> Batch:
-    """The entries of a snappy-compressed protobuf push."""
+    """The entries of a snappy-compressed protobuf push: read by the C scanner in
+    the plain case, else by :func:`parse_protobuf_python`."""
     raw = snappy_block(body, limit)
+    fast = native.loki_protobuf(raw, max_line, _encoded_suffix)
+    return fast if fast is not None else _parse_raw(raw, max_line)
+
+
+def _encoded_suffix(text: bytes) -> bytes | str:
+    """A stream's label text as the bytes each of its records ends with, or the problem."""
+    try:
+        return _suffix(parse_labels(text.decode())).encode("utf-8", "backslashreplace")
+    except PayloadError as exc:
+        return str(exc)
+
+
+def parse_protobuf_python(body: bytes, max_line: int, limit: int) -> Batch:
+    """:func:`parse_protobuf` with the protobuf library alone: the C scanner's reference."""
+    return _parse_raw(snappy_block(body, limit), max_line)
+
+
+def _parse_raw(raw: bytes, max_line: int) -> Batch:
     try:
         request = PushRequest.FromString(raw)
         decode: Callable[[Any], str] = _same

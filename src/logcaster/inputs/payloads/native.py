@@ -1,0 +1,93 @@
+"""The C scanners of NDJSON, Loki JSON and Loki protobuf bodies (``_speedups``, GIL
+released), as :class:`~.records.Batch` results, or None where the Python parsers
+must decide.
+
+The C code handles the plain case only: a body outside it (nesting deeper than the
+scanner's bound; for Loki any malformed part, non-string label or metadata values,
+repeated keys) comes back as None and the caller runs its Python parser, which is
+the reference (``tests/test_http_native.py`` compares the two). A body that is not
+valid UTF-8 gets its bad sequences replaced first, as the Python parsers do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .records import Batch, text_of
+
+BAD_UTF8 = 1  # the scanners' answer for a body that is not valid UTF-8
+
+NdjsonResult = tuple[bytes, int, int, int, int, int] | int
+LokiResult = tuple[bytes, int, int] | int
+
+ndjson_scan: Callable[[bytes, int], NdjsonResult] | None
+loki_json_scan: Callable[[bytes, int], LokiResult] | None
+loki_proto_labels: Callable[[bytes], list[bytes] | int] | None
+loki_proto_scan: Callable[[bytes, list[bytes | None], int], LokiResult] | None
+try:
+    from ..._speedups import loki_json_scan, loki_proto_labels, loki_proto_scan, ndjson_scan
+except ImportError:  # pragma: no cover - depends on the install
+    ndjson_scan = loki_json_scan = loki_proto_labels = loki_proto_scan = None
+
+
+def utf8_fixed(body: bytes) -> bytes:
+    """``body`` with every invalid UTF-8 sequence as U+FFFD (one C-speed pass each way)."""
+    return text_of(body).encode()
+
+
+def ndjson(body: bytes, max_line: int) -> tuple[bytes, Batch, tuple[int, int]] | None:
+    """The batch of an NDJSON body, the body as scanned and the span of its first
+    malformed line ((-1, -1) if none); None when the Python parser must decide."""
+    if ndjson_scan is None:
+        return None
+    res = ndjson_scan(body, max_line)
+    if res == BAD_UTF8:
+        body = utf8_fixed(body)
+        res = ndjson_scan(body, max_line)
+    if isinstance(res, int):
+        return None
+    block, lines, truncated, malformed, bad_start, bad_end = res
+    batch = Batch(block=block if lines else b"", lines=lines, truncated=truncated)
+    batch.malformed = malformed
+    return body, batch, (bad_start, bad_end)
+
+
+def loki_json(body: bytes, max_line: int) -> Batch | None:
+    """The batch of a well-formed Loki JSON push; None for any other body."""
+    if loki_json_scan is None:
+        return None
+    res = loki_json_scan(body, max_line)
+    if res == BAD_UTF8:
+        res = loki_json_scan(utf8_fixed(body), max_line)
+    if isinstance(res, int):
+        return None
+    block, lines, truncated = res
+    return Batch(block=block if lines else b"", lines=lines, truncated=truncated)
+
+
+def loki_protobuf(
+    raw: bytes, max_line: int, suffix_of: Callable[[bytes], bytes | str]
+) -> Batch | None:
+    """The batch of an (inflated) protobuf push in the plain case, else None.
+    ``suffix_of`` turns a stream's label text into the encoded ``,"k":"v"...`` it
+    adds to each entry, or into the problem that gets the stream skipped."""
+    if loki_proto_labels is None or loki_proto_scan is None:
+        return None
+    labels = loki_proto_labels(raw)
+    if isinstance(labels, int):
+        return None
+    batch = Batch()
+    suffixes: list[bytes | None] = []
+    for text in labels:
+        suffix = suffix_of(text)
+        if isinstance(suffix, str):
+            batch.skip(suffix)
+            suffixes.append(None)
+        else:
+            suffixes.append(suffix)
+    res = loki_proto_scan(raw, suffixes, max_line)
+    if isinstance(res, int):
+        return None
+    block, batch.lines, batch.truncated = res
+    batch.block = block if batch.lines else b""
+    return batch

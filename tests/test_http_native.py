@@ -1,0 +1,321 @@
+"""The C scanners of NDJSON and Loki JSON bodies against the Python parsers they
+replace: the same stored bytes, counts and first error for the same body (Hypothesis
+over well-formed and malformed records, invalid UTF-8, escapes and lone surrogates,
+nesting, duplicate keys, numbers), and the C path really taken for plain bodies."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from logcaster.inputs.payloads import jsonline, loki, native
+from logcaster.inputs.payloads.records import Batch, PayloadError
+
+pytestmark = pytest.mark.skipif(native.ndjson_scan is None, reason="no C accelerator")
+
+# ------------------------------------------------------------ JSON text pieces
+ESCAPES = [
+    "\\n",
+    "\\t",
+    '\\"',
+    "\\\\",
+    "\\/",
+    "\\b",
+    "\\f",
+    "\\r",
+    "\\u00e9",
+    "\\u00E9",
+    "\\u0000",
+    "\\u001b",
+    "\\u007f",
+    "\\u2028",
+    "\\ud83d\\ude00",
+    "\\uD83D\\uDE00",
+    "\\ud800",
+    "\\udc00",
+    "\\ud800\\u0041",
+    "\\ud800\\ud800",
+    "\\u005c",
+    "\\u0022",
+]
+BAD_ESCAPES = ["\\x41", "\\u12"]
+RAW = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters='"\\'), max_size=8)
+BAD_BYTES = [b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82", b"\xc0\xaf"]
+NUMBERS = ["0", "-0", "12", "1.5", "-1e5", "1E+3", "2.5e-3", "01", "1.", "1e", "-", "NaN"]
+NUMBERS += ["Infinity", "-Infinity", "123456789012345678901234567890", ".5", "+1"]
+ATOMS = ["true", "false", "null", "tru", "nul", "[]", "{}", '""']
+
+
+@st.composite
+def json_string(draw: st.DrawFn, valid: bool = False) -> str:
+    escapes = ESCAPES if valid else ESCAPES + BAD_ESCAPES
+    raw = RAW.map(lambda t: "".join(c for c in t if c >= " ")) if valid else RAW
+    parts = draw(st.lists(st.one_of(raw, st.sampled_from(escapes)), max_size=5))
+    if not valid and draw(st.integers(0, 30)) == 0:
+        parts.append(draw(st.sampled_from(["\x01", "\n", "\t"])))  # raw control: invalid
+    return '"' + "".join(parts) + '"'
+
+
+def json_value(depth: int = 3) -> st.SearchStrategy[str]:
+    leaf = st.one_of(json_string(), st.sampled_from(NUMBERS + ATOMS))
+    if depth == 0:
+        return leaf
+    inner = json_value(depth - 1)
+    ws = st.sampled_from(["", " ", "\t", " \r "])
+    arrays = st.lists(inner, max_size=3).map(lambda xs: "[" + ",".join(xs) + "]")
+    objects = st.lists(st.tuples(json_string(), ws, inner), max_size=3).map(
+        lambda kv: "{" + ",".join(f"{k}{w}:{w}{v}" for k, w, v in kv) + "}"
+    )
+    return st.one_of(leaf, arrays, objects)
+
+
+@st.composite
+def ndjson_line(draw: st.DrawFn) -> bytes:
+    kind = draw(st.integers(0, 9))
+    if kind <= 4:
+        text = draw(json_value(3).filter(lambda v: v.startswith("{")) | json_value(1))
+    elif kind == 5:
+        text = draw(st.sampled_from(["", " ", "\u3000", "\x0c", "\x85 ", "\r", "\ufeff{}"]))
+    elif kind == 6:
+        n = draw(st.integers(190, 210))
+        text = '{"a":' + "[" * n + "]" * draw(st.integers(n - 1, n)) + "}"
+    elif kind == 7:
+        text = '{"a":1,"a":2, "b" : [1, {"c": null}] }' + draw(st.sampled_from(["", " ", ","]))
+    else:
+        text = draw(json_value(2))
+    raw = text.encode("utf-8", "surrogatepass")
+    if draw(st.integers(0, 8)) == 0:
+        at = draw(st.integers(0, len(raw)))
+        raw = raw[:at] + draw(st.sampled_from(BAD_BYTES)) + raw[at:]
+    return raw + draw(st.sampled_from([b"", b"\r", b"\r\r", b" "]))
+
+
+def same(a: Batch, b: Batch) -> None:
+    assert (a.block, a.lines, a.truncated, a.malformed, a.first_error) == (
+        b.block,
+        b.lines,
+        b.truncated,
+        b.malformed,
+        b.first_error,
+    )
+
+
+# ------------------------------------------------------------------ NDJSON
+@given(
+    st.lists(ndjson_line(), max_size=12),
+    st.sampled_from([b"\n", b"\r\n"]),
+    st.booleans(),
+    st.sampled_from([8, 40, 100_000]),
+)
+def test_ndjson_scan_stores_what_the_python_parser_stores(
+    lines: list[bytes], sep: bytes, final: bool, max_line: int
+) -> None:
+    body = sep.join(lines) + (sep if final else b"")
+    same(jsonline.parse(body, max_line), jsonline.parse_python(body, max_line))
+
+
+@given(st.binary(max_size=200), st.sampled_from([10, 100_000]))
+def test_ndjson_scan_on_any_bytes(body: bytes, max_line: int) -> None:
+    same(jsonline.parse(body, max_line), jsonline.parse_python(body, max_line))
+
+
+def test_ndjson_scan_is_the_path_taken_and_keeps_a_clean_body() -> None:
+    body = b'{"a":1}\n{"b":"caf\xc3\xa9 \\ud800"}\n'
+    scanned = native.ndjson(body, 1000)
+    assert scanned is not None
+    assert scanned[1].block is body  # nothing to change: the body itself, no copy
+    assert scanned[1].lines == 2
+    bad = native.ndjson(b'{"a":1}\r\n[1]\n\n{"x"\n', 1000)
+    assert bad is not None and bad[1].malformed == 2 and bad[1].block == b'{"a":1}\n'
+    assert jsonline.parse(b'{"a":1}\r\n[1]\n', 1000).first_error == "Not a JSON object: [1]"
+    deep = b'{"a":' + b"[" * 300 + b"]" * 300 + b"}"
+    assert native.ndjson(deep, 1000) is None  # deep: Python decides
+    assert jsonline.parse(deep, 1000).lines == 1
+
+
+# ------------------------------------------------------------------- Loki
+@st.composite
+def pairs(draw: st.DrawFn, valid: bool) -> str:
+    odd = st.sampled_from(["1", "true", "null", "[]", "{}"])
+    value = json_string(valid) if valid else st.one_of(json_string(), odd)
+    names = st.one_of(json_string(valid), st.sampled_from(['"_msg"', '"app"', '"app"']))
+    kv = draw(st.lists(st.tuples(names, value), max_size=3))
+    return "{" + ", ".join(f"{k}: {v}" for k, v in kv) + "}"
+
+
+@st.composite
+def entry(draw: st.DrawFn, valid: bool) -> str:
+    good_ns = ['"1764600000000000000"', "17", "true", "-0"]
+    ns = draw(st.sampled_from(good_ns if valid else [*good_ns, "1.5", "null"]))
+    line = draw(st.one_of(json_string(valid), st.sampled_from(['""'])))
+    kind = draw(st.integers(0, 6))
+    if kind == 0:
+        return f"[{ns}, {line}, {draw(pairs(valid))}]"
+    if kind == 1 and not valid:
+        return f"[{ns}]"
+    if kind == 2 and not valid:
+        return draw(st.sampled_from(["{}", '"x"', f"[{ns}, {line}, {{}}, 1]"]))
+    return f"[{ns},{line}]"
+
+
+@st.composite
+def stream(draw: st.DrawFn) -> str:
+    valid = draw(st.integers(0, 3)) > 0
+    values = "[" + ",".join(draw(st.lists(entry(valid), max_size=5))) + "]"
+    members = []
+    if draw(st.integers(0, 5)):
+        members.append(f'"stream": {draw(pairs(valid))}')
+    if valid or draw(st.integers(0, 8)):
+        members.append(f'"values": {values}')
+    if draw(st.integers(0, 5)) == 0:
+        members.append(f'"extra": {draw(json_value(2) if not valid else st.just("[1, {}]"))}')
+    if not valid and draw(st.integers(0, 8)) == 0:
+        members.append(f'"values": {values}')
+    order = draw(st.permutations(members))
+    return "{" + ", ".join(order) + "}"
+
+
+@st.composite
+def push(draw: st.DrawFn) -> bytes:
+    streams = "[" + ", ".join(draw(st.lists(stream(), max_size=3))) + "]"
+    text = draw(
+        st.sampled_from(
+            [
+                '{"streams": %s}',
+                '{"streams": %s}',
+                '{"other": 1, "streams":%s }',
+                '{"str\\u0065ams": %s}',
+                '{"streams": %s, "streams": []}',
+                "[%s]",
+                '{"streams": %s',
+            ]
+        )
+    ) % (streams,)
+    raw = text.encode("utf-8", "surrogatepass")
+    if draw(st.integers(0, 10)) == 0:
+        at = draw(st.integers(0, len(raw)))
+        raw = raw[:at] + draw(st.sampled_from(BAD_BYTES)) + raw[at:]
+    return raw
+
+
+def loki_result(parse: object, body: bytes, max_line: int) -> Batch | str:
+    assert callable(parse)
+    try:
+        result = parse(body, max_line)
+    except PayloadError as exc:
+        return f"error: {exc}"
+    assert isinstance(result, Batch)
+    return result
+
+
+@given(push(), st.sampled_from([16, 100_000]))
+def test_loki_json_scan_stores_what_the_python_parser_stores(body: bytes, max_line: int) -> None:
+    new = loki_result(loki.parse_json, body, max_line)
+    old = loki_result(loki.parse_json_python, body, max_line)
+    if isinstance(new, str) or isinstance(old, str):
+        assert new == old
+    else:
+        same(new, old)
+
+
+def test_loki_json_scan_is_the_path_taken() -> None:
+    doc = {
+        "streams": [
+            {
+                "stream": {"app": "api", "_msg": "dropped", "host": "h\u00e9"},
+                "values": [["1", 'a "quoted"\nline'], [2, ""], ["3", "x", {"trace": "t1"}]],
+            },
+            {"values": [["1", "\ud800 lone"]], "stream": {"k": "v"}},
+        ]
+    }
+    body = json.dumps(doc).encode()
+    fast = native.loki_json(body, 1000)
+    assert fast is not None
+    assert fast.block.split(b"\n")[:-1] == [
+        b'{"_msg":"a \\"quoted\\"\\nline","app":"api","host":"h\xc3\xa9"}',
+        b'{"_msg":"x","app":"api","host":"h\xc3\xa9","trace":"t1"}',
+        b'{"_msg":"\\ud800 lone","k":"v"}',
+    ]
+    same(fast, loki.parse_json_python(body, 1000))
+    assert native.loki_json(b'{"streams":[{"stream":{"a":1},"values":[]}]}', 100) is None
+    assert native.loki_json(b'{"streams":[{"values":[["1"]]}]}', 100) is None
+
+
+# ---------------------------------------------------------- Loki protobuf
+TEXT = st.one_of(
+    st.text(max_size=12).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.sampled_from([b"", b"_msg", b"app", b'a "q"\\\n\t\x01\x7f', b"caf\xc3\xa9", b"\xff\xfe"]),
+)
+LABEL_TEXT = st.one_of(
+    st.sampled_from([b'{app="api", host="h1"}', b'{a="x\\"y\\\\z\\n"}', b"{}", b"", b"{bad}"]),
+    st.sampled_from([b'{_msg="m", k="v"}', b'{app="\xff"}', b' { x = "1" , } ']),
+    TEXT,
+)
+
+
+@st.composite
+def proto_push(draw: st.DrawFn) -> bytes:
+    request = loki.LenientPushRequest()
+    for _ in range(draw(st.integers(0, 3))):
+        stream = request.streams.add()
+        stream.labels = draw(LABEL_TEXT)
+        for _ in range(draw(st.integers(0, 4))):
+            entry = stream.entries.add()
+            entry.timestamp.seconds = draw(st.integers(-(2**40), 2**40))
+            entry.line = draw(TEXT)
+            for _ in range(draw(st.integers(0, 2)) if draw(st.booleans()) else 0):
+                pair = entry.structuredMetadata.add()
+                pair.name, pair.value = draw(TEXT), draw(TEXT)
+    raw = bytes(request.SerializeToString())
+    if raw and draw(st.integers(0, 6)) == 0:  # damage it
+        at = draw(st.integers(0, len(raw) - 1))
+        raw = raw[:at] + bytes([draw(st.integers(0, 255))]) + raw[at + 1 :]
+    if raw and draw(st.integers(0, 10)) == 0:
+        raw = raw[: draw(st.integers(0, len(raw) - 1))]
+    return raw
+
+
+def proto_result(parse: object, raw: bytes, max_line: int) -> Batch | str:
+    import cramjam
+
+    body = bytes(cramjam.snappy.compress_raw(raw))
+    assert callable(parse)
+    try:
+        result = parse(body, max_line, 1 << 20)
+    except PayloadError as exc:
+        return f"error: {exc}"
+    assert isinstance(result, Batch)
+    return result
+
+
+@given(proto_push(), st.sampled_from([20, 100_000]))
+def test_loki_proto_scan_stores_what_the_protobuf_library_reads(raw: bytes, max_line: int) -> None:
+    new = proto_result(loki.parse_protobuf, raw, max_line)
+    old = proto_result(loki.parse_protobuf_python, raw, max_line)
+    if isinstance(new, str) or isinstance(old, str):
+        assert new == old
+    else:
+        same(new, old)
+
+
+def test_loki_proto_scan_is_the_path_taken() -> None:
+    request = loki.PushRequest()
+    stream = request.streams.add(labels='{app="api", host="h\u00e9"}')
+    stream.entries.add(line='a "quoted"\nline')
+    stream.entries.add(line="")
+    entry = stream.entries.add(line="x")
+    entry.structuredMetadata.add(name="trace", value="t1")
+    entry.structuredMetadata.add(name="_msg", value="dropped")
+    request.streams.add(labels="not labels").entries.add(line="skipped")
+    raw = bytes(request.SerializeToString())
+    fast = native.loki_protobuf(raw, 1000, loki._encoded_suffix)
+    assert fast is not None
+    assert fast.block.split(b"\n")[:-1] == [
+        b'{"_msg":"a \\"quoted\\"\\nline","app":"api","host":"h\xc3\xa9"}',
+        b'{"_msg":"x","app":"api","host":"h\xc3\xa9","trace":"t1"}',
+    ]
+    assert (fast.malformed, fast.first_error) == (1, "Invalid stream labels: not labels")
+    assert native.loki_protobuf(raw[:-1], 1000, loki._encoded_suffix) is None  # cut short
