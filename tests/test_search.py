@@ -9,6 +9,7 @@ from array import array
 from datetime import datetime
 
 import pytest
+import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import SERIES
@@ -329,7 +330,9 @@ def spec_st(draw: st.DrawFn, times: list[int]) -> QuerySpec:
 
 def reference(live: list[tuple[bytes, int]], qs: QuerySpec) -> tuple[int, bytes]:
     """Line by line, the obvious way."""
-    rx = re.compile(qs.regex.encode()) if qs.regex else None
+    # RE2 itself: it reads a line as UTF-8, so `.` never matches a byte that is not part
+    # of a UTF-8 character (Python's `re` on bytes would match any byte).
+    rx = re2.compile(qs.regex.encode()) if qs.regex else None
     hits = []
     for line, ts in live:
         if qs.keywords:

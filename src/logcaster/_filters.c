@@ -336,13 +336,7 @@ lc_filter_lines(PyObject *self, PyObject *args)
     free(any);
     free(next);
     free(dead);
-    if (nomem) {
-        free(spans);
-        return PyErr_NoMemory();
-    }
-    if (lc_flush_spans(out, spans, nspans) < 0)
-        return NULL;
-    return PyLong_FromSsize_t(count);
+    return lc_spans_result(out, spans, nspans, nomem, count);
 fail:
     PyBuffer_Release(&view);
     free(all);

@@ -146,10 +146,8 @@ lc_find_lines_icase(PyObject *self, PyObject *args)
         const unsigned char *hit = find_icase(p, (size_t)(e - p), lower, mask, k);
         if (hit == NULL)
             break;
-        const unsigned char *ls = hit > p ? memrchr(p, '\n', (size_t)(hit - p)) : NULL;
-        ls = ls ? ls + 1 : p;
-        const unsigned char *le = memchr(hit, '\n', (size_t)(e - hit));
-        le = le ? le + 1 : e;
+        const unsigned char *ls, *le;
+        lc_line_around(p, e, hit, &ls, &le);
         if (lc_add_span(&spans, &nspans, &cap, ls - base, le - base) < 0) {
             nomem = 1;
             break;
@@ -159,11 +157,5 @@ lc_find_lines_icase(PyObject *self, PyObject *args)
     }
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);
-    if (nomem) {
-        free(spans);
-        return PyErr_NoMemory();
-    }
-    if (lc_flush_spans(out, spans, nspans) < 0)
-        return NULL;
-    return PyLong_FromSsize_t(count);
+    return lc_spans_result(out, spans, nspans, nomem, count);
 }

@@ -77,11 +77,5 @@ lc_prefix_lines(PyObject *self, PyObject *args)
     }
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);
-    if (nomem) {
-        free(spans);
-        return PyErr_NoMemory();
-    }
-    if (lc_flush_spans(out, spans, nspans) < 0)
-        return NULL;
-    return PyLong_FromSsize_t(count);
+    return lc_spans_result(out, spans, nspans, nomem, count);
 }

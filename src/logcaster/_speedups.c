@@ -187,6 +187,19 @@ lc_flush_spans(PyObject *out, Py_ssize_t *spans, Py_ssize_t nspans)
     return 0;
 }
 
+PyObject *
+lc_spans_result(PyObject *out, Py_ssize_t *spans, Py_ssize_t nspans, int nomem,
+                Py_ssize_t count)
+{
+    if (nomem) {
+        free(spans);
+        return PyErr_NoMemory();
+    }
+    if (lc_flush_spans(out, spans, nspans) < 0)
+        return NULL;
+    return PyLong_FromSsize_t(count);
+}
+
 static PyObject *
 find_lines(PyObject *self, PyObject *args)
 {

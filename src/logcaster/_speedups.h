@@ -4,6 +4,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stddef.h>
+#include <string.h>
 
 /* First occurrence of needle[0:k] in s[0:n], or NULL (SIMD; see _speedups.c). */
 const char *lc_find_literal(const char *s, size_t n, const char *needle, size_t k);
@@ -15,6 +16,23 @@ int lc_add_span(Py_ssize_t **spans, Py_ssize_t *nspans, Py_ssize_t *cap, Py_ssiz
 
 /* Move spans[0:nspans] onto the end of the array('q') `out` and free them. */
 int lc_flush_spans(PyObject *out, Py_ssize_t *spans, Py_ssize_t nspans);
+
+/* The end of a line scan: the spans go to `out` (or are freed when the scan ran out of
+ * memory: `nomem`), and the number of lines found is returned as a Python int. */
+PyObject *lc_spans_result(PyObject *out, Py_ssize_t *spans, Py_ssize_t nspans, int nomem,
+                          Py_ssize_t count);
+
+/* The line of the region [p, e) that holds `hit`: its start, and its end past the
+ * newline (or e). */
+static inline void
+lc_line_around(const unsigned char *p, const unsigned char *e, const unsigned char *hit,
+               const unsigned char **ls, const unsigned char **le)
+{
+    const unsigned char *nl = hit > p ? memrchr(p, '\n', (size_t)(hit - p)) : NULL;
+    *ls = nl ? nl + 1 : p;
+    nl = memchr(hit, '\n', (size_t)(e - hit));
+    *le = nl ? nl + 1 : e;
+}
 
 /* The level code of the line s[0:n] (no newline), as levels.level_of (_filters.c). */
 int lc_level_code(const unsigned char *s, size_t n);
