@@ -99,18 +99,29 @@ find_icase(const unsigned char *s, size_t n, const unsigned char *needle, const 
     return NULL;
 }
 
+typedef struct {
+    unsigned char lower[MAX_NEEDLE], mask[MAX_NEEDLE];
+    size_t k;
+} Needle;
+
+static const unsigned char *
+icase_finder(const void *ctx, const unsigned char *p, size_t n)
+{
+    const Needle *nd = ctx;
+    return find_icase(p, n, nd->lower, nd->mask, nd->k);
+}
+
 PyObject *
 lc_find_lines_icase(PyObject *self, PyObject *args)
 {
     PyObject *obj, *out;
-    Py_buffer view, needle;
-    Py_ssize_t start, end, count = 0, nspans = 0, cap = 0;
-    Py_ssize_t *spans = NULL;
-    unsigned char lower[MAX_NEEDLE], mask[MAX_NEEDLE];
-    int nomem = 0;
+    Py_buffer needle;
+    Py_ssize_t start, end;
+    Needle n;
+    unsigned char *lower = n.lower, *mask = n.mask;
     if (!PyArg_ParseTuple(args, "Onny*O", &obj, &start, &end, &needle, &out))
         return NULL;
-    size_t k = (size_t)needle.len;
+    size_t k = n.k = (size_t)needle.len;
     if (k == 0 || k > MAX_NEEDLE || memchr(needle.buf, '\n', k) != NULL) {
         PyBuffer_Release(&needle);
         PyErr_SetString(PyExc_ValueError, "needle must be 1-256 bytes without a newline");
@@ -124,13 +135,6 @@ lc_find_lines_icase(PyObject *self, PyObject *args)
         mask[j] = is_lower(c) ? 0x20 : 0;
     }
     PyBuffer_Release(&needle);
-    if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
-        return NULL;
-    if (start < 0 || end < start || end > view.len) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "range outside the buffer");
-        return NULL;
-    }
 #if defined(__x86_64__) && defined(__GNUC__)
     if (has_avx2 < 0) {
         __builtin_cpu_init();
@@ -139,23 +143,5 @@ lc_find_lines_icase(PyObject *self, PyObject *args)
 #else
     has_avx2 = 0;
 #endif
-    Py_BEGIN_ALLOW_THREADS
-    const unsigned char *base = (const unsigned char *)view.buf;
-    const unsigned char *p = base + start, *e = base + end;
-    while (p < e) {
-        const unsigned char *hit = find_icase(p, (size_t)(e - p), lower, mask, k);
-        if (hit == NULL)
-            break;
-        const unsigned char *ls, *le;
-        lc_line_around(p, e, hit, &ls, &le);
-        if (lc_add_span(&spans, &nspans, &cap, ls - base, le - base) < 0) {
-            nomem = 1;
-            break;
-        }
-        count++;
-        p = le;
-    }
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&view);
-    return lc_spans_result(out, spans, nspans, nomem, count);
+    return lc_scan_hits(obj, start, end, icase_finder, &n, out);
 }

@@ -200,6 +200,42 @@ lc_spans_result(PyObject *out, Py_ssize_t *spans, Py_ssize_t nspans, int nomem,
     return PyLong_FromSsize_t(count);
 }
 
+PyObject *
+lc_scan_hits(PyObject *obj, Py_ssize_t start, Py_ssize_t end, lc_finder find, const void *ctx,
+             PyObject *out)
+{
+    Py_buffer view;
+    Py_ssize_t count = 0, nspans = 0, cap = 0;
+    Py_ssize_t *spans = NULL;
+    int nomem = 0;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (start < 0 || end < start || end > view.len) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "range outside the buffer");
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    const unsigned char *base = (const unsigned char *)view.buf;
+    const unsigned char *p = base + start, *e = base + end;
+    while (p < e) {
+        const unsigned char *hit = find(ctx, p, (size_t)(e - p));
+        if (hit == NULL)
+            break;
+        const unsigned char *ls, *le;
+        lc_line_around(p, e, hit, &ls, &le);
+        if (lc_add_span(&spans, &nspans, &cap, ls - base, le - base) < 0) {
+            nomem = 1;
+            break;
+        }
+        count++;
+        p = le;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    return lc_spans_result(out, spans, nspans, nomem, count);
+}
+
 static PyObject *
 find_lines(PyObject *self, PyObject *args)
 {

@@ -22,6 +22,15 @@ int lc_flush_spans(PyObject *out, Py_ssize_t *spans, Py_ssize_t nspans);
 PyObject *lc_spans_result(PyObject *out, Py_ssize_t *spans, Py_ssize_t nspans, int nomem,
                           Py_ssize_t count);
 
+/* A search: the first hit in p[0:n] (by the state `ctx`), or NULL. */
+typedef const unsigned char *(*lc_finder)(const void *ctx, const unsigned char *p, size_t n);
+
+/* The lines of obj's buffer [start, end) that hold a hit of `find`: their spans are
+ * appended to the array('q') `out` and their number returned (NULL on error). The scan
+ * runs with the GIL released. */
+PyObject *lc_scan_hits(PyObject *obj, Py_ssize_t start, Py_ssize_t end, lc_finder find,
+                       const void *ctx, PyObject *out);
+
 /* The line of the region [p, e) that holds `hit`: its start, and its end past the
  * newline (or e). */
 static inline void

@@ -164,14 +164,17 @@ find_spelled(const Spelled *s, const unsigned char *p, size_t n)
     return NULL;
 }
 
+static const unsigned char *
+spelled_finder(const void *ctx, const unsigned char *p, size_t n)
+{
+    return find_spelled(ctx, p, n);
+}
+
 PyObject *
 lc_find_lines_spelled(PyObject *self, PyObject *args)
 {
     PyObject *obj, *tuple, *out;
-    Py_buffer view;
-    Py_ssize_t start, end, count = 0, nspans = 0, cap = 0;
-    Py_ssize_t *spans = NULL;
-    int nomem = 0;
+    Py_ssize_t start, end;
     Spelled s;
     if (!PyArg_ParseTuple(args, "OnnO!O", &obj, &start, &end, &PyTuple_Type, &tuple, &out))
         return NULL;
@@ -210,30 +213,5 @@ lc_find_lines_spelled(PyObject *self, PyObject *args)
 #else
     has_avx2 = 0;
 #endif
-    if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
-        return NULL;
-    if (start < 0 || end < start || end > view.len) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "range outside the buffer");
-        return NULL;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    const unsigned char *base = (const unsigned char *)view.buf;
-    const unsigned char *p = base + start, *e = base + end;
-    while (p < e) {
-        const unsigned char *hit = find_spelled(&s, p, (size_t)(e - p));
-        if (hit == NULL)
-            break;
-        const unsigned char *ls, *le;
-        lc_line_around(p, e, hit, &ls, &le);
-        if (lc_add_span(&spans, &nspans, &cap, ls - base, le - base) < 0) {
-            nomem = 1;
-            break;
-        }
-        count++;
-        p = le;
-    }
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&view);
-    return lc_spans_result(out, spans, nspans, nomem, count);
+    return lc_scan_hits(obj, start, end, spelled_finder, &s, out);
 }
