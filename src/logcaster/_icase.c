@@ -59,8 +59,6 @@ find_avx2(const unsigned char *s, size_t n, const unsigned char *needle, const u
 }
 #endif
 
-static int has_avx2 = -1;
-
 static const unsigned char *
 find_icase(const unsigned char *s, size_t n, const unsigned char *needle, const unsigned char *mask,
            size_t k)
@@ -69,7 +67,7 @@ find_icase(const unsigned char *s, size_t n, const unsigned char *needle, const 
     if (n < k)
         return NULL;
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (has_avx2) {
+    if (lc_has_avx2) {
         const unsigned char *hit = find_avx2(s, n, needle, mask, k, &i);
         if (hit != NULL)
             return hit;
@@ -135,13 +133,5 @@ lc_find_lines_icase(PyObject *self, PyObject *args)
         mask[j] = is_lower(c) ? 0x20 : 0;
     }
     PyBuffer_Release(&needle);
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (has_avx2 < 0) {
-        __builtin_cpu_init();
-        has_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
-    }
-#else
-    has_avx2 = 0;
-#endif
     return lc_scan_hits(obj, start, end, icase_finder, &n, out);
 }

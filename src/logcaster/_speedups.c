@@ -53,7 +53,7 @@ find_literal_avx2(const char *s, size_t n, const char *needle, size_t k, size_t 
 }
 #endif
 
-static int has_avx2 = 0;
+int lc_has_avx2 = 0;
 
 static const char *
 find_literal(const char *s, size_t n, const char *needle, size_t k)
@@ -66,7 +66,7 @@ find_literal(const char *s, size_t n, const char *needle, size_t k)
         return NULL;
     size_t i = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (has_avx2) {
+    if (lc_has_avx2) {
         const char *hit = find_literal_avx2(s, n, needle, k, &i);
         if (hit != NULL)
             return hit;
@@ -538,7 +538,7 @@ PyInit__speedups(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
-    has_avx2 = __builtin_cpu_supports("avx2");
+    lc_has_avx2 = __builtin_cpu_supports("avx2");
 #endif
     lc_json_init();
     return PyModule_Create(&module);

@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <string.h>
 
+/* Whether the CPU runs AVX2 (read once when the module loads; 0 off x86-64). */
+extern int lc_has_avx2;
+
 /* First occurrence of needle[0:k] in s[0:n], or NULL (SIMD; see _speedups.c). */
 const char *lc_find_literal(const char *s, size_t n, const char *needle, size_t k);
 

@@ -118,8 +118,6 @@ find_avx2(const Spelled *s, const unsigned char *p, size_t n, size_t *done)
 }
 #endif
 
-static int has_avx2 = -1;
-
 static const unsigned char *
 find_spelled(const Spelled *s, const unsigned char *p, size_t n)
 {
@@ -127,7 +125,7 @@ find_spelled(const Spelled *s, const unsigned char *p, size_t n)
     if (n < k)
         return NULL;
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (has_avx2 && s->nopts[0] && s->nopts[1]) {
+    if (lc_has_avx2 && s->nopts[0] && s->nopts[1]) {
         const unsigned char *hit = find_avx2(s, p, n, &i);
         if (hit != NULL)
             return hit;
@@ -205,13 +203,5 @@ lc_find_lines_spelled(PyObject *self, PyObject *args)
         }
     }
     choose_anchors(&s);
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (has_avx2 < 0) {
-        __builtin_cpu_init();
-        has_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
-    }
-#else
-    has_avx2 = 0;
-#endif
     return lc_scan_hits(obj, start, end, spelled_finder, &s, out);
 }

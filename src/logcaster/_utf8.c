@@ -126,8 +126,6 @@ valid(const unsigned char *s, size_t n, int avx2)
     return 1;
 }
 
-static int avx2_ok = -1;
-
 PyObject *
 lc_utf8_valid(PyObject *self, PyObject *args)
 {
@@ -135,19 +133,11 @@ lc_utf8_valid(PyObject *self, PyObject *args)
     int ok;
     if (!PyArg_ParseTuple(args, "y*", &data))
         return NULL;
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (avx2_ok < 0) {
-        __builtin_cpu_init();
-        avx2_ok = __builtin_cpu_supports("avx2") ? 1 : 0;
-    }
-#else
-    avx2_ok = 0;
-#endif
     if (data.len < 4096) {
-        ok = valid(data.buf, (size_t)data.len, avx2_ok);
+        ok = valid(data.buf, (size_t)data.len, lc_has_avx2);
     } else {
         Py_BEGIN_ALLOW_THREADS
-        ok = valid(data.buf, (size_t)data.len, avx2_ok);
+        ok = valid(data.buf, (size_t)data.len, lc_has_avx2);
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&data);
