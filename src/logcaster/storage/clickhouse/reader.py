@@ -26,7 +26,7 @@ from ...query.spec import QuerySpec
 from ..ring import Block
 from .sql import checked_rows, count_buckets, count_values, select_lines
 from .url import StoreURL
-from .verify import classifier, verifier
+from .verify import accepted, classifier
 
 
 def pack(stamps: Sequence[int], lines: Sequence[bytes]) -> Matches:
@@ -94,14 +94,11 @@ class ClusterReader:
             return Matches()
         stamps, lines = list(columns[0]), list(columns[1])
         if len(columns) > 2:  # some rows are verified here
-            accepts = verifier(spec)
-            keep = [
-                i
-                for i, (line, level, verify) in enumerate(
-                    zip(lines, columns[2], columns[3], strict=True)
-                )
-                if not verify or accepts(line, level)
-            ]
+            checked = np.fromiter(columns[3], dtype=bool, count=len(lines))
+            ok = ~checked
+            rows = np.flatnonzero(checked)
+            ok[rows] = accepted(spec, [lines[i] for i in rows])
+            keep = np.flatnonzero(ok)
             if spec.limit is not None:
                 keep = keep[: spec.limit]
             stamps = [stamps[i] for i in keep]
@@ -149,8 +146,8 @@ class ClusterReader:
         columns = self._execute(*query)
         if not columns:
             return []
-        accepts = verifier(spec)
-        return [row for row in zip(*columns, strict=True) if accepts(row[1], row[2])]
+        ok = accepted(spec, columns[1])
+        return [row for row, keep in zip(zip(*columns, strict=True), ok, strict=True) if keep]
 
 
 def _value(raw: bytes | str | None) -> str:
