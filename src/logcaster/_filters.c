@@ -4,14 +4,18 @@
  * released and keeps the lines that hold every AND literal, at least one OR
  * literal and a wanted level. Literals are found with the SIMD scan of
  * _speedups.c: the first AND literal drives the scan (the others are checked
- * inside its lines with memmem); OR literals are searched side by side, each
- * remembering its next occurrence, so every byte is scanned once per literal.
+ * inside its lines with memmem); OR literals (up to LC_ANY_MAX) are searched in
+ * one pass for all of them (_anyof.c); more are searched side by side, each
+ * remembering its next occurrence.
  * The level test is level_code(), the C twin of logcaster.query.levels.level_of
  * (docs/levels.md); tests compare the two on generated lines.
  */
 #define _GNU_SOURCE
 #include "_speedups.h"
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* Level codes: index into logcaster.query.levels.LEVEL_CODES. */
 enum { L_NONE, L_TRACE, L_DEBUG, L_INFO, L_NOTICE, L_WARN, L_ERROR, L_CRITICAL, L_FATAL,
@@ -96,6 +100,36 @@ key_is(const unsigned char *s, size_t n, const char *key)
     return 1;
 }
 
+/* The bytes where a level token may start: an upper-case word, a level/severity/lvl
+ * key (any case), '[' and '"'. A word starting with any other byte (a digit, another
+ * lower-case letter, '_') is no token, and no byte inside a word starts one. */
+static const unsigned char STARTS[256] = {
+    ['A' ... 'Z'] = 1, ['l'] = 1, ['s'] = 1, ['['] = 1, ['"'] = 1,
+};
+
+/* The first p' >= p where a level token may start (STARTS), or n; 16 bytes at a time. */
+static inline size_t
+next_start(const unsigned char *s, size_t p, size_t n)
+{
+#ifdef __SSE2__
+    const __m128i shift = _mm_set1_epi8((char)(128 - 'A')), lim = _mm_set1_epi8((char)(-128 + 26));
+    const __m128i l = _mm_set1_epi8('l'), sm = _mm_set1_epi8('s');
+    const __m128i br = _mm_set1_epi8('['), qu = _mm_set1_epi8('"');
+    for (; p + 16 <= n; p += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(s + p));
+        __m128i m = _mm_cmplt_epi8(_mm_add_epi8(v, shift), lim); /* 'A'..'Z' */
+        m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(v, l), _mm_cmpeq_epi8(v, sm)));
+        m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(v, br), _mm_cmpeq_epi8(v, qu)));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (bits)
+            return p + (size_t)__builtin_ctz(bits);
+    }
+#endif
+    while (p < n && !STARTS[s[p]])
+        p++;
+    return p;
+}
+
 static int
 level_code(const unsigned char *s, size_t n)
 {
@@ -110,6 +144,9 @@ level_code(const unsigned char *s, size_t n)
             return SEVERITY[value & 7];
     }
     for (size_t p = 0; p < n; p++) {
+        p = next_start(s, p, n); /* no other byte can start a level token */
+        if (p >= n)
+            break;
         unsigned char c = s[p];
         if (is_word(c)) {
             if (p > 0 && is_word(s[p - 1]))
@@ -187,6 +224,35 @@ int
 lc_level_code(const unsigned char *s, size_t n)
 {
     return level_code(s, n);
+}
+
+int
+lc_level_words(unsigned long mask, lc_anyof *a)
+{
+    const char *lits[LC_ANY_MAX];
+    size_t lens[LC_ANY_MAX];
+    int n = 0;
+    if (mask == 0 || (mask & 1))
+        return -1; /* lines without a level are wanted: each must be read */
+    for (size_t w = 0; w < NWORDS; w++) {
+        if (!(mask & (1UL << WORDS[w].code)))
+            continue;
+        int covered = 0; /* a wanted word inside it (ERR in ERROR) finds its lines */
+        for (size_t v = 0; v < NWORDS && !covered; v++)
+            covered = v != w && (mask & (1UL << WORDS[v].code)) && WORDS[v].len < WORDS[w].len &&
+                      memmem(WORDS[w].word, WORDS[w].len, WORDS[v].word, WORDS[v].len) != NULL;
+        if (covered)
+            continue;
+        if (n >= LC_ANY_MAX - 2)
+            return -1;
+        lits[n] = WORDS[w].word;
+        lens[n++] = WORDS[w].len;
+    }
+    lits[n] = "\"level\""; /* a JSON numeric level (fields.structured_level) */
+    lens[n++] = 7;
+    lits[n] = "\n<"; /* a syslog PRI at the start of the next line */
+    lens[n++] = 2;
+    return lc_anyof_init(a, lits, lens, n, 1);
 }
 
 /* line_level(line) -> level code */
@@ -289,6 +355,18 @@ lc_filter_lines(PyObject *self, PyObject *args)
         PyErr_NoMemory();
         goto fail;
     }
+    /* OR literals alone (none empty): one pass for all of them (_anyof.c). */
+    lc_anyof one;
+    int single = 0;
+    if (!nall && nany > 1 && nany <= LC_ANY_MAX) {
+        const char *lits[LC_ANY_MAX];
+        size_t lens[LC_ANY_MAX];
+        for (Py_ssize_t i = 0; i < nany; i++) {
+            lits[i] = any[i].s;
+            lens[i] = any[i].n;
+        }
+        single = lc_anyof_init(&one, lits, lens, (int)nany, 0) == 0;
+    }
     Py_BEGIN_ALLOW_THREADS
     const char *base = (const char *)view.buf;
     const char *p = base + start, *e = base + end;
@@ -296,6 +374,8 @@ lc_filter_lines(PyObject *self, PyObject *args)
         const char *hit;
         if (nall) {
             hit = lc_find_literal(p, (size_t)(e - p), all[0].s, all[0].n);
+        } else if (single) {
+            hit = (const char *)lc_anyof_find(&one, (const unsigned char *)p, (size_t)(e - p));
         } else if (nany) {
             hit = NULL;
             for (Py_ssize_t i = 0; i < nany; i++) {

@@ -46,8 +46,33 @@ lc_line_around(const unsigned char *p, const unsigned char *e, const unsigned ch
     *le = nl ? nl + 1 : e;
 }
 
+/* Several literals searched in one pass (_anyof.c). Exact literals are referenced
+ * (the caller keeps them alive); ASCII case-insensitive ones are copied, lowered. */
+#define LC_ANY_MAX 16
+#define LC_ANY_OWN 16 /* the longest case-insensitive literal */
+typedef struct {
+    int n, icase;
+    size_t k[LC_ANY_MAX], maxk, at1[LC_ANY_MAX], at2[LC_ANY_MAX];
+    const unsigned char *s[LC_ANY_MAX];
+    unsigned char first[LC_ANY_MAX], last[LC_ANY_MAX], fmask[LC_ANY_MAX], lmask[LC_ANY_MAX];
+    unsigned char own[LC_ANY_MAX][LC_ANY_OWN];
+} lc_anyof;
+
+/* 0, or -1 when there are none or more than LC_ANY_MAX, or one is empty (or, case
+ * insensitive, longer than LC_ANY_OWN). */
+int lc_anyof_init(lc_anyof *a, const char *const *lits, const size_t *lens, int n, int icase);
+
+/* The earliest position in p[0:n] where one of the literals starts (whole), or NULL. */
+const unsigned char *lc_anyof_find(const lc_anyof *a, const unsigned char *p, size_t n);
+
 /* The level code of the line s[0:n] (no newline), as levels.level_of (_filters.c). */
 int lc_level_code(const unsigned char *s, size_t n);
+
+/* The literals, ASCII case-insensitive, of which a line whose level code has its bit set
+ * in `mask` holds one: a level word of a wanted level, a JSON "level" key, or a
+ * newline and '<' before it (a syslog PRI; the region's first line is checked apart).
+ * -1 when lines without a level are wanted (bit 0). */
+int lc_level_words(unsigned long mask, lc_anyof *a);
 
 PyObject *lc_filter_lines(PyObject *self, PyObject *args);
 PyObject *lc_line_level(PyObject *self, PyObject *args);

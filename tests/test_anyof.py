@@ -1,0 +1,133 @@
+"""The one-pass multi-literal search (``_anyof.c``) and what uses it agree with the
+Python references: ``filter_lines`` with OR literals against ``py_filter_lines``,
+and ``level_lines`` (which skips, by that search, the lines that cannot have a
+wanted level) against ``fieldscan.py_select_levels``. Lines are long enough for the
+SIMD loops, and literals sit at region ends and across 16/32-byte steps."""
+
+from __future__ import annotations
+
+from array import array
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logcaster.query import fieldscan, filters
+from logcaster.query.levels import LEVEL_CODES
+
+native = pytest.importorskip("logcaster._speedups", reason="C accelerator not built")
+
+PIECES = [
+    b"GET",
+    b"POST",
+    b"ge",
+    b"payment",
+    b"session",
+    b"s",
+    b"n",
+    b"x" * 20,
+    b" ",
+    b"=",
+    b"\xff",
+    b"\xd0\xbe",
+    b"OOMKilled",
+    b"\n",
+]
+LITERALS = [b"GET", b"POST", b"payment", b"session", b"s", b"sn", b"xx", b"\xff", b"OOM", b"e=g"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    pieces=st.lists(st.sampled_from(PIECES), max_size=120),
+    any_of=st.lists(st.sampled_from(LITERALS), min_size=2, max_size=10, unique=True),
+    cut=st.data(),
+)
+def test_or_literals_in_one_pass_agree(
+    pieces: list[bytes], any_of: list[bytes], cut: st.DataObject
+) -> None:
+    data = b"".join(pieces) + b"\n"
+    starts = [0] + [i + 1 for i, c in enumerate(data) if c == 0x0A]
+    start = cut.draw(st.sampled_from(starts))
+    end = cut.draw(st.sampled_from([s for s in starts if s >= start]))
+    a: array[int] = array("q")
+    b: array[int] = array("q")
+    n = native.filter_lines(bytearray(data), start, end, (), tuple(any_of), 0, a)
+    assert n == filters.py_filter_lines(data, start, end, (), tuple(any_of), 0, b)
+    assert a == b
+
+
+def test_more_or_literals_than_one_pass_takes() -> None:
+    words = tuple(f"w{i:02d}".encode() for i in range(20))
+    data = b"".join(b"pad " * (i % 9) + w + b" end\n" for i, w in enumerate(words)) * 3
+    a: array[int] = array("q")
+    b: array[int] = array("q")
+    n = native.filter_lines(data, 0, len(data), (), words, 0, a)
+    assert n == filters.py_filter_lines(data, 0, len(data), (), words, 0, b) == 60
+    assert a == b
+
+
+LEVEL_PIECES = [
+    b"2026-11-26T17:00:00.003Z ",
+    b"ERROR",
+    b"Error",
+    b"err",
+    b"ERR",
+    b"WARN",
+    b"crit",
+    b"CRITICAL",
+    b"level=",
+    b"lvl:",
+    b'"level"',
+    b'"level":',
+    b'"level": 3',
+    b'"level":"error"',
+    b"{",
+    b"}",
+    b"\\",
+    b"[",
+    b"]",
+    b"<11>",
+    b"<",
+    b"<3>",
+    b"x",
+    b" ",
+    b'"',
+    b"\n",
+    b"padding text of a line " * 2,
+    b'\n{"level":3,"msg":"disk"}\n',
+    b'\n{"level": 2, "msg":"ERROR"}\n',
+    b'\n {"level":"warn","msg":"x"}\t\n',
+    b'\n{"msg":"\\u0041","level":4}\n',
+    b'\n{"lev\\u0065l":3,"level":"x"}\n',
+]
+LEVEL_NAMES = [name for name in LEVEL_CODES if name]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    pieces=st.lists(st.sampled_from(LEVEL_PIECES), max_size=60),
+    levels=st.frozensets(st.sampled_from(LEVEL_NAMES), min_size=1, max_size=3),
+)
+def test_level_lines_skip_only_lines_of_other_levels(
+    pieces: list[bytes], levels: frozenset[str]
+) -> None:
+    buf = b"".join(pieces) + b"\n"
+    spans = array("q", (0, len(buf)))
+    want: array[int] = array("q")
+    got: array[int] = array("q")
+    assert fieldscan.select_levels(buf, spans, levels, got) == fieldscan.py_select_levels(
+        buf, spans, levels, want
+    )
+    assert got == want
+
+
+def test_level_lines_switch_to_reading_every_line_when_most_are_candidates() -> None:
+    lines = [b"2026 ERROR disk full", b"2026 INFO ok", b'{"level":"error"}', b"<11>x"] * 3000
+    buf = b"".join(ln + b"\n" for ln in lines)
+    spans = array("q", (0, len(buf)))
+    want: array[int] = array("q")
+    got: array[int] = array("q")
+    levels = frozenset({"ERROR"})
+    assert fieldscan.select_levels(buf, spans, levels, got) == 9000
+    assert fieldscan.py_select_levels(buf, spans, levels, want) == 9000
+    assert got == want
