@@ -173,8 +173,8 @@ def test_every_shape_matches_the_per_line_model(
             with (
                 patch.object(matcher_module, "filter_lines", scanner),
                 patch.object(matcher_module, "prefix_lines", prefix),
-                patch.object(matcher_module, "find_lines_spelled", spelled),
-                patch.object(matcher_module, "find_lines_icase", icase),
+                patch.object(casefold, "find_lines_spelled", spelled),
+                patch.object(casefold, "find_lines_icase", icase),
             ):
                 count, got = found_lines(ring, Matcher(qs, native=native))
             assert got == expected, (qs, native)

@@ -84,6 +84,8 @@ def find_lines_spelled(
     end: int,
     spellings: tuple[bytes, ...],
     out: array[int],
+    before: tuple[tuple[bytes, ...], ...] = (),
+    after: tuple[tuple[bytes, ...], ...] = (),
     /,
 ) -> int: ...
 def ndjson_scan(body: Buffer, max_line: int, /) -> tuple[bytes, int, int, int, int, int] | int: ...

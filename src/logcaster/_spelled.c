@@ -7,6 +7,12 @@
  * many bytes at a time (AVX2 or SSE2), then the other positions against their sets, then
  * the spellings in full. One pass instead of one per spelling.
  * Reference: the OR pass of filter_lines with the same spellings.
+ *
+ * find_lines_spelled(..., out, before, after): the lines holding a whole literal of
+ * which the spellings are one piece, each character around it given as the tuple of
+ * its encodings (`before` nearest first): every hit of the piece is checked for them.
+ * The exact (?i) search of logcaster.query.casefold; reference:
+ * casefold.py_find_lines_spelled.
  */
 #define _GNU_SOURCE
 #include "_speedups.h"
@@ -162,46 +168,141 @@ find_spelled(const Spelled *s, const unsigned char *p, size_t n)
     return NULL;
 }
 
+/* The characters around the piece, for an exact match of a whole (?i) literal:
+ * each one of a few encodings, of which at most one can match at a place (valid
+ * UTF-8 is prefix- and suffix-free). */
+#define MAX_AROUND 256
+#define MAX_ORBIT 8
+typedef struct {
+    const unsigned char *enc[MAX_ORBIT];
+    size_t len[MAX_ORBIT];
+    int n;
+} Orbit;
+
+typedef struct {
+    Spelled sp;
+    Orbit before[MAX_AROUND], after[MAX_AROUND]; /* before: nearest first */
+    Py_ssize_t nbefore, nafter;
+} Literal;
+
+/* Whether the literal's characters before the piece end at h, and those after it
+ * start at t, within [lo, hi). */
+static int
+around(const Literal *l, const unsigned char *lo, const unsigned char *h, const unsigned char *t,
+       const unsigned char *hi)
+{
+    for (Py_ssize_t c = 0; c < l->nbefore; c++) {
+        const Orbit *o = &l->before[c];
+        int m = 0;
+        while (m < o->n && !((size_t)(h - lo) >= o->len[m] &&
+                             memcmp(h - o->len[m], o->enc[m], o->len[m]) == 0))
+            m++;
+        if (m == o->n)
+            return 0;
+        h -= o->len[m];
+    }
+    for (Py_ssize_t c = 0; c < l->nafter; c++) {
+        const Orbit *o = &l->after[c];
+        int m = 0;
+        while (m < o->n &&
+               !((size_t)(hi - t) >= o->len[m] && memcmp(t, o->enc[m], o->len[m]) == 0))
+            m++;
+        if (m == o->n)
+            return 0;
+        t += o->len[m];
+    }
+    return 1;
+}
+
 static const unsigned char *
 spelled_finder(const void *ctx, const unsigned char *p, size_t n)
 {
-    return find_spelled(ctx, p, n);
+    const Literal *l = ctx;
+    const unsigned char *lo = p, *hi = p + n;
+    while (p < hi) {
+        const unsigned char *h = find_spelled(&l->sp, p, (size_t)(hi - p));
+        if (h == NULL || around(l, lo, h, h + l->sp.k, hi))
+            return h;
+        p = h + 1;
+    }
+    return NULL;
+}
+
+static int
+get_orbits(PyObject *tuple, Orbit *out, Py_ssize_t *count)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(tuple);
+    if (n > MAX_AROUND) {
+        PyErr_SetString(PyExc_ValueError, "at most 256 characters around the piece");
+        return -1;
+    }
+    for (Py_ssize_t c = 0; c < n; c++) {
+        PyObject *orbit = PyTuple_GET_ITEM(tuple, c);
+        if (!PyTuple_Check(orbit) || PyTuple_GET_SIZE(orbit) < 1 ||
+            PyTuple_GET_SIZE(orbit) > MAX_ORBIT) {
+            PyErr_SetString(PyExc_ValueError, "each character: a tuple of 1-8 encodings");
+            return -1;
+        }
+        out[c].n = (int)PyTuple_GET_SIZE(orbit);
+        for (int m = 0; m < out[c].n; m++) {
+            PyObject *enc = PyTuple_GET_ITEM(orbit, m);
+            if (!PyBytes_Check(enc) || PyBytes_GET_SIZE(enc) < 1 ||
+                memchr(PyBytes_AS_STRING(enc), '\n', (size_t)PyBytes_GET_SIZE(enc)) != NULL) {
+                PyErr_SetString(PyExc_ValueError, "encodings: non-empty bytes, no newline");
+                return -1;
+            }
+            out[c].enc[m] = (const unsigned char *)PyBytes_AS_STRING(enc);
+            out[c].len[m] = (size_t)PyBytes_GET_SIZE(enc);
+        }
+    }
+    *count = n;
+    return 0;
 }
 
 PyObject *
 lc_find_lines_spelled(PyObject *self, PyObject *args)
 {
-    PyObject *obj, *tuple, *out;
+    PyObject *obj, *tuple, *out, *before = NULL, *after = NULL;
     Py_ssize_t start, end;
-    Spelled s;
-    if (!PyArg_ParseTuple(args, "OnnO!O", &obj, &start, &end, &PyTuple_Type, &tuple, &out))
+    if (!PyArg_ParseTuple(args, "OnnO!O|O!O!", &obj, &start, &end, &PyTuple_Type, &tuple, &out,
+                          &PyTuple_Type, &before, &PyTuple_Type, &after))
         return NULL;
-    memset(&s, 0, sizeof s);
-    s.n = PyTuple_GET_SIZE(tuple);
-    if (s.n < 1 || s.n > MAX_SPELLINGS) {
+    Literal *l = calloc(1, sizeof(Literal));
+    if (l == NULL)
+        return PyErr_NoMemory();
+    Spelled *sp = &l->sp;
+    PyObject *result = NULL;
+    sp->n = PyTuple_GET_SIZE(tuple);
+    if (sp->n < 1 || sp->n > MAX_SPELLINGS) {
         PyErr_SetString(PyExc_ValueError, "1-64 spellings");
-        return NULL;
+        goto done;
     }
-    for (Py_ssize_t i = 0; i < s.n; i++) {
+    for (Py_ssize_t i = 0; i < sp->n; i++) {
         PyObject *item = PyTuple_GET_ITEM(tuple, i);
         if (!PyBytes_Check(item)) {
             PyErr_SetString(PyExc_TypeError, "spellings must be bytes");
-            return NULL;
+            goto done;
         }
         size_t len = (size_t)PyBytes_GET_SIZE(item);
-        if (len == 0 || len > MAX_LEN || (i > 0 && len != s.k) ||
+        if (len == 0 || len > MAX_LEN || (i > 0 && len != sp->k) ||
             memchr(PyBytes_AS_STRING(item), '\n', len) != NULL) {
             PyErr_SetString(PyExc_ValueError,
                             "spellings must be of one length (1-64), without a newline");
-            return NULL;
+            goto done;
         }
-        s.k = len;
-        s.sp[i] = (const unsigned char *)PyBytes_AS_STRING(item);
+        sp->k = len;
+        sp->sp[i] = (const unsigned char *)PyBytes_AS_STRING(item);
         for (size_t j = 0; j < len; j++) {
-            unsigned char c = s.sp[i][j];
-            s.set[j][c >> 6] |= (uint64_t)1 << (c & 63);
+            unsigned char c = sp->sp[i][j];
+            sp->set[j][c >> 6] |= (uint64_t)1 << (c & 63);
         }
     }
-    choose_anchors(&s);
-    return lc_scan_hits(obj, start, end, spelled_finder, &s, out);
+    if ((before && get_orbits(before, l->before, &l->nbefore) < 0) ||
+        (after && get_orbits(after, l->after, &l->nafter) < 0))
+        goto done;
+    choose_anchors(sp);
+    result = lc_scan_hits(obj, start, end, spelled_finder, l, out);
+done:
+    free(l);
+    return result;
 }

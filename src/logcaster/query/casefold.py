@@ -36,13 +36,22 @@ MIN_BYTES = 3
 _CASED = ((0, 0x3400), (0xA000, 0xAC00), (0xF900, 0x20000))
 
 
+Orbits = tuple[tuple[bytes, ...], ...]  # per character: the encodings (?i) matches
+
+
 @dataclass(frozen=True, slots=True)
 class Folded:
     """A ``(?i)`` prefilter: an ASCII needle for :func:`find_lines_icase`, or the
-    spellings of which every matching line holds one."""
+    spellings of which every matching line holds one. When ``exact``, the lines it
+    finds are the lines RE2 matches (the pattern is a plain literal): with
+    ``variants``, each hit is checked for the characters ``before`` it (nearest
+    first) and ``after`` it."""
 
     ascii: bytes = b""
     variants: tuple[bytes, ...] = ()
+    exact: bool = False
+    before: Orbits = ()
+    after: Orbits = ()
 
 
 @cache
@@ -142,7 +151,11 @@ def _best_variants(literal: str) -> tuple[bytes, ...]:
 
 
 def fold_prefilter(pattern: str) -> Folded | None:
-    """The prefilter of a ``(?i)`` pattern, or None."""
+    """The prefilter of a ``(?i)`` pattern (exact when it is a plain literal), or None."""
+    orbits = exact_orbits(pattern)
+    exact = _exact(orbits) if orbits else None
+    if exact is not None:
+        return exact
     literals = folded_literals(pattern)
     if not literals:
         return None
@@ -158,6 +171,91 @@ def fold_prefilter(pattern: str) -> Folded | None:
     return Folded(variants=best)
 
 
+# Where tests/test_casefold.py checks, character by character, that RE2's (?i)
+# matches lie inside orbit(): here orbit() filtered by RE2 is RE2's own set.
+CHECKED = (
+    (0x20, 0x250),
+    (0x370, 0x530),
+    (0x10A0, 0x1100),
+    (0x13A0, 0x1400),
+    (0x1C80, 0x1CC0),
+    (0x1E00, 0x2000),
+    (0x2100, 0x2190),
+    (0x2C00, 0x2D30),
+    (0xA640, 0xA800),
+    (0xFF21, 0xFF5B),
+    (0x10400, 0x10450),
+    (0x1E900, 0x1E944),
+)
+_PLAIN_LITERAL = re.compile(r"\(\?i\)([^\\.^$*+?()\[\]{}|\n]+)")
+
+
+def _encode(ch: str) -> bytes:
+    return ch.encode("utf-8")
+
+
+@cache
+def re2_orbit(ch: str) -> tuple[bytes, ...] | None:
+    """The encodings of the characters RE2's ``(?i)ch`` matches, or None when that is
+    not known here (a character outside :data:`CHECKED` that has case mappings)."""
+    import re2  # the bindings: a dependency of the query engine already
+
+    candidates = orbit(ch)
+    if len(candidates) > 1 and not any(lo <= ord(ch) < hi for lo, hi in CHECKED):
+        return None
+    rx = re2.compile(b"(?i)" + re2.escape(_encode(ch)))
+    return tuple(sorted(_encode(m) for m in candidates if rx.fullmatch(_encode(m))))
+
+
+def exact_orbits(pattern: str) -> Orbits | None:
+    """Per character, what RE2 matches of a pattern that is ``(?i)`` and a plain
+    literal (no metacharacter, escape or newline); None for any other pattern."""
+    plain = _PLAIN_LITERAL.fullmatch(pattern)
+    if plain is None or any(0xD800 <= ord(c) < 0xE000 for c in plain.group(1)):
+        return None
+    orbits = tuple(re2_orbit(c) for c in plain.group(1))
+    if any(o is None or len(o) > 8 for o in orbits):
+        return None
+    return orbits  # type: ignore[return-value]  # None excluded just above
+
+
+def _exact(orbits: Orbits) -> Folded | None:
+    """An exact search for the literal whose characters have these orbits."""
+    letter_pairs = all(
+        (len(o) == 1 and len(o[0]) == 1) or (len(o) == 2 and o[0].lower() == o[1].lower() != o[0])
+        for o in orbits
+    )
+    if letter_pairs and len(orbits) <= 256 and all(len(o[0]) == 1 for o in orbits):
+        return Folded(ascii=b"".join(o[-1] for o in orbits).lower(), exact=True)
+    best: tuple[int, int, int] = (0, 0, 0)  # bytes, first, end of the piece
+    for i in range(len(orbits)):
+        ways = 1
+        for j in range(i, len(orbits)):
+            ways *= len(orbits[j])
+            if ways > MAX_VARIANTS or len({len(e) for e in orbits[j]}) > 1:
+                break
+            size = sum(len(o[0]) for o in orbits[i : j + 1])
+            if size > best[0]:
+                best = (size, i, j + 1)
+    size, i, j = best
+    if size < MIN_BYTES or i > 256 or len(orbits) - j > 256:
+        return None
+    variants = tuple(sorted({b"".join(s) for s in product(*orbits[i:j])}))
+    before = orbits[:i][::-1]
+    return Folded(variants=variants, exact=True, before=before, after=orbits[j:])
+
+
+def folded_lines(buf: Buffer, start: int, end: int, folded: Folded, out: array[int]) -> int:
+    """The lines of ``buf[start:end]`` that ``folded`` finds; their number."""
+    if folded.ascii:
+        return find_lines_icase(buf, start, end, folded.ascii, out)
+    if folded.exact:
+        return find_lines_spelled(
+            buf, start, end, folded.variants, out, folded.before, folded.after
+        )
+    return find_lines_spelled(buf, start, end, folded.variants, out)
+
+
 def py_find_lines_icase(buf: Buffer, start: int, end: int, needle: bytes, out: array[int]) -> int:
     """:func:`find_lines_icase` in Python: ``find_lines`` over an ASCII-lowered copy."""
     lowered = bytes(memoryview(buf)[start:end]).lower()
@@ -168,10 +266,35 @@ def py_find_lines_icase(buf: Buffer, start: int, end: int, needle: bytes, out: a
 
 
 def py_find_lines_spelled(
-    buf: Buffer, start: int, end: int, spellings: tuple[bytes, ...], out: array[int]
+    buf: Buffer,
+    start: int,
+    end: int,
+    spellings: tuple[bytes, ...],
+    out: array[int],
+    before: Orbits | None = None,
+    after: Orbits | None = None,
 ) -> int:
-    """:func:`find_lines_spelled` in Python: the OR pass of the literal filter."""
-    return py_filter_lines(buf, start, end, (), spellings, 0, out)
+    """:func:`find_lines_spelled` in Python: the OR pass of the literal filter; with
+    ``before``/``after``, a bytes regex of the whole literal, line by line."""
+    if before is None and after is None:
+        return py_filter_lines(buf, start, end, (), spellings, 0, out)
+    alt = [b"(?:" + b"|".join(map(re.escape, o)) + b")" for o in (before or ())[::-1]]
+    alt.append(b"(?:" + b"|".join(map(re.escape, spellings)) + b")")
+    alt.extend(b"(?:" + b"|".join(map(re.escape, o)) + b")" for o in after or ())
+    rx = re.compile(b"".join(alt))
+    data = bytes(memoryview(buf)[start:end])
+    count, pos, first = 0, 0, len(out)
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        le = len(data) if nl < 0 else nl + 1
+        if rx.search(data, pos, le if nl < 0 else nl):
+            if len(out) > first and out[-1] == start + pos:
+                out[-1] = start + le
+            else:
+                out.extend((start + pos, start + le))
+            count += 1
+        pos = le
+    return count
 
 
 HAVE_NATIVE = True

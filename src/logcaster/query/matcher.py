@@ -16,7 +16,7 @@ from __future__ import annotations
 from array import array
 
 from ..scan import count_lines, find_lines
-from .casefold import Folded, find_lines_icase, find_lines_spelled, fold_prefilter
+from .casefold import Folded, fold_prefilter, folded_lines
 from .filters import filter_lines, prefix_lines
 from .levels import level_mask
 from .literals import literal_needs
@@ -90,6 +90,8 @@ class Matcher:
         if regex is None:
             _add(spans, start, end)
             return count_lines(buf, start, end)
+        if self.folded is not None and self.folded.exact:  # (?i) and a plain literal
+            return folded_lines(buf, start, end, self.folded, spans)
         return regex_lines(regex, buf, self._narrow(buf, start, end), spans)
 
     def _order_by_rarity(self, buf: bytearray | bytes, start: int, end: int) -> None:
@@ -125,10 +127,7 @@ class Matcher:
             filter_lines(buf, start, end, (), self.alternatives, 0, found)
             return found
         if self.folded is not None:
-            if self.folded.ascii:
-                find_lines_icase(buf, start, end, self.folded.ascii, found)
-            else:
-                find_lines_spelled(buf, start, end, self.folded.variants, found)
+            folded_lines(buf, start, end, self.folded, found)
             return found
         if not prefilters:
             return whole
