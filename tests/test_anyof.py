@@ -1,8 +1,9 @@
 """The one-pass multi-literal search (``_anyof.c``) and what uses it agree with the
-Python references: ``filter_lines`` with OR literals against ``py_filter_lines``,
-and ``level_lines`` (which skips, by that search, the lines that cannot have a
-wanted level) against ``fieldscan.py_select_levels``. Lines are long enough for the
-SIMD loops, and literals sit at region ends and across 16/32-byte steps."""
+Python references: ``filter_lines`` with OR literals against ``py_filter_lines``, a
+regex of plain literals (searched without RE2) against RE2, and ``level_lines``
+(which skips, by that search, the lines that cannot have a wanted level) against
+``fieldscan.py_select_levels``. Lines are long enough for the SIMD loops, and
+literals sit at region ends and across 16/32-byte steps."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from hypothesis import strategies as st
 
 from logcaster.query import fieldscan, filters
 from logcaster.query.levels import LEVEL_CODES
+from logcaster.query.matcher import Matcher
+from logcaster.query.regex import compile_regex, py_regex_lines
+from logcaster.query.spec import QuerySpec
 
 native = pytest.importorskip("logcaster._speedups", reason="C accelerator not built")
 
@@ -130,4 +134,21 @@ def test_level_lines_switch_to_reading_every_line_when_most_are_candidates() -> 
     levels = frozenset({"ERROR"})
     assert fieldscan.select_levels(buf, spans, levels, got) == 9000
     assert fieldscan.py_select_levels(buf, spans, levels, want) == 9000
+    assert got == want
+
+
+ALTERNATIONS = ["timeout|refused", "GET", "x=|GET|e=g", "POST|s", "a b|\xff|c"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(st.sampled_from(PIECES), max_size=60), pattern=st.sampled_from(ALTERNATIONS))
+def test_a_regex_of_plain_literals_needs_no_re2(pieces: list[bytes], pattern: str) -> None:
+    data = b"".join(pieces) + b"timeout\n"
+    matcher = Matcher(QuerySpec(regex=pattern))
+    assert (matcher.literals is not None) == pattern.isascii()
+    got: array[int] = array("q")
+    want: array[int] = array("q")
+    n = matcher.scan(data, 0, len(data), got)
+    rx = compile_regex(pattern, native=False).rx
+    assert n == py_regex_lines(rx, data, array("q", (0, len(data))), want)
     assert got == want

@@ -37,6 +37,22 @@ class Needs:
     or_empty: bool = False
 
 
+_PLAIN_ASCII = re.compile(r"[ -~]+")  # printable ASCII
+_META = frozenset("\\.^$*+?()[]{}|")
+
+
+def plain_alternatives(pattern: str) -> tuple[bytes, ...] | None:
+    """The literals of a pattern that is only printable ASCII literals joined by ``|``
+    (``timeout|refused``): a line holds a match exactly when it holds one of them,
+    whatever the encoding of the rest of the line. None for any other pattern."""
+    branches = pattern.split("|")
+    if not _PLAIN_ASCII.fullmatch(pattern) or not all(branches):
+        return None
+    if any(ch in _META for b in branches for ch in b):
+        return None
+    return tuple(dict.fromkeys(b.encode("ascii") for b in branches))
+
+
 def _class(items: Any) -> Atom:
     chars: set[str] = set()
     for op, arg in items:

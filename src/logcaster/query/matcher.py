@@ -3,12 +3,14 @@
 
 Every filter runs at C speed over whole regions, GIL released, so worker threads
 use every core: one pass evaluates the literal filters (AND literals: the
-longest drives a SIMD scan and the others are checked inside its lines; OR
-literals: searched side by side) and the level test (:mod:`.filters`); a regex
+rarest drives a SIMD scan and the others are checked inside its lines; OR
+literals: one pass for all of them) and the level test (:mod:`.filters`); a regex
 then runs over the surviving lines only (:func:`.regex.regex_lines`, C++ over
 RE2). A regex alone is first narrowed by a literal every match must contain,
-when one is rare enough in the region. No Python code runs per line. The result
-is byte spans (``[start, end, ...]``, adjacent lines coalesced).
+when one is rare enough in the region; a regex that is only plain ASCII literals
+joined by ``|``, or ``(?i)`` and a plain literal, needs no RE2 at all. No Python
+code runs per line. The result is byte spans (``[start, end, ...]``, adjacent
+lines coalesced).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ..scan import count_lines, find_lines
 from .casefold import Folded, fold_prefilter, folded_lines
 from .filters import filter_lines, prefix_lines
 from .levels import level_mask
-from .literals import literal_needs
+from .literals import literal_needs, plain_alternatives
 from .regex import compile_regex, regex_lines, required_literals
 from .spec import QuerySpec
 
@@ -51,7 +53,9 @@ class Matcher:
         self.or_empty = False  # ... unless the line is empty
         self.prefixes: tuple[bytes, ...] = ()  # every matching line starts with one
         self.folded: Folded | None = None  # a prefilter for a (?i) pattern
-        if self.regex is not None and not self.filtered:
+        # A regex of plain ASCII literals joined by |: their search is the whole answer.
+        self.literals = plain_alternatives(spec.regex or "") if not self.filtered else None
+        if self.regex is not None and not self.filtered and self.literals is None:
             self._choose_prefilter(spec.regex or "")
         self._unsampled = True  # AND literals not yet ordered by how rare they are
         self._best = 0  # the prefilter that last narrowed a block down
@@ -90,6 +94,10 @@ class Matcher:
         if regex is None:
             _add(spans, start, end)
             return count_lines(buf, start, end)
+        if self.literals is not None:
+            if len(self.literals) == 1:
+                return find_lines(buf, start, end, self.literals[0], spans)
+            return filter_lines(buf, start, end, (), self.literals, 0, spans)
         if self.folded is not None and self.folded.exact:  # (?i) and a plain literal
             return folded_lines(buf, start, end, self.folded, spans)
         return regex_lines(regex, buf, self._narrow(buf, start, end), spans)
