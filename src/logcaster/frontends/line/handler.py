@@ -5,6 +5,7 @@ live taps. Transport-free: the protocol adapter writes what this yields.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from array import array
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -161,12 +162,16 @@ class LineHandler:
             yield header
 
     async def _stream(self, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-        """Pull rendered chunks on the pool (rendering may be per-line Python work)."""
-        while True:
-            chunk = await self.engine.pool.run(next, chunks, None)
-            if chunk is None:
-                return
-            yield chunk
+        """Pull rendered chunks on the pool (rendering may be per-line Python work),
+        one ahead: the next chunk is rendered while the caller writes this one."""
+        pool = self.engine.pool
+        ahead = asyncio.ensure_future(pool.run(next, chunks, None))
+        try:
+            while (chunk := await ahead) is not None:
+                ahead = asyncio.ensure_future(pool.run(next, chunks, None))
+                yield chunk
+        finally:
+            ahead.cancel()
 
     async def _follow(self, spec: QuerySpec, peer: Peer | None) -> AsyncIterator[bytes]:
         if peer is None:
