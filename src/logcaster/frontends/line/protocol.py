@@ -205,7 +205,7 @@ class QueryProtocol(asyncio.Protocol):
         assert transport is not None
         direct = DirectWriter(transport)
         try:
-            async for chunk in self.handler.execute(line, self):
+            async for chunk in self.handler.execute(line, self, direct.usable):
                 if transport.is_closing():
                     return
                 if (
