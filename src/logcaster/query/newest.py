@@ -26,7 +26,7 @@ from .spec import QuerySpec
 FIRST_BYTES_PER_LIMIT = 512  # first window: this many bytes per line asked for ...
 FIRST_MIN = 64 << 10  # ... but at least this much
 INLINE_MAX = 128 << 10  # a window this small is scanned on the caller's thread
-PIECE = 512 << 10  # larger windows: cut into pieces of about this size for the workers
+PIECE = 128 << 10  # larger windows: cut into pieces of about this size for the workers
 GROW = 4  # a window that found nothing: the next one is this many times as large
 MARGIN = 1.25  # the estimate of the bytes still needed, with some room
 INLINE_CUT = 1000  # the newest this many lines are cut from the matches on the caller's thread
