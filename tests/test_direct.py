@@ -98,3 +98,19 @@ def test_direct_writer_is_not_used_over_tls() -> None:
             return object() if name in ("socket", "sslcontext") else None
 
     assert not DirectWriter(FakeTLS()).usable  # type: ignore[arg-type]
+
+
+def test_no_descriptor_left_means_the_transport_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_fd(fd: int) -> int:
+        raise OSError(24, "Too many open files")
+
+    with socket.socket() as sock:
+
+        class Transport:
+            def get_extra_info(self, name: str) -> object:
+                return sock if name == "socket" else None
+
+        monkeypatch.setattr("logcaster.frontends.line.direct.os.dup", no_fd)
+        writer = DirectWriter(Transport())  # type: ignore[arg-type]
+        assert not writer.usable
+        writer.close()

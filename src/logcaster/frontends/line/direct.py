@@ -37,7 +37,10 @@ class DirectWriter:
             return
         if any(transport.get_extra_info(k) is not None for k in ("sslcontext", "ssl_object")):
             return
-        fd = os.dup(raw.fileno())
+        try:
+            fd = os.dup(raw.fileno())  # out of descriptors: the transport path
+        except OSError:
+            return
         try:
             sock = socket.socket(fileno=fd)
         except OSError:
