@@ -41,6 +41,7 @@ setup(
                 "src/logcaster/_spelled.c",
                 "src/logcaster/_json.c",
                 "src/logcaster/_lokiproto.c",
+                "src/logcaster/_stamped.c",
             ],
             depends=["src/logcaster/_speedups.h"],
             extra_compile_args=["-O3"],

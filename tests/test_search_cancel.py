@@ -40,13 +40,14 @@ def test_a_cancelled_search_stops_between_blocks() -> None:
     async def run() -> HeldScanner:
         pool = WorkerPool(1, 4)  # one worker: the whole snapshot is one job
         engine = Engine(ring, pool)
-        scanner = HeldScanner(QuerySpec())
+        spec = QuerySpec(keywords=(b"line",))  # a filter: a spec without one is not scanned
+        scanner = HeldScanner(spec)
 
         async def compiled(spec: QuerySpec) -> HeldScanner:
             return scanner
 
         engine.compile = compiled  # type: ignore[assignment,method-assign]
-        search = asyncio.create_task(engine.search(QuerySpec()))
+        search = asyncio.create_task(engine.search(spec))
         assert await asyncio.to_thread(scanner.started.wait, 10)
         search.cancel()
         await asyncio.wait([search])  # the cancellation has reached the engine

@@ -341,103 +341,6 @@ done:
     return result;
 }
 
-/* gather_stamped(buf, spans, offs, lo, hi, prefixes, width) -> bytes
- * Like gather, but every line is preceded by its chunk's prefix: line at
- * offset x belongs to the last chunk c in [lo, hi) with offs[c] <= x, and its
- * prefix is prefixes[(c - lo) * width : (c - lo + 1) * width]. Spans ascend.
- * With `descending` true the lines come newest first (the spans read backwards). */
-static PyObject *
-gather_stamped(PyObject *self, PyObject *args)
-{
-    PyObject *obj, *spans_obj, *offs_obj;
-    Py_buffer view, spans, offs, prefixes;
-    Py_ssize_t lo, hi, width;
-    int descending = 0;
-    PyObject *result = NULL;
-    if (!PyArg_ParseTuple(args, "OOOnny*n|p", &obj, &spans_obj, &offs_obj, &lo, &hi,
-                          &prefixes, &width, &descending))
-        return NULL;
-    if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
-        goto out_prefixes;
-    if (PyObject_GetBuffer(spans_obj, &spans, PyBUF_SIMPLE) < 0)
-        goto out_view;
-    if (PyObject_GetBuffer(offs_obj, &offs, PyBUF_SIMPLE) < 0)
-        goto out_spans;
-    const long long *sp = (const long long *)spans.buf;
-    const long long *of = (const long long *)offs.buf;
-    Py_ssize_t pairs = spans.len / (Py_ssize_t)(2 * sizeof(long long));
-    Py_ssize_t noffs = offs.len / (Py_ssize_t)sizeof(long long);
-    const char *src = (const char *)view.buf;
-    if (lo < 0 || hi > noffs || lo >= hi || width < 0 || prefixes.len < (hi - lo) * width) {
-        PyErr_SetString(PyExc_ValueError, "bad chunk range or prefixes");
-        goto out_offs;
-    }
-    Py_ssize_t total = 0, lines = 0;
-    for (Py_ssize_t i = 0; i < pairs; i++) {
-        if (sp[2 * i] < 0 || sp[2 * i + 1] < sp[2 * i] || sp[2 * i + 1] > view.len) {
-            PyErr_SetString(PyExc_ValueError, "span outside the buffer");
-            goto out_offs;
-        }
-        total += (Py_ssize_t)(sp[2 * i + 1] - sp[2 * i]);
-        const char *p = src + sp[2 * i], *e = src + sp[2 * i + 1];
-        while (p < e && (p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
-            lines++;
-            p++;
-        }
-    }
-    result = PyBytes_FromStringAndSize(NULL, total + lines * width);
-    if (result == NULL)
-        goto out_offs;
-    char *dst = PyBytes_AS_STRING(result);
-    const char *pre = (const char *)prefixes.buf;
-    Py_BEGIN_ALLOW_THREADS
-    if (descending) {
-        Py_ssize_t c = hi - 1;
-        for (Py_ssize_t i = pairs - 1; i >= 0; i--) {
-            const char *s = src + sp[2 * i], *e = src + sp[2 * i + 1];
-            while (e > s) {
-                const char *nl = e - 1 > s ? memrchr(s, '\n', (size_t)(e - 1 - s)) : NULL;
-                const char *ls = nl ? nl + 1 : s;
-                long long at = ls - src;
-                while (c > lo && of[c] > at)
-                    c--;
-                memcpy(dst, pre + (c - lo) * width, (size_t)width);
-                dst += width;
-                memcpy(dst, ls, (size_t)(e - ls));
-                dst += e - ls;
-                e = ls;
-            }
-        }
-        pairs = 0; /* done */
-    }
-    Py_ssize_t c = lo;
-    for (Py_ssize_t i = 0; i < pairs; i++) {
-        const char *p = src + sp[2 * i], *e = src + sp[2 * i + 1];
-        while (p < e) {
-            long long at = p - src;
-            while (c + 1 < hi && of[c + 1] <= at)
-                c++;
-            const char *nl = memchr(p, '\n', (size_t)(e - p));
-            const char *le = nl ? nl + 1 : e;
-            memcpy(dst, pre + (c - lo) * width, (size_t)width);
-            dst += width;
-            memcpy(dst, p, (size_t)(le - p));
-            dst += le - p;
-            p = le;
-        }
-    }
-    Py_END_ALLOW_THREADS
-out_offs:
-    PyBuffer_Release(&offs);
-out_spans:
-    PyBuffer_Release(&spans);
-out_view:
-    PyBuffer_Release(&view);
-out_prefixes:
-    PyBuffer_Release(&prefixes);
-    return result;
-}
-
 /* count_lines(buf, start, end) -> number of '\n' in buf[start:end]. */
 static PyObject *
 count_lines(PyObject *self, PyObject *args)
@@ -488,7 +391,7 @@ static PyMethodDef methods[] = {
      "find_lines(buf, start, end, needle, out) -> matching lines; spans appended to out"},
     {"gather", gather, METH_VARARGS,
      "gather(buf, spans) -> bytes of buf[s:e] for each (s, e) pair of array('q') spans"},
-    {"gather_stamped", gather_stamped, METH_VARARGS,
+    {"gather_stamped", lc_gather_stamped, METH_VARARGS,
      "gather_stamped(buf, spans, offs, lo, hi, prefixes, width, descending=False) -> lines, each after its chunk's prefix"},
     {"filter_lines", lc_filter_lines, METH_VARARGS,
      "filter_lines(buf, start, end, all, any, levels, out) -> matching lines; spans appended to out"},

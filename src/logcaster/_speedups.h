@@ -75,6 +75,7 @@ int lc_level_code(const unsigned char *s, size_t n);
 int lc_level_words(unsigned long mask, lc_anyof *a);
 
 PyObject *lc_filter_lines(PyObject *self, PyObject *args);
+PyObject *lc_gather_stamped(PyObject *self, PyObject *args); /* _stamped.c */
 PyObject *lc_line_level(PyObject *self, PyObject *args);
 PyObject *lc_split_frames(PyObject *self, PyObject *args); /* _frames.c */
 PyObject *lc_encode_records(PyObject *self, PyObject *args);

@@ -2,8 +2,8 @@
 the stored history) and returns :class:`~logcaster.query.matches.Matches`.
 
 A search is split into contiguous runs of blocks, one worker-pool job each, so
-the C scanners (which release the GIL) use every core; with a limit, blocks are
-searched newest first in growing batches until the limit is met. The engine
+the C scanners (which release the GIL) use every core; with a limit, the newest
+lines are searched first, in windows grown until the limit is met. The engine
 knows nothing of any wire protocol: frontends render what it returns.
 Aggregations (:meth:`Engine.hits`, :meth:`Engine.top`) read the same blocks the
 same way and return plain results (:mod:`.aggregate`).
@@ -25,6 +25,7 @@ from .aggregate import Breakdown, Counts, Histogram, Top
 from .errors import QueryError
 from .matches import Matches, tail
 from .metrics import QueryMetrics
+from .newest import INLINE_CUT, everything, newest, whole
 from .pool import WorkerPool
 from .postfilter import Scanner, compile_spec
 from .regions import time_regions
@@ -108,34 +109,31 @@ class Engine:
         self.metrics = QueryMetrics()  # every frontend reports its commands here
 
     async def compile(self, spec: QuerySpec) -> Scanner:
-        """The matcher of ``spec`` with its field filters (compiled on the pool);
-        raises QueryError."""
+        """The matcher of ``spec`` with its field filters (a regex is compiled on the
+        pool; without one it takes microseconds, here); raises QueryError."""
+        if spec.regex is None:
+            return compile_spec(spec)
         return await self.pool.run(compile_spec, spec)
 
     async def search(self, spec: QuerySpec) -> Matches:
         """Matches of ``spec`` in a snapshot of the ring, searched in parallel.
 
-        With a limit, blocks are searched newest first in growing batches and
-        the search stops once the limit is met.
+        With a limit, the newest lines are searched first, in windows that grow
+        until the limit is met (:func:`.newest.newest`).
         """
         if spec.cluster:
             return await self.pool.run(self._remote(spec).search, spec)
-        matcher = await self.compile(spec)
-        views = await self._views(spec)
-        if spec.limit is None:
-            return Matches.merge(await self._search_parallel(views, matcher))
-        collected: list[Matches] = []
-        found = 0
-        end = len(views)
-        batch = self.parallelism
-        while end > 0 and found < spec.limit:
-            start = max(0, end - batch)
-            parts = await self._search_parallel(views[start:end], matcher)
-            collected[:0] = parts
-            found += sum(p.count for p in parts)
-            end, batch = start, batch * 2
-        matches = Matches.merge(collected)
-        if matches.count > spec.limit:
+        if everything(spec) and not spec.history:
+            matches = whole(self.ring.snapshot())  # every line: counted, not scanned
+        else:
+            matcher = await self.compile(spec)
+            views = await self._views(spec)
+            if spec.limit is None:
+                return Matches.merge(await self._search_parallel(views, matcher))
+            matches = await newest(views, matcher, spec.limit, self._search_parallel, search_views)
+        if spec.limit is not None and matches.count > spec.limit:
+            if spec.limit <= INLINE_CUT:
+                return matches.keep_newest(spec.limit)
             matches = await self.pool.run(matches.keep_newest, spec.limit)
         return matches
 

@@ -8,6 +8,7 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from ..scan import count_lines
 from ..storage.ring import BlockView, Snapshot
 
 
@@ -32,28 +33,34 @@ class Matches:
         return out
 
     def keep_newest(self, limit: int) -> Matches:
-        """The newest ``limit`` lines of these matches."""
+        """The newest ``limit`` lines of these matches.
+
+        Whole spans are counted in C; only the span where the limit falls is cut
+        line by line, and the spans kept are sliced off, never rebuilt."""
         if self.count <= limit:
             return self
         kept: list[tuple[BlockView, array[int]]] = []
         need = limit
         for view, spans in reversed(self.ranges):
             buf = view.buf
-            out: array[int] = array("q")
-            for i in range(len(spans) - 2, -1, -2):
+            i = len(spans) - 2
+            while i >= 0:
                 s, e = spans[i], spans[i + 1]
-                cut = e
-                while need and cut > s:
-                    cut = buf.rfind(b"\n", s, cut - 1) + 1 or s
-                    need -= 1
-                out[:0] = array("q", (cut, e))
-                if not need:
-                    break
-            kept.append((view, out))
-            if not need:
-                break
-        kept.reverse()
-        return Matches(limit, kept)
+                lines = count_lines(buf, s, e)
+                if lines >= need:
+                    cut = e
+                    for _ in range(need):
+                        cut = buf.rfind(b"\n", s, cut - 1) + 1 or s
+                    out = spans[i:]
+                    out[0] = cut
+                    kept.append((view, out))
+                    kept.reverse()
+                    return Matches(limit, kept)
+                need -= lines
+                i -= 2
+            kept.append((view, spans))
+        kept.reverse()  # pragma: no cover - count > limit: the limit falls in a span
+        return Matches(limit, kept)  # pragma: no cover
 
 
 def lines_of(view: BlockView, spans: array[int], descending: bool) -> Iterator[tuple[int, int]]:

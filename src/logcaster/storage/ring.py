@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..scan import count_lines, prefault
+from ..scan import count_lines, prefault, utf8_valid
 from ..stats import Metric
 
 DEFAULT_BLOCK_SIZE = 1 << 20
@@ -53,6 +53,7 @@ class Block:
         "ts_max",
         "ts_min",
         "used",
+        "utf8_upto",
     )
 
     def __init__(self, size: int, touch: bool = False) -> None:
@@ -66,6 +67,7 @@ class Block:
         self.first_chunk = 0  # chunks before this one are wholly evicted
         self.ts_min = 1 << 63  # receive-time bounds of every chunk ever stored here
         self.ts_max = -(1 << 63)
+        self.utf8_upto = 0  # buf[:utf8_upto] is known to be valid UTF-8
 
     @classmethod
     def from_buffer(cls, buf: Any, size: int, chunk_off: array[int], chunk_ts: array[int]) -> Block:
@@ -78,6 +80,7 @@ class Block:
         blk.first_chunk = 0
         blk.ts_min = min(chunk_ts, default=1 << 63)
         blk.ts_max = max(chunk_ts, default=-(1 << 63))
+        blk.utf8_upto = 0
         return blk
 
     def view(self) -> BlockView:
@@ -85,8 +88,22 @@ class Block:
             self, self.chunk_off[0] if self.chunk_off else 0, self.used, 0, len(self.chunk_off)
         )
 
+    def utf8_through(self, end: int) -> bool:
+        """Whether ``buf[:end]`` (whole lines, ``end <= used``) is valid UTF-8. Each byte
+        is checked once (in C) while the block holds it: bytes below ``used`` are
+        never rewritten until :meth:`reset`."""
+        done = self.utf8_upto
+        if done >= end:
+            return True
+        with memoryview(self.buf) as view:
+            if not utf8_valid(view[done:end]):
+                return False
+        self.utf8_upto = max(self.utf8_upto, end)
+        return True
+
     def reset(self) -> None:
         self.used = 0
+        self.utf8_upto = 0
         self.first_chunk = 0
         self.ts_min, self.ts_max = 1 << 63, -(1 << 63)
         del self.chunk_off[:], self.chunk_ts[:], self.chunk_line[:]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from ...stats import Metric
+from .direct import DIRECT_MIN, DirectWriter
 from .handler import LineHandler
 from .reader import AUTH_REQUIRED, CommandLine, Outcome, Refuse, RequestReader
 
@@ -202,10 +203,20 @@ class QueryProtocol(asyncio.Protocol):
     async def _answer(self, line: bytes) -> None:
         transport = self.transport
         assert transport is not None
+        direct = DirectWriter(transport)
         try:
-            async for chunk in self.handler.execute(line, self):
+            async for chunk in self.handler.execute(line, self, direct.usable):
                 if transport.is_closing():
                     return
+                if (
+                    direct.usable
+                    and len(chunk) >= DIRECT_MIN
+                    and not transport.get_write_buffer_size()
+                ):
+                    if not await direct.send(chunk):
+                        transport.abort()
+                        return
+                    continue
                 transport.write(chunk)
                 await self._can_write.wait()
         except asyncio.CancelledError:
@@ -214,4 +225,5 @@ class QueryProtocol(asyncio.Protocol):
             with contextlib.suppress(Exception):
                 transport.write(f"ERROR: Internal error: {type(exc).__name__}\n".encode())
         finally:
+            direct.close()
             transport.close()

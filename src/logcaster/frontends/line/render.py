@@ -16,6 +16,7 @@ from ...query.matches import Matches
 from ...query.spec import QuerySpec
 from ...scan import as_utf8, gather, gather_stamped
 from ...stats import Metric
+from ...storage.ring import BlockView
 
 
 def error_line(message: str) -> bytes:
@@ -45,26 +46,39 @@ def info_block(metrics: Iterable[Metric]) -> bytes:
 REPLY_CHUNK = 1 << 18
 
 
-def _batched(pieces: Iterable[bytes | bytearray], size: int = REPLY_CHUNK) -> Iterator[bytes]:
-    """Join pieces of whole lines into reply chunks of about ``size`` bytes, UTF-8 safe.
+def _batched(
+    pieces: Iterable[bytes | bytearray], size: int = REPLY_CHUNK, check: bool = True
+) -> Iterator[bytes]:
+    """Join pieces of whole lines into reply chunks of about ``size`` bytes, UTF-8 safe
+    (``check``: the pieces are not known to be valid UTF-8 yet).
 
     Few large chunks keep the per-chunk cost (one worker hand-off each) off
     replies that gather a little from many blocks."""
+    fix = as_utf8 if check else bytes
     out: list[bytes | bytearray] = []
     have = 0
     for piece in pieces:
         out.append(piece)
         have += len(piece)
         if have >= size:
-            yield as_utf8(b"".join(out))
+            yield fix(b"".join(out))
             out, have = [], 0
     if out:
-        yield as_utf8(b"".join(out))
+        yield fix(b"".join(out))
 
 
 def render_raw(matches: Matches) -> Iterator[bytes]:
     """The matching lines as stored, oldest first, gathered in C a block at a time."""
-    return _batched(gather(view.buf, spans) for view, spans in matches.ranges)
+    return _batched(
+        (_checked(view, spans, gather(view.buf, spans)) for view, spans in matches.ranges),
+        check=False,
+    )
+
+
+def _checked(view: BlockView, spans: array[int], out: bytes) -> bytes:
+    """``out``, gathered from ``spans`` of ``view``, made valid UTF-8: as it is when the
+    block's bytes up to the last span are (checked once per block, in C)."""
+    return out if view.block.utf8_through(spans[-1]) else as_utf8(out)
 
 
 def stamp(ts_ns: int) -> bytes:
@@ -104,9 +118,10 @@ def render_stamped(
             # A copy of the offsets: the C code holds its buffer with the GIL
             # released, and the ingest thread may be appending to the original.
             offs = blk.chunk_off[lo:hi]
-            yield gather_stamped(blk.buf, spans, offs, 0, hi - lo, prefixes, width, descending)
+            out = gather_stamped(blk.buf, spans, offs, 0, hi - lo, prefixes, width, descending)
+            yield _checked(view, spans, out)  # the prefixes are ASCII
 
-    return _batched(blocks(), chunk)
+    return _batched(blocks(), chunk, check=False)
 
 
 def render(matches: Matches, spec: QuerySpec) -> Iterator[bytes]:

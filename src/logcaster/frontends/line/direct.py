@@ -1,0 +1,92 @@
+"""Large reply chunks written straight to the connection's socket, not through the
+transport's buffer.
+
+``asyncio``'s transport sends what the socket takes at once and copies the rest
+into its own buffer, which it then drains below its low-water mark before the
+writer may go on: a large reply is copied twice on the event loop and reaches the
+kernel in bursts, so the client's reads come back small. :class:`DirectWriter`
+sends each chunk from the caller's buffer as the socket frees room (one
+``send`` per wake-up, the GIL released while the kernel copies), through a
+duplicate of the connection's descriptor so the event loop can watch it for
+room without touching the transport's registrations.
+
+The caller keeps the chunk alive until :meth:`DirectWriter.send` returns, and
+only uses it while the transport's own buffer is empty, so bytes go out in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+
+# A chunk this large or larger is sent directly (smaller ones via the transport).
+DIRECT_MIN = 1 << 18
+# The kernel's send buffer for a direct reply (it doubles the value, up to its limit).
+SEND_BUFFER = 4 << 20
+
+
+class DirectWriter:
+    """Direct writes to one connection; :meth:`close` when the reply is done."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._sock: socket.socket | None = None
+        raw = transport.get_extra_info("socket")
+        if raw is None:  # not a socket transport (TLS keeps the transport path)
+            return
+        if any(transport.get_extra_info(k) is not None for k in ("sslcontext", "ssl_object")):
+            return
+        try:
+            fd = os.dup(raw.fileno())  # out of descriptors: the transport path
+        except OSError:
+            return
+        try:
+            sock = socket.socket(fileno=fd)
+        except OSError:
+            os.close(fd)
+            return
+        sock.setblocking(False)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        self._sock = sock
+
+    @property
+    def usable(self) -> bool:
+        return self._sock is not None
+
+    async def send(self, data: bytes | bytearray | memoryview) -> bool:
+        """Send all of ``data``; False if the connection failed (the caller closes it)."""
+        sock = self._sock
+        assert sock is not None
+        view = memoryview(data).cast("B")
+        while view:
+            try:
+                sent = sock.send(view)
+            except (BlockingIOError, InterruptedError):
+                await self._writable(sock.fileno())
+                continue
+            except OSError:
+                return False
+            view = view[sent:]
+        return True
+
+    @staticmethod
+    async def _writable(fd: int) -> None:
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_writer(fd, wake)
+        try:
+            await ready
+        finally:
+            loop.remove_writer(fd)
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None

@@ -1,0 +1,138 @@
+"""The newest ``limit`` matches, found by scanning back from the newest line in
+windows that grow only as far as the matches found so far say they must, and
+what needs no scan at all: a query without filters matches every line held.
+
+A ``limit=`` query is mostly fixed cost: the newest hundred ``GET`` lines sit in
+the last few dozen KiB, yet scanning whole blocks (1 MiB each, two at a time)
+costs milliseconds. :func:`newest` starts with a window sized from the limit,
+cut at line starts, and after each window estimates from the bytes per match
+seen so far how far back the rest lie (four times further while none is
+found). Small windows are scanned on the event loop (the C scanners take
+microseconds there, no worker hand-off); large ones are cut into pieces of
+about :data:`PIECE` bytes and run on every worker.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Awaitable, Callable, Sequence
+
+from ..storage.ring import BlockView, Snapshot
+from .matches import Matches
+from .postfilter import Scanner
+from .spec import QuerySpec
+
+FIRST_BYTES_PER_LIMIT = 512  # first window: this many bytes per line asked for ...
+FIRST_MIN = 64 << 10  # ... but at least this much
+INLINE_MAX = 128 << 10  # a window this small is scanned on the caller's thread
+PIECE = 128 << 10  # larger windows: cut into pieces of about this size for the workers
+GROW = 4  # a window that found nothing: the next one is this many times as large
+MARGIN = 1.25  # the estimate of the bytes still needed, with some room
+INLINE_CUT = 1000  # the newest this many lines are cut from the matches on the caller's thread
+
+
+def everything(spec: QuerySpec) -> bool:
+    """Whether ``spec`` has no filter at all (every line held matches)."""
+    return not (
+        spec.keywords
+        or spec.regex is not None
+        or spec.levels
+        or spec.fields
+        or spec.time_from is not None
+        or spec.time_to is not None
+    )
+
+
+def whole(snapshot: Snapshot) -> Matches:
+    """Every line of a snapshot, counted from the ring's line numbers (no scan)."""
+    found = Matches()
+    for view in snapshot.views:
+        found.add(view, array("q", (view.start, view.end)), 1)
+    found.count = snapshot.current
+    return found
+
+
+def sub_view(view: BlockView, start: int, end: int) -> BlockView:
+    """The part ``[start, end)`` of ``view`` (both line starts or the view's end),
+    with the chunk range narrowed to the chunks it overlaps."""
+    offs = view.block.chunk_off
+    hi = max(bisect_left(offs, end, view.chunk_lo, view.chunk_hi), view.chunk_lo + 1)
+    lo = max(bisect_right(offs, start, view.chunk_lo, hi) - 1, view.chunk_lo)
+    return BlockView(view.block, start, end, lo, hi)
+
+
+class Cursor:
+    """Walks back over ``views`` from their end, a window of whole lines at a time."""
+
+    def __init__(self, views: Sequence[BlockView]) -> None:
+        self.views = views
+        self.index = len(views) - 1
+        self.pos = views[-1].end if views else 0
+
+    @property
+    def done(self) -> bool:
+        return self.index < 0
+
+    def take(self, size: int) -> list[BlockView]:
+        """About ``size`` bytes of whole lines before the cursor, oldest first, in
+        pieces of at most about :data:`PIECE` bytes (one line may be longer)."""
+        pieces: list[BlockView] = []
+        while size > 0 and self.index >= 0:
+            view = self.views[self.index]
+            end = self.pos
+            want = min(size, PIECE)
+            cut = view.start if end - view.start <= want else _line_start(view, end - want, end)
+            pieces.append(sub_view(view, cut, end))
+            size -= end - cut
+            if cut <= view.start:
+                self.index -= 1
+                self.pos = self.views[self.index].end if self.index >= 0 else 0
+            else:
+                self.pos = cut
+        pieces.reverse()
+        return pieces
+
+
+def _line_start(view: BlockView, guess: int, end: int) -> int:
+    """The start of the line holding byte ``guess`` (``view.start`` <= it < ``end``),
+    or of the last line before ``end`` if that line holds ``guess``: never ``end``."""
+    buf = view.buf
+    nl = buf.rfind(b"\n", view.start, guess)
+    cut = nl + 1 if nl >= 0 else view.start
+    if cut >= end:  # pragma: no cover - guess < end, so cut <= guess < end
+        cut = view.start
+    return cut
+
+
+Parallel = Callable[[tuple[BlockView, ...], Scanner], Awaitable[list[Matches]]]
+
+
+async def newest(
+    views: Sequence[BlockView],
+    matcher: Scanner,
+    limit: int,
+    parallel: Parallel,
+    inline: Callable[[Sequence[BlockView], Scanner], Matches],
+) -> Matches:
+    """At least the newest ``limit`` matches of ``matcher`` in ``views`` (all of them if
+    there are fewer), oldest first; the caller cuts the excess."""
+    cursor = Cursor(views)
+    collected: list[Matches] = []
+    found = scanned = 0
+    size = max(FIRST_MIN, limit * FIRST_BYTES_PER_LIMIT)
+    while found < limit and not cursor.done:
+        pieces = cursor.take(size)
+        nbytes = sum(p.end - p.start for p in pieces)
+        if nbytes <= INLINE_MAX:
+            parts = [inline(pieces, matcher)]
+        else:
+            parts = await parallel(tuple(pieces), matcher)
+        collected[:0] = parts
+        found += sum(p.count for p in parts)
+        scanned += nbytes
+        if found:
+            size = int((limit - found) * scanned / found * MARGIN) + 1
+        else:
+            size = scanned * (GROW - 1)
+    return Matches.merge(collected)
