@@ -1476,3 +1476,557 @@ lc_level_lines(PyObject *self, PyObject *args)
         return NULL;
     return PyLong_FromSsize_t(count);
 }
+
+/* ------------------------------------------------------------ record fields */
+
+/* record_fields(): the parsed fields of each line as the piece of an HTTP API record
+ * that follows "level" (logcaster.records.py_fields_piece is the reference):
+ *
+ *     ,"host":"..","app":"..","facility":"..","fields":{"NAME":"VALUE",...}
+ *
+ * host, app and facility as the filters read them (line_value), each only when
+ * present; "fields": every field.NAME of the line (fields.fields_of, in its order)
+ * but host, app and facility when the top-level key holds the same value; omitted
+ * when empty. Text is JSON-escaped as the records' line is (lc_json_escape). Left to
+ * Python (unsure): what line_value leaves, RFC 5424 SD params, and in a JSON object
+ * a float, an array, NaN/Infinity, a duplicate key, a key holding a '.', a lone
+ * surrogate, more than MAX_RFIELDS fields. */
+
+#define MAX_RFIELDS 256
+
+static const char *const SEVERITY_NAMES[8] = {"EMERG", "ALERT",  "CRITICAL", "ERROR",
+                                              "WARN",  "NOTICE", "INFO",     "DEBUG"};
+static const char *const TOP_NAMES[3] = {"host", "app", "facility"};
+
+typedef struct {
+    unsigned char *b;
+    size_t n, cap;
+} growbuf_t;
+
+static int
+gb_reserve(growbuf_t *g, size_t k)
+{
+    if (g->n + k <= g->cap)
+        return 0;
+    size_t cap = g->cap ? g->cap : 4096;
+    while (cap < g->n + k)
+        cap *= 2;
+    unsigned char *b = realloc(g->b, cap);
+    if (b == NULL)
+        return -1;
+    g->b = b;
+    g->cap = cap;
+    return 0;
+}
+
+/* Append s[0:k]; its offset, or -1 when out of memory. */
+static long
+gb_put(growbuf_t *g, const void *s, size_t k)
+{
+    if (gb_reserve(g, k) < 0)
+        return -1;
+    size_t at = g->n;
+    if (k)
+        memcpy(g->b + at, s, k);
+    g->n += k;
+    return (long)at;
+}
+
+typedef struct {
+    size_t ko, kn, vo, vn; /* name and value: offsets into the arena */
+    int leaf;              /* 0: a JSON object's own name (only checked for duplicates) */
+} rfield_t;
+
+typedef struct {
+    growbuf_t a; /* names and values of the current line */
+    rfield_t f[MAX_RFIELDS];
+    int nf;
+    int has_top[3];
+    size_t top_o[3], top_n[3];
+    scratch_t sc;
+} rline_t;
+
+enum { RF_OK = 0, RF_UNSURE = 1, RF_NOMEM = 2 };
+
+static int
+rf_find(const rline_t *L, int from, const unsigned char *k, size_t kn, int leaves_only)
+{
+    for (int i = from; i < L->nf; i++)
+        if (L->f[i].kn == kn && (!leaves_only || L->f[i].leaf) &&
+            memcmp(L->a.b + L->f[i].ko, k, kn) == 0)
+            return i;
+    return -1;
+}
+
+/* Add the field whose name is already in the arena at ko (kn bytes), value v. */
+static int
+rf_add_at(rline_t *L, size_t ko, size_t kn, cp v, size_t vn, int leaf)
+{
+    if (L->nf >= MAX_RFIELDS)
+        return RF_UNSURE;
+    long vo = gb_put(&L->a, v, vn);
+    if (vo < 0)
+        return RF_NOMEM;
+    L->f[L->nf++] = (rfield_t){ko, kn, (size_t)vo, vn, leaf};
+    return RF_OK;
+}
+
+static int
+rf_add(rline_t *L, const char *k, size_t kn, cp v, size_t vn)
+{
+    long ko = gb_put(&L->a, k, kn);
+    return ko < 0 ? RF_NOMEM : rf_add_at(L, (size_t)ko, kn, v, vn, 1);
+}
+
+static int
+rf_adds(rline_t *L, const char *k, const char *v)
+{
+    return rf_add(L, k, strlen(k), (cp)v, strlen(v));
+}
+
+/* Whether a body field named k is dropped: the header's own host/app/facility
+ * (`keep`), or a name fields_of already has (setdefault). */
+static int
+body_skips(const rline_t *L, int nheader, int keep, const unsigned char *k, size_t kn)
+{
+    if (keep)
+        for (int i = 0; i < 3; i++)
+            if (strlen(TOP_NAMES[i]) == kn && memcmp(TOP_NAMES[i], k, kn) == 0)
+                return 1;
+    for (int i = 0; i < nheader; i++)
+        if (L->f[i].kn == kn && memcmp(L->a.b + L->f[i].ko, k, kn) == 0)
+            return 1;
+    return 0;
+}
+
+/* fields._flatten of the object at j->p (valid JSON, checked by json_top), names
+ * prefixed by the arena's [po, po + pn). */
+static int
+flat_object(rline_t *L, jscan_t *j, size_t po, size_t pn, int nheader, int keep, int body)
+{
+    j->p++;
+    j_ws(j);
+    if (j->p < j->e && *j->p == '}') {
+        j->p++;
+        return RF_OK;
+    }
+    for (;;) {
+        cp ks = j->p + 1;
+        int kesc, vesc = 0, r;
+        if (j_string(j, &kesc) < 0)
+            return RF_UNSURE;
+        cp ke = j->p - 1;
+        /* the name: prefix + key, in the arena */
+        if (gb_reserve(&L->a, pn + (size_t)(ke - ks)) < 0)
+            return RF_NOMEM;
+        size_t ko = L->a.n;
+        memmove(L->a.b + ko, L->a.b + po, pn);
+        long kn = (long)(ke - ks);
+        if (kesc)
+            kn = j_unescape(ks, ke, L->a.b + ko + pn);
+        else
+            memcpy(L->a.b + ko + pn, ks, (size_t)kn);
+        if (kn < 0 || memchr(L->a.b + ko + pn, '.', (size_t)kn) != NULL)
+            return RF_UNSURE; /* a lone surrogate; a dotted key may clash with a path */
+        size_t name_n = pn + (size_t)kn;
+        L->a.n += name_n;
+        if (rf_find(L, body, L->a.b + ko, name_n, 0) >= 0)
+            return RF_UNSURE; /* a duplicate key: json.loads keeps the last */
+        j_ws(j);
+        j->p++; /* ':' */
+        j_ws(j);
+        cp vs = j->p;
+        int type;
+        if (*j->p == '"') {
+            j_string(j, &vesc);
+            type = J_STR;
+        } else if (*j->p == '{') {
+            type = J_OBJ;
+        } else if (j_value(j, 0, &type) < 0)
+            return RF_UNSURE;
+        cp ve = j->p;
+        int skip = pn == 0 && body_skips(L, nheader, keep, L->a.b + ko, name_n);
+        switch (type) {
+        case J_OBJ: {
+            if (L->nf >= MAX_RFIELDS)
+                return RF_UNSURE;
+            L->f[L->nf++] = (rfield_t){ko, name_n, 0, 0, 0};
+            if (gb_put(&L->a, ".", 1) < 0)
+                return RF_NOMEM;
+            r = flat_object(L, j, ko, name_n + 1, nheader, keep, body);
+            if (r != RF_OK)
+                return r;
+            break;
+        }
+        case J_STR: {
+            size_t vn = (size_t)(ve - vs) - 2;
+            if (vesc) {
+                unsigned char *b = scratch(&L->sc, vn + 1);
+                if (b == NULL)
+                    return RF_NOMEM;
+                long m = j_unescape(vs + 1, ve - 1, b);
+                if (m < 0)
+                    return RF_UNSURE;
+                r = rf_add_at(L, ko, name_n, b, (size_t)m, !skip);
+            } else
+                r = rf_add_at(L, ko, name_n, vs + 1, vn, !skip);
+            if (r != RF_OK)
+                return r;
+            break;
+        }
+        case J_INT:
+            if (ve - vs == 2 && vs[0] == '-' && vs[1] == '0')
+                vs++;
+            /* fall through */
+        case J_TRUE:
+        case J_FALSE:
+        case J_NULL:
+            r = rf_add_at(L, ko, name_n, vs, (size_t)(ve - vs), !skip);
+            if (r != RF_OK)
+                return r;
+            break;
+        default: /* a float, an array, NaN, Infinity: json.dumps' text, left to Python */
+            return RF_UNSURE;
+        }
+        /* a skipped leaf is kept as a non-leaf, for the duplicate check only */
+        j_ws(j);
+        if (j->p >= j->e)
+            return RF_UNSURE;
+        if (*j->p == '}') {
+            j->p++;
+            return RF_OK;
+        }
+        j->p++; /* ',' */
+        j_ws(j);
+    }
+}
+
+/* fields._text_fields of a message body s[0:n]: a JSON object's fields, else logfmt
+ * pairs, after the header's (the first nheader fields; `keep`: a syslog line's). */
+static int
+body_fields(rline_t *L, cp s, size_t n, int nheader, int keep)
+{
+    int js = json_top(s, n, NULL, 0, &L->sc);
+    if (js == J_NOTSURE)
+        return RF_UNSURE;
+    int body = L->nf;
+    if (js == J_OK) {
+        while (py_space(s[0])) {
+            s++;
+            n--;
+        }
+        jscan_t j = {s, s + n, 0};
+        int r = flat_object(L, &j, 0, 0, nheader, keep, body);
+        if (r != RF_OK || j.notsure)
+            return r != RF_OK ? r : RF_UNSURE;
+        /* GELF's short_message is also msg */
+        int sm = rf_find(L, body, (cp) "short_message", 13, 1);
+        if (sm >= 0 && rf_find(L, body, (cp) "msg", 3, 1) < 0 &&
+            !body_skips(L, nheader, keep, (cp) "msg", 3)) {
+            long ko = gb_put(&L->a, "msg", 3);
+            if (ko < 0)
+                return RF_NOMEM;
+            rfield_t f = L->f[sm];
+            if (L->nf >= MAX_RFIELDS)
+                return RF_UNSURE;
+            L->f[L->nf++] = (rfield_t){(size_t)ko, 3, f.vo, f.vn, 1};
+        }
+        return RF_OK;
+    }
+    /* logfmt: fields._LOGFMT's matches in order, the first of each key kept */
+    size_t p = 0;
+    while (p < n) {
+        if (p > 0 && !py_space(s[p - 1])) {
+            while (p < n && !py_space(s[p]))
+                p++;
+            p++;
+            continue;
+        }
+        if (!key_start(s[p])) {
+            p++;
+            continue;
+        }
+        size_t k = p + 1;
+        while (k < n && key_char(s[k]))
+            k++;
+        if (k >= n || s[k] != '=') {
+            p++;
+            continue;
+        }
+        size_t end, vpos = k + 1;
+        if (vpos < n && s[vpos] == '"') {
+            size_t i = vpos + 1;
+            while (i < n && s[i] != '"') {
+                if (s[i] == '\\') {
+                    if (i + 1 >= n)
+                        break;
+                    i++;
+                }
+                i++;
+            }
+            end = i < n && s[i] == '"' ? i + 1 : vpos;
+        } else {
+            end = vpos;
+            while (end < n && !py_space(s[end]) && s[end] != '"')
+                end++;
+        }
+        if (rf_find(L, body, s + p, k - p, 0) < 0) {
+            int skip = body_skips(L, nheader, keep, s + p, k - p);
+            long ko = gb_put(&L->a, s + p, k - p);
+            if (ko < 0)
+                return RF_NOMEM;
+            int r;
+            if (end > vpos && s[vpos] == '"') {
+                unsigned char *b = scratch(&L->sc, end - vpos);
+                size_t m = 0;
+                if (b == NULL)
+                    return RF_NOMEM;
+                for (size_t i = vpos + 1; i + 1 < end; i++) {
+                    if (s[i] == '\\')
+                        i++;
+                    b[m++] = s[i];
+                }
+                r = rf_add_at(L, (size_t)ko, k - p, b, m, !skip);
+            } else
+                r = rf_add_at(L, (size_t)ko, k - p, s + vpos, end - vpos, !skip);
+            if (r != RF_OK)
+                return r;
+        }
+        p = end;
+    }
+    return RF_OK;
+}
+
+/* fields._syslog's header fields of a line whose PRI ends at pos, then its MSG's. */
+static int
+syslog_fields(rline_t *L, cp s, size_t n, int pri, size_t pos)
+{
+    char num[4] = {0}, sev[2] = {(char)('0' + (pri & 7)), 0};
+    snprintf(num, sizeof num, "%d", pri);
+    int r = rf_adds(L, "pri", num);
+    r = r ? r : rf_adds(L, "facility", FACILITIES[pri >> 3]);
+    r = r ? r : rf_adds(L, "severity", sev);
+    if (r)
+        return r;
+    size_t m;
+    if (n - pos >= 2 && s[pos] == '1' && s[pos + 1] == ' ') { /* RFC 5424 */
+        static const char *const names[5] = {"timestamp", "host", "app", "procid", "msgid"};
+        size_t i = pos + 2;
+        for (int w = 0; w < 5; w++) {
+            cp sp = i < n ? memchr(s + i, ' ', n - i) : NULL;
+            size_t e = sp ? (size_t)(sp - s) : n;
+            if (e > i && !(e - i == 1 && s[i] == '-') &&
+                (r = rf_add(L, names[w], strlen(names[w]), s + i, e - i)) != RF_OK)
+                return r;
+            i = sp ? e + 1 : n;
+        }
+        if (i < n && s[i] != '-')
+            return RF_UNSURE; /* SD params */
+        m = msg_start(s, n, pos);
+    } else {
+        size_t p = pos, ts = ts3164(s, n, pos);
+        if (!ts)
+            ts = ts3339(s, n, pos);
+        val_t tag;
+        if (ts) {
+            size_t te = ts;
+            while (te > p && s[te - 1] == ' ')
+                te--;
+            if ((r = rf_add(L, "timestamp", 9, s + p, te - p)) != RF_OK)
+                return r;
+            p = ts;
+            if (!tag_at(s, n, p, &tag)) {
+                cp sp = memchr(s + p, ' ', n - p);
+                size_t e = sp ? (size_t)(sp - s) : n;
+                if (e > p) {
+                    if ((r = rf_add(L, "host", 4, s + p, e - p)) != RF_OK)
+                        return r;
+                    p = sp ? e + 1 : n;
+                }
+            }
+        }
+        size_t te = tag_at(s, n, p, &tag);
+        if (te) {
+            if ((r = rf_add(L, "app", 3, tag.s, tag.n)) != RF_OK)
+                return r;
+            size_t q = p + tag.n;
+            if (s[q] == '[') {
+                size_t e = q + 1;
+                while (s[e] != ']')
+                    e++;
+                if (e > q + 1 && (r = rf_add(L, "procid", 6, s + q + 1, e - q - 1)) != RF_OK)
+                    return r;
+            }
+            p = te;
+        }
+        m = p;
+    }
+    if ((r = rf_add(L, "msg", 3, s + m, n - m)) != RF_OK)
+        return r;
+    if ((r = rf_adds(L, "level", SEVERITY_NAMES[pri & 7])) != RF_OK)
+        return r;
+    return body_fields(L, s + m, n - m, L->nf, 1);
+}
+
+static int
+put_string(growbuf_t *o, cp s, size_t n)
+{
+    if (gb_reserve(o, 6 * n + 2) < 0)
+        return -1;
+    char *d = (char *)o->b + o->n;
+    *d++ = '"';
+    d = lc_json_escape(d, s, n);
+    *d++ = '"';
+    o->n = (size_t)((unsigned char *)d - o->b);
+    return 0;
+}
+
+/* The record piece of the line s[0:n] onto o: RF_OK, RF_UNSURE (nothing written) or
+ * RF_NOMEM. */
+static int
+line_piece(rline_t *L, cp s, size_t n, growbuf_t *o)
+{
+    L->a.n = 0;
+    L->nf = 0;
+    for (int k = 0; k < 3; k++) {
+        val_t v;
+        int r = line_value(k, NULL, s, n, &L->sc, &v);
+        if (r == V_UNSURE)
+            return RF_UNSURE;
+        L->has_top[k] = r == V_FOUND;
+        if (r == V_FOUND) {
+            long at = gb_put(&L->a, v.s, v.n);
+            if (at < 0)
+                return RF_NOMEM;
+            L->top_o[k] = (size_t)at;
+            L->top_n[k] = v.n;
+        }
+    }
+    size_t pos;
+    int pri = pri_of(s, n, &pos);
+    int r = pri >= 0 ? syslog_fields(L, s, n, pri, pos) : body_fields(L, s, n, 0, 0);
+    if (r != RF_OK)
+        return r;
+    size_t was = o->n;
+    for (int k = 0; k < 3; k++) {
+        if (!L->has_top[k])
+            continue;
+        if (gb_put(o, ",\"", 2) < 0 || gb_put(o, TOP_NAMES[k], strlen(TOP_NAMES[k])) < 0 ||
+            gb_put(o, "\":", 2) < 0 || put_string(o, L->a.b + L->top_o[k], L->top_n[k]) < 0)
+            return RF_NOMEM;
+    }
+    int any = 0;
+    for (int i = 0; i < L->nf; i++) {
+        rfield_t *f = &L->f[i];
+        if (!f->leaf)
+            continue;
+        int dup = 0;
+        for (int k = 0; k < 3 && !dup; k++)
+            dup = L->has_top[k] && f->kn == strlen(TOP_NAMES[k]) &&
+                  memcmp(L->a.b + f->ko, TOP_NAMES[k], f->kn) == 0 && f->vn == L->top_n[k] &&
+                  memcmp(L->a.b + f->vo, L->a.b + L->top_o[k], f->vn) == 0;
+        if (dup)
+            continue;
+        if (gb_put(o, any ? "," : ",\"fields\":{", any ? 1 : 11) < 0 ||
+            put_string(o, L->a.b + f->ko, f->kn) < 0 || gb_put(o, ":", 1) < 0 ||
+            put_string(o, L->a.b + f->vo, f->vn) < 0) {
+            o->n = was;
+            return RF_NOMEM;
+        }
+        any = 1;
+    }
+    if (any && gb_put(o, "}", 1) < 0)
+        return RF_NOMEM;
+    return RF_OK;
+}
+
+/* record_fields(buf, spans, bounds, unsure) -> bytes: the record pieces of the lines
+ * of spans, one after the other; (start, end) of each line's piece appended to the
+ * array('q') bounds, (-1, -1) for a line left to Python, whose number (0-based, in
+ * spans' order), start and end (without its newline) go to the array('q') unsure. */
+PyObject *
+lc_record_fields(PyObject *self, PyObject *args)
+{
+    PyObject *buf, *spans_obj, *bounds_obj, *unsure_obj;
+    if (!PyArg_ParseTuple(args, "OOOO", &buf, &spans_obj, &bounds_obj, &unsure_obj))
+        return NULL;
+    regions_t rg;
+    if (get_regions(buf, spans_obj, &rg) < 0)
+        return NULL;
+    rline_t *L = calloc(1, sizeof(rline_t));
+    if (L == NULL) {
+        release_regions(&rg);
+        return PyErr_NoMemory();
+    }
+    growbuf_t o = {NULL, 0, 0};
+    Py_ssize_t *bounds = NULL, nb = 0, capb = 0, *unsure = NULL, nu = 0, capu = 0, line = 0;
+    int nomem = 0;
+    Py_BEGIN_ALLOW_THREADS
+    cp base = (cp)rg.view.buf;
+    for (Py_ssize_t i = 0; i < rg.pairs && !nomem; i++) {
+        cp p = base + rg.sp[2 * i], e = base + rg.sp[2 * i + 1];
+        while (p < e && !nomem) {
+            cp nl = memchr(p, '\n', (size_t)(e - p));
+            cp cut = nl ? nl : e;
+            size_t at = o.n;
+            int r = line_piece(L, p, (size_t)(cut - p), &o);
+            if (r == RF_NOMEM)
+                nomem = 1;
+            else if (r == RF_UNSURE) {
+                o.n = at;
+                if (nu + 3 > capu) {
+                    capu = capu ? 2 * capu : 96;
+                    Py_ssize_t *m = realloc(unsure, (size_t)capu * sizeof(Py_ssize_t));
+                    if (m == NULL)
+                        nomem = 1;
+                    else
+                        unsure = m;
+                }
+                if (!nomem) {
+                    unsure[nu++] = line;
+                    unsure[nu++] = p - base;
+                    unsure[nu++] = cut - base;
+                }
+            }
+            if (!nomem) {
+                if (nb + 2 > capb) {
+                    capb = capb ? 2 * capb : 2048;
+                    Py_ssize_t *m = realloc(bounds, (size_t)capb * sizeof(Py_ssize_t));
+                    if (m == NULL)
+                        nomem = 1;
+                    else
+                        bounds = m;
+                }
+                if (!nomem) {
+                    bounds[nb++] = r == RF_OK ? (Py_ssize_t)at : -1;
+                    bounds[nb++] = r == RF_OK ? (Py_ssize_t)o.n : -1;
+                }
+            }
+            line++;
+            p = nl ? nl + 1 : e;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(L->a.b);
+    free(L->sc.buf);
+    free(L);
+    release_regions(&rg);
+    if (nomem) {
+        free(o.b);
+        free(bounds);
+        free(unsure);
+        return PyErr_NoMemory();
+    }
+    PyObject *result = PyBytes_FromStringAndSize((const char *)o.b, (Py_ssize_t)o.n);
+    free(o.b);
+    if (result == NULL || lc_flush_spans(bounds_obj, bounds, nb) < 0) {
+        Py_XDECREF(result);
+        free(unsure);
+        return NULL;
+    }
+    if (lc_flush_spans(unsure_obj, unsure, nu) < 0) {
+        Py_DECREF(result);
+        return NULL;
+    }
+    return result;
+}

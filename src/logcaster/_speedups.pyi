@@ -41,7 +41,11 @@ def encode_records(
     tail: bytes,
     descending: bool = False,
     extras: tuple[tuple[bytes, array[int], array[int]], ...] = (),
+    pieces: tuple[bytes, array[int]] | None = None,
     /,
+) -> bytes: ...
+def record_fields(
+    buf: Buffer, spans: array[int], bounds: array[int], unsure: array[int], /
 ) -> bytes: ...
 def native_strings(buf: Buffer, /) -> tuple[bytes, int]: ...
 def field_lines(
