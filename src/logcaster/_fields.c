@@ -27,6 +27,9 @@
 #define _GNU_SOURCE
 #include "_speedups.h"
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 typedef const unsigned char *cp;
 
@@ -1494,6 +1497,27 @@ lc_level_lines(PyObject *self, PyObject *args)
 
 #define MAX_RFIELDS 256
 
+/* Byte classes of the record pieces' scans: a logfmt key character
+ * ([\w.\-/@]), a byte ending an unquoted logfmt value (\s or '"'), a byte a
+ * JSON string writes other than as itself (control, '"', '\\', >= 0x80). */
+enum { C_KEY = 1, C_STOP = 2, C_ESC = 4 };
+static const unsigned char CLASS[256] = {
+    [0 ... 0x1F] = C_ESC,
+    ['\t' ... '\r'] = C_STOP | C_ESC,
+    [' '] = C_STOP,
+    ['"'] = C_STOP | C_ESC,
+    ['\\'] = C_ESC,
+    ['0' ... '9'] = C_KEY,
+    ['A' ... 'Z'] = C_KEY,
+    ['a' ... 'z'] = C_KEY,
+    ['_'] = C_KEY,
+    ['.'] = C_KEY,
+    ['-'] = C_KEY,
+    ['/'] = C_KEY,
+    ['@'] = C_KEY,
+    [0x80 ... 0xFF] = C_ESC,
+};
+
 static const char *const SEVERITY_NAMES[8] = {"EMERG", "ALERT",  "CRITICAL", "ERROR",
                                               "WARN",  "NOTICE", "INFO",     "DEBUG"};
 static const char *const TOP_NAMES[3] = {"host", "app", "facility"};
@@ -1533,9 +1557,14 @@ gb_put(growbuf_t *g, const void *s, size_t k)
 }
 
 typedef struct {
-    size_t ko, kn, vo, vn; /* name and value: offsets into the arena */
+    cp kp, vp;             /* name and value in the line, or NULL: ... */
+    size_t ko, kn, vo, vn; /* ... at these offsets into the arena */
     int leaf;              /* 0: a JSON object's own name (only checked for duplicates) */
+    int plain;             /* name and value known to need no escaping */
 } rfield_t;
+
+#define FKEY(L, f) ((f)->kp ? (f)->kp : (L)->a.b + (f)->ko)
+#define FVAL(L, f) ((f)->vp ? (f)->vp : (L)->a.b + (f)->vo)
 
 typedef struct {
     growbuf_t a; /* names and values of the current line */
@@ -1543,6 +1572,8 @@ typedef struct {
     int nf;
     int has_top[3];
     size_t top_o[3], top_n[3];
+    int quoted_eq; /* a logfmt quoted value holds a '=' (maybe a `host=` that
+                    * logfmt_value reads) */
     scratch_t sc;
 } rline_t;
 
@@ -1553,29 +1584,49 @@ rf_find(const rline_t *L, int from, const unsigned char *k, size_t kn, int leave
 {
     for (int i = from; i < L->nf; i++)
         if (L->f[i].kn == kn && (!leaves_only || L->f[i].leaf) &&
-            memcmp(L->a.b + L->f[i].ko, k, kn) == 0)
+            memcmp(FKEY(L, &L->f[i]), k, kn) == 0)
             return i;
     return -1;
 }
 
-/* Add the field whose name is already in the arena at ko (kn bytes), value v. */
+/* Add a field: its name in the line (kp) or in the arena at ko (kn bytes); its
+ * value v, copied to the arena unless it is in the line (`stable`). */
 static int
-rf_add_at(rline_t *L, size_t ko, size_t kn, cp v, size_t vn, int leaf)
+rf_push(rline_t *L, cp kp, size_t ko, size_t kn, cp v, size_t vn, int stable, int leaf)
 {
     if (L->nf >= MAX_RFIELDS)
         return RF_UNSURE;
-    long vo = gb_put(&L->a, v, vn);
-    if (vo < 0)
-        return RF_NOMEM;
-    L->f[L->nf++] = (rfield_t){ko, kn, (size_t)vo, vn, leaf};
+    rfield_t *f = &L->f[L->nf];
+    f->kp = kp;
+    f->ko = ko;
+    f->kn = kn;
+    f->vn = vn;
+    f->leaf = leaf;
+    f->plain = 0;
+    if (stable) {
+        f->vp = v;
+    } else {
+        long vo = gb_put(&L->a, v, vn);
+        if (vo < 0)
+            return RF_NOMEM;
+        f->vp = NULL;
+        f->vo = (size_t)vo;
+    }
+    L->nf++;
     return RF_OK;
 }
 
 static int
+rf_add_at(rline_t *L, size_t ko, size_t kn, cp v, size_t vn, int leaf)
+{
+    return rf_push(L, NULL, ko, kn, v, vn, 0, leaf);
+}
+
+/* A header field: a constant name, a value in the line (or a constant). */
+static int
 rf_add(rline_t *L, const char *k, size_t kn, cp v, size_t vn)
 {
-    long ko = gb_put(&L->a, k, kn);
-    return ko < 0 ? RF_NOMEM : rf_add_at(L, (size_t)ko, kn, v, vn, 1);
+    return rf_push(L, (cp)k, 0, kn, v, vn, 1, 1);
 }
 
 static int
@@ -1594,7 +1645,7 @@ body_skips(const rline_t *L, int nheader, int keep, const unsigned char *k, size
             if (strlen(TOP_NAMES[i]) == kn && memcmp(TOP_NAMES[i], k, kn) == 0)
                 return 1;
     for (int i = 0; i < nheader; i++)
-        if (L->f[i].kn == kn && memcmp(L->a.b + L->f[i].ko, k, kn) == 0)
+        if (L->f[i].kn == kn && memcmp(FKEY(L, &L->f[i]), k, kn) == 0)
             return 1;
     return 0;
 }
@@ -1650,7 +1701,7 @@ flat_object(rline_t *L, jscan_t *j, size_t po, size_t pn, int nheader, int keep,
         case J_OBJ: {
             if (L->nf >= MAX_RFIELDS)
                 return RF_UNSURE;
-            L->f[L->nf++] = (rfield_t){ko, name_n, 0, 0, 0};
+            L->f[L->nf++] = (rfield_t){NULL, NULL, ko, name_n, 0, 0, 0, 0};
             if (gb_put(&L->a, ".", 1) < 0)
                 return RF_NOMEM;
             r = flat_object(L, j, ko, name_n + 1, nheader, keep, body);
@@ -1669,7 +1720,7 @@ flat_object(rline_t *L, jscan_t *j, size_t po, size_t pn, int nheader, int keep,
                     return RF_UNSURE;
                 r = rf_add_at(L, ko, name_n, b, (size_t)m, !skip);
             } else
-                r = rf_add_at(L, ko, name_n, vs + 1, vn, !skip);
+                r = rf_push(L, NULL, ko, name_n, vs + 1, vn, 1, !skip);
             if (r != RF_OK)
                 return r;
             break;
@@ -1681,7 +1732,7 @@ flat_object(rline_t *L, jscan_t *j, size_t po, size_t pn, int nheader, int keep,
         case J_TRUE:
         case J_FALSE:
         case J_NULL:
-            r = rf_add_at(L, ko, name_n, vs, (size_t)(ve - vs), !skip);
+            r = rf_push(L, NULL, ko, name_n, vs, (size_t)(ve - vs), 1, !skip);
             if (r != RF_OK)
                 return r;
             break;
@@ -1699,6 +1750,25 @@ flat_object(rline_t *L, jscan_t *j, size_t po, size_t pn, int nheader, int keep,
         j->p++; /* ',' */
         j_ws(j);
     }
+}
+
+/* The first '=' of s[p:n], or NULL. */
+static inline cp
+next_eq(cp s, size_t p, size_t n)
+{
+#if defined(__SSE2__)
+    const __m128i eq = _mm_set1_epi8('=');
+    for (; p + 16 <= n; p += 16) {
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(s + p)), eq));
+        if (m)
+            return s + p + __builtin_ctz(m);
+    }
+#endif
+    for (; p < n; p++)
+        if (s[p] == '=')
+            return s + p;
+    return NULL;
 }
 
 /* fields._text_fields of a message body s[0:n]: a JSON object's fields, else logfmt
@@ -1723,37 +1793,30 @@ body_fields(rline_t *L, cp s, size_t n, int nheader, int keep)
         int sm = rf_find(L, body, (cp) "short_message", 13, 1);
         if (sm >= 0 && rf_find(L, body, (cp) "msg", 3, 1) < 0 &&
             !body_skips(L, nheader, keep, (cp) "msg", 3)) {
-            long ko = gb_put(&L->a, "msg", 3);
-            if (ko < 0)
-                return RF_NOMEM;
             rfield_t f = L->f[sm];
             if (L->nf >= MAX_RFIELDS)
                 return RF_UNSURE;
-            L->f[L->nf++] = (rfield_t){(size_t)ko, 3, f.vo, f.vn, 1};
+            L->f[L->nf++] = (rfield_t){(cp) "msg", f.vp, 0, 3, f.vo, f.vn, 1, f.plain};
         }
         return RF_OK;
     }
-    /* logfmt: fields._LOGFMT's matches in order, the first of each key kept */
+    /* logfmt: fields._LOGFMT's matches in order (finditer), the first of each key
+     * kept. A match is a '=' after a run of key characters that starts a word (at
+     * the start or after whitespace) with a letter or '_', past the last match. */
     size_t p = 0;
     while (p < n) {
-        if (p > 0 && !py_space(s[p - 1])) {
-            while (p < n && !py_space(s[p]))
-                p++;
-            p++;
-            continue;
-        }
-        if (!key_start(s[p])) {
-            p++;
-            continue;
-        }
-        size_t k = p + 1;
-        while (k < n && key_char(s[k]))
-            k++;
-        if (k >= n || s[k] != '=') {
-            p++;
+        cp eq = next_eq(s, p, n);
+        if (eq == NULL)
+            break;
+        size_t k = (size_t)(eq - s), k0 = k;
+        while (k0 > p && (CLASS[s[k0 - 1]] & C_KEY))
+            k0--;
+        if (k0 == k || !key_start(s[k0]) || (k0 > 0 && !py_space(s[k0 - 1]))) {
+            p = k + 1;
             continue;
         }
         size_t end, vpos = k + 1;
+        int plain = 0;
         if (vpos < n && s[vpos] == '"') {
             size_t i = vpos + 1;
             while (i < n && s[i] != '"') {
@@ -1765,30 +1828,37 @@ body_fields(rline_t *L, cp s, size_t n, int nheader, int keep)
                 i++;
             }
             end = i < n && s[i] == '"' ? i + 1 : vpos;
+            if (end > vpos && memchr(s + vpos, '=', end - vpos) != NULL)
+                L->quoted_eq = 1;
         } else {
+            unsigned char seen = 0;
             end = vpos;
-            while (end < n && !py_space(s[end]) && s[end] != '"')
-                end++;
+            while (end < n && !(CLASS[s[end]] & C_STOP))
+                seen |= CLASS[s[end++]];
+            plain = !(seen & C_ESC);
         }
-        if (rf_find(L, body, s + p, k - p, 0) < 0) {
-            int skip = body_skips(L, nheader, keep, s + p, k - p);
-            long ko = gb_put(&L->a, s + p, k - p);
-            if (ko < 0)
-                return RF_NOMEM;
-            int r;
+        if (rf_find(L, body, s + k0, k - k0, 0) < 0) {
+            int skip = keep && body_skips(L, nheader, keep, s + k0, k - k0), r;
             if (end > vpos && s[vpos] == '"') {
-                unsigned char *b = scratch(&L->sc, end - vpos);
-                size_t m = 0;
-                if (b == NULL)
-                    return RF_NOMEM;
-                for (size_t i = vpos + 1; i + 1 < end; i++) {
-                    if (s[i] == '\\')
-                        i++;
-                    b[m++] = s[i];
+                cp q = memchr(s + vpos + 1, '\\', end - vpos - 2);
+                if (q == NULL)
+                    r = rf_push(L, s + k0, 0, k - k0, s + vpos + 1, end - vpos - 2, 1, !skip);
+                else {
+                    unsigned char *b = scratch(&L->sc, end - vpos);
+                    size_t m = 0;
+                    if (b == NULL)
+                        return RF_NOMEM;
+                    for (size_t i = vpos + 1; i + 1 < end; i++) {
+                        if (s[i] == '\\')
+                            i++;
+                        b[m++] = s[i];
+                    }
+                    r = rf_push(L, s + k0, 0, k - k0, b, m, 0, !skip);
                 }
-                r = rf_add_at(L, (size_t)ko, k - p, b, m, !skip);
-            } else
-                r = rf_add_at(L, (size_t)ko, k - p, s + vpos, end - vpos, !skip);
+            } else {
+                r = rf_push(L, s + k0, 0, k - k0, s + vpos, end - vpos, 1, !skip);
+                L->f[L->nf - 1].plain = plain; /* a key is ASCII key characters */
+            }
             if (r != RF_OK)
                 return r;
         }
@@ -1868,17 +1938,30 @@ syslog_fields(rline_t *L, cp s, size_t n, int pri, size_t pos)
     return body_fields(L, s + m, n - m, L->nf, 1);
 }
 
-static int
-put_string(growbuf_t *o, cp s, size_t n)
+/* s[0:n] as a JSON string at d (room for 6 * n + 2 bytes); the new end. `plain`:
+ * known to need no escaping. */
+static inline char *
+put_string(char *d, cp s, size_t n, int plain)
 {
-    if (gb_reserve(o, 6 * n + 2) < 0)
-        return -1;
-    char *d = (char *)o->b + o->n;
     *d++ = '"';
-    d = lc_json_escape(d, s, n);
+    size_t i = 0;
+    if (!plain)
+        while (i < n && !(CLASS[s[i]] & C_ESC))
+            i++;
+    if (plain || i == n) {
+        memcpy(d, s, n);
+        d += n;
+    } else
+        d = lc_json_escape(d, s, n);
     *d++ = '"';
-    o->n = (size_t)((unsigned char *)d - o->b);
-    return 0;
+    return d;
+}
+
+static inline char *
+put_raw(char *d, const char *s, size_t n)
+{
+    memcpy(d, s, n);
+    return d + n;
 }
 
 /* The record piece of the line s[0:n] onto o: RF_OK, RF_UNSURE (nothing written) or
@@ -1888,13 +1971,50 @@ line_piece(rline_t *L, cp s, size_t n, growbuf_t *o)
 {
     L->a.n = 0;
     L->nf = 0;
+    size_t pos = 0, lead = 0;
+    int pri = pri_of(s, n, &pos);
+    while (lead < n && py_space(s[lead]))
+        lead++;
+    int want[3] = {1, 1, 1}, r, plain = pri < 0 && (lead == n || s[lead] != '{');
+    L->quoted_eq = 0;
+    if (plain) {
+        /* neither syslog nor JSON: logfmt pairs, whose first host= and app= are the
+         * top-level ones (logfmt_value reads the same, but in a quoted value); no
+         * facility */
+        if ((r = body_fields(L, s, n, 0, 0)) != RF_OK)
+            return r;
+        int host = rf_find(L, 0, (cp) "host", 4, 1), app = rf_find(L, 0, (cp) "app", 3, 1);
+        want[K_HOST] = want[K_APP] = L->quoted_eq;
+        want[K_FACILITY] = 0;
+        L->has_top[K_HOST] = L->has_top[K_APP] = L->has_top[K_FACILITY] = 0;
+        if (!L->quoted_eq && host >= 0) {
+            rfield_t *f = &L->f[host];
+            long at = gb_put(&L->a, FVAL(L, f), f->vn);
+            if (at < 0)
+                return RF_NOMEM;
+            L->has_top[K_HOST] = 1;
+            L->top_o[K_HOST] = (size_t)at;
+            L->top_n[K_HOST] = f->vn;
+        }
+        if (!L->quoted_eq && app >= 0) {
+            rfield_t *f = &L->f[app];
+            long at = gb_put(&L->a, FVAL(L, f), f->vn);
+            if (at < 0)
+                return RF_NOMEM;
+            L->has_top[K_APP] = 1;
+            L->top_o[K_APP] = (size_t)at;
+            L->top_n[K_APP] = f->vn;
+        }
+    }
     for (int k = 0; k < 3; k++) {
+        if (!want[k])
+            continue;
         val_t v;
-        int r = line_value(k, NULL, s, n, &L->sc, &v);
-        if (r == V_UNSURE)
+        int got = line_value(k, NULL, s, n, &L->sc, &v);
+        if (got == V_UNSURE)
             return RF_UNSURE;
-        L->has_top[k] = r == V_FOUND;
-        if (r == V_FOUND) {
+        L->has_top[k] = got == V_FOUND;
+        if (got == V_FOUND) {
             long at = gb_put(&L->a, v.s, v.n);
             if (at < 0)
                 return RF_NOMEM;
@@ -1902,41 +2022,48 @@ line_piece(rline_t *L, cp s, size_t n, growbuf_t *o)
             L->top_n[k] = v.n;
         }
     }
-    size_t pos;
-    int pri = pri_of(s, n, &pos);
-    int r = pri >= 0 ? syslog_fields(L, s, n, pri, pos) : body_fields(L, s, n, 0, 0);
-    if (r != RF_OK)
+    if (!plain && (r = pri >= 0 ? syslog_fields(L, s, n, pri, pos)
+                                 : body_fields(L, s, n, 0, 0)) != RF_OK)
         return r;
-    size_t was = o->n;
+    size_t room = 16;
+    for (int k = 0; k < 3; k++)
+        if (L->has_top[k])
+            room += 16 + 6 * L->top_n[k];
+    for (int i = 0; i < L->nf; i++)
+        room += 6 * (L->f[i].kn + L->f[i].vn) + 6;
+    if (gb_reserve(o, room) < 0)
+        return RF_NOMEM;
+    char *d = (char *)o->b + o->n;
     for (int k = 0; k < 3; k++) {
         if (!L->has_top[k])
             continue;
-        if (gb_put(o, ",\"", 2) < 0 || gb_put(o, TOP_NAMES[k], strlen(TOP_NAMES[k])) < 0 ||
-            gb_put(o, "\":", 2) < 0 || put_string(o, L->a.b + L->top_o[k], L->top_n[k]) < 0)
-            return RF_NOMEM;
+        d = put_raw(d, ",\"", 2);
+        d = put_raw(d, TOP_NAMES[k], k == K_HOST ? 4 : k == K_APP ? 3 : 8);
+        d = put_raw(d, "\":", 2);
+        d = put_string(d, L->a.b + L->top_o[k], L->top_n[k], 0);
     }
     int any = 0;
     for (int i = 0; i < L->nf; i++) {
         rfield_t *f = &L->f[i];
         if (!f->leaf)
             continue;
+        cp key = FKEY(L, f), val = FVAL(L, f);
         int dup = 0;
         for (int k = 0; k < 3 && !dup; k++)
-            dup = L->has_top[k] && f->kn == strlen(TOP_NAMES[k]) &&
-                  memcmp(L->a.b + f->ko, TOP_NAMES[k], f->kn) == 0 && f->vn == L->top_n[k] &&
-                  memcmp(L->a.b + f->vo, L->a.b + L->top_o[k], f->vn) == 0;
+            dup = L->has_top[k] && f->kn == (k == K_HOST ? 4u : k == K_APP ? 3u : 8u) &&
+                  memcmp(key, TOP_NAMES[k], f->kn) == 0 && f->vn == L->top_n[k] &&
+                  memcmp(val, L->a.b + L->top_o[k], f->vn) == 0;
         if (dup)
             continue;
-        if (gb_put(o, any ? "," : ",\"fields\":{", any ? 1 : 11) < 0 ||
-            put_string(o, L->a.b + f->ko, f->kn) < 0 || gb_put(o, ":", 1) < 0 ||
-            put_string(o, L->a.b + f->vo, f->vn) < 0) {
-            o->n = was;
-            return RF_NOMEM;
-        }
+        d = any ? put_raw(d, ",", 1) : put_raw(d, ",\"fields\":{", 11);
+        d = put_string(d, key, f->kn, f->plain);
+        *d++ = ':';
+        d = put_string(d, val, f->vn, f->plain);
         any = 1;
     }
-    if (any && gb_put(o, "}", 1) < 0)
-        return RF_NOMEM;
+    if (any)
+        *d++ = '}';
+    o->n = (size_t)((unsigned char *)d - o->b);
     return RF_OK;
 }
 
