@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ...scan import clean_lines
 
+Body = bytes | bytearray | memoryview  # a request body, as read (inputs/bodies.py)
 ELLIPSIS = b"..."
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
 
@@ -86,6 +87,6 @@ def finish(batch: Batch, parts: list[str], max_line: int, count: int | None = No
     return batch
 
 
-def text_of(body: bytes) -> str:
+def text_of(body: Body) -> str:
     """A body as text: invalid UTF-8 becomes U+FFFD (stored so, never refused)."""
-    return body.decode("utf-8", "replace")
+    return str(body, "utf-8", "replace")
