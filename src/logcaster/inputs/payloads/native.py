@@ -17,7 +17,7 @@ from .records import Batch, Body, text_of
 
 BAD_UTF8 = 1  # the scanners' answer for a body that is not valid UTF-8
 
-NdjsonResult = tuple[bytes, int, int, int, int, int] | int
+NdjsonResult = tuple[bytes | memoryview, int, int, int, int, int] | int
 LokiResult = tuple[bytes, int, int] | int
 
 ndjson_scan: Callable[[Body, int], NdjsonResult] | None

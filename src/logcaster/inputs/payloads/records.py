@@ -30,7 +30,9 @@ class TooLarge(PayloadError):
 class Batch:
     """One request body's result: the lines to store and what was skipped."""
 
-    block: bytes = b""  # newline-terminated lines, none empty, none over the limit
+    # newline-terminated lines, none empty, none over the limit; a view into the body
+    # when the NDJSON scanner stored it as it came (valid until the body's buffer is reused)
+    block: bytes | memoryview = b""
     lines: int = 0
     malformed: int = 0  # records skipped
     truncated: int = 0  # lines cut to the limit
