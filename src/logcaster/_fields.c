@@ -27,6 +27,9 @@
 #define _GNU_SOURCE
 #include "_speedups.h"
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 typedef const unsigned char *cp;
 
@@ -1545,4 +1548,682 @@ lc_level_lines(PyObject *self, PyObject *args)
     if (lc_flush_spans(unsure_obj, unsure, nunsure) < 0)
         return NULL;
     return PyLong_FromSsize_t(count);
+}
+
+/* ------------------------------------------------------------ record fields */
+
+/* record_fields(): the parsed fields of each line as the piece of an HTTP API record
+ * that follows "level" (logcaster.records.py_fields_piece is the reference):
+ *
+ *     ,"host":"..","app":"..","facility":"..","fields":{"NAME":"VALUE",...}
+ *
+ * host, app and facility as the filters read them (line_value), each only when
+ * present; "fields": every field.NAME of the line (fields.fields_of, in its order)
+ * but host, app and facility when the top-level key holds the same value; omitted
+ * when empty. Text is JSON-escaped as the records' line is (lc_json_escape). Left to
+ * Python (unsure): what line_value leaves, RFC 5424 SD params, and in a JSON object
+ * a float, an array, NaN/Infinity, a duplicate key, a key holding a '.', a lone
+ * surrogate, more than MAX_RFIELDS fields. */
+
+#define MAX_RFIELDS 256
+
+/* Byte classes of the record pieces' scans: a logfmt key character
+ * ([\w.\-/@]), a byte ending an unquoted logfmt value (\s or '"'), a byte a
+ * JSON string writes other than as itself (control, '"', '\\', >= 0x80). */
+enum { C_KEY = 1, C_STOP = 2, C_ESC = 4 };
+static const unsigned char CLASS[256] = {
+    [0 ... 0x1F] = C_ESC,
+    ['\t' ... '\r'] = C_STOP | C_ESC,
+    [' '] = C_STOP,
+    ['"'] = C_STOP | C_ESC,
+    ['\\'] = C_ESC,
+    ['0' ... '9'] = C_KEY,
+    ['A' ... 'Z'] = C_KEY,
+    ['a' ... 'z'] = C_KEY,
+    ['_'] = C_KEY,
+    ['.'] = C_KEY,
+    ['-'] = C_KEY,
+    ['/'] = C_KEY,
+    ['@'] = C_KEY,
+    [0x80 ... 0xFF] = C_ESC,
+};
+
+static const char *const SEVERITY_NAMES[8] = {"EMERG", "ALERT",  "CRITICAL", "ERROR",
+                                              "WARN",  "NOTICE", "INFO",     "DEBUG"};
+static const char *const TOP_NAMES[3] = {"host", "app", "facility"};
+
+typedef struct {
+    unsigned char *b;
+    size_t n, cap;
+} growbuf_t;
+
+static int
+gb_reserve(growbuf_t *g, size_t k)
+{
+    if (g->n + k <= g->cap)
+        return 0;
+    size_t cap = g->cap ? g->cap : 4096;
+    while (cap < g->n + k)
+        cap *= 2;
+    unsigned char *b = realloc(g->b, cap);
+    if (b == NULL)
+        return -1;
+    g->b = b;
+    g->cap = cap;
+    return 0;
+}
+
+/* Append s[0:k]; its offset, or -1 when out of memory. */
+static long
+gb_put(growbuf_t *g, const void *s, size_t k)
+{
+    if (gb_reserve(g, k) < 0)
+        return -1;
+    size_t at = g->n;
+    if (k)
+        memcpy(g->b + at, s, k);
+    g->n += k;
+    return (long)at;
+}
+
+typedef struct {
+    cp kp, vp;             /* name and value in the line, or NULL: ... */
+    size_t ko, kn, vo, vn; /* ... at these offsets into the arena */
+    int leaf;              /* 0: a JSON object's own name (only checked for duplicates) */
+    int plain;             /* name and value known to need no escaping */
+} rfield_t;
+
+#define FKEY(L, f) ((f)->kp ? (f)->kp : (L)->a.b + (f)->ko)
+#define FVAL(L, f) ((f)->vp ? (f)->vp : (L)->a.b + (f)->vo)
+
+typedef struct {
+    growbuf_t a; /* names and values of the current line */
+    rfield_t f[MAX_RFIELDS];
+    int nf;
+    int has_top[3];
+    size_t top_o[3], top_n[3];
+    int quoted_eq; /* a logfmt quoted value holds a '=' (maybe a `host=` that
+                    * logfmt_value reads) */
+    scratch_t sc;
+} rline_t;
+
+enum { RF_OK = 0, RF_UNSURE = 1, RF_NOMEM = 2 };
+
+static int
+rf_find(const rline_t *L, int from, const unsigned char *k, size_t kn, int leaves_only)
+{
+    for (int i = from; i < L->nf; i++)
+        if (L->f[i].kn == kn && (!leaves_only || L->f[i].leaf) &&
+            memcmp(FKEY(L, &L->f[i]), k, kn) == 0)
+            return i;
+    return -1;
+}
+
+/* Add a field: its name in the line (kp) or in the arena at ko (kn bytes); its
+ * value v, copied to the arena unless it is in the line (`stable`). */
+static int
+rf_push(rline_t *L, cp kp, size_t ko, size_t kn, cp v, size_t vn, int stable, int leaf)
+{
+    if (L->nf >= MAX_RFIELDS)
+        return RF_UNSURE;
+    rfield_t *f = &L->f[L->nf];
+    f->kp = kp;
+    f->ko = ko;
+    f->kn = kn;
+    f->vn = vn;
+    f->leaf = leaf;
+    f->plain = 0;
+    if (stable) {
+        f->vp = v;
+    } else {
+        long vo = gb_put(&L->a, v, vn);
+        if (vo < 0)
+            return RF_NOMEM;
+        f->vp = NULL;
+        f->vo = (size_t)vo;
+    }
+    L->nf++;
+    return RF_OK;
+}
+
+static int
+rf_add_at(rline_t *L, size_t ko, size_t kn, cp v, size_t vn, int leaf)
+{
+    return rf_push(L, NULL, ko, kn, v, vn, 0, leaf);
+}
+
+/* A header field: a constant name, a value in the line (or a constant). */
+static int
+rf_add(rline_t *L, const char *k, size_t kn, cp v, size_t vn)
+{
+    return rf_push(L, (cp)k, 0, kn, v, vn, 1, 1);
+}
+
+static int
+rf_adds(rline_t *L, const char *k, const char *v)
+{
+    return rf_add(L, k, strlen(k), (cp)v, strlen(v));
+}
+
+/* Whether a body field named k is dropped: the header's own host/app/facility
+ * (`keep`), or a name fields_of already has (setdefault). */
+static int
+body_skips(const rline_t *L, int nheader, int keep, const unsigned char *k, size_t kn)
+{
+    if (keep)
+        for (int i = 0; i < 3; i++)
+            if (strlen(TOP_NAMES[i]) == kn && memcmp(TOP_NAMES[i], k, kn) == 0)
+                return 1;
+    for (int i = 0; i < nheader; i++)
+        if (L->f[i].kn == kn && memcmp(FKEY(L, &L->f[i]), k, kn) == 0)
+            return 1;
+    return 0;
+}
+
+/* fields._flatten of the object at j->p (valid JSON, checked by json_top), names
+ * prefixed by the arena's [po, po + pn). */
+static int
+flat_object(rline_t *L, jscan_t *j, size_t po, size_t pn, int nheader, int keep, int body)
+{
+    j->p++;
+    j_ws(j);
+    if (j->p < j->e && *j->p == '}') {
+        j->p++;
+        return RF_OK;
+    }
+    for (;;) {
+        cp ks = j->p + 1;
+        int kesc, vesc = 0, r;
+        if (j_string(j, &kesc) < 0)
+            return RF_UNSURE;
+        cp ke = j->p - 1;
+        /* the name: prefix + key, in the arena */
+        if (gb_reserve(&L->a, pn + (size_t)(ke - ks)) < 0)
+            return RF_NOMEM;
+        size_t ko = L->a.n;
+        memmove(L->a.b + ko, L->a.b + po, pn);
+        long kn = (long)(ke - ks);
+        if (kesc)
+            kn = j_unescape(ks, ke, L->a.b + ko + pn);
+        else
+            memcpy(L->a.b + ko + pn, ks, (size_t)kn);
+        if (kn < 0 || memchr(L->a.b + ko + pn, '.', (size_t)kn) != NULL)
+            return RF_UNSURE; /* a lone surrogate; a dotted key may clash with a path */
+        size_t name_n = pn + (size_t)kn;
+        L->a.n += name_n;
+        if (rf_find(L, body, L->a.b + ko, name_n, 0) >= 0)
+            return RF_UNSURE; /* a duplicate key: json.loads keeps the last */
+        j_ws(j);
+        j->p++; /* ':' */
+        j_ws(j);
+        cp vs = j->p;
+        int type;
+        if (*j->p == '"') {
+            j_string(j, &vesc);
+            type = J_STR;
+        } else if (*j->p == '{') {
+            type = J_OBJ;
+        } else if (j_value(j, 0, &type) < 0)
+            return RF_UNSURE;
+        cp ve = j->p;
+        int skip = pn == 0 && body_skips(L, nheader, keep, L->a.b + ko, name_n);
+        switch (type) {
+        case J_OBJ: {
+            if (L->nf >= MAX_RFIELDS)
+                return RF_UNSURE;
+            L->f[L->nf++] = (rfield_t){NULL, NULL, ko, name_n, 0, 0, 0, 0};
+            if (gb_put(&L->a, ".", 1) < 0)
+                return RF_NOMEM;
+            r = flat_object(L, j, ko, name_n + 1, nheader, keep, body);
+            if (r != RF_OK)
+                return r;
+            break;
+        }
+        case J_STR: {
+            size_t vn = (size_t)(ve - vs) - 2;
+            if (vesc) {
+                unsigned char *b = scratch(&L->sc, vn + 1);
+                if (b == NULL)
+                    return RF_NOMEM;
+                long m = j_unescape(vs + 1, ve - 1, b);
+                if (m < 0)
+                    return RF_UNSURE;
+                r = rf_add_at(L, ko, name_n, b, (size_t)m, !skip);
+            } else
+                r = rf_push(L, NULL, ko, name_n, vs + 1, vn, 1, !skip);
+            if (r != RF_OK)
+                return r;
+            break;
+        }
+        case J_INT:
+            if (ve - vs == 2 && vs[0] == '-' && vs[1] == '0')
+                vs++;
+            /* fall through */
+        case J_TRUE:
+        case J_FALSE:
+        case J_NULL:
+            r = rf_push(L, NULL, ko, name_n, vs, (size_t)(ve - vs), 1, !skip);
+            if (r != RF_OK)
+                return r;
+            break;
+        default: /* a float, an array, NaN, Infinity: json.dumps' text, left to Python */
+            return RF_UNSURE;
+        }
+        /* a skipped leaf is kept as a non-leaf, for the duplicate check only */
+        j_ws(j);
+        if (j->p >= j->e)
+            return RF_UNSURE;
+        if (*j->p == '}') {
+            j->p++;
+            return RF_OK;
+        }
+        j->p++; /* ',' */
+        j_ws(j);
+    }
+}
+
+/* The first '=' of s[p:n], or NULL. */
+static inline cp
+next_eq(cp s, size_t p, size_t n)
+{
+#if defined(__SSE2__)
+    const __m128i eq = _mm_set1_epi8('=');
+    for (; p + 16 <= n; p += 16) {
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(s + p)), eq));
+        if (m)
+            return s + p + __builtin_ctz(m);
+    }
+#endif
+    for (; p < n; p++)
+        if (s[p] == '=')
+            return s + p;
+    return NULL;
+}
+
+/* fields._text_fields of a message body s[0:n]: a JSON object's fields, else logfmt
+ * pairs, after the header's (the first nheader fields; `keep`: a syslog line's). */
+static int
+body_fields(rline_t *L, cp s, size_t n, int nheader, int keep)
+{
+    int js = json_top(s, n, NULL, 0, &L->sc);
+    if (js == J_NOTSURE)
+        return RF_UNSURE;
+    int body = L->nf;
+    if (js == J_OK) {
+        while (py_space(s[0])) {
+            s++;
+            n--;
+        }
+        jscan_t j = {s, s + n, 0};
+        int r = flat_object(L, &j, 0, 0, nheader, keep, body);
+        if (r != RF_OK || j.notsure)
+            return r != RF_OK ? r : RF_UNSURE;
+        /* GELF's short_message is also msg */
+        int sm = rf_find(L, body, (cp) "short_message", 13, 1);
+        if (sm >= 0 && rf_find(L, body, (cp) "msg", 3, 1) < 0 &&
+            !body_skips(L, nheader, keep, (cp) "msg", 3)) {
+            rfield_t f = L->f[sm];
+            if (L->nf >= MAX_RFIELDS)
+                return RF_UNSURE;
+            L->f[L->nf++] = (rfield_t){(cp) "msg", f.vp, 0, 3, f.vo, f.vn, 1, f.plain};
+        }
+        return RF_OK;
+    }
+    /* logfmt: fields._LOGFMT's matches in order (finditer), the first of each key
+     * kept. A match is a '=' after a run of key characters that starts a word (at
+     * the start or after whitespace) with a letter or '_', past the last match. */
+    size_t p = 0;
+    while (p < n) {
+        cp eq = next_eq(s, p, n);
+        if (eq == NULL)
+            break;
+        size_t k = (size_t)(eq - s), k0 = k;
+        while (k0 > p && (CLASS[s[k0 - 1]] & C_KEY))
+            k0--;
+        if (k0 == k || !key_start(s[k0]) || (k0 > 0 && !py_space(s[k0 - 1]))) {
+            p = k + 1;
+            continue;
+        }
+        size_t end, vpos = k + 1;
+        int plain = 0;
+        if (vpos < n && s[vpos] == '"') {
+            size_t i = vpos + 1;
+            while (i < n && s[i] != '"') {
+                if (s[i] == '\\') {
+                    if (i + 1 >= n)
+                        break;
+                    i++;
+                }
+                i++;
+            }
+            end = i < n && s[i] == '"' ? i + 1 : vpos;
+            if (end > vpos && memchr(s + vpos, '=', end - vpos) != NULL)
+                L->quoted_eq = 1;
+        } else {
+            unsigned char seen = 0;
+            end = vpos;
+            while (end < n && !(CLASS[s[end]] & C_STOP))
+                seen |= CLASS[s[end++]];
+            plain = !(seen & C_ESC);
+        }
+        if (rf_find(L, body, s + k0, k - k0, 0) < 0) {
+            int skip = keep && body_skips(L, nheader, keep, s + k0, k - k0), r;
+            if (end > vpos && s[vpos] == '"') {
+                cp q = memchr(s + vpos + 1, '\\', end - vpos - 2);
+                if (q == NULL)
+                    r = rf_push(L, s + k0, 0, k - k0, s + vpos + 1, end - vpos - 2, 1, !skip);
+                else {
+                    unsigned char *b = scratch(&L->sc, end - vpos);
+                    size_t m = 0;
+                    if (b == NULL)
+                        return RF_NOMEM;
+                    for (size_t i = vpos + 1; i + 1 < end; i++) {
+                        if (s[i] == '\\')
+                            i++;
+                        b[m++] = s[i];
+                    }
+                    r = rf_push(L, s + k0, 0, k - k0, b, m, 0, !skip);
+                }
+            } else {
+                r = rf_push(L, s + k0, 0, k - k0, s + vpos, end - vpos, 1, !skip);
+                L->f[L->nf - 1].plain = plain; /* a key is ASCII key characters */
+            }
+            if (r != RF_OK)
+                return r;
+        }
+        p = end;
+    }
+    return RF_OK;
+}
+
+/* fields._syslog's header fields of a line whose PRI ends at pos, then its MSG's. */
+static int
+syslog_fields(rline_t *L, cp s, size_t n, int pri, size_t pos)
+{
+    char num[4] = {0}, sev[2] = {(char)('0' + (pri & 7)), 0};
+    snprintf(num, sizeof num, "%d", pri);
+    int r = rf_adds(L, "pri", num);
+    r = r ? r : rf_adds(L, "facility", FACILITIES[pri >> 3]);
+    r = r ? r : rf_adds(L, "severity", sev);
+    if (r)
+        return r;
+    size_t m;
+    if (n - pos >= 2 && s[pos] == '1' && s[pos + 1] == ' ') { /* RFC 5424 */
+        static const char *const names[5] = {"timestamp", "host", "app", "procid", "msgid"};
+        size_t i = pos + 2;
+        for (int w = 0; w < 5; w++) {
+            cp sp = i < n ? memchr(s + i, ' ', n - i) : NULL;
+            size_t e = sp ? (size_t)(sp - s) : n;
+            if (e > i && !(e - i == 1 && s[i] == '-') &&
+                (r = rf_add(L, names[w], strlen(names[w]), s + i, e - i)) != RF_OK)
+                return r;
+            i = sp ? e + 1 : n;
+        }
+        if (i < n && s[i] != '-')
+            return RF_UNSURE; /* SD params */
+        m = msg_start(s, n, pos);
+    } else {
+        size_t p = pos, ts = ts3164(s, n, pos);
+        if (!ts)
+            ts = ts3339(s, n, pos);
+        val_t tag;
+        if (ts) {
+            size_t te = ts;
+            while (te > p && s[te - 1] == ' ')
+                te--;
+            if ((r = rf_add(L, "timestamp", 9, s + p, te - p)) != RF_OK)
+                return r;
+            p = ts;
+            if (!tag_at(s, n, p, &tag)) {
+                cp sp = memchr(s + p, ' ', n - p);
+                size_t e = sp ? (size_t)(sp - s) : n;
+                if (e > p) {
+                    if ((r = rf_add(L, "host", 4, s + p, e - p)) != RF_OK)
+                        return r;
+                    p = sp ? e + 1 : n;
+                }
+            }
+        }
+        size_t te = tag_at(s, n, p, &tag);
+        if (te) {
+            if ((r = rf_add(L, "app", 3, tag.s, tag.n)) != RF_OK)
+                return r;
+            size_t q = p + tag.n;
+            if (s[q] == '[') {
+                size_t e = q + 1;
+                while (s[e] != ']')
+                    e++;
+                if (e > q + 1 && (r = rf_add(L, "procid", 6, s + q + 1, e - q - 1)) != RF_OK)
+                    return r;
+            }
+            p = te;
+        }
+        m = p;
+    }
+    if ((r = rf_add(L, "msg", 3, s + m, n - m)) != RF_OK)
+        return r;
+    if ((r = rf_adds(L, "level", SEVERITY_NAMES[pri & 7])) != RF_OK)
+        return r;
+    return body_fields(L, s + m, n - m, L->nf, 1);
+}
+
+/* s[0:n] as a JSON string at d (room for 6 * n + 2 bytes); the new end. `plain`:
+ * known to need no escaping. */
+static inline char *
+put_string(char *d, cp s, size_t n, int plain)
+{
+    *d++ = '"';
+    size_t i = 0;
+    if (!plain)
+        while (i < n && !(CLASS[s[i]] & C_ESC))
+            i++;
+    if (plain || i == n) {
+        memcpy(d, s, n);
+        d += n;
+    } else
+        d = lc_json_escape(d, s, n);
+    *d++ = '"';
+    return d;
+}
+
+static inline char *
+put_raw(char *d, const char *s, size_t n)
+{
+    memcpy(d, s, n);
+    return d + n;
+}
+
+/* The record piece of the line s[0:n] onto o: RF_OK, RF_UNSURE (nothing written) or
+ * RF_NOMEM. */
+static int
+line_piece(rline_t *L, cp s, size_t n, growbuf_t *o)
+{
+    L->a.n = 0;
+    L->nf = 0;
+    size_t pos = 0, lead = 0;
+    int pri = pri_of(s, n, &pos);
+    while (lead < n && py_space(s[lead]))
+        lead++;
+    int want[3] = {1, 1, 1}, r, plain = pri < 0 && (lead == n || s[lead] != '{');
+    L->quoted_eq = 0;
+    if (plain) {
+        /* neither syslog nor JSON: logfmt pairs, whose first host= and app= are the
+         * top-level ones (logfmt_value reads the same, but in a quoted value); no
+         * facility */
+        if ((r = body_fields(L, s, n, 0, 0)) != RF_OK)
+            return r;
+        int host = rf_find(L, 0, (cp) "host", 4, 1), app = rf_find(L, 0, (cp) "app", 3, 1);
+        want[K_HOST] = want[K_APP] = L->quoted_eq;
+        want[K_FACILITY] = 0;
+        L->has_top[K_HOST] = L->has_top[K_APP] = L->has_top[K_FACILITY] = 0;
+        if (!L->quoted_eq && host >= 0) {
+            rfield_t *f = &L->f[host];
+            long at = gb_put(&L->a, FVAL(L, f), f->vn);
+            if (at < 0)
+                return RF_NOMEM;
+            L->has_top[K_HOST] = 1;
+            L->top_o[K_HOST] = (size_t)at;
+            L->top_n[K_HOST] = f->vn;
+        }
+        if (!L->quoted_eq && app >= 0) {
+            rfield_t *f = &L->f[app];
+            long at = gb_put(&L->a, FVAL(L, f), f->vn);
+            if (at < 0)
+                return RF_NOMEM;
+            L->has_top[K_APP] = 1;
+            L->top_o[K_APP] = (size_t)at;
+            L->top_n[K_APP] = f->vn;
+        }
+    }
+    for (int k = 0; k < 3; k++) {
+        if (!want[k])
+            continue;
+        val_t v;
+        int got = line_value(k, NULL, s, n, &L->sc, &v);
+        if (got == V_UNSURE)
+            return RF_UNSURE;
+        L->has_top[k] = got == V_FOUND;
+        if (got == V_FOUND) {
+            long at = gb_put(&L->a, v.s, v.n);
+            if (at < 0)
+                return RF_NOMEM;
+            L->top_o[k] = (size_t)at;
+            L->top_n[k] = v.n;
+        }
+    }
+    if (!plain && (r = pri >= 0 ? syslog_fields(L, s, n, pri, pos)
+                                 : body_fields(L, s, n, 0, 0)) != RF_OK)
+        return r;
+    size_t room = 16;
+    for (int k = 0; k < 3; k++)
+        if (L->has_top[k])
+            room += 16 + 6 * L->top_n[k];
+    for (int i = 0; i < L->nf; i++)
+        room += 6 * (L->f[i].kn + L->f[i].vn) + 6;
+    if (gb_reserve(o, room) < 0)
+        return RF_NOMEM;
+    char *d = (char *)o->b + o->n;
+    for (int k = 0; k < 3; k++) {
+        if (!L->has_top[k])
+            continue;
+        d = put_raw(d, ",\"", 2);
+        d = put_raw(d, TOP_NAMES[k], k == K_HOST ? 4 : k == K_APP ? 3 : 8);
+        d = put_raw(d, "\":", 2);
+        d = put_string(d, L->a.b + L->top_o[k], L->top_n[k], 0);
+    }
+    int any = 0;
+    for (int i = 0; i < L->nf; i++) {
+        rfield_t *f = &L->f[i];
+        if (!f->leaf)
+            continue;
+        cp key = FKEY(L, f), val = FVAL(L, f);
+        int dup = 0;
+        for (int k = 0; k < 3 && !dup; k++)
+            dup = L->has_top[k] && f->kn == (k == K_HOST ? 4u : k == K_APP ? 3u : 8u) &&
+                  memcmp(key, TOP_NAMES[k], f->kn) == 0 && f->vn == L->top_n[k] &&
+                  memcmp(val, L->a.b + L->top_o[k], f->vn) == 0;
+        if (dup)
+            continue;
+        d = any ? put_raw(d, ",", 1) : put_raw(d, ",\"fields\":{", 11);
+        d = put_string(d, key, f->kn, f->plain);
+        *d++ = ':';
+        d = put_string(d, val, f->vn, f->plain);
+        any = 1;
+    }
+    if (any)
+        *d++ = '}';
+    o->n = (size_t)((unsigned char *)d - o->b);
+    return RF_OK;
+}
+
+/* record_fields(buf, spans, bounds, unsure) -> bytes: the record pieces of the lines
+ * of spans, one after the other; (start, end) of each line's piece appended to the
+ * array('q') bounds, (-1, -1) for a line left to Python, whose number (0-based, in
+ * spans' order), start and end (without its newline) go to the array('q') unsure. */
+PyObject *
+lc_record_fields(PyObject *self, PyObject *args)
+{
+    PyObject *buf, *spans_obj, *bounds_obj, *unsure_obj;
+    if (!PyArg_ParseTuple(args, "OOOO", &buf, &spans_obj, &bounds_obj, &unsure_obj))
+        return NULL;
+    regions_t rg;
+    if (get_regions(buf, spans_obj, &rg) < 0)
+        return NULL;
+    rline_t *L = calloc(1, sizeof(rline_t));
+    if (L == NULL) {
+        release_regions(&rg);
+        return PyErr_NoMemory();
+    }
+    growbuf_t o = {NULL, 0, 0};
+    Py_ssize_t *bounds = NULL, nb = 0, capb = 0, *unsure = NULL, nu = 0, capu = 0, line = 0;
+    int nomem = 0;
+    Py_BEGIN_ALLOW_THREADS
+    cp base = (cp)rg.view.buf;
+    for (Py_ssize_t i = 0; i < rg.pairs && !nomem; i++) {
+        cp p = base + rg.sp[2 * i], e = base + rg.sp[2 * i + 1];
+        while (p < e && !nomem) {
+            cp nl = memchr(p, '\n', (size_t)(e - p));
+            cp cut = nl ? nl : e;
+            size_t at = o.n;
+            int r = line_piece(L, p, (size_t)(cut - p), &o);
+            if (r == RF_NOMEM)
+                nomem = 1;
+            else if (r == RF_UNSURE) {
+                o.n = at;
+                if (nu + 3 > capu) {
+                    capu = capu ? 2 * capu : 96;
+                    Py_ssize_t *m = realloc(unsure, (size_t)capu * sizeof(Py_ssize_t));
+                    if (m == NULL)
+                        nomem = 1;
+                    else
+                        unsure = m;
+                }
+                if (!nomem) {
+                    unsure[nu++] = line;
+                    unsure[nu++] = p - base;
+                    unsure[nu++] = cut - base;
+                }
+            }
+            if (!nomem) {
+                if (nb + 2 > capb) {
+                    capb = capb ? 2 * capb : 2048;
+                    Py_ssize_t *m = realloc(bounds, (size_t)capb * sizeof(Py_ssize_t));
+                    if (m == NULL)
+                        nomem = 1;
+                    else
+                        bounds = m;
+                }
+                if (!nomem) {
+                    bounds[nb++] = r == RF_OK ? (Py_ssize_t)at : -1;
+                    bounds[nb++] = r == RF_OK ? (Py_ssize_t)o.n : -1;
+                }
+            }
+            line++;
+            p = nl ? nl + 1 : e;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(L->a.b);
+    free(L->sc.buf);
+    free(L);
+    release_regions(&rg);
+    if (nomem) {
+        free(o.b);
+        free(bounds);
+        free(unsure);
+        return PyErr_NoMemory();
+    }
+    PyObject *result = PyBytes_FromStringAndSize((const char *)o.b, (Py_ssize_t)o.n);
+    free(o.b);
+    if (result == NULL || lc_flush_spans(bounds_obj, bounds, nb) < 0) {
+        Py_XDECREF(result);
+        free(unsure);
+        return NULL;
+    }
+    if (lc_flush_spans(unsure_obj, unsure, nu) < 0) {
+        Py_DECREF(result);
+        return NULL;
+    }
+    return result;
 }

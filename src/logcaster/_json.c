@@ -464,7 +464,9 @@ ndjson_scan(PyObject *self, PyObject *args)
         res = PyLong_FromLong(r.status);
     else {
         PyObject *block;
-        if (!r.changed && PyBytes_CheckExact(obj)) {
+        /* Unchanged: the body itself, bytes or a view (the HTTP frontend's reused
+         * receive buffer, which it keeps until the block is stored). */
+        if (!r.changed && (PyBytes_CheckExact(obj) || PyMemoryView_Check(obj))) {
             Py_INCREF(obj);
             block = obj;
         }

@@ -191,6 +191,13 @@ escape(char *d, const unsigned char *s, size_t n)
     return d;
 }
 
+/* escape() for the other C sources (_fields.c's record pieces). */
+char *
+lc_json_escape(char *d, const unsigned char *s, size_t n)
+{
+    return escape(d, s, n);
+}
+
 /* The end of the line starting at p (its newline, or NULL when the line runs to e),
  * adding to *special an upper bound of the line's bytes that escape() writes other
  * than as themselves (control characters, '"', '\\', bytes >= 0x80): 0 exactly
@@ -241,7 +248,7 @@ put(char *d, const void *s, size_t n)
 static char *
 record(char *d, const char *line, size_t n, const char *stamp, int code, int escaped,
        const Py_buffer *head, const Py_buffer *tail, const char *base, const extra_field *extras,
-       Py_ssize_t nextras, Py_ssize_t k)
+       Py_ssize_t nextras, Py_ssize_t k, const char *pieces, const long long *pb)
 {
     d = put(d, head->buf, (size_t)head->len);
     d = put(d, "{\"time\":\"", 9);
@@ -264,6 +271,8 @@ record(char *d, const char *line, size_t n, const char *stamp, int code, int esc
         d = escape(d, (const unsigned char *)base + fs, (size_t)(fe - fs));
         *d++ = '"';
     }
+    if (pieces != NULL && pb[2 * k] >= 0)
+        d = put(d, pieces + pb[2 * k], (size_t)(pb[2 * k + 1] - pb[2 * k]));
     *d++ = '}';
     return put(d, tail->buf, (size_t)tail->len);
 }
@@ -335,14 +344,18 @@ get_extras(PyObject *seq, Py_ssize_t lines, Py_ssize_t buflen, Py_ssize_t *count
     return out;
 }
 
-/* encode_records(buf, spans, offs, stamps, head, tail, descending=False, extras=())
- * -> bytes. Lines are those of the ascending array('q') spans [s, e, ...], each
+/* encode_records(buf, spans, offs, stamps, head, tail, descending=False, extras=(),
+ * pieces=None) -> bytes. pieces: (text, bounds), text written as it is after the
+ * extras of line k from bounds[2k] to bounds[2k + 1] (nothing when bounds[2k] < 0):
+ * the record pieces of _fields.c's record_fields. Lines are those of the ascending array('q') spans [s, e, ...], each
  * ending at its newline or at its span's end; the line at offset x was received
  * at stamps[c], c the last chunk with offs[c] <= x (0 when none). */
 PyObject *
 lc_encode_records(PyObject *self, PyObject *args)
 {
-    PyObject *obj, *spans_obj, *offs_obj, *stamps_obj, *extras_obj = NULL;
+    PyObject *obj, *spans_obj, *offs_obj, *stamps_obj, *extras_obj = NULL, *pieces_obj = NULL;
+    Py_buffer ptext = {0}, pbounds = {0};
+    int have_pieces = 0;
     Py_buffer view, spans, offs, stamps, head, tail;
     int descending = 0;
     PyObject *result = NULL;
@@ -351,8 +364,8 @@ lc_encode_records(PyObject *self, PyObject *args)
     unsigned char *codes = NULL;
     line_span *at = NULL;
     char *scratch = NULL;
-    if (!PyArg_ParseTuple(args, "OOOOy*y*|pO", &obj, &spans_obj, &offs_obj, &stamps_obj, &head,
-                          &tail, &descending, &extras_obj))
+    if (!PyArg_ParseTuple(args, "OOOOy*y*|pOO", &obj, &spans_obj, &offs_obj, &stamps_obj, &head,
+                          &tail, &descending, &extras_obj, &pieces_obj))
         return NULL;
     if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
         goto out_framing;
@@ -419,6 +432,34 @@ lc_encode_records(PyObject *self, PyObject *args)
         if (extras == NULL)
             goto out_extras;
     }
+    if (pieces_obj != NULL && pieces_obj != Py_None) {
+        PyObject *text_obj, *bounds_obj;
+        if (!PyTuple_Check(pieces_obj) ||
+            !PyArg_ParseTuple(pieces_obj, "OO", &text_obj, &bounds_obj)) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError, "pieces must be (text, bounds)");
+            goto out_extras;
+        }
+        if (PyObject_GetBuffer(text_obj, &ptext, PyBUF_SIMPLE) < 0)
+            goto out_extras;
+        if (PyObject_GetBuffer(bounds_obj, &pbounds, PyBUF_SIMPLE) < 0) {
+            PyBuffer_Release(&ptext);
+            goto out_extras;
+        }
+        have_pieces = 1;
+        const long long *pb = pbounds.buf;
+        int bad = pbounds.len != lines * 2 * (Py_ssize_t)sizeof(long long);
+        for (Py_ssize_t k = 0; !bad && k < lines; k++) {
+            if (pb[2 * k] < 0)
+                continue;
+            bad = pb[2 * k + 1] < pb[2 * k] || pb[2 * k + 1] > ptext.len;
+            size += pb[2 * k + 1] - pb[2 * k];
+        }
+        if (bad) {
+            PyErr_SetString(PyExc_ValueError, "pieces need one (start, end) in the text per line");
+            goto out_extras;
+        }
+    }
     Py_ssize_t bound = size + 5 * special;
     for (Py_ssize_t x = 0; x < nextras; x++) {
         bound += lines * (6 * extras[x].name.len + 6);
@@ -457,7 +498,8 @@ lc_encode_records(PyObject *self, PyObject *args)
             stamped = c;
         }
         d = record(d, src + ls, (size_t)(at[k].end - ls), stamp, codes[k] & ~ESCAPED,
-                   codes[k] & ESCAPED, &head, &tail, src, extras, nextras, k);
+                   codes[k] & ESCAPED, &head, &tail, src, extras, nextras, k,
+                   have_pieces ? ptext.buf : NULL, have_pieces ? pbounds.buf : NULL);
     }
     Py_END_ALLOW_THREADS
     if (!exact)
@@ -467,6 +509,10 @@ lc_encode_records(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_SystemError, "encode_records: record size mismatch");
     }
 out_extras:
+    if (have_pieces) {
+        PyBuffer_Release(&ptext);
+        PyBuffer_Release(&pbounds);
+    }
     PyMem_RawFree(scratch);
     PyMem_RawFree(codes);
     PyMem_RawFree(at);

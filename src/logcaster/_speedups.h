@@ -79,6 +79,10 @@ PyObject *lc_gather_stamped(PyObject *self, PyObject *args); /* _stamped.c */
 PyObject *lc_line_level(PyObject *self, PyObject *args);
 PyObject *lc_split_frames(PyObject *self, PyObject *args); /* _frames.c */
 PyObject *lc_encode_records(PyObject *self, PyObject *args);
+/* s[0:n] as the body of a JSON string at d (at most 6 * n bytes), as json.dumps(...,
+ * ensure_ascii=False) writes s.decode("utf-8", "replace"); the new end (_ndjson.c). */
+char *lc_json_escape(char *d, const unsigned char *s, size_t n);
+PyObject *lc_record_fields(PyObject *self, PyObject *args); /* _fields.c */
 PyObject *lc_native_strings(PyObject *self, PyObject *args); /* _native.c */
 PyObject *lc_field_lines(PyObject *self, PyObject *args);
 PyObject *lc_field_values(PyObject *self, PyObject *args);

@@ -5,8 +5,11 @@
 per line, ``"level"`` only when the line has one (:func:`~.query.levels.level_of`),
 then optional extra string fields, each given as ``(name, starts, ends)``: one
 ``(start, end)`` offset pair into the same buffer per line, ``-1`` where the line
-has no such field. The line (and each field) is the text ``bytes.decode("utf-8",
-"replace")`` gives, escaped as ``json.dumps(..., ensure_ascii=False)`` escapes it.
+has no such field, then the line's piece of ``pieces`` (``(text, bounds)``: the
+text from ``bounds[2k]`` to ``bounds[2k + 1]`` for the k-th line, as it is; the
+parsed fields :func:`~.records.record_fields` writes). The line (and each field)
+is the text ``bytes.decode("utf-8", "replace")`` gives, escaped as
+``json.dumps(..., ensure_ascii=False)`` escapes it.
 
 The C version (``_speedups``, ``_ndjson.c``) writes the records with the GIL
 released; :func:`py_encode_records` below is the reference and the fallback
@@ -45,6 +48,7 @@ def py_encode_records(
     tail: bytes,
     descending: bool = False,
     extras: tuple[Extra, ...] = (),
+    pieces: tuple[bytes, array[int]] | None = None,
 ) -> bytes:
     """The records of the lines of ``spans`` (ascending ``[start, end, ...]`` pairs;
     a line ends at its newline, not included, or at its span's end). The line at
@@ -70,6 +74,14 @@ def py_encode_records(
             or any(s >= 0 and not s <= e <= len(data) for s, e in zip(starts, ends, strict=True))
         ):
             raise ValueError("an extra field needs one (start, end) in the buffer per line")
+    if pieces is not None and (
+        len(pieces[1]) != 2 * len(lines)
+        or any(
+            s >= 0 and not s <= e <= len(pieces[0])
+            for s, e in zip(pieces[1][::2], pieces[1][1::2], strict=True)
+        )
+    ):
+        raise ValueError("pieces need one (start, end) in the text per line")
     names = [_text(bytes(name)) for name, _, _ in extras]
     out: list[bytes] = []
     order = range(len(lines) - 1, -1, -1) if descending else range(len(lines))
@@ -84,7 +96,10 @@ def py_encode_records(
         for name, (_, starts, ends) in zip(names, extras, strict=True):
             if starts[k] >= 0:
                 record += f",{name}:{_text(data[starts[k] : ends[k]])}"
-        out.append(head + record.encode() + b"}" + tail)
+        piece = b""
+        if pieces is not None and pieces[1][2 * k] >= 0:
+            piece = pieces[0][pieces[1][2 * k] : pieces[1][2 * k + 1]]
+        out.append(head + record.encode() + piece + b"}" + tail)
     return b"".join(out)
 
 

@@ -24,8 +24,9 @@ from aiohttp import web
 
 from ..pipeline.intake import Intake
 from ..stats import Metric
+from .bodies import BodyBuffers
 from .payloads import bulk, jsonline, loki, otlp
-from .payloads.records import Batch, PayloadError, TooLarge
+from .payloads.records import Batch, Body, PayloadError, TooLarge
 
 ENDPOINTS = ("Jsonline", "Loki", "Bulk", "Otlp")
 ES_HEADERS = {"X-Elastic-Product": "Elasticsearch"}
@@ -77,6 +78,7 @@ class HttpIngest:
         self.max_body = max_body
         self.stats = HttpIngestStats()
         self.behind = False  # a store asked to pause: refuse until it drains
+        self.buffers = BodyBuffers()
 
     def add_routes(self, app: web.Application) -> None:
         r = app.router
@@ -91,22 +93,38 @@ class HttpIngest:
     # ------------------------------------------------------------ the common path
     async def _body(self, request: web.Request, endpoint: str) -> bytes:
         """The request's body, inflated; refuses when busy or too large."""
+        _, body = await self._read(request, endpoint, False)
+        return bytes(body)
+
+    async def _read(
+        self, request: web.Request, endpoint: str, direct: bool = True
+    ) -> tuple[bytearray | None, Body]:
+        """:meth:`_body`, read straight into a reused buffer when plain and of a known
+        length (``direct``: for the parsers that take any buffer); the buffer, to be
+        given back once the body's batch is stored (None: not one of them)."""
         if self.behind:
             self.stats.busy += 1
             raise Refused(503, "A store is behind: retry shortly")
         encoding = request.headers.get("Content-Encoding", "").strip().lower()
         if encoding not in ENCODINGS:
             raise Refused(415, f"Unsupported Content-Encoding: {encoding}")
+        length = request.content_length
+        buf: bytearray | None = None
+        body: Body
         try:
-            body = await request.read()
+            plain = encoding in ("", "identity")
+            if direct and plain and length is not None and length <= self.max_body:
+                buf, body = await self.buffers.read(request, length)
+            else:
+                body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             raise Refused(413, f"Request body larger than {self.max_body} bytes") from None
         # aiohttp has already inflated a gzip or deflate body, within client_max_size
         # (a bomb is a 413 like any large body); count the bytes as sent.
         self.stats.bytes[endpoint] += request.content_length or len(body)
-        return body
+        return buf, body
 
-    async def _parse(self, fn: Callable[..., Batch], body: bytes, *args: object) -> Batch:
+    async def _parse(self, fn: Callable[..., Batch], body: Body, *args: object) -> Batch:
         """Run a parser (on a thread for a large body); its errors become refusals."""
         try:
             if len(body) <= INLINE_BODY:
@@ -151,25 +169,34 @@ class HttpIngest:
 
     # ---------------------------------------------------------------- endpoints
     async def jsonline(self, request: web.Request) -> web.Response:
+        buf = None
         try:
-            body = await self._body(request, "Jsonline")
+            buf, body = await self._read(request, "Jsonline")
             msg_field = request.query.get("_msg_field", "")
             batch = await self._parse(jsonline.parse, body, self.max_line, msg_field)
         except Refused as exc:
             return self._refuse(exc)
         self._store(batch, "Jsonline")
+        if buf is not None:
+            del body
+            self.buffers.give(buf)
         return self._summary(batch)
 
     async def loki(self, request: web.Request) -> web.Response:
+        buf = None
         try:
-            body = await self._body(request, "Loki")
             if request.content_type == PROTOBUF:
-                batch = await self._parse(loki.parse_protobuf, body, self.max_line, self.max_body)
+                raw = await self._body(request, "Loki")
+                batch = await self._parse(loki.parse_protobuf, raw, self.max_line, self.max_body)
             else:
+                buf, body = await self._read(request, "Loki")
                 batch = await self._parse(loki.parse_json, body, self.max_line)
+                del body
         except Refused as exc:
             return self._refuse(exc)
         self._store(batch, "Loki")
+        if buf is not None:
+            self.buffers.give(buf)
         return self._summary(batch)
 
     async def es_info(self, request: web.Request) -> web.Response:

@@ -1,6 +1,7 @@
 """Matches as JSON records, one per line: ``{"time": RFC 3339 receive time with
-nanoseconds, "line": the text, "level": its level, when it has one}``, as NDJSON or
-as Server-Sent Events; or the lines as stored (``text/plain``).
+nanoseconds, "line": the text, "level": its level, when it has one, then its parsed
+fields: "host", "app", "facility", "fields": {...}}`` (:mod:`~logcaster.records`),
+as NDJSON or as Server-Sent Events; or the lines as stored (``text/plain``).
 
 A reply is cut into *jobs*: runs of block views whose matches span about
 :data:`JOB_BYTES`, each rendered by one worker-pool call. The records of a block's
@@ -17,6 +18,7 @@ from functools import partial
 
 from ...ndjson import encode_records, rfc3339
 from ...query.matches import Matches
+from ...records import record_fields
 from ...scan import gather, gather_stamped
 from ...storage.ring import BlockView
 
@@ -68,13 +70,17 @@ def view_records(
     # thread may be appending to the block's columns.
     offs, stamps = blk.chunk_off[lo:hi], blk.chunk_ts[lo:hi]
     head, tail = framing
-    return encode_records(blk.buf, spans, offs, stamps, head, tail, newest_first)
+    pieces = record_fields(blk.buf, spans)
+    return encode_records(blk.buf, spans, offs, stamps, head, tail, newest_first, (), pieces)
 
 
 def live_records(block: bytes, spans: array[int], ts_ns: int, framing: Framing = NDJSON) -> bytes:
     """The records of the lines ``block[s:e]`` of a live delivery, all received at ``ts_ns``."""
     head, tail = framing
-    return encode_records(block, spans, array("q", (0,)), array("q", (ts_ns,)), head, tail)
+    pieces = record_fields(block, spans)
+    return encode_records(
+        block, spans, array("q", (0,)), array("q", (ts_ns,)), head, tail, False, (), pieces
+    )
 
 
 def _pieces(pieces: list[bytes]) -> list[bytes]:

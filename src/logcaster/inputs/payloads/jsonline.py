@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 
 from . import native
-from .records import Batch, compact, finish, text_of
+from .records import Batch, Body, compact, finish, text_of
 
 
-def _lines(body: bytes) -> list[str]:
+def _lines(body: Body) -> list[str]:
     text = text_of(body)
     if "\r" in text:
         text = text.replace("\r\n", "\n")
@@ -62,20 +62,20 @@ def _fast(text: str, max_line: int) -> Batch | None:
     return finish(Batch(), [core], max_line, count)
 
 
-def parse(body: bytes, max_line: int, msg_field: str = "") -> Batch:
+def parse(body: Body, max_line: int, msg_field: str = "") -> Batch:
     """The records of an NDJSON body; never raises on bad records (they are counted)."""
     if not msg_field or msg_field == "_msg":
         scanned = native.ndjson(body, max_line)
         if scanned is not None:
             text, batch, (bad_start, bad_end) = scanned
             if batch.malformed:
-                problem = _one(text[bad_start:bad_end].decode())
+                problem = _one(str(text[bad_start:bad_end], "utf-8"))
                 batch.first_error = problem if isinstance(problem, str) else "Invalid JSON"
             return batch
     return parse_python(body, max_line, msg_field)
 
 
-def parse_python(body: bytes, max_line: int, msg_field: str = "") -> Batch:
+def parse_python(body: Body, max_line: int, msg_field: str = "") -> Batch:
     """:func:`parse` in Python alone: the reference of the C scanner."""
     if not msg_field or msg_field == "_msg":
         fast = _fast(text_of(body), max_line)

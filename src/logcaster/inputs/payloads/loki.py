@@ -21,7 +21,16 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
 from . import native
-from .records import Batch, PayloadError, TooLarge, compact, finish, message_lines, text_of
+from .records import (
+    Batch,
+    Body,
+    PayloadError,
+    TooLarge,
+    compact,
+    finish,
+    message_lines,
+    text_of,
+)
 
 _LABEL = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)', re.S)
 _FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
@@ -103,14 +112,14 @@ def _record(line: str, suffix: str, meta: dict[str, str] | None) -> str:
     return text + "}"
 
 
-def parse_json(body: bytes, max_line: int) -> Batch:
+def parse_json(body: Body, max_line: int) -> Batch:
     """The entries of a JSON push; raises :class:`PayloadError` if it is no push at all.
     A well-formed push is read by the C scanner; anything else by :func:`parse_json_python`."""
     fast = native.loki_json(body, max_line)
     return fast if fast is not None else parse_json_python(body, max_line)
 
 
-def parse_json_python(body: bytes, max_line: int) -> Batch:
+def parse_json_python(body: Body, max_line: int) -> Batch:
     """:func:`parse_json` in Python alone: the reference of the C scanner."""
     try:
         doc = json.loads(text_of(body))

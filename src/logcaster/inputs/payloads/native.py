@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .records import Batch, text_of
+from .records import Batch, Body, text_of
 
 BAD_UTF8 = 1  # the scanners' answer for a body that is not valid UTF-8
 
-NdjsonResult = tuple[bytes, int, int, int, int, int] | int
+NdjsonResult = tuple[bytes | memoryview, int, int, int, int, int] | int
 LokiResult = tuple[bytes, int, int] | int
 
-ndjson_scan: Callable[[bytes, int], NdjsonResult] | None
-loki_json_scan: Callable[[bytes, int], LokiResult] | None
+ndjson_scan: Callable[[Body, int], NdjsonResult] | None
+loki_json_scan: Callable[[Body, int], LokiResult] | None
 loki_proto_labels: Callable[[bytes], list[bytes] | int] | None
 loki_proto_scan: Callable[[bytes, list[bytes | None], int], LokiResult] | None
 try:
@@ -30,12 +30,12 @@ except ImportError:  # pragma: no cover - depends on the install
     ndjson_scan = loki_json_scan = loki_proto_labels = loki_proto_scan = None
 
 
-def utf8_fixed(body: bytes) -> bytes:
+def utf8_fixed(body: Body) -> bytes:
     """``body`` with every invalid UTF-8 sequence as U+FFFD (one C-speed pass each way)."""
     return text_of(body).encode()
 
 
-def ndjson(body: bytes, max_line: int) -> tuple[bytes, Batch, tuple[int, int]] | None:
+def ndjson(body: Body, max_line: int) -> tuple[Body, Batch, tuple[int, int]] | None:
     """The batch of an NDJSON body, the body as scanned and the span of its first
     malformed line ((-1, -1) if none); None when the Python parser must decide."""
     if ndjson_scan is None:
@@ -52,7 +52,7 @@ def ndjson(body: bytes, max_line: int) -> tuple[bytes, Batch, tuple[int, int]] |
     return body, batch, (bad_start, bad_end)
 
 
-def loki_json(body: bytes, max_line: int) -> Batch | None:
+def loki_json(body: Body, max_line: int) -> Batch | None:
     """The batch of a well-formed Loki JSON push; None for any other body."""
     if loki_json_scan is None:
         return None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ...scan import clean_lines
 
+Body = bytes | bytearray | memoryview  # a request body, as read (inputs/bodies.py)
 ELLIPSIS = b"..."
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
 
@@ -29,7 +30,9 @@ class TooLarge(PayloadError):
 class Batch:
     """One request body's result: the lines to store and what was skipped."""
 
-    block: bytes = b""  # newline-terminated lines, none empty, none over the limit
+    # newline-terminated lines, none empty, none over the limit; a view into the body
+    # when the NDJSON scanner stored it as it came (valid until the body's buffer is reused)
+    block: bytes | memoryview = b""
     lines: int = 0
     malformed: int = 0  # records skipped
     truncated: int = 0  # lines cut to the limit
@@ -86,6 +89,6 @@ def finish(batch: Batch, parts: list[str], max_line: int, count: int | None = No
     return batch
 
 
-def text_of(body: bytes) -> str:
+def text_of(body: Body) -> str:
     """A body as text: invalid UTF-8 becomes U+FFFD (stored so, never refused)."""
-    return body.decode("utf-8", "replace")
+    return str(body, "utf-8", "replace")

@@ -1,0 +1,57 @@
+"""Receive buffers for plain HTTP ingestion bodies, reused from request to request.
+
+A body of a known length without ``Content-Encoding`` is read chunk by chunk
+straight into one buffer (one copy of each chunk, where aiohttp's
+``request.read()`` grows a bytearray, a copy per chunk and per resize, then copies
+it whole into bytes). The buffers are kept for the next requests: a fresh 1 MiB
+buffer costs its pages' faults and zeroing on every request, since the allocator
+hands freed ones back to the system. The parsers read a body through the buffer
+protocol; a batch is new bytes, or (an NDJSON body stored as it came) a view of
+the body, which ``Intake.accept`` copies into the ring (and the stores and taps
+into bytes of their own) before it returns. So a buffer is given back once its
+batch is stored, never earlier.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+KEEP = 8  # buffers kept
+LARGEST = 4 << 20  # bytes: larger bodies get a buffer of their own, not kept
+LEAST = 1 << 20  # a new kept buffer is at least this large, and a quarter more than
+# its body, so that the next bodies of about the same size fit it
+
+
+class BodyBuffers:
+    """A few reusable buffers; only the event loop's thread takes and gives them."""
+
+    def __init__(self) -> None:
+        self._free: list[bytearray] = []
+
+    def take(self, length: int) -> bytearray:
+        for i, buf in enumerate(self._free):
+            if len(buf) >= length:
+                return self._free.pop(i)
+        return bytearray(max(length + length // 4, LEAST) if length <= LARGEST else length)
+
+    def give(self, buf: bytearray) -> None:
+        if len(buf) <= LARGEST + LARGEST // 4 and len(self._free) < KEEP:
+            self._free.append(buf)
+
+    async def read(self, request: web.Request, length: int) -> tuple[bytearray, memoryview]:
+        """The body (``length`` bytes said, fewer if it ended early) as a view of a
+        taken buffer; give the buffer back when the view is no longer used."""
+        buf = self.take(length)
+        view = memoryview(buf)
+        pos = 0
+        while pos < length:
+            data, _ = await request.content.readchunk()
+            if not data:
+                break  # the body ended: aiohttp raises for one cut short
+            end = pos + len(data)
+            if end > length:  # more than Content-Length: aiohttp never frames so
+                self.give(buf)
+                raise web.HTTPRequestEntityTooLarge(max_size=length, actual_size=end)
+            view[pos:end] = data
+            pos = end
+        return buf, view[:pos]

@@ -1,0 +1,196 @@
+"""The parsed fields of the HTTP API's records (``logcaster.records``): the C pieces
+(``_speedups.record_fields``, ``_fields.c``) against the Python reference on generated
+lines of every format, the records they make, and the query API and the live tail read
+through a real aiohttp client for syslog (RFC 3164, RFC 5424), logfmt and JSON lines."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from array import array
+
+import aiohttp
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support import Server, parse_info, wait_for
+from test_fields import LINES as SENDER_LINES
+from test_fields_native import any_line
+
+from logcaster import ndjson, records
+from logcaster.frontends.http.render import NDJSON, SSE
+from logcaster.query.fields import fields_of
+from logcaster.query.levels import level_of
+
+native = pytest.mark.skipif(not records.HAVE_NATIVE, reason="C accelerator not built")
+
+
+def c_pieces(lines: list[bytes]) -> tuple[list[bytes], int]:
+    """Each line's piece from the C reader (unsure lines through the reference), and
+    how many lines the C reader left to the reference."""
+    buf = b"".join(x + b"\n" for x in lines)
+    spans = array("q", (0, len(buf)) if buf else ())
+    text, bounds = records.record_fields(buf, spans)
+    unsure: array[int] = array("q")
+    records._native_fields(buf, spans, array("q"), unsure)
+    got = [text[bounds[2 * k] : bounds[2 * k + 1]] for k in range(len(lines))]
+    return got, len(unsure) // 3
+
+
+@native
+@settings(max_examples=1500, deadline=None)
+@given(any_line)
+def test_c_pieces_agree_with_the_reference(line: bytes) -> None:
+    assert c_pieces([line])[0] == [records.py_fields_piece(line)]
+
+
+@native
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(any_line, max_size=12),
+    st.sampled_from([NDJSON, SSE]),
+    st.booleans(),
+)
+def test_c_records_agree_with_the_python_records(
+    lines: list[bytes], framing: tuple[bytes, bytes], descending: bool
+) -> None:
+    """Whole records: C pieces into the C encoder, reference pieces into the reference."""
+    buf = b"".join(x + b"\n" for x in lines)
+    spans = array("q", (0, len(buf)) if buf else ())
+    offs, stamps = array("q", (0,)), array("q", (1_764_615_659_917_121_123,))
+    head, tail = framing
+    args = (buf, spans, offs, stamps, head, tail, descending, ())
+    c = ndjson.encode_records(*args, records.record_fields(buf, spans))
+    py = ndjson.py_encode_records(*args, records.py_record_fields(buf, spans))
+    assert c == py
+    for piece, line in zip(py.split(tail)[:-1], lines[::-1] if descending else lines, strict=True):
+        record = json.loads(piece[len(head) :])
+        assert record["line"] == line.decode("utf-8", "replace")  # never replaced by a field
+        assert record.get("level") == level_of(line)
+        assert set(record) <= {"time", "line", "level", "host", "app", "facility", "fields"}
+
+
+@native
+def test_real_senders_lines_are_read_in_c() -> None:
+    """Every real sender's line is decided in C but RFC 5424 lines with SD params and
+    JSON lines with a float (GELF's timestamp): repr(float) is left to Python."""
+    got, _ = c_pieces(SENDER_LINES)
+    assert got == [records.py_fields_piece(x) for x in SENDER_LINES]
+    for line in SENDER_LINES:
+        if c_pieces([line])[1]:
+            floats = line[:1] == b"{" and any(
+                isinstance(v, float) for v in json.loads(line).values()
+            )
+            assert floats or re.match(rb"<\d+>1 (\S+ ){5}\[", line), line
+
+
+EXAMPLES = {
+    b"<34>Oct 11 22:14:15 mymachine su[42]: 'su root' failed user=bob": {
+        "host": "mymachine",
+        "app": "su",
+        "facility": "auth",
+        "fields": {
+            "pri": "34",
+            "severity": "2",
+            "timestamp": "Oct 11 22:14:15",
+            "procid": "42",
+            "msg": "'su root' failed user=bob",
+            "level": "CRITICAL",
+            "user": "bob",
+        },
+    },
+    b'<165>1 2026-12-01T21:06:04.003Z vm evntslog - ID47 [ex@32473 iut="3"] An app event': {
+        "host": "vm",
+        "app": "evntslog",
+        "facility": "local4",
+        "fields": {
+            "pri": "165",
+            "severity": "5",
+            "timestamp": "2026-12-01T21:06:04.003Z",
+            "msgid": "ID47",
+            "ex@32473.iut": "3",
+            "msg": "An app event",
+            "level": "NOTICE",
+        },
+    },
+    b'ts=2026-12-01 level=error host=web3 msg="card \\"x\\" declined" time=9 line=1': {
+        "host": "web3",
+        "fields": {
+            "ts": "2026-12-01",
+            "level": "error",
+            "msg": 'card "x" declined',
+            "time": "9",
+            "line": "1",
+        },
+    },
+    b'{"host":"web2","service":"api","req":{"id":"r-1"},"n":7,"ok":true,"time":"t"}': {
+        "host": "web2",
+        "app": "api",
+        "fields": {"service": "api", "req.id": "r-1", "n": "7", "ok": "true", "time": "t"},
+    },
+    b"no fields here": {},
+}
+
+
+def test_record_shape_examples() -> None:
+    for line, want in EXAMPLES.items():
+        assert records.fields_record(line) == want, line
+        piece = records.py_fields_piece(line).decode()
+        assert json.loads("{" + piece[1:] + "}") == want
+        assert records.record_fields(line, array("q", (0, len(line))))[0] == piece.encode()
+    # "fields" is every field.NAME but the top-level ones holding the same value
+    gelf = b'{"facility":"myapp","short_message":"m"}'
+    assert records.fields_record(gelf) == {
+        "app": "myapp",
+        "fields": {"facility": "myapp", "short_message": "m", "msg": "m"},
+    }
+    assert set(records.fields_record(gelf)["fields"]) == set(fields_of(gelf))  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------- over HTTP
+async def _query(port: int, params: str) -> list[dict[str, object]]:
+    url = f"http://127.0.0.1:{port}/api/v1/query?{params}"
+    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Type"].startswith("application/x-ndjson")
+        return [json.loads(x) for x in (await resp.read()).splitlines()]
+
+
+async def _tail(srv: Server, params: str, send: bytes, count: int) -> list[dict[str, object]]:
+    url = f"http://127.0.0.1:{srv.http_port}/api/v1/tail?{params}"
+    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+        assert resp.status == 200
+        await asyncio.to_thread(
+            wait_for, lambda: parse_info(srv.query("INFO"))["Followers"] == "1", what="the tap"
+        )
+        srv.send(send)
+        return [json.loads(await resp.content.readline()) for _ in range(count)]
+
+
+def test_query_and_tail_records_carry_the_fields(server: Server) -> None:
+    lines = list(EXAMPLES)
+    server.send(b"\n".join(lines) + b"\n")
+    wait_for(lambda: server.query("COUNT") == b"COUNT: %d\n" % len(lines), what="the lines")
+    got = asyncio.run(_query(server.http_port, "limit=100"))
+    assert [r["line"] for r in got] == [x.decode() for x in lines]
+    for record, line in zip(got, lines, strict=True):
+        assert {k: v for k, v in record.items() if k not in ("time", "line", "level")} == (
+            EXAMPLES[line]
+        )
+        assert record.get("level") == level_of(line)
+    # the field filters and the record agree
+    by_host = asyncio.run(_query(server.http_port, "host=web3"))
+    assert [r["host"] for r in by_host] == ["web3"]
+    by_field = asyncio.run(_query(server.http_port, "field.req.id=r-1"))
+    assert [r["fields"]["req.id"] for r in by_field] == ["r-1"]  # type: ignore[index]
+    # the live tail writes the same records
+    live = asyncio.run(_tail(server, "keywords=tailed", b"<13>1 - h1 app1 - - - tailed k=v\n", 1))
+    assert live[0]["host"] == "h1" and live[0]["app"] == "app1"
+    assert live[0]["fields"] == {  # type: ignore[comparison-overlap]
+        "pri": "13",
+        "severity": "5",
+        "msg": "tailed k=v",
+        "level": "NOTICE",
+        "k": "v",
+    }
