@@ -49,10 +49,7 @@ typedef struct {
     size_t n;
 } val_t;
 
-typedef struct {
-    unsigned char *buf;
-    size_t cap;
-} scratch_t;
+typedef lc_scratch scratch_t;
 
 static unsigned char *
 scratch(scratch_t *sc, size_t n)
@@ -1095,6 +1092,21 @@ line_value(int kind, const fname_t *f, cp s, size_t n, scratch_t *sc, val_t *out
     if (facility_name(out->s, out->n, &unsure) != NULL)
         return V_ABSENT;
     return unsure ? V_UNSURE : V_FOUND;
+}
+
+int
+lc_line_fields(const unsigned char *s, size_t n, lc_scratch sc[3], const unsigned char *v[3],
+               size_t vn[3])
+{
+    int unsure = 0;
+    for (int kind = K_HOST; kind <= K_FACILITY; kind++) {
+        val_t out;
+        int r = line_value(kind, NULL, s, n, &sc[kind], &out);
+        v[kind] = r == V_FOUND ? out.s : NULL;
+        vn[kind] = r == V_FOUND ? out.n : 0;
+        unsure |= r == V_UNSURE;
+    }
+    return unsure;
 }
 
 /* ------------------------------------------------------------ over regions */

@@ -1,4 +1,5 @@
 from array import array
+from collections.abc import Sequence
 
 Buffer = bytes | bytearray | memoryview
 
@@ -44,6 +45,11 @@ def encode_records(
     /,
 ) -> bytes: ...
 def native_strings(buf: Buffer, /) -> tuple[bytes, int]: ...
+def native_columns(
+    bufs: Sequence[Buffer],
+    fixes: Sequence[tuple[int, bytes | None, bytes | None, bytes | None, int]] = (),
+    /,
+) -> tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes, list[tuple[int, bytes]]]: ...
 def field_lines(
     buf: Buffer,
     spans: array[int],

@@ -27,7 +27,7 @@ from ...console import say
 from ...stats import Metric
 from ..batch import BatchWriter, Item
 from .native import encode, insert_encoded
-from .schema import distributed_table_ddl, local_table_ddl, upgrades
+from .schema import distributed_table_ddl, local_table_ddl, takes_computed, upgrades
 from .spool import Spool
 from .url import StoreURL
 
@@ -85,6 +85,7 @@ class ClickHouseStore(BatchWriter):
         self.high_water = QUEUE_HIGH_WATER
         self.low_water = QUEUE_LOW_WATER
         self._ready = False  # tables checked or created
+        self._fields = True  # the tables take the columns the node computes
         self._last_retry = 0.0
         self._last_report = -ERROR_REPORT_S
         self._last_retention = -RETENTION_CHECK_S
@@ -142,6 +143,11 @@ class ClickHouseStore(BatchWriter):
             if self.url.cluster is not None:
                 entry.execute(distributed_table_ddl(self.url))
                 _upgrade(entry, self.url.database, self.url.table)
+        # A table of an earlier version (MATERIALIZED columns) not yet upgraded by
+        # --store-init computes them itself: send only the line and its stamps.
+        self._fields = all(
+            takes_computed(_kinds(c, self.url.database, self.url.local_table)) for c in targets
+        )
         self._shards = shards
         # One lane per shard, each starting at its own shard and failing over to
         # the next: a batch is cut in as many parts, inserted at the same time.
@@ -231,7 +237,7 @@ class ClickHouseStore(BatchWriter):
         others); True once a server confirmed it."""
         if not self._ensure_ready():
             return False
-        block = encode(items, self.node.encode(), batch_id.encode())
+        block = encode(items, self.node.encode(), batch_id.encode(), self._fields)
         table = f"{self.url.database}.{self.url.local_table}"
         for client in self._lanes[lane % len(self._lanes)]:
             try:
@@ -336,12 +342,21 @@ def _cut(items: list[Item], parts: int) -> list[list[Item]]:
     return [part for part in out if part]
 
 
-def _upgrade(client: Client, database: str, table: str) -> None:
-    """Add the columns a table made by an older version lacks."""
+def _kinds(client: Client, database: str, table: str) -> dict[str, str]:
+    """A table's column names and their ``default_kind`` ('' for an ordinary one)."""
     rows = client.execute(
-        "SELECT name FROM system.columns WHERE database = %(db)s AND table = %(table)s",
+        "SELECT name, default_kind FROM system.columns "
+        "WHERE database = %(db)s AND table = %(table)s",
         {"db": database, "table": table},
     )
-    present = {name.decode() if isinstance(name, bytes) else name for (name,) in rows}
-    for statement in upgrades(f"{database}.{table}", present):
+    return {_text(name): _text(kind) for name, kind in rows}
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _upgrade(client: Client, database: str, table: str) -> None:
+    """Bring a table made by an earlier version to the current columns."""
+    for statement in upgrades(f"{database}.{table}", _kinds(client, database, table)):
         client.execute(statement)
