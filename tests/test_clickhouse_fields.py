@@ -37,9 +37,9 @@ from logcaster.storage.clickhouse.schema import (
     distributed_table_ddl,
     level_expression,
     local_table_ddl,
+    upgrade,
 )
 from logcaster.storage.clickhouse.url import StoreURL, parse_store_url
-from logcaster.storage.clickhouse.writer import _upgrade
 from logcaster.storage.ring import Ring
 
 S = 1_000_000_000
@@ -273,7 +273,7 @@ def test_old_tables_get_the_new_columns(server_factory, pair: Pair, tmp_path: Pa
             )
         ]
         assert names[-5:] == [b"level", b"host", b"app", b"facility", b"fuzzy"], table
-    _upgrade(clients[1], "default", "old_local")  # a second start adds nothing
+    upgrade(clients[1], "default", "old_local")  # a second start adds nothing
     count, lines = parse_found(srv.query("QUERY scope=cluster host=vm1"))
     assert count == 1 and lines[0].endswith(b"vm1 app[1]: old")
 

@@ -19,6 +19,8 @@ which no INSERT may name) becomes ``DEFAULT`` with the same expression
 
 from __future__ import annotations
 
+from clickhouse_driver import Client
+
 from ...query.levels import _ALL_WORDS, ALIASES, SEVERITIES, _token_pattern
 from .fieldsql import FIELD_COLUMNS
 from .url import StoreURL
@@ -93,3 +95,23 @@ def takes_computed(kinds: dict[str, str]) -> bool:
     columns (``name -> default_kind``): each present and neither MATERIALIZED nor
     ALIAS; a table not found is taken to be one this version creates)."""
     return not kinds or all(kinds.get(name, "ALIAS") in ("", "DEFAULT") for name in computed())
+
+
+def table_kinds(client: Client, database: str, table: str) -> dict[str, str]:
+    """A table's column names and their ``default_kind`` ('' for an ordinary one)."""
+    rows = client.execute(
+        "SELECT name, default_kind FROM system.columns "
+        "WHERE database = %(db)s AND table = %(table)s",
+        {"db": database, "table": table},
+    )
+    return {_text(name): _text(kind) for name, kind in rows}
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def upgrade(client: Client, database: str, table: str) -> None:
+    """Bring a table made by an earlier version to the current columns."""
+    for statement in upgrades(f"{database}.{table}", table_kinds(client, database, table)):
+        client.execute(statement)
