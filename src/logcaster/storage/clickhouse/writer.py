@@ -2,12 +2,13 @@
 
 A :class:`ClickHouseStore` is a :class:`~logcaster.storage.batch.BatchWriter`: the
 writer thread gathers submitted blocks until ``batch_rows`` lines or ``batch_s``
-seconds, cuts them into one part per shard and inserts the parts at the same time,
-each as one Native block (receive time, node, batch id, row number, line; encoded
-by :mod:`.native` without Python work per line) into one shard's local table,
-trying the next shard (or the next host of the URL) when one fails. A part that no
-server takes goes to the spool and is replayed, in order, before anything newer
-once a server answers again; a replayed batch is
+seconds, cuts them into one part per shard and inserts the parts at the same time
+on insert threads (up to two batches in flight), each as one Native block (receive
+time, node, batch id, row number, line, and the level, host, app, facility and fuzzy
+columns the node computes; encoded by :mod:`.native` in C without Python work per
+line) into one shard's local table, trying the next shard (or the next host of the
+URL) when one fails. A part that no server takes goes to the spool and is replayed,
+in order, before anything newer once a server answers again; a replayed batch is
 first looked up by its id, so a batch whose INSERT reached ClickHouse but whose reply
 was lost is not written twice.
 """
