@@ -205,7 +205,6 @@ class ClickHouseStore(BatchWriter):
             self._apply_retention()
 
     def close_sink(self) -> None:
-        self._settle(0)
         if self._pool is not None:
             self._pool.shutdown()
         for lane in self._lanes:
