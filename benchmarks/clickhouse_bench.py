@@ -11,8 +11,10 @@ the rate into ClickHouse). Then M lines go to ClickHouse through one node and th
 same keyword search runs K times through ``QUERY scope=cluster`` and through
 ``clickhouse-client`` (alternating; both read the whole result). Prints medians;
 writes ``results/clickhouse.json`` (``clickhouse-none.json`` without compression),
-with the load average beside each figure. Everything runs on 127.0.0.1 and is
-killed at the end.
+with the load average beside each figure, and the CPU seconds per million lines of
+the node (with and without the store), of the two ClickHouse servers and of the whole
+machine (other work included) while the store's lines were sent. Everything
+runs on 127.0.0.1 and is killed at the end.
 """
 
 from __future__ import annotations
@@ -69,6 +71,24 @@ def load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_s() -> float:
+    """Busy CPU seconds of the whole machine so far (every process, ours or not)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / TICK  # all but idle and iowait
+
+
+def cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds the processes (all their threads) used so far."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICK
+
+
 def store_args(pair: Pair, work: Path, table: str, compression: str, lines: int) -> list[str]:
     url = pair.url(table) + ("&compression=none" if compression == "none" else "")
     return [
@@ -83,25 +103,37 @@ def store_args(pair: Pair, work: Path, table: str, compression: str, lines: int)
 
 
 def ingest_round(
-    pair: Pair, work: Path, payload: bytes, lines: int, table: str, compression: str
+    pair: Pair,
+    work: Path,
+    payload: bytes,
+    lines: int,
+    table: str,
+    compression: str,
+    src: Path = HERE.parent / "src",
 ) -> dict[str, float]:
-    """TCP ingest of ``lines`` without and with the store, and the rate into ClickHouse."""
-    src = HERE.parent / "src"
+    """TCP ingest of ``lines`` without and with the store, the rate into ClickHouse,
+    and the CPU seconds per million lines of the node and of the ClickHouse servers
+    (from the first line sent to the last one ClickHouse confirmed)."""
     out: dict[str, float] = {"load_before": load()}
+    per_m = 1e6 / lines
+    shards = [s.proc.pid for s in pair.shards if s.proc is not None]
     plain = servers.start_logcaster(sys.executable, src, ["-c", str(lines)], work / "plain.err")
     try:
         proto.wait_stats(plain.query_port, time.monotonic() + 120)
+        cpu0 = cpu_s([plain.proc.pid])
         t0 = time.perf_counter()
         send_all(plain.ingest_port, payload)
         while proto.stats(plain.query_port).total < lines:
             time.sleep(0.002)
         out["ingest_plain_lps"] = lines / (time.perf_counter() - t0)
+        out["node_plain_cpu_s_per_m"] = (cpu_s([plain.proc.pid]) - cpu0) * per_m
     finally:
         servers.kill(plain.proc, 5.0)
     extra = store_args(pair, work, table, compression, lines)
     stored = servers.start_logcaster(sys.executable, src, extra, work / "store.err")
     try:
         proto.wait_stats(stored.query_port, time.monotonic() + 120)
+        node0, ch0, all0 = cpu_s([stored.proc.pid]), cpu_s(shards), machine_cpu_s()
         t0 = time.perf_counter()
         send_all(stored.ingest_port, payload)
         while proto.stats(stored.query_port).total < lines:
@@ -110,6 +142,11 @@ def ingest_round(
         while int(info(stored.query_port)["StoreRowsSent"]) < lines:
             time.sleep(0.01)
         out["into_clickhouse_lps"] = lines / (time.perf_counter() - t0)
+        out["node_store_cpu_s_per_m"] = (cpu_s([stored.proc.pid]) - node0) * per_m
+        out["clickhouse_cpu_s_per_m"] = (cpu_s(shards) - ch0) * per_m
+        # The machine's busy CPU over the same time, per million lines: what the
+        # node and the servers did not use went to other work on the machine.
+        out["machine_cpu_s_per_m"] = (machine_cpu_s() - all0) * per_m
     finally:
         servers.kill(stored.proc, 10.0)
     out["ingest_ratio"] = out["ingest_store_lps"] / out["ingest_plain_lps"]
@@ -183,7 +220,13 @@ def time_keyword(
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", type=int, default=1_000_000, help="lines per ingest round")
+    parser.add_argument(
+        "--lines",
+        type=int,
+        default=3_000_000,
+        help="lines per ingest round (the last partial batch waits up to --store-batch-ms "
+        "for more lines: over 1M lines that wait is a third of the time into ClickHouse)",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--query-lines", type=int, default=10_000_000)
     parser.add_argument("--query-runs", type=int, default=7)

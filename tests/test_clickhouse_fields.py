@@ -1,6 +1,9 @@
 """Host, app, facility and field filters on ``scope=cluster``, against real ClickHouse:
-the MATERIALIZED columns agree with the engine's readers, and the same lines in the
-ring and in ClickHouse give the same answers for many filter shapes."""
+the columns' DEFAULT expressions agree with the engine's readers, and the same lines
+in the ring and in ClickHouse give the same answers for many filter shapes, whether
+the node sent the columns it computes or ClickHouse computed them (rows from a node
+of an earlier version); tables of earlier versions are upgraded, or written to as
+they are."""
 
 from __future__ import annotations
 
@@ -27,14 +30,16 @@ from logcaster.storage.clickhouse.fieldsql import (
     fuzzy_expression,
     host_expression,
 )
+from logcaster.storage.clickhouse.native import encode, insert_encoded
 from logcaster.storage.clickhouse.reader import ClusterReader
 from logcaster.storage.clickhouse.schema import (
+    computed,
     distributed_table_ddl,
     level_expression,
     local_table_ddl,
+    upgrade,
 )
 from logcaster.storage.clickhouse.url import StoreURL, parse_store_url
-from logcaster.storage.clickhouse.writer import _upgrade
 from logcaster.storage.ring import Ring
 
 S = 1_000_000_000
@@ -122,23 +127,26 @@ def corpus() -> list[bytes]:
     return [x for x in LINES + EXTRA + made if x and b"\n" not in x]
 
 
-@pytest.fixture(scope="module")
-def both(pair: Pair) -> tuple[Ring, StoreURL]:
-    """The corpus in a ring and in ClickHouse (both shards), line i received at T0 + i s."""
+@pytest.fixture(scope="module", params=["node", "sql"])
+def both(pair: Pair, request: pytest.FixtureRequest) -> tuple[Ring, StoreURL]:
+    """The corpus in a ring and in ClickHouse (both shards), line i received at T0 + i s:
+    with the columns the node computes (``node``, as the store sends them) or without
+    (``sql``: ClickHouse computes them by their DEFAULT expressions)."""
     from clickhouse_driver import Client
 
     lines = corpus()
     ring = Ring(100_000, 1 << 26, 1 << 20)
     for i, line in enumerate(lines):
         ring.append(line + b"\n", T0 + i * S)
-    url = parse_store_url(pair.url("difflogs"))
+    url = parse_store_url(pair.url(f"difflogs_{request.param}"))
     clients = [Client("127.0.0.1", port=s.tcp) for s in pair.shards]
     for client in clients:
         client.execute(local_table_ddl(url))
     clients[0].execute(distributed_table_ddl(url))
     for n, client in enumerate(clients):
-        rows = [(T0 + i * S, "n", "b", i, line) for i, line in enumerate(lines) if i % 2 == n]
-        client.execute(f"INSERT INTO {url.local_table} (ts, node, batch, seq, line) VALUES", rows)
+        mine = [(line + b"\n", T0 + i * S) for i, line in enumerate(lines) if i % 2 == n]
+        block = encode(mine, b"n", b"b", fields=request.param == "node")
+        insert_encoded(client, url.local_table, block)
     return ring, url
 
 
@@ -265,6 +273,66 @@ def test_old_tables_get_the_new_columns(server_factory, pair: Pair, tmp_path: Pa
             )
         ]
         assert names[-5:] == [b"level", b"host", b"app", b"facility", b"fuzzy"], table
-    _upgrade(clients[1], "default", "old_local")  # a second start adds nothing
+    upgrade(clients[1], "default", "old_local")  # a second start adds nothing
     count, lines = parse_found(srv.query("QUERY scope=cluster host=vm1"))
     assert count == 1 and lines[0].endswith(b"vm1 app[1]: old")
+
+
+def kinds_of(client: object, table: str) -> dict[bytes, bytes]:
+    rows = client.execute(  # type: ignore[attr-defined]
+        "SELECT name, default_kind FROM system.columns WHERE database = 'default' "
+        "AND table = %(t)s",
+        {"t": table},
+    )
+    return dict(rows)
+
+
+def test_materialized_tables_keep_working_then_migrate(
+    server_factory, pair: Pair, tmp_path: Path
+) -> None:
+    """Tables of the previous version (the five columns MATERIALIZED, computed by
+    ClickHouse on every insert) take a node's lines as they are without
+    --store-init (the node sends no computed column: no INSERT may name a
+    MATERIALIZED one); --store-init makes them DEFAULT columns, the values stored
+    so far stay, and the node then sends its own."""
+    from clickhouse_driver import Client
+
+    clients = [
+        Client("127.0.0.1", port=s.tcp, settings={"strings_as_bytes": True}) for s in pair.shards
+    ]
+    old = ", ".join(
+        f"{n} {d.replace(' DEFAULT ', ' MATERIALIZED ', 1)}" for n, d in computed().items()
+    )
+    for client in clients:
+        client.execute(
+            "CREATE TABLE prev_local (ts UInt64, node String, batch String, seq UInt32, "
+            f"line String, {old}) ENGINE = MergeTree() ORDER BY ts"
+        )
+    clients[0].execute(
+        "CREATE TABLE prev AS prev_local ENGINE = Distributed(logs, default, prev_local)"
+    )
+    lines = [b"<13>Dec  1 19:00:00 vm1 app[1]: first", b'{"host":"j1","app":"a1","msg":"second"}']
+    spool = str(tmp_path / "spool")
+    for n, init in enumerate(([], ["--store-init"])):
+        srv = server_factory(
+            "--store", pair.url("prev"), *init, "--store-batch-ms", "50",
+            "--store-spool-dir", spool,
+        )  # fmt: skip
+        srv.send(lines[n] + b"\n")
+        wait_for(lambda s=srv: parse_info(s.query("INFO"))["StoreRowsSent"] == "1", 30, 0.05, "")
+        if not init:
+            srv.stop()
+    for client, table in (
+        (clients[0], "prev"),
+        (clients[0], "prev_local"),
+        (clients[1], "prev_local"),
+    ):
+        kinds = kinds_of(client, table)
+        assert [kinds[n.encode()] for n in computed()] == [b"DEFAULT"] * 5, table
+    got = clients[0].execute("SELECT line, level, host, app, facility, fuzzy FROM prev ORDER BY ts")
+    assert got == [
+        (lines[0], b"NOTICE", b"vm1", b"app", b"user", 0),  # computed by ClickHouse, kept
+        (lines[1], b"", b"j1", b"a1", None, 0),  # sent by the node: JSON decided exactly
+    ]
+    count, found = parse_found(srv.query("QUERY scope=cluster host=j1"))
+    assert count == 1 and found[0].endswith(lines[1])

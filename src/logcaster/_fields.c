@@ -52,10 +52,7 @@ typedef struct {
     size_t n;
 } val_t;
 
-typedef struct {
-    unsigned char *buf;
-    size_t cap;
-} scratch_t;
+typedef lc_scratch scratch_t;
 
 static unsigned char *
 scratch(scratch_t *sc, size_t n)
@@ -702,12 +699,17 @@ json_text(const jkey_t *k, scratch_t *sc, val_t *out)
 static int
 logfmt_value(cp s, size_t n, const char *key, size_t klen, scratch_t *sc, val_t *out)
 {
-    size_t from = 0;
+    /* Each `key=` is an '=' after the key's name: found by the '=' bytes, in order
+     * (memchr; a short line holds few), rather than a search for the whole key. */
+    size_t from = klen - 1, name = klen - 1;
     for (;;) {
-        cp hit = memmem(s + from, n - from, key, klen);
-        if (hit == NULL)
+        cp eq = from < n ? memchr(s + from, '=', n - from) : NULL;
+        if (eq == NULL)
             return V_ABSENT;
-        size_t p = (size_t)(hit - s);
+        size_t p = (size_t)(eq - s) - name;
+        from = (size_t)(eq - s) + 1;
+        if (s[p] != (unsigned char)key[0] || memcmp(s + p, key, name) != 0)
+            continue;
         if (p == 0 || py_space(s[p - 1])) {
             size_t v = p + klen;
             if (v < n && s[v] == '"') {
@@ -752,7 +754,6 @@ logfmt_value(cp s, size_t n, const char *key, size_t klen, scratch_t *sc, val_t 
             out->n = i - v;
             return V_FOUND;
         }
-        from = p + 1;
     }
 }
 
@@ -1098,6 +1099,21 @@ line_value(int kind, const fname_t *f, cp s, size_t n, scratch_t *sc, val_t *out
     if (facility_name(out->s, out->n, &unsure) != NULL)
         return V_ABSENT;
     return unsure ? V_UNSURE : V_FOUND;
+}
+
+int
+lc_line_fields(const unsigned char *s, size_t n, lc_scratch sc[3], const unsigned char *v[3],
+               size_t vn[3])
+{
+    int unsure = 0;
+    for (int kind = K_HOST; kind <= K_FACILITY; kind++) {
+        val_t out;
+        int r = line_value(kind, NULL, s, n, &sc[kind], &out);
+        v[kind] = r == V_FOUND ? out.s : NULL;
+        vn[kind] = r == V_FOUND ? out.n : 0;
+        unsure |= r == V_UNSURE;
+    }
+    return unsure;
 }
 
 /* ------------------------------------------------------------ over regions */

@@ -415,6 +415,9 @@ static PyMethodDef methods[] = {
      "split_frames(buf, end, max_line, skip, state, out) -> (out_len, pos, skip, state, lines, truncated, malformed)"},
     {"native_strings", lc_native_strings, METH_VARARGS,
      "native_strings(buf) -> (ClickHouse Native String column of buf's lines, line count)"},
+    {"native_columns", lc_native_columns, METH_VARARGS,
+     "native_columns(bufs, fixes=()) -> (line, level, host, app, facility, fuzzy, counts, "
+     "unsure): the store's Native columns of the lines of bufs"},
     {"utf8_valid", lc_utf8_valid, METH_VARARGS,
      "utf8_valid(data) -> whether data is valid UTF-8 (as a strict decode), GIL released"},
     {"find_lines_icase", lc_find_lines_icase, METH_VARARGS,

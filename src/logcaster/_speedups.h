@@ -74,6 +74,20 @@ int lc_level_code(const unsigned char *s, size_t n);
  * -1 when lines without a level are wanted (bit 0). */
 int lc_level_words(unsigned long mask, lc_anyof *a);
 
+/* A growable scratch buffer (_fields.c); {NULL, 0} to start, free(buf) at the end. */
+typedef struct {
+    unsigned char *buf;
+    size_t cap;
+} lc_scratch;
+
+/* host_of, app_of and facility_of of the line s[0:n] (no newline), as _fields.c reads
+ * them: v[k] (k = 0 host, 1 app, 2 facility) NULL when absent, else vn[k] bytes that
+ * stay valid until sc[k] is used again. Returns 1 when some value was left undecided
+ * (v[k] NULL; the caller asks the Python reference), else 0. */
+int lc_line_fields(const unsigned char *s, size_t n, lc_scratch sc[3], const unsigned char *v[3],
+                   size_t vn[3]);
+
+PyObject *lc_native_columns(PyObject *self, PyObject *args); /* _native.c */
 PyObject *lc_filter_lines(PyObject *self, PyObject *args);
 PyObject *lc_gather_stamped(PyObject *self, PyObject *args); /* _stamped.c */
 PyObject *lc_line_level(PyObject *self, PyObject *args);

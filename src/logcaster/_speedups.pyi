@@ -1,4 +1,5 @@
 from array import array
+from collections.abc import Sequence
 
 Buffer = bytes | bytearray | memoryview
 
@@ -48,6 +49,11 @@ def record_fields(
     buf: Buffer, spans: array[int], bounds: array[int], unsure: array[int], /
 ) -> bytes: ...
 def native_strings(buf: Buffer, /) -> tuple[bytes, int]: ...
+def native_columns(
+    bufs: Sequence[Buffer],
+    fixes: Sequence[tuple[int, bytes | None, bytes | None, bytes | None, int]] = (),
+    /,
+) -> tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes, list[tuple[int, bytes]]]: ...
 def field_lines(
     buf: Buffer,
     spans: array[int],

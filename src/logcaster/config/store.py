@@ -61,7 +61,7 @@ class StoreConfig(Section):
         help="spool at most this many MiB; past it, batches are counted as failed",
     )
     batch_rows: int = setting(
-        100_000,
+        250_000,
         parse_positive_int,
         "--store-batch-rows",
         metavar="N",

@@ -1,7 +1,9 @@
 """A batch of ring blocks as one ClickHouse Native block, encoded without Python work
-per line: the ``line`` column by C (``_speedups.native_strings``, GIL released; a
-pure-Python fallback gives the same bytes), the receive times and row numbers by
-NumPy, the constant ``node`` and ``batch`` by repeating one encoded value.
+per line: the ``line`` column, and with ``fields`` the ``level``, ``host``, ``app``,
+``facility`` and ``fuzzy`` columns, by C in one pass with the GIL released
+(:mod:`.columns`; pure-Python fallbacks give the same bytes), the receive times and
+row numbers by NumPy, the constant ``node`` and ``batch`` by repeating one encoded
+value.
 
 :func:`insert_encoded` sends such a block over a clickhouse-driver connection in
 place of the driver's own per-row column writers (the rest of the exchange is the
@@ -20,17 +22,9 @@ from clickhouse_driver.protocol import ClientPacketTypes
 from clickhouse_driver.varint import write_varint
 from clickhouse_driver.writer import write_binary_str, write_binary_uint8
 
+from .columns import NAMES, TYPES, field_columns, varint
+
 Item = tuple[bytes, int]
-
-
-def varint(n: int) -> bytes:
-    """``n`` as an unsigned LEB128 varint (Native's string length prefix)."""
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def py_native_strings(buf: bytes | bytearray | memoryview) -> tuple[bytes, int]:
@@ -52,10 +46,19 @@ class Encoded:
     columns: list[tuple[str, str, bytes]]  # (name, type, Native bytes)
 
 
-def encode(items: Sequence[Item], node: bytes, batch_id: bytes) -> Encoded:
-    """The sent columns (ts, node, batch, seq, line) of ``items``' lines."""
-    parts = [native_strings(data) for data, _ in items]
-    counts = np.fromiter((n for _, n in parts), dtype=np.int64, count=len(parts))
+def encode(items: Sequence[Item], node: bytes, batch_id: bytes, fields: bool = True) -> Encoded:
+    """The sent columns of ``items``' lines: ts, node, batch, seq, line, and with
+    ``fields`` the columns the node computes (:mod:`.columns`)."""
+    computed: list[tuple[str, str, bytes]] = []
+    if fields:
+        got = field_columns([data for data, _ in items])
+        line = got[0]
+        counts = np.frombuffer(got[6], dtype=np.int64)
+        computed = list(zip(NAMES, TYPES, got[1:6], strict=True))
+    else:
+        parts = [native_strings(data) for data, _ in items]
+        counts = np.fromiter((n for _, n in parts), dtype=np.int64, count=len(parts))
+        line = b"".join(p for p, _ in parts)
     rows = int(counts.sum())
     stamps = np.fromiter((ts for _, ts in items), dtype="<u8", count=len(items))
     return Encoded(
@@ -65,7 +68,8 @@ def encode(items: Sequence[Item], node: bytes, batch_id: bytes) -> Encoded:
             ("node", "String", (varint(len(node)) + node) * rows),
             ("batch", "String", (varint(len(batch_id)) + batch_id) * rows),
             ("seq", "UInt32", np.arange(rows, dtype="<u4").tobytes()),
-            ("line", "String", b"".join(p for p, _ in parts)),
+            ("line", "String", line),
+            *computed,
         ],
     )
 

@@ -2,32 +2,38 @@
 
 A :class:`ClickHouseStore` is a :class:`~logcaster.storage.batch.BatchWriter`: the
 writer thread gathers submitted blocks until ``batch_rows`` lines or ``batch_s``
-seconds, cuts them into one part per shard and inserts the parts at the same time,
-each as one Native block (receive time, node, batch id, row number, line; encoded
-by :mod:`.native` without Python work per line) into one shard's local table,
-trying the next shard (or the next host of the URL) when one fails. A part that no
-server takes goes to the spool and is replayed, in order, before anything newer
-once a server answers again; a replayed batch is
+seconds, cuts them into one part per shard and inserts the parts at the same time
+on insert threads (up to two batches in flight), each as one Native block (receive
+time, node, batch id, row number, line, and the level, host, app, facility and fuzzy
+columns the node computes; encoded by :mod:`.native` in C without Python work per
+line) into one shard's local table, trying the next shard (or the next host of the
+URL) when one fails. A part that no server takes goes to the spool and is replayed,
+in order, before anything newer once a server answers again; a replayed batch is
 first looked up by its id, so a batch whose INSERT reached ClickHouse but whose reply
 was lost is not written twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from clickhouse_driver import Client
 
 from ...console import say
+from ...scan import count_lines
 from ...stats import Metric
 from ..batch import BatchWriter, Item
 from .native import encode, insert_encoded
-from .schema import distributed_table_ddl, local_table_ddl, upgrades
+from .schema import distributed_table_ddl, local_table_ddl, table_kinds, takes_computed, upgrade
 from .spool import Spool
 from .url import StoreURL
 
@@ -37,6 +43,10 @@ ERROR_REPORT_S = 60.0
 QUEUE_HIGH_WATER = 512 << 20
 QUEUE_LOW_WATER = 128 << 20
 RETRY_S = 1.0
+# Batches whose inserts may run at once: the next one is encoded and sent while
+# ClickHouse still writes the previous one's parts.
+IN_FLIGHT = 2
+INSERT_NICE = 10  # the insert threads' nice value (Linux: per thread)
 RETENTION_CHECK_S = 3600.0
 
 
@@ -57,7 +67,7 @@ class ClickHouseStore(BatchWriter):
         node: str,
         spool: Spool,
         *,
-        batch_rows: int = 100_000,
+        batch_rows: int = 250_000,
         batch_s: float = 1.0,
         create: bool = False,
         retention_days: int = 0,
@@ -82,9 +92,12 @@ class ClickHouseStore(BatchWriter):
         self._shards: list[Client] = []
         self._lanes: list[list[Client]] = []  # per parallel insert: a client per shard
         self._pool: ThreadPoolExecutor | None = None
+        self._inflight: deque[tuple[list[str], list[list[Item]], list[Future[int]]]] = deque()
+        self._flushes = itertools.count()
         self.high_water = QUEUE_HIGH_WATER
         self.low_water = QUEUE_LOW_WATER
         self._ready = False  # tables checked or created
+        self._fields = True  # the tables take the columns the node computes
         self._last_retry = 0.0
         self._last_report = -ERROR_REPORT_S
         self._last_retention = -RETENTION_CHECK_S
@@ -138,19 +151,28 @@ class ClickHouseStore(BatchWriter):
         if self.create:
             for client in targets:
                 client.execute(local_table_ddl(self.url))
-                _upgrade(client, self.url.database, self.url.local_table)
+                upgrade(client, self.url.database, self.url.local_table)
             if self.url.cluster is not None:
                 entry.execute(distributed_table_ddl(self.url))
-                _upgrade(entry, self.url.database, self.url.table)
+                upgrade(entry, self.url.database, self.url.table)
+        # A table of an earlier version (MATERIALIZED columns) not yet upgraded by
+        # --store-init computes them itself: send only the line and its stamps.
+        self._fields = all(
+            takes_computed(table_kinds(c, self.url.database, self.url.local_table)) for c in targets
+        )
         self._shards = shards
-        # One lane per shard, each starting at its own shard and failing over to
-        # the next: a batch is cut in as many parts, inserted at the same time.
+        # One lane per shard and batch in flight, each starting at its own shard and
+        # failing over to the next: a batch is cut in one part per shard, inserted
+        # at the same time, while the previous batch's may still be in flight.
         n = len(addresses)
         self._lanes = [shards] + [
-            [self._client(*addresses[(w + i) % n]) for i in range(n)] for w in range(1, n)
+            [self._client(*addresses[(w + i) % n]) for i in range(n)]
+            for w in range(1, n * IN_FLIGHT)
         ]
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(n, thread_name_prefix="logcaster-clickhouse-insert")
+            self._pool = ThreadPoolExecutor(
+                n * IN_FLIGHT, "logcaster-clickhouse-insert", _background
+            )
         self._reader = entry
         self._ready = True
 
@@ -175,7 +197,9 @@ class ClickHouseStore(BatchWriter):
             self._flush()
         elif len(self.spool) and now - self._last_retry >= RETRY_S:
             self._last_retry = now
+            self._settle(0)  # the spool's replay uses the first lane
             self._replay()
+        self._settle(0 if force else IN_FLIGHT, wait=force)
         if self.retention_days and now - self._last_retention >= RETENTION_CHECK_S:
             self._last_retention = now
             self._apply_retention()
@@ -192,20 +216,37 @@ class ClickHouseStore(BatchWriter):
         items = self._pending
         self._pending, self._pending_rows = [], 0
         stamp = f"{self.node}-{time.time_ns()}-{next(self._seq)}"
-        if not self._replay() or not self._ensure_ready():
+        if len(self.spool):
+            self._settle(0)  # the spool's replay uses the first lane
+        if not self._replay() or not self._ensure_ready() or self._pool is None:
             self._keep(stamp, items)
             return
-        parts = _cut(items, len(self._lanes))
+        self._settle(IN_FLIGHT - 1)
+        shards = len(self._lanes) // IN_FLIGHT
+        parts = _cut(items, shards)
         ids = [f"{stamp}-{i}" for i in range(len(parts))]
-        if len(parts) == 1 or self._pool is None:
-            done = [self._insert(ids[0], parts[0])]
-        else:
-            done = list(self._pool.map(self._insert, ids, parts, range(len(parts))))
-        for batch_id, part, ok in zip(ids, parts, done, strict=True):
-            if ok:
-                self.stats.sent += _rows(part)
-            else:
-                self._keep(batch_id, part)
+        first = next(self._flushes) % IN_FLIGHT * shards  # this flush's lanes
+        futures = [
+            self._pool.submit(self._insert, batch_id, part, first + i)
+            for i, (batch_id, part) in enumerate(zip(ids, parts, strict=True))
+        ]
+        self._inflight.append((ids, parts, futures))
+
+    def _settle(self, keep: int, wait: bool = True) -> None:
+        """Account for the oldest flushes in flight until at most ``keep`` remain
+        (without ``wait``: only those already done): sent, or spooled."""
+        while len(self._inflight) > keep or (
+            self._inflight and all(f.done() for f in self._inflight[0][2])
+        ):
+            if not wait and not all(f.done() for f in self._inflight[0][2]):
+                return
+            ids, parts, futures = self._inflight.popleft()
+            for batch_id, part, future in zip(ids, parts, futures, strict=True):
+                rows = future.result()
+                if rows >= 0:
+                    self.stats.sent += rows
+                else:
+                    self._keep(batch_id, part)
 
     def _keep(self, batch_id: str, items: list[Item]) -> None:
         """Spool a batch no server took (or count it failed when the spool is full)."""
@@ -226,22 +267,24 @@ class ClickHouseStore(BatchWriter):
                 return False
         return True
 
-    def _insert(self, batch_id: str, items: list[Item], lane: int = 0) -> bool:
+    def _insert(self, batch_id: str, items: list[Item], lane: int = 0) -> int:
         """One INSERT of the batch into one shard (the lane's own first, then the
-        others); True once a server confirmed it."""
+        others), encoded and sent on the calling thread (an insert thread: the C
+        encoder and the socket release the GIL); its rows once a server confirmed
+        it, -1 when none did."""
         if not self._ensure_ready():
-            return False
-        block = encode(items, self.node.encode(), batch_id.encode())
+            return -1
+        block = encode(items, self.node.encode(), batch_id.encode(), self._fields)
         table = f"{self.url.database}.{self.url.local_table}"
         for client in self._lanes[lane % len(self._lanes)]:
             try:
                 insert_encoded(client, table, block)
-                return True
+                return block.rows
             except Exception as exc:
                 self.stats.errors += 1
                 client.disconnect()
                 self._report(f"ClickHouse insert failed ({exc}); trying the next server")
-        return False
+        return -1
 
     def _replay(self) -> bool:
         """Send spooled batches, oldest first; True when the spool is empty."""
@@ -253,7 +296,7 @@ class ClickHouseStore(BatchWriter):
                 self._report(f"ClickHouse unavailable ({exc}); {len(self.spool)} batches spooled")
                 return False
             if present == 0:
-                if not self._insert(spooled.batch_id, spooled.items):
+                if self._insert(spooled.batch_id, spooled.items) < 0:
                     return False
                 self.stats.replayed += spooled.rows
             self.spool.remove(spooled)
@@ -320,7 +363,7 @@ class ClickHouseStore(BatchWriter):
 
 
 def _rows(items: list[Item]) -> int:
-    return sum(data.count(b"\n") for data, _ in items)
+    return sum(count_lines(data, 0, len(data)) for data, _ in items)
 
 
 def _cut(items: list[Item], parts: int) -> list[list[Item]]:
@@ -336,12 +379,8 @@ def _cut(items: list[Item], parts: int) -> list[list[Item]]:
     return [part for part in out if part]
 
 
-def _upgrade(client: Client, database: str, table: str) -> None:
-    """Add the columns a table made by an older version lacks."""
-    rows = client.execute(
-        "SELECT name FROM system.columns WHERE database = %(db)s AND table = %(table)s",
-        {"db": database, "table": table},
-    )
-    present = {name.decode() if isinstance(name, bytes) else name for (name,) in rows}
-    for statement in upgrades(f"{database}.{table}", present):
-        client.execute(statement)
+def _background() -> None:
+    """Run the calling (insert) thread at a lower CPU priority than ingest: on
+    shared cores, encoding batches waits for ingest, not the other way round."""
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), INSERT_NICE)
