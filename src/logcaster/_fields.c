@@ -112,6 +112,23 @@ pri_of(cp s, size_t n, size_t *end)
     return v;
 }
 
+/* The end of the logfmt value quoted at s[vpos] ('"'), past its closing quote
+ * (backslash escapes skipped), or vpos when it is unterminated (the empty value). */
+static size_t
+quoted_end(cp s, size_t n, size_t vpos)
+{
+    size_t i = vpos + 1;
+    while (i < n && s[i] != '"') {
+        if (s[i] == '\\') {
+            if (i + 1 >= n)
+                break;
+            i++;
+        }
+        i++;
+    }
+    return i < n && s[i] == '"' ? i + 1 : vpos;
+}
+
 /* `(?: |$)` at i: where the match ends, or 0 (never a valid end here) when none. */
 static inline size_t
 space_or_end(size_t i, size_t n, cp s)
@@ -934,16 +951,7 @@ scan:;
         size_t end;
         size_t vpos = k + 1;
         if (vpos < n && s[vpos] == '"') {
-            size_t i = vpos + 1;
-            while (i < n && s[i] != '"') {
-                if (s[i] == '\\') {
-                    if (i + 1 >= n)
-                        break;
-                    i++;
-                }
-                i++;
-            }
-            end = i < n && s[i] == '"' ? i + 1 : vpos; /* unterminated: empty value */
+            end = quoted_end(s, n, vpos); /* unterminated: empty value */
         } else {
             end = vpos;
             while (end < n && !py_space(s[end]) && s[end] != '"')
@@ -1904,16 +1912,7 @@ body_fields(rline_t *L, cp s, size_t n, int nheader, int keep)
         size_t end, vpos = k + 1;
         int plain = 0;
         if (vpos < n && s[vpos] == '"') {
-            size_t i = vpos + 1;
-            while (i < n && s[i] != '"') {
-                if (s[i] == '\\') {
-                    if (i + 1 >= n)
-                        break;
-                    i++;
-                }
-                i++;
-            }
-            end = i < n && s[i] == '"' ? i + 1 : vpos;
+            end = quoted_end(s, n, vpos);
             if (end > vpos && memchr(s + vpos, '=', end - vpos) != NULL)
                 L->quoted_eq = 1;
         } else {
