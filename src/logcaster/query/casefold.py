@@ -28,7 +28,7 @@ from functools import cache
 from itertools import product
 
 from ..scan import Buffer, py_find_lines
-from .filters import py_filter_lines
+from .filters import py_filter_lines, py_lines_where
 
 MAX_VARIANTS = 64  # one C pass checks them all (_spelled.c)
 MIN_BYTES = 3
@@ -282,19 +282,7 @@ def py_find_lines_spelled(
     alt.append(b"(?:" + b"|".join(map(re.escape, spellings)) + b")")
     alt.extend(b"(?:" + b"|".join(map(re.escape, o)) + b")" for o in after or ())
     rx = re.compile(b"".join(alt))
-    data = bytes(memoryview(buf)[start:end])
-    count, pos, first = 0, 0, len(out)
-    while pos < len(data):
-        nl = data.find(b"\n", pos)
-        le = len(data) if nl < 0 else nl + 1
-        if rx.search(data, pos, le if nl < 0 else nl):
-            if len(out) > first and out[-1] == start + pos:
-                out[-1] = start + le
-            else:
-                out.extend((start + pos, start + le))
-            count += 1
-        pos = le
-    return count
+    return py_lines_where(buf, start, end, rx.search, out)
 
 
 HAVE_NATIVE = True
