@@ -1,6 +1,7 @@
 """Where accepted lines go: the ring, the live taps and every store (files, ...).
 
-Each input adapter hands a read's complete lines here once. When a store falls
+Each input adapter hands a read's complete lines here once; the ring copies them
+and the stores are handed read-only views of that copy. When a store falls
 behind, :meth:`Intake.accept` tells the connection to stop reading; the store's
 ``on_drained`` ends up in :meth:`Intake.resume_all`, which restarts every paused
 connection (backpressure instead of unbounded memory or lost lines).
@@ -29,15 +30,21 @@ class Intake:
     def accept(self, lines: bytes | memoryview, count: int | None = None) -> bool:
         """Store newline-terminated lines received now; True means "pause reading"."""
         now = time.time_ns()
-        stored = self.ring.append(lines, now, count)
+        if not self.stores:
+            stored = self.ring.append(lines, now, count)
+            if self.taps:
+                self.taps.publish(lines, now, stored)
+            return False
+        # The stores get views of the ring's copy (no copy of their own): the ring
+        # keeps a block that a store still holds out of reuse.
+        pieces: list[memoryview] = []
+        stored = self.ring.append(lines, now, count, pieces)
         if self.taps:
             self.taps.publish(lines, now, stored)
-        if not self.stores:
-            return False
-        data = bytes(lines)
         pause = False
         for store in self.stores:
-            pause = store.submit(data, now) or pause
+            for piece in pieces:
+                pause = store.submit(piece, now) or pause
         return pause
 
     def pause(self, key: object, resume: Callable[[], None]) -> None:

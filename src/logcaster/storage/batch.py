@@ -22,14 +22,17 @@ HIGH_WATER = 64 << 20  # queued bytes at which ingest is paused
 LOW_WATER = 16 << 20  # ... and resumed
 BATCH_BYTES = 8 << 20
 
-Item = tuple[bytes, int]  # newline-terminated lines and their receive time (ns)
+# Newline-terminated lines and their receive time (ns). The lines are bytes or a
+# read-only view of the ring's bytes, which stay unchanged while the view lives.
+Item = tuple[bytes | memoryview, int]
 
 
 class Store(Protocol):
     """Where accepted lines go besides the ring."""
 
-    def submit(self, data: bytes, ts_ns: int) -> bool:
-        """Queue lines; True asks ingest to pause until ``on_drained``."""
+    def submit(self, data: bytes | memoryview, ts_ns: int) -> bool:
+        """Queue lines (kept as given: never changed afterwards); True asks ingest to
+        pause until ``on_drained``."""
         ...
 
     def flush(self, timeout: float | None = None) -> bool: ...
@@ -76,7 +79,7 @@ class BatchWriter:
         self.open()
         self._thread.start()
 
-    def submit(self, data: bytes, ts_ns: int) -> bool:
+    def submit(self, data: bytes | memoryview, ts_ns: int) -> bool:
         """Queue newline-terminated lines; True when ingest should pause (high water)."""
         with self._backlog_lock:
             self.backlog += len(data)

@@ -241,12 +241,20 @@ class Ring:
 
     # ------------------------------------------------------------------ writer
     def append(
-        self, data: bytes | bytearray | memoryview, ts_ns: int, lines: int | None = None
+        self,
+        data: bytes | bytearray | memoryview,
+        ts_ns: int,
+        lines: int | None = None,
+        into: list[memoryview] | None = None,
     ) -> int:
         """Store complete lines (each ending in ``\\n``, none empty); return how many.
 
         ``lines`` is their number when the caller already knows it. ``data`` is
         copied before returning, so it may be a view into a reused receive buffer.
+        With ``into``, read-only views of where the lines now lie in the ring are
+        appended to it (one, or two when they straddle blocks): those bytes are
+        never rewritten while a view of the block is alive (see :meth:`_retire`),
+        so a store can keep them instead of a copy.
         """
         size = len(data)
         if size == 0:
@@ -260,15 +268,17 @@ class Ring:
                 buf[used:] = view[: blk.free]
                 cut = buf.rfind(b"\n", used) + 1 - used
                 if cut > 0:
-                    first = self._store(blk, view[:cut], ts_ns, count_lines(buf, used, used + cut))
+                    first = self._store(
+                        blk, view[:cut], ts_ns, count_lines(buf, used, used + cut), into
+                    )
                     rest = None if lines is None else lines - first
-                    return first + self.append(view[cut:], ts_ns, rest)
+                    return first + self.append(view[cut:], ts_ns, rest, into)
             blk = None
         if blk is None:
             blk = self._new_block(size)
             with self._lock:
                 self._blocks.append(blk)
-        return self._store(blk, data, ts_ns, lines)
+        return self._store(blk, data, ts_ns, lines, into)
 
     def _new_block(self, size: int) -> Block:
         if size <= self.block_size:
@@ -280,9 +290,16 @@ class Ring:
         return Block(max(self.block_size, size))
 
     def _retire(self, blk: Block) -> None:
-        """Keep an evicted block for reuse unless a reader's snapshot still holds it."""
-        # References: the caller's, this frame's and getrefcount's own argument.
-        if len(blk.buf) == self.block_size and len(self._spare) < 2 and sys.getrefcount(blk) <= 3:
+        """Keep an evicted block for reuse unless a reader's snapshot or a store's view
+        (:meth:`append`'s ``into``) still holds it."""
+        # References: the caller's, this frame's and getrefcount's own argument; of
+        # the bytes: the block's and getrefcount's (a memoryview holds one more).
+        if (
+            len(blk.buf) == self.block_size
+            and len(self._spare) < 2
+            and sys.getrefcount(blk) <= 3
+            and sys.getrefcount(blk.buf) <= 2
+        ):
             blk.reset()
             self._spare.append(blk)
 
@@ -292,6 +309,7 @@ class Ring:
         data: bytes | bytearray | memoryview,
         ts_ns: int,
         lines: int | None = None,
+        into: list[memoryview] | None = None,
     ) -> int:
         start = blk.used
         end = start + len(data)
@@ -299,6 +317,8 @@ class Ring:
         buf[start:end] = data
         if lines is None:
             lines = buf.count(b"\n", start, end)
+        if into is not None:
+            into.append(memoryview(buf).toreadonly()[start:end])
         with self._lock:
             blk.chunk_off.append(start)
             blk.chunk_ts.append(ts_ns)

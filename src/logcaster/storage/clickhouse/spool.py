@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-Item = tuple[bytes, int]
+from ..batch import Item
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,7 +98,7 @@ class PersistWriter(BatchWriter):
                     # behind a dead disk; the lines stay in memory.
                     item, pos = done
                     rest = [batch[item][0][pos:], *(d for d, _ in batch[item + 1 :])]
-                    self.stats.not_persisted += sum(d.count(b"\n") for d in rest)
+                    self.stats.not_persisted += sum(bytes(d).count(b"\n") for d in rest)
                     break
                 time.sleep(RETRY_S)
                 self._reopen_quietly()
@@ -144,14 +144,15 @@ class PersistWriter(BatchWriter):
                 if len(data) - pos <= room:
                     end = len(data)
                 else:
-                    end = data.rfind(b"\n", pos, pos + room) + 1
+                    end = pos + bytes(view[pos : pos + room]).rfind(b"\n") + 1
                 if end <= pos:
                     if size > 0:  # start a new file for what does not fit
                         commit(item, pos)
                         self._rotate()
                         size = self._size
                         continue
-                    end = data.find(b"\n", pos + room) + 1 or len(data)
+                    nl = bytes(view[pos + room :]).find(b"\n")
+                    end = pos + room + nl + 1 if nl >= 0 else len(data)
                 data_parts.append(view[pos:end])
                 size += end - pos
                 records.append(IDX_RECORD.pack(size, ts))
