@@ -143,3 +143,20 @@ def test_fixes_must_be_in_row_order() -> None:
         speedups.native_columns([b"a\nb\n"], [(1, None, None, None, 0), (0, None, None, None, 0)])
     with pytest.raises(TypeError):
         speedups.native_columns([b"a\n"], [(0, "text", None, None, 0)])
+
+
+@pytest.mark.parametrize("sizes", [[], [5], [3, 70_000, 9, 1], [native.FRAME_BYTES * 2 + 7, 4]])
+def test_compressed_frames_are_what_the_driver_reads(sizes: list[int]) -> None:
+    """The frames decode (checksums checked) with the driver's own reader to the
+    pieces' bytes, each at most FRAME_BYTES uncompressed."""
+    from io import BytesIO
+
+    from clickhouse_driver.compression.lz4 import Compressor
+    from clickhouse_driver.streams.compressed import CompressedBlockInputStream
+
+    pieces = [bytes([i % 251]) * n for i, n in enumerate(sizes)]
+    frames = list(native.compressed_frames(Compressor(), pieces))
+    stream = CompressedBlockInputStream(BytesIO(b"".join(frames)), None)
+    got = b"".join(stream.read_block() for _ in frames)
+    assert got == b"".join(pieces)
+    assert all(len(f) < native.FRAME_BYTES + 64 for f in frames)

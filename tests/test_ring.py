@@ -237,3 +237,35 @@ def test_lines_ending_in_cr_are_counted_across_blocks() -> None:
     assert counts == [2, 2, 2]
     assert ring.total == 6
     assert snapshot_lines(ring.snapshot()) == [b"a\r", b"b\r"] * 3
+
+
+@given(ops=st.lists(st.lists(line_st, min_size=1, max_size=6), min_size=1, max_size=40))
+def test_append_into_views_are_the_appended_lines_and_stay(ops: list[list[bytes]]) -> None:
+    """``into`` gets views of exactly the appended bytes, and they keep those bytes
+    however much is appended and evicted after (their blocks are not reused)."""
+    ring = Ring(capacity=3, max_bytes=40, block_size=16)
+    kept = []
+    for lines in ops:
+        data = b"".join(x + b"\n" for x in lines)
+        views: list[memoryview] = []
+        assert ring.append(data, 0, len(lines), views) == len(lines)
+        assert 1 <= len(views) <= 2 and all(v.readonly for v in views)
+        assert b"".join(views) == data
+        kept.append((views, data))
+    for views, data in kept:
+        assert b"".join(views) == data
+
+
+def test_blocks_recycled_only_when_no_view_holds_them() -> None:
+    ring = Ring(capacity=2, max_bytes=1 << 20, block_size=8)
+    views: list[memoryview] = []
+    ring.append(b"A00\nA01\n", 0, 2, views)
+    held = views[0].obj
+    for i in range(2, 100):
+        ring.append(b"L%02d\n" % i, i, 1)
+    assert bytes(views[0]) == b"A00\nA01\n"
+    assert all(b.buf is not held for b in [*ring._blocks, *ring._spare])
+    del views
+    for i in range(100, 200):  # recycling goes on once the view is gone
+        ring.append(b"L%02d\n" % (i % 100), i, 1)
+    assert len(ring._spare) + len(ring._blocks) <= 4

@@ -6,25 +6,30 @@ row numbers by NumPy, the constant ``node`` and ``batch`` by repeating one encod
 value.
 
 :func:`insert_encoded` sends such a block over a clickhouse-driver connection in
-place of the driver's own per-row column writers (the rest of the exchange is the
-driver's: query, sample block, end of data, end of query).
+place of the driver's own per-row column writers, compressed (when the connection
+is) a frame at a time straight from the column bytes, without the driver's copies
+of the whole block (the rest of the exchange is the driver's: query, sample block,
+end of data, end of query).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import struct
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from io import BytesIO
+from typing import Any
 
 import numpy as np
+from clickhouse_cityhash.cityhash import CityHash128
 from clickhouse_driver import Client, defines
 from clickhouse_driver.block import BlockInfo, ColumnOrientedBlock
 from clickhouse_driver.protocol import ClientPacketTypes
 from clickhouse_driver.varint import write_varint
-from clickhouse_driver.writer import write_binary_str, write_binary_uint8
+from clickhouse_driver.writer import write_binary_str, write_binary_uint8, write_binary_uint128
 
+from ..batch import Item
 from .columns import NAMES, TYPES, field_columns, varint
-
-Item = tuple[bytes, int]
 
 
 def py_native_strings(buf: bytes | bytearray | memoryview) -> tuple[bytes, int]:
@@ -33,6 +38,10 @@ def py_native_strings(buf: bytes | bytearray | memoryview) -> tuple[bytes, int]:
     lines.pop()  # bytes after the last newline are no line
     return b"".join(varint(len(x)) + x for x in lines), len(lines)
 
+
+FRAME_BYTES = defines.DEFAULT_COMPRESS_BLOCK_SIZE  # uncompressed bytes per frame
+SMALL_PIECE = 64 << 10  # pieces below this are joined into one frame
+FRAME_HEAD = struct.Struct("<BII")  # method, compressed size with this head, raw size
 
 try:
     from ..._speedups import native_strings
@@ -87,19 +96,71 @@ def insert_encoded(client: Client, table: str, block: Encoded) -> None:
         write_varint(ClientPacketTypes.DATA, conn.fout)
         if revision >= defines.DBMS_MIN_REVISION_WITH_TEMPORARY_TABLES:
             write_binary_str("", conn.fout)
-        out = conn.block_out
-        if revision >= defines.DBMS_MIN_REVISION_WITH_BLOCK_INFO:
-            BlockInfo().write(out.fout)
-        write_varint(len(block.columns), out.fout)
-        write_varint(block.rows, out.fout)
-        for name, kind, data in block.columns:
-            write_binary_str(name, out.fout)
-            write_binary_str(kind, out.fout)
-            if revision >= defines.DBMS_MIN_REVISION_WITH_CUSTOM_SERIALIZATION:
-                write_binary_uint8(0, out.fout)
-            out.fout.write(data)
-        out.finalize()
+        pieces = _block_pieces(block, revision)
+        if conn.compression:
+            _send_compressed(conn.fout, conn.compressor_cls(), pieces)
+        else:
+            for piece in pieces:
+                conn.fout.write(piece)
+        conn.fout.flush()
         client.receive_profile_events()
         conn.send_data(ColumnOrientedBlock())  # an empty block ends the data
         client.receive_profile_events()
         client.receive_end_of_insert_query()
+
+
+def _block_pieces(block: Encoded, revision: int) -> list[bytes]:
+    """The Native block's bytes in order: small headers and the columns as they are."""
+    head = BytesIO()
+    if revision >= defines.DBMS_MIN_REVISION_WITH_BLOCK_INFO:
+        BlockInfo().write(head)
+    write_varint(len(block.columns), head)
+    write_varint(block.rows, head)
+    pieces: list[bytes] = []
+    for name, kind, data in block.columns:
+        write_binary_str(name, head)
+        write_binary_str(kind, head)
+        if revision >= defines.DBMS_MIN_REVISION_WITH_CUSTOM_SERIALIZATION:
+            write_binary_uint8(0, head)
+        pieces += [head.getvalue(), data]
+        head = BytesIO()
+    return pieces
+
+
+def compressed_frames(compressor: Any, pieces: Sequence[bytes]) -> Iterator[bytes]:
+    """ClickHouse compressed frames of the bytes of ``pieces`` (each: CityHash128 of
+    the rest, method, sizes, compressed bytes), one per ``FRAME_BYTES`` or less: the
+    columns are compressed in place, a frame at a time (the compressor releases the
+    GIL), instead of being copied whole into the driver's buffers first."""
+    for raw in _frames(pieces):
+        packed = compressor.compress_data(raw)
+        body = FRAME_HEAD.pack(compressor.method_byte, FRAME_HEAD.size + len(packed), len(raw))
+        body += packed
+        hashed = BytesIO()
+        write_binary_uint128(CityHash128(body), hashed)
+        yield hashed.getvalue() + body
+
+
+def _send_compressed(out: Any, compressor: Any, pieces: Sequence[bytes]) -> None:
+    for frame in compressed_frames(compressor, pieces):
+        out.write(frame)
+
+
+def _frames(pieces: Sequence[bytes]) -> Iterator[bytes | memoryview]:
+    """The bytes of ``pieces`` in runs of at most FRAME_BYTES: small pieces joined,
+    large ones cut (views, not copies)."""
+    small: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        if len(piece) < SMALL_PIECE and size + len(piece) <= FRAME_BYTES:
+            small.append(piece)
+            size += len(piece)
+            continue
+        if small:
+            yield b"".join(small)
+            small, size = [], 0
+        view = memoryview(piece)
+        for at in range(0, len(view), FRAME_BYTES):
+            yield view[at : at + FRAME_BYTES]
+    if small:
+        yield b"".join(small)

@@ -44,7 +44,7 @@ class Spool:
 
     def add(self, batch_id: str, rows: int, items: list[Item]) -> bool:
         """Keep a batch; False (nothing written) when it would pass the byte bound."""
-        parts = [f"{batch_id} {rows}\n".encode()]
+        parts: list[bytes | memoryview] = [f"{batch_id} {rows}\n".encode()]
         for data, ts in items:
             parts.append(f"{ts} {len(data)}\n".encode())
             parts.append(data)
