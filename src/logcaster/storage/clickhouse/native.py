@@ -127,23 +127,24 @@ def _block_pieces(block: Encoded, revision: int) -> list[bytes]:
     return pieces
 
 
-def compressed_frames(compressor: Any, pieces: Sequence[bytes]) -> Iterator[bytes]:
-    """ClickHouse compressed frames of the bytes of ``pieces`` (each: CityHash128 of
-    the rest, method, sizes, compressed bytes), one per ``FRAME_BYTES`` or less: the
-    columns are compressed in place, a frame at a time (the compressor releases the
-    GIL), instead of being copied whole into the driver's buffers first."""
+def compressed_frames(compressor: Any, pieces: Sequence[bytes]) -> Iterator[tuple[bytes, bytes]]:
+    """ClickHouse compressed frames of the bytes of ``pieces``, one per ``FRAME_BYTES``
+    or less, each as (CityHash128 of the body, body: method, sizes, compressed bytes):
+    the columns are compressed in place, a frame at a time (the compressor releases
+    the GIL), instead of being copied whole into the driver's buffers first."""
     for raw in _frames(pieces):
         packed = compressor.compress_data(raw)
         body = FRAME_HEAD.pack(compressor.method_byte, FRAME_HEAD.size + len(packed), len(raw))
         body += packed
-        hashed = BytesIO()
-        write_binary_uint128(CityHash128(body), hashed)
-        yield hashed.getvalue() + body
+        checksum = BytesIO()
+        write_binary_uint128(CityHash128(body), checksum)
+        yield checksum.getvalue(), body
 
 
 def _send_compressed(out: Any, compressor: Any, pieces: Sequence[bytes]) -> None:
-    for frame in compressed_frames(compressor, pieces):
-        out.write(frame)
+    for checksum, body in compressed_frames(compressor, pieces):
+        out.write(checksum)
+        out.write(body)
 
 
 def _frames(pieces: Sequence[bytes]) -> Iterator[bytes | memoryview]:
