@@ -161,3 +161,20 @@ def test_compressed_frames_are_what_the_driver_reads(sizes: list[int]) -> None:
     got = b"".join(stream.read_block() for _ in frames)
     assert got == b"".join(pieces)
     assert all(len(body) < native.FRAME_BYTES + 64 for _, body in frames)
+
+
+@given(st.lists(st.lists(any_line, max_size=5), max_size=4), st.booleans())
+def test_encode_of_ring_views_equals_of_bytes(reads: list[list[bytes]], fields: bool) -> None:
+    """The store is handed read-only views of the ring's blocks: the same columns."""
+    from logcaster.storage.ring import Ring
+
+    ring = Ring(capacity=1000, max_bytes=1 << 20, block_size=64)
+    items: list[tuple[bytes | memoryview, int]] = []
+    for ts, lines in enumerate(reads):
+        data = b"".join(x.replace(b"\n", b" ") + b"\n" for x in lines)
+        if data:
+            views: list[memoryview] = []
+            ring.append(data, ts, None, views)
+            items += [(v, ts) for v in views]
+    copied = [(bytes(d), ts) for d, ts in items]
+    assert encode(items, b"n", b"b", fields) == encode(copied, b"n", b"b", fields)
