@@ -13,6 +13,8 @@ from collections.abc import Iterator
 import pytest
 from support import Server, start_server, wait_for
 
+from logcaster.frontends.http.render import FIRST_SIZE, Buffers
+
 LINES = [b"line %06d k=v%d %s" % (i, i % 7, b"x" * (i % 150)) for i in range(60_000)]  # ~6 MB
 PATH = "/api/v1/query?keywords=line&limit=100000"
 RESET = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # SO_LINGER on, 0 s: close() resets
@@ -127,3 +129,14 @@ def test_a_client_leaving_mid_reply_costs_only_its_reply(big: Server) -> None:
     with socket.create_connection(("127.0.0.1", big.http_port), timeout=60) as sock:
         sock.sendall(request(extra="Connection: close\r\n"))
         check_records(Reader(sock).response()[1])
+
+
+def test_output_buffers_are_reused_within_bounds() -> None:
+    pool = Buffers(keep=1, largest=FIRST_SIZE)
+    a, b = pool.take(), pool.take()
+    assert a is not b and len(a) == len(b) == FIRST_SIZE
+    pool.give(a)
+    pool.give(b)  # one kept at most
+    assert pool.take() is a and pool.take() is not b
+    pool.give(bytearray(FIRST_SIZE + 1))  # grown past the largest kept: dropped
+    assert len(pool.take()) == FIRST_SIZE

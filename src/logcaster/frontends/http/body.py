@@ -33,15 +33,13 @@ class Body:
             self._direct = direct if direct.usable else None
 
     async def write(self, piece: Piece) -> None:
-        """Write ``piece`` (a :class:`Filled` buffer is given back once sent); raises
-        ``ConnectionResetError`` once the client has gone."""
+        """Write ``piece`` (a :class:`~.render.Filled` buffer is given back once sent);
+        raises ``ConnectionResetError`` once the client has gone."""
         if isinstance(piece, bytes):
             await self._write(piece)
             return
-        try:
-            await self._write(memoryview(piece.buf)[: piece.end])
-        finally:
-            piece.done()
+        await self._write(memoryview(piece.buf)[: piece.end])
+        piece.done()  # not after a failure: a traceback may still hold a view of it
 
     async def _write(self, data: bytes | memoryview) -> None:
         size = len(data)

@@ -52,7 +52,7 @@ class Buffers:
     """Output buffers for the jobs: taken by a job (any thread), given back by the
     writer once sent. At most ``keep`` wait, none larger than ``largest``."""
 
-    def __init__(self, keep: int = 8, largest: int = 8 << 20) -> None:
+    def __init__(self, keep: int = 4, largest: int = 4 << 20) -> None:
         self._free: list[bytearray] = []
         self._keep = keep
         self._largest = largest
