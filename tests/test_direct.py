@@ -1,4 +1,4 @@
-"""Large replies sent straight from their buffers (``frontends.line.direct``): whole and
+"""Large replies sent straight from their buffers (``direct``): whole and
 in order for a fast reader, a slow one and after a client that left mid-reply; and the
 once-per-block UTF-8 check (``Block.utf8_through``) that lets them skip a second pass."""
 
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from support import Server, parse_found, start_server
 
-from logcaster.frontends.line.direct import DirectWriter
+from logcaster.direct import DirectWriter
 from logcaster.frontends.line.render import render
 from logcaster.query.matches import Matches
 from logcaster.query.spec import QuerySpec
@@ -110,7 +110,7 @@ def test_no_descriptor_left_means_the_transport_path(monkeypatch: pytest.MonkeyP
             def get_extra_info(self, name: str) -> object:
                 return sock if name == "socket" else None
 
-        monkeypatch.setattr("logcaster.frontends.line.direct.os.dup", no_fd)
+        monkeypatch.setattr("logcaster.direct.os.dup", no_fd)
         writer = DirectWriter(Transport())  # type: ignore[arg-type]
         assert not writer.usable
         writer.close()

@@ -73,29 +73,26 @@ def test_c_and_python_write_the_same_bytes(block, framing, descending) -> None: 
     buf, spans, offs, stamps, _ = block
     head, tail = framing
     want = py_encode_records(buf, spans, offs, stamps, head, tail, descending)
-    got = ndjson.encode_records(buf, spans, offs, stamps, head, tail, descending)
+    got = ndjson.records(buf, spans, offs, stamps, head, tail, descending)
     assert got == want
 
 
 @NATIVE
 @settings(max_examples=200)
-@given(blocks(), st.booleans(), st.data())
-def test_extra_fields_are_the_same_in_c_and_python(block, descending, data) -> None:  # type: ignore[no-untyped-def]
-    buf, spans, offs, stamps, chosen = block
-    extras = []
-    for name in data.draw(st.lists(st.sampled_from([b"host", b"app", b'we"ird\x01', b"\xff"]))):
-        starts, ends = array("q"), array("q")
-        for _ in chosen:
-            if data.draw(st.booleans()) or not buf:
-                starts.append(-1)
-                ends.append(0)
-            else:
-                s = data.draw(st.integers(0, len(buf)))
-                starts.append(s)
-                ends.append(data.draw(st.integers(s, len(buf))))
-        extras.append((name, starts, ends))
-    args = (buf, spans, offs, stamps, b"", b"\n", descending, tuple(extras))
-    assert ndjson.encode_records(*args) == py_encode_records(*args)
+@given(blocks(), st.booleans(), st.integers(0, 40), st.integers(0, 300))
+def test_records_go_into_a_reused_buffer_from_an_offset(block, descending, at, size) -> None:  # type: ignore[no-untyped-def]
+    """The bytes before ``at`` and past the end stay; a buffer that may be too small
+    grows."""
+    buf, spans, offs, stamps, _ = block
+    want = py_encode_records(buf, spans, offs, stamps, b"", b"\n", descending)
+    out = bytearray(b"#" * max(at, size))
+    end = ndjson.encode_records(out, at, buf, spans, offs, stamps, b"", b"\n", descending)
+    assert end == at + len(want)
+    assert out[:at] == b"#" * at and out[at:end] == want
+    if len(out) == max(at, size):  # not grown: nothing past the end is touched
+        assert out[end:] == b"#" * (size - end)
+    again = ndjson.encode_records(out, end, buf, spans, offs, stamps, b"", b"\n", descending)
+    assert out[at:again] == want + want
 
 
 @given(blocks(), st.sampled_from(FRAMINGS), st.booleans())
@@ -103,7 +100,7 @@ def test_records_read_back_as_the_lines(block, framing, descending) -> None:  # 
     """One record per line: its text as decoded with U+FFFD, its level, its chunk's time."""
     buf, spans, offs, stamps, chosen = block
     head, tail = framing
-    for encode in (py_encode_records, ndjson.encode_records):
+    for encode in (py_encode_records, ndjson.records):
         out = encode(buf, spans, offs, stamps, head, tail, descending)
         pieces = out.split(tail)
         assert pieces.pop() == b""
@@ -115,29 +112,23 @@ def test_records_read_back_as_the_lines(block, framing, descending) -> None:  # 
             assert record["line"] == line.decode("utf-8", "replace")
             assert record.get("level") == level_of(line)
             assert record["time"] in {rfc3339(t) for t in stamps}
-            assert set(record) <= {"time", "line", "level"}
+            assert set(record) <= {"time", "line", "level", "host", "app", "facility", "fields"}
 
 
-def test_time_per_chunk_and_fields() -> None:
-    buf = b"<11>first\nsecond ERROR\nthird\n"
+def test_time_per_chunk() -> None:
+    buf = b"first ERROR\nsecond\nthird\n"
     spans = array("q", (0, len(buf)))
     offs, stamps = array("q", (0, 10)), array("q", (1_764_615_659_917_121_123, 5))
-    extras = ((b"host", array("q", (4, -1, 23)), array("q", (9, -1, 28))),)
-    for encode in (py_encode_records, ndjson.encode_records):
-        out = encode(buf, spans, offs, stamps, b"", b"\n", False, extras)
+    for encode in (py_encode_records, ndjson.records):
+        out = encode(buf, spans, offs, stamps, b"", b"\n", False)
         assert [json.loads(x) for x in out.splitlines()] == [
-            {
-                "time": "2025-12-01T19:00:59.917121123Z",
-                "line": "<11>first",
-                "level": "ERROR",
-                "host": "first",
-            },
-            {"time": "1970-01-01T00:00:00.000000005Z", "line": "second ERROR", "level": "ERROR"},
-            {"time": "1970-01-01T00:00:00.000000005Z", "line": "third", "host": "third"},
+            {"time": "2025-12-01T19:00:59.917121123Z", "line": "first ERROR", "level": "ERROR"},
+            {"time": "1970-01-01T00:00:00.000000005Z", "line": "second"},
+            {"time": "1970-01-01T00:00:00.000000005Z", "line": "third"},
         ]
 
 
-@pytest.mark.parametrize("encode", [py_encode_records, ndjson.encode_records])
+@pytest.mark.parametrize("encode", [py_encode_records, ndjson.records])
 def test_bad_arguments_are_value_errors(encode) -> None:  # type: ignore[no-untyped-def]
     buf, one, zero = b"a\nb\n", array("q", (0,)), array("q")
     with pytest.raises(ValueError, match="span"):
@@ -146,10 +137,17 @@ def test_bad_arguments_are_value_errors(encode) -> None:  # type: ignore[no-unty
         encode(buf, array("q", (2, 4, 0, 2)), one, one, b"", b"\n")
     with pytest.raises(ValueError, match="chunk"):
         encode(buf, array("q", (0, 4)), zero, zero, b"", b"\n")
-    bad = ((b"host", array("q", (0,)), array("q", (1,))),)  # one pair for two lines
-    with pytest.raises(ValueError, match="extra field"):
-        encode(buf, array("q", (0, 4)), one, one, b"", b"\n", False, bad)
-    outside = ((b"host", array("q", (0, 0)), array("q", (1, 99))),)
-    with pytest.raises(ValueError, match="extra field"):
-        encode(buf, array("q", (0, 4)), one, one, b"", b"\n", False, outside)
     assert encode(buf, zero, one, one, b"", b"\n") == b""
+
+
+@NATIVE
+def test_bad_output_buffers_are_errors() -> None:
+    buf, one, spans = b"a\nb\n", array("q", (0,)), array("q", (0, 4))
+    with pytest.raises(TypeError, match="bytearray"):
+        ndjson.encode_records(bytes(9), 0, buf, spans, one, one, b"", b"\n")  # type: ignore[arg-type]
+    for at in (-1, 10):
+        with pytest.raises(ValueError, match="at outside"):
+            ndjson.encode_records(bytearray(9), at, buf, spans, one, one, b"", b"\n")
+    out = bytearray(4)
+    with memoryview(out), pytest.raises(BufferError):  # held elsewhere: it cannot grow
+        ndjson.encode_records(out, 0, buf, spans, one, one, b"", b"\n")

@@ -1,6 +1,6 @@
-"""The parsed fields of the HTTP API's records (``logcaster.records``): the C pieces
-(``_speedups.record_fields``, ``_fields.c``) against the Python reference on generated
-lines of every format, the records they make, and the query API and the live tail read
+"""The parsed fields of the HTTP API's records (``logcaster.records``): the C encoder's
+records (``_ndjson.c`` reading the fields with ``_fields.c``) against the Python
+reference on generated lines of every format, and the query API and the live tail read
 through a real aiohttp client for syslog (RFC 3164, RFC 5424), logfmt and JSON lines."""
 
 from __future__ import annotations
@@ -23,26 +23,34 @@ from logcaster.frontends.http.render import NDJSON, SSE
 from logcaster.query.fields import fields_of
 from logcaster.query.levels import level_of
 
-native = pytest.mark.skipif(not records.HAVE_NATIVE, reason="C accelerator not built")
+native = pytest.mark.skipif(not ndjson.HAVE_NATIVE, reason="C accelerator not built")
+ONE = array("q", (0,))
+STAMP = array("q", (1_764_615_659_917_121_123,))
 
 
-def c_pieces(lines: list[bytes]) -> tuple[list[bytes], int]:
-    """Each line's piece from the C reader (unsure lines through the reference), and
-    how many lines the C reader left to the reference."""
+def c_records(lines: list[bytes], out: bytearray | None = None, at: int = 0) -> tuple[bytes, int]:
+    """The C encoder's records of the lines (the unsure ones' fields from the reference),
+    and how many lines it left to the reference."""
     buf = b"".join(x + b"\n" for x in lines)
     spans = array("q", (0, len(buf)) if buf else ())
-    text, bounds = records.record_fields(buf, spans)
+    out = bytearray() if out is None else out
+    end = ndjson.encode_records(out, at, buf, spans, ONE, STAMP, b"", b"\n")
     unsure: array[int] = array("q")
-    records._native_fields(buf, spans, array("q"), unsure)
-    got = [text[bounds[2 * k] : bounds[2 * k + 1]] for k in range(len(lines))]
-    return got, len(unsure) // 3
+    ndjson._native(bytearray(), 0, buf, spans, ONE, STAMP, b"", b"\n", False, unsure)
+    return bytes(out[at:end]), len(unsure) // 3
+
+
+def py_records(lines: list[bytes]) -> bytes:
+    buf = b"".join(x + b"\n" for x in lines)
+    spans = array("q", (0, len(buf)) if buf else ())
+    return ndjson.py_encode_records(buf, spans, ONE, STAMP, b"", b"\n")
 
 
 @native
 @settings(max_examples=1500, deadline=None)
 @given(any_line)
-def test_c_pieces_agree_with_the_reference(line: bytes) -> None:
-    assert c_pieces([line])[0] == [records.py_fields_piece(line)]
+def test_c_records_agree_with_the_reference(line: bytes) -> None:
+    assert c_records([line])[0] == py_records([line])
 
 
 @native
@@ -51,19 +59,21 @@ def test_c_pieces_agree_with_the_reference(line: bytes) -> None:
     st.lists(any_line, max_size=12),
     st.sampled_from([NDJSON, SSE]),
     st.booleans(),
+    st.integers(0, 64),
 )
 def test_c_records_agree_with_the_python_records(
-    lines: list[bytes], framing: tuple[bytes, bytes], descending: bool
+    lines: list[bytes], framing: tuple[bytes, bytes], descending: bool, at: int
 ) -> None:
-    """Whole records: C pieces into the C encoder, reference pieces into the reference."""
+    """Whole records, in a reused buffer from an offset: the C encoder, its undecided
+    lines' fields spliced in from the reference, against the reference."""
     buf = b"".join(x + b"\n" for x in lines)
     spans = array("q", (0, len(buf)) if buf else ())
-    offs, stamps = array("q", (0,)), array("q", (1_764_615_659_917_121_123,))
     head, tail = framing
-    args = (buf, spans, offs, stamps, head, tail, descending, ())
-    c = ndjson.encode_records(*args, records.record_fields(buf, spans))
-    py = ndjson.py_encode_records(*args, records.py_record_fields(buf, spans))
-    assert c == py
+    args = (buf, spans, ONE, STAMP, head, tail, descending)
+    out = bytearray(b"~" * at)
+    end = ndjson.encode_records(out, at, *args)
+    py = ndjson.py_encode_records(*args)
+    assert out[:at] == b"~" * at and out[at:end] == py
     for piece, line in zip(py.split(tail)[:-1], lines[::-1] if descending else lines, strict=True):
         record = json.loads(piece[len(head) :])
         assert record["line"] == line.decode("utf-8", "replace")  # never replaced by a field
@@ -75,14 +85,26 @@ def test_c_records_agree_with_the_python_records(
 def test_real_senders_lines_are_read_in_c() -> None:
     """Every real sender's line is decided in C but RFC 5424 lines with SD params and
     JSON lines with a float (GELF's timestamp): repr(float) is left to Python."""
-    got, _ = c_pieces(SENDER_LINES)
-    assert got == [records.py_fields_piece(x) for x in SENDER_LINES]
+    got, _ = c_records(SENDER_LINES)
+    assert got == py_records(SENDER_LINES)
     for line in SENDER_LINES:
-        if c_pieces([line])[1]:
+        if c_records([line])[1]:
             floats = line[:1] == b"{" and any(
                 isinstance(v, float) for v in json.loads(line).values()
             )
             assert floats or re.match(rb"<\d+>1 (\S+ ){5}\[", line), line
+
+
+@native
+def test_undecided_lines_are_spliced_in_place() -> None:
+    """Lines left to the reference among decided ones, in a buffer reused with an
+    offset: each record whole, in order."""
+    sd = b'<165>1 2026-12-01T21:06:04.003Z vm app - ID47 [ex@1 k="v"] sd %d'
+    lines = [sd % i if i % 3 else b"plain k=%d" % i for i in range(30)]
+    assert c_records(lines)[1] == 20
+    out = bytearray(b"x" * 1000)
+    assert c_records(lines, out, 7)[0] == py_records(lines)
+    assert out[:7] == b"x" * 7
 
 
 EXAMPLES = {
@@ -138,7 +160,8 @@ def test_record_shape_examples() -> None:
         assert records.fields_record(line) == want, line
         piece = records.py_fields_piece(line).decode()
         assert json.loads("{" + piece[1:] + "}") == want
-        assert records.record_fields(line, array("q", (0, len(line))))[0] == piece.encode()
+        record = json.loads(ndjson.records(line, array("q", (0, len(line))), ONE, STAMP, b"", b""))
+        assert {k: v for k, v in record.items() if k not in ("time", "line", "level")} == want
     # "fields" is every field.NAME but the top-level ones holding the same value
     gelf = b'{"facility":"myapp","short_message":"m"}'
     assert records.fields_record(gelf) == {

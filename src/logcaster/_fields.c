@@ -1576,8 +1576,10 @@ lc_level_lines(PyObject *self, PyObject *args)
 
 /* ------------------------------------------------------------ record fields */
 
-/* record_fields(): the parsed fields of each line as the piece of an HTTP API record
- * that follows "level" (logcaster.records.py_fields_piece is the reference):
+/* lc_piece_read() and lc_piece_write(): the parsed fields of a line as the piece of
+ * its HTTP API record that follows "level", which _ndjson.c's encode_records writes
+ * in the same pass as the rest of the record (logcaster.records.py_fields_piece is
+ * the reference):
  *
  *     ,"host":"..","app":"..","facility":"..","fields":{"NAME":"VALUE",...}
  *
@@ -1660,7 +1662,7 @@ typedef struct {
 #define FKEY(L, f) ((f)->kp ? (f)->kp : (L)->a.b + (f)->ko)
 #define FVAL(L, f) ((f)->vp ? (f)->vp : (L)->a.b + (f)->vo)
 
-typedef struct {
+struct lc_rline {
     growbuf_t a; /* names and values of the current line */
     rfield_t f[MAX_RFIELDS];
     int nf;
@@ -1669,9 +1671,10 @@ typedef struct {
     int quoted_eq; /* a logfmt quoted value holds a '=' (maybe a `host=` that
                     * logfmt_value reads) */
     scratch_t sc;
-} rline_t;
+};
+typedef struct lc_rline rline_t;
 
-enum { RF_OK = 0, RF_UNSURE = 1, RF_NOMEM = 2 };
+enum { RF_OK = LC_PIECE_OK, RF_UNSURE = LC_PIECE_UNSURE, RF_NOMEM = LC_PIECE_NOMEM };
 
 static int
 rf_find(const rline_t *L, int from, const unsigned char *k, size_t kn, int leaves_only)
@@ -1956,11 +1959,12 @@ body_fields(rline_t *L, cp s, size_t n, int nheader, int keep)
 static int
 syslog_fields(rline_t *L, cp s, size_t n, int pri, size_t pos)
 {
-    char num[4] = {0}, sev[2] = {(char)('0' + (pri & 7)), 0};
+    char num[4] = {0}, sev[1] = {(char)('0' + (pri & 7))};
     snprintf(num, sizeof num, "%d", pri);
-    int r = rf_adds(L, "pri", num);
+    /* the numbers are copied: the piece is written after this returns */
+    int r = rf_push(L, (cp) "pri", 0, 3, (cp)num, strlen(num), 0, 1);
     r = r ? r : rf_adds(L, "facility", FACILITIES[pri >> 3]);
-    r = r ? r : rf_adds(L, "severity", sev);
+    r = r ? r : rf_push(L, (cp) "severity", 0, 8, (cp)sev, 1, 0, 1);
     if (r)
         return r;
     size_t m;
@@ -2049,10 +2053,26 @@ put_raw(char *d, const char *s, size_t n)
     return d + n;
 }
 
-/* The record piece of the line s[0:n] onto o: RF_OK, RF_UNSURE (nothing written) or
- * RF_NOMEM. */
-static int
-line_piece(rline_t *L, cp s, size_t n, growbuf_t *o)
+lc_rline *
+lc_rline_new(void)
+{
+    return calloc(1, sizeof(rline_t));
+}
+
+void
+lc_rline_free(lc_rline *L)
+{
+    if (L == NULL)
+        return;
+    free(L->a.b);
+    free(L->sc.buf);
+    free(L);
+}
+
+/* Reads the fields of the line s[0:n] into L: RF_OK (*room bounds the piece),
+ * RF_UNSURE or RF_NOMEM. */
+int
+lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, size_t *room_out)
 {
     L->a.n = 0;
     L->nf = 0;
@@ -2116,9 +2136,15 @@ line_piece(rline_t *L, cp s, size_t n, growbuf_t *o)
             room += 16 + 6 * L->top_n[k];
     for (int i = 0; i < L->nf; i++)
         room += 6 * (L->f[i].kn + L->f[i].vn) + 6;
-    if (gb_reserve(o, room) < 0)
-        return RF_NOMEM;
-    char *d = (char *)o->b + o->n;
+    *room_out = room;
+    return RF_OK;
+}
+
+/* The piece of the line lc_piece_read last read (RF_OK) at d, at most its room;
+ * the new end. */
+char *
+lc_piece_write(const lc_rline *L, char *d)
+{
     for (int k = 0; k < 3; k++) {
         if (!L->has_top[k])
             continue;
@@ -2129,7 +2155,7 @@ line_piece(rline_t *L, cp s, size_t n, growbuf_t *o)
     }
     int any = 0;
     for (int i = 0; i < L->nf; i++) {
-        rfield_t *f = &L->f[i];
+        const rfield_t *f = &L->f[i];
         if (!f->leaf)
             continue;
         cp key = FKEY(L, f), val = FVAL(L, f);
@@ -2148,97 +2174,5 @@ line_piece(rline_t *L, cp s, size_t n, growbuf_t *o)
     }
     if (any)
         *d++ = '}';
-    o->n = (size_t)((unsigned char *)d - o->b);
-    return RF_OK;
-}
-
-/* record_fields(buf, spans, bounds, unsure) -> bytes: the record pieces of the lines
- * of spans, one after the other; (start, end) of each line's piece appended to the
- * array('q') bounds, (-1, -1) for a line left to Python, whose number (0-based, in
- * spans' order), start and end (without its newline) go to the array('q') unsure. */
-PyObject *
-lc_record_fields(PyObject *self, PyObject *args)
-{
-    PyObject *buf, *spans_obj, *bounds_obj, *unsure_obj;
-    if (!PyArg_ParseTuple(args, "OOOO", &buf, &spans_obj, &bounds_obj, &unsure_obj))
-        return NULL;
-    regions_t rg;
-    if (get_regions(buf, spans_obj, &rg) < 0)
-        return NULL;
-    rline_t *L = calloc(1, sizeof(rline_t));
-    if (L == NULL) {
-        release_regions(&rg);
-        return PyErr_NoMemory();
-    }
-    growbuf_t o = {NULL, 0, 0};
-    Py_ssize_t *bounds = NULL, nb = 0, capb = 0, *unsure = NULL, nu = 0, capu = 0, line = 0;
-    int nomem = 0;
-    Py_BEGIN_ALLOW_THREADS
-    cp base = (cp)rg.view.buf;
-    for (Py_ssize_t i = 0; i < rg.pairs && !nomem; i++) {
-        cp p = base + rg.sp[2 * i], e = base + rg.sp[2 * i + 1];
-        while (p < e && !nomem) {
-            cp nl = memchr(p, '\n', (size_t)(e - p));
-            cp cut = nl ? nl : e;
-            size_t at = o.n;
-            int r = line_piece(L, p, (size_t)(cut - p), &o);
-            if (r == RF_NOMEM)
-                nomem = 1;
-            else if (r == RF_UNSURE) {
-                o.n = at;
-                if (nu + 3 > capu) {
-                    capu = capu ? 2 * capu : 96;
-                    Py_ssize_t *m = realloc(unsure, (size_t)capu * sizeof(Py_ssize_t));
-                    if (m == NULL)
-                        nomem = 1;
-                    else
-                        unsure = m;
-                }
-                if (!nomem) {
-                    unsure[nu++] = line;
-                    unsure[nu++] = p - base;
-                    unsure[nu++] = cut - base;
-                }
-            }
-            if (!nomem) {
-                if (nb + 2 > capb) {
-                    capb = capb ? 2 * capb : 2048;
-                    Py_ssize_t *m = realloc(bounds, (size_t)capb * sizeof(Py_ssize_t));
-                    if (m == NULL)
-                        nomem = 1;
-                    else
-                        bounds = m;
-                }
-                if (!nomem) {
-                    bounds[nb++] = r == RF_OK ? (Py_ssize_t)at : -1;
-                    bounds[nb++] = r == RF_OK ? (Py_ssize_t)o.n : -1;
-                }
-            }
-            line++;
-            p = nl ? nl + 1 : e;
-        }
-    }
-    Py_END_ALLOW_THREADS
-    free(L->a.b);
-    free(L->sc.buf);
-    free(L);
-    release_regions(&rg);
-    if (nomem) {
-        free(o.b);
-        free(bounds);
-        free(unsure);
-        return PyErr_NoMemory();
-    }
-    PyObject *result = PyBytes_FromStringAndSize((const char *)o.b, (Py_ssize_t)o.n);
-    free(o.b);
-    if (result == NULL || lc_flush_spans(bounds_obj, bounds, nb) < 0) {
-        Py_XDECREF(result);
-        free(unsure);
-        return NULL;
-    }
-    if (lc_flush_spans(unsure_obj, unsure, nu) < 0) {
-        Py_DECREF(result);
-        return NULL;
-    }
-    return result;
+    return d;
 }

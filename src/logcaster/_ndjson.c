@@ -8,10 +8,12 @@
  * UTC with nanoseconds, the line JSON-escaped as Python's json.dumps(...,
  * ensure_ascii=False) escapes the text bytes.decode("utf-8", "replace") gives
  * (each maximal invalid UTF-8 subpart becomes one U+FFFD, as CPython's decoder
- * does), the level of levels.level_of when the line has one, then any extra
- * string fields: (name, starts, ends) arrays, one (start, end) offset pair into
- * the same buffer per line, -1 where the line has no such field. The pure-Python
- * twin is logcaster.ndjson.py_encode_records; tests compare the two.
+ * does), the level of levels.level_of when the line has one, then the line's
+ * parsed fields (_fields.c's lc_piece_read and lc_piece_write, read as the record
+ * is written), into a caller's bytearray that is reused from one call to the next
+ * (no fresh pages per reply). The pure-Python twin is
+ * logcaster.ndjson.py_encode_records (its fields from logcaster.records.py_fields_piece);
+ * tests compare the two.
  */
 #define _GNU_SOURCE
 #include "_speedups.h"
@@ -31,11 +33,6 @@ static const unsigned char LEVEL_FIELD[] = {0, 16, 16, 15, 17, 15, 16, 19, 16, 1
 typedef struct {
     long long start, end; /* a line, without its newline */
 } line_span;
-
-typedef struct {
-    Py_buffer name, starts, ends;
-    const long long *s, *e;
-} extra_field;
 
 static inline long long
 floor_div(long long a, long long b)
@@ -243,130 +240,43 @@ put(char *d, const void *s, size_t n)
     return d + n;
 }
 
-/* One record for the line s[0:n] (no newline), the k-th of the call, of level `code`;
- * `escaped`: the line has bytes to escape (else it is copied as it is). */
-static char *
-record(char *d, const char *line, size_t n, const char *stamp, int code, int escaped,
-       const Py_buffer *head, const Py_buffer *tail, const char *base, const extra_field *extras,
-       Py_ssize_t nextras, Py_ssize_t k, const char *pieces, const long long *pb)
-{
-    d = put(d, head->buf, (size_t)head->len);
-    d = put(d, "{\"time\":\"", 9);
-    d = put(d, stamp, TIME_LEN);
-    d = put(d, "\",\"line\":\"", 10);
-    d = escaped ? escape(d, (const unsigned char *)line, n) : put(d, line, n);
-    *d++ = '"';
-    if (code > 0) {
-        d = put(d, ",\"level\":\"", 10);
-        d = put(d, LEVEL_NAMES[code], (size_t)LEVEL_FIELD[code] - 11);
-        *d++ = '"';
-    }
-    for (Py_ssize_t x = 0; x < nextras; x++) {
-        long long fs = extras[x].s[k], fe = extras[x].e[k];
-        if (fs < 0)
-            continue;
-        d = put(d, ",\"", 2);
-        d = escape(d, extras[x].name.buf, (size_t)extras[x].name.len);
-        d = put(d, "\":\"", 3);
-        d = escape(d, (const unsigned char *)base + fs, (size_t)(fe - fs));
-        *d++ = '"';
-    }
-    if (pieces != NULL && pb[2 * k] >= 0)
-        d = put(d, pieces + pb[2 * k], (size_t)(pb[2 * k + 1] - pb[2 * k]));
-    *d++ = '}';
-    return put(d, tail->buf, (size_t)tail->len);
-}
+/* encode_records(out, at, buf, spans, offs, stamps, head, tail, descending, unsure) -> end:
+ * the records of the lines of the ascending array('q') spans [s, e, ...] (each line
+ * ending at its newline or at its span's end), with their parsed fields, written
+ * into the bytearray `out` from offset `at` (grown when short, never shrunk; the
+ * bytes past the returned end are left as they were). The line at offset x was
+ * received at stamps[c], c the last chunk with offs[c] <= x (0 when none). A line
+ * whose fields _fields.c leaves to the Python reference gets its record without
+ * them, and (where they go in out, the line's start, its end) appended to the
+ * array('q') `unsure`, in the order of out. The lines are read once, with the GIL
+ * released: the record is written as the fields are read. */
+#define PREFETCH_SPANS 8                      /* how far ahead the line scan fetches */
+#define RECORD_FIXED (9 + TIME_LEN + 10 + 2) /* {"time":"...","line":"..."} */
+#define LEVEL_MAX 19                          /* ,"level":"CRITICAL" */
 
-static void
-release_extras(extra_field *extras, Py_ssize_t n)
-{
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyBuffer_Release(&extras[i].name);
-        PyBuffer_Release(&extras[i].starts);
-        PyBuffer_Release(&extras[i].ends);
-    }
-    PyMem_Free(extras);
-}
-
-/* The extra fields of `seq` (a tuple of (name, starts, ends)), checked against
- * `lines` and the buffer's length; NULL with an exception set on error. */
-static extra_field *
-get_extras(PyObject *seq, Py_ssize_t lines, Py_ssize_t buflen, Py_ssize_t *count)
-{
-    if (!PyTuple_Check(seq)) {
-        PyErr_SetString(PyExc_TypeError, "extras must be a tuple of (name, starts, ends)");
-        return NULL;
-    }
-    Py_ssize_t n = PyTuple_GET_SIZE(seq);
-    extra_field *out = PyMem_Calloc((size_t)n + 1, sizeof(extra_field));
-    if (out == NULL) {
-        PyErr_NoMemory();
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PyTuple_GET_ITEM(seq, i), *name, *starts, *ends;
-        if (!PyTuple_Check(item) || !PyArg_ParseTuple(item, "OOO", &name, &starts, &ends)) {
-            PyErr_Clear();
-            PyErr_SetString(PyExc_TypeError, "extras must be a tuple of (name, starts, ends)");
-            release_extras(out, i);
-            return NULL;
-        }
-        extra_field *f = &out[i];
-        if (PyObject_GetBuffer(name, &f->name, PyBUF_SIMPLE) < 0) {
-            release_extras(out, i);
-            return NULL;
-        }
-        if (PyObject_GetBuffer(starts, &f->starts, PyBUF_SIMPLE) < 0) {
-            PyBuffer_Release(&f->name);
-            release_extras(out, i);
-            return NULL;
-        }
-        if (PyObject_GetBuffer(ends, &f->ends, PyBUF_SIMPLE) < 0) {
-            PyBuffer_Release(&f->name);
-            PyBuffer_Release(&f->starts);
-            release_extras(out, i);
-            return NULL;
-        }
-        f->s = f->starts.buf;
-        f->e = f->ends.buf;
-        Py_ssize_t want = lines * (Py_ssize_t)sizeof(long long);
-        int bad = f->starts.len != want || f->ends.len != want;
-        for (Py_ssize_t k = 0; !bad && k < lines; k++)
-            bad = f->s[k] >= 0 && (f->e[k] < f->s[k] || f->e[k] > buflen);
-        if (bad) {
-            PyErr_SetString(PyExc_ValueError,
-                            "an extra field needs one (start, end) in the buffer per line");
-            release_extras(out, i + 1);
-            return NULL;
-        }
-    }
-    *count = n;
-    return out;
-}
-
-/* encode_records(buf, spans, offs, stamps, head, tail, descending=False, extras=(),
- * pieces=None) -> bytes. pieces: (text, bounds), text written as it is after the
- * extras of line k from bounds[2k] to bounds[2k + 1] (nothing when bounds[2k] < 0):
- * the record pieces of _fields.c's record_fields. Lines are those of the ascending array('q') spans [s, e, ...], each
- * ending at its newline or at its span's end; the line at offset x was received
- * at stamps[c], c the last chunk with offs[c] <= x (0 when none). */
 PyObject *
 lc_encode_records(PyObject *self, PyObject *args)
 {
-    PyObject *obj, *spans_obj, *offs_obj, *stamps_obj, *extras_obj = NULL, *pieces_obj = NULL;
-    Py_buffer ptext = {0}, pbounds = {0};
-    int have_pieces = 0;
+    PyObject *out_obj, *obj, *spans_obj, *offs_obj, *stamps_obj, *unsure_obj;
+    Py_ssize_t at;
     Py_buffer view, spans, offs, stamps, head, tail;
     int descending = 0;
     PyObject *result = NULL;
-    extra_field *extras = NULL;
-    Py_ssize_t nextras = 0;
     unsigned char *codes = NULL;
-    line_span *at = NULL;
-    char *scratch = NULL;
-    if (!PyArg_ParseTuple(args, "OOOOy*y*|pOO", &obj, &spans_obj, &offs_obj, &stamps_obj, &head,
-                          &tail, &descending, &extras_obj, &pieces_obj))
+    line_span *where = NULL;
+    Py_ssize_t *unsure = NULL, nunsure = 0, capu = 0;
+    lc_rline *L = NULL;
+    if (!PyArg_ParseTuple(args, "OnOOOOy*y*pO", &out_obj, &at, &obj, &spans_obj, &offs_obj,
+                          &stamps_obj, &head, &tail, &descending, &unsure_obj))
         return NULL;
+    if (!PyByteArray_Check(out_obj)) {
+        PyErr_SetString(PyExc_TypeError, "out must be a bytearray");
+        goto out_framing;
+    }
+    if (at < 0 || at > PyByteArray_GET_SIZE(out_obj)) {
+        PyErr_SetString(PyExc_ValueError, "at outside out");
+        goto out_framing;
+    }
     if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
         goto out_framing;
     if (PyObject_GetBuffer(spans_obj, &spans, PyBUF_SIMPLE) < 0)
@@ -390,19 +300,26 @@ lc_encode_records(PyObject *self, PyObject *args)
             goto out_stamps;
         }
     }
-    /* One pass over the lines: where each is, its level, and the records' size if
-     * no line needs escaping (`special` counts the bytes that do). */
-    Py_ssize_t lines = 0, cap = 0, special = 0, size = 0, nomem = 0;
+    /* First where each line is, its level and whether it needs escaping (the records
+     * go newest first when descending), then one record per line. */
+    Py_ssize_t lines = 0, cap = 0, special = 0;
+    int nomem = 0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < pairs && !nomem; i++) {
         const char *p = src + sp[2 * i], *e = src + sp[2 * i + 1];
+        if (i + PREFETCH_SPANS < pairs) { /* the matches are scattered: fetch ahead */
+            const char *ahead = src + sp[2 * (i + PREFETCH_SPANS)];
+            __builtin_prefetch(ahead);
+            __builtin_prefetch(ahead + 64);
+            __builtin_prefetch(ahead + 128);
+        }
         while (p < e) {
             if (lines == cap) {
                 cap = cap ? 2 * cap : 1024;
-                line_span *more = PyMem_RawRealloc(at, (size_t)cap * sizeof(line_span));
+                line_span *more = PyMem_RawRealloc(where, (size_t)cap * sizeof(line_span));
                 unsigned char *more_codes = more ? PyMem_RawRealloc(codes, (size_t)cap) : NULL;
                 if (more != NULL)
-                    at = more;
+                    where = more;
                 if (more_codes == NULL) {
                     nomem = 1;
                     break;
@@ -414,110 +331,107 @@ lc_encode_records(PyObject *self, PyObject *args)
             const char *end = nl ? nl : e;
             int code = lc_level_code((const unsigned char *)p, (size_t)(end - p));
             code = code > 0 && code < NLEVELS ? code : 0;
-            at[lines].start = p - src;
-            at[lines].end = end - src;
+            where[lines].start = p - src;
+            where[lines].end = end - src;
             codes[lines++] = (unsigned char)(code | (special > was ? ESCAPED : 0));
-            size += (end - p) + LEVEL_FIELD[code];
             p = nl ? nl + 1 : e;
         }
     }
+    if (!nomem && (L = lc_rline_new()) == NULL)
+        nomem = 1;
     Py_END_ALLOW_THREADS
     if (nomem) {
         PyErr_NoMemory();
-        goto out_extras;
+        goto out_lines;
     }
-    size += lines * (head.len + tail.len + 9 + TIME_LEN + 10 + 2);
-    if (extras_obj != NULL) {
-        extras = get_extras(extras_obj, lines, view.len, &nextras);
-        if (extras == NULL)
-            goto out_extras;
-    }
-    if (pieces_obj != NULL && pieces_obj != Py_None) {
-        PyObject *text_obj, *bounds_obj;
-        if (!PyTuple_Check(pieces_obj) ||
-            !PyArg_ParseTuple(pieces_obj, "OO", &text_obj, &bounds_obj)) {
-            PyErr_Clear();
-            PyErr_SetString(PyExc_TypeError, "pieces must be (text, bounds)");
-            goto out_extras;
-        }
-        if (PyObject_GetBuffer(text_obj, &ptext, PyBUF_SIMPLE) < 0)
-            goto out_extras;
-        if (PyObject_GetBuffer(bounds_obj, &pbounds, PyBUF_SIMPLE) < 0) {
-            PyBuffer_Release(&ptext);
-            goto out_extras;
-        }
-        have_pieces = 1;
-        const long long *pb = pbounds.buf;
-        int bad = pbounds.len != lines * 2 * (Py_ssize_t)sizeof(long long);
-        for (Py_ssize_t k = 0; !bad && k < lines; k++) {
-            if (pb[2 * k] < 0)
-                continue;
-            bad = pb[2 * k + 1] < pb[2 * k] || pb[2 * k + 1] > ptext.len;
-            size += pb[2 * k + 1] - pb[2 * k];
-        }
-        if (bad) {
-            PyErr_SetString(PyExc_ValueError, "pieces need one (start, end) in the text per line");
-            goto out_extras;
-        }
-    }
-    Py_ssize_t bound = size + 5 * special;
-    for (Py_ssize_t x = 0; x < nextras; x++) {
-        bound += lines * (6 * extras[x].name.len + 6);
-        for (Py_ssize_t j = 0; j < lines; j++)
-            if (extras[x].s[j] >= 0)
-                bound += 6 * (Py_ssize_t)(extras[x].e[j] - extras[x].s[j]);
-    }
-    /* Exact: written in place. Else into a scratch buffer, then copied: shrinking a
-     * large bytes object in place costs fresh pages on every call. */
-    int exact = bound == size;
-    char *out;
-    if (exact) {
-        result = PyBytes_FromStringAndSize(NULL, size);
-        if (result == NULL)
-            goto out_extras;
-        out = PyBytes_AS_STRING(result);
-    } else if ((out = scratch = PyMem_RawMalloc((size_t)bound + 1)) == NULL) {
-        PyErr_NoMemory();
-        goto out_extras;
-    }
-    char *d = out;
-    Py_BEGIN_ALLOW_THREADS
+    const size_t fixed = (size_t)(head.len + tail.len) + RECORD_FIXED + LEVEL_MAX;
     char stamp[TIME_LEN];
-    Py_ssize_t stamped = -1, c = descending ? nchunks - 1 : 0;
-    for (Py_ssize_t j = 0; j < lines; j++) {
-        Py_ssize_t k = descending ? lines - 1 - j : j;
-        long long ls = at[k].start;
-        if (descending)
-            while (c > 0 && of[c] > ls)
-                c--;
-        else
-            while (c + 1 < nchunks && of[c + 1] <= ls)
-                c++;
-        if (c != stamped) {
-            put_time(stamp, ts[c]);
-            stamped = c;
+    Py_ssize_t j = 0, pos = at, stamped = -1, c = descending ? nchunks - 1 : 0;
+    for (;;) {
+        Py_buffer ob;
+        if (PyObject_GetBuffer(out_obj, &ob, PyBUF_WRITABLE) < 0)
+            goto out_lines;
+        char *base = ob.buf;
+        size_t room = ob.len > pos ? (size_t)(ob.len - pos) : 0, need = 0;
+        Py_BEGIN_ALLOW_THREADS
+        for (; j < lines; j++) {
+            Py_ssize_t k = descending ? lines - 1 - j : j;
+            long long ls = where[k].start;
+            const unsigned char *line = (const unsigned char *)src + ls;
+            size_t n = (size_t)(where[k].end - ls), piece = 0;
+            int r = lc_piece_read(L, line, n, &piece), code = codes[k] & ~ESCAPED;
+            if (r == LC_PIECE_NOMEM) {
+                nomem = 1;
+                break;
+            }
+            need = fixed + ((codes[k] & ESCAPED) ? 6 * n : n) + piece;
+            if (need > room)
+                break;
+            if (r == LC_PIECE_UNSURE && nunsure + 3 > capu) {
+                capu = capu ? 2 * capu : 96;
+                Py_ssize_t *more = realloc(unsure, (size_t)capu * sizeof(Py_ssize_t));
+                if (more == NULL) {
+                    nomem = 1;
+                    break;
+                }
+                unsure = more;
+            }
+            if (descending)
+                while (c > 0 && of[c] > ls)
+                    c--;
+            else
+                while (c + 1 < nchunks && of[c + 1] <= ls)
+                    c++;
+            if (c != stamped) {
+                put_time(stamp, ts[c]);
+                stamped = c;
+            }
+            char *d = base + pos;
+            d = put(d, head.buf, (size_t)head.len);
+            d = put(d, "{\"time\":\"", 9);
+            d = put(d, stamp, TIME_LEN);
+            d = put(d, "\",\"line\":\"", 10);
+            d = (codes[k] & ESCAPED) ? escape(d, line, n) : put(d, line, n);
+            *d++ = '"';
+            if (code > 0) {
+                d = put(d, ",\"level\":\"", 10);
+                d = put(d, LEVEL_NAMES[code], (size_t)LEVEL_FIELD[code] - 11);
+                *d++ = '"';
+            }
+            if (r == LC_PIECE_OK)
+                d = lc_piece_write(L, d);
+            else {
+                unsure[nunsure++] = d - base;
+                unsure[nunsure++] = (Py_ssize_t)ls;
+                unsure[nunsure++] = (Py_ssize_t)ls + (Py_ssize_t)n;
+            }
+            *d++ = '}';
+            d = put(d, tail.buf, (size_t)tail.len);
+            room -= (size_t)(d - (base + pos));
+            pos = d - base;
         }
-        d = record(d, src + ls, (size_t)(at[k].end - ls), stamp, codes[k] & ~ESCAPED,
-                   codes[k] & ESCAPED, &head, &tail, src, extras, nextras, k,
-                   have_pieces ? ptext.buf : NULL, have_pieces ? pbounds.buf : NULL);
+        Py_END_ALLOW_THREADS
+        Py_ssize_t had = ob.len;
+        PyBuffer_Release(&ob);
+        if (nomem) {
+            PyErr_NoMemory();
+            goto out_lines;
+        }
+        if (j == lines)
+            break;
+        /* short of room: twice the size, or what the record needs */
+        Py_ssize_t grow = had > (Py_ssize_t)need ? had : (Py_ssize_t)need;
+        if (PyByteArray_Resize(out_obj, pos + grow) < 0)
+            goto out_lines;
     }
-    Py_END_ALLOW_THREADS
-    if (!exact)
-        result = PyBytes_FromStringAndSize(out, d - out);
-    else if (d - out != size) { /* cannot happen: the sizes are computed as written */
-        Py_CLEAR(result);
-        PyErr_SetString(PyExc_SystemError, "encode_records: record size mismatch");
-    }
-out_extras:
-    if (have_pieces) {
-        PyBuffer_Release(&ptext);
-        PyBuffer_Release(&pbounds);
-    }
-    PyMem_RawFree(scratch);
+    if (lc_flush_spans(unsure_obj, unsure, nunsure) == 0)
+        result = PyLong_FromSsize_t(pos);
+    unsure = NULL;
+out_lines:
+    free(unsure);
+    lc_rline_free(L);
     PyMem_RawFree(codes);
-    PyMem_RawFree(at);
-    if (extras != NULL)
-        release_extras(extras, nextras);
+    PyMem_RawFree(where);
 out_stamps:
     PyBuffer_Release(&stamps);
 out_offs:

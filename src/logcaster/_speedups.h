@@ -96,7 +96,18 @@ PyObject *lc_encode_records(PyObject *self, PyObject *args);
 /* s[0:n] as the body of a JSON string at d (at most 6 * n bytes), as json.dumps(...,
  * ensure_ascii=False) writes s.decode("utf-8", "replace"); the new end (_ndjson.c). */
 char *lc_json_escape(char *d, const unsigned char *s, size_t n);
-PyObject *lc_record_fields(PyObject *self, PyObject *args); /* _fields.c */
+
+/* The parsed fields of a line as the piece of its HTTP API record that follows
+ * "level" (_fields.c): lc_piece_read() reads the line s[0:n] (no newline) into L and
+ * sets *room to an upper bound of its piece; LC_PIECE_UNSURE when the line is left to
+ * the Python reference. lc_piece_write() then writes the piece at d and returns the
+ * new end. One lc_rline per thread at a time. */
+typedef struct lc_rline lc_rline;
+enum { LC_PIECE_OK = 0, LC_PIECE_UNSURE = 1, LC_PIECE_NOMEM = 2 };
+lc_rline *lc_rline_new(void);
+void lc_rline_free(lc_rline *L);
+int lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, size_t *room);
+char *lc_piece_write(const lc_rline *L, char *d);
 PyObject *lc_native_strings(PyObject *self, PyObject *args); /* _native.c */
 PyObject *lc_field_lines(PyObject *self, PyObject *args);
 PyObject *lc_field_values(PyObject *self, PyObject *args);

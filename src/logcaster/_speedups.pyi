@@ -34,20 +34,18 @@ def split_frames(
     buf: bytearray, end: int, max_line: int, skip: int, state: int, out: bytearray, /
 ) -> tuple[int, int, int, int, int, int, int]: ...
 def encode_records(
+    out: bytearray,
+    at: int,
     buf: Buffer,
     spans: array[int],
     offs: array[int],
     stamps: array[int],
     head: bytes,
     tail: bytes,
-    descending: bool = False,
-    extras: tuple[tuple[bytes, array[int], array[int]], ...] = (),
-    pieces: tuple[bytes, array[int]] | None = None,
+    descending: bool,
+    unsure: array[int],
     /,
-) -> bytes: ...
-def record_fields(
-    buf: Buffer, spans: array[int], bounds: array[int], unsure: array[int], /
-) -> bytes: ...
+) -> int: ...
 def native_strings(buf: Buffer, /) -> tuple[bytes, int]: ...
 def native_columns(
     bufs: Sequence[Buffer],

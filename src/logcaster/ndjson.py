@@ -1,19 +1,21 @@
 """JSON records of matching lines, one per line (the HTTP API's NDJSON and SSE).
 
-:func:`encode_records` turns a block's match spans into
-``<head>{"time": RFC 3339 receive time with ns, "line": text, "level": ...}<tail>``
+:func:`encode_records` writes a block's match spans as
+``<head>{"time": RFC 3339 receive time with ns, "line": text, "level": ..., fields}<tail>``
 per line, ``"level"`` only when the line has one (:func:`~.query.levels.level_of`),
-then optional extra string fields, each given as ``(name, starts, ends)``: one
-``(start, end)`` offset pair into the same buffer per line, ``-1`` where the line
-has no such field, then the line's piece of ``pieces`` (``(text, bounds)``: the
-text from ``bounds[2k]`` to ``bounds[2k + 1]`` for the k-th line, as it is; the
-parsed fields :func:`~.records.record_fields` writes). The line (and each field)
-is the text ``bytes.decode("utf-8", "replace")`` gives, escaped as
-``json.dumps(..., ensure_ascii=False)`` escapes it.
+then the line's parsed fields (:func:`~.records.py_fields_piece`: ``"host"``,
+``"app"``, ``"facility"``, ``"fields"``, each when present). The line is the text
+``bytes.decode("utf-8", "replace")`` gives, escaped as ``json.dumps(...,
+ensure_ascii=False)`` escapes it. The records go into a caller's ``bytearray`` from
+an offset, so that one buffer serves reply chunk after reply chunk (no fresh pages,
+no copy into a ``bytes``); :func:`records` is the one-off form.
 
-The C version (``_speedups``, ``_ndjson.c``) writes the records with the GIL
-released; :func:`py_encode_records` below is the reference and the fallback
-where no compiler was present. ``tests/test_ndjson.py`` checks both agree.
+The C version (``_speedups``, ``_ndjson.c``) reads each line once, its fields as
+its record is written, with the GIL released; the few lines whose fields it leaves
+undecided (see ``_fields.c``) get theirs from the Python reference, spliced in
+after. :func:`py_encode_records` is the reference and the fallback where no
+compiler was present. ``tests/test_ndjson.py`` and ``tests/test_records.py`` check
+both agree.
 """
 
 from __future__ import annotations
@@ -24,9 +26,8 @@ from array import array
 from bisect import bisect_right
 
 from .query.levels import level_of
+from .records import py_fields_piece
 from .scan import Buffer
-
-Extra = tuple[bytes, "array[int]", "array[int]"]
 
 
 def rfc3339(ts_ns: int) -> str:
@@ -39,24 +40,9 @@ def _text(raw: bytes) -> str:
     return json.dumps(raw.decode("utf-8", "replace"), ensure_ascii=False)
 
 
-def py_encode_records(
-    buf: Buffer,
-    spans: array[int],
-    offs: array[int],
-    stamps: array[int],
-    head: bytes,
-    tail: bytes,
-    descending: bool = False,
-    extras: tuple[Extra, ...] = (),
-    pieces: tuple[bytes, array[int]] | None = None,
-) -> bytes:
-    """The records of the lines of ``spans`` (ascending ``[start, end, ...]`` pairs;
-    a line ends at its newline, not included, or at its span's end). The line at
-    offset ``x`` was received at ``stamps[c]``, ``c`` the last chunk with
-    ``offs[c] <= x`` (0 when none); newest line first when ``descending``."""
-    if not offs or len(offs) != len(stamps):
-        raise ValueError("offs and stamps: one entry per chunk, at least one")
-    data = bytes(buf)
+def _lines(data: bytes, spans: array[int]) -> list[tuple[int, int]]:
+    """``(start, end)`` of each line of ``spans`` (ascending ``[start, end, ...]``
+    pairs; a line ends at its newline, not included, or at its span's end)."""
     lines: list[tuple[int, int]] = []
     for i in range(0, len(spans), 2):
         s, e = spans[i], spans[i + 1]
@@ -67,45 +53,96 @@ def py_encode_records(
             end = e if nl < 0 else nl
             lines.append((s, end))
             s = e if nl < 0 else nl + 1
-    for _, starts, ends in extras:
-        if (
-            len(starts) != len(lines)
-            or len(ends) != len(lines)
-            or any(s >= 0 and not s <= e <= len(data) for s, e in zip(starts, ends, strict=True))
-        ):
-            raise ValueError("an extra field needs one (start, end) in the buffer per line")
-    if pieces is not None and (
-        len(pieces[1]) != 2 * len(lines)
-        or any(
-            s >= 0 and not s <= e <= len(pieces[0])
-            for s, e in zip(pieces[1][::2], pieces[1][1::2], strict=True)
-        )
-    ):
-        raise ValueError("pieces need one (start, end) in the text per line")
-    names = [_text(bytes(name)) for name, _, _ in extras]
+    return lines
+
+
+def py_encode_records(
+    buf: Buffer,
+    spans: array[int],
+    offs: array[int],
+    stamps: array[int],
+    head: bytes,
+    tail: bytes,
+    descending: bool = False,
+) -> bytes:
+    """The records of the lines of ``spans``. The line at offset ``x`` was received
+    at ``stamps[c]``, ``c`` the last chunk with ``offs[c] <= x`` (0 when none);
+    newest line first when ``descending``."""
+    if not offs or len(offs) != len(stamps):
+        raise ValueError("offs and stamps: one entry per chunk, at least one")
+    data = bytes(buf)
+    lines = _lines(data, spans)
     out: list[bytes] = []
-    order = range(len(lines) - 1, -1, -1) if descending else range(len(lines))
-    for k in order:
-        s, end = lines[k]
+    for s, end in reversed(lines) if descending else lines:
         c = max(bisect_right(offs, s) - 1, 0)
         raw = data[s:end]
         record = f'{{"time":"{rfc3339(stamps[c])}","line":{_text(raw)}'
         level = level_of(raw)
         if level is not None:
             record += f',"level":"{level}"'
-        for name, (_, starts, ends) in zip(names, extras, strict=True):
-            if starts[k] >= 0:
-                record += f",{name}:{_text(data[starts[k] : ends[k]])}"
-        piece = b""
-        if pieces is not None and pieces[1][2 * k] >= 0:
-            piece = pieces[0][pieces[1][2 * k] : pieces[1][2 * k + 1]]
-        out.append(head + record.encode() + piece + b"}" + tail)
+        out.append(head + record.encode() + py_fields_piece(raw) + b"}" + tail)
     return b"".join(out)
+
+
+def encode_records(
+    out: bytearray,
+    at: int,
+    buf: Buffer,
+    spans: array[int],
+    offs: array[int],
+    stamps: array[int],
+    head: bytes,
+    tail: bytes,
+    descending: bool = False,
+) -> int:
+    """Write the records of the lines of ``spans`` into ``out`` from ``at`` (``out``
+    grows when short; what lies past the returned end is left as it was)."""
+    if not HAVE_NATIVE:
+        data = py_encode_records(buf, spans, offs, stamps, head, tail, descending)
+        out[at : at + len(data)] = data
+        return at + len(data)
+    unsure: array[int] = array("q")
+    end = _native(out, at, buf, spans, offs, stamps, head, tail, descending, unsure)
+    if unsure:
+        end = _splice(out, at, end, buf, unsure)
+    return end
+
+
+def _splice(out: bytearray, at: int, end: int, buf: Buffer, unsure: array[int]) -> int:
+    """Put the reference's fields where the C encoder left them out."""
+    parts: list[bytes | bytearray] = []
+    with memoryview(buf) as view:
+        data = view.cast("B")
+        was = at
+        for i in range(0, len(unsure), 3):
+            where, s, e = unsure[i], unsure[i + 1], unsure[i + 2]
+            parts += (out[was:where], py_fields_piece(bytes(data[s:e])))
+            was = where
+        data.release()
+    parts.append(out[was:end])
+    joined = b"".join(parts)
+    out[at : at + len(joined)] = joined
+    return at + len(joined)
+
+
+def records(
+    buf: Buffer,
+    spans: array[int],
+    offs: array[int],
+    stamps: array[int],
+    head: bytes,
+    tail: bytes,
+    descending: bool = False,
+) -> bytes:
+    """The records of :func:`encode_records` as one ``bytes``."""
+    out = bytearray()
+    end = encode_records(out, 0, buf, spans, offs, stamps, head, tail, descending)
+    del out[end:]
+    return bytes(out)
 
 
 HAVE_NATIVE = True
 try:
-    from ._speedups import encode_records as encode_records
+    from ._speedups import encode_records as _native
 except ImportError:  # pragma: no cover - depends on the install
     HAVE_NATIVE = False
-    encode_records = py_encode_records

@@ -12,22 +12,18 @@ out when empty. Fields live under their own keys, so none can replace ``time``,
 ``line`` or ``level``. Text is escaped as the record's line is: the UTF-8 text
 ``decode("utf-8", "replace")`` gives, as ``json.dumps(..., ensure_ascii=False)``.
 
-:func:`record_fields` reads the lines in C (``_speedups.record_fields``, in
-``_fields.c``, GIL released); the lines it leaves undecided (see ``_fields.c``: RFC
-5424 SD params, a float or an array in a JSON object, ...) and every line where the
-extension was not built are read by :func:`py_fields_piece`, the reference.
-``tests/test_records.py`` checks both give the same bytes.
+:func:`py_fields_piece` is the reference; the C encoder (:func:`~.ndjson.encode_records`,
+``_fields.c``) reads the fields as it writes each record, GIL released, and leaves the
+lines it cannot decide (``_fields.c``: RFC 5424 SD params, a float or an array in a
+JSON object, ...) to it. ``tests/test_records.py`` checks both give the same bytes.
 """
 
 from __future__ import annotations
 
 import json
-from array import array
 
 from .query.fields import app_of, facility_of, fields_of, host_of
-from .scan import Buffer
 
-Pieces = tuple[bytes, "array[int]"]  # the pieces, and (start, end) of each line's
 TOP = (("host", host_of), ("app", app_of), ("facility", facility_of))
 
 
@@ -68,56 +64,3 @@ def py_fields_piece(line: bytes) -> bytes:
         else:
             parts.append(f'"{name}":{_string(value)}')
     return "".join("," + p for p in parts).encode()
-
-
-def _lines(buf: Buffer, spans: array[int]) -> list[tuple[int, int]]:
-    data = memoryview(buf).cast("B")
-    out: list[tuple[int, int]] = []
-    raw = bytes(data)
-    for i in range(0, len(spans), 2):
-        s, e = spans[i], spans[i + 1]
-        while s < e:
-            nl = raw.find(b"\n", s, e)
-            end = e if nl < 0 else nl
-            out.append((s, end))
-            s = e if nl < 0 else nl + 1
-    return out
-
-
-def py_record_fields(buf: Buffer, spans: array[int]) -> Pieces:
-    """The pieces of every line of ``spans``, in order (the reference of
-    :func:`record_fields`)."""
-    raw = bytes(buf)
-    text = bytearray()
-    bounds: array[int] = array("q")
-    for s, e in _lines(buf, spans):
-        bounds.append(len(text))
-        text += py_fields_piece(raw[s:e])
-        bounds.append(len(text))
-    return bytes(text), bounds
-
-
-def record_fields(buf: Buffer, spans: array[int]) -> Pieces:
-    """The pieces of the lines of ``spans`` for :func:`~.ndjson.encode_records`."""
-    if not HAVE_NATIVE:
-        return py_record_fields(buf, spans)
-    bounds: array[int] = array("q")
-    unsure: array[int] = array("q")
-    text = _native_fields(buf, spans, bounds, unsure)
-    if not unsure:
-        return text, bounds
-    more = bytearray(text)
-    view = memoryview(buf).cast("B")
-    for i in range(0, len(unsure), 3):
-        k, s, e = unsure[i], unsure[i + 1], unsure[i + 2]
-        bounds[2 * k] = len(more)
-        more += py_fields_piece(bytes(view[s:e]))
-        bounds[2 * k + 1] = len(more)
-    return bytes(more), bounds
-
-
-HAVE_NATIVE = True
-try:
-    from ._speedups import record_fields as _native_fields
-except ImportError:  # pragma: no cover - depends on the install
-    HAVE_NATIVE = False

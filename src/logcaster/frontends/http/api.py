@@ -12,17 +12,18 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 
 from ...pipeline.taps import LiveTaps
 from ...query.engine import Engine, search_views
 from ...query.errors import QueryError
 from ...stats import Registry
+from .body import Body
 from .params import since_of, spec_of
-from .render import NDJSON, SSE, Job, record_jobs, render_records, text_jobs
+from .render import NDJSON, SSE, Job, Piece, record_jobs, render_records, text_jobs
 from .tail import TailSink
 
 
@@ -69,12 +70,16 @@ async def _stream(
     request: web.Request, jobs: Iterator[Job], content_type: str
 ) -> web.StreamResponse:
     """Run the rendering jobs on the pool, a few at once, and write their output in
-    order as it comes; the jobs not started yet are dropped if the client goes."""
+    order as it comes (:class:`~.body.Body`); the jobs not started yet are dropped if
+    the client goes."""
     engine = request.app[BACKEND].engine
     response = web.StreamResponse(headers={"Content-Type": content_type})
+    if request.version >= HttpVersion11:
+        response.enable_chunked_encoding()  # what aiohttp picks: Body frames alike
     await response.prepare(request)
+    body = Body(request, response)
     ahead = engine.parallelism + 1
-    running: deque[asyncio.Future[list[bytes]]] = deque()
+    running: deque[asyncio.Future[Sequence[Piece]]] = deque()
     try:
         for job in itertools.islice(jobs, ahead):
             running.append(asyncio.ensure_future(engine.pool.run(job)))
@@ -83,9 +88,9 @@ async def _stream(
             for job in itertools.islice(jobs, 1):
                 running.append(asyncio.ensure_future(engine.pool.run(job)))
             for piece in pieces:
-                if piece:
-                    await response.write(piece)  # raises once the client has gone
+                await body.write(piece)  # raises once the client has gone
     finally:
+        body.close()
         for waiting in running:
             waiting.cancel()
     await response.write_eof()

@@ -6,25 +6,30 @@ as NDJSON or as Server-Sent Events; or the lines as stored (``text/plain``).
 A reply is cut into *jobs*: runs of block views whose matches span about
 :data:`JOB_BYTES`, each rendered by one worker-pool call. The records of a block's
 matches are written by one call of :func:`~logcaster.ndjson.encode_records` (C,
-GIL released), never by a Python call per line; the frontend runs several jobs at
-once, so every core encodes while the event loop writes.
+GIL released), never by a Python call per line, into an output buffer taken from
+:data:`BUFFERS` (a :class:`Filled` piece), which the frontend gives back once the
+bytes are sent: the same few buffers serve a whole reply, and the next. The
+frontend runs several jobs at once, so every core encodes while the event loop
+writes.
 """
 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import partial
 
-from ...ndjson import encode_records, rfc3339
+from ...ndjson import encode_records, records, rfc3339
 from ...query.matches import Matches
-from ...records import record_fields
 from ...scan import gather, gather_stamped
 from ...storage.ring import BlockView
 
 __all__ = [
+    "BUFFERS",
     "NDJSON",
     "SSE",
+    "Filled",
     "live_records",
     "record_jobs",
     "render_records",
@@ -38,9 +43,48 @@ Framing = tuple[bytes, bytes]  # what goes before and after each record
 NDJSON: Framing = (b"", b"\n")
 SSE: Framing = (b"data: ", b"\n\n")
 Ranges = list[tuple[BlockView, "array[int]"]]
-Job = Callable[[], list[bytes]]  # the pieces of the reply, in order
 SMALL = 1 << 16  # pieces joined into one write below this total
 ONE_CHUNK = array("q", (0,))
+FIRST_SIZE = 1 << 20  # a fresh output buffer's size (it grows as a job needs)
+
+
+class Buffers:
+    """Output buffers for the jobs: taken by a job (any thread), given back by the
+    writer once sent. At most ``keep`` wait, none larger than ``largest``."""
+
+    def __init__(self, keep: int = 4, largest: int = 4 << 20) -> None:
+        self._free: list[bytearray] = []
+        self._keep = keep
+        self._largest = largest
+
+    def take(self) -> bytearray:
+        try:
+            return self._free.pop()
+        except IndexError:
+            return bytearray(FIRST_SIZE)
+
+    def give(self, buf: bytearray) -> None:
+        if len(self._free) < self._keep and len(buf) <= self._largest:
+            self._free.append(buf)
+
+
+BUFFERS = Buffers()
+
+
+@dataclass(slots=True)
+class Filled:
+    """A job's records: ``buf[:end]``, ``buf`` taken from :data:`BUFFERS`."""
+
+    buf: bytearray
+    end: int
+
+    def done(self) -> None:
+        """The bytes are sent (or copied): the buffer may serve another job."""
+        BUFFERS.give(self.buf)
+
+
+Piece = bytes | Filled
+Job = Callable[[], Sequence[Piece]]  # the pieces of the reply, in order
 
 
 def _groups(matches: Matches, newest_first: bool) -> Iterator[Ranges]:
@@ -61,26 +105,27 @@ def _groups(matches: Matches, newest_first: bool) -> Iterator[Ranges]:
 
 
 def view_records(
-    view: BlockView, spans: array[int], framing: Framing = NDJSON, newest_first: bool = False
-) -> bytes:
-    """The records of one block view's matches."""
+    view: BlockView,
+    spans: array[int],
+    out: bytearray,
+    at: int,
+    framing: Framing = NDJSON,
+    newest_first: bool = False,
+) -> int:
+    """The records of one block view's matches, into ``out`` from ``at``; the end."""
     blk = view.block
     lo, hi = view.chunk_lo, view.chunk_hi
     # Copies: the C code holds its buffers with the GIL released, and the ingest
     # thread may be appending to the block's columns.
     offs, stamps = blk.chunk_off[lo:hi], blk.chunk_ts[lo:hi]
     head, tail = framing
-    pieces = record_fields(blk.buf, spans)
-    return encode_records(blk.buf, spans, offs, stamps, head, tail, newest_first, (), pieces)
+    return encode_records(out, at, blk.buf, spans, offs, stamps, head, tail, newest_first)
 
 
 def live_records(block: bytes, spans: array[int], ts_ns: int, framing: Framing = NDJSON) -> bytes:
     """The records of the lines ``block[s:e]`` of a live delivery, all received at ``ts_ns``."""
     head, tail = framing
-    pieces = record_fields(block, spans)
-    return encode_records(
-        block, spans, array("q", (0,)), array("q", (ts_ns,)), head, tail, False, (), pieces
-    )
+    return records(block, spans, ONE_CHUNK, array("q", (ts_ns,)), head, tail)
 
 
 def _pieces(pieces: list[bytes]) -> list[bytes]:
@@ -90,8 +135,16 @@ def _pieces(pieces: list[bytes]) -> list[bytes]:
     return pieces
 
 
-def _records_of(group: Ranges, framing: Framing, newest_first: bool) -> list[bytes]:
-    return _pieces([view_records(v, spans, framing, newest_first) for v, spans in group])
+def _fill(group: Ranges, out: bytearray, framing: Framing, newest_first: bool) -> int:
+    end = 0
+    for view, spans in group:
+        end = view_records(view, spans, out, end, framing, newest_first)
+    return end
+
+
+def _records_of(group: Ranges, framing: Framing, newest_first: bool) -> list[Piece]:
+    out = BUFFERS.take()
+    return [Filled(out, _fill(group, out, framing, newest_first))]
 
 
 def _text_of(group: Ranges, newest_first: bool) -> list[bytes]:
@@ -120,11 +173,15 @@ def render_records(
     matches: Matches, framing: Framing = NDJSON, newest_first: bool = False
 ) -> Iterator[bytes]:
     """Every match as a record, one job's output at a time, in this thread."""
-    return (b"".join(job()) for job in record_jobs(matches, framing, newest_first))
+    for group in _groups(matches, newest_first):
+        out = bytearray()
+        del out[_fill(group, out, framing, newest_first) :]
+        yield bytes(out)
 
 
 def render_text(matches: Matches, newest_first: bool = False) -> Iterator[bytes]:
-    return (b"".join(job()) for job in text_jobs(matches, newest_first))
+    for group in _groups(matches, newest_first):
+        yield b"".join(_text_of(group, newest_first))
 
 
 def skipped_record(skipped: int, framing: Framing = NDJSON) -> bytes:

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import cast
 
+from ...direct import DIRECT_MIN, DirectWriter
 from ...stats import Metric
-from .direct import DIRECT_MIN, DirectWriter
 from .handler import LineHandler
 from .reader import AUTH_REQUIRED, CommandLine, Outcome, Refuse, RequestReader
 

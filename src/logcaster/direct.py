@@ -1,12 +1,13 @@
-"""Large reply chunks written straight to the connection's socket, not through the
-transport's buffer.
+"""Large reply chunks written straight to a connection's socket, not through the
+transport's buffer (the line port's replies and the HTTP API's query bodies).
 
 ``asyncio``'s transport sends what the socket takes at once and copies the rest
 into its own buffer, which it then drains below its low-water mark before the
 writer may go on: a large reply is copied twice on the event loop and reaches the
 kernel in bursts, so the client's reads come back small. :class:`DirectWriter`
-sends each chunk from the caller's buffer as the socket frees room (one
-``send`` per wake-up, the GIL released while the kernel copies), through a
+sends each chunk from the caller's buffers as the socket frees room (one
+``sendmsg`` per wake-up, the GIL released while the kernel copies; several buffers
+go as one, so an HTTP chunk's framing needs no copy of its body), through a
 duplicate of the connection's descriptor so the event loop can watch it for
 room without touching the transport's registrations.
 
@@ -55,20 +56,26 @@ class DirectWriter:
     def usable(self) -> bool:
         return self._sock is not None
 
-    async def send(self, data: bytes | bytearray | memoryview) -> bool:
-        """Send all of ``data``; False if the connection failed (the caller closes it)."""
+    async def send(self, *data: bytes | bytearray | memoryview) -> bool:
+        """Send all of ``data``, in order; False if the connection failed (the caller
+        closes it)."""
         sock = self._sock
         assert sock is not None
-        view = memoryview(data).cast("B")
-        while view:
+        views = [v for v in (memoryview(d).cast("B") for d in data) if v]
+        while views:
             try:
-                sent = sock.send(view)
+                sent = sock.sendmsg(views)
             except (BlockingIOError, InterruptedError):
                 await self._writable(sock.fileno())
                 continue
             except OSError:
                 return False
-            view = view[sent:]
+            while sent:
+                if sent >= len(views[0]):
+                    sent -= len(views.pop(0))
+                else:
+                    views[0] = views[0][sent:]
+                    sent = 0
         return True
 
     @staticmethod
