@@ -393,6 +393,8 @@ static PyMethodDef methods[] = {
      "gather(buf, spans) -> bytes of buf[s:e] for each (s, e) pair of array('q') spans"},
     {"gather_stamped", lc_gather_stamped, METH_VARARGS,
      "gather_stamped(buf, spans, offs, lo, hi, prefixes, width, descending=False) -> lines, each after its chunk's prefix"},
+    {"stamp_into", lc_stamp_into, METH_VARARGS,
+     "stamp_into(out, pos, buf, spans, index, at, offs, lo, hi, prefixes, width, descending=False) -> (pos, index, at): the stamped lines that fit in out[pos:]"},
     {"filter_lines", lc_filter_lines, METH_VARARGS,
      "filter_lines(buf, start, end, all, any, levels, out) -> matching lines; spans appended to out"},
     {"line_level", lc_line_level, METH_VARARGS,

@@ -21,6 +21,7 @@ from ...storage.ring import Ring
 from . import grammar as cmd
 from .help import HELP_TEXT
 from .render import (
+    Chunk,
     count_line,
     error_line,
     found_line,
@@ -110,12 +111,14 @@ class LineHandler:
 
     async def execute(
         self, line: bytes, peer: Peer | None = None, ahead: bool = False
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncIterator[Chunk]:
         """Yield the reply to one command line, in chunks of whole lines; count the
         command and its time (to the reply's end; FOLLOW: to its first line).
 
         ``ahead``: the caller sends each chunk itself, as the socket takes it (no
-        transport buffer, no pause), so the next chunk is rendered meanwhile."""
+        transport buffer, no pause), so the next chunk is rendered meanwhile; it is
+        done with a chunk before it asks for the next (a memoryview chunk is a view
+        of a reused buffer: to keep it, copy it)."""
         command = cmd.parse_command(line)
         name = COMMANDS.get(type(command))
         start = time.perf_counter()
@@ -131,7 +134,7 @@ class LineHandler:
 
     async def _execute(
         self, command: cmd.Command, peer: Peer | None, ahead: bool
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncIterator[Chunk]:
         match command:
             case cmd.Stats():
                 ring = self.ring
@@ -147,7 +150,7 @@ class LineHandler:
                     yield chunk
             case cmd.Tail(count=count):
                 matches = await self.engine.tail(count)
-                async for chunk in self._stream(render_stamped(matches), ahead):
+                async for chunk in self._stream(render_stamped(matches, reuse=ahead), ahead):
                     yield chunk
             case cmd.Follow(spec=spec):
                 async for chunk in self._follow(spec, peer):
@@ -166,7 +169,7 @@ class LineHandler:
             case cmd.Error():
                 yield command.reply()
 
-    async def _query(self, spec: QuerySpec, ahead: bool) -> AsyncIterator[bytes]:
+    async def _query(self, spec: QuerySpec, ahead: bool) -> AsyncIterator[Chunk]:
         try:
             matches = await self.engine.search(spec)
         except QueryError as exc:
@@ -174,21 +177,18 @@ class LineHandler:
             return
         # The header goes out with the first lines, in one write: clients that
         # read the reply with a single recv() (the seed's test client) see both.
+        head = found_line(matches.count)
         if small(matches):  # rendered here: two worker hand-offs would cost more
-            yield found_line(matches.count) + b"".join(render(matches, spec))
+            yield b"".join(render(matches, spec, head))
             return
-        header: bytes | None = found_line(matches.count)
-        async for chunk in self._stream(render(matches, spec), ahead):
-            if header is not None:
-                chunk, header = header + chunk, None
+        async for chunk in self._stream(render(matches, spec, head, reuse=ahead), ahead):
             yield chunk
-        if header is not None:
-            yield header
 
-    async def _stream(self, chunks: Iterator[bytes], ahead: bool) -> AsyncIterator[bytes]:
-        """Pull rendered chunks on the pool (rendering may be per-line Python work);
-        with ``ahead``, one ahead: the next is rendered while the caller sends this
-        one. Without it a paused reply holds no chunk but the one being written."""
+    async def _stream(self, chunks: Iterator[Chunk], ahead: bool) -> AsyncIterator[Chunk]:
+        """Pull rendered chunks on the pool; with ``ahead``, one ahead: the next is
+        rendered while the caller sends this one (which it is done with before it
+        asks for another: the chunks may be views of two buffers used in turn).
+        Without it a paused reply holds no chunk but the one being written."""
         pool = self.engine.pool
         if not ahead:
             while (chunk := await pool.run(next, chunks, None)) is not None:

@@ -217,7 +217,9 @@ class QueryProtocol(asyncio.Protocol):
                         transport.abort()
                         return
                     continue
-                transport.write(chunk)
+                # A view of a reused buffer: the transport may keep what it
+                # cannot send at once, so it gets a copy.
+                transport.write(bytes(chunk) if isinstance(chunk, memoryview) else chunk)
                 await self._can_write.wait()
         except asyncio.CancelledError:
             raise
