@@ -5,10 +5,9 @@ live taps. Transport-free: the protocol adapter writes what this yields.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from array import array
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Protocol
 
 from ...pipeline.taps import LiveTaps
@@ -46,6 +45,15 @@ COMMANDS: dict[type, str] = {
     cmd.Info: "INFO",
     cmd.Help: "HELP",
 }
+
+
+class Sender(Protocol):
+    """Sends a large reply straight to the connection (see :mod:`.direct`)."""
+
+    async def pump(self, chunks: Iterator[Chunk], run: Callable[..., Awaitable[object]]) -> bool:
+        """Pull every chunk (on the pool, through ``run``) and send it; False if the
+        connection failed. Each chunk is sent before the next is pulled."""
+        ...
 
 
 class Peer(Protocol):
@@ -110,20 +118,18 @@ class LineHandler:
         engine.metrics.declare("line", COMMANDS.values())
 
     async def execute(
-        self, line: bytes, peer: Peer | None = None, ahead: bool = False
+        self, line: bytes, peer: Peer | None = None, sender: Sender | None = None
     ) -> AsyncIterator[Chunk]:
         """Yield the reply to one command line, in chunks of whole lines; count the
         command and its time (to the reply's end; FOLLOW: to its first line).
 
-        ``ahead``: the caller sends each chunk itself, as the socket takes it (no
-        transport buffer, no pause), so the next chunk is rendered meanwhile; it is
-        done with a chunk before it asks for the next (a memoryview chunk is a view
-        of a reused buffer: to keep it, copy it)."""
+        ``sender``: large replies (QUERY, TAIL) are handed to it whole, rendered
+        into reused buffers, and not yielded."""
         command = cmd.parse_command(line)
         name = COMMANDS.get(type(command))
         start = time.perf_counter()
         try:
-            async for chunk in self._execute(command, peer, ahead):
+            async for chunk in self._execute(command, peer, sender):
                 yield chunk
                 if name == "FOLLOW":
                     self.engine.metrics.observe("line", name, time.perf_counter() - start)
@@ -133,7 +139,7 @@ class LineHandler:
                 self.engine.metrics.observe("line", name, time.perf_counter() - start)
 
     async def _execute(
-        self, command: cmd.Command, peer: Peer | None, ahead: bool
+        self, command: cmd.Command, peer: Peer | None, sender: Sender | None
     ) -> AsyncIterator[Chunk]:
         match command:
             case cmd.Stats():
@@ -146,11 +152,12 @@ class LineHandler:
             case cmd.Info():
                 yield info_block(self.registry)
             case cmd.Query(spec=spec):
-                async for chunk in self._query(spec, ahead):
+                async for chunk in self._query(spec, sender):
                     yield chunk
             case cmd.Tail(count=count):
                 matches = await self.engine.tail(count)
-                async for chunk in self._stream(render_stamped(matches, reuse=ahead), ahead):
+                reuse = sender is not None
+                async for chunk in self._stream(render_stamped(matches, reuse=reuse), sender):
                     yield chunk
             case cmd.Follow(spec=spec):
                 async for chunk in self._follow(spec, peer):
@@ -169,7 +176,7 @@ class LineHandler:
             case cmd.Error():
                 yield command.reply()
 
-    async def _query(self, spec: QuerySpec, ahead: bool) -> AsyncIterator[Chunk]:
+    async def _query(self, spec: QuerySpec, sender: Sender | None) -> AsyncIterator[Chunk]:
         try:
             matches = await self.engine.search(spec)
         except QueryError as exc:
@@ -181,26 +188,20 @@ class LineHandler:
         if small(matches):  # rendered here: two worker hand-offs would cost more
             yield b"".join(render(matches, spec, head))
             return
-        async for chunk in self._stream(render(matches, spec, head, reuse=ahead), ahead):
+        chunks = render(matches, spec, head, reuse=sender is not None)
+        async for chunk in self._stream(chunks, sender):
             yield chunk
 
-    async def _stream(self, chunks: Iterator[Chunk], ahead: bool) -> AsyncIterator[Chunk]:
-        """Pull rendered chunks on the pool; with ``ahead``, one ahead: the next is
-        rendered while the caller sends this one (which it is done with before it
-        asks for another: the chunks may be views of two buffers used in turn).
-        Without it a paused reply holds no chunk but the one being written."""
+    async def _stream(self, chunks: Iterator[Chunk], sender: Sender | None) -> AsyncIterator[Chunk]:
+        """Render chunks on the pool: with a ``sender``, it sends them all (and
+        nothing is yielded); else each is yielded once rendered, so a paused reply
+        holds no chunk but the one being written."""
         pool = self.engine.pool
-        if not ahead:
-            while (chunk := await pool.run(next, chunks, None)) is not None:
-                yield chunk
+        if sender is not None:
+            await sender.pump(chunks, pool.run)
             return
-        pending = asyncio.ensure_future(pool.run(next, chunks, None))
-        try:
-            while (chunk := await pending) is not None:
-                pending = asyncio.ensure_future(pool.run(next, chunks, None))
-                yield chunk
-        finally:
-            pending.cancel()
+        while (chunk := await pool.run(next, chunks, None)) is not None:
+            yield chunk
 
     async def _follow(self, spec: QuerySpec, peer: Peer | None) -> AsyncIterator[bytes]:
         if peer is None:
