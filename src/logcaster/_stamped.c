@@ -206,6 +206,8 @@ copy_descending(stamp_ctx *x, const char *s, const char *e)
     return s;
 }
 
+#define PREFETCH_AHEAD 4 /* spans */
+
 /* The stamped lines of spans sp[0:2*pairs] from pair `i` (in reading order: from the
  * last pair when descending) and byte `at` of it (the next line's start, or its end
  * when descending; -1: the pair's first line), while they fit; `i` and `at` are moved
@@ -217,6 +219,18 @@ copy_spans(stamp_ctx *x, const long long *sp, Py_ssize_t pairs, Py_ssize_t *i, l
     for (; *i < pairs; (*i)++, *at = -1) {
         Py_ssize_t k = descending ? pairs - 1 - *i : *i;
         const char *s = x->src + sp[2 * k], *e = x->src + sp[2 * k + 1];
+        if (*i + PREFETCH_AHEAD < pairs) {
+            /* Matches scattered over a block were scanned a while ago and have left
+             * the cache: ask for a later span's first lines now, so its copy does not
+             * wait on memory. */
+            Py_ssize_t f = descending ? k - PREFETCH_AHEAD : k + PREFETCH_AHEAD;
+            const char *p = descending ? x->src + sp[2 * f + 1] - 192 : x->src + sp[2 * f];
+            if (p < x->src)
+                p = x->src;
+            __builtin_prefetch(p);
+            __builtin_prefetch(p + 64);
+            __builtin_prefetch(p + 128);
+        }
         if (descending) {
             const char *stop = copy_descending(x, s, *at == -1 ? e : x->src + *at);
             if (stop > s) {
