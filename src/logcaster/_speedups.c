@@ -353,11 +353,7 @@ count_lines(PyObject *self, PyObject *args)
     if (get_range(obj, &view, start, end) < 0)
         return NULL;
     Py_BEGIN_ALLOW_THREADS
-    const char *p = (const char *)view.buf + start, *e = (const char *)view.buf + end;
-    while (p < e && (p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
-        count++;
-        p++;
-    }
+    count = lc_count_newlines((const unsigned char *)view.buf + start, (size_t)(end - start));
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);
     return PyLong_FromSsize_t(count);

@@ -9,6 +9,9 @@
 /* Whether the CPU runs AVX2 (read once when the module loads; 0 off x86-64). */
 extern int lc_has_avx2;
 
+/* Newlines in p[0:n] (SIMD where the CPU has it; _stamped.c). */
+Py_ssize_t lc_count_newlines(const unsigned char *p, size_t n);
+
 /* First occurrence of needle[0:k] in s[0:n], or NULL (SIMD; see _speedups.c). */
 const char *lc_find_literal(const char *s, size_t n, const char *needle, size_t k);
 
