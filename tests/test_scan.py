@@ -235,8 +235,9 @@ def test_stamp_into_agree(r: tuple[bytes, int, int], data, descending: bool) -> 
     picks = sorted(set(data.draw(st.lists(st.sampled_from(cuts), max_size=6))))
     spans = array("q", picks[: len(picks) // 2 * 2])
     offs = array("q", sorted(set(data.draw(st.lists(st.sampled_from(cuts), min_size=1)))))
-    prefixes = b"".join(b"<%d>" % (i % 10) for i in range(len(offs)))
-    args = (offs, 0, len(offs), prefixes, 3, descending)
+    width = data.draw(st.sampled_from((0, 3)))  # 0: lines as stored
+    prefixes = b"".join(b"<%d>" % (i % 10) for i in range(len(offs)))[: width * len(offs)]
+    args = (offs, 0, len(offs), prefixes, width, descending)
     first = data.draw(st.integers(1, 256))
     whole = scan.py_gather_stamped(buf, spans, *args)
     runs = []

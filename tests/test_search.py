@@ -132,6 +132,10 @@ def test_stamped_lines_longer_than_a_render_buffer() -> None:
             chunks = [bytes(c) for c in render_stamped(found, descending, 64, b"", reuse)]
             assert b"".join(chunks) == want
             assert all(c.endswith(b"\n") for c in chunks)
+    for reuse in (False, True):
+        chunks = [bytes(c) for c in render_raw(found, b"H\n", 64, reuse)]
+        assert b"".join(chunks) == b"H\n" + b"".join(x + b"\n" for x in lines)
+        assert all(c.endswith(b"\n") for c in chunks)
 
 
 def test_stamp_format() -> None:

@@ -230,6 +230,21 @@ copy_descending(stamp_ctx *x, const char *s, const char *e)
     return s;
 }
 
+/* The lines of [s, e) oldest first with no prefix (width 0): as many whole lines as
+ * fit, in one copy; the start of the first line that did not fit (e when all did). */
+static const char *
+copy_unstamped(stamp_ctx *x, const char *s, const char *e)
+{
+    size_t room = (size_t)(x->dst_end - x->dst), n = (size_t)(e - s);
+    if (n > room) {
+        const char *nl = room ? memrchr(s, '\n', room) : NULL;
+        n = nl ? (size_t)(nl + 1 - s) : 0;
+    }
+    memcpy(x->dst, s, n);
+    x->dst += n;
+    return s + n;
+}
+
 #define PREFETCH_AHEAD 4 /* spans */
 
 /* The stamped lines of spans sp[0:2*pairs] from pair `i` (in reading order: from the
@@ -264,6 +279,14 @@ copy_spans(stamp_ctx *x, const long long *sp, Py_ssize_t pairs, Py_ssize_t *i, l
             continue;
         }
         const char *from = *at == -1 ? s : x->src + *at, *stop;
+        if (x->width == 0) {
+            stop = copy_unstamped(x, from, e);
+            if (stop < e) {
+                *at = stop - x->src;
+                return;
+            }
+            continue;
+        }
 #ifdef LC_STAMPED_AVX2
         if (lc_has_avx2)
             stop = copy_ascending_avx2(x, from, e);

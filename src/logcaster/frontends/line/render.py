@@ -7,7 +7,6 @@ aggregations: ``HITS`` buckets (``<UTC ISO time> <count>[ VALUE=n ...]``) and
 
 from __future__ import annotations
 
-import itertools
 import time
 from array import array
 from collections.abc import Generator, Iterable, Iterator
@@ -15,7 +14,7 @@ from collections.abc import Generator, Iterable, Iterator
 from ...query.aggregate import Histogram, Top
 from ...query.matches import Matches
 from ...query.spec import QuerySpec
-from ...scan import as_utf8, gather, gather_stamped, stamp_into
+from ...scan import as_utf8, gather_stamped, stamp_into
 from ...stats import Metric
 from ...storage.ring import BlockView
 
@@ -44,43 +43,6 @@ def info_block(metrics: Iterable[Metric]) -> bytes:
     return f"INFO: {len(body)} counters\n{''.join(body)}".encode()
 
 
-REPLY_CHUNK = 1 << 18
-
-
-def _batched(
-    pieces: Iterable[bytes | bytearray], size: int = REPLY_CHUNK, check: bool = True
-) -> Iterator[bytes]:
-    """Join pieces of whole lines into reply chunks of about ``size`` bytes, UTF-8 safe
-    (``check``: the pieces are not known to be valid UTF-8 yet).
-
-    Few large chunks keep the per-chunk cost (one worker hand-off each) off
-    replies that gather a little from many blocks."""
-    fix = as_utf8 if check else bytes
-    out: list[bytes | bytearray] = []
-    have = 0
-    for piece in pieces:
-        out.append(piece)
-        have += len(piece)
-        if have >= size:
-            yield fix(b"".join(out))
-            out, have = [], 0
-    if out:
-        yield fix(b"".join(out))
-
-
-def render_raw(matches: Matches, head: bytes = b"") -> Iterator[bytes]:
-    """``head``, then the matching lines as stored, oldest first, gathered in C a block
-    at a time."""
-    lines = (_checked(view, spans, gather(view.buf, spans)) for view, spans in matches.ranges)
-    return _batched(itertools.chain((head,), lines), check=False)
-
-
-def _checked(view: BlockView, spans: array[int], out: bytes) -> bytes:
-    """``out``, gathered from ``spans`` of ``view``, made valid UTF-8: as it is when the
-    block's bytes up to the last span are (checked once per block, in C)."""
-    return out if view.block.utf8_through(spans[-1]) else as_utf8(out)
-
-
 def stamp(ts_ns: int) -> bytes:
     return time.strftime("[%Y-%m-%d %H:%M:%S] ", time.localtime(ts_ns // 1_000_000_000)).encode()
 
@@ -101,7 +63,7 @@ class _Stamps:
 
 Chunk = bytes | bytearray | memoryview
 
-STAMPED_BUFFER = 1 << 20  # a stamped reply is rendered into buffers of this size
+RENDER_BUFFER = 1 << 20  # a reply is rendered into buffers of this size
 
 
 class _Out:
@@ -153,10 +115,18 @@ def _size(matches: Matches, width: int) -> int:
     return sum(spans[-1] - spans[0] for _, spans in matches.ranges) + matches.count * width
 
 
+def render_raw(
+    matches: Matches, head: bytes = b"", chunk: int = RENDER_BUFFER, reuse: bool = False
+) -> Iterator[Chunk]:
+    """``head``, then the matching lines as stored, oldest first (as
+    :func:`render_stamped`, without the prefixes)."""
+    return _render(matches, False, chunk, head, reuse, None)
+
+
 def render_stamped(
     matches: Matches,
     descending: bool = False,
-    chunk: int = STAMPED_BUFFER,
+    chunk: int = RENDER_BUFFER,
     head: bytes = b"",
     reuse: bool = False,
 ) -> Iterator[Chunk]:
@@ -167,18 +137,37 @@ def render_stamped(
     Lines are written in C straight into the output buffers, a block's spans at a
     time, from one prefix per receive-time chunk of the block, in either order;
     ``reuse``: see :class:`_Out`."""
-    stamps = _Stamps()
-    out = _Out(chunk, reuse, len(head) + _size(matches, len(stamp(0))))
+    return _render(matches, descending, chunk, head, reuse, _Stamps())
+
+
+NO_CHUNKS = array("q", (0,))  # the chunk offsets of an unstamped render (no prefix)
+
+
+def _render(
+    matches: Matches,
+    descending: bool,
+    chunk: int,
+    head: bytes,
+    reuse: bool,
+    stamps: _Stamps | None,
+) -> Iterator[Chunk]:
+    """The lines of ``matches``, each after its receive time's stamp (``stamps``), or
+    as stored (None)."""
+    width = 0 if stamps is None else len(stamp(0))
+    out = _Out(chunk, reuse, len(head) + _size(matches, width))
     yield from out.put(head)
     for view, spans in reversed(matches.ranges) if descending else matches.ranges:
         blk = view.block
-        lo, hi = view.chunk_lo, view.chunk_hi
-        prefixes = b"".join(stamps(ts) for ts in blk.chunk_ts[lo:hi])
-        width = len(prefixes) // (hi - lo)
-        # A copy of the offsets: the C code holds its buffer with the GIL
-        # released, and the ingest thread may be appending to the original.
-        offs = blk.chunk_off[lo:hi]
-        args = (offs, 0, hi - lo, prefixes, width, descending)
+        if stamps is None:
+            args = (NO_CHUNKS, 0, 1, b"", 0, descending)
+        else:
+            lo, hi = view.chunk_lo, view.chunk_hi
+            prefixes = b"".join(stamps(ts) for ts in blk.chunk_ts[lo:hi])
+            width = len(prefixes) // (hi - lo)
+            # A copy of the offsets: the C code holds its buffer with the GIL
+            # released, and the ingest thread may be appending to the original.
+            offs = blk.chunk_off[lo:hi]
+            args = (offs, 0, hi - lo, prefixes, width, descending)
         if not blk.utf8_through(spans[-1]):  # the prefixes are ASCII
             yield from out.put(as_utf8(gather_stamped(blk.buf, spans, *args)))
             continue
@@ -230,7 +219,7 @@ def render(
     """A QUERY reply: ``head``, then its lines, raw in the seed form, else stamped
     (``reuse``: see :class:`_Out`)."""
     if spec.raw and not spec.descending:
-        return render_raw(matches, head)
+        return render_raw(matches, head, reuse=reuse)
     return render_stamped(matches, spec.descending, head=head, reuse=reuse)
 
 
