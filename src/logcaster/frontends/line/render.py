@@ -63,7 +63,8 @@ class _Stamps:
 
 Chunk = bytes | bytearray | memoryview
 
-RENDER_BUFFER = 1 << 20  # a reply is rendered into buffers of this size
+RENDER_BUFFER = 1 << 20  # a reply sent directly is rendered into buffers of this size
+TRANSPORT_CHUNK = 1 << 18  # else into chunks of this size (what a paused reply holds)
 
 
 class _Out:
@@ -116,7 +117,7 @@ def _size(matches: Matches, width: int) -> int:
 
 
 def render_raw(
-    matches: Matches, head: bytes = b"", chunk: int = RENDER_BUFFER, reuse: bool = False
+    matches: Matches, head: bytes = b"", chunk: int | None = None, reuse: bool = False
 ) -> Iterator[Chunk]:
     """``head``, then the matching lines as stored, oldest first (as
     :func:`render_stamped`, without the prefixes)."""
@@ -126,13 +127,14 @@ def render_raw(
 def render_stamped(
     matches: Matches,
     descending: bool = False,
-    chunk: int = RENDER_BUFFER,
+    chunk: int | None = None,
     head: bytes = b"",
     reuse: bool = False,
 ) -> Iterator[Chunk]:
     """``head``, then ``[YYYY-MM-DD HH:MM:SS] <line>`` per match (server local time),
     in chunks of whole lines of at most ``chunk`` bytes (a longer line: a chunk of
-    its own).
+    its own; by default :data:`RENDER_BUFFER` with ``reuse``, else
+    :data:`TRANSPORT_CHUNK`).
 
     Lines are written in C straight into the output buffers, a block's spans at a
     time, from one prefix per receive-time chunk of the block, in either order;
@@ -146,7 +148,7 @@ NO_CHUNKS = array("q", (0,))  # the chunk offsets of an unstamped render (no pre
 def _render(
     matches: Matches,
     descending: bool,
-    chunk: int,
+    chunk: int | None,
     head: bytes,
     reuse: bool,
     stamps: _Stamps | None,
@@ -154,6 +156,8 @@ def _render(
     """The lines of ``matches``, each after its receive time's stamp (``stamps``), or
     as stored (None)."""
     width = 0 if stamps is None else len(stamp(0))
+    if chunk is None:
+        chunk = RENDER_BUFFER if reuse else TRANSPORT_CHUNK
     out = _Out(chunk, reuse, len(head) + _size(matches, width))
     yield from out.put(head)
     for view, spans in reversed(matches.ranges) if descending else matches.ranges:
