@@ -1,7 +1,8 @@
 """How the line port writes what the engine returns: status lines, ``INFO``,
 matching lines as stored (seed form) or ``[YYYY-MM-DD HH:MM:SS] <line>`` (server
-local time), in chunks of whole lines, with invalid UTF-8 shown as U+FFFD, and the
-aggregations: ``HITS`` buckets (``<UTC ISO time> <count>[ VALUE=n ...]``) and
+local time), in chunks of whole lines written by C straight into output buffers
+(reused when the reply is sent directly), with invalid UTF-8 shown as U+FFFD, and
+the aggregations: ``HITS`` buckets (``<UTC ISO time> <count>[ VALUE=n ...]``) and
 ``TOP`` values (``<value> <count>``).
 """
 
@@ -68,7 +69,7 @@ TRANSPORT_CHUNK = 1 << 18  # else into chunks of this size (what a paused reply 
 
 
 class _Out:
-    """The buffers a stamped reply is rendered into, none larger than ``size`` nor
+    """The buffers a reply is rendered into, none larger than ``size`` nor
     than what is still to come (at most ``total`` bytes in all): fresh ones, or
     (``reuse``) two in turn, for a consumer that is done with each chunk before it
     asks for the next but one (the direct writer). Fresh chunks are yielded as
@@ -182,7 +183,7 @@ def _render(
             out.pos, index, at = stamp_into(out.buf, start, blk.buf, spans, index, at, *args)
             if index < pairs:
                 if out.pos == start == 0:  # one line longer than a buffer
-                    index, at = yield from _long_line(out, view, spans, index, at, args)
+                    index, at = yield from _long_line(view, spans, index, at, args)
                 else:
                     yield out.take()
     if out.pos:
@@ -190,7 +191,6 @@ def _render(
 
 
 def _long_line(
-    out: _Out,
     view: BlockView,
     spans: array[int],
     index: int,
