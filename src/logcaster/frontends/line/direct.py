@@ -28,7 +28,8 @@ import socket
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 
-Chunk = bytes | bytearray | memoryview
+from .render import Chunk
+
 Runner = Callable[..., Awaitable[object]]  # runs a blocking call on a worker thread
 
 # The kernel's send buffer for a direct reply (it doubles the value, up to its limit).
@@ -82,8 +83,9 @@ class DirectWriter:
                 outcome = await asyncio.shield(job)
             except asyncio.CancelledError:
                 stop.set()
-                with contextlib.suppress(Exception):
-                    await job
+                while not job.done():  # however often cancelled, the job ends first
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await asyncio.wait({job})
                 raise
             if outcome is None:
                 self.failed = True
@@ -123,6 +125,8 @@ def _drain(
     (True), the connection fails or ``stop`` is set (None)."""
     while True:
         while rest:
+            if stop.is_set():
+                return None
             try:
                 sent = sock.send(rest)
             except (BlockingIOError, InterruptedError):
