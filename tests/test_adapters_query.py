@@ -336,7 +336,9 @@ def test_an_exception_before_the_reply_costs_one_error_line(
 def test_an_exception_on_a_worker_mid_reply_ends_it_with_one_error_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def half_rendered(matches: Matches, descending: bool = False) -> Iterator[bytes]:
+    def half_rendered(
+        matches: Matches, descending: bool = False, reuse: bool = False
+    ) -> Iterator[bytes]:
         yield b"a first chunk\n"
         raise ValueError("a bug in rendering")
 

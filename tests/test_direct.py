@@ -4,10 +4,12 @@ once-per-block UTF-8 check (``Block.utf8_through``) that lets them skip a second
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 import time
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from support import Server, parse_found, start_server
@@ -114,3 +116,50 @@ def test_no_descriptor_left_means_the_transport_path(monkeypatch: pytest.MonkeyP
         writer = DirectWriter(Transport())  # type: ignore[arg-type]
         assert not writer.usable
         writer.close()
+
+
+def test_a_cancelled_pump_lets_its_job_end_before_the_socket_is_closed() -> None:
+    """A reply cancelled while the socket is full (its client stopped reading): the
+    worker job ends before pump returns, the chunks are not pulled again, and what
+    the client got is a prefix of the reply."""
+    pulled: list[bytes] = []
+
+    def chunks() -> Iterator[bytes]:
+        for i in range(10_000):
+            chunk = b"%06d" % i + b"." * (64 << 10)
+            pulled.append(chunk)
+            yield chunk
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+
+        class Transport:
+            def get_extra_info(self, name: str) -> object:
+                return ours if name == "socket" else None
+
+        writer = DirectWriter(Transport())  # type: ignore[arg-type]
+
+        async def run(fn: Callable[..., object], *args: object) -> object:
+            return await loop.run_in_executor(None, fn, *args)
+
+        task = asyncio.ensure_future(writer.pump(chunks(), run))
+        while len(pulled) < 3:  # polled: a job is running or the socket is full
+            await asyncio.sleep(0.01)
+        assert not task.done()  # 640 MB cannot fit: nobody reads
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        writer.close()
+        count = len(pulled)
+        ours.close()
+        theirs.setblocking(False)
+        got = bytearray()
+        with contextlib.suppress(BlockingIOError):
+            while part := theirs.recv(1 << 20):
+                got += part
+        theirs.close()
+        assert len(pulled) == count < 10_000
+        assert got == b"".join(pulled)[: len(got)]
+
+    asyncio.run(main())

@@ -224,3 +224,34 @@ def test_as_utf8_replaces_only_invalid_bytes() -> None:
     good = "naïve ошибка\n".encode() * 1000
     assert scan.as_utf8(good) is good
     assert scan.as_utf8(good + b"\xff\n") == good + "\ufffd\n".encode()
+
+
+@given(r=ranges(line_aligned=True), data=st.data(), descending=st.booleans())
+def test_stamp_into_agree(r: tuple[bytes, int, int], data, descending: bool) -> None:
+    """Rendering into buffers of any size, each resumed where the last stopped, gives
+    gather_stamped's bytes, with the same stopping points native and fallback."""
+    buf, start, end = r
+    cuts = [start] + [i + 1 for i in range(start, end) if buf[i] == 0x0A]
+    picks = sorted(set(data.draw(st.lists(st.sampled_from(cuts), max_size=6))))
+    spans = array("q", picks[: len(picks) // 2 * 2])
+    offs = array("q", sorted(set(data.draw(st.lists(st.sampled_from(cuts), min_size=1)))))
+    width = data.draw(st.sampled_from((0, 3)))  # 0: lines as stored
+    prefixes = b"".join(b"<%d>" % (i % 10) for i in range(len(offs)))[: width * len(offs)]
+    args = (offs, 0, len(offs), prefixes, width, descending)
+    first = data.draw(st.integers(1, 256))
+    whole = scan.py_gather_stamped(buf, spans, *args)
+    runs = []
+    for stamp_into in (scan.py_stamp_into, native.stamp_into):
+        got, stops, size = bytearray(), [], first
+        index, at = 0, -1
+        while index < len(spans) // 2:
+            out = bytearray(size)
+            pos, index, at = stamp_into(out, 1, buf, spans, index, at, *args)
+            stops.append((pos, index, at))
+            got += out[1:pos]
+            if pos == 1:  # the next line is longer than the buffer: a larger one
+                size *= 2
+        assert bytes(got) == whole
+        assert at == -1
+        runs.append(stops)
+    assert runs[0] == runs[1]

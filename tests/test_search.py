@@ -115,6 +115,27 @@ def test_raw_and_stamped_rendering_across_chunks_and_blocks() -> None:
     chunks = list(render_stamped(found, chunk=50))
     assert len(chunks) > 1 and all(c.endswith(b"\n") for c in chunks)
     assert b"".join(chunks) == b"".join(expected_stamped)
+    # reused buffers: each chunk is read before the next but one is rendered
+    for descending in (False, True):
+        want = expected_stamped[::-1] if descending else expected_stamped
+        views = [bytes(c) for c in render_stamped(found, descending, 50, b"HEAD\n", True)]
+        assert len(views) > 1 and all(v.endswith(b"\n") for v in views)
+        assert b"".join(views) == b"HEAD\n" + b"".join(want)
+
+
+def test_stamped_lines_longer_than_a_render_buffer() -> None:
+    lines = [b"short", b"L" * 300, b"mid line", b"M" * 120]
+    found = search(ring_of(lines).snapshot(), QuerySpec())
+    for descending in (False, True):
+        want = b"".join(stamp_ref(T0) + x + b"\n" for x in lines[:: -1 if descending else 1])
+        for reuse in (False, True):
+            chunks = [bytes(c) for c in render_stamped(found, descending, 64, b"", reuse)]
+            assert b"".join(chunks) == want
+            assert all(c.endswith(b"\n") for c in chunks)
+    for reuse in (False, True):
+        chunks = [bytes(c) for c in render_raw(found, b"H\n", 64, reuse)]
+        assert b"".join(chunks) == b"H\n" + b"".join(x + b"\n" for x in lines)
+        assert all(c.endswith(b"\n") for c in chunks)
 
 
 def test_stamp_format() -> None:

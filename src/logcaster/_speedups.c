@@ -353,11 +353,7 @@ count_lines(PyObject *self, PyObject *args)
     if (get_range(obj, &view, start, end) < 0)
         return NULL;
     Py_BEGIN_ALLOW_THREADS
-    const char *p = (const char *)view.buf + start, *e = (const char *)view.buf + end;
-    while (p < e && (p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
-        count++;
-        p++;
-    }
+    count = lc_count_newlines((const unsigned char *)view.buf + start, (size_t)(end - start));
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);
     return PyLong_FromSsize_t(count);
@@ -393,6 +389,8 @@ static PyMethodDef methods[] = {
      "gather(buf, spans) -> bytes of buf[s:e] for each (s, e) pair of array('q') spans"},
     {"gather_stamped", lc_gather_stamped, METH_VARARGS,
      "gather_stamped(buf, spans, offs, lo, hi, prefixes, width, descending=False) -> lines, each after its chunk's prefix"},
+    {"stamp_into", lc_stamp_into, METH_VARARGS,
+     "stamp_into(out, pos, buf, spans, index, at, offs, lo, hi, prefixes, width, descending=False) -> (pos, index, at): the stamped lines that fit in out[pos:]"},
     {"filter_lines", lc_filter_lines, METH_VARARGS,
      "filter_lines(buf, start, end, all, any, levels, out) -> matching lines; spans appended to out"},
     {"line_level", lc_line_level, METH_VARARGS,

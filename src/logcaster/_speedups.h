@@ -9,6 +9,9 @@
 /* Whether the CPU runs AVX2 (read once when the module loads; 0 off x86-64). */
 extern int lc_has_avx2;
 
+/* Newlines in p[0:n] (SIMD where the CPU has it; _stamped.c). */
+Py_ssize_t lc_count_newlines(const unsigned char *p, size_t n);
+
 /* First occurrence of needle[0:k] in s[0:n], or NULL (SIMD; see _speedups.c). */
 const char *lc_find_literal(const char *s, size_t n, const char *needle, size_t k);
 
@@ -90,6 +93,7 @@ int lc_line_fields(const unsigned char *s, size_t n, lc_scratch sc[3], const uns
 PyObject *lc_native_columns(PyObject *self, PyObject *args); /* _native.c */
 PyObject *lc_filter_lines(PyObject *self, PyObject *args);
 PyObject *lc_gather_stamped(PyObject *self, PyObject *args); /* _stamped.c */
+PyObject *lc_stamp_into(PyObject *self, PyObject *args);
 PyObject *lc_line_level(PyObject *self, PyObject *args);
 PyObject *lc_split_frames(PyObject *self, PyObject *args); /* _frames.c */
 PyObject *lc_encode_records(PyObject *self, PyObject *args);

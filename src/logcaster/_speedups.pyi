@@ -19,6 +19,21 @@ def gather_stamped(
     descending: bool = False,
     /,
 ) -> bytes: ...
+def stamp_into(
+    out: bytearray,
+    pos: int,
+    buf: Buffer,
+    spans: array[int],
+    index: int,
+    at: int,
+    offs: array[int],
+    lo: int,
+    hi: int,
+    prefixes: bytes,
+    width: int,
+    descending: bool = False,
+    /,
+) -> tuple[int, int, int]: ...
 def filter_lines(
     buf: Buffer,
     start: int,

@@ -66,52 +66,112 @@ nl_mask(const unsigned char *p, size_t n)
 }
 
 #ifdef LC_STAMPED_AVX2
-__attribute__((target("avx2,popcnt"))) static Py_ssize_t
+/* Newlines in p[0:*done], *done the largest multiple of 32 <= n: byte counters
+ * (a compare gives -1 per newline) summed every 255 vectors. */
+__attribute__((target("avx2"))) static Py_ssize_t
 count_newlines_avx2(const unsigned char *p, size_t n, size_t *done)
 {
+    const __m256i nl = _mm256_set1_epi8('\n'), zero = _mm256_setzero_si256();
     Py_ssize_t lines = 0;
     size_t i = 0;
-    for (; i + 64 <= n; i += 64)
-        lines += (Py_ssize_t)_mm_popcnt_u64(nl_mask_avx2(p + i));
+    while (i + 32 <= n) {
+        __m256i acc = zero;
+        for (int k = 0; k < 255 && i + 32 <= n; k++, i += 32) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(p + i));
+            acc = _mm256_sub_epi8(acc, _mm256_cmpeq_epi8(v, nl));
+        }
+        __m256i sums = _mm256_sad_epu8(acc, zero);
+        lines += _mm256_extract_epi64(sums, 0) + _mm256_extract_epi64(sums, 1) +
+                 _mm256_extract_epi64(sums, 2) + _mm256_extract_epi64(sums, 3);
+    }
     *done = i;
     return lines;
 }
 #endif
 
-/* Lines of p[0:n]: newlines, plus one for an unterminated last line. */
-static Py_ssize_t
-count_span_lines(const unsigned char *p, size_t n)
+/* Newlines in p[0:n]: 64 bytes at a time where the CPU has AVX2, else a memchr per
+ * line. */
+Py_ssize_t
+lc_count_newlines(const unsigned char *p, size_t n)
 {
     Py_ssize_t lines = 0;
     size_t i = 0;
 #ifdef LC_STAMPED_AVX2
-    if (lc_has_avx2)
+    if (lc_has_avx2) {
         lines = count_newlines_avx2(p, n, &i);
+        for (; i < n; i++)
+            lines += p[i] == '\n';
+        return lines;
+    }
 #endif
-    for (; i < n; i++)
-        lines += p[i] == '\n';
-    if (n && p[n - 1] != '\n')
+    const unsigned char *e = p + n;
+    while (p < e && (p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
         lines++;
+        p++;
+    }
     return lines;
 }
 
-static inline void
-put_prefix(char **dst, const char *pre, Py_ssize_t width)
+/* Lines of p[0:n]: newlines, plus one for an unterminated last line. */
+static Py_ssize_t
+count_span_lines(const unsigned char *p, size_t n)
 {
-    if (width == 22) /* "[YYYY-MM-DD HH:MM:SS] ": a fixed-size copy, inlined */
-        memcpy(*dst, pre, 22);
-    else
-        memcpy(*dst, pre, (size_t)width);
-    *dst += width;
+    return lc_count_newlines(p, n) + (n && p[n - 1] != '\n');
 }
 
-/* Copy the lines of [s, e) oldest first, each after its chunk's prefix; `c` is the
- * chunk of the line at s or an earlier one, and is moved on as lines pass chunk starts.
- * Defined twice: with the AVX2 mask inlined, and with the portable one. */
+/* Where a stamped copy writes and what it reads: the output [dst, dst_end), the block
+ * [src, src_end) (its whole buffer: over-reads stay inside it), and the chunks: line at
+ * offset x is in the last chunk c in [lo, hi) with of[c] <= x, its prefix the
+ * (c - lo)-th `width` bytes of `pre`. */
+typedef struct {
+    char *dst, *dst_end;
+    const char *src, *src_end;
+    const long long *of;
+    Py_ssize_t lo, hi, c;
+    const char *pre;
+    Py_ssize_t width;
+} stamp_ctx;
+
+/* Copy n bytes; 16 bytes at a time past the end of both sides when each has that room
+ * (the overshoot is overwritten by what follows, or lies beyond what is used). */
+static inline void
+copy_line(stamp_ctx *x, const char *from, size_t n)
+{
+    char *d = x->dst;
+    if ((size_t)(x->dst_end - d) >= n + 32 && (size_t)(x->src_end - from) >= n + 32) {
+        for (size_t k = 0; k < n; k += 32) {
+            memcpy(d + k, from + k, 16);
+            memcpy(d + k + 16, from + k + 16, 16);
+        }
+    }
+    else
+        memcpy(d, from, n);
+    x->dst = d + n;
+}
+
+/* One stamped line [ls, le) with chunk x->c's prefix; 0 when it does not fit. */
+static inline int
+put_line(stamp_ctx *x, const char *ls, const char *le)
+{
+    size_t n = (size_t)(le - ls), w = (size_t)x->width;
+    if ((size_t)(x->dst_end - x->dst) < n + w)
+        return 0;
+    const char *p = x->pre + (x->c - x->lo) * x->width;
+    if (w == 22) /* "[YYYY-MM-DD HH:MM:SS] ": a fixed-size copy, inlined */
+        memcpy(x->dst, p, 22);
+    else
+        memcpy(x->dst, p, w);
+    x->dst += w;
+    copy_line(x, ls, n);
+    return 1;
+}
+
+/* Copy the lines of [s, e) oldest first (s a line start), each after its chunk's
+ * prefix, while they fit; the start of the first line that did not (e when all did).
+ * x->c is the chunk of the line at s or an earlier one, moved on as lines pass chunk
+ * starts. Defined twice: with the AVX2 mask inlined, and with the portable one. */
 #define COPY_ASCENDING(ATTR, NAME, MASK64)                                                  \
-    ATTR static char *NAME(char *dst, const char *src, const char *s, const char *e,        \
-                           const long long *of, Py_ssize_t *c, Py_ssize_t lo, Py_ssize_t hi, \
-                           const char *pre, Py_ssize_t width)                               \
+    ATTR static const char *NAME(stamp_ctx *x, const char *s, const char *e)                \
     {                                                                                       \
         const char *base = s, *line = s;                                                    \
         while (base < e) {                                                                  \
@@ -126,19 +186,18 @@ put_prefix(char **dst, const char *pre, Py_ssize_t width)
                 if (le == NULL)                                                             \
                     le = e; /* an unterminated last line */                                 \
                 m &= m - 1;                                                                 \
-                long long at = line - src;                                                  \
-                while (*c + 1 < hi && of[*c + 1] <= at)                                     \
-                    (*c)++;                                                                 \
-                put_prefix(&dst, pre + (*c - lo) * width, width);                           \
-                memcpy(dst, line, (size_t)(le - line));                                     \
-                dst += le - line;                                                           \
+                long long at = line - x->src;                                               \
+                while (x->c + 1 < x->hi && x->of[x->c + 1] <= at)                           \
+                    x->c++;                                                                 \
+                if (!put_line(x, line, le))                                                 \
+                    return line;                                                            \
                 line = le;                                                                  \
                 if (le == e)                                                                \
                     break;                                                                  \
             }                                                                               \
             base = end;                                                                     \
         }                                                                                   \
-        return dst;                                                                         \
+        return e;                                                                           \
     }
 
 static inline uint64_t
@@ -151,6 +210,132 @@ COPY_ASCENDING(, copy_ascending, nl_mask64)
 #ifdef LC_STAMPED_AVX2
 COPY_ASCENDING(__attribute__((target("avx2"))), copy_ascending_avx2, nl_mask_avx2)
 #endif
+
+/* The lines of [s, e) newest first (e a line end), while they fit; the end of the
+ * first line that did not (s when all did). x->c: the chunk of the line before e or a
+ * later one, moved back as lines pass chunk starts. */
+static const char *
+copy_descending(stamp_ctx *x, const char *s, const char *e)
+{
+    while (e > s) {
+        const char *nl = e - 1 > s ? memrchr(s, '\n', (size_t)(e - 1 - s)) : NULL;
+        const char *ls = nl ? nl + 1 : s;
+        long long at = ls - x->src;
+        while (x->c > x->lo && x->of[x->c] > at)
+            x->c--;
+        if (!put_line(x, ls, e))
+            return e;
+        e = ls;
+    }
+    return s;
+}
+
+/* The lines of [s, e) oldest first with no prefix (width 0): as many whole lines as
+ * fit, in one copy; the start of the first line that did not fit (e when all did). */
+static const char *
+copy_unstamped(stamp_ctx *x, const char *s, const char *e)
+{
+    size_t room = (size_t)(x->dst_end - x->dst), n = (size_t)(e - s);
+    if (n > room) {
+        const char *nl = room ? memrchr(s, '\n', room) : NULL;
+        n = nl ? (size_t)(nl + 1 - s) : 0;
+    }
+    memcpy(x->dst, s, n);
+    x->dst += n;
+    return s + n;
+}
+
+#define PREFETCH_AHEAD 4 /* spans */
+
+/* The stamped lines of spans sp[0:2*pairs] from pair `i` (in reading order: from the
+ * last pair when descending) and byte `at` of it (the next line's start, or its end
+ * when descending; -1: the pair's first line), while they fit; `i` and `at` are moved
+ * to where it stopped (i == pairs and at == -1: done). GIL released by the caller. */
+static void
+copy_spans(stamp_ctx *x, const long long *sp, Py_ssize_t pairs, Py_ssize_t *i, long long *at,
+           int descending)
+{
+    for (; *i < pairs; (*i)++, *at = -1) {
+        Py_ssize_t k = descending ? pairs - 1 - *i : *i;
+        const char *s = x->src + sp[2 * k], *e = x->src + sp[2 * k + 1];
+        if (*i + PREFETCH_AHEAD < pairs) {
+            /* Matches scattered over a block were scanned a while ago and have left
+             * the cache: ask for a later span's first lines now, so its copy does not
+             * wait on memory. */
+            Py_ssize_t f = descending ? k - PREFETCH_AHEAD : k + PREFETCH_AHEAD;
+            const char *p = descending ? x->src + sp[2 * f + 1] - 192 : x->src + sp[2 * f];
+            if (p < x->src)
+                p = x->src;
+            __builtin_prefetch(p);
+            __builtin_prefetch(p + 64);
+            __builtin_prefetch(p + 128);
+        }
+        if (descending) {
+            const char *stop = copy_descending(x, s, *at == -1 ? e : x->src + *at);
+            if (stop > s) {
+                *at = stop - x->src;
+                return;
+            }
+            continue;
+        }
+        const char *from = *at == -1 ? s : x->src + *at, *stop;
+        if (x->width == 0) {
+            stop = copy_unstamped(x, from, e);
+            if (stop < e) {
+                *at = stop - x->src;
+                return;
+            }
+            continue;
+        }
+#ifdef LC_STAMPED_AVX2
+        if (lc_has_avx2)
+            stop = copy_ascending_avx2(x, from, e);
+        else
+#endif
+            stop = copy_ascending(x, from, e);
+        if (stop < e) {
+            *at = stop - x->src;
+            return;
+        }
+    }
+}
+
+/* The chunk of the line at `at` (ascending) or of the line ending at `at` (descending),
+ * clamped to [lo, hi). */
+static Py_ssize_t
+chunk_of(const long long *of, Py_ssize_t lo, Py_ssize_t hi, long long at, int descending)
+{
+    Py_ssize_t a = lo, b = hi; /* the last c with of[c] <= key, found in [a, b) */
+    long long key = descending ? at - 1 : at;
+    while (b - a > 1) {
+        Py_ssize_t mid = a + (b - a) / 2;
+        if (of[mid] <= key)
+            a = mid;
+        else
+            b = mid;
+    }
+    return a;
+}
+
+/* The arguments both entry points share: spans within the buffer and ascending, the
+ * chunk range and prefixes consistent. 0, or -1 with ValueError set. */
+static int
+check_args(const Py_buffer *view, const long long *sp, Py_ssize_t pairs, Py_ssize_t noffs,
+           Py_ssize_t lo, Py_ssize_t hi, const Py_buffer *prefixes, Py_ssize_t width)
+{
+    if (lo < 0 || hi > noffs || lo >= hi || width < 0 || prefixes->len < (hi - lo) * width) {
+        PyErr_SetString(PyExc_ValueError, "bad chunk range or prefixes");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < pairs; i++) {
+        if (sp[2 * i] < 0 || sp[2 * i + 1] < sp[2 * i] || sp[2 * i + 1] > view->len ||
+            (i > 0 && sp[2 * i] < sp[2 * i - 1])) {
+            PyErr_SetString(PyExc_ValueError, "span outside the buffer");
+            return -1;
+        }
+    }
+    return 0;
+}
 
 /* gather_stamped(buf, spans, offs, lo, hi, prefixes, width, descending=False) -> bytes
  * Like gather, but every line is preceded by its chunk's prefix: line at
@@ -175,63 +360,30 @@ lc_gather_stamped(PyObject *self, PyObject *args)
     if (PyObject_GetBuffer(offs_obj, &offs, PyBUF_SIMPLE) < 0)
         goto out_spans;
     const long long *sp = (const long long *)spans.buf;
-    const long long *of = (const long long *)offs.buf;
     Py_ssize_t pairs = spans.len / (Py_ssize_t)(2 * sizeof(long long));
     Py_ssize_t noffs = offs.len / (Py_ssize_t)sizeof(long long);
-    const char *src = (const char *)view.buf;
-    if (lo < 0 || hi > noffs || lo >= hi || width < 0 || prefixes.len < (hi - lo) * width) {
-        PyErr_SetString(PyExc_ValueError, "bad chunk range or prefixes");
+    if (check_args(&view, sp, pairs, noffs, lo, hi, &prefixes, width) < 0)
         goto out_offs;
-    }
+    const char *src = (const char *)view.buf;
     Py_ssize_t total = 0, lines = 0;
-    for (Py_ssize_t i = 0; i < pairs; i++) {
-        if (sp[2 * i] < 0 || sp[2 * i + 1] < sp[2 * i] || sp[2 * i + 1] > view.len) {
-            PyErr_SetString(PyExc_ValueError, "span outside the buffer");
-            goto out_offs;
-        }
+    for (Py_ssize_t i = 0; i < pairs; i++)
         total += (Py_ssize_t)(sp[2 * i + 1] - sp[2 * i]);
-    }
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < pairs; i++)
         lines += count_span_lines((const unsigned char *)src + sp[2 * i],
                                   (size_t)(sp[2 * i + 1] - sp[2 * i]));
     Py_END_ALLOW_THREADS
     result = PyBytes_FromStringAndSize(NULL, total + lines * width);
-    if (result == NULL)
+    if (result == NULL || pairs == 0)
         goto out_offs;
-    char *dst = PyBytes_AS_STRING(result);
-    const char *pre = (const char *)prefixes.buf;
+    stamp_ctx x = {PyBytes_AS_STRING(result), PyBytes_AS_STRING(result) + PyBytes_GET_SIZE(result),
+                   src, src + view.len, (const long long *)offs.buf, lo, hi, 0,
+                   (const char *)prefixes.buf, width};
+    Py_ssize_t i = 0;
+    long long at = -1;
+    x.c = descending ? hi - 1 : lo;
     Py_BEGIN_ALLOW_THREADS
-    if (descending) {
-        Py_ssize_t c = hi - 1;
-        for (Py_ssize_t i = pairs - 1; i >= 0; i--) {
-            const char *s = src + sp[2 * i], *e = src + sp[2 * i + 1];
-            while (e > s) {
-                const char *nl = e - 1 > s ? memrchr(s, '\n', (size_t)(e - 1 - s)) : NULL;
-                const char *ls = nl ? nl + 1 : s;
-                long long at = ls - src;
-                while (c > lo && of[c] > at)
-                    c--;
-                put_prefix(&dst, pre + (c - lo) * width, width);
-                memcpy(dst, ls, (size_t)(e - ls));
-                dst += e - ls;
-                e = ls;
-            }
-        }
-    }
-    else {
-        Py_ssize_t c = lo;
-        for (Py_ssize_t i = 0; i < pairs; i++) {
-            const char *s = src + sp[2 * i], *e = src + sp[2 * i + 1];
-#ifdef LC_STAMPED_AVX2
-            if (lc_has_avx2) {
-                dst = copy_ascending_avx2(dst, src, s, e, of, &c, lo, hi, pre, width);
-                continue;
-            }
-#endif
-            dst = copy_ascending(dst, src, s, e, of, &c, lo, hi, pre, width);
-        }
-    }
+    copy_spans(&x, sp, pairs, &i, &at, descending);
     Py_END_ALLOW_THREADS
 out_offs:
     PyBuffer_Release(&offs);
@@ -239,6 +391,74 @@ out_spans:
     PyBuffer_Release(&spans);
 out_view:
     PyBuffer_Release(&view);
+out_prefixes:
+    PyBuffer_Release(&prefixes);
+    return result;
+}
+
+/* stamp_into(out, pos, buf, spans, index, at, offs, lo, hi, prefixes, width,
+ *            descending=False) -> (pos, index, at)
+ * gather_stamped's lines written into the writable buffer `out` from `pos`, whole
+ * lines only, as many as fit, with no pass to size them first: from span pair `index`
+ * (in reading order) and byte `at` of it (-1: the pair's first line; else the start
+ * of the next line, or its end when descending). Returns where it stopped: the end of
+ * what was written, and the pair and byte to go on from (index == number of pairs:
+ * done). A reply is rendered into reused buffers this way, a buffer at a time. */
+PyObject *
+lc_stamp_into(PyObject *self, PyObject *args)
+{
+    PyObject *out_obj, *obj, *spans_obj, *offs_obj;
+    Py_buffer out, view, spans, offs, prefixes;
+    Py_ssize_t pos, i, lo, hi, width;
+    long long at;
+    int descending = 0;
+    PyObject *result = NULL;
+    if (!PyArg_ParseTuple(args, "OnOOnLOnny*n|p", &out_obj, &pos, &obj, &spans_obj, &i, &at,
+                          &offs_obj, &lo, &hi, &prefixes, &width, &descending))
+        return NULL;
+    if (PyObject_GetBuffer(out_obj, &out, PyBUF_WRITABLE) < 0)
+        goto out_prefixes;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
+        goto out_out;
+    if (PyObject_GetBuffer(spans_obj, &spans, PyBUF_SIMPLE) < 0)
+        goto out_view;
+    if (PyObject_GetBuffer(offs_obj, &offs, PyBUF_SIMPLE) < 0)
+        goto out_spans;
+    const long long *sp = (const long long *)spans.buf;
+    Py_ssize_t pairs = spans.len / (Py_ssize_t)(2 * sizeof(long long));
+    Py_ssize_t noffs = offs.len / (Py_ssize_t)sizeof(long long);
+    if (check_args(&view, sp, pairs, noffs, lo, hi, &prefixes, width) < 0)
+        goto out_offs;
+    if (pos < 0 || pos > out.len || i < 0 || i > pairs) {
+        PyErr_SetString(PyExc_ValueError, "bad output position or span index");
+        goto out_offs;
+    }
+    if (i < pairs) {
+        Py_ssize_t k = descending ? pairs - 1 - i : i;
+        if (at != -1 && (at < sp[2 * k] || at > sp[2 * k + 1])) {
+            PyErr_SetString(PyExc_ValueError, "resume point outside its span");
+            goto out_offs;
+        }
+        long long first = at != -1 ? at : sp[2 * k + (descending ? 1 : 0)];
+        const char *src = (const char *)view.buf;
+        stamp_ctx x = {(char *)out.buf + pos, (char *)out.buf + out.len, src, src + view.len,
+                       (const long long *)offs.buf, lo, hi,
+                       chunk_of((const long long *)offs.buf, lo, hi, first, descending),
+                       (const char *)prefixes.buf, width};
+        Py_BEGIN_ALLOW_THREADS
+        copy_spans(&x, sp, pairs, &i, &at, descending);
+        Py_END_ALLOW_THREADS
+        pos = x.dst - (char *)out.buf;
+    }
+    result = Py_BuildValue("nnL", pos, i, at);
+out_offs:
+    PyBuffer_Release(&offs);
+out_spans:
+    PyBuffer_Release(&spans);
+out_view:
+    PyBuffer_Release(&view);
+out_out:
+    PyBuffer_Release(&out);
 out_prefixes:
     PyBuffer_Release(&prefixes);
     return result;

@@ -88,6 +88,48 @@ def py_gather_stamped(
     return b"".join(out)
 
 
+def py_stamp_into(
+    out: bytearray,
+    pos: int,
+    buf: Buffer,
+    spans: array[int],
+    index: int,
+    at: int,
+    offs: array[int],
+    lo: int,
+    hi: int,
+    prefixes: bytes,
+    width: int,
+    descending: bool = False,
+) -> tuple[int, int, int]:
+    """:func:`py_gather_stamped`'s lines written into ``out`` from ``pos``, whole lines
+    only, as many as fit: from span pair ``index`` (in reading order) and byte ``at``
+    of it (-1: the pair's first line; else the next line's start, or its end when
+    ``descending``). Returns ``(pos, index, at)`` where it stopped; done when
+    ``index`` is the number of pairs (``at`` then -1)."""
+    data = bytes(buf)
+    pairs = len(spans) // 2
+    while index < pairs:
+        k = pairs - 1 - index if descending else index
+        s, e = spans[2 * k], spans[2 * k + 1]
+        if at == -1:
+            at = e if descending else s
+        while s < at if descending else at < e:
+            if descending:
+                ls, le = data.rfind(b"\n", s, at - 1) + 1 or s, at
+            else:
+                ls, le = at, data.find(b"\n", at, e) + 1 or e
+            c = max(bisect_right(offs, ls, lo, hi) - 1, lo)
+            piece = prefixes[(c - lo) * width : (c - lo + 1) * width] + data[ls:le]
+            if pos + len(piece) > len(out):
+                return pos, index, at
+            out[pos : pos + len(piece)] = piece
+            pos += len(piece)
+            at = ls if descending else le
+        index, at = index + 1, -1
+    return pos, index, at
+
+
 def py_count_lines(buf: Buffer, start: int, end: int) -> int:
     return bytes(memoryview(buf)[start:end]).count(b"\n")
 
@@ -124,6 +166,7 @@ try:
     from ._speedups import gather as gather
     from ._speedups import gather_stamped as gather_stamped
     from ._speedups import prefault as prefault
+    from ._speedups import stamp_into as stamp_into
     from ._speedups import utf8_valid as utf8_valid
 except ImportError:  # pragma: no cover - depends on the install
     HAVE_NATIVE = False
@@ -133,4 +176,5 @@ except ImportError:  # pragma: no cover - depends on the install
     gather = py_gather
     gather_stamped = py_gather_stamped
     prefault = py_prefault
+    stamp_into = py_stamp_into
     utf8_valid = py_utf8_valid

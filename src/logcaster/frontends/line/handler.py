@@ -5,10 +5,9 @@ live taps. Transport-free: the protocol adapter writes what this yields.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from array import array
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Protocol
 
 from ...pipeline.taps import LiveTaps
@@ -21,6 +20,7 @@ from ...storage.ring import Ring
 from . import grammar as cmd
 from .help import HELP_TEXT
 from .render import (
+    Chunk,
     count_line,
     error_line,
     found_line,
@@ -45,6 +45,15 @@ COMMANDS: dict[type, str] = {
     cmd.Info: "INFO",
     cmd.Help: "HELP",
 }
+
+
+class Sender(Protocol):
+    """Sends a large reply straight to the connection (see :mod:`.direct`)."""
+
+    async def pump(self, chunks: Iterator[Chunk], run: Callable[..., Awaitable[object]]) -> bool:
+        """Pull every chunk (on the pool, through ``run``) and send it; False if the
+        connection failed. Each chunk is sent before the next is pulled."""
+        ...
 
 
 class Peer(Protocol):
@@ -109,18 +118,18 @@ class LineHandler:
         engine.metrics.declare("line", COMMANDS.values())
 
     async def execute(
-        self, line: bytes, peer: Peer | None = None, ahead: bool = False
-    ) -> AsyncIterator[bytes]:
+        self, line: bytes, peer: Peer | None = None, sender: Sender | None = None
+    ) -> AsyncIterator[Chunk]:
         """Yield the reply to one command line, in chunks of whole lines; count the
         command and its time (to the reply's end; FOLLOW: to its first line).
 
-        ``ahead``: the caller sends each chunk itself, as the socket takes it (no
-        transport buffer, no pause), so the next chunk is rendered meanwhile."""
+        ``sender``: large replies (QUERY, TAIL) are handed to it whole, rendered
+        into reused buffers, and not yielded."""
         command = cmd.parse_command(line)
         name = COMMANDS.get(type(command))
         start = time.perf_counter()
         try:
-            async for chunk in self._execute(command, peer, ahead):
+            async for chunk in self._execute(command, peer, sender):
                 yield chunk
                 if name == "FOLLOW":
                     self.engine.metrics.observe("line", name, time.perf_counter() - start)
@@ -130,8 +139,8 @@ class LineHandler:
                 self.engine.metrics.observe("line", name, time.perf_counter() - start)
 
     async def _execute(
-        self, command: cmd.Command, peer: Peer | None, ahead: bool
-    ) -> AsyncIterator[bytes]:
+        self, command: cmd.Command, peer: Peer | None, sender: Sender | None
+    ) -> AsyncIterator[Chunk]:
         match command:
             case cmd.Stats():
                 ring = self.ring
@@ -143,11 +152,12 @@ class LineHandler:
             case cmd.Info():
                 yield info_block(self.registry)
             case cmd.Query(spec=spec):
-                async for chunk in self._query(spec, ahead):
+                async for chunk in self._query(spec, sender):
                     yield chunk
             case cmd.Tail(count=count):
                 matches = await self.engine.tail(count)
-                async for chunk in self._stream(render_stamped(matches), ahead):
+                reuse = sender is not None
+                async for chunk in self._stream(render_stamped(matches, reuse=reuse), sender):
                     yield chunk
             case cmd.Follow(spec=spec):
                 async for chunk in self._follow(spec, peer):
@@ -166,7 +176,7 @@ class LineHandler:
             case cmd.Error():
                 yield command.reply()
 
-    async def _query(self, spec: QuerySpec, ahead: bool) -> AsyncIterator[bytes]:
+    async def _query(self, spec: QuerySpec, sender: Sender | None) -> AsyncIterator[Chunk]:
         try:
             matches = await self.engine.search(spec)
         except QueryError as exc:
@@ -174,33 +184,24 @@ class LineHandler:
             return
         # The header goes out with the first lines, in one write: clients that
         # read the reply with a single recv() (the seed's test client) see both.
+        head = found_line(matches.count)
         if small(matches):  # rendered here: two worker hand-offs would cost more
-            yield found_line(matches.count) + b"".join(render(matches, spec))
+            yield b"".join(render(matches, spec, head))
             return
-        header: bytes | None = found_line(matches.count)
-        async for chunk in self._stream(render(matches, spec), ahead):
-            if header is not None:
-                chunk, header = header + chunk, None
+        chunks = render(matches, spec, head, reuse=sender is not None)
+        async for chunk in self._stream(chunks, sender):
             yield chunk
-        if header is not None:
-            yield header
 
-    async def _stream(self, chunks: Iterator[bytes], ahead: bool) -> AsyncIterator[bytes]:
-        """Pull rendered chunks on the pool (rendering may be per-line Python work);
-        with ``ahead``, one ahead: the next is rendered while the caller sends this
-        one. Without it a paused reply holds no chunk but the one being written."""
+    async def _stream(self, chunks: Iterator[Chunk], sender: Sender | None) -> AsyncIterator[Chunk]:
+        """Render chunks on the pool: with a ``sender``, it sends them all (and
+        nothing is yielded); else each is yielded once rendered, so a paused reply
+        holds no chunk but the one being written."""
         pool = self.engine.pool
-        if not ahead:
-            while (chunk := await pool.run(next, chunks, None)) is not None:
-                yield chunk
+        if sender is not None:
+            await sender.pump(chunks, pool.run)
             return
-        pending = asyncio.ensure_future(pool.run(next, chunks, None))
-        try:
-            while (chunk := await pending) is not None:
-                pending = asyncio.ensure_future(pool.run(next, chunks, None))
-                yield chunk
-        finally:
-            pending.cancel()
+        while (chunk := await pool.run(next, chunks, None)) is not None:
+            yield chunk
 
     async def _follow(self, spec: QuerySpec, peer: Peer | None) -> AsyncIterator[bytes]:
         if peer is None:

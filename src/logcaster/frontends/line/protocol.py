@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import cast
 
-from ...direct import DIRECT_MIN, DirectWriter
+from ...direct import DirectWriter
 from ...stats import Metric
 from .handler import LineHandler
 from .reader import AUTH_REQUIRED, CommandLine, Outcome, Refuse, RequestReader
@@ -204,21 +204,17 @@ class QueryProtocol(asyncio.Protocol):
         transport = self.transport
         assert transport is not None
         direct = DirectWriter(transport)
+        sender = direct if direct.usable else None
         try:
-            async for chunk in self.handler.execute(line, self, direct.usable):
+            async for chunk in self.handler.execute(line, self, sender):
                 if transport.is_closing():
                     return
-                if (
-                    direct.usable
-                    and len(chunk) >= DIRECT_MIN
-                    and not transport.get_write_buffer_size()
-                ):
-                    if not await direct.send(chunk):
-                        transport.abort()
-                        return
-                    continue
-                transport.write(chunk)
+                # A view of a reused buffer: the transport may keep what it
+                # cannot send at once, so it gets a copy.
+                transport.write(bytes(chunk) if isinstance(chunk, memoryview) else chunk)
                 await self._can_write.wait()
+            if direct.failed:
+                transport.abort()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug must cost one reply, never the server
