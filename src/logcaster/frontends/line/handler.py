@@ -10,6 +10,7 @@ from array import array
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Protocol
 
+from ...direct import Chunk
 from ...pipeline.taps import LiveTaps
 from ...query.engine import Engine
 from ...query.errors import QueryError
@@ -20,7 +21,6 @@ from ...storage.ring import Ring
 from . import grammar as cmd
 from .help import HELP_TEXT
 from .render import (
-    Chunk,
     count_line,
     error_line,
     found_line,
