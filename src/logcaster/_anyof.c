@@ -58,6 +58,16 @@ lc_anyof_init(lc_anyof *a, const char *const *lits, const size_t *lens, int n, i
     a->n = n;
     a->icase = icase;
     a->maxk = 0;
+    /* Bytes all the literals share at their start tell none of them apart (level=error,
+     * level=warn): the two tested are chosen after them, where there are two. */
+    size_t shared = 0;
+    for (int ok = n > 1; ok; shared++)
+        for (int i = 0; i < n && ok; i++)
+            ok = shared < lens[i] &&
+                 (icase ? lower((unsigned char)lits[i][shared]) ==
+                              lower((unsigned char)lits[0][shared])
+                        : lits[i][shared] == lits[0][shared]);
+    shared = shared ? shared - 1 : 0;
     for (int i = 0; i < n; i++) {
         size_t k = lens[i];
         if (k == 0 || (icase && k > LC_ANY_OWN))
@@ -70,13 +80,14 @@ lc_anyof_init(lc_anyof *a, const char *const *lits, const size_t *lens, int n, i
             a->s[i] = (const unsigned char *)lits[i];
         }
         a->k[i] = k;
-        size_t x = 0, y = k - 1; /* the rarest byte, then the rarest other one */
-        for (size_t j = 0; j < k; j++)
+        size_t from = k - shared >= 2 ? shared : 0;
+        size_t x = from, y = k - 1; /* the rarest byte, then the rarest other one */
+        for (size_t j = from; j < k; j++)
             if (rank(a->s[i][j]) < rank(a->s[i][x]))
                 x = j;
         if (k > 1) { /* ties: the farthest from x (neighbours go together) */
-            y = x == 0 ? 1 : 0;
-            for (size_t j = 0; j < k; j++) {
+            y = x == from ? from + 1 : from;
+            for (size_t j = from; j < k; j++) {
                 int r = rank(a->s[i][j]), ry = rank(a->s[i][y]);
                 size_t dj = j > x ? j - x : x - j, dy = y > x ? y - x : x - y;
                 if (j != x && (r < ry || (r == ry && dj > dy)))
