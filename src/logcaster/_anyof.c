@@ -133,43 +133,56 @@ match_at(const lc_anyof *a, const unsigned char *q, const unsigned char *e)
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx2"))) static const unsigned char *
-find_avx2(const lc_anyof *a, const unsigned char *p, size_t n, size_t *done)
+/* The AVX2 loop for N literals (N a constant where the caller is specialised, so
+ * the broadcast bytes stay in registers); positions where a literal's two bytes
+ * match are then compared in full, in order. */
+__attribute__((target("avx2"), always_inline)) static inline const unsigned char *
+find_avx2_n(const lc_anyof *a, const unsigned char *p, size_t n, size_t *done, const int N)
 {
     __m256i f[LC_ANY_MAX], l[LC_ANY_MAX], fm[LC_ANY_MAX], lm[LC_ANY_MAX];
-    for (int t = 0; t < a->n; t++) {
+    for (int t = 0; t < N; t++) {
         f[t] = _mm256_set1_epi8((char)a->first[t]);
         l[t] = _mm256_set1_epi8((char)a->last[t]);
         fm[t] = _mm256_set1_epi8((char)a->fmask[t]);
         lm[t] = _mm256_set1_epi8((char)a->lmask[t]);
     }
     size_t i = 0;
-    __m256i hits[LC_ANY_MAX];
     for (; i + a->maxk - 1 + 32 <= n; i += 32) {
         __m256i acc = _mm256_setzero_si256();
-        for (int t = 0; t < a->n; t++) {
+        for (int t = 0; t < N; t++) {
             __m256i b1 = _mm256_loadu_si256((const __m256i *)(p + i + a->at1[t]));
             __m256i b2 = _mm256_loadu_si256((const __m256i *)(p + i + a->at2[t]));
-            hits[t] = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_or_si256(b1, fm[t]), f[t]),
-                                       _mm256_cmpeq_epi8(_mm256_or_si256(b2, lm[t]), l[t]));
-            acc = _mm256_or_si256(acc, hits[t]);
+            acc = _mm256_or_si256(
+                acc, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_or_si256(b1, fm[t]), f[t]),
+                                      _mm256_cmpeq_epi8(_mm256_or_si256(b2, lm[t]), l[t])));
         }
         unsigned m = (unsigned)_mm256_movemask_epi8(acc);
-        if (!m)
-            continue;
-        unsigned ms[LC_ANY_MAX];
-        for (int t = 0; t < a->n; t++)
-            ms[t] = (unsigned)_mm256_movemask_epi8(hits[t]);
         while (m) {
             unsigned bit = (unsigned)__builtin_ctz(m);
-            for (int t = 0; t < a->n; t++)
-                if ((ms[t] >> bit & 1) && one_at(a, t, p + i + bit, p + n))
-                    return p + i + bit;
+            if (match_at(a, p + i + bit, p + n))
+                return p + i + bit;
             m &= m - 1;
         }
     }
     *done = i;
     return NULL;
+}
+
+__attribute__((target("avx2"))) static const unsigned char *
+find_avx2(const lc_anyof *a, const unsigned char *p, size_t n, size_t *done)
+{
+    switch (a->n) {
+    case 1:
+        return find_avx2_n(a, p, n, done, 1);
+    case 2:
+        return find_avx2_n(a, p, n, done, 2);
+    case 3:
+        return find_avx2_n(a, p, n, done, 3);
+    case 4:
+        return find_avx2_n(a, p, n, done, 4);
+    default:
+        return find_avx2_n(a, p, n, done, a->n);
+    }
 }
 #endif
 

@@ -145,13 +145,13 @@ chunk_hits(const lc_levelscan *L, const unsigned char *p, size_t i, unsigned m,
 __attribute__((target("avx2"))) static const unsigned char *
 next_avx2(const lc_levelscan *L, const unsigned char *p, const unsigned char *e)
 {
-    /* The literals by the bytes they test: lowered at offsets 0, 1, 3 (the words of
-     * four letters or more, the "level" key) or 0, 1, 2 (three letters); "\n<" and
-     * the backslash raw. */
+    /* The words by the bytes they test, lowered: at offsets 0, 1, 3 (four letters or
+     * more) or 0, 1, 2 (three letters). The "level" key, "\n<" and the backslash
+     * are tested apart. */
     __m256i c4[LC_LV_MAX][3], c3[LC_LV_MAX][3];
     int n4 = 0, n3 = 0;
     for (int t = 0; t < L->n; t++) {
-        if (t == L->pri || t == L->n - 1)
+        if (t == L->pri || t == L->key || t == L->n - 1)
             continue;
         __m256i *c = L->off[t][2] == 3 ? c4[n4++] : c3[n3++];
         for (int j = 0; j < 3; j++)
@@ -159,23 +159,30 @@ next_avx2(const lc_levelscan *L, const unsigned char *p, const unsigned char *e)
     }
     const __m256i bit5 = _mm256_set1_epi8(0x20), nl = _mm256_set1_epi8('\n');
     const __m256i lt = _mm256_set1_epi8('<'), bs = _mm256_set1_epi8('\\');
+    const __m256i qu = _mm256_set1_epi8('"'), kl = _mm256_set1_epi8('l');
+    const __m256i kv = _mm256_set1_epi8('v');
     size_t n = (size_t)(e - p), i = 0;
-    for (; i + 3 + 32 <= n; i += 32) {
+    for (; i + 8 + 32 <= n; i += 32) {
         __m256i v0 = _mm256_loadu_si256((const __m256i *)(p + i));
         __m256i v1 = _mm256_loadu_si256((const __m256i *)(p + i + 1));
         __m256i l0 = _mm256_or_si256(v0, bit5), l1 = _mm256_or_si256(v1, bit5);
-        __m256i acc = _mm256_or_si256(
-            _mm256_and_si256(_mm256_cmpeq_epi8(v0, nl), _mm256_cmpeq_epi8(v1, lt)),
-            _mm256_cmpeq_epi8(v0, bs));
-        if (n4) {
-            __m256i l3 = _mm256_or_si256(
-                _mm256_loadu_si256((const __m256i *)(p + i + 3)), bit5);
-            for (int t = 0; t < n4; t++)
-                acc = _mm256_or_si256(
-                    acc, _mm256_and_si256(_mm256_and_si256(_mm256_cmpeq_epi8(l0, c4[t][0]),
-                                                           _mm256_cmpeq_epi8(l1, c4[t][1])),
-                                          _mm256_cmpeq_epi8(l3, c4[t][2])));
-        }
+        __m256i l3 = _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(p + i + 3)), bit5);
+        __m256i v8 = _mm256_loadu_si256((const __m256i *)(p + i + 8));
+        /* "level" (its letters in any case), unless a '"' follows its ':' (a string
+         * value: no number; with a space instead of the ':', no ':' at all) */
+        __m256i acc = _mm256_andnot_si256(
+            _mm256_cmpeq_epi8(v8, qu),
+            _mm256_and_si256(_mm256_and_si256(_mm256_cmpeq_epi8(v0, qu), _mm256_cmpeq_epi8(l1, kl)),
+                             _mm256_cmpeq_epi8(l3, kv)));
+        acc = _mm256_or_si256(
+            acc, _mm256_or_si256(
+                     _mm256_and_si256(_mm256_cmpeq_epi8(v0, nl), _mm256_cmpeq_epi8(v1, lt)),
+                     _mm256_cmpeq_epi8(v0, bs)));
+        for (int t = 0; t < n4; t++)
+            acc = _mm256_or_si256(
+                acc, _mm256_and_si256(_mm256_and_si256(_mm256_cmpeq_epi8(l0, c4[t][0]),
+                                                       _mm256_cmpeq_epi8(l1, c4[t][1])),
+                                      _mm256_cmpeq_epi8(l3, c4[t][2])));
         if (n3) {
             __m256i l2 = _mm256_or_si256(
                 _mm256_loadu_si256((const __m256i *)(p + i + 2)), bit5);
