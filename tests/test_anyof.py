@@ -32,12 +32,15 @@ PIECES = [
     b"x" * 20,
     b" ",
     b"=",
+    b"session=x",
+    b"session=GE",
     b"\xff",
     b"\xd0\xbe",
     b"OOMKilled",
     b"\n",
 ]
 LITERALS = [b"GET", b"POST", b"payment", b"session", b"s", b"sn", b"xx", b"\xff", b"OOM", b"e=g"]
+LITERALS += [b"sessio", b"session=x", b"session=GET", b"paym"]  # shared starts
 
 
 @settings(max_examples=400, deadline=None)
@@ -149,7 +152,7 @@ def test_level_lines_switch_to_reading_every_line_when_most_are_candidates() -> 
     assert got == want
 
 
-ALTERNATIONS = ["timeout|refused", "GET", "x=|GET|e=g", "POST|s", "a b|\xff|c"]
+ALTERNATIONS = ["timeout|refused", "GET", "x=|GET|e=g", "POST|s", "a b|\xff|c", "session=x|session"]
 
 
 @settings(max_examples=300, deadline=None)

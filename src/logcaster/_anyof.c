@@ -134,10 +134,11 @@ match_at(const lc_anyof *a, const unsigned char *q, const unsigned char *e)
 
 #if defined(__x86_64__) && defined(__GNUC__)
 /* The AVX2 loop for N literals (N a constant where the caller is specialised, so
- * the broadcast bytes stay in registers); positions where a literal's two bytes
- * match are then compared in full, in order. */
+ * the broadcast bytes stay in registers; icase: letters are compared lowered);
+ * positions where a literal's two bytes match are then compared in full, in order. */
 __attribute__((target("avx2"), always_inline)) static inline const unsigned char *
-find_avx2_n(const lc_anyof *a, const unsigned char *p, size_t n, size_t *done, const int N)
+find_avx2_n(const lc_anyof *a, const unsigned char *p, size_t n, size_t *done, const int N,
+            const int icase)
 {
     __m256i f[LC_ANY_MAX], l[LC_ANY_MAX], fm[LC_ANY_MAX], lm[LC_ANY_MAX];
     for (int t = 0; t < N; t++) {
@@ -152,9 +153,12 @@ find_avx2_n(const lc_anyof *a, const unsigned char *p, size_t n, size_t *done, c
         for (int t = 0; t < N; t++) {
             __m256i b1 = _mm256_loadu_si256((const __m256i *)(p + i + a->at1[t]));
             __m256i b2 = _mm256_loadu_si256((const __m256i *)(p + i + a->at2[t]));
-            acc = _mm256_or_si256(
-                acc, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_or_si256(b1, fm[t]), f[t]),
-                                      _mm256_cmpeq_epi8(_mm256_or_si256(b2, lm[t]), l[t])));
+            if (icase) {
+                b1 = _mm256_or_si256(b1, fm[t]);
+                b2 = _mm256_or_si256(b2, lm[t]);
+            }
+            acc = _mm256_or_si256(acc, _mm256_and_si256(_mm256_cmpeq_epi8(b1, f[t]),
+                                                        _mm256_cmpeq_epi8(b2, l[t])));
         }
         unsigned m = (unsigned)_mm256_movemask_epi8(acc);
         while (m) {
@@ -171,17 +175,19 @@ find_avx2_n(const lc_anyof *a, const unsigned char *p, size_t n, size_t *done, c
 __attribute__((target("avx2"))) static const unsigned char *
 find_avx2(const lc_anyof *a, const unsigned char *p, size_t n, size_t *done)
 {
+    if (a->icase)
+        return find_avx2_n(a, p, n, done, a->n, 1);
     switch (a->n) {
     case 1:
-        return find_avx2_n(a, p, n, done, 1);
+        return find_avx2_n(a, p, n, done, 1, 0);
     case 2:
-        return find_avx2_n(a, p, n, done, 2);
+        return find_avx2_n(a, p, n, done, 2, 0);
     case 3:
-        return find_avx2_n(a, p, n, done, 3);
+        return find_avx2_n(a, p, n, done, 3, 0);
     case 4:
-        return find_avx2_n(a, p, n, done, 4);
+        return find_avx2_n(a, p, n, done, 4, 0);
     default:
-        return find_avx2_n(a, p, n, done, a->n);
+        return find_avx2_n(a, p, n, done, a->n, 0);
     }
 }
 #endif
