@@ -5,13 +5,15 @@
  * (a token is a word), starts with '<' (a syslog PRI) or holds a JSON "level" key
  * followed by a number (or holds a backslash: an escaped JSON text is parsed in
  * full). lc_levelscan_next() skips every other line: 32 positions at a time are
- * tested against three bytes of each of these literals (the level words of
- * lc_level_words, "\"level\"" and "\n<"), and only the surviving positions are
- * compared in full. A "level" key followed by no number is passed over without
- * stopping: the line is read only if a word of the set follows. The caller reads
- * each line returned with the exact level test; the skipped lines have another
- * level, so the result is the same as reading every line (without AVX2 every
- * line is returned). Reference: fieldscan.py_select_levels.
+ * tested against three bytes of each level word of lc_level_words, "\"level\"",
+ * "\n<" and the backslash, and only the surviving positions are compared in full.
+ * The frequent hits are settled without reading the line: a PRI of another level
+ * is passed over (its line's level is the PRI's), and so is a "level" key followed
+ * by no number (a '"' eight bytes on is left out by the SIMD test itself: the
+ * usual "level":"info"); such a line is read only if a word of the set is in it.
+ * The caller reads each line returned with the exact level test; the lines
+ * skipped have another level, so the result is the same as reading every line
+ * (without AVX2 every line is returned). Reference: fieldscan.py_select_levels.
  */
 #define _GNU_SOURCE
 #include "_speedups.h"
@@ -48,28 +50,19 @@ lc_levelscan_init(lc_levelscan *L, unsigned long mask)
     L->pri = a->n - 1;
     L->s[a->n] = (const unsigned char *)"\\"; /* an escaped JSON text is read in full */
     L->k[a->n] = 1;
-    int n = a->n + 1;
-    for (int t = 0; t < n; t++) {
+    for (int t = 0; t < L->key; t++) { /* the words (lower case): bytes 0, 1, and 3 or 2 */
         size_t k = L->k[t];
-        unsigned char off[3] = {0, k > 1 ? 1 : 0, k > 3 ? 3 : (unsigned char)(k - 1)};
-        int letters = 0, fixed = 0; /* letters, bytes that OR 0x20 leaves alone */
-        for (int j = 0; j < 3; j++) {
-            unsigned char c = L->s[t][off[j]];
-            L->off[t][j] = off[j];
-            L->c[t][j] = c;
-            letters += letter(c);
-            fixed += (c | 0x20) == c;
-        }
-        /* Compared lowered (byte | 0x20) when that keeps every byte that can match,
-         * raw when the literal has no letter; else the scan cannot test it. */
-        if (fixed == 3)
-            L->lowered[t] = 1;
-        else if (letters == 0)
-            L->lowered[t] = 0;
-        else
+        if (k < 3)
             return -1;
+        unsigned char off[3] = {0, 1, k > 3 ? 3 : 2};
+        for (int j = 0; j < 3; j++) {
+            L->off[t][j] = off[j];
+            L->c[t][j] = L->s[t][off[j]];
+            if (!letter(L->c[t][j]))
+                return -1; /* compared lowered (byte | 0x20): letters only */
+        }
     }
-    L->n = n;
+    L->n = a->n + 1;
     return 0;
 }
 
@@ -150,9 +143,7 @@ next_avx2(const lc_levelscan *L, const unsigned char *p, const unsigned char *e)
      * are tested apart. */
     __m256i c4[LC_LV_MAX][3], c3[LC_LV_MAX][3];
     int n4 = 0, n3 = 0;
-    for (int t = 0; t < L->n; t++) {
-        if (t == L->pri || t == L->key || t == L->n - 1)
-            continue;
+    for (int t = 0; t < L->key; t++) {
         __m256i *c = L->off[t][2] == 3 ? c4[n4++] : c3[n3++];
         for (int j = 0; j < 3; j++)
             c[j] = _mm256_set1_epi8((char)L->c[t][j]);

@@ -86,7 +86,7 @@ typedef struct {
     int n, key, pri; /* literals (0: every line is read); the "level" key's, the PRI's */
     const unsigned char *s[LC_LV_MAX]; /* the words, "\"level\"", "\n<" and "\\" */
     size_t k[LC_LV_MAX];
-    unsigned char c[LC_LV_MAX][3], off[LC_LV_MAX][3], lowered[LC_LV_MAX];
+    unsigned char c[LC_LV_MAX][3], off[LC_LV_MAX][3]; /* the words' SIMD bytes */
 } lc_levelscan;
 
 /* 0, or -1 when every line must be read (no AVX2, lines without a level wanted). The
