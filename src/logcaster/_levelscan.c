@@ -152,13 +152,25 @@ next_avx2(const lc_levelscan *L, const unsigned char *p, const unsigned char *e)
     const __m256i lt = _mm256_set1_epi8('<'), bs = _mm256_set1_epi8('\\');
     const __m256i qu = _mm256_set1_epi8('"'), kl = _mm256_set1_epi8('l');
     const __m256i kv = _mm256_set1_epi8('v');
-    size_t n = (size_t)(e - p), i = 0;
-    for (; i + 8 + 32 <= n; i += 32) {
-        __m256i v0 = _mm256_loadu_si256((const __m256i *)(p + i));
-        __m256i v1 = _mm256_loadu_si256((const __m256i *)(p + i + 1));
+    /* The last bytes (a line's 40 or fewer, or all of a short line) are tested from
+     * a zero-padded copy: no literal starts with a zero byte, and a hit is compared
+     * in full against the text itself, within e. */
+    unsigned char tail[32 + 8 + 8] = {0};
+    size_t n = (size_t)(e - p);
+    for (size_t i = 0; i < n; i += 32) {
+        const unsigned char *q = p + i;
+        unsigned keep = ~0u;
+        if (i + 8 + 32 > n) {
+            memset(tail, 0, sizeof tail);
+            memcpy(tail, q, n - i);
+            q = tail;
+            keep = n - i >= 32 ? ~0u : (1u << (n - i)) - 1;
+        }
+        __m256i v0 = _mm256_loadu_si256((const __m256i *)q);
+        __m256i v1 = _mm256_loadu_si256((const __m256i *)(q + 1));
         __m256i l0 = _mm256_or_si256(v0, bit5), l1 = _mm256_or_si256(v1, bit5);
-        __m256i l3 = _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(p + i + 3)), bit5);
-        __m256i v8 = _mm256_loadu_si256((const __m256i *)(p + i + 8));
+        __m256i l3 = _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(q + 3)), bit5);
+        __m256i v8 = _mm256_loadu_si256((const __m256i *)(q + 8));
         /* "level" (its letters in any case), unless a '"' follows its ':' (a string
          * value: no number; with a space instead of the ':', no ':' at all) */
         __m256i acc = _mm256_andnot_si256(
@@ -175,25 +187,19 @@ next_avx2(const lc_levelscan *L, const unsigned char *p, const unsigned char *e)
                                                        _mm256_cmpeq_epi8(l1, c4[t][1])),
                                       _mm256_cmpeq_epi8(l3, c4[t][2])));
         if (n3) {
-            __m256i l2 = _mm256_or_si256(
-                _mm256_loadu_si256((const __m256i *)(p + i + 2)), bit5);
+            __m256i l2 = _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(q + 2)), bit5);
             for (int t = 0; t < n3; t++)
                 acc = _mm256_or_si256(
                     acc, _mm256_and_si256(_mm256_and_si256(_mm256_cmpeq_epi8(l0, c3[t][0]),
                                                            _mm256_cmpeq_epi8(l1, c3[t][1])),
                                           _mm256_cmpeq_epi8(l2, c3[t][2])));
         }
-        unsigned m = (unsigned)_mm256_movemask_epi8(acc);
+        unsigned m = (unsigned)_mm256_movemask_epi8(acc) & keep;
         if (m) {
             const unsigned char *ls = chunk_hits(L, p, i, m, e);
             if (ls != NULL)
                 return ls;
         }
-    }
-    for (; i < n; i += 32) { /* the last bytes: each position tested in full */
-        const unsigned char *ls = chunk_hits(L, p, i, n - i >= 32 ? ~0u : (1u << (n - i)) - 1, e);
-        if (ls != NULL)
-            return ls;
     }
     return NULL;
 }
