@@ -36,9 +36,6 @@ static const struct {
 #define NWORDS (sizeof(WORDS) / sizeof(WORDS[0]))
 #define MAX_WORD 13
 
-/* syslog severity (PRI & 7) -> level code */
-static const int SEVERITY[8] = {L_EMERG, L_ALERT,  L_CRITICAL, L_ERROR,
-                                L_WARN,  L_NOTICE, L_INFO,     L_DEBUG};
 
 static inline int
 is_word(unsigned char c)
@@ -128,22 +125,6 @@ next_start(const unsigned char *s, size_t p, size_t n)
     while (p < n && !STARTS[s[p]])
         p++;
     return p;
-}
-
-/* A syslog PRI at the line's start: <0>..<191>, no leading zeros. */
-int
-lc_pri_code(const unsigned char *s, size_t n)
-{
-    if (n >= 3 && s[0] == '<' && s[1] >= '0' && s[1] <= '9') {
-        size_t i = 1;
-        int value = 0;
-        while (i < n && i <= 4 && s[i] >= '0' && s[i] <= '9')
-            value = value * 10 + (s[i++] - '0');
-        size_t digits = i - 1;
-        if (i < n && s[i] == '>' && digits <= 3 && value <= 191 && !(digits > 1 && s[1] == '0'))
-            return SEVERITY[value & 7];
-    }
-    return L_NONE;
 }
 
 static int

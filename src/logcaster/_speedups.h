@@ -68,9 +68,25 @@ const unsigned char *lc_anyof_find(const lc_anyof *a, const unsigned char *p, si
 /* The level code of the line s[0:n] (no newline), as levels.level_of (_filters.c). */
 int lc_level_code(const unsigned char *s, size_t n);
 
-/* The level code of a syslog PRI at the start of s[0:n], as level_code reads it; 0 for
- * none (a line's own bytes past its end may follow: a newline ends the PRI too). */
-int lc_pri_code(const unsigned char *s, size_t n);
+/* The level code of a syslog PRI at the start of s[0:n] (<0>..<191>, no leading zeros:
+ * the level of severity PRI & 7), as level_code reads it; 0 for none. Bytes past the
+ * line's end may follow: a newline ends the PRI too. */
+static inline int
+lc_pri_code(const unsigned char *s, size_t n)
+{
+    /* syslog severity (PRI & 7) -> level code (logcaster.query.levels.LEVEL_CODES) */
+    static const int severity[8] = {10, 9, 7, 6, 5, 4, 3, 2};
+    if (n >= 3 && s[0] == '<' && s[1] >= '0' && s[1] <= '9') {
+        size_t i = 1;
+        int value = 0;
+        while (i < n && i <= 4 && s[i] >= '0' && s[i] <= '9')
+            value = value * 10 + (s[i++] - '0');
+        size_t digits = i - 1;
+        if (i < n && s[i] == '>' && digits <= 3 && value <= 191 && !(digits > 1 && s[1] == '0'))
+            return severity[value & 7];
+    }
+    return 0;
+}
 
 /* The literals, ASCII case-insensitive, of which a line whose level code has its bit set
  * in `mask` holds one: a level word of a wanted level, a JSON "level" key, or a
