@@ -104,8 +104,8 @@ class Matcher:
             self.prefixes, self.alternatives = plan.prefixes, plan.alternatives
             self.or_empty, self.folded = plan.or_empty, plan.folded
         self._unsampled = True  # AND literals not yet ordered by how rare they are
-        self._best = 0  # the prefilter that last narrowed a block down
-        self._misses = 0  # blocks where no prefilter did
+        self._unsampled_required = True  # ... nor the regex's required literals
+        self._misses = 0  # blocks where the required literals did not narrow down
 
     # ----------------------------------------------------------- scanning
     def scan(self, buf: bytearray | bytes, start: int, end: int, spans: array[int]) -> int:
@@ -138,23 +138,21 @@ class Matcher:
         scans for the first one and checks the others inside its lines only. The
         order changes no result."""
         self._unsampled = False
-        end = min(end, start + SAMPLE_BYTES)
-        end = buf.rfind(b"\n", start, end) + 1 or end  # whole lines
-        lines = {k: find_lines(buf, start, end, k, array("q")) for k in self.all_of}
-        self.all_of = tuple(sorted(self.all_of, key=lambda k: (lines[k], -len(k))))
+        self.all_of = _rarest_first(buf, start, end, self.all_of)
 
     def _narrow(self, buf: bytearray | bytes, start: int, end: int) -> array[int]:
         """The regions of ``buf[start:end]`` a regex-only query must scan: the lines
         starting with a prefix every match needs (``^<1[0-9]>``); the lines holding
         one spelling of what every match holds (``level=(error|warn)``, branches);
-        the lines holding a required literal when one is rare here (on at most
-        1/RARE of the bytes: a literal on most lines is no filter, the next one is
-        tried, and after a few blocks where none narrows the region down the
-        matcher stops trying); the (?i) candidates (:mod:`.casefold`); else the
-        whole region. RE2 then reads only these."""
+        the lines holding every required literal when they are rare here (on at
+        most 1/RARE of the bytes: lines most of a region holds are no filter, and
+        after a few blocks where they are the matcher stops looking; one C pass,
+        driven by the literal on the fewest lines of a first region); the (?i)
+        candidates (:mod:`.casefold`); else the whole region. RE2 then reads only
+        these."""
         # Worker threads share this matcher and adapt it as they go: read its
         # state once, into locals, so another thread's update cannot bite.
-        prefilters, best = self.prefilters, self._best
+        prefilters = self.prefilters
         whole = array("q", (start, end))
         found: array[int] = array("q")
         if self.prefixes:
@@ -170,18 +168,29 @@ class Matcher:
             return found
         if not prefilters:
             return whole
-        best = best if best < len(prefilters) else 0
-        for i in (best, *(j for j in range(len(prefilters)) if j != best)):
-            found = array("q")
-            if not find_lines(buf, start, end, prefilters[i], found):
-                return found  # a literal every match needs is absent
-            if covered(found) * RARE <= end - start:
-                self._best = i
-                return found
+        if self._unsampled_required and len(prefilters) > 1:
+            self._unsampled_required = False
+            prefilters = self.prefilters = _rarest_first(buf, start, end, prefilters)
+        if not filter_lines(buf, start, end, prefilters, (), 0, found):
+            return found  # a literal every match needs is absent
+        if covered(found) * RARE <= end - start:
+            return found
         self._misses += 1
         if self._misses >= 3:
             self.prefilters = ()
         return whole
+
+
+def _rarest_first(
+    buf: bytearray | bytes, start: int, end: int, literals: tuple[bytes, ...]
+) -> tuple[bytes, ...]:
+    """``literals`` by the number of lines of a first region (SAMPLE_BYTES) holding
+    each, fewest first (then longest): a C pass drives its search by the first one
+    and checks the others inside its lines only. The order changes no result."""
+    end = min(end, start + SAMPLE_BYTES)
+    end = buf.rfind(b"\n", start, end) + 1 or end  # whole lines
+    lines = {k: find_lines(buf, start, end, k, array("q")) for k in literals}
+    return tuple(sorted(literals, key=lambda k: (lines[k], -len(k))))
 
 
 def _has_empty_line(buf: bytearray | bytes, start: int, end: int) -> bool:
