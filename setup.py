@@ -31,6 +31,7 @@ setup(
                 "src/logcaster/_speedups.c",
                 "src/logcaster/_filters.c",
                 "src/logcaster/_anyof.c",
+                "src/logcaster/_levelscan.c",
                 "src/logcaster/_frames.c",
                 "src/logcaster/_ndjson.c",
                 "src/logcaster/_native.c",

@@ -32,12 +32,15 @@ PIECES = [
     b"x" * 20,
     b" ",
     b"=",
+    b"session=x",
+    b"session=GE",
     b"\xff",
     b"\xd0\xbe",
     b"OOMKilled",
     b"\n",
 ]
 LITERALS = [b"GET", b"POST", b"payment", b"session", b"s", b"sn", b"xx", b"\xff", b"OOM", b"e=g"]
+LITERALS += [b"sessio", b"session=x", b"session=GET", b"paym"]  # shared starts
 
 
 @settings(max_examples=400, deadline=None)
@@ -93,6 +96,17 @@ LEVEL_PIECES = [
     b"<11>",
     b"<",
     b"<3>",
+    b"<13>",
+    b"<191>",
+    b"<192>",
+    b"<03>",
+    b"<1",
+    b"\n<14>Nov 26 host app: ERROR x",
+    b'"level" :\t-1',
+    b'"LEVEL":3',
+    b"dbg",
+    b"NOTICE",
+    b"[warning]",
     b"x",
     b" ",
     b'"',
@@ -116,13 +130,14 @@ def test_level_lines_skip_only_lines_of_other_levels(
     pieces: list[bytes], levels: frozenset[str]
 ) -> None:
     buf = b"".join(pieces) + b"\n"
-    spans = array("q", (0, len(buf)))
-    want: array[int] = array("q")
-    got: array[int] = array("q")
-    assert fieldscan.select_levels(buf, spans, levels, got) == fieldscan.py_select_levels(
-        buf, spans, levels, want
-    )
-    assert got == want
+    mid = buf.find(b"\n", len(buf) // 2) + 1  # two regions, the second not at 0
+    for spans in (array("q", (0, len(buf))), array("q", (0, mid, mid, len(buf)))):
+        want: array[int] = array("q")
+        got: array[int] = array("q")
+        assert fieldscan.select_levels(buf, spans, levels, got) == fieldscan.py_select_levels(
+            buf, spans, levels, want
+        )
+        assert got == want
 
 
 def test_level_lines_switch_to_reading_every_line_when_most_are_candidates() -> None:
@@ -137,7 +152,7 @@ def test_level_lines_switch_to_reading_every_line_when_most_are_candidates() -> 
     assert got == want
 
 
-ALTERNATIONS = ["timeout|refused", "GET", "x=|GET|e=g", "POST|s", "a b|\xff|c"]
+ALTERNATIONS = ["timeout|refused", "GET", "x=|GET|e=g", "POST|s", "a b|\xff|c", "session=x|session"]
 
 
 @settings(max_examples=300, deadline=None)

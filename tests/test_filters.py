@@ -75,6 +75,12 @@ def test_regex_lines_agree(lines: list[bytes], pattern: str, data: st.DataObject
     b: array[int] = array("q")
     assert re2scan.scan(rx.native, buf, spans, a) == regex.py_regex_lines(rx.rx, buf, spans, b)
     assert a == b
+    # One line per region (a prefilter's usual output): RE2 is asked only whether it matches.
+    ends = [*starts[1:], len(buf)] if buf and buf[-1] != 0x0A else starts[1:]
+    lines: array[int] = array("q", [x for s, e in zip(starts, ends, strict=False) for x in (s, e)])
+    a, b = array("q"), array("q")
+    assert re2scan.scan(rx.native, buf, lines, a) == regex.py_regex_lines(rx.rx, buf, lines, b)
+    assert a == b
 
 
 @pytest.mark.parametrize(

@@ -107,6 +107,9 @@ REGEXES = [
     "^x=?ab",
     "[[:alpha:]]ab",
     "[[:upper:]]RROR",
+    "GET[ab]*x=",
+    r"ERROR.*\bab",
+    "OOMKilled$",
 ]
 LEVELS = ["ERROR", "WARN", "INFO", "DEBUG", "EMERG", "CRITICAL"]
 

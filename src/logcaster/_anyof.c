@@ -58,6 +58,16 @@ lc_anyof_init(lc_anyof *a, const char *const *lits, const size_t *lens, int n, i
     a->n = n;
     a->icase = icase;
     a->maxk = 0;
+    /* Bytes all the literals share at their start tell none of them apart (level=error,
+     * level=warn): the two tested are chosen after them, where there are two. */
+    size_t shared = 0;
+    for (int ok = n > 1; ok; shared++)
+        for (int i = 0; i < n && ok; i++)
+            ok = shared < lens[i] &&
+                 (icase ? lower((unsigned char)lits[i][shared]) ==
+                              lower((unsigned char)lits[0][shared])
+                        : lits[i][shared] == lits[0][shared]);
+    shared = shared ? shared - 1 : 0;
     for (int i = 0; i < n; i++) {
         size_t k = lens[i];
         if (k == 0 || (icase && k > LC_ANY_OWN))
@@ -70,13 +80,14 @@ lc_anyof_init(lc_anyof *a, const char *const *lits, const size_t *lens, int n, i
             a->s[i] = (const unsigned char *)lits[i];
         }
         a->k[i] = k;
-        size_t x = 0, y = k - 1; /* the rarest byte, then the rarest other one */
-        for (size_t j = 0; j < k; j++)
+        size_t from = k - shared >= 2 ? shared : 0;
+        size_t x = from, y = k - 1; /* the rarest byte, then the rarest other one */
+        for (size_t j = from; j < k; j++)
             if (rank(a->s[i][j]) < rank(a->s[i][x]))
                 x = j;
         if (k > 1) { /* ties: the farthest from x (neighbours go together) */
-            y = x == 0 ? 1 : 0;
-            for (size_t j = 0; j < k; j++) {
+            y = x == from ? from + 1 : from;
+            for (size_t j = from; j < k; j++) {
                 int r = rank(a->s[i][j]), ry = rank(a->s[i][y]);
                 size_t dj = j > x ? j - x : x - j, dy = y > x ? y - x : x - y;
                 if (j != x && (r < ry || (r == ry && dj > dy)))
@@ -122,43 +133,62 @@ match_at(const lc_anyof *a, const unsigned char *q, const unsigned char *e)
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx2"))) static const unsigned char *
-find_avx2(const lc_anyof *a, const unsigned char *p, size_t n, size_t *done)
+/* The AVX2 loop for N literals (N a constant where the caller is specialised, so
+ * the broadcast bytes stay in registers; icase: letters are compared lowered);
+ * positions where a literal's two bytes match are then compared in full, in order. */
+__attribute__((target("avx2"), always_inline)) static inline const unsigned char *
+find_avx2_n(const lc_anyof *a, const unsigned char *p, size_t n, size_t *done, const int N,
+            const int icase)
 {
     __m256i f[LC_ANY_MAX], l[LC_ANY_MAX], fm[LC_ANY_MAX], lm[LC_ANY_MAX];
-    for (int t = 0; t < a->n; t++) {
+    for (int t = 0; t < N; t++) {
         f[t] = _mm256_set1_epi8((char)a->first[t]);
         l[t] = _mm256_set1_epi8((char)a->last[t]);
         fm[t] = _mm256_set1_epi8((char)a->fmask[t]);
         lm[t] = _mm256_set1_epi8((char)a->lmask[t]);
     }
     size_t i = 0;
-    __m256i hits[LC_ANY_MAX];
     for (; i + a->maxk - 1 + 32 <= n; i += 32) {
         __m256i acc = _mm256_setzero_si256();
-        for (int t = 0; t < a->n; t++) {
+        for (int t = 0; t < N; t++) {
             __m256i b1 = _mm256_loadu_si256((const __m256i *)(p + i + a->at1[t]));
             __m256i b2 = _mm256_loadu_si256((const __m256i *)(p + i + a->at2[t]));
-            hits[t] = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_or_si256(b1, fm[t]), f[t]),
-                                       _mm256_cmpeq_epi8(_mm256_or_si256(b2, lm[t]), l[t]));
-            acc = _mm256_or_si256(acc, hits[t]);
+            if (icase) {
+                b1 = _mm256_or_si256(b1, fm[t]);
+                b2 = _mm256_or_si256(b2, lm[t]);
+            }
+            acc = _mm256_or_si256(acc, _mm256_and_si256(_mm256_cmpeq_epi8(b1, f[t]),
+                                                        _mm256_cmpeq_epi8(b2, l[t])));
         }
         unsigned m = (unsigned)_mm256_movemask_epi8(acc);
-        if (!m)
-            continue;
-        unsigned ms[LC_ANY_MAX];
-        for (int t = 0; t < a->n; t++)
-            ms[t] = (unsigned)_mm256_movemask_epi8(hits[t]);
         while (m) {
             unsigned bit = (unsigned)__builtin_ctz(m);
-            for (int t = 0; t < a->n; t++)
-                if ((ms[t] >> bit & 1) && one_at(a, t, p + i + bit, p + n))
-                    return p + i + bit;
+            if (match_at(a, p + i + bit, p + n))
+                return p + i + bit;
             m &= m - 1;
         }
     }
     *done = i;
     return NULL;
+}
+
+__attribute__((target("avx2"))) static const unsigned char *
+find_avx2(const lc_anyof *a, const unsigned char *p, size_t n, size_t *done)
+{
+    if (a->icase)
+        return find_avx2_n(a, p, n, done, a->n, 1);
+    switch (a->n) {
+    case 1:
+        return find_avx2_n(a, p, n, done, 1, 0);
+    case 2:
+        return find_avx2_n(a, p, n, done, 2, 0);
+    case 3:
+        return find_avx2_n(a, p, n, done, 3, 0);
+    case 4:
+        return find_avx2_n(a, p, n, done, 4, 0);
+    default:
+        return find_avx2_n(a, p, n, done, a->n, 0);
+    }
 }
 #endif
 

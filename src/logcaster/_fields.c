@@ -1454,38 +1454,13 @@ structured_code(cp s, size_t n, scratch_t *sc)
     return -1;
 }
 
-/* Whether structured_code() may read a level other than -1 from the line starting
- * at ls that holds `"level"` at hit (its first): a number after a "level" key, or an
- * escape in the line (structured_code's own tests, over the line). */
-static int
-json_level_may_count(cp ls, cp hit, cp e)
-{
-    cp nl = memchr(hit, '\n', (size_t)(e - hit)), b = nl ? nl : e;
-    if (memchr(ls, '\\', (size_t)(b - ls)) != NULL)
-        return 1;
-    for (cp k = hit; (k = level_key(k, b)) != NULL;) {
-        k += 7;
-        cp t = k;
-        while (t < b && (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r'))
-            t++;
-        if (t < b && *t == ':') {
-            t++;
-            while (t < b && (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r'))
-                t++;
-            if (t < b && (is_digit(*t) || *t == '-'))
-                return 1;
-        }
-    }
-    return 0;
-}
-
 /* level_lines(buf, spans, levels, out, unsure) -> int
  * Appends to `out` the spans of the lines of `spans` whose level code has its bit
  * set in the mask `levels`: a JSON line's numeric `level` (0-7, as syslog
  * severities) when it has one, else its token level (_filters.c); lines left to
- * Python go to `unsure`. Only lines holding a word of a wanted level, a JSON
- * "level" key or a PRI are read (lc_level_words: any other line has another
- * level); the rest are skipped by one multi-literal search (_anyof.c). */
+ * Python go to `unsure`. Only the lines that may have a wanted level are read
+ * (_levelscan.c: a word of a wanted level, a PRI, a numeric JSON "level"); the
+ * others are skipped by one SIMD pass. */
 PyObject *
 lc_level_lines(PyObject *self, PyObject *args)
 {
@@ -1500,15 +1475,8 @@ lc_level_lines(PyObject *self, PyObject *args)
                count = 0;
     int nomem = 0;
     scratch_t sc = {NULL, 0};
-    lc_anyof words, plain; /* only lines holding one of these can have a wanted level */
-    int skip = lc_level_words(mask, &words) == 0;
-    if (skip) { /* the words alone, without "level" and the PRI */
-        plain = words;
-        plain.n -= 2;
-        /* Measured over mixed formats: with two words or more (ERROR,WARN) the lines
-         * found are too many for the search to pay for itself. */
-        skip = plain.n == 1;
-    }
+    lc_levelscan scan;
+    int skip = lc_levelscan_init(&scan, mask) == 0;
     size_t passed = 0, full = 0; /* bytes gone by, and of them in lines read */
     Py_ssize_t lines_read = 0;
     Py_BEGIN_ALLOW_THREADS
@@ -1517,27 +1485,9 @@ lc_level_lines(PyObject *self, PyObject *args)
         cp p = base + r.sp[2 * i], e = base + r.sp[2 * i + 1], rs = p;
         while (p < e) {
             if (skip && ++lines_read % 1024 == 0 && full * 2 > passed + (size_t)(p - rs))
-                skip = 0; /* most lines are read anyway: the search only adds to it */
-            if (skip && *p != '<') { /* p starts a line: to the next candidate line */
-                cp hit = lc_anyof_find(&words, p, (size_t)(e - p));
-                if (hit == NULL)
-                    break;
-                if (*hit == '\n') { /* "\n<": the next line may start with a PRI */
-                    p = hit + 1;
-                } else {
-                    cp ls = hit > p ? memrchr(p, '\n', (size_t)(hit - p)) : NULL;
-                    p = ls ? ls + 1 : p;
-                    if (*hit == '"' && !json_level_may_count(p, hit, e)) {
-                        /* a "level" key whose value is no number: a wanted word must
-                         * follow in the line, or its level is another one */
-                        cp nl = memchr(hit, '\n', (size_t)(e - hit)), cut = nl ? nl : e;
-                        if (lc_anyof_find(&plain, hit + 1, (size_t)(cut - hit - 1)) == NULL) {
-                            p = nl ? nl + 1 : e;
-                            continue;
-                        }
-                    }
-                }
-            }
+                skip = 0; /* most lines are read anyway (INFO): the search only adds to it */
+            if (skip && (p = lc_levelscan_next(&scan, p, e)) == NULL)
+                break;
             cp nl = memchr(p, '\n', (size_t)(e - p));
             cp cut = nl ? nl : e, le = nl ? nl + 1 : e;
             size_t n = (size_t)(cut - p);

@@ -4,7 +4,7 @@
  * released and keeps the lines that hold every AND literal, at least one OR
  * literal and a wanted level. Literals are found with the SIMD scan of
  * _speedups.c: the first AND literal drives the scan (the others are checked
- * inside its lines with memmem); OR literals (up to LC_ANY_MAX) are searched in
+ * inside its lines with the same search); OR literals (up to LC_ANY_MAX) are searched in
  * one pass for all of them (_anyof.c); more are searched side by side, each
  * remembering its next occurrence.
  * The level test is level_code(), the C twin of logcaster.query.levels.level_of
@@ -36,9 +36,6 @@ static const struct {
 #define NWORDS (sizeof(WORDS) / sizeof(WORDS[0]))
 #define MAX_WORD 13
 
-/* syslog severity (PRI & 7) -> level code */
-static const int SEVERITY[8] = {L_EMERG, L_ALERT,  L_CRITICAL, L_ERROR,
-                                L_WARN,  L_NOTICE, L_INFO,     L_DEBUG};
 
 static inline int
 is_word(unsigned char c)
@@ -133,16 +130,9 @@ next_start(const unsigned char *s, size_t p, size_t n)
 static int
 level_code(const unsigned char *s, size_t n)
 {
-    /* A syslog PRI at the line's start: <0>..<191>, no leading zeros. */
-    if (n >= 3 && s[0] == '<' && s[1] >= '0' && s[1] <= '9') {
-        size_t i = 1;
-        int value = 0;
-        while (i < n && i <= 4 && s[i] >= '0' && s[i] <= '9')
-            value = value * 10 + (s[i++] - '0');
-        size_t digits = i - 1;
-        if (i < n && s[i] == '>' && digits <= 3 && value <= 191 && !(digits > 1 && s[1] == '0'))
-            return SEVERITY[value & 7];
-    }
+    int pri = lc_pri_code(s, n);
+    if (pri)
+        return pri;
     for (size_t p = 0; p < n; p++) {
         p = next_start(s, p, n); /* no other byte can start a level token */
         if (p >= n)
@@ -306,12 +296,12 @@ line_passes(const char *ls, const char *cut, const lit *all, Py_ssize_t nall, co
 {
     size_t len = (size_t)(cut - ls);
     for (Py_ssize_t i = 0; i < nall; i++)
-        if (all[i].n && memmem(ls, len, all[i].s, all[i].n) == NULL)
+        if (all[i].n && lc_find_literal(ls, len, all[i].s, all[i].n) == NULL)
             return 0;
     if (nany) {
         Py_ssize_t i = 0;
         for (; i < nany; i++)
-            if (any[i].n == 0 || memmem(ls, len, any[i].s, any[i].n) != NULL)
+            if (any[i].n == 0 || lc_find_literal(ls, len, any[i].s, any[i].n) != NULL)
                 break;
         if (i == nany)
             return 0;

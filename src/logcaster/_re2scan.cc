@@ -53,6 +53,22 @@ Py_ssize_t scan_region(const re2::RE2 &rx, re2::StringPiece text, size_t start, 
     Py_ssize_t count = 0;
     size_t pos = start;
     re2::StringPiece m;
+    const void *first_nl = start < end ? memchr(base + start, '\n', end - start) : nullptr;
+    if (start < end && (first_nl == nullptr || (size_t)((const char *)first_nl - base) == end - 1)) {
+        // One line (a prefilter's usual region): whether it holds a match is all that
+        // is asked, without the match's bounds (RE2 then runs one DFA pass, not two).
+        // The line's own bytes, its neighbours as context: the same answer.
+        size_t cut = first_nl ? end - 1 : end;
+        if (!rx.Match(text, start, cut, re2::RE2::UNANCHORED, nullptr, 0))
+            return 0;
+        if (!out.empty() && out.back() == (long long)start) {
+            out.back() = (long long)end;
+        } else {
+            out.push_back((long long)start);
+            out.push_back((long long)end);
+        }
+        return 1;
+    }
     while (pos < end) {
         if (!rx.Match(text, pos, end, re2::RE2::UNANCHORED, &m, 1))
             break;

@@ -28,7 +28,7 @@ get_range(PyObject *obj, Py_buffer *view, Py_ssize_t start, Py_ssize_t end)
 
 /* First occurrence of needle[0:k] in s[0:n], or NULL. Many positions at a
  * time are tested against the needle's first and last bytes (AVX2: 32, SSE2:
- * 16) and only survivors are compared in full; memmem covers the tail. */
+ * 16) and only survivors are compared in full; the last positions one by one. */
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target("avx2"))) static const char *
 find_literal_avx2(const char *s, size_t n, const char *needle, size_t k, size_t *done)
@@ -88,7 +88,13 @@ find_literal(const char *s, size_t n, const char *needle, size_t k)
         }
     }
 #endif
-    return memmem(s + i, n - i, needle, k);
+    /* The last positions (all of them for a short text such as a line): one by one,
+     * without memmem's set-up, which costs more than the search here. */
+    const char first_c = needle[0], last_c = needle[k - 1];
+    for (; i + k <= n; i++)
+        if (s[i] == first_c && s[i + k - 1] == last_c && memcmp(s + i + 1, needle + 1, k - 2) == 0)
+            return s + i;
+    return NULL;
 }
 
 const char *

@@ -71,11 +71,51 @@ const unsigned char *lc_anyof_find(const lc_anyof *a, const unsigned char *p, si
 /* The level code of the line s[0:n] (no newline), as levels.level_of (_filters.c). */
 int lc_level_code(const unsigned char *s, size_t n);
 
+/* The level code of a syslog PRI at the start of s[0:n] (<0>..<191>, no leading zeros:
+ * the level of severity PRI & 7), as level_code reads it; 0 for none. Bytes past the
+ * line's end may follow: a newline ends the PRI too. */
+static inline int
+lc_pri_code(const unsigned char *s, size_t n)
+{
+    /* syslog severity (PRI & 7) -> level code (logcaster.query.levels.LEVEL_CODES) */
+    static const int severity[8] = {10, 9, 7, 6, 5, 4, 3, 2};
+    if (n >= 3 && s[0] == '<' && s[1] >= '0' && s[1] <= '9') {
+        size_t i = 1;
+        int value = 0;
+        while (i < n && i <= 4 && s[i] >= '0' && s[i] <= '9')
+            value = value * 10 + (s[i++] - '0');
+        size_t digits = i - 1;
+        if (i < n && s[i] == '>' && digits <= 3 && value <= 191 && !(digits > 1 && s[1] == '0'))
+            return severity[value & 7];
+    }
+    return 0;
+}
+
 /* The literals, ASCII case-insensitive, of which a line whose level code has its bit set
  * in `mask` holds one: a level word of a wanted level, a JSON "level" key, or a
  * newline and '<' before it (a syslog PRI; the region's first line is checked apart).
  * -1 when lines without a level are wanted (bit 0). */
 int lc_level_words(unsigned long mask, lc_anyof *a);
+
+/* The lines that may have a level of a set, found by one SIMD pass (_levelscan.c). */
+#define LC_LV_MAX (LC_ANY_MAX + 1)
+typedef struct {
+    lc_anyof words;  /* lc_level_words(mask) */
+    unsigned long mask;
+    int n, key, pri; /* literals (0: every line is read); the "level" key's, the PRI's */
+    const unsigned char *s[LC_LV_MAX]; /* the words, "\"level\"", "\n<" and "\\" */
+    size_t k[LC_LV_MAX];
+    unsigned char c[LC_LV_MAX][3], off[LC_LV_MAX][3]; /* the words' SIMD bytes */
+} lc_levelscan;
+
+/* 0, or -1 when every line must be read (no AVX2, lines without a level wanted). The
+ * struct must not be copied after (it points into itself). */
+int lc_levelscan_init(lc_levelscan *L, unsigned long mask);
+
+/* The start of the first line of [p, e) (p a line start) whose level may be in the
+ * mask: any other line before it has another level. NULL when there is none. */
+const unsigned char *lc_levelscan_next(const lc_levelscan *L, const unsigned char *p,
+                                       const unsigned char *e);
 
 /* A growable scratch buffer (_fields.c); {NULL, 0} to start, free(buf) at the end. */
 typedef struct {

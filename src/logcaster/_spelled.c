@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include "_speedups.h"
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -50,10 +51,48 @@ matches_at(const Spelled *s, const unsigned char *p)
     for (size_t j = 0; j < s->k; j++)
         if (!allowed(s, j, p[j]))
             return 0;
-    for (Py_ssize_t i = 0; i < s->n; i++)
-        if (memcmp(p, s->sp[i], s->k) == 0)
+    Py_ssize_t lo = 0, hi = s->n; /* the spellings are sorted: a binary search */
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        int c = memcmp(p, s->sp[mid], s->k);
+        if (c == 0)
             return 1;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
     return 0;
+}
+
+static int
+by_bytes(const void *a, const void *b, void *k)
+{
+    return memcmp(*(const unsigned char *const *)a, *(const unsigned char *const *)b,
+                  *(const size_t *)k);
+}
+
+/* How common a byte is in log text (higher: more): a position whose bytes are rare is
+ * a better one to test many at a time. UTF-8 lead bytes are as common as the letters
+ * of their script; the continuation byte tells the letter. */
+static int
+commonness(unsigned char c)
+{
+    if (c >= 0xC0)
+        return 12;
+    if (c == ' ' || (c >= '0' && c <= '9'))
+        return 9;
+    if (c != 0 && strchr("etaoinsrlcdu", c) != NULL)
+        return 8;
+    if (c >= 'a' && c <= 'z')
+        return 6;
+    if (c != 0 && strchr("=:-._/\"[],", c) != NULL)
+        return 5;
+    if (c >= 0x80)
+        return 4;
+    if (c >= 'A' && c <= 'Z')
+        return 3;
+    return 2;
 }
 
 static int
@@ -65,15 +104,31 @@ set_size(const Spelled *s, size_t j)
     return count;
 }
 
-/* Two anchor positions: the smallest sets, ties broken by distance apart. */
+/* How often a position's set is expected to match: the commonness of its bytes (a set
+ * too large to test many at a time: last). */
+static int
+set_score(const Spelled *s, size_t j)
+{
+    if (set_size(s, j) > MAX_ANCHOR)
+        return 1 << 16;
+    int score = 0;
+    for (int c = 0; c < 256; c++)
+        if (allowed(s, j, (unsigned char)c))
+            score += commonness((unsigned char)c);
+    return score;
+}
+
+/* Two anchor positions: the rarest sets (by set_score; ties broken by distance apart). */
 static void
 choose_anchors(Spelled *s)
 {
     size_t best0 = 0, best1 = s->k - 1;
-    int bestscore = 1 << 30;
+    long bestscore = LONG_MAX, scores[MAX_LEN];
+    for (size_t a = 0; a < s->k; a++)
+        scores[a] = set_score(s, a);
     for (size_t a = 0; a < s->k; a++) {
         for (size_t b = a; b < s->k; b++) {
-            int score = (set_size(s, a) + set_size(s, b)) * 1024 - (int)(b - a);
+            long score = (scores[a] + scores[b]) * 1024 - (long)(b - a);
             if (score < bestscore) {
                 bestscore = score;
                 best0 = a;
@@ -300,6 +355,7 @@ lc_find_lines_spelled(PyObject *self, PyObject *args)
     if ((before && get_orbits(before, l->before, &l->nbefore) < 0) ||
         (after && get_orbits(after, l->after, &l->nafter) < 0))
         goto done;
+    qsort_r(sp->sp, (size_t)sp->n, sizeof(sp->sp[0]), by_bytes, &sp->k);
     choose_anchors(sp);
     result = lc_scan_hits(obj, start, end, spelled_finder, l, out);
 done:

@@ -55,6 +55,12 @@ def py_find_lines(buf: Buffer, start: int, end: int, needle: bytes, out: array[i
     return count
 
 
+def covered(spans: array[int]) -> int:
+    """How many bytes the ``(start, end)`` pairs of ``spans`` cover."""
+    pairs = np.frombuffer(spans, dtype=np.int64)
+    return int((pairs[1::2] - pairs[::2]).sum())
+
+
 def py_gather(buf: Buffer, spans: array[int]) -> bytes:
     """The concatenation of ``buf[s:e]`` for each ``(s, e)`` pair of ``spans``."""
     view = memoryview(buf)

@@ -16,17 +16,55 @@ lines coalesced).
 from __future__ import annotations
 
 from array import array
+from dataclasses import dataclass
+from functools import lru_cache
 
-from ..scan import count_lines, find_lines
+from ..scan import count_lines, covered, find_lines
 from .casefold import Folded, fold_prefilter, folded_lines
 from .filters import filter_lines, prefix_lines
 from .levels import level_mask
 from .literals import literal_needs, plain_alternatives
-from .regex import compile_regex, regex_lines, required_literals
+from .regex import Regex, compile_regex, regex_lines, required_literals
 from .spec import QuerySpec
 
 SAMPLE_BYTES = 1 << 20  # of the first region, to see which AND literal is rarest
 RARE = 4  # a required literal narrows a region down when on at most 1/RARE of its bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RegexPlan:
+    """What a regex needs, read from its pattern once (:func:`regex_plan`): the
+    compiled pattern, and the literal searches that narrow a region down for it."""
+
+    regex: Regex
+    required: tuple[bytes, ...] = ()  # literals every match holds, longest first
+    literals: tuple[bytes, ...] | None = None  # plain ASCII literals joined by |
+    prefixes: tuple[bytes, ...] = ()  # every matching line starts with one
+    alternatives: tuple[bytes, ...] = ()  # one of these is in every match ...
+    or_empty: bool = False  # ... unless the line is empty
+    folded: Folded | None = None  # a prefilter for a (?i) pattern
+
+
+@lru_cache(maxsize=256)
+def regex_plan(pattern: str, native: bool = True) -> RegexPlan:
+    """The plan of a user's regex (cached: a query repeated, or refreshed by a UI,
+    compiles nothing again; the compiled patterns are shared read-only between
+    threads). Raises QueryError for an invalid pattern."""
+    regex = compile_regex(pattern, native)
+    required = required_literals(pattern)
+    literals = plain_alternatives(pattern)
+    if literals is not None:
+        return RegexPlan(regex, required, literals)
+    needs = literal_needs(pattern)
+    longest = len(required[0]) if required else 0
+    shortest = min(map(len, needs.any_of), default=0)
+    if needs.prefixes and min(map(len, needs.prefixes)) >= max(shortest, longest):
+        return RegexPlan(regex, required, prefixes=needs.prefixes)
+    if shortest > longest and (len(needs.any_of) <= 2 or not required):
+        return RegexPlan(regex, required, alternatives=needs.any_of, or_empty=needs.or_empty)
+    if not required:
+        return RegexPlan(regex, required, folded=fold_prefilter(pattern))
+    return RegexPlan(regex, required)
 
 
 class Matcher:
@@ -34,7 +72,8 @@ class Matcher:
 
     def __init__(self, spec: QuerySpec, native: bool = True) -> None:
         self.spec = spec
-        self.regex = compile_regex(spec.regex, native) if spec.regex else None
+        plan = regex_plan(spec.regex, native) if spec.regex else None
+        self.regex = plan.regex if plan is not None else None
         keywords = spec.keywords
         self.all_of: tuple[bytes, ...] = ()
         self.any_of: tuple[bytes, ...] = ()
@@ -48,33 +87,25 @@ class Matcher:
             self.never = any(b"\n" in k for k in self.all_of)
         self.levels = level_mask(spec.levels)
         self.filtered = bool(self.all_of or self.any_of or self.levels)
+        if self.filtered and plan is not None:
+            # A literal every match holds is one more AND literal of the C pass: RE2
+            # then reads only the lines holding it (the order changes no result).
+            self.all_of = tuple(dict.fromkeys((*self.all_of, *plan.required[:1])))
         self.prefilters: tuple[bytes, ...] = ()
         self.alternatives: tuple[bytes, ...] = ()  # one of these is in every match
         self.or_empty = False  # ... unless the line is empty
         self.prefixes: tuple[bytes, ...] = ()  # every matching line starts with one
         self.folded: Folded | None = None  # a prefilter for a (?i) pattern
         # A regex of plain ASCII literals joined by |: their search is the whole answer.
-        self.literals = plain_alternatives(spec.regex or "") if not self.filtered else None
-        if self.regex is not None and not self.filtered and self.literals is None:
-            self._choose_prefilter(spec.regex or "")
+        self.literals: tuple[bytes, ...] | None = None
+        if plan is not None and not self.filtered:
+            self.literals = plan.literals
+            self.prefilters = () if plan.prefixes or plan.alternatives else plan.required
+            self.prefixes, self.alternatives = plan.prefixes, plan.alternatives
+            self.or_empty, self.folded = plan.or_empty, plan.folded
         self._unsampled = True  # AND literals not yet ordered by how rare they are
-        self._best = 0  # the prefilter that last narrowed a block down
-        self._misses = 0  # blocks where no prefilter did
-
-    def _choose_prefilter(self, pattern: str) -> None:
-        """The literal search that narrows a regex-only query down: line prefixes,
-        spellings (one of which is on every matching line), required literals
-        (tried in turn, kept where rare), or the (?i) ones, by what is known."""
-        self.prefilters = required_literals(pattern)
-        needs = literal_needs(pattern)
-        longest = len(self.prefilters[0]) if self.prefilters else 0
-        shortest = min(map(len, needs.any_of), default=0)
-        if needs.prefixes and min(map(len, needs.prefixes)) >= max(shortest, longest):
-            self.prefixes, self.prefilters = needs.prefixes, ()
-        elif shortest > longest and (len(needs.any_of) <= 2 or not self.prefilters):
-            self.alternatives, self.or_empty, self.prefilters = needs.any_of, needs.or_empty, ()
-        elif not self.prefilters:
-            self.folded = fold_prefilter(pattern)
+        self._unsampled_required = True  # ... nor the regex's required literals
+        self._misses = 0  # blocks where the required literals did not narrow down
 
     # ----------------------------------------------------------- scanning
     def scan(self, buf: bytearray | bytes, start: int, end: int, spans: array[int]) -> int:
@@ -107,23 +138,21 @@ class Matcher:
         scans for the first one and checks the others inside its lines only. The
         order changes no result."""
         self._unsampled = False
-        end = min(end, start + SAMPLE_BYTES)
-        end = buf.rfind(b"\n", start, end) + 1 or end  # whole lines
-        lines = {k: find_lines(buf, start, end, k, array("q")) for k in self.all_of}
-        self.all_of = tuple(sorted(self.all_of, key=lambda k: (lines[k], -len(k))))
+        self.all_of = _rarest_first(buf, start, end, self.all_of)
 
     def _narrow(self, buf: bytearray | bytes, start: int, end: int) -> array[int]:
         """The regions of ``buf[start:end]`` a regex-only query must scan: the lines
         starting with a prefix every match needs (``^<1[0-9]>``); the lines holding
         one spelling of what every match holds (``level=(error|warn)``, branches);
-        the lines holding a required literal when one is rare here (on at most
-        1/RARE of the bytes: a literal on most lines is no filter, the next one is
-        tried, and after a few blocks where none narrows the region down the
-        matcher stops trying); the (?i) candidates (:mod:`.casefold`); else the
-        whole region. RE2 then reads only these."""
+        the lines holding every required literal when they are rare here (on at
+        most 1/RARE of the bytes: lines most of a region holds are no filter, and
+        after a few blocks where they are the matcher stops looking; one C pass,
+        driven by the literal on the fewest lines of a first region); the (?i)
+        candidates (:mod:`.casefold`); else the whole region. RE2 then reads only
+        these."""
         # Worker threads share this matcher and adapt it as they go: read its
         # state once, into locals, so another thread's update cannot bite.
-        prefilters, best = self.prefilters, self._best
+        prefilters = self.prefilters
         whole = array("q", (start, end))
         found: array[int] = array("q")
         if self.prefixes:
@@ -139,18 +168,29 @@ class Matcher:
             return found
         if not prefilters:
             return whole
-        best = best if best < len(prefilters) else 0
-        for i in (best, *(j for j in range(len(prefilters)) if j != best)):
-            found = array("q")
-            if not find_lines(buf, start, end, prefilters[i], found):
-                return found  # a literal every match needs is absent
-            if (sum(found[1::2]) - sum(found[::2])) * RARE <= end - start:
-                self._best = i
-                return found
+        if self._unsampled_required and len(prefilters) > 1:
+            self._unsampled_required = False
+            prefilters = self.prefilters = _rarest_first(buf, start, end, prefilters)
+        if not filter_lines(buf, start, end, prefilters, (), 0, found):
+            return found  # a literal every match needs is absent
+        if covered(found) * RARE <= end - start:
+            return found
         self._misses += 1
         if self._misses >= 3:
             self.prefilters = ()
         return whole
+
+
+def _rarest_first(
+    buf: bytearray | bytes, start: int, end: int, literals: tuple[bytes, ...]
+) -> tuple[bytes, ...]:
+    """``literals`` by the number of lines of a first region (SAMPLE_BYTES) holding
+    each, fewest first (then longest): a C pass drives its search by the first one
+    and checks the others inside its lines only. The order changes no result."""
+    end = min(end, start + SAMPLE_BYTES)
+    end = buf.rfind(b"\n", start, end) + 1 or end  # whole lines
+    lines = {k: find_lines(buf, start, end, k, array("q")) for k in literals}
+    return tuple(sorted(literals, key=lambda k: (lines[k], -len(k))))
 
 
 def _has_empty_line(buf: bytearray | bytes, start: int, end: int) -> bool:

@@ -21,9 +21,7 @@ from array import array
 from dataclasses import replace
 from typing import Protocol
 
-import numpy as np
-
-from ..scan import count_lines, find_lines
+from ..scan import count_lines, covered, find_lines
 from .fields import structured_level
 from .fieldscan import HAVE_NATIVE, extend_spans, select, select_levels
 from .matcher import Matcher
@@ -146,7 +144,7 @@ class FieldMatcher:
         else:
             found = array("q")
             count = matcher.scan(buf, start, end, found)
-            if narrow and count and _covered(found) * 3 > end - start:
+            if narrow and count and covered(found) * 3 > end - start:
                 # Reading the value's lines costs a pass of its own when they are
                 # most of the region: read every line instead from now on.
                 self.common = True
@@ -180,12 +178,6 @@ class FieldMatcher:
                         out[s] = (nl, level)
                 s = nl
         return out
-
-
-def _covered(spans: array[int]) -> int:
-    """How many bytes ``spans`` cover."""
-    pairs = np.frombuffer(spans, dtype=np.int64)
-    return int((pairs[1::2] - pairs[::2]).sum())
 
 
 def _cut(spans: array[int], lines: list[tuple[int, tuple[int, str]]]) -> list[tuple[int, int]]:
