@@ -9,6 +9,7 @@ import re
 import resource
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 HOST = "127.0.0.1"
@@ -33,6 +34,7 @@ class Reply:
     head: bytes
     body_lines: int
     nbytes: int
+    newlines: int = 0  # every newline, the first line's included
 
 
 def request(port: int, command: str, timeout: float = 10.0) -> bytes:
@@ -45,20 +47,31 @@ def request(port: int, command: str, timeout: float = 10.0) -> bytes:
     return b"".join(chunks)
 
 
-def request_counted(port: int, command: str, timeout: float = 60.0) -> Reply:
-    """Like :func:`request` but only keeps the first line and a line count."""
+def count_stream(readinto: Callable[[bytearray], int | None], count: bool = True) -> Reply:
+    """Read a stream to its end through ``readinto`` into one reused buffer, keeping
+    the first line, the number of lines after it (when ``count``; 0 otherwise) and
+    the size. Without ``count`` the client does nothing per byte, so what is timed
+    is the server (or tool) that writes the stream, whichever side is read this way."""
+    buf = bytearray(RECV_SIZE)
+    head = bytearray()
+    newlines = 0
+    nbytes = 0
+    while n := readinto(buf):
+        if len(head) < 256:
+            head += buf[: min(n, 256)]
+        if count:
+            newlines += buf.count(b"\n", 0, n)
+        nbytes += n
+    first = bytes(head).split(b"\n", 1)[0]
+    return Reply(first, max(newlines - 1, 0), nbytes, newlines)
+
+
+def request_counted(port: int, command: str, timeout: float = 60.0, count: bool = True) -> Reply:
+    """Like :func:`request` but only keeps the first line and (with ``count``) a
+    line count."""
     with socket.create_connection((HOST, port), timeout=timeout) as sock:
         sock.sendall(command.encode() + b"\n")
-        head = bytearray()
-        newlines = 0
-        nbytes = 0
-        while chunk := sock.recv(RECV_SIZE):
-            if len(head) < 256:
-                head += chunk[:256]
-            newlines += chunk.count(b"\n")
-            nbytes += len(chunk)
-    first = bytes(head).split(b"\n", 1)[0]
-    return Reply(head=first, body_lines=max(newlines - 1, 0), nbytes=nbytes)
+        return count_stream(sock.recv_into, count)
 
 
 def parse_stats(reply: bytes) -> Stats:

@@ -6,8 +6,15 @@ mark between them (for the time-range shapes), and written to a file. For each
 shape: LogCaster's ``FOUND`` count and the reply's line count, the median time of
 ``--reps`` full replies read, the median time of the equivalent grep pipeline
 (``LC_ALL=C``, stdout read fully, page cache warm), the ratio, and ripgrep's time
-when ``rg`` is installed. A count that differs from grep's (or a FOUND that
-differs from the lines sent) is printed as MISMATCH.
+when ``rg`` is installed. Every side is read by the same loop into one reused
+1 MiB buffer (``proto.count_stream``; a pipeline's pipe is set to 1 MiB too). With
+``--reader count`` (the default) the timed runs count the newlines of what they
+read, as a client that does something with the lines would; with ``--reader
+discard`` they only read, so what is timed is the sender alone (the untimed first
+run of each side still counts, for the check). The stamped reply is ~20 % longer
+than the lines grep prints, so counting weighs more on LogCaster's side. A count
+that differs from grep's (or a FOUND that differs from the lines sent) is printed
+as MISMATCH.
 
     python benchmarks/query_matrix.py            # 1 000 000 lines, 5 reps (~3-6 min)
     python benchmarks/query_matrix.py --quick    # 100 000 lines, 3 reps (smoke run)
@@ -16,6 +23,8 @@ differs from the lines sent) is printed as MISMATCH.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import shlex
@@ -185,22 +194,24 @@ def pipeline(shape: Shape, path: Path, half: int, tool: str) -> str:
     return " | ".join(parts)
 
 
-def run_pipeline(cmd: str) -> tuple[float, int]:
-    """(ms, output lines) of one run of a shell pipeline, stdout read fully."""
+def run_pipeline(cmd: str, count: bool = False) -> tuple[float, int]:
+    """(ms, output lines; 0 unless ``count``) of one run of a shell pipeline, stdout
+    read fully (the same reading loop as the server's replies: :func:`proto.count_stream`)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(["bash", "-c", cmd], stdout=subprocess.PIPE, env=GREP_ENV)
+    proc = subprocess.Popen(["bash", "-c", cmd], stdout=subprocess.PIPE, env=GREP_ENV, bufsize=0)
     assert proc.stdout is not None
-    lines = 0
-    while chunk := proc.stdout.read(1 << 20):
-        lines += chunk.count(b"\n")
+    with contextlib.suppress(OSError):  # a 1 MiB pipe: fewer wake-ups for the tool
+        fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, proto.RECV_SIZE)
+    reply = proto.count_stream(proc.stdout.readinto, count)  # type: ignore[attr-defined]
     proc.wait(120)
-    return (time.perf_counter() - t0) * 1000, lines
+    return (time.perf_counter() - t0) * 1000, reply.newlines
 
 
-def run_query(port: int, query: str) -> tuple[float, int | None, int]:
-    """(ms, FOUND count, lines after the FOUND line) of one full reply."""
+def run_query(port: int, query: str, count: bool = False) -> tuple[float, int | None, int]:
+    """(ms, FOUND count, lines after the FOUND line; 0 unless ``count``) of one full
+    reply."""
     t0 = time.perf_counter()
-    reply = proto.request_counted(port, query, timeout=120)
+    reply = proto.request_counted(port, query, timeout=120, count=count)
     return (time.perf_counter() - t0) * 1000, proto.found_count(reply.head), reply.body_lines
 
 
@@ -251,11 +262,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default=None, help="run shapes whose name contains this")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "query_matrix.json")
     ap.add_argument("--label", default="", help="free text stored with the results")
+    ap.add_argument(
+        "--reader",
+        choices=("count", "discard"),
+        default="count",
+        help="timed runs count the newlines they read, or only read (see above)",
+    )
     ap.add_argument("--src", type=Path, default=SRC, help="the src/ directory of the server to run")
     args = ap.parse_args(argv)
     count = args.lines or (100_000 if args.quick else 1_000_000)
     reps = args.reps or (3 if args.quick else 5)
     have_rg = shutil.which("rg") is not None
+    timed_count = args.reader == "count"
     shapes = [s for s in SHAPES if args.only is None or args.only in s.name]
     print(f"query matrix: {count:,} lines, {len(shapes)} shapes, {reps} reps, rg={have_rg}")
     print(f"load average before: {loadavg()}")
@@ -274,13 +292,14 @@ def main(argv: list[str] | None = None) -> int:
                 query = shape.query.replace("{mid}", f"{mid:.6f}")
                 grep_cmd = pipeline(shape, path, half, "grep")
                 rg_cmd = pipeline(shape, path, half, "rg") if have_rg and shape.stages else None
-                run_query(server.query_port, query)  # warm
-                lc = [run_query(server.query_port, query) for _ in range(reps)]
-                run_pipeline(grep_cmd)
-                gr = [run_pipeline(grep_cmd) for _ in range(reps)]
-                rg = [run_pipeline(rg_cmd) for _ in range(reps)] if rg_cmd else []
-                found, sent = lc[-1][1], lc[-1][2]
-                grep_n = gr[-1][1]
+                # The first run of each side (warming caches) counts the lines; the
+                # timed runs read everything the same way on every side.
+                _, found, sent = run_query(server.query_port, query, count=True)
+                lc = [run_query(server.query_port, query, timed_count) for _ in range(reps)]
+                grep_n = run_pipeline(grep_cmd, count=True)[1]
+                gr = [run_pipeline(grep_cmd, timed_count) for _ in range(reps)]
+                rg_n = run_pipeline(rg_cmd, count=True)[1] if rg_cmd else None
+                rg = [run_pipeline(rg_cmd, timed_count) for _ in range(reps)] if rg_cmd else []
                 ms = statistics.median(x[0] for x in lc)
                 grep_ms = statistics.median(x[0] for x in gr)
                 rg_ms = statistics.median(x[0] for x in rg) if rg else None
@@ -291,8 +310,8 @@ def main(argv: list[str] | None = None) -> int:
                     problems.append(f"FOUND {found} but {sent} lines sent")
                 if sent != grep_n:
                     problems.append(f"LogCaster {sent} lines, grep {grep_n}")
-                if rg and rg[-1][1] != grep_n:
-                    problems.append(f"rg {rg[-1][1]} lines")
+                if rg_n is not None and rg_n != grep_n:
+                    problems.append(f"rg {rg_n} lines")
                 ratio = ms / grep_ms if grep_ms else float("inf")
                 row = {
                     "shape": shape.name,
@@ -330,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         "lines": count,
         "bytes": path_size(lines),
         "reps": reps,
+        "reader": args.reader,
         "cpus": os.cpu_count(),
         "loadavg_after": loadavg(),
         "median_ratio": median,
