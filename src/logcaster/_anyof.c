@@ -20,18 +20,6 @@
 #include <emmintrin.h>
 #endif
 
-static inline unsigned char
-lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
-}
-
-static inline int
-letter(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
 /* How common a byte is in log text (higher: more): the two positions of a literal
  * whose bytes are rarest are the ones tested many at a time. */
 static int
@@ -64,8 +52,8 @@ lc_anyof_init(lc_anyof *a, const char *const *lits, const size_t *lens, int n, i
     for (int ok = n > 1; ok; shared++)
         for (int i = 0; i < n && ok; i++)
             ok = shared < lens[i] &&
-                 (icase ? lower((unsigned char)lits[i][shared]) ==
-                              lower((unsigned char)lits[0][shared])
+                 (icase ? lc_lower((unsigned char)lits[i][shared]) ==
+                              lc_lower((unsigned char)lits[0][shared])
                         : lits[i][shared] == lits[0][shared]);
     shared = shared ? shared - 1 : 0;
     for (int i = 0; i < n; i++) {
@@ -74,7 +62,7 @@ lc_anyof_init(lc_anyof *a, const char *const *lits, const size_t *lens, int n, i
             return -1;
         if (icase) {
             for (size_t j = 0; j < k; j++)
-                a->own[i][j] = lower((unsigned char)lits[i][j]);
+                a->own[i][j] = lc_lower((unsigned char)lits[i][j]);
             a->s[i] = a->own[i];
         } else {
             a->s[i] = (const unsigned char *)lits[i];
@@ -98,8 +86,8 @@ lc_anyof_init(lc_anyof *a, const char *const *lits, const size_t *lens, int n, i
         a->at2[i] = y;
         a->first[i] = a->s[i][x];
         a->last[i] = a->s[i][y];
-        a->fmask[i] = (icase && letter(a->first[i])) ? 0x20 : 0;
-        a->lmask[i] = (icase && letter(a->last[i])) ? 0x20 : 0;
+        a->fmask[i] = (icase && lc_letter(a->first[i])) ? 0x20 : 0;
+        a->lmask[i] = (icase && lc_letter(a->last[i])) ? 0x20 : 0;
         if (k > a->maxk)
             a->maxk = k;
     }
@@ -117,7 +105,7 @@ one_at(const lc_anyof *a, int i, const unsigned char *q, const unsigned char *e)
     if (!a->icase)
         return memcmp(q, s, k) == 0;
     size_t j = 0;
-    while (j < k && lower(q[j]) == s[j])
+    while (j < k && lc_lower(q[j]) == s[j])
         j++;
     return j == k;
 }

@@ -22,18 +22,6 @@
 #include <immintrin.h>
 #endif
 
-static inline unsigned char
-lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
-}
-
-static inline int
-letter(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
 int
 lc_levelscan_init(lc_levelscan *L, unsigned long mask)
 {
@@ -58,7 +46,7 @@ lc_levelscan_init(lc_levelscan *L, unsigned long mask)
         for (int j = 0; j < 3; j++) {
             L->off[t][j] = off[j];
             L->c[t][j] = L->s[t][off[j]];
-            if (!letter(L->c[t][j]))
+            if (!lc_letter(L->c[t][j]))
                 return -1; /* compared lowered (byte | 0x20): letters only */
         }
     }
@@ -75,7 +63,7 @@ literal_at(const lc_levelscan *L, int t, const unsigned char *q, const unsigned 
     if ((size_t)(e - q) < k)
         return 0;
     for (size_t j = 0; j < k; j++)
-        if (lower(q[j]) != s[j])
+        if (lc_lower(q[j]) != s[j])
             return 0;
     return 1;
 }

@@ -37,6 +37,19 @@ typedef const unsigned char *(*lc_finder)(const void *ctx, const unsigned char *
 PyObject *lc_scan_hits(PyObject *obj, Py_ssize_t start, Py_ssize_t end, lc_finder find,
                        const void *ctx, PyObject *out);
 
+/* ASCII lower case of a byte (other bytes unchanged), and whether it is an ASCII letter. */
+static inline unsigned char
+lc_lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
+}
+
+static inline int
+lc_letter(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 /* The line of the region [p, e) that holds `hit`: its start, and its end past the
  * newline (or e). */
 static inline void
