@@ -33,6 +33,7 @@ from ...scan import count_lines
 from ...stats import Metric
 from ..batch import BatchWriter, Item
 from .native import encode, insert_encoded
+from .pending import Pending
 from .schema import distributed_table_ddl, local_table_ddl, table_kinds, takes_computed, upgrade
 from .spool import Spool
 from .url import StoreURL
@@ -85,9 +86,7 @@ class ClickHouseStore(BatchWriter):
         self.timeout_s = timeout_s
         self.tick_s = min(batch_s, RETRY_S) / 2
         self.stats = ClickHouseStats()
-        self._pending: list[Item] = []
-        self._pending_rows = 0
-        self._pending_since = 0.0
+        self._pending = Pending()
         self._seq = itertools.count()
         self._shards: list[Client] = []
         self._lanes: list[list[Client]] = []  # per parallel insert: a client per shard
@@ -184,16 +183,16 @@ class ClickHouseStore(BatchWriter):
             self._report(f"ClickHouse not ready ({exc}); spooling until it is")
 
     def write_batch(self, batch: list[Item]) -> None:
-        if not self._pending:
-            self._pending_since = time.monotonic()
-        self._pending.extend(batch)
-        self._pending_rows += _rows(batch)
-        if self._pending_rows >= self.batch_rows:
+        now = time.monotonic()
+        self._pending.add(batch, now)
+        if self._pending.rows >= self.batch_rows and not self._pending.deferred(now):
             self._flush()
 
     def sync(self, force: bool) -> None:
         now = time.monotonic()
-        if self._pending and (force or now - self._pending_since >= self.batch_s):
+        pending = self._pending
+        due = now - pending.since >= self.batch_s or pending.rows >= self.batch_rows
+        if pending and (force or (due and not pending.deferred(now))):
             self._flush()
         elif len(self.spool) and now - self._last_retry >= RETRY_S:
             self._last_retry = now
@@ -213,8 +212,11 @@ class ClickHouseStore(BatchWriter):
 
     # ------------------------------------------------------------ batches
     def _flush(self) -> None:
-        items = self._pending
-        self._pending, self._pending_rows = [], 0
+        """Send the held lines (after a burst: several batches)."""
+        for items in self._pending.take(self.batch_rows):
+            self._flush_items(items)
+
+    def _flush_items(self, items: list[Item]) -> None:
         stamp = f"{self.node}-{time.time_ns()}-{next(self._seq)}"
         if len(self.spool):
             self._settle(0)  # the spool's replay uses the first lane
