@@ -98,7 +98,7 @@ class PersistWriter(BatchWriter):
                     # behind a dead disk; the lines stay in memory.
                     item, pos = done
                     rest = [batch[item][0][pos:], *(d for d, _ in batch[item + 1 :])]
-                    self.stats.not_persisted += sum(bytes(d).count(b"\n") for d in rest)
+                    self.stats.not_persisted += sum(count_lines(d, 0, len(d)) for d in rest)
                     break
                 time.sleep(RETRY_S)
                 self._reopen_quietly()
