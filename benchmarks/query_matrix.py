@@ -16,6 +16,11 @@ than the lines grep prints, so counting weighs more on LogCaster's side. A count
 that differs from grep's (or a FOUND that differs from the lines sent) is printed
 as MISMATCH.
 
+Each shape also gets its *floor* (``floor.py``): the time the same reader takes to
+read a reply of the same size over loopback TCP from a sender that only sends, a
+bound no server can beat. A floor above half of grep's time marks a shape whose
+0.5x target is out of reach over TCP with that reader; the summary names them.
+
     python benchmarks/query_matrix.py            # 1 000 000 lines, 5 reps (~3-6 min)
     python benchmarks/query_matrix.py --quick    # 100 000 lines, 3 reps (smoke run)
 """
@@ -42,6 +47,7 @@ from typing import Any
 import matrix_data
 import proto
 import servers
+from floor import Floor
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
@@ -207,12 +213,13 @@ def run_pipeline(cmd: str, count: bool = False) -> tuple[float, int]:
     return (time.perf_counter() - t0) * 1000, reply.newlines
 
 
-def run_query(port: int, query: str, count: bool = False) -> tuple[float, int | None, int]:
-    """(ms, FOUND count, lines after the FOUND line; 0 unless ``count``) of one full
-    reply."""
+def run_query(port: int, query: str, count: bool = False) -> tuple[float, int | None, int, int]:
+    """(ms, FOUND count, lines after the FOUND line (0 unless ``count``), bytes) of one
+    full reply."""
     t0 = time.perf_counter()
     reply = proto.request_counted(port, query, timeout=120, count=count)
-    return (time.perf_counter() - t0) * 1000, proto.found_count(reply.head), reply.body_lines
+    ms = (time.perf_counter() - t0) * 1000
+    return ms, proto.found_count(reply.head), reply.body_lines, reply.nbytes
 
 
 def send_all(port: int, data: bytes) -> None:
@@ -283,23 +290,27 @@ def main(argv: list[str] | None = None) -> int:
         path = Path(tmp) / "lines.log"
         extra = ["-c", str(count + 1000), "--max-memory", "4G"]
         server = servers.start_logcaster(sys.executable, args.src, extra, Path(tmp) / "server.log")
+        floor = Floor()
         try:
             half, mid = load(server.ingest_port, server.query_port, lines, path)
             subprocess.run(["cat", str(path)], stdout=subprocess.DEVNULL, check=True)
             head = f"{'shape':38} {'matches':>9} {'ms':>9} {'grep ms':>9} {'ratio':>7}"
-            print(head + (f" {'rg ms':>8}" if have_rg else ""))
+            print(head + (f" {'rg ms':>8}" if have_rg else "") + f" {'floor ms':>8} {'floor':>7}")
             for shape in shapes:
                 query = shape.query.replace("{mid}", f"{mid:.6f}")
                 grep_cmd = pipeline(shape, path, half, "grep")
                 rg_cmd = pipeline(shape, path, half, "rg") if have_rg and shape.stages else None
                 # The first run of each side (warming caches) counts the lines; the
                 # timed runs read everything the same way on every side.
-                _, found, sent = run_query(server.query_port, query, count=True)
+                _, found, sent, reply_bytes = run_query(server.query_port, query, count=True)
                 lc = [run_query(server.query_port, query, timed_count) for _ in range(reps)]
                 grep_n = run_pipeline(grep_cmd, count=True)[1]
                 gr = [run_pipeline(grep_cmd, timed_count) for _ in range(reps)]
                 rg_n = run_pipeline(rg_cmd, count=True)[1] if rg_cmd else None
                 rg = [run_pipeline(rg_cmd, timed_count) for _ in range(reps)] if rg_cmd else []
+                floor_ms = statistics.median(
+                    floor.ms(reply_bytes, timed_count) for _ in range(reps)
+                )
                 ms = statistics.median(x[0] for x in lc)
                 grep_ms = statistics.median(x[0] for x in gr)
                 rg_ms = statistics.median(x[0] for x in rg) if rg else None
@@ -325,22 +336,30 @@ def main(argv: list[str] | None = None) -> int:
                     "grep_ms": round(grep_ms, 2),
                     "ratio": round(ratio, 3),
                     "rg_ms": None if rg_ms is None else round(rg_ms, 2),
+                    "reply_bytes": reply_bytes,
+                    "floor_ms": round(floor_ms, 2),
+                    "floor_ratio": round(floor_ms / grep_ms, 3) if grep_ms else None,
                     "mismatch": "; ".join(problems) or None,
                 }
                 rows.append(row)
                 line = f"{shape.name:38} {sent:>9,} {ms:>9.1f} {grep_ms:>9.1f} {ratio:>6.2f}x"
                 if have_rg:
                     line += f" {rg_ms:>8.1f}" if rg_ms is not None else f" {'':>8}"
+                line += f" {floor_ms:>8.1f} {floor_ms / grep_ms:>6.2f}x"
                 if problems:
                     line += "  MISMATCH: " + "; ".join(problems)
                 print(line, flush=True)
         finally:
+            floor.close()
             server.stop()
     ratios = [r["ratio"] for r in rows]
     median = statistics.median(ratios) if ratios else None
     worst = max(ratios) if ratios else None
     mismatches = sum(1 for r in rows if r["mismatch"])
+    bound = [r["shape"] for r in rows if r["floor_ratio"] is not None and r["floor_ratio"] > 0.5]
     print(f"median ratio {median:.3f}x, worst {worst:.3f}x, mismatches {mismatches}")
+    if bound:
+        print("0.5x out of reach over TCP (floor above half of grep's time): " + ", ".join(bound))
     print(f"load average after: {loadavg()}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
@@ -355,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         "median_ratio": median,
         "worst_ratio": worst,
         "mismatches": mismatches,
+        "floor_above_half": bound,
         "rows": rows,
     }
     args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
