@@ -55,8 +55,10 @@ SHAPES = [
 ]  # fmt: skip
 
 
-def start_server(capacity: int) -> tuple[subprocess.Popen[bytes], int, int, int]:
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), PYTHONUNBUFFERED="1")
+def start_server(
+    capacity: int, src: Path = REPO / "src"
+) -> tuple[subprocess.Popen[bytes], int, int, int]:
+    env = dict(os.environ, PYTHONPATH=str(src), PYTHONUNBUFFERED="1")
     cmd = [sys.executable, "-m", "logcaster", "serve", "--host", "127.0.0.1", "-p", "0"]
     cmd += ["-q", "0", "--http-port", "0", "-c", str(capacity), "--max-memory", "2G"]
     cmd += ["--udp-port", "off"]
@@ -148,9 +150,10 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks/results/http_query.json")
     ap.add_argument("--only", default="", help="comma-separated shape names")
+    ap.add_argument("--src", type=Path, default=REPO / "src", help="the src/ directory to run")
     args = ap.parse_args()
     data = ("\n".join(generate_lines(args.lines)) + "\n").encode()
-    proc, ingest, qport, hport = start_server(args.lines + 1000)
+    proc, ingest, qport, hport = start_server(args.lines + 1000, args.src)
     global SERVER_PID
     SERVER_PID = proc.pid
     results: dict[str, object] = {"lines": args.lines, "reps": args.reps, "load_before": load_avg()}
