@@ -19,8 +19,8 @@ from logcaster.frontends.line.render import render
 from logcaster.query import newest as newest_module
 from logcaster.query.engine import Engine, search_views, split_views
 from logcaster.query.matcher import Matcher
-from logcaster.query.matches import Matches
-from logcaster.query.newest import Cursor, everything, newest, sub_view, whole
+from logcaster.query.matches import Matches, whole
+from logcaster.query.newest import Cursor, everything, newest, sub_view
 from logcaster.query.pool import WorkerPool
 from logcaster.query.postfilter import Scanner
 from logcaster.query.spec import QuerySpec

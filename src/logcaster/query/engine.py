@@ -23,9 +23,9 @@ from ..storage.ring import BlockView, Ring, Snapshot
 from . import aggregate
 from .aggregate import Breakdown, Counts, Histogram, Top
 from .errors import QueryError
-from .matches import Matches, tail
+from .matches import Matches, tail, whole
 from .metrics import QueryMetrics
-from .newest import INLINE_CUT, everything, newest, whole
+from .newest import INLINE_CUT, everything, newest
 from .pool import WorkerPool
 from .postfilter import Scanner, compile_spec
 from .regions import time_regions

@@ -14,11 +14,10 @@ about :data:`PIECE` bytes and run on every worker.
 
 from __future__ import annotations
 
-from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Awaitable, Callable, Sequence
 
-from ..storage.ring import BlockView, Snapshot
+from ..storage.ring import BlockView
 from .matches import Matches
 from .postfilter import Scanner
 from .spec import QuerySpec
@@ -42,15 +41,6 @@ def everything(spec: QuerySpec) -> bool:
         or spec.time_from is not None
         or spec.time_to is not None
     )
-
-
-def whole(snapshot: Snapshot) -> Matches:
-    """Every line of a snapshot, counted from the ring's line numbers (no scan)."""
-    found = Matches()
-    for view in snapshot.views:
-        found.add(view, array("q", (view.start, view.end)), 1)
-    found.count = snapshot.current
-    return found
 
 
 def sub_view(view: BlockView, start: int, end: int) -> BlockView:
