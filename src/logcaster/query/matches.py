@@ -8,7 +8,7 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from ..scan import count_lines
+from ..scan import count_lines, covered
 from ..storage.ring import BlockView, Snapshot
 
 UNCOUNTED = -1  # the lines of a range not counted (every line of a view, say)
@@ -37,6 +37,16 @@ class Matches:
             out.lines.extend(part.lines)
             out.count += part.count
         return out
+
+    def line_bytes(self, cap: int | None = None) -> int:
+        """The bytes of the matching lines (sparse matches span far more bytes than
+        their lines hold); measured only until they pass ``cap``."""
+        total = 0
+        for _, spans in self.ranges:
+            total += covered(spans)
+            if cap is not None and total > cap:
+                break
+        return total
 
     def keep_newest(self, limit: int) -> Matches:
         """The newest ``limit`` lines of these matches.

@@ -76,13 +76,8 @@ SMALL_REPLY = 1 << 18  # bytes of matching lines rendered on the event loop
 
 
 def small(matches: Matches) -> bool:
-    """Whether the lines of ``matches`` span at most :data:`SMALL_REPLY` bytes."""
-    size = 0
-    for _, spans in matches.ranges:
-        size += spans[-1] - spans[0]
-        if size > SMALL_REPLY:
-            return False
-    return True
+    """Whether the lines of ``matches`` hold at most :data:`SMALL_REPLY` bytes."""
+    return matches.line_bytes(SMALL_REPLY) <= SMALL_REPLY
 
 
 class FollowSink:
