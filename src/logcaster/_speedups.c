@@ -365,26 +365,6 @@ count_lines(PyObject *self, PyObject *args)
     return PyLong_FromSsize_t(count);
 }
 
-/* covered(spans) -> the bytes the (start, end) pairs of the array('q') `spans`
- * cover: a reply's size from its spans, without a NumPy round trip per range. */
-static PyObject *
-covered(PyObject *self, PyObject *args)
-{
-    PyObject *spans_obj;
-    Py_buffer spans;
-    if (!PyArg_ParseTuple(args, "O", &spans_obj))
-        return NULL;
-    if (PyObject_GetBuffer(spans_obj, &spans, PyBUF_SIMPLE) < 0)
-        return NULL;
-    const long long *sp = (const long long *)spans.buf;
-    Py_ssize_t pairs = spans.len / (Py_ssize_t)(2 * sizeof(long long));
-    long long total = 0;
-    for (Py_ssize_t i = 0; i < pairs; i++)
-        total += sp[2 * i + 1] - sp[2 * i];
-    PyBuffer_Release(&spans);
-    return PyLong_FromLongLong(total);
-}
-
 /* prefault(buf): write every page of a fresh buffer once, GIL released, so
  * the page faults are taken here (on a helper thread) and not on the ingest
  * path's first copy into it. The content stays zero. */
@@ -431,7 +411,7 @@ static PyMethodDef methods[] = {
      "level_lines(buf, spans, levels, out, unsure) -> lines whose level (numeric JSON first) is in the mask"},
     {"count_lines", count_lines, METH_VARARGS,
      "count_lines(buf, start, end) -> number of newlines in buf[start:end]"},
-    {"covered", covered, METH_VARARGS,
+    {"covered", lc_covered, METH_VARARGS,
      "covered(spans) -> bytes covered by the (start, end) pairs of spans"},
     {"prefault", prefault, METH_VARARGS,
      "prefault(buf): touch every page of a writable buffer, GIL released"},
