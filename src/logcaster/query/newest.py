@@ -167,7 +167,7 @@ async def newest(
             try:
                 await offload(search.finish, pieces, matcher, share, stop)
             except asyncio.CancelledError:
-                stop.set()  # whoever asked has gone: the job ends at its next window
+                stop.set()  # whoever asked has gone: the job ends at its next piece
                 raise
             break
         search.record(pieces, [inline(pieces, matcher)])
