@@ -52,9 +52,9 @@ class Matches:
         """The newest ``limit`` lines of these matches.
 
         Ranges of known line counts are kept whole; in the one where the limit
-        falls (or one not counted), whole spans are counted in C and only the span
-        where the limit falls is cut line by line. Spans kept are sliced off,
-        never rebuilt."""
+        falls (or one not counted), whole spans are counted in C, from whichever
+        end is nearer the cut, and only the span where it falls is cut line by
+        line. Spans kept are sliced off, never rebuilt."""
         if self.count <= limit:
             return self
         kept: list[tuple[BlockView, array[int]]] = []
@@ -66,31 +66,56 @@ class Matches:
                 kept_lines.append(lines)
                 need -= lines
                 continue
-            buf = view.buf
-            taken = 0
-            i = len(spans) - 2
-            while i >= 0:
-                s, e = spans[i], spans[i + 1]
-                here = count_lines(buf, s, e)
-                if taken + here >= need:
-                    cut = e
-                    for _ in range(need - taken):
-                        cut = buf.rfind(b"\n", s, cut - 1) + 1 or s
-                    out = spans[i:]
-                    out[0] = cut
-                    kept.append((view, out))
-                    kept_lines.append(need)
-                    kept.reverse()
-                    kept_lines.reverse()
-                    return Matches(limit, kept, kept_lines)
-                taken += here
-                i -= 2
-            kept.append((view, spans))  # an uncounted range, with fewer lines than needed
+            if lines != UNCOUNTED and lines - need < need:
+                out: array[int] | None = _drop_oldest(view.buf, spans, lines - need)
+                taken = need
+            else:
+                out, taken = _newest_lines(view.buf, spans, need)
+            kept.append((view, spans if out is None else out))
             kept_lines.append(taken)
             need -= taken
+            if out is not None:
+                kept.reverse()
+                kept_lines.reverse()
+                return Matches(limit, kept, kept_lines)
         kept.reverse()  # pragma: no cover - count > limit: the limit falls in a span
         kept_lines.reverse()  # pragma: no cover
         return Matches(limit, kept, kept_lines)  # pragma: no cover
+
+
+def _newest_lines(buf: bytearray, spans: array[int], need: int) -> tuple[array[int] | None, int]:
+    """The spans of the newest ``need`` lines of ``spans`` and ``need``; or, if they
+    hold fewer, None and their number of lines (the spans are all taken)."""
+    taken = 0
+    for i in range(len(spans) - 2, -1, -2):
+        s, e = spans[i], spans[i + 1]
+        here = count_lines(buf, s, e)
+        if taken + here >= need:
+            cut = e
+            for _ in range(need - taken):
+                cut = buf.rfind(b"\n", s, cut - 1) + 1 or s
+            out = spans[i:]
+            out[0] = cut
+            return out, need
+        taken += here
+    return None, taken
+
+
+def _drop_oldest(buf: bytearray, spans: array[int], drop: int) -> array[int]:
+    """The spans of ``spans`` without their oldest ``drop`` lines (fewer than they
+    hold): counted from the oldest end, when the cut is nearer it."""
+    for i in range(0, len(spans), 2):
+        s, e = spans[i], spans[i + 1]
+        here = count_lines(buf, s, e)
+        if here > drop:
+            cut = s
+            for _ in range(drop):
+                cut = buf.find(b"\n", cut, e) + 1
+            out = spans[i:]
+            out[0] = cut
+            return out
+        drop -= here
+    raise ValueError("fewer lines than dropped")  # pragma: no cover - the caller counted
 
 
 def whole(snapshot: Snapshot) -> Matches:
