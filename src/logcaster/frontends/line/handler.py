@@ -181,7 +181,8 @@ class LineHandler:
         # read the reply with a single recv() (the seed's test client) see both.
         head = found_line(matches.count)
         if small(matches):  # rendered here: two worker hand-offs would cost more
-            yield b"".join(render(matches, spec, head))
+            parts = list(render(matches, spec, head))  # fresh buffers, not reused
+            yield parts[0] if len(parts) == 1 else b"".join(parts)
             return
         chunks = render(matches, spec, head, reuse=sender is not None)
         async for chunk in self._stream(chunks, sender):
