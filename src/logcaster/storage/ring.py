@@ -375,17 +375,17 @@ class Ring:
             if last is not None and (last.total, last.dropped) == (total, dropped):
                 return last
             blocks, kept = self._blocks, last.views[1:-1] if last is not None else ()
-            if kept and kept[0].block is blocks[1] and kept[-1].block is blocks[len(kept)]:
-                old, new = [blocks[0]], [blocks[i] for i in range(len(kept) + 1, len(blocks))]
+            n = len(kept)
+            if 0 < n < len(blocks) and (kept[0].block, kept[-1].block) == (blocks[1], blocks[n]):
+                old, new = [blocks[0]], [blocks[i] for i in range(n + 1, len(blocks))]
             else:
                 old, new, kept = [], list(blocks), ()
             raw = [(b, b.used, len(b.chunk_off), b.first_chunk) for b in (*old, *new)]
         views = [*map(_live_view, raw, repeat(dropped))]
         views[len(old) : len(old)] = kept  # the blocks between the oldest and the newest
         snap = Snapshot(tuple(v for v in views if v is not None), total, dropped)
-        with self._lock:
-            if self._last is last:  # else a block was evicted meanwhile
-                self._last = snap
+        with self._lock:  # kept unless a block was evicted meanwhile
+            self._last = snap if self._last is last else self._last
         return snap
 
 
