@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from logcaster.query import fieldscan, filters
 from logcaster.query.levels import LEVEL_CODES
+from logcaster.query.literals import plain_alternatives
 from logcaster.query.matcher import Matcher
 from logcaster.query.regex import compile_regex, py_regex_lines
 from logcaster.query.spec import QuerySpec
@@ -37,6 +38,9 @@ PIECES = [
     b"\xff",
     b"\xd0\xbe",
     b"OOMKilled",
+    "ошибка".encode(),
+    " подключения".encode(),
+    b"\xd0",  # a UTF-8 character cut short
     b"\n",
 ]
 LITERALS = [b"GET", b"POST", b"payment", b"session", b"s", b"sn", b"xx", b"\xff", b"OOM", b"e=g"]
@@ -153,6 +157,17 @@ def test_level_lines_switch_to_reading_every_line_when_most_are_candidates() -> 
 
 
 ALTERNATIONS = ["timeout|refused", "GET", "x=|GET|e=g", "POST|s", "a b|\xff|c", "session=x|session"]
+ALTERNATIONS += ["ошибка подключения", "\u043e|GET", "ошибка|\xff", "\t"]
+NOT_PLAIN = [
+    "ошибка.подключения",
+    "(?i)ошибка",
+    "\u043e+",
+    "^GET",
+    "a\nb",
+    "GET|",
+    "\\x41",
+    "\udcff",
+]
 
 
 @settings(max_examples=300, deadline=None)
@@ -160,10 +175,53 @@ ALTERNATIONS = ["timeout|refused", "GET", "x=|GET|e=g", "POST|s", "a b|\xff|c", 
 def test_a_regex_of_plain_literals_needs_no_re2(pieces: list[bytes], pattern: str) -> None:
     data = b"".join(pieces) + b"timeout\n"
     matcher = Matcher(QuerySpec(regex=pattern))
-    assert (matcher.literals is not None) == pattern.isascii()
+    assert matcher.literals is not None
     got: array[int] = array("q")
     want: array[int] = array("q")
     n = matcher.scan(data, 0, len(data), got)
     rx = compile_regex(pattern, native=False).rx
     assert n == py_regex_lines(rx, data, array("q", (0, len(data))), want)
     assert got == want
+
+
+def test_only_plain_characters_joined_by_bars_are_plain_literals() -> None:
+    for pattern in NOT_PLAIN:
+        assert plain_alternatives(pattern) is None, pattern
+    assert plain_alternatives("ошибка подключения|GET|GET") == (
+        "ошибка подключения".encode(),
+        b"GET",
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pieces=st.lists(st.sampled_from(PIECES), max_size=60),
+    pattern=st.sampled_from(ALTERNATIONS),
+    keywords=st.lists(st.sampled_from([b"s", b"GET", "\u043e".encode()]), min_size=1, max_size=2),
+    any_keyword=st.booleans(),
+)
+def test_a_plain_literal_regex_with_other_filters_needs_no_re2(
+    pieces: list[bytes], pattern: str, keywords: list[bytes], any_keyword: bool
+) -> None:
+    data = b"".join(pieces) + b"timeout\n"
+    spec = QuerySpec(regex=pattern, keywords=tuple(keywords), any_keyword=any_keyword)
+    matcher = Matcher(spec)
+    got: array[int] = array("q")
+    n = matcher.scan(data, 0, len(data), got)
+    rx = compile_regex(pattern, native=False).rx
+    combine = any if any_keyword else all
+    want: array[int] = array("q")
+    pos = 0
+    for line in data.split(b"\n")[:-1]:
+        end = pos + len(line) + 1
+        if combine(k in line for k in keywords) and rx.search(line) is not None:
+            if want and want[-1] == pos:
+                want[-1] = end
+            else:
+                want.extend((pos, end))
+        pos = end
+    assert (n, got) == (_lines(want, data), want)
+
+
+def _lines(spans: array[int], data: bytes) -> int:
+    return sum(data.count(b"\n", spans[i], spans[i + 1]) for i in range(0, len(spans), 2))

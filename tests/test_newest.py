@@ -6,8 +6,9 @@ that a few lines span many of them."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import pytest
@@ -17,10 +18,10 @@ from test_search import chunks_st, reference, spec_st
 
 from logcaster.frontends.line.render import render
 from logcaster.query import newest as newest_module
-from logcaster.query.engine import Engine, search_views, split_views
+from logcaster.query.engine import Engine, search_views
 from logcaster.query.matcher import Matcher
-from logcaster.query.matches import Matches
-from logcaster.query.newest import Cursor, everything, newest, sub_view, whole
+from logcaster.query.matches import Matches, whole
+from logcaster.query.newest import Cursor, everything, newest, sub_view
 from logcaster.query.pool import WorkerPool
 from logcaster.query.postfilter import Scanner
 from logcaster.query.spec import QuerySpec
@@ -39,13 +40,17 @@ def fill(chunks: list[tuple[list[bytes], int, bool]], ring: Ring) -> list[tuple[
     return model
 
 
-async def parallel(views: tuple[BlockView, ...], matcher: Scanner) -> list[Matches]:
-    return [search_views(p, matcher) for p in split_views(views, 2)]
+async def offload(fn: Callable[..., object], *args: object) -> object:
+    return fn(*args)
+
+
+def share(pieces: Sequence[BlockView], matcher: Scanner, stop: threading.Event) -> list[Matches]:
+    return [search_views((p,), matcher, stop) for p in pieces]
 
 
 def limited(views: Sequence[BlockView], qs: QuerySpec) -> Matches:
     assert qs.limit is not None
-    found = asyncio.run(newest(views, Matcher(qs), qs.limit, parallel, search_views))
+    found = asyncio.run(newest(views, Matcher(qs), qs.limit, offload, share, search_views))
     return found.keep_newest(qs.limit)
 
 
@@ -183,3 +188,33 @@ def test_engine_limit_search_on_the_pool() -> None:
     count, out = asyncio.run(main())
     assert count == 1500 and out.count(b"\n") == 1500
     assert out.startswith(b"GET 150 0\n") and out.endswith(b"GET 299 9\n")
+
+
+def test_engine_limit_search_shared_out_on_the_pool(tiny_windows: None) -> None:
+    """Windows past INLINE_MAX run in one worker job that shares their pieces out."""
+    ring = Ring(100_000, 1 << 26, 512)
+    live: list[tuple[bytes, int]] = []
+    for i in range(200):
+        lines = [b"%s %d %d" % (b"GET" if (i * 7 + j) % 5 else b"POST", i, j) for j in range(6)]
+        ring.append(b"".join(line + b"\n" for line in lines), T0 + i)
+        live.extend((line, T0 + i) for line in lines)
+    specs = [
+        QuerySpec(keywords=(b"GET",), limit=limit, raw=True) for limit in (1, 7, 150, 5000)
+    ] + [
+        QuerySpec(keywords=(b"POST",), limit=90, descending=True),
+        QuerySpec(regex="^POST 1", limit=3),
+    ]
+
+    async def main() -> list[tuple[int, bytes]]:
+        pool = WorkerPool(3, 8)
+        try:
+            engine = Engine(ring, pool)
+            return [
+                (found.count, b"".join(render(found, qs)))
+                for qs in specs
+                for found in [await engine.search(qs)]
+            ]
+        finally:
+            pool.shutdown()
+
+    assert asyncio.run(main()) == [reference(live, qs) for qs in specs]

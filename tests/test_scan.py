@@ -122,6 +122,15 @@ def test_gather_agree(data: bytes, cuts: list[int], kind) -> None:
     assert native.gather(kind(data), spans) == expected
 
 
+@given(cuts=st.lists(st.integers(0, 1 << 40), max_size=40))
+def test_covered_agree(cuts: list[int]) -> None:
+    points = sorted(cuts)
+    spans: array[int] = array("q", points[: len(points) // 2 * 2])
+    expected = sum(spans[i + 1] - spans[i] for i in range(0, len(spans), 2))
+    assert scan.py_covered(spans) == expected
+    assert native.covered(spans) == expected
+
+
 @given(data=st.binary(max_size=20_000))
 def test_prefault_agree(data: bytes) -> None:
     if not hasattr(native, "prefault"):

@@ -411,6 +411,8 @@ static PyMethodDef methods[] = {
      "level_lines(buf, spans, levels, out, unsure) -> lines whose level (numeric JSON first) is in the mask"},
     {"count_lines", count_lines, METH_VARARGS,
      "count_lines(buf, start, end) -> number of newlines in buf[start:end]"},
+    {"covered", lc_covered, METH_VARARGS,
+     "covered(spans) -> bytes covered by the (start, end) pairs of spans"},
     {"prefault", prefault, METH_VARARGS,
      "prefault(buf): touch every page of a writable buffer, GIL released"},
     {"split_frames", lc_split_frames, METH_VARARGS,

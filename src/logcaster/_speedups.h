@@ -147,6 +147,7 @@ PyObject *lc_native_columns(PyObject *self, PyObject *args); /* _native.c */
 PyObject *lc_filter_lines(PyObject *self, PyObject *args);
 PyObject *lc_gather_stamped(PyObject *self, PyObject *args); /* _stamped.c */
 PyObject *lc_stamp_into(PyObject *self, PyObject *args);
+PyObject *lc_covered(PyObject *self, PyObject *args);
 PyObject *lc_line_level(PyObject *self, PyObject *args);
 PyObject *lc_split_frames(PyObject *self, PyObject *args); /* _frames.c */
 PyObject *lc_encode_records(PyObject *self, PyObject *args);

@@ -463,3 +463,27 @@ out_prefixes:
     PyBuffer_Release(&prefixes);
     return result;
 }
+
+/* covered(spans) -> the bytes the (start, end) pairs of the array('q') `spans`
+ * cover: a reply's size from its spans, without a NumPy round trip per range.
+ * Last in the module's last file, and calling no function the module did not
+ * call already (a new one is a 16-byte PLT entry before all the code): placed
+ * elsewhere it moved the hot loops after it, and one (the (?i) spelled search)
+ * ran 40 % slower for its new alignment. */
+PyObject *
+lc_covered(PyObject *self, PyObject *args)
+{
+    PyObject *spans_obj;
+    Py_buffer spans;
+    if (!PyArg_ParseTuple(args, "O", &spans_obj))
+        return NULL;
+    if (PyObject_GetBuffer(spans_obj, &spans, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const long long *sp = (const long long *)spans.buf;
+    Py_ssize_t pairs = spans.len / (Py_ssize_t)(2 * sizeof(long long));
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < pairs; i++)
+        total += (Py_ssize_t)(sp[2 * i + 1] - sp[2 * i]);
+    PyBuffer_Release(&spans);
+    return PyLong_FromSsize_t(total);
+}

@@ -55,7 +55,7 @@ def py_find_lines(buf: Buffer, start: int, end: int, needle: bytes, out: array[i
     return count
 
 
-def covered(spans: array[int]) -> int:
+def py_covered(spans: array[int]) -> int:
     """How many bytes the ``(start, end)`` pairs of ``spans`` cover."""
     pairs = np.frombuffer(spans, dtype=np.int64)
     return int((pairs[1::2] - pairs[::2]).sum())
@@ -168,6 +168,7 @@ HAVE_NATIVE = True
 try:
     from ._speedups import clean_lines as clean_lines
     from ._speedups import count_lines as count_lines
+    from ._speedups import covered as covered
     from ._speedups import find_lines as find_lines
     from ._speedups import gather as gather
     from ._speedups import gather_stamped as gather_stamped
@@ -178,6 +179,7 @@ except ImportError:  # pragma: no cover - depends on the install
     HAVE_NATIVE = False
     clean_lines = py_clean_lines
     count_lines = py_count_lines
+    covered = py_covered
     find_lines = py_find_lines
     gather = py_gather
     gather_stamped = py_gather_stamped

@@ -34,6 +34,7 @@ MAX_VARIANTS = 64  # one C pass checks them all (_spelled.c)
 MIN_BYTES = 3
 # Code points with case mappings (all of Unicode's cased letters lie in these).
 _CASED = ((0, 0x3400), (0xA000, 0xAC00), (0xF900, 0x20000))
+RUN = 64  # code points checked at once for case mappings
 
 
 Orbits = tuple[tuple[bytes, ...], ...]  # per character: the encodings (?i) matches
@@ -59,8 +60,7 @@ def _links() -> dict[str, frozenset[str]]:
     """Character -> the characters one case mapping away, in either direction."""
     links: dict[str, set[str]] = defaultdict(set)
     folds: dict[str, set[str]] = defaultdict(set)  # full case folding -> characters
-    chars = [chr(cp) for lo, hi in _CASED for cp in range(lo, hi)]
-    for ch in [c for c in chars if c.lower() != c or c.upper() != c or c.casefold() != c]:
+    for ch in _cased():
         for other in (ch.lower(), ch.upper(), ch.casefold()):
             if len(other) == 1 and other != ch:
                 links[ch].add(other)
@@ -72,6 +72,20 @@ def _links() -> dict[str, frozenset[str]]:
         for ch in group:
             links[ch].update(group - {ch})
     return {ch: frozenset(v) for ch, v in links.items()}
+
+
+def _cased() -> list[str]:
+    """The characters some case mapping changes, in code point order. Runs of
+    :data:`RUN` characters that no mapping changes as a whole (most of them) are
+    passed over at C speed: a string's mapping changes whenever one of its
+    characters' does."""
+    out: list[str] = []
+    for lo, hi in _CASED:
+        for at in range(lo, hi, RUN):
+            run = "".join(map(chr, range(at, min(at + RUN, hi))))
+            if run.lower() != run or run.upper() != run or run.casefold() != run:
+                out += [c for c in run if c.lower() != c or c.upper() != c or c.casefold() != c]
+    return out
 
 
 @cache

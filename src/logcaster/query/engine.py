@@ -23,9 +23,9 @@ from ..storage.ring import BlockView, Ring, Snapshot
 from . import aggregate
 from .aggregate import Breakdown, Counts, Histogram, Top
 from .errors import QueryError
-from .matches import Matches, tail
+from .matches import Matches, tail, whole
 from .metrics import QueryMetrics
-from .newest import INLINE_CUT, everything, newest, whole
+from .newest import INLINE_CUT, everything, newest
 from .pool import WorkerPool
 from .postfilter import Scanner, compile_spec
 from .regions import time_regions
@@ -130,7 +130,9 @@ class Engine:
             views = await self._views(spec)
             if spec.limit is None:
                 return Matches.merge(await self._search_parallel(views, matcher))
-            matches = await newest(views, matcher, spec.limit, self._search_parallel, search_views)
+            matches = await newest(
+                views, matcher, spec.limit, self.pool.run, self._share, search_views
+            )
         if spec.limit is not None and matches.count > spec.limit:
             if spec.limit <= INLINE_CUT:
                 return matches.keep_newest(spec.limit)
@@ -180,6 +182,14 @@ class Engine:
     async def tail(self, count: int) -> Matches:
         """The newest ``count`` lines held."""
         return await self.pool.run(tail, self.ring.snapshot(), count)
+
+    def _share(
+        self, pieces: Sequence[BlockView], matcher: Scanner, stop: threading.Event
+    ) -> list[Matches]:
+        """On a worker: each piece searched, on this thread and the others free."""
+        return self.pool.share(
+            lambda piece: search_views((piece,), matcher, stop), pieces, self.parallelism - 1
+        )
 
     async def _search_parallel(
         self, views: tuple[BlockView, ...], matcher: Scanner

@@ -37,20 +37,25 @@ class Needs:
     or_empty: bool = False
 
 
-_PLAIN_ASCII = re.compile(r"[ -~]+")  # printable ASCII
-_META = frozenset("\\.^$*+?()[]{}|")
+_META = frozenset("\\.^$*+?()[]{}|\n")  # RE2's metacharacters, and a newline
 
 
 def plain_alternatives(pattern: str) -> tuple[bytes, ...] | None:
-    """The literals of a pattern that is only printable ASCII literals joined by ``|``
-    (``timeout|refused``): a line holds a match exactly when it holds one of them,
-    whatever the encoding of the rest of the line. None for any other pattern."""
+    """The literals of a pattern that is only plain characters joined by ``|``
+    (``timeout|refused``, ``ошибка подключения``): a line holds a match exactly
+    when it holds one of them, as bytes (RE2 matches a literal's UTF-8 bytes
+    wherever they are, whatever the rest of the line holds). None for any other
+    pattern: one with a metacharacter (an escape, ``.``, a flag group such as
+    ``(?i)``, a class, a repeat, an anchor), a newline (no line holds one), an
+    empty branch, or a character with no UTF-8 form (a byte the query could not
+    decode, which RE2 refuses anyway)."""
     branches = pattern.split("|")
-    if not _PLAIN_ASCII.fullmatch(pattern) or not all(branches):
+    if not all(branches) or any(ch in _META for b in branches for ch in b):
         return None
-    if any(ch in _META for b in branches for ch in b):
+    try:
+        return tuple(dict.fromkeys(b.encode("utf-8") for b in branches))
+    except UnicodeEncodeError:
         return None
-    return tuple(dict.fromkeys(b.encode("ascii") for b in branches))
 
 
 def _class(items: Any) -> Atom:

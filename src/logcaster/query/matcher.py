@@ -7,8 +7,8 @@ rarest drives a SIMD scan and the others are checked inside its lines; OR
 literals: one pass for all of them) and the level test (:mod:`.filters`); a regex
 then runs over the surviving lines only (:func:`.regex.regex_lines`, C++ over
 RE2). A regex alone is first narrowed by a literal every match must contain,
-when one is rare enough in the region; a regex that is only plain ASCII literals
-joined by ``|``, or ``(?i)`` and a plain literal, needs no RE2 at all. No Python
+when one is rare enough in the region; a regex that is only plain literals
+joined by ``|`` (any text), or ``(?i)`` and a plain literal, needs no RE2 at all. No Python
 code runs per line. The result is byte spans (``[start, end, ...]``, adjacent
 lines coalesced).
 """
@@ -38,7 +38,7 @@ class RegexPlan:
 
     regex: Regex
     required: tuple[bytes, ...] = ()  # literals every match holds, longest first
-    literals: tuple[bytes, ...] | None = None  # plain ASCII literals joined by |
+    literals: tuple[bytes, ...] | None = None  # plain literals joined by |
     prefixes: tuple[bytes, ...] = ()  # every matching line starts with one
     alternatives: tuple[bytes, ...] = ()  # one of these is in every match ...
     or_empty: bool = False  # ... unless the line is empty
@@ -87,7 +87,14 @@ class Matcher:
             self.never = any(b"\n" in k for k in self.all_of)
         self.levels = level_mask(spec.levels)
         self.filtered = bool(self.all_of or self.any_of or self.levels)
-        if self.filtered and plan is not None:
+        if self.filtered and plan is not None and plan.literals is not None:
+            # A regex of plain literals is one more filter of the C pass, and no RE2.
+            if len(plan.literals) == 1:
+                self.all_of = tuple(dict.fromkeys((*self.all_of, *plan.literals)))
+                self.regex = None
+            elif not self.any_of:
+                self.any_of, self.regex = plan.literals, None
+        if self.filtered and self.regex is not None and plan is not None:
             # A literal every match holds is one more AND literal of the C pass: RE2
             # then reads only the lines holding it (the order changes no result).
             self.all_of = tuple(dict.fromkeys((*self.all_of, *plan.required[:1])))
@@ -96,7 +103,7 @@ class Matcher:
         self.or_empty = False  # ... unless the line is empty
         self.prefixes: tuple[bytes, ...] = ()  # every matching line starts with one
         self.folded: Folded | None = None  # a prefilter for a (?i) pattern
-        # A regex of plain ASCII literals joined by |: their search is the whole answer.
+        # A regex of plain literals joined by |: their search is the whole answer.
         self.literals: tuple[bytes, ...] | None = None
         if plan is not None and not self.filtered:
             self.literals = plan.literals

@@ -8,17 +8,19 @@ costs milliseconds. :func:`newest` starts with a window sized from the limit,
 cut at line starts, and after each window estimates from the bytes per match
 seen so far how far back the rest lie (four times further while none is
 found). Small windows are scanned on the event loop (the C scanners take
-microseconds there, no worker hand-off); large ones are cut into pieces of
-about :data:`PIECE` bytes and run on every worker.
+microseconds there, no worker hand-off); from the first large one on, one worker
+job runs the rest of the search, sharing each window's pieces of about
+:data:`PIECE` bytes out to the other workers as they come free.
 """
 
 from __future__ import annotations
 
-from array import array
+import asyncio
+import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Awaitable, Callable, Sequence
 
-from ..storage.ring import BlockView, Snapshot
+from ..storage.ring import BlockView
 from .matches import Matches
 from .postfilter import Scanner
 from .spec import QuerySpec
@@ -42,15 +44,6 @@ def everything(spec: QuerySpec) -> bool:
         or spec.time_from is not None
         or spec.time_to is not None
     )
-
-
-def whole(snapshot: Snapshot) -> Matches:
-    """Every line of a snapshot, counted from the ring's line numbers (no scan)."""
-    found = Matches()
-    for view in snapshot.views:
-        found.add(view, array("q", (view.start, view.end)), 1)
-    found.count = snapshot.current
-    return found
 
 
 def sub_view(view: BlockView, start: int, end: int) -> BlockView:
@@ -105,34 +98,77 @@ def _line_start(view: BlockView, guess: int, end: int) -> int:
     return cut
 
 
-Parallel = Callable[[tuple[BlockView, ...], Scanner], Awaitable[list[Matches]]]
+Inline = Callable[[Sequence[BlockView], Scanner], Matches]  # scans on the caller's thread
+# Blocking: every piece scanned, on several threads; stopping early when the event is set.
+Share = Callable[[Sequence[BlockView], Scanner, threading.Event], list[Matches]]
+Offload = Callable[..., Awaitable[object]]  # runs a blocking call on a worker
+
+
+class Newest:
+    """One newest-first search: the windows taken so far and what they found."""
+
+    def __init__(self, views: Sequence[BlockView], limit: int) -> None:
+        self.cursor = Cursor(views)
+        self.limit = limit
+        self.collected: list[Matches] = []  # oldest window first
+        self.found = self.scanned = 0
+        self.size = max(FIRST_MIN, limit * FIRST_BYTES_PER_LIMIT)  # of the next window
+
+    @property
+    def done(self) -> bool:
+        return self.found >= self.limit or self.cursor.done
+
+    def take(self) -> list[BlockView]:
+        """The next window, in pieces, oldest first."""
+        return self.cursor.take(self.size)
+
+    def record(self, pieces: Sequence[BlockView], parts: list[Matches]) -> None:
+        """What a window found; size the next one from the bytes per match so far."""
+        self.collected[:0] = parts
+        self.found += sum(p.count for p in parts)
+        self.scanned += sum(p.end - p.start for p in pieces)
+        if self.found:
+            self.size = int((self.limit - self.found) * self.scanned / self.found * MARGIN) + 1
+        else:
+            self.size = self.scanned * (GROW - 1)
+
+    def finish(
+        self, pieces: list[BlockView], matcher: Scanner, share: Share, stop: threading.Event
+    ) -> None:
+        """On a worker: scan ``pieces`` and the windows after them, each shared out
+        piece by piece (:meth:`.pool.WorkerPool.share`), until done or ``stop``."""
+        while not stop.is_set():
+            self.record(pieces, share(pieces, matcher, stop))
+            if self.done:
+                return
+            pieces = self.take()
 
 
 async def newest(
     views: Sequence[BlockView],
     matcher: Scanner,
     limit: int,
-    parallel: Parallel,
-    inline: Callable[[Sequence[BlockView], Scanner], Matches],
+    offload: Offload,
+    share: Share,
+    inline: Inline,
 ) -> Matches:
     """At least the newest ``limit`` matches of ``matcher`` in ``views`` (all of them if
-    there are fewer), oldest first; the caller cuts the excess."""
-    cursor = Cursor(views)
-    collected: list[Matches] = []
-    found = scanned = 0
-    size = max(FIRST_MIN, limit * FIRST_BYTES_PER_LIMIT)
-    while found < limit and not cursor.done:
-        pieces = cursor.take(size)
-        nbytes = sum(p.end - p.start for p in pieces)
-        if nbytes <= INLINE_MAX:
-            parts = [inline(pieces, matcher)]
-        else:
-            parts = await parallel(tuple(pieces), matcher)
-        collected[:0] = parts
-        found += sum(p.count for p in parts)
-        scanned += nbytes
-        if found:
-            size = int((limit - found) * scanned / found * MARGIN) + 1
-        else:
-            size = scanned * (GROW - 1)
-    return Matches.merge(collected)
+    there are fewer), oldest first; the caller cuts the excess.
+
+    Windows up to :data:`INLINE_MAX` are scanned here (``inline``); from the first
+    larger one on, the search goes on in one worker job (``offload``) that shares
+    each window's pieces out to other workers itself (``share``): the event loop
+    is not woken between windows, nor once per piece."""
+    search = Newest(views, limit)
+    while not search.done:
+        pieces = search.take()
+        if sum(p.end - p.start for p in pieces) > INLINE_MAX:
+            stop = threading.Event()
+            try:
+                await offload(search.finish, pieces, matcher, share, stop)
+            except asyncio.CancelledError:
+                stop.set()  # whoever asked has gone: the job ends at its next piece
+                raise
+            break
+        search.record(pieces, [inline(pieces, matcher)])
+    return Matches.merge(search.collected)

@@ -33,6 +33,7 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 from ..scan import count_lines, prefault, utf8_valid
@@ -213,6 +214,7 @@ class Ring:
         self.block_size = block_size
         self._blocks: deque[Block] = deque()
         self._spare: list[Block] = []  # evicted blocks no reader holds, for reuse
+        self._last: Snapshot | None = None  # the last snapshot, while no block is evicted
         self._factory = factory if factory is not None and factory.size == block_size else None
         self._lock = threading.Lock()
         self.total = 0  # lines ever accepted
@@ -358,24 +360,41 @@ class Ring:
             self.dropped = max(self.dropped, end_line)
             self.held_bytes -= end_off - blk.chunk_off[i]
             if last_in_block:
+                self._last = None  # its views must not keep the block from reuse
                 self._retire(blocks.popleft())
             else:
                 blk.first_chunk = i + 1
 
     # ------------------------------------------------------------------ readers
     def snapshot(self) -> Snapshot:
-        """Freeze the live lines: O(blocks) under the lock, no byte copies."""
+        """Freeze the live lines, no byte copies. Between evictions of whole blocks only
+        the oldest and newest blocks change: the views of the others (or, unchanged,
+        the whole snapshot) are the last snapshot's, not rebuilt per block."""
         with self._lock:
-            total, dropped = self.total, self.dropped
-            raw = [(b, b.used, len(b.chunk_off), b.first_chunk) for b in self._blocks]
-        views: list[BlockView] = []
-        for blk, used, nchunks, first in raw:
-            if first >= nchunks:
-                continue
-            start = blk.chunk_off[first]
-            line0 = blk.chunk_line[first]
-            if line0 < dropped:
-                start = skip_lines(blk.buf, start, used, dropped - line0)
-            if start < used:
-                views.append(BlockView(blk, start, used, first, nchunks))
-        return Snapshot(tuple(views), total, dropped)
+            total, dropped, last = self.total, self.dropped, self._last
+            if last is not None and (last.total, last.dropped) == (total, dropped):
+                return last
+            blocks, kept = self._blocks, last.views[1:-1] if last is not None else ()
+            n = len(kept)
+            if 0 < n < len(blocks) and (kept[0].block, kept[-1].block) == (blocks[1], blocks[n]):
+                old, new = [blocks[0]], [blocks[i] for i in range(n + 1, len(blocks))]
+            else:
+                old, new, kept = [], list(blocks), ()
+            raw = [(b, b.used, len(b.chunk_off), b.first_chunk) for b in (*old, *new)]
+        views = [*map(_live_view, raw, repeat(dropped))]
+        views[len(old) : len(old)] = kept  # the blocks between the oldest and the newest
+        snap = Snapshot(tuple(v for v in views if v is not None), total, dropped)
+        with self._lock:  # kept unless a block was evicted meanwhile
+            self._last = snap if self._last is last else self._last
+        return snap
+
+
+def _live_view(raw: tuple[Block, int, int, int], dropped: int) -> BlockView | None:
+    """A block's live lines (fill level, chunks, first live chunk: read under the lock)."""
+    blk, used, nchunks, first = raw
+    if first >= nchunks:
+        return None
+    start, line0 = blk.chunk_off[first], blk.chunk_line[first]
+    if line0 < dropped:
+        start = skip_lines(blk.buf, start, used, dropped - line0)
+    return BlockView(blk, start, used, first, nchunks) if start < used else None

@@ -76,13 +76,8 @@ SMALL_REPLY = 1 << 18  # bytes of matching lines rendered on the event loop
 
 
 def small(matches: Matches) -> bool:
-    """Whether the lines of ``matches`` span at most :data:`SMALL_REPLY` bytes."""
-    size = 0
-    for _, spans in matches.ranges:
-        size += spans[-1] - spans[0]
-        if size > SMALL_REPLY:
-            return False
-    return True
+    """Whether the lines of ``matches`` hold at most :data:`SMALL_REPLY` bytes."""
+    return matches.line_bytes(SMALL_REPLY) <= SMALL_REPLY
 
 
 class FollowSink:
@@ -186,7 +181,8 @@ class LineHandler:
         # read the reply with a single recv() (the seed's test client) see both.
         head = found_line(matches.count)
         if small(matches):  # rendered here: two worker hand-offs would cost more
-            yield b"".join(render(matches, spec, head))
+            parts = list(render(matches, spec, head))  # fresh buffers, not reused
+            yield parts[0] if len(parts) == 1 else b"".join(parts)
             return
         chunks = render(matches, spec, head, reuse=sender is not None)
         async for chunk in self._stream(chunks, sender):

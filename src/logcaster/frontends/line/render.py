@@ -68,8 +68,8 @@ TRANSPORT_CHUNK = 1 << 18  # else into chunks of this size (what a paused reply 
 
 
 class _Out:
-    """The buffers a reply is rendered into, none larger than ``size`` nor
-    than what is still to come (at most ``total`` bytes in all): fresh ones, or
+    """The buffers a reply is rendered into, none larger than ``size`` nor much
+    larger than what is still to come (``total`` bytes in all): fresh ones, or
     (``reuse``) two in turn, for a consumer that is done with each chunk before it
     asks for the next but one (the direct writer). Fresh chunks are yielded as
     bytearrays, reused ones as memoryviews (which a consumer must copy to keep)."""
@@ -83,8 +83,9 @@ class _Out:
         self.pos = 0
 
     def _fresh(self) -> bytearray:
-        # Room past the end lets the C copy move lines 16 bytes at a time.
-        return bytearray(max(1, min(self.size, self.left + 64)))
+        # Room past the end lets the C copy move lines 16 bytes at a time; lines
+        # with invalid UTF-8 grow when mended, past ``total``: some room still.
+        return bytearray(max(1, min(self.size, max(self.left, 4096) + 64)))
 
     def take(self) -> Chunk:
         """What was written so far, as one chunk; writing goes on in another buffer."""
@@ -112,8 +113,8 @@ class _Out:
 
 
 def _size(matches: Matches, width: int) -> int:
-    """At least the bytes of ``matches`` stamped with ``width``-byte prefixes."""
-    return sum(spans[-1] - spans[0] for _, spans in matches.ranges) + matches.count * width
+    """The bytes of ``matches`` stamped with ``width``-byte prefixes."""
+    return matches.line_bytes() + matches.count * width
 
 
 def render_raw(

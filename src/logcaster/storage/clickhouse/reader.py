@@ -46,7 +46,7 @@ def pack(stamps: Sequence[int], lines: Sequence[bytes]) -> Matches:
     offsets.frombytes(starts[first].tobytes())
     times.frombytes(ts[first].tobytes())
     block = Block.from_buffer(data, len(data), offsets, times)
-    return Matches(n, [(block.view(), array("q", (0, len(data))))])
+    return Matches(n, [(block.view(), array("q", (0, len(data))))], [n])
 
 
 class ClusterReader:
