@@ -1109,6 +1109,42 @@ line_value(int kind, const fname_t *f, cp s, size_t n, scratch_t *sc, val_t *out
     return unsure ? V_UNSURE : V_FOUND;
 }
 
+/* line_value() for host, app and facility of a line json_top() read as an object
+ * (J_OK) with the keys host, the APP_KEYS and facility: the same values from one
+ * parse for all three. */
+static int
+json_value(int kind, jkey_t keys[7], cp s, scratch_t *sc, val_t *out)
+{
+    int r, unsure = 0;
+    if (kind == K_HOST)
+        return json_text(&keys[0], sc, out);
+    if (kind == K_APP) {
+        for (int i = 1; i < 6; i++)
+            if ((r = json_text(&keys[i], sc, out)) != V_ABSENT)
+                return r;
+        if (s[0] != '{') /* GELF 1.0's facility (a logger name) when no syslog one */
+            return V_ABSENT;
+        if ((r = json_text(&keys[6], sc, out)) != V_FOUND)
+            return r;
+        if (facility_name(out->s, out->n, &unsure) != NULL)
+            return V_ABSENT;
+        return unsure ? V_UNSURE : V_FOUND;
+    }
+    if (keys[6].type != J_STR && keys[6].type != J_INT)
+        return V_ABSENT;
+    val_t text;
+    if ((r = json_text(&keys[6], sc, &text)) != V_FOUND)
+        return r;
+    const char *name = facility_name(text.s, text.n, &unsure);
+    if (unsure)
+        return V_UNSURE;
+    if (name == NULL)
+        return V_ABSENT;
+    out->s = (cp)name;
+    out->n = strlen(name);
+    return V_FOUND;
+}
+
 int
 lc_line_fields(const unsigned char *s, size_t n, lc_scratch sc[3], const unsigned char *v[3],
                size_t vn[3])
@@ -1818,12 +1854,99 @@ next_eq(cp s, size_t p, size_t n)
     return NULL;
 }
 
+#if defined(__SSE2__)
+/* The bytes lo..hi of v as a byte mask (an unsigned compare by a signed one). */
+static inline __m128i
+byte_range(__m128i v, unsigned char lo, unsigned char hi)
+{
+    return _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - lo))),
+                          _mm_set1_epi8((char)(-128 + (hi - lo + 1))));
+}
+
+/* The logfmt key bytes ([\w.\-/@]: '-'..'9', '@'..'Z', '_', 'a'..'z') of the 16 at s,
+ * as bits. */
+static inline unsigned
+key_bits(cp s)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)s);
+    __m128i k = _mm_or_si128(_mm_or_si128(byte_range(v, '-', '9'), byte_range(v, '@', 'Z')),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('_')),
+                                          byte_range(v, 'a', 'z')));
+    return (unsigned)_mm_movemask_epi8(k);
+}
+#endif
+
+/* Where the run of key bytes before s[k] starts, but not before p: from the 16
+ * bytes before k at once (the last non-key bit), not byte by byte backwards (a
+ * mispredicted loop exit per key). */
+static inline size_t
+key_begin(cp s, size_t n, size_t k, size_t p)
+{
+    size_t k0 = k;
+#if defined(__SSE2__)
+    if (k >= 16) {
+        unsigned non = ~key_bits(s + k - 16) & 0xFFFFu;
+        if (non) {
+            k0 = k - 16 + (size_t)(32 - __builtin_clz(non));
+            return k0 > p ? k0 : p;
+        }
+    } else if (n >= 16) {
+        unsigned non = ~key_bits(s) & ((1u << k) - 1);
+        k0 = non ? (size_t)(32 - __builtin_clz(non)) : 0;
+        return k0 > p ? k0 : p;
+    }
+#endif
+    while (k0 > p && (CLASS[s[k0 - 1]] & C_KEY))
+        k0--;
+    return k0;
+}
+
+/* The end of the unquoted logfmt value at s[v:n] ([^\s"]*), *plain when none of its
+ * bytes needs JSON escaping: 16 bytes at a time to the first byte that may end it or
+ * need escaping (whitespace, control, '"', '\\', >= 0x80). */
+static inline size_t
+value_end(cp s, size_t n, size_t v, int *plain)
+{
+    size_t i = v;
+#if defined(__SSE2__)
+    const __m128i lim = _mm_set1_epi8(0x21), quote = _mm_set1_epi8('"'),
+                  bslash = _mm_set1_epi8('\\');
+    while (n >= 16) {
+        size_t at = i + 16 <= n ? i : n - 16; /* the last 16: the first i - at dropped */
+        __m128i x = _mm_loadu_si128((const __m128i *)(s + at));
+        /* signed: bytes <= 0x20 and >= 0x80 both compare below 0x21 */
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+            _mm_cmplt_epi8(x, lim), _mm_or_si128(_mm_cmpeq_epi8(x, quote),
+                                                 _mm_cmpeq_epi8(x, bslash)))) >> (i - at);
+        if (m) {
+            i += (size_t)__builtin_ctz(m);
+            if (CLASS[s[i]] & C_STOP) {
+                *plain = 1;
+                return i;
+            }
+            break; /* a byte to escape: the rest byte by byte */
+        }
+        if (at + 16 >= n) {
+            *plain = 1;
+            return n;
+        }
+        i += 16;
+    }
+#endif
+    unsigned char seen = 0;
+    while (i < n && !(CLASS[s[i]] & C_STOP))
+        seen |= CLASS[s[i++]];
+    *plain = !(seen & C_ESC); /* the bytes before i need no escaping */
+    return i;
+}
+
 /* fields._text_fields of a message body s[0:n]: a JSON object's fields, else logfmt
  * pairs, after the header's (the first nheader fields; `keep`: a syslog line's). */
 static int
-body_fields(rline_t *L, cp s, size_t n, int nheader, int keep)
+body_fields(rline_t *L, cp s, size_t n, int nheader, int keep, int js)
 {
-    int js = json_top(s, n, NULL, 0, &L->sc);
+    if (js < 0) /* not known yet */
+        js = json_top(s, n, NULL, 0, &L->sc);
     if (js == J_NOTSURE)
         return RF_UNSURE;
     int body = L->nf;
@@ -1855,9 +1978,7 @@ body_fields(rline_t *L, cp s, size_t n, int nheader, int keep)
         cp eq = next_eq(s, p, n);
         if (eq == NULL)
             break;
-        size_t k = (size_t)(eq - s), k0 = k;
-        while (k0 > p && (CLASS[s[k0 - 1]] & C_KEY))
-            k0--;
+        size_t k = (size_t)(eq - s), k0 = key_begin(s, n, k, p);
         if (k0 == k || !key_start(s[k0]) || (k0 > 0 && !py_space(s[k0 - 1]))) {
             p = k + 1;
             continue;
@@ -1868,13 +1989,8 @@ body_fields(rline_t *L, cp s, size_t n, int nheader, int keep)
             end = quoted_end(s, n, vpos);
             if (end > vpos && memchr(s + vpos, '=', end - vpos) != NULL)
                 L->quoted_eq = 1;
-        } else {
-            unsigned char seen = 0;
-            end = vpos;
-            while (end < n && !(CLASS[s[end]] & C_STOP))
-                seen |= CLASS[s[end++]];
-            plain = !(seen & C_ESC);
-        }
+        } else
+            end = value_end(s, n, vpos, &plain);
         if (rf_find(L, body, s + k0, k - k0, 0) < 0) {
             int skip = keep && body_skips(L, nheader, keep, s + k0, k - k0), r;
             if (end > vpos && s[vpos] == '"') {
@@ -1974,7 +2090,7 @@ syslog_fields(rline_t *L, cp s, size_t n, int pri, size_t pos)
         return r;
     if ((r = rf_adds(L, "level", SEVERITY_NAMES[pri & 7])) != RF_OK)
         return r;
-    return body_fields(L, s + m, n - m, L->nf, 1);
+    return body_fields(L, s + m, n - m, L->nf, 1, -1);
 }
 
 /* s[0:n] as a JSON string at d (room for 6 * n + 2 bytes); the new end. `plain`:
@@ -2036,7 +2152,7 @@ lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, size_t *room_out)
         /* neither syslog nor JSON: logfmt pairs, whose first host= and app= are the
          * top-level ones (logfmt_value reads the same, but in a quoted value); no
          * facility */
-        if ((r = body_fields(L, s, n, 0, 0)) != RF_OK)
+        if ((r = body_fields(L, s, n, 0, 0, J_INVALID)) != RF_OK)
             return r;
         int host = rf_find(L, 0, (cp) "host", 4, 1), app = rf_find(L, 0, (cp) "app", 3, 1);
         want[K_HOST] = want[K_APP] = L->quoted_eq;
@@ -2061,11 +2177,23 @@ lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, size_t *room_out)
             L->top_n[K_APP] = f->vn;
         }
     }
+    int js = -1;
+    jkey_t keys[7];
+    if (pri < 0 && !plain) { /* a JSON object: its three values from one parse */
+        static const char *const names[7] = {"host",    "app",     "_app",    "appname",
+                                             "application", "service", "facility"};
+        for (int i = 0; i < 7; i++)
+            keys[i] = (jkey_t){names[i], strlen(names[i]), 0, NULL, NULL, 0};
+        js = json_top(s, n, keys, 7, &L->sc);
+        if (js == J_NOTSURE)
+            return RF_UNSURE;
+    }
     for (int k = 0; k < 3; k++) {
         if (!want[k])
             continue;
         val_t v;
-        int got = line_value(k, NULL, s, n, &L->sc, &v);
+        int got = js == J_OK ? json_value(k, keys, s, &L->sc, &v)
+                             : line_value(k, NULL, s, n, &L->sc, &v);
         if (got == V_UNSURE)
             return RF_UNSURE;
         L->has_top[k] = got == V_FOUND;
@@ -2078,7 +2206,7 @@ lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, size_t *room_out)
         }
     }
     if (!plain && (r = pri >= 0 ? syslog_fields(L, s, n, pri, pos)
-                                 : body_fields(L, s, n, 0, 0)) != RF_OK)
+                                 : body_fields(L, s, n, 0, 0, js)) != RF_OK)
         return r;
     size_t room = 16;
     for (int k = 0; k < 3; k++)
