@@ -1656,6 +1656,7 @@ struct lc_rline {
     size_t top_o[3], top_n[3];
     int quoted_eq; /* a logfmt quoted value holds a '=' (maybe a `host=` that
                     * logfmt_value reads) */
+    int all_plain; /* no name or value of the line needs escaping */
     scratch_t sc;
 };
 typedef struct lc_rline rline_t;
@@ -2103,10 +2104,9 @@ put_string(char *d, cp s, size_t n, int plain)
     if (!plain)
         while (i < n && !(CLASS[s[i]] & C_ESC))
             i++;
-    if (plain || i == n) {
-        memcpy(d, s, n);
-        d += n;
-    } else
+    if (plain || i == n)
+        d = lc_put(d, s, n);
+    else
         d = lc_json_escape(d, s, n);
     *d++ = '"';
     return d;
@@ -2138,10 +2138,11 @@ lc_rline_free(lc_rline *L)
 /* Reads the fields of the line s[0:n] into L: RF_OK (*room bounds the piece),
  * RF_UNSURE or RF_NOMEM. */
 int
-lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, size_t *room_out)
+lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, int plain_line, size_t *room_out)
 {
     L->a.n = 0;
     L->nf = 0;
+    L->all_plain = plain_line; /* every name and value is the line's text or a constant */
     size_t pos = 0, lead = 0;
     int pri = pri_of(s, n, &pos);
     while (lead < n && py_space(s[lead]))
@@ -2227,28 +2228,36 @@ lc_piece_write(const lc_rline *L, char *d)
         if (!L->has_top[k])
             continue;
         d = put_raw(d, ",\"", 2);
-        d = put_raw(d, TOP_NAMES[k], k == K_HOST ? 4 : k == K_APP ? 3 : 8);
+        d = lc_put(d, TOP_NAMES[k], k == K_HOST ? 4 : k == K_APP ? 3 : 8);
         d = put_raw(d, "\":", 2);
-        d = put_string(d, L->a.b + L->top_o[k], L->top_n[k], 0);
+        d = put_string(d, L->a.b + L->top_o[k], L->top_n[k], L->all_plain);
     }
-    int any = 0;
+    int any = 0, tops = L->has_top[0] | L->has_top[1] | L->has_top[2];
     for (int i = 0; i < L->nf; i++) {
         const rfield_t *f = &L->f[i];
         if (!f->leaf)
             continue;
         cp key = FKEY(L, f), val = FVAL(L, f);
         int dup = 0;
-        for (int k = 0; k < 3 && !dup; k++)
+        for (int k = 0; tops && k < 3 && !dup; k++)
             dup = L->has_top[k] && f->kn == (k == K_HOST ? 4u : k == K_APP ? 3u : 8u) &&
                   memcmp(key, TOP_NAMES[k], f->kn) == 0 && f->vn == L->top_n[k] &&
                   memcmp(val, L->a.b + L->top_o[k], f->vn) == 0;
         if (dup)
             continue;
         d = any ? put_raw(d, ",", 1) : put_raw(d, ",\"fields\":{", 11);
-        d = put_string(d, key, f->kn, f->plain);
-        *d++ = ':';
-        d = put_string(d, val, f->vn, f->plain);
         any = 1;
+        if (f->plain || L->all_plain) { /* "name":"value" */
+            *d++ = '"';
+            d = lc_put(d, key, f->kn);
+            d = put_raw(d, "\":\"", 3);
+            d = lc_put(d, val, f->vn);
+            *d++ = '"';
+            continue;
+        }
+        d = put_string(d, key, f->kn, 0);
+        *d++ = ':';
+        d = put_string(d, val, f->vn, 0);
     }
     if (any)
         *d++ = '}';

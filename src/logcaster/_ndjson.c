@@ -359,7 +359,8 @@ lc_encode_records(PyObject *self, PyObject *args)
             long long ls = where[k].start;
             const unsigned char *line = (const unsigned char *)src + ls;
             size_t n = (size_t)(where[k].end - ls), piece = 0;
-            int r = lc_piece_read(L, line, n, &piece), code = codes[k] & ~ESCAPED;
+            int r = lc_piece_read(L, line, n, !(codes[k] & ESCAPED), &piece),
+                code = codes[k] & ~ESCAPED;
             if (r == LC_PIECE_NOMEM) {
                 nomem = 1;
                 break;
@@ -387,7 +388,7 @@ lc_encode_records(PyObject *self, PyObject *args)
                 stamped = c;
             }
             char *d = base + pos;
-            d = put(d, head.buf, (size_t)head.len);
+            d = lc_put(d, head.buf, (size_t)head.len);
             d = put(d, "{\"time\":\"", 9);
             d = put(d, stamp, TIME_LEN);
             d = put(d, "\",\"line\":\"", 10);
@@ -395,7 +396,7 @@ lc_encode_records(PyObject *self, PyObject *args)
             *d++ = '"';
             if (code > 0) {
                 d = put(d, ",\"level\":\"", 10);
-                d = put(d, LEVEL_NAMES[code], (size_t)LEVEL_FIELD[code] - 11);
+                d = lc_put(d, LEVEL_NAMES[code], (size_t)LEVEL_FIELD[code] - 11);
                 *d++ = '"';
             }
             if (r == LC_PIECE_OK)
@@ -406,7 +407,7 @@ lc_encode_records(PyObject *self, PyObject *args)
                 unsure[nunsure++] = (Py_ssize_t)ls + (Py_ssize_t)n;
             }
             *d++ = '}';
-            d = put(d, tail.buf, (size_t)tail.len);
+            d = lc_put(d, tail.buf, (size_t)tail.len);
             room -= (size_t)(d - (base + pos));
             pos = d - base;
         }
