@@ -1975,6 +1975,7 @@ body_fields(rline_t *L, cp s, size_t n, int nheader, int keep, int js)
      * kept. A match is a '=' after a run of key characters that starts a word (at
      * the start or after whitespace) with a letter or '_', past the last match. */
     size_t p = 0;
+    unsigned long long seen = 0;
     while (p < n) {
         cp eq = next_eq(s, p, n);
         if (eq == NULL)
@@ -1992,7 +1993,13 @@ body_fields(rline_t *L, cp s, size_t n, int nheader, int keep, int js)
                 L->quoted_eq = 1;
         } else
             end = value_end(s, n, vpos, &plain);
-        if (rf_find(L, body, s + k0, k - k0, 0) < 0) {
+        /* the first of each key: a key is looked for among the earlier ones only
+         * when one of the same length and first byte came before (seen: a 64-bit
+         * filter) */
+        unsigned long long bit = 1ULL << ((s[k0] + (k - k0) * 8) & 63);
+        int first = !(seen & bit) || rf_find(L, body, s + k0, k - k0, 0) < 0;
+        seen |= bit;
+        if (first) {
             int skip = keep && body_skips(L, nheader, keep, s + k0, k - k0), r;
             if (end > vpos && s[vpos] == '"') {
                 cp q = memchr(s + vpos + 1, '\\', end - vpos - 2);
@@ -2026,10 +2033,12 @@ body_fields(rline_t *L, cp s, size_t n, int nheader, int keep, int js)
 static int
 syslog_fields(rline_t *L, cp s, size_t n, int pri, size_t pos)
 {
-    char num[4] = {0}, sev[1] = {(char)('0' + (pri & 7))};
-    snprintf(num, sizeof num, "%d", pri);
+    char num[3], sev[1] = {(char)('0' + (pri & 7))};
+    size_t digits = pri >= 100 ? 3 : pri >= 10 ? 2 : 1; /* 0-191, no leading zero */
+    for (size_t i = digits, v = (size_t)pri; i-- > 0; v /= 10)
+        num[i] = (char)('0' + v % 10);
     /* the numbers are copied: the piece is written after this returns */
-    int r = rf_push(L, (cp) "pri", 0, 3, (cp)num, strlen(num), 0, 1);
+    int r = rf_push(L, (cp) "pri", 0, 3, (cp)num, digits, 0, 1);
     r = r ? r : rf_adds(L, "facility", FACILITIES[pri >> 3]);
     r = r ? r : rf_push(L, (cp) "severity", 0, 8, (cp)sev, 1, 0, 1);
     if (r)
