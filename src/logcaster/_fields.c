@@ -1836,23 +1836,21 @@ flat_object(rline_t *L, jscan_t *j, size_t po, size_t pn, int nheader, int keep,
     }
 }
 
-/* The first '=' of s[p:n], or NULL. */
-static inline cp
-next_eq(cp s, size_t p, size_t n)
+/* The '=' bytes of s[base:base+16] (those before n) as bits. */
+static inline unsigned
+eq_bits(cp s, size_t n, size_t base)
 {
 #if defined(__SSE2__)
-    const __m128i eq = _mm_set1_epi8('=');
-    for (; p + 16 <= n; p += 16) {
-        unsigned m = (unsigned)_mm_movemask_epi8(
-            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(s + p)), eq));
-        if (m)
-            return s + p + __builtin_ctz(m);
+    if (n >= 16) {
+        size_t at = base + 16 <= n ? base : n - 16; /* the last 16: the first base - at dropped */
+        __m128i v = _mm_loadu_si128((const __m128i *)(s + at));
+        return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('='))) >> (base - at);
     }
 #endif
-    for (; p < n; p++)
-        if (s[p] == '=')
-            return s + p;
-    return NULL;
+    unsigned m = 0;
+    for (size_t i = base; i < n && i < base + 16; i++)
+        m |= (unsigned)(s[i] == '=') << (i - base);
+    return m;
 }
 
 #if defined(__SSE2__)
@@ -1973,59 +1971,60 @@ body_fields(rline_t *L, cp s, size_t n, int nheader, int keep, int js)
     }
     /* logfmt: fields._LOGFMT's matches in order (finditer), the first of each key
      * kept. A match is a '=' after a run of key characters that starts a word (at
-     * the start or after whitespace) with a letter or '_', past the last match. */
+     * the start or after whitespace) with a letter or '_', past the last match. The
+     * '=' bytes are walked as the bits of 16 bytes at a time: where each key starts
+     * does not wait for the end of the value before it (only the test k < p does). */
     size_t p = 0;
     unsigned long long seen = 0;
-    while (p < n) {
-        cp eq = next_eq(s, p, n);
-        if (eq == NULL)
-            break;
-        size_t k = (size_t)(eq - s), k0 = key_begin(s, n, k, p);
-        if (k0 == k || !key_start(s[k0]) || (k0 > 0 && !py_space(s[k0 - 1]))) {
-            p = k + 1;
-            continue;
-        }
-        size_t end, vpos = k + 1;
-        int plain = 0;
-        if (vpos < n && s[vpos] == '"') {
-            end = quoted_end(s, n, vpos);
-            if (end > vpos && memchr(s + vpos, '=', end - vpos) != NULL)
-                L->quoted_eq = 1;
-        } else
-            end = value_end(s, n, vpos, &plain);
-        /* the first of each key: a key is looked for among the earlier ones only
-         * when one of the same length and first byte came before (seen: a 64-bit
-         * filter) */
-        unsigned long long bit = 1ULL << ((s[k0] + (k - k0) * 8) & 63);
-        int first = !(seen & bit) || rf_find(L, body, s + k0, k - k0, 0) < 0;
-        seen |= bit;
-        if (first) {
-            int skip = keep && body_skips(L, nheader, keep, s + k0, k - k0), r;
-            if (end > vpos && s[vpos] == '"') {
-                cp q = memchr(s + vpos + 1, '\\', end - vpos - 2);
-                if (q == NULL)
-                    r = rf_push(L, s + k0, 0, k - k0, s + vpos + 1, end - vpos - 2, 1, !skip);
-                else {
-                    unsigned char *b = scratch(&L->sc, end - vpos);
-                    size_t m = 0;
-                    if (b == NULL)
-                        return RF_NOMEM;
-                    for (size_t i = vpos + 1; i + 1 < end; i++) {
-                        if (s[i] == '\\')
-                            i++;
-                        b[m++] = s[i];
+    for (size_t base = 0; base < n; base += 16)
+        for (unsigned eqs = eq_bits(s, n, base); eqs; eqs &= eqs - 1) {
+            size_t k = base + (size_t)__builtin_ctz(eqs);
+            if (k < p)
+                continue;
+            size_t k0 = key_begin(s, n, k, p);
+            if (k0 == k || !key_start(s[k0]) || (k0 > 0 && !py_space(s[k0 - 1])))
+                continue;
+            size_t end, vpos = k + 1;
+            int plain = 0;
+            if (vpos < n && s[vpos] == '"') {
+                end = quoted_end(s, n, vpos);
+                if (end > vpos && memchr(s + vpos, '=', end - vpos) != NULL)
+                    L->quoted_eq = 1;
+            } else
+                end = value_end(s, n, vpos, &plain);
+            /* the first of each key: a key is looked for among the earlier ones only
+             * when one of the same length and first byte came before (seen: a 64-bit
+             * filter) */
+            unsigned long long bit = 1ULL << ((s[k0] + (k - k0) * 8) & 63);
+            int first = !(seen & bit) || rf_find(L, body, s + k0, k - k0, 0) < 0;
+            seen |= bit;
+            if (first) {
+                int skip = keep && body_skips(L, nheader, keep, s + k0, k - k0), r;
+                if (end > vpos && s[vpos] == '"') {
+                    cp q = memchr(s + vpos + 1, '\\', end - vpos - 2);
+                    if (q == NULL)
+                        r = rf_push(L, s + k0, 0, k - k0, s + vpos + 1, end - vpos - 2, 1, !skip);
+                    else {
+                        unsigned char *b = scratch(&L->sc, end - vpos);
+                        size_t m = 0;
+                        if (b == NULL)
+                            return RF_NOMEM;
+                        for (size_t i = vpos + 1; i + 1 < end; i++) {
+                            if (s[i] == '\\')
+                                i++;
+                            b[m++] = s[i];
+                        }
+                        r = rf_push(L, s + k0, 0, k - k0, b, m, 0, !skip);
                     }
-                    r = rf_push(L, s + k0, 0, k - k0, b, m, 0, !skip);
+                } else {
+                    r = rf_push(L, s + k0, 0, k - k0, s + vpos, end - vpos, 1, !skip);
+                    L->f[L->nf - 1].plain = plain; /* a key is ASCII key characters */
                 }
-            } else {
-                r = rf_push(L, s + k0, 0, k - k0, s + vpos, end - vpos, 1, !skip);
-                L->f[L->nf - 1].plain = plain; /* a key is ASCII key characters */
+                if (r != RF_OK)
+                    return r;
             }
-            if (r != RF_OK)
-                return r;
+            p = end;
         }
-        p = end;
-    }
     return RF_OK;
 }
 

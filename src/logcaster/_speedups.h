@@ -187,8 +187,9 @@ char *lc_json_escape(char *d, const unsigned char *s, size_t n);
  * "level" (_fields.c): lc_piece_read() reads the line s[0:n] (no newline) into L and
  * sets *room to an upper bound of its piece; LC_PIECE_UNSURE when the line is left to
  * the Python reference. `plain_line`: the line holds no byte JSON escapes (control,
- * '"', '\\', >= 0x80), so neither does any of its fields (copied as they are). lc_piece_write() then writes the piece at d and returns the
- * new end. One lc_rline per thread at a time. */
+ * '"', '\\', >= 0x80), so neither does any of its fields (copied as they are).
+ * lc_piece_write() then writes the piece at d and returns the new end. One lc_rline
+ * per thread at a time. */
 typedef struct lc_rline lc_rline;
 enum { LC_PIECE_OK = 0, LC_PIECE_UNSURE = 1, LC_PIECE_NOMEM = 2 };
 lc_rline *lc_rline_new(void);
