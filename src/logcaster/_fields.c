@@ -2127,6 +2127,25 @@ put_raw(char *d, const char *s, size_t n)
     return d + n;
 }
 
+/* Whether s[0:n] holds neither a backslash nor a byte >= 0x80. */
+static int
+ascii_unescaped(cp s, size_t n)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i bslash = _mm_set1_epi8('\\'), zero = _mm_setzero_si128();
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+        if (_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, zero), _mm_cmpeq_epi8(v, bslash))))
+            return 0;
+    }
+#endif
+    for (; i < n; i++)
+        if (s[i] >= 0x80 || s[i] == '\\')
+            return 0;
+    return 1;
+}
+
 lc_rline *
 lc_rline_new(void)
 {
@@ -2196,6 +2215,10 @@ lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, int plain_line, siz
         js = json_top(s, n, keys, 7, &L->sc);
         if (js == J_NOTSURE)
             return RF_UNSURE;
+        /* A JSON string holds no control byte and no '"' unescaped: without a
+         * backslash or a byte >= 0x80, no name or value of the object needs escaping. */
+        if (js == J_OK && ascii_unescaped(s, n))
+            L->all_plain = 1;
     }
     for (int k = 0; k < 3; k++) {
         if (!want[k])

@@ -357,6 +357,13 @@ lc_encode_records(PyObject *self, PyObject *args)
         for (; j < lines; j++) {
             Py_ssize_t k = descending ? lines - 1 - j : j;
             long long ls = where[k].start;
+            if (j + PREFETCH_SPANS < lines) { /* the first pass left the lines' start
+                                                * out of cache by now: fetch ahead */
+                Py_ssize_t a = descending ? k - PREFETCH_SPANS : k + PREFETCH_SPANS;
+                const char *ahead = src + where[a].start;
+                __builtin_prefetch(ahead);
+                __builtin_prefetch(ahead + 64);
+            }
             const unsigned char *line = (const unsigned char *)src + ls;
             size_t n = (size_t)(where[k].end - ls), piece = 0;
             int r = lc_piece_read(L, line, n, !(codes[k] & ESCAPED), &piece),
