@@ -139,6 +139,24 @@ escape(char *d, const unsigned char *s, size_t n)
                 i += 16;
                 continue;
             }
+            unsigned qb = (unsigned)_mm_movemask_epi8(
+                _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+            if (qb == mask) { /* only '"' and '\\' (a JSON line's quotes): each gets a
+                               * backslash here, the 16 bytes are not read again */
+                unsigned from = (unsigned)__builtin_ctz(qb);
+                d += from;
+                while (qb) {
+                    unsigned at = (unsigned)__builtin_ctz(qb);
+                    qb &= qb - 1;
+                    d = lc_put(d, s + i + from, at - from);
+                    *d++ = '\\';
+                    *d++ = (char)s[i + at];
+                    from = at + 1;
+                }
+                d = lc_put(d, s + i + from, 16 - from);
+                i += 16;
+                continue;
+            }
             unsigned k = (unsigned)__builtin_ctz(mask);
             d += k;
             i += k;
