@@ -352,6 +352,20 @@ j_string(jscan_t *j, int *esc)
     cp p = j->p + 1, e = j->e;
     *esc = 0;
     while (p < e) {
+#if defined(__SSE2__)
+        if (e - p >= 16) { /* to the first '"', '\\' or control byte of 16 */
+            __m128i v = _mm_loadu_si128((const __m128i *)p);
+            __m128i ctrl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+            unsigned m = (unsigned)_mm_movemask_epi8(
+                _mm_or_si128(ctrl, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')))));
+            if (m == 0) {
+                p += 16;
+                continue;
+            }
+            p += __builtin_ctz(m);
+        }
+#endif
         if (e - p >= 8) { /* 8 plain bytes at a time: no '"', '\\' or control byte */
             unsigned long long w, ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
             memcpy(&w, p, 8);
