@@ -2234,12 +2234,23 @@ lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, int plain_line, siz
         if (js == J_OK && ascii_unescaped(s, n))
             L->all_plain = 1;
     }
+    val_t head[3]; /* a syslog line's: HOST and APP from one read of its header */
+    int has_head[3] = {0, 0, 1};
+    if (pri >= 0) {
+        header_host_app(s, n, pos, &head[K_HOST], &has_head[K_HOST], &head[K_APP],
+                        &has_head[K_APP]);
+        head[K_FACILITY].s = (cp)FACILITIES[pri >> 3];
+        head[K_FACILITY].n = strlen(FACILITIES[pri >> 3]);
+    }
     for (int k = 0; k < 3; k++) {
         if (!want[k])
             continue;
         val_t v;
-        int got = js == J_OK ? json_value(k, keys, s, &L->sc, &v)
-                             : line_value(k, NULL, s, n, &L->sc, &v);
+        int got = pri >= 0    ? (has_head[k] ? V_FOUND : V_ABSENT)
+                  : js == J_OK ? json_value(k, keys, s, &L->sc, &v)
+                               : line_value(k, NULL, s, n, &L->sc, &v);
+        if (pri >= 0 && has_head[k])
+            v = head[k];
         if (got == V_UNSURE)
             return RF_UNSURE;
         L->has_top[k] = got == V_FOUND;
