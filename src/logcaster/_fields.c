@@ -1953,6 +1953,46 @@ value_end(cp s, size_t n, size_t v, int *plain)
     return i;
 }
 
+/* quoted_end() of the logfmt value quoted at s[vpos], with *eq set when the value
+ * holds a '=' and *bs when it holds a backslash: 16 bytes at a time to the closing
+ * quote while there is no backslash (the usual quoted message). */
+static inline size_t
+quoted_scan(cp s, size_t n, size_t vpos, int *eq, int *bs)
+{
+    size_t i = vpos + 1;
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                  equal = _mm_set1_epi8('=');
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+        unsigned e = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, equal));
+        if (m == 0) {
+            *eq |= e != 0;
+            continue;
+        }
+        unsigned j = (unsigned)__builtin_ctz(m);
+        *eq |= (e & ((1u << j) - 1)) != 0;
+        i += j;
+        if (s[i] == '"')
+            return i + 1;
+        break; /* a backslash: byte by byte from it */
+    }
+#endif
+    while (i < n && s[i] != '"') {
+        if (s[i] == '\\') {
+            *bs = 1;
+            if (i + 1 >= n)
+                break;
+            i++;
+        }
+        *eq |= s[i] == '=';
+        i++;
+    }
+    return i < n && s[i] == '"' ? i + 1 : vpos;
+}
+
 /* fields._text_fields of a message body s[0:n]: a JSON object's fields, else logfmt
  * pairs, after the header's (the first nheader fields; `keep`: a syslog line's). */
 static int
@@ -2000,9 +2040,10 @@ body_fields(rline_t *L, cp s, size_t n, int nheader, int keep, int js)
                 continue;
             size_t end, vpos = k + 1;
             int plain = 0;
+            int q_eq = 0, q_bs = 0;
             if (vpos < n && s[vpos] == '"') {
-                end = quoted_end(s, n, vpos);
-                if (end > vpos && memchr(s + vpos, '=', end - vpos) != NULL)
+                end = quoted_scan(s, n, vpos, &q_eq, &q_bs);
+                if (end > vpos && q_eq)
                     L->quoted_eq = 1;
             } else
                 end = value_end(s, n, vpos, &plain);
@@ -2015,8 +2056,7 @@ body_fields(rline_t *L, cp s, size_t n, int nheader, int keep, int js)
             if (first) {
                 int skip = keep && body_skips(L, nheader, keep, s + k0, k - k0), r;
                 if (end > vpos && s[vpos] == '"') {
-                    cp q = memchr(s + vpos + 1, '\\', end - vpos - 2);
-                    if (q == NULL)
+                    if (!q_bs)
                         r = rf_push(L, s + k0, 0, k - k0, s + vpos + 1, end - vpos - 2, 1, !skip);
                     else {
                         unsigned char *b = scratch(&L->sc, end - vpos);
