@@ -97,6 +97,8 @@ _fast_values = st.one_of(
     st.text(st.sampled_from('abXZ09 =./-"\\\té'), max_size=40).map(lambda v: v.encode()),
     st.sampled_from([b'"quoted value"', b'"a=b c"', b'"', b'""', b'"open', b'"x\\"y"', b"a\\"]),
     st.sampled_from([b"INFO", b"warn", b"Error", b"crit", b"EMERGENCY", b"dbg", b"Informational"]),
+    st.text(st.sampled_from('ab =\\"h:é'), max_size=40).map(lambda v: b'"' + v.encode() + b'"'),
+    st.sampled_from([b'"a long quoted message, then host=web9"', b'"x \\" y app=a2 z"']),
 )
 _glue = st.sampled_from([b" ", b"  ", b"\t", b"", b"x", b'"', b" INFO ", b" [Warn] ", b"\xc3\xa9 "])
 _pairs = st.lists(
