@@ -1714,12 +1714,6 @@ rf_push(rline_t *L, cp kp, size_t ko, size_t kn, cp v, size_t vn, int stable, in
     return RF_OK;
 }
 
-static int
-rf_add_at(rline_t *L, size_t ko, size_t kn, cp v, size_t vn, int leaf)
-{
-    return rf_push(L, NULL, ko, kn, v, vn, 0, leaf);
-}
-
 /* A header field: a constant name, a value in the line (or a constant). */
 static int
 rf_add(rline_t *L, const char *k, size_t kn, cp v, size_t vn)
@@ -1765,25 +1759,35 @@ flat_object(rline_t *L, jscan_t *j, size_t po, size_t pn, int nheader, int keep,
         if (j_string(j, &kesc) < 0)
             return RF_UNSURE;
         cp ke = j->p - 1;
-        /* the name: prefix + key, in the arena */
-        if (gb_reserve(&L->a, pn + (size_t)(ke - ks)) < 0)
-            return RF_NOMEM;
-        size_t ko = L->a.n;
-        memmove(L->a.b + ko, L->a.b + po, pn);
-        long kn = (long)(ke - ks);
-        if (kesc)
-            kn = j_unescape(ks, ke, L->a.b + ko + pn);
-        else
-            memcpy(L->a.b + ko + pn, ks, (size_t)kn);
-        if (kn < 0 || memchr(L->a.b + ko + pn, '.', (size_t)kn) != NULL)
-            return RF_UNSURE; /* a lone surrogate; a dotted key may clash with a path */
-        size_t name_n = pn + (size_t)kn;
-        L->a.n += name_n;
-        if (rf_find(L, body, L->a.b + ko, name_n, 0) >= 0)
-            return RF_UNSURE; /* a duplicate key: json.loads keeps the last */
         j_ws(j);
         j->p++; /* ':' */
         j_ws(j);
+        /* the name: a top-level key without escapes whose value is no object is
+         * the line's text (kp); any other is prefix + key, in the arena at ko */
+        cp kp = NULL;
+        size_t ko = 0, name_n;
+        if (pn == 0 && !kesc && *j->p != '{') {
+            kp = ks;
+            name_n = (size_t)(ke - ks);
+            if (memchr(ks, '.', name_n) != NULL)
+                return RF_UNSURE; /* a dotted key may clash with a path */
+        } else {
+            if (gb_reserve(&L->a, pn + (size_t)(ke - ks)) < 0)
+                return RF_NOMEM;
+            ko = L->a.n;
+            memmove(L->a.b + ko, L->a.b + po, pn);
+            long kn = (long)(ke - ks);
+            if (kesc)
+                kn = j_unescape(ks, ke, L->a.b + ko + pn);
+            else
+                memcpy(L->a.b + ko + pn, ks, (size_t)kn);
+            if (kn < 0 || memchr(L->a.b + ko + pn, '.', (size_t)kn) != NULL)
+                return RF_UNSURE; /* a lone surrogate; a dotted key may clash with a path */
+            name_n = pn + (size_t)kn;
+            L->a.n += name_n;
+        }
+        if (rf_find(L, body, kp ? kp : L->a.b + ko, name_n, 0) >= 0)
+            return RF_UNSURE; /* a duplicate key: json.loads keeps the last */
         cp vs = j->p;
         int type;
         if (*j->p == '"') {
@@ -1794,7 +1798,7 @@ flat_object(rline_t *L, jscan_t *j, size_t po, size_t pn, int nheader, int keep,
         } else if (j_value(j, 0, &type) < 0)
             return RF_UNSURE;
         cp ve = j->p;
-        int skip = pn == 0 && body_skips(L, nheader, keep, L->a.b + ko, name_n);
+        int skip = pn == 0 && body_skips(L, nheader, keep, kp ? kp : L->a.b + ko, name_n);
         switch (type) {
         case J_OBJ: {
             if (L->nf >= MAX_RFIELDS)
@@ -1816,9 +1820,9 @@ flat_object(rline_t *L, jscan_t *j, size_t po, size_t pn, int nheader, int keep,
                 long m = j_unescape(vs + 1, ve - 1, b);
                 if (m < 0)
                     return RF_UNSURE;
-                r = rf_add_at(L, ko, name_n, b, (size_t)m, !skip);
+                r = rf_push(L, kp, ko, name_n, b, (size_t)m, 0, !skip);
             } else
-                r = rf_push(L, NULL, ko, name_n, vs + 1, vn, 1, !skip);
+                r = rf_push(L, kp, ko, name_n, vs + 1, vn, 1, !skip);
             if (r != RF_OK)
                 return r;
             break;
@@ -1830,7 +1834,7 @@ flat_object(rline_t *L, jscan_t *j, size_t po, size_t pn, int nheader, int keep,
         case J_TRUE:
         case J_FALSE:
         case J_NULL:
-            r = rf_push(L, NULL, ko, name_n, vs, (size_t)(ve - vs), 1, !skip);
+            r = rf_push(L, kp, ko, name_n, vs, (size_t)(ve - vs), 1, !skip);
             if (r != RF_OK)
                 return r;
             break;
