@@ -128,6 +128,20 @@ def test_c_records_agree_on_logfmt_and_level_edges(line: bytes) -> None:
 
 
 @native
+def test_nothing_is_written_past_the_last_record() -> None:
+    """Short names and values may be copied as 16 bytes (the next record overwrites
+    the rest): never past the last record, even with readable bytes after its line."""
+    for lines in ([b"k=v a=1"], [b"k=v", b"a=1 b=22"], [b'{"a":"1"}']):
+        buf = b"".join(x + b"\n" for x in lines)
+        for descending in (False, True):
+            out = bytearray(b"#" * 4096)
+            args = (buf + b"z" * 64, array("q", (0, len(buf))), ONE, STAMP, b"", b"\n")
+            end = ndjson.encode_records(out, 0, *args, descending)
+            assert out[end:] == b"#" * (4096 - end)
+            assert out[:end] == ndjson.py_encode_records(*args, descending)
+
+
+@native
 def test_real_senders_lines_are_read_in_c() -> None:
     """Every real sender's line is decided in C but RFC 5424 lines with SD params and
     JSON lines with a float (GELF's timestamp): repr(float) is left to Python."""

@@ -1671,6 +1671,7 @@ struct lc_rline {
     int quoted_eq; /* a logfmt quoted value holds a '=' (maybe a `host=` that
                     * logfmt_value reads) */
     int all_plain; /* no name or value of the line needs escaping */
+    cp lo, hi;     /* readable bytes holding the lines (lc_piece_bounds) */
     scratch_t sc;
 };
 typedef struct lc_rline rline_t;
@@ -2204,6 +2205,25 @@ ascii_unescaped(cp s, size_t n)
     return 1;
 }
 
+void
+lc_piece_bounds(lc_rline *L, const unsigned char *lo, const unsigned char *hi)
+{
+    L->lo = lo;
+    L->hi = hi;
+}
+
+/* A short name or value copied as the 16 bytes from it when they are readable (no
+ * branch on its length), else by lc_put; the new end. */
+static inline char *
+put_short(const rline_t *L, char *d, cp s, size_t n)
+{
+    if (n <= 16 && s >= L->lo && s + 16 <= L->hi) {
+        memcpy(d, s, 16);
+        return d + n;
+    }
+    return lc_put(d, s, n);
+}
+
 lc_rline *
 lc_rline_new(void)
 {
@@ -2349,9 +2369,9 @@ lc_piece_write(const lc_rline *L, char *d)
         any = 1;
         if (f->plain || L->all_plain) { /* "name":"value" */
             *d++ = '"';
-            d = lc_put(d, key, f->kn);
+            d = put_short(L, d, key, f->kn);
             d = put_raw(d, "\":\"", 3);
-            d = lc_put(d, val, f->vn);
+            d = put_short(L, d, val, f->vn);
             *d++ = '"';
             continue;
         }

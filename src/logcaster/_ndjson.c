@@ -362,7 +362,11 @@ lc_encode_records(PyObject *self, PyObject *args)
         PyErr_NoMemory();
         goto out_lines;
     }
-    const size_t fixed = (size_t)(head.len + tail.len) + RECORD_FIXED + LEVEL_MAX;
+    /* + 16: the pieces' short copies may write up to 16 bytes past their end (the
+     * next record's bytes; not the last record's) */
+    const size_t fixed = (size_t)(head.len + tail.len) + RECORD_FIXED + LEVEL_MAX + 16;
+    if (L != NULL)
+        lc_piece_bounds(L, (const unsigned char *)src, (const unsigned char *)src + view.len);
     char stamp[TIME_LEN];
     Py_ssize_t j = 0, pos = at, stamped = -1, c = descending ? nchunks - 1 : 0;
     for (;;) {
@@ -424,6 +428,8 @@ lc_encode_records(PyObject *self, PyObject *args)
                 d = lc_put(d, LEVEL_NAMES[code], (size_t)LEVEL_FIELD[code] - 11);
                 *d++ = '"';
             }
+            if (j + 1 == lines) /* the last record: nothing written past its end */
+                lc_piece_bounds(L, NULL, NULL);
             if (r == LC_PIECE_OK)
                 d = lc_piece_write(L, d);
             else {

@@ -197,6 +197,10 @@ void lc_rline_free(lc_rline *L);
 int lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, int plain_line,
                   size_t *room);
 char *lc_piece_write(const lc_rline *L, char *d);
+/* The bytes [lo, hi) the lines read are in, all readable: lc_piece_write() may then
+ * copy a short name or value found there as 16 bytes (up to 16 past the piece's
+ * room written). */
+void lc_piece_bounds(lc_rline *L, const unsigned char *lo, const unsigned char *hi);
 PyObject *lc_native_strings(PyObject *self, PyObject *args); /* _native.c */
 PyObject *lc_field_lines(PyObject *self, PyObject *args);
 PyObject *lc_field_values(PyObject *self, PyObject *args);
