@@ -81,6 +81,66 @@ def test_c_records_agree_with_the_python_records(
         assert set(record) <= {"time", "line", "level", "host", "app", "facility", "fields"}
 
 
+# Lines for the encoder's fast paths: logfmt keys found from 16 bytes before their
+# '=' (keys longer than 16, at the line's start, after tabs or other bytes), values
+# ended 16 bytes at a time (quoted ones holding '=' or escapes, unterminated, empty,
+# non-ASCII, tabs), lines with no byte to escape at all (their fields copied as
+# they are), level words in any case, syslog and JSON bodies.
+_fast_keys = st.sampled_from(
+    [
+        *(b"host", b"app", b"a", b"user", b"k_1", b"x.y-z/w@v", b"latency_ms", b"level"),
+        *(b"Lvl", b"a_key_of_sixteen", b"a_key_longer_than_sixteen_bytes", b"9x", b"-x"),
+        b"\xc3\xa9k",
+    ]
+)
+_fast_values = st.one_of(
+    st.text(st.sampled_from('abXZ09 =./-"\\\té'), max_size=40).map(lambda v: v.encode()),
+    st.sampled_from([b'"quoted value"', b'"a=b c"', b'"', b'""', b'"open', b'"x\\"y"', b"a\\"]),
+    st.sampled_from([b"INFO", b"warn", b"Error", b"crit", b"EMERGENCY", b"dbg", b"Informational"]),
+    st.text(st.sampled_from('ab =\\"h:é'), max_size=40).map(lambda v: b'"' + v.encode() + b'"'),
+    st.sampled_from([b'"a long quoted message, then host=web9"', b'"x \\" y app=a2 z"']),
+)
+_glue = st.sampled_from([b" ", b"  ", b"\t", b"", b"x", b'"', b" INFO ", b" [Warn] ", b"\xc3\xa9 "])
+_pairs = st.lists(
+    st.tuples(_glue, _fast_keys, st.sampled_from([b"=", b"=", b" =", b"=="]), _fast_values),
+    max_size=12,
+).map(lambda parts: b"".join(g + k + eq + v for g, k, eq, v in parts))
+_heads = st.sampled_from(
+    [
+        *(b"", b"2026-11-26T17:00:00.003Z INFO [svc] ", b"<13>Nov 26 17:00:00 host-0 app[1]: "),
+        *(b"<165>1 2026-12-01T21:06:04Z vm app - - - ", b"{", b"ERROR ", b'"level":"Warn" '),
+    ]
+)
+fast_lines = st.one_of(
+    st.tuples(_heads, _pairs).map(b"".join),
+    st.tuples(_heads, _pairs).map(lambda hp: b"".join(hp).replace(b'"', b"").replace(b"\t", b" ")),
+    st.dictionaries(_fast_keys.map(lambda k: k.decode("utf-8")), st.text(max_size=9)).map(
+        lambda d: json.dumps(d, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    ),
+).map(lambda line: line.replace(b"\n", b" "))
+
+
+@native
+@settings(max_examples=1500, deadline=None)
+@given(fast_lines)
+def test_c_records_agree_on_logfmt_and_level_edges(line: bytes) -> None:
+    assert c_records([line])[0] == py_records([line])
+
+
+@native
+def test_nothing_is_written_past_the_last_record() -> None:
+    """Short names and values may be copied as 16 bytes (the next record overwrites
+    the rest): never past the last record, even with readable bytes after its line."""
+    for lines in ([b"k=v a=1"], [b"k=v", b"a=1 b=22"], [b'{"a":"1"}']):
+        buf = b"".join(x + b"\n" for x in lines)
+        for descending in (False, True):
+            out = bytearray(b"#" * 4096)
+            args = (buf + b"z" * 64, array("q", (0, len(buf))), ONE, STAMP, b"", b"\n")
+            end = ndjson.encode_records(out, 0, *args, descending)
+            assert out[end:] == b"#" * (4096 - end)
+            assert out[:end] == ndjson.py_encode_records(*args, descending)
+
+
 @native
 def test_real_senders_lines_are_read_in_c() -> None:
     """Every real sender's line is decided in C but RFC 5424 lines with SD params and

@@ -352,6 +352,20 @@ j_string(jscan_t *j, int *esc)
     cp p = j->p + 1, e = j->e;
     *esc = 0;
     while (p < e) {
+#if defined(__SSE2__)
+        if (e - p >= 16) { /* to the first '"', '\\' or control byte of 16 */
+            __m128i v = _mm_loadu_si128((const __m128i *)p);
+            __m128i ctrl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+            unsigned m = (unsigned)_mm_movemask_epi8(
+                _mm_or_si128(ctrl, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')))));
+            if (m == 0) {
+                p += 16;
+                continue;
+            }
+            p += __builtin_ctz(m);
+        }
+#endif
         if (e - p >= 8) { /* 8 plain bytes at a time: no '"', '\\' or control byte */
             unsigned long long w, ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
             memcpy(&w, p, 8);
@@ -1109,6 +1123,42 @@ line_value(int kind, const fname_t *f, cp s, size_t n, scratch_t *sc, val_t *out
     return unsure ? V_UNSURE : V_FOUND;
 }
 
+/* line_value() for host, app and facility of a line json_top() read as an object
+ * (J_OK) with the keys host, the APP_KEYS and facility: the same values from one
+ * parse for all three. */
+static int
+json_value(int kind, jkey_t keys[7], cp s, scratch_t *sc, val_t *out)
+{
+    int r, unsure = 0;
+    if (kind == K_HOST)
+        return json_text(&keys[0], sc, out);
+    if (kind == K_APP) {
+        for (int i = 1; i < 6; i++)
+            if ((r = json_text(&keys[i], sc, out)) != V_ABSENT)
+                return r;
+        if (s[0] != '{') /* GELF 1.0's facility (a logger name) when no syslog one */
+            return V_ABSENT;
+        if ((r = json_text(&keys[6], sc, out)) != V_FOUND)
+            return r;
+        if (facility_name(out->s, out->n, &unsure) != NULL)
+            return V_ABSENT;
+        return unsure ? V_UNSURE : V_FOUND;
+    }
+    if (keys[6].type != J_STR && keys[6].type != J_INT)
+        return V_ABSENT;
+    val_t text;
+    if ((r = json_text(&keys[6], sc, &text)) != V_FOUND)
+        return r;
+    const char *name = facility_name(text.s, text.n, &unsure);
+    if (unsure)
+        return V_UNSURE;
+    if (name == NULL)
+        return V_ABSENT;
+    out->s = (cp)name;
+    out->n = strlen(name);
+    return V_FOUND;
+}
+
 int
 lc_line_fields(const unsigned char *s, size_t n, lc_scratch sc[3], const unsigned char *v[3],
                size_t vn[3])
@@ -1620,6 +1670,8 @@ struct lc_rline {
     size_t top_o[3], top_n[3];
     int quoted_eq; /* a logfmt quoted value holds a '=' (maybe a `host=` that
                     * logfmt_value reads) */
+    int all_plain; /* no name or value of the line needs escaping */
+    cp lo, hi;     /* readable bytes holding the lines (lc_piece_bounds) */
     scratch_t sc;
 };
 typedef struct lc_rline rline_t;
@@ -1661,12 +1713,6 @@ rf_push(rline_t *L, cp kp, size_t ko, size_t kn, cp v, size_t vn, int stable, in
     }
     L->nf++;
     return RF_OK;
-}
-
-static int
-rf_add_at(rline_t *L, size_t ko, size_t kn, cp v, size_t vn, int leaf)
-{
-    return rf_push(L, NULL, ko, kn, v, vn, 0, leaf);
 }
 
 /* A header field: a constant name, a value in the line (or a constant). */
@@ -1714,25 +1760,35 @@ flat_object(rline_t *L, jscan_t *j, size_t po, size_t pn, int nheader, int keep,
         if (j_string(j, &kesc) < 0)
             return RF_UNSURE;
         cp ke = j->p - 1;
-        /* the name: prefix + key, in the arena */
-        if (gb_reserve(&L->a, pn + (size_t)(ke - ks)) < 0)
-            return RF_NOMEM;
-        size_t ko = L->a.n;
-        memmove(L->a.b + ko, L->a.b + po, pn);
-        long kn = (long)(ke - ks);
-        if (kesc)
-            kn = j_unescape(ks, ke, L->a.b + ko + pn);
-        else
-            memcpy(L->a.b + ko + pn, ks, (size_t)kn);
-        if (kn < 0 || memchr(L->a.b + ko + pn, '.', (size_t)kn) != NULL)
-            return RF_UNSURE; /* a lone surrogate; a dotted key may clash with a path */
-        size_t name_n = pn + (size_t)kn;
-        L->a.n += name_n;
-        if (rf_find(L, body, L->a.b + ko, name_n, 0) >= 0)
-            return RF_UNSURE; /* a duplicate key: json.loads keeps the last */
         j_ws(j);
         j->p++; /* ':' */
         j_ws(j);
+        /* the name: a top-level key without escapes whose value is no object is
+         * the line's text (kp); any other is prefix + key, in the arena at ko */
+        cp kp = NULL;
+        size_t ko = 0, name_n;
+        if (pn == 0 && !kesc && *j->p != '{') {
+            kp = ks;
+            name_n = (size_t)(ke - ks);
+            if (memchr(ks, '.', name_n) != NULL)
+                return RF_UNSURE; /* a dotted key may clash with a path */
+        } else {
+            if (gb_reserve(&L->a, pn + (size_t)(ke - ks)) < 0)
+                return RF_NOMEM;
+            ko = L->a.n;
+            memmove(L->a.b + ko, L->a.b + po, pn);
+            long kn = (long)(ke - ks);
+            if (kesc)
+                kn = j_unescape(ks, ke, L->a.b + ko + pn);
+            else
+                memcpy(L->a.b + ko + pn, ks, (size_t)kn);
+            if (kn < 0 || memchr(L->a.b + ko + pn, '.', (size_t)kn) != NULL)
+                return RF_UNSURE; /* a lone surrogate; a dotted key may clash with a path */
+            name_n = pn + (size_t)kn;
+            L->a.n += name_n;
+        }
+        if (rf_find(L, body, kp ? kp : L->a.b + ko, name_n, 0) >= 0)
+            return RF_UNSURE; /* a duplicate key: json.loads keeps the last */
         cp vs = j->p;
         int type;
         if (*j->p == '"') {
@@ -1743,7 +1799,7 @@ flat_object(rline_t *L, jscan_t *j, size_t po, size_t pn, int nheader, int keep,
         } else if (j_value(j, 0, &type) < 0)
             return RF_UNSURE;
         cp ve = j->p;
-        int skip = pn == 0 && body_skips(L, nheader, keep, L->a.b + ko, name_n);
+        int skip = pn == 0 && body_skips(L, nheader, keep, kp ? kp : L->a.b + ko, name_n);
         switch (type) {
         case J_OBJ: {
             if (L->nf >= MAX_RFIELDS)
@@ -1765,9 +1821,9 @@ flat_object(rline_t *L, jscan_t *j, size_t po, size_t pn, int nheader, int keep,
                 long m = j_unescape(vs + 1, ve - 1, b);
                 if (m < 0)
                     return RF_UNSURE;
-                r = rf_add_at(L, ko, name_n, b, (size_t)m, !skip);
+                r = rf_push(L, kp, ko, name_n, b, (size_t)m, 0, !skip);
             } else
-                r = rf_push(L, NULL, ko, name_n, vs + 1, vn, 1, !skip);
+                r = rf_push(L, kp, ko, name_n, vs + 1, vn, 1, !skip);
             if (r != RF_OK)
                 return r;
             break;
@@ -1779,7 +1835,7 @@ flat_object(rline_t *L, jscan_t *j, size_t po, size_t pn, int nheader, int keep,
         case J_TRUE:
         case J_FALSE:
         case J_NULL:
-            r = rf_push(L, NULL, ko, name_n, vs, (size_t)(ve - vs), 1, !skip);
+            r = rf_push(L, kp, ko, name_n, vs, (size_t)(ve - vs), 1, !skip);
             if (r != RF_OK)
                 return r;
             break;
@@ -1799,31 +1855,156 @@ flat_object(rline_t *L, jscan_t *j, size_t po, size_t pn, int nheader, int keep,
     }
 }
 
-/* The first '=' of s[p:n], or NULL. */
-static inline cp
-next_eq(cp s, size_t p, size_t n)
+/* The '=' bytes of s[base:base+16] (those before n) as bits. */
+static inline unsigned
+eq_bits(cp s, size_t n, size_t base)
 {
 #if defined(__SSE2__)
-    const __m128i eq = _mm_set1_epi8('=');
-    for (; p + 16 <= n; p += 16) {
-        unsigned m = (unsigned)_mm_movemask_epi8(
-            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(s + p)), eq));
-        if (m)
-            return s + p + __builtin_ctz(m);
+    if (n >= 16) {
+        size_t at = base + 16 <= n ? base : n - 16; /* the last 16: the first base - at dropped */
+        __m128i v = _mm_loadu_si128((const __m128i *)(s + at));
+        return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('='))) >> (base - at);
     }
 #endif
-    for (; p < n; p++)
-        if (s[p] == '=')
-            return s + p;
-    return NULL;
+    unsigned m = 0;
+    for (size_t i = base; i < n && i < base + 16; i++)
+        m |= (unsigned)(s[i] == '=') << (i - base);
+    return m;
+}
+
+#if defined(__SSE2__)
+/* The bytes lo..hi of v as a byte mask (an unsigned compare by a signed one). */
+static inline __m128i
+byte_range(__m128i v, unsigned char lo, unsigned char hi)
+{
+    return _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - lo))),
+                          _mm_set1_epi8((char)(-128 + (hi - lo + 1))));
+}
+
+/* The logfmt key bytes ([\w.\-/@]: '-'..'9', '@'..'Z', '_', 'a'..'z') of the 16 at s,
+ * as bits. */
+static inline unsigned
+key_bits(cp s)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)s);
+    __m128i k = _mm_or_si128(_mm_or_si128(byte_range(v, '-', '9'), byte_range(v, '@', 'Z')),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('_')),
+                                          byte_range(v, 'a', 'z')));
+    return (unsigned)_mm_movemask_epi8(k);
+}
+#endif
+
+/* Where the run of key bytes before s[k] starts, but not before p: from the 16
+ * bytes before k at once (the last non-key bit), not byte by byte backwards (a
+ * mispredicted loop exit per key). */
+static inline size_t
+key_begin(cp s, size_t n, size_t k, size_t p)
+{
+    size_t k0 = k;
+#if defined(__SSE2__)
+    if (k >= 16) {
+        unsigned non = ~key_bits(s + k - 16) & 0xFFFFu;
+        if (non) {
+            k0 = k - 16 + (size_t)(32 - __builtin_clz(non));
+            return k0 > p ? k0 : p;
+        }
+    } else if (n >= 16) {
+        unsigned non = ~key_bits(s) & ((1u << k) - 1);
+        k0 = non ? (size_t)(32 - __builtin_clz(non)) : 0;
+        return k0 > p ? k0 : p;
+    }
+#endif
+    while (k0 > p && (CLASS[s[k0 - 1]] & C_KEY))
+        k0--;
+    return k0;
+}
+
+/* The end of the unquoted logfmt value at s[v:n] ([^\s"]*), *plain when none of its
+ * bytes needs JSON escaping: 16 bytes at a time to the first byte that may end it or
+ * need escaping (whitespace, control, '"', '\\', >= 0x80). */
+static inline size_t
+value_end(cp s, size_t n, size_t v, int *plain)
+{
+    size_t i = v;
+#if defined(__SSE2__)
+    const __m128i lim = _mm_set1_epi8(0x21), quote = _mm_set1_epi8('"'),
+                  bslash = _mm_set1_epi8('\\');
+    while (n >= 16) {
+        size_t at = i + 16 <= n ? i : n - 16; /* the last 16: the first i - at dropped */
+        __m128i x = _mm_loadu_si128((const __m128i *)(s + at));
+        /* signed: bytes <= 0x20 and >= 0x80 both compare below 0x21 */
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+            _mm_cmplt_epi8(x, lim), _mm_or_si128(_mm_cmpeq_epi8(x, quote),
+                                                 _mm_cmpeq_epi8(x, bslash)))) >> (i - at);
+        if (m) {
+            i += (size_t)__builtin_ctz(m);
+            if (CLASS[s[i]] & C_STOP) {
+                *plain = 1;
+                return i;
+            }
+            break; /* a byte to escape: the rest byte by byte */
+        }
+        if (at + 16 >= n) {
+            *plain = 1;
+            return n;
+        }
+        i += 16;
+    }
+#endif
+    unsigned char seen = 0;
+    while (i < n && !(CLASS[s[i]] & C_STOP))
+        seen |= CLASS[s[i++]];
+    *plain = !(seen & C_ESC); /* the bytes before i need no escaping */
+    return i;
+}
+
+/* quoted_end() of the logfmt value quoted at s[vpos], with *eq set when the value
+ * holds a '=' and *bs when it holds a backslash: 16 bytes at a time to the closing
+ * quote while there is no backslash (the usual quoted message). */
+static inline size_t
+quoted_scan(cp s, size_t n, size_t vpos, int *eq, int *bs)
+{
+    size_t i = vpos + 1;
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                  equal = _mm_set1_epi8('=');
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+        unsigned e = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, equal));
+        if (m == 0) {
+            *eq |= e != 0;
+            continue;
+        }
+        unsigned j = (unsigned)__builtin_ctz(m);
+        *eq |= (e & ((1u << j) - 1)) != 0;
+        i += j;
+        if (s[i] == '"')
+            return i + 1;
+        break; /* a backslash: byte by byte from it */
+    }
+#endif
+    while (i < n && s[i] != '"') {
+        if (s[i] == '\\') {
+            *bs = 1;
+            if (i + 1 >= n)
+                break;
+            i++;
+        }
+        *eq |= s[i] == '=';
+        i++;
+    }
+    return i < n && s[i] == '"' ? i + 1 : vpos;
 }
 
 /* fields._text_fields of a message body s[0:n]: a JSON object's fields, else logfmt
  * pairs, after the header's (the first nheader fields; `keep`: a syslog line's). */
 static int
-body_fields(rline_t *L, cp s, size_t n, int nheader, int keep)
+body_fields(rline_t *L, cp s, size_t n, int nheader, int keep, int js)
 {
-    int js = json_top(s, n, NULL, 0, &L->sc);
+    if (js < 0) /* not known yet */
+        js = json_top(s, n, NULL, 0, &L->sc);
     if (js == J_NOTSURE)
         return RF_UNSURE;
     int body = L->nf;
@@ -1849,59 +2030,60 @@ body_fields(rline_t *L, cp s, size_t n, int nheader, int keep)
     }
     /* logfmt: fields._LOGFMT's matches in order (finditer), the first of each key
      * kept. A match is a '=' after a run of key characters that starts a word (at
-     * the start or after whitespace) with a letter or '_', past the last match. */
+     * the start or after whitespace) with a letter or '_', past the last match. The
+     * '=' bytes are walked as the bits of 16 bytes at a time: where each key starts
+     * does not wait for the end of the value before it (only the test k < p does). */
     size_t p = 0;
-    while (p < n) {
-        cp eq = next_eq(s, p, n);
-        if (eq == NULL)
-            break;
-        size_t k = (size_t)(eq - s), k0 = k;
-        while (k0 > p && (CLASS[s[k0 - 1]] & C_KEY))
-            k0--;
-        if (k0 == k || !key_start(s[k0]) || (k0 > 0 && !py_space(s[k0 - 1]))) {
-            p = k + 1;
-            continue;
-        }
-        size_t end, vpos = k + 1;
-        int plain = 0;
-        if (vpos < n && s[vpos] == '"') {
-            end = quoted_end(s, n, vpos);
-            if (end > vpos && memchr(s + vpos, '=', end - vpos) != NULL)
-                L->quoted_eq = 1;
-        } else {
-            unsigned char seen = 0;
-            end = vpos;
-            while (end < n && !(CLASS[s[end]] & C_STOP))
-                seen |= CLASS[s[end++]];
-            plain = !(seen & C_ESC);
-        }
-        if (rf_find(L, body, s + k0, k - k0, 0) < 0) {
-            int skip = keep && body_skips(L, nheader, keep, s + k0, k - k0), r;
-            if (end > vpos && s[vpos] == '"') {
-                cp q = memchr(s + vpos + 1, '\\', end - vpos - 2);
-                if (q == NULL)
-                    r = rf_push(L, s + k0, 0, k - k0, s + vpos + 1, end - vpos - 2, 1, !skip);
-                else {
-                    unsigned char *b = scratch(&L->sc, end - vpos);
-                    size_t m = 0;
-                    if (b == NULL)
-                        return RF_NOMEM;
-                    for (size_t i = vpos + 1; i + 1 < end; i++) {
-                        if (s[i] == '\\')
-                            i++;
-                        b[m++] = s[i];
+    unsigned long long seen = 0;
+    for (size_t base = 0; base < n; base += 16)
+        for (unsigned eqs = eq_bits(s, n, base); eqs; eqs &= eqs - 1) {
+            size_t k = base + (size_t)__builtin_ctz(eqs);
+            if (k < p)
+                continue;
+            size_t k0 = key_begin(s, n, k, p);
+            if (k0 == k || !key_start(s[k0]) || (k0 > 0 && !py_space(s[k0 - 1])))
+                continue;
+            size_t end, vpos = k + 1;
+            int plain = 0;
+            int q_eq = 0, q_bs = 0;
+            if (vpos < n && s[vpos] == '"') {
+                end = quoted_scan(s, n, vpos, &q_eq, &q_bs);
+                if (end > vpos && q_eq)
+                    L->quoted_eq = 1;
+            } else
+                end = value_end(s, n, vpos, &plain);
+            /* the first of each key: a key is looked for among the earlier ones only
+             * when one of the same length and first byte came before (seen: a 64-bit
+             * filter) */
+            unsigned long long bit = 1ULL << ((s[k0] + (k - k0) * 8) & 63);
+            int first = !(seen & bit) || rf_find(L, body, s + k0, k - k0, 0) < 0;
+            seen |= bit;
+            if (first) {
+                int skip = keep && body_skips(L, nheader, keep, s + k0, k - k0), r;
+                if (end > vpos && s[vpos] == '"') {
+                    if (!q_bs)
+                        r = rf_push(L, s + k0, 0, k - k0, s + vpos + 1, end - vpos - 2, 1, !skip);
+                    else {
+                        unsigned char *b = scratch(&L->sc, end - vpos);
+                        size_t m = 0;
+                        if (b == NULL)
+                            return RF_NOMEM;
+                        for (size_t i = vpos + 1; i + 1 < end; i++) {
+                            if (s[i] == '\\')
+                                i++;
+                            b[m++] = s[i];
+                        }
+                        r = rf_push(L, s + k0, 0, k - k0, b, m, 0, !skip);
                     }
-                    r = rf_push(L, s + k0, 0, k - k0, b, m, 0, !skip);
+                } else {
+                    r = rf_push(L, s + k0, 0, k - k0, s + vpos, end - vpos, 1, !skip);
+                    L->f[L->nf - 1].plain = plain; /* a key is ASCII key characters */
                 }
-            } else {
-                r = rf_push(L, s + k0, 0, k - k0, s + vpos, end - vpos, 1, !skip);
-                L->f[L->nf - 1].plain = plain; /* a key is ASCII key characters */
+                if (r != RF_OK)
+                    return r;
             }
-            if (r != RF_OK)
-                return r;
+            p = end;
         }
-        p = end;
-    }
     return RF_OK;
 }
 
@@ -1909,10 +2091,12 @@ body_fields(rline_t *L, cp s, size_t n, int nheader, int keep)
 static int
 syslog_fields(rline_t *L, cp s, size_t n, int pri, size_t pos)
 {
-    char num[4] = {0}, sev[1] = {(char)('0' + (pri & 7))};
-    snprintf(num, sizeof num, "%d", pri);
+    char num[3], sev[1] = {(char)('0' + (pri & 7))};
+    size_t digits = pri >= 100 ? 3 : pri >= 10 ? 2 : 1; /* 0-191, no leading zero */
+    for (size_t i = digits, v = (size_t)pri; i-- > 0; v /= 10)
+        num[i] = (char)('0' + v % 10);
     /* the numbers are copied: the piece is written after this returns */
-    int r = rf_push(L, (cp) "pri", 0, 3, (cp)num, strlen(num), 0, 1);
+    int r = rf_push(L, (cp) "pri", 0, 3, (cp)num, digits, 0, 1);
     r = r ? r : rf_adds(L, "facility", FACILITIES[pri >> 3]);
     r = r ? r : rf_push(L, (cp) "severity", 0, 8, (cp)sev, 1, 0, 1);
     if (r)
@@ -1974,7 +2158,7 @@ syslog_fields(rline_t *L, cp s, size_t n, int pri, size_t pos)
         return r;
     if ((r = rf_adds(L, "level", SEVERITY_NAMES[pri & 7])) != RF_OK)
         return r;
-    return body_fields(L, s + m, n - m, L->nf, 1);
+    return body_fields(L, s + m, n - m, L->nf, 1, -1);
 }
 
 /* s[0:n] as a JSON string at d (room for 6 * n + 2 bytes); the new end. `plain`:
@@ -1987,10 +2171,9 @@ put_string(char *d, cp s, size_t n, int plain)
     if (!plain)
         while (i < n && !(CLASS[s[i]] & C_ESC))
             i++;
-    if (plain || i == n) {
-        memcpy(d, s, n);
-        d += n;
-    } else
+    if (plain || i == n)
+        d = lc_put(d, s, n);
+    else
         d = lc_json_escape(d, s, n);
     *d++ = '"';
     return d;
@@ -2001,6 +2184,44 @@ put_raw(char *d, const char *s, size_t n)
 {
     memcpy(d, s, n);
     return d + n;
+}
+
+/* Whether s[0:n] holds neither a backslash nor a byte >= 0x80. */
+static int
+ascii_unescaped(cp s, size_t n)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i bslash = _mm_set1_epi8('\\'), zero = _mm_setzero_si128();
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+        if (_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, zero), _mm_cmpeq_epi8(v, bslash))))
+            return 0;
+    }
+#endif
+    for (; i < n; i++)
+        if (s[i] >= 0x80 || s[i] == '\\')
+            return 0;
+    return 1;
+}
+
+void
+lc_piece_bounds(lc_rline *L, const unsigned char *lo, const unsigned char *hi)
+{
+    L->lo = lo;
+    L->hi = hi;
+}
+
+/* A short name or value copied as the 16 bytes from it when they are readable (no
+ * branch on its length), else by lc_put; the new end. */
+static inline char *
+put_short(const rline_t *L, char *d, cp s, size_t n)
+{
+    if (n <= 16 && s >= L->lo && s + 16 <= L->hi) {
+        memcpy(d, s, 16);
+        return d + n;
+    }
+    return lc_put(d, s, n);
 }
 
 lc_rline *
@@ -2022,10 +2243,11 @@ lc_rline_free(lc_rline *L)
 /* Reads the fields of the line s[0:n] into L: RF_OK (*room bounds the piece),
  * RF_UNSURE or RF_NOMEM. */
 int
-lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, size_t *room_out)
+lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, int plain_line, size_t *room_out)
 {
     L->a.n = 0;
     L->nf = 0;
+    L->all_plain = plain_line; /* every name and value is the line's text or a constant */
     size_t pos = 0, lead = 0;
     int pri = pri_of(s, n, &pos);
     while (lead < n && py_space(s[lead]))
@@ -2036,7 +2258,7 @@ lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, size_t *room_out)
         /* neither syslog nor JSON: logfmt pairs, whose first host= and app= are the
          * top-level ones (logfmt_value reads the same, but in a quoted value); no
          * facility */
-        if ((r = body_fields(L, s, n, 0, 0)) != RF_OK)
+        if ((r = body_fields(L, s, n, 0, 0, J_INVALID)) != RF_OK)
             return r;
         int host = rf_find(L, 0, (cp) "host", 4, 1), app = rf_find(L, 0, (cp) "app", 3, 1);
         want[K_HOST] = want[K_APP] = L->quoted_eq;
@@ -2061,11 +2283,38 @@ lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, size_t *room_out)
             L->top_n[K_APP] = f->vn;
         }
     }
+    int js = -1;
+    jkey_t keys[7];
+    if (pri < 0 && !plain) { /* a JSON object: its three values from one parse */
+        static const char *const names[7] = {"host",    "app",     "_app",    "appname",
+                                             "application", "service", "facility"};
+        for (int i = 0; i < 7; i++)
+            keys[i] = (jkey_t){names[i], strlen(names[i]), 0, NULL, NULL, 0};
+        js = json_top(s, n, keys, 7, &L->sc);
+        if (js == J_NOTSURE)
+            return RF_UNSURE;
+        /* A JSON string holds no control byte and no '"' unescaped: without a
+         * backslash or a byte >= 0x80, no name or value of the object needs escaping. */
+        if (js == J_OK && ascii_unescaped(s, n))
+            L->all_plain = 1;
+    }
+    val_t head[3]; /* a syslog line's: HOST and APP from one read of its header */
+    int has_head[3] = {0, 0, 1};
+    if (pri >= 0) {
+        header_host_app(s, n, pos, &head[K_HOST], &has_head[K_HOST], &head[K_APP],
+                        &has_head[K_APP]);
+        head[K_FACILITY].s = (cp)FACILITIES[pri >> 3];
+        head[K_FACILITY].n = strlen(FACILITIES[pri >> 3]);
+    }
     for (int k = 0; k < 3; k++) {
         if (!want[k])
             continue;
         val_t v;
-        int got = line_value(k, NULL, s, n, &L->sc, &v);
+        int got = pri >= 0    ? (has_head[k] ? V_FOUND : V_ABSENT)
+                  : js == J_OK ? json_value(k, keys, s, &L->sc, &v)
+                               : line_value(k, NULL, s, n, &L->sc, &v);
+        if (pri >= 0 && has_head[k])
+            v = head[k];
         if (got == V_UNSURE)
             return RF_UNSURE;
         L->has_top[k] = got == V_FOUND;
@@ -2078,7 +2327,7 @@ lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, size_t *room_out)
         }
     }
     if (!plain && (r = pri >= 0 ? syslog_fields(L, s, n, pri, pos)
-                                 : body_fields(L, s, n, 0, 0)) != RF_OK)
+                                 : body_fields(L, s, n, 0, 0, js)) != RF_OK)
         return r;
     size_t room = 16;
     for (int k = 0; k < 3; k++)
@@ -2099,28 +2348,36 @@ lc_piece_write(const lc_rline *L, char *d)
         if (!L->has_top[k])
             continue;
         d = put_raw(d, ",\"", 2);
-        d = put_raw(d, TOP_NAMES[k], k == K_HOST ? 4 : k == K_APP ? 3 : 8);
+        d = lc_put(d, TOP_NAMES[k], k == K_HOST ? 4 : k == K_APP ? 3 : 8);
         d = put_raw(d, "\":", 2);
-        d = put_string(d, L->a.b + L->top_o[k], L->top_n[k], 0);
+        d = put_string(d, L->a.b + L->top_o[k], L->top_n[k], L->all_plain);
     }
-    int any = 0;
+    int any = 0, tops = L->has_top[0] | L->has_top[1] | L->has_top[2];
     for (int i = 0; i < L->nf; i++) {
         const rfield_t *f = &L->f[i];
         if (!f->leaf)
             continue;
         cp key = FKEY(L, f), val = FVAL(L, f);
         int dup = 0;
-        for (int k = 0; k < 3 && !dup; k++)
+        for (int k = 0; tops && k < 3 && !dup; k++)
             dup = L->has_top[k] && f->kn == (k == K_HOST ? 4u : k == K_APP ? 3u : 8u) &&
                   memcmp(key, TOP_NAMES[k], f->kn) == 0 && f->vn == L->top_n[k] &&
                   memcmp(val, L->a.b + L->top_o[k], f->vn) == 0;
         if (dup)
             continue;
         d = any ? put_raw(d, ",", 1) : put_raw(d, ",\"fields\":{", 11);
-        d = put_string(d, key, f->kn, f->plain);
-        *d++ = ':';
-        d = put_string(d, val, f->vn, f->plain);
         any = 1;
+        if (f->plain || L->all_plain) { /* "name":"value" */
+            *d++ = '"';
+            d = put_short(L, d, key, f->kn);
+            d = put_raw(d, "\":\"", 3);
+            d = put_short(L, d, val, f->vn);
+            *d++ = '"';
+            continue;
+        }
+        d = put_string(d, key, f->kn, 0);
+        *d++ = ':';
+        d = put_string(d, val, f->vn, 0);
     }
     if (any)
         *d++ = '}';

@@ -55,13 +55,59 @@ upper(unsigned char c)
     return (c >= 'a' && c <= 'z') ? (unsigned char)(c - 32) : c;
 }
 
+/* The bytes of a word of at most 8 as one number, the first in the low byte. */
+static inline unsigned long long
+packed(const char *w)
+{
+    unsigned long long v = 0;
+    for (size_t i = 0; i < 8 && w[i]; i++)
+        v |= (unsigned long long)(unsigned char)w[i] << (8 * i);
+    return v;
+}
+
 /* The level code of s[0:n] as a level word: exact upper case when `exact`,
- * else ASCII case-insensitive; 0 when it is none. */
+ * else ASCII case-insensitive; 0 when it is none. A word of 3 to 8 bytes is compared
+ * as one number with the words of its length (upper-cased 8 bytes at a time), not
+ * against the table one by one. */
 static int
 word_code(const unsigned char *s, size_t n, int exact)
 {
     if (n < 3 || n > MAX_WORD)
         return 0;
+    if (n <= 8) {
+        unsigned long long v = 0, ones = 0x0101010101010101ULL;
+        for (size_t i = 0; i < n; i++)
+            v |= (unsigned long long)s[i] << (8 * i);
+        if (!exact) { /* ASCII a-z to A-Z; any other byte as it is */
+            unsigned long long low7 = v & (ones * 0x7F);
+            unsigned long long ge_a = low7 + ones * (0x80 - 'a'), gt_z = low7 + ones * (0x7F - 'z');
+            v ^= ((ge_a & ~gt_z & ~v) & (ones * 0x80)) >> 2;
+        }
+        switch (n) {
+        case 3:
+            return v == packed("DBG") ? L_DEBUG : v == packed("ERR") ? L_ERROR : 0;
+        case 4:
+            return v == packed("INFO")   ? L_INFO
+                   : v == packed("WARN") ? L_WARN
+                   : v == packed("CRIT") ? L_CRITICAL
+                                         : 0;
+        case 5:
+            return v == packed("DEBUG")   ? L_DEBUG
+                   : v == packed("ERROR") ? L_ERROR
+                   : v == packed("TRACE") ? L_TRACE
+                   : v == packed("FATAL") ? L_FATAL
+                   : v == packed("ALERT") ? L_ALERT
+                   : v == packed("EMERG") ? L_EMERG
+                   : v == packed("PANIC") ? L_EMERG
+                                          : 0;
+        case 6:
+            return v == packed("NOTICE") ? L_NOTICE : 0;
+        case 7:
+            return v == packed("WARNING") ? L_WARN : 0;
+        default:
+            return v == packed("CRITICAL") ? L_CRITICAL : 0;
+        }
+    }
     unsigned char first = upper(s[0]);
     if (first != 'T' && first != 'D' && first != 'I' && first != 'N' && first != 'W' &&
         first != 'E' && first != 'C' && first != 'F' && first != 'A' && first != 'P')
@@ -104,22 +150,36 @@ static const unsigned char STARTS[256] = {
     ['A' ... 'Z'] = 1, ['l'] = 1, ['s'] = 1, ['['] = 1, ['"'] = 1,
 };
 
+/* The STARTS bytes of the 16 at s[base:] (a line's scan keeps the last 16 it
+ * classed: the next start is often in them). */
+typedef struct {
+    size_t base; /* past the line when none */
+    unsigned bits;
+} starts_t;
+
 /* The first p' >= p where a level token may start (STARTS), or n; 16 bytes at a time. */
 static inline size_t
-next_start(const unsigned char *s, size_t p, size_t n)
+next_start(const unsigned char *s, size_t p, size_t n, starts_t *c)
 {
 #ifdef __SSE2__
     const __m128i shift = _mm_set1_epi8((char)(128 - 'A')), lim = _mm_set1_epi8((char)(-128 + 26));
     const __m128i l = _mm_set1_epi8('l'), sm = _mm_set1_epi8('s');
     const __m128i br = _mm_set1_epi8('['), qu = _mm_set1_epi8('"');
-    for (; p + 16 <= n; p += 16) {
+    for (;;) {
+        if (p >= c->base && p - c->base < 16) {
+            unsigned m = c->bits >> (p - c->base);
+            if (m)
+                return p + (size_t)__builtin_ctz(m);
+            p = c->base + 16;
+        }
+        if (p + 16 > n)
+            break;
         __m128i v = _mm_loadu_si128((const __m128i *)(s + p));
         __m128i m = _mm_cmplt_epi8(_mm_add_epi8(v, shift), lim); /* 'A'..'Z' */
         m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(v, l), _mm_cmpeq_epi8(v, sm)));
         m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(v, br), _mm_cmpeq_epi8(v, qu)));
-        unsigned bits = (unsigned)_mm_movemask_epi8(m);
-        if (bits)
-            return p + (size_t)__builtin_ctz(bits);
+        c->base = p;
+        c->bits = (unsigned)_mm_movemask_epi8(m);
     }
 #endif
     while (p < n && !STARTS[s[p]])
@@ -133,8 +193,9 @@ level_code(const unsigned char *s, size_t n)
     int pri = lc_pri_code(s, n);
     if (pri)
         return pri;
+    starts_t starts = {n + 1, 0};
     for (size_t p = 0; p < n; p++) {
-        p = next_start(s, p, n); /* no other byte can start a level token */
+        p = next_start(s, p, n, &starts); /* no other byte can start a level token */
         if (p >= n)
             break;
         unsigned char c = s[p];

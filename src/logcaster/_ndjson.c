@@ -139,6 +139,24 @@ escape(char *d, const unsigned char *s, size_t n)
                 i += 16;
                 continue;
             }
+            unsigned qb = (unsigned)_mm_movemask_epi8(
+                _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+            if (qb == mask) { /* only '"' and '\\' (a JSON line's quotes): each gets a
+                               * backslash here, the 16 bytes are not read again */
+                unsigned from = (unsigned)__builtin_ctz(qb);
+                d += from;
+                while (qb) {
+                    unsigned at = (unsigned)__builtin_ctz(qb);
+                    qb &= qb - 1;
+                    d = lc_put(d, s + i + from, at - from);
+                    *d++ = '\\';
+                    *d++ = (char)s[i + at];
+                    from = at + 1;
+                }
+                d = lc_put(d, s + i + from, 16 - from);
+                i += 16;
+                continue;
+            }
             unsigned k = (unsigned)__builtin_ctz(mask);
             d += k;
             i += k;
@@ -344,7 +362,11 @@ lc_encode_records(PyObject *self, PyObject *args)
         PyErr_NoMemory();
         goto out_lines;
     }
-    const size_t fixed = (size_t)(head.len + tail.len) + RECORD_FIXED + LEVEL_MAX;
+    /* + 16: the pieces' short copies may write up to 16 bytes past their end (the
+     * next record's bytes; not the last record's) */
+    const size_t fixed = (size_t)(head.len + tail.len) + RECORD_FIXED + LEVEL_MAX + 16;
+    if (L != NULL)
+        lc_piece_bounds(L, (const unsigned char *)src, (const unsigned char *)src + view.len);
     char stamp[TIME_LEN];
     Py_ssize_t j = 0, pos = at, stamped = -1, c = descending ? nchunks - 1 : 0;
     for (;;) {
@@ -357,9 +379,17 @@ lc_encode_records(PyObject *self, PyObject *args)
         for (; j < lines; j++) {
             Py_ssize_t k = descending ? lines - 1 - j : j;
             long long ls = where[k].start;
+            if (j + PREFETCH_SPANS < lines) { /* the first pass left the lines' start
+                                                * out of cache by now: fetch ahead */
+                Py_ssize_t a = descending ? k - PREFETCH_SPANS : k + PREFETCH_SPANS;
+                const char *ahead = src + where[a].start;
+                __builtin_prefetch(ahead);
+                __builtin_prefetch(ahead + 64);
+            }
             const unsigned char *line = (const unsigned char *)src + ls;
             size_t n = (size_t)(where[k].end - ls), piece = 0;
-            int r = lc_piece_read(L, line, n, &piece), code = codes[k] & ~ESCAPED;
+            int r = lc_piece_read(L, line, n, !(codes[k] & ESCAPED), &piece),
+                code = codes[k] & ~ESCAPED;
             if (r == LC_PIECE_NOMEM) {
                 nomem = 1;
                 break;
@@ -387,7 +417,7 @@ lc_encode_records(PyObject *self, PyObject *args)
                 stamped = c;
             }
             char *d = base + pos;
-            d = put(d, head.buf, (size_t)head.len);
+            d = lc_put(d, head.buf, (size_t)head.len);
             d = put(d, "{\"time\":\"", 9);
             d = put(d, stamp, TIME_LEN);
             d = put(d, "\",\"line\":\"", 10);
@@ -395,9 +425,11 @@ lc_encode_records(PyObject *self, PyObject *args)
             *d++ = '"';
             if (code > 0) {
                 d = put(d, ",\"level\":\"", 10);
-                d = put(d, LEVEL_NAMES[code], (size_t)LEVEL_FIELD[code] - 11);
+                d = lc_put(d, LEVEL_NAMES[code], (size_t)LEVEL_FIELD[code] - 11);
                 *d++ = '"';
             }
+            if (j + 1 == lines) /* the last record: nothing written past its end */
+                lc_piece_bounds(L, NULL, NULL);
             if (r == LC_PIECE_OK)
                 d = lc_piece_write(L, d);
             else {
@@ -406,7 +438,7 @@ lc_encode_records(PyObject *self, PyObject *args)
                 unsure[nunsure++] = (Py_ssize_t)ls + (Py_ssize_t)n;
             }
             *d++ = '}';
-            d = put(d, tail.buf, (size_t)tail.len);
+            d = lc_put(d, tail.buf, (size_t)tail.len);
             room -= (size_t)(d - (base + pos));
             pos = d - base;
         }
