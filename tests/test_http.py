@@ -18,9 +18,17 @@ from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 from support import Server, parse_found, parse_info, wait_for
 
-from logcaster.frontends.http.render import NDJSON, SSE, live_records, render_records, rfc3339
+from logcaster.frontends.http.render import (
+    NDJSON,
+    SSE,
+    live_records,
+    render_records,
+    rfc3339,
+    scan_record_jobs,
+)
 from logcaster.query.engine import search
 from logcaster.query.levels import level_of
+from logcaster.query.postfilter import compile_spec
 from logcaster.query.spec import QuerySpec
 from logcaster.records import py_fields_piece
 from logcaster.storage.ring import Ring
@@ -295,3 +303,8 @@ def test_records_of_a_search_match_a_per_line_reference(
     out = b"".join(render_records(matches, newest_first=newest_first))
     got = [(r["time"], r["line"], r.get("level")) for r in records(out)]
     assert got == (expected[::-1] if newest_first else expected)
+    # Scanned and rendered a run of blocks at a time, as the query API streams: the same.
+    views, matcher = ring.snapshot().views, compile_spec(spec)
+    jobs = scan_record_jobs(views, matcher, newest_first=newest_first, run_bytes=100)
+    streamed = b"".join(bytes(p.buf[: p.end]) for job in jobs for p in job())
+    assert streamed == out

@@ -139,6 +139,14 @@ class Engine:
             matches = await self.pool.run(matches.keep_newest, spec.limit)
         return matches
 
+    async def streamable(self, spec: QuerySpec) -> tuple[Scanner, tuple[BlockView, ...]] | None:
+        """The matcher and the views to scan of a query whose matches a frontend may
+        render as it finds them, a run of views at a time (no limit, no cluster
+        scope), or None; raises QueryError."""
+        if spec.cluster or spec.limit is not None:
+            return None
+        return await self.compile(spec), await self._views(spec)
+
     async def hits(self, spec: QuerySpec, step: int, by: str | None = None) -> Histogram:
         """Matches of ``spec`` per ``step`` ns of receive time (and per value of the
         field ``by``; a spec limit or order is not applied); raises QueryError, also

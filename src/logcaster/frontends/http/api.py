@@ -23,7 +23,16 @@ from ...query.errors import QueryError
 from ...stats import Registry
 from .body import Body
 from .params import since_of, spec_of
-from .render import NDJSON, SSE, Job, Piece, record_jobs, render_records, text_jobs
+from .render import (
+    NDJSON,
+    SSE,
+    Job,
+    Piece,
+    record_jobs,
+    render_records,
+    scan_record_jobs,
+    text_jobs,
+)
 from .tail import TailSink
 
 
@@ -100,14 +109,21 @@ async def _stream(
 @timed("QUERY")
 async def query(request: web.Request) -> web.StreamResponse:
     backend = request.app[BACKEND]
+    text = _wants(request, "text/plain")
     try:
         spec = spec_of(request.query.items(), time.time_ns())
-        matches = await backend.engine.search(spec)
+        plan = None if text else await backend.engine.streamable(spec)
+        if plan is None:
+            matches = await backend.engine.search(spec)
     except QueryError as exc:
         return error(400, str(exc))
-    if _wants(request, "text/plain"):
-        text = text_jobs(matches, newest_first=spec.descending)
-        return await _stream(request, text, "text/plain; charset=utf-8")
+    if plan is not None:  # records as each run of the ring is scanned
+        matcher, views = plan
+        jobs = scan_record_jobs(views, matcher, newest_first=spec.descending)
+        return await _stream(request, jobs, "application/x-ndjson")
+    if text:
+        lines = text_jobs(matches, newest_first=spec.descending)
+        return await _stream(request, lines, "text/plain; charset=utf-8")
     records = record_jobs(matches, newest_first=spec.descending)
     return await _stream(request, records, "application/x-ndjson")
 

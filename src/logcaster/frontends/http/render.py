@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from functools import partial
 
 from ...ndjson import encode_records, records, rfc3339
+from ...query.engine import search_views
 from ...query.matches import Matches
+from ...query.postfilter import Scanner
 from ...scan import gather, gather_stamped
 from ...storage.ring import BlockView
 
@@ -35,10 +37,12 @@ __all__ = [
     "render_records",
     "render_text",
     "rfc3339",
+    "scan_record_jobs",
     "text_jobs",
 ]
 
 JOB_BYTES = 1 << 20  # matched bytes (at most) a job renders
+SCAN_BYTES = 4 << 20  # ring bytes a scan-and-render job reads
 Framing = tuple[bytes, bytes]  # what goes before and after each record
 NDJSON: Framing = (b"", b"\n")
 SSE: Framing = (b"data: ", b"\n\n")
@@ -161,6 +165,39 @@ def record_jobs(
     """The jobs rendering every match as a record, oldest (or newest) first."""
     for group in _groups(matches, newest_first):
         yield partial(_records_of, group, framing, newest_first)
+
+
+def scan_record_jobs(
+    views: Sequence[BlockView],
+    matcher: Scanner,
+    framing: Framing = NDJSON,
+    newest_first: bool = False,
+    run_bytes: int = SCAN_BYTES,
+) -> Iterator[Job]:
+    """The jobs that each scan a run of about ``run_bytes`` of ``views`` and render
+    its matches as records, oldest (or newest) run first: the reply starts once the
+    first run is scanned, not the whole snapshot, and each line is encoded right
+    after the scan read it."""
+    run: list[BlockView] = []
+    size = 0
+    for view in reversed(views) if newest_first else views:
+        run.append(view)
+        size += view.end - view.start
+        if size >= run_bytes:
+            yield partial(_scan_records, run, matcher, framing, newest_first)
+            run, size = [], 0
+    if run:
+        yield partial(_scan_records, run, matcher, framing, newest_first)
+
+
+def _scan_records(
+    run: list[BlockView], matcher: Scanner, framing: Framing, newest_first: bool
+) -> list[Piece]:
+    matches = search_views(run[::-1] if newest_first else run, matcher)
+    if not matches.count:
+        return []
+    ranges = matches.ranges[::-1] if newest_first else matches.ranges
+    return _records_of(ranges, framing, newest_first)
 
 
 def text_jobs(matches: Matches, newest_first: bool = False) -> Iterator[Job]:
