@@ -24,7 +24,6 @@
 #define MAX_DEPTH 200
 #define BAD_UTF8 1
 #define FALLBACK 2
-#define KEEP_MAX ((size_t)4 << 20) /* largest output buffer kept per thread for the next call */
 
 typedef const unsigned char *cp;
 
@@ -330,10 +329,7 @@ scan_value(cp p, cp e, int depth, Scan *s)
 
 /* ---------------------------------------------------------- output buffer */
 
-typedef struct {
-    unsigned char *buf;
-    size_t len, cap;
-} Out;
+typedef lc_out Out;
 
 static int
 out_reserve(Out *o, size_t more)
@@ -452,7 +448,8 @@ ndjson_scan(PyObject *self, PyObject *args)
     }
     if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
         return NULL;
-    Out o = {NULL, 0, 0};
+    Out o;
+    lc_out_take(&o);
     NdResult r = {0, 0, 0, -1, -1, 0, 0};
     Py_BEGIN_ALLOW_THREADS
     ndjson_run((cp)view.buf, (size_t)view.len, (size_t)max_line, &o, &r);
@@ -471,12 +468,12 @@ ndjson_scan(PyObject *self, PyObject *args)
             block = obj;
         }
         else
-            block = PyBytes_FromStringAndSize((const char *)o.buf, (Py_ssize_t)o.len);
+            block = lc_out_view(&o);
         if (block != NULL)
             res = Py_BuildValue("(Nnnnnn)", block, r.lines, r.truncated, r.malformed,
                                 r.bad_start, r.bad_end);
     }
-    free(o.buf);
+    lc_out_give(&o);
     PyBuffer_Release(&view);
     return res;
 }
@@ -946,12 +943,10 @@ loki_json_scan(PyObject *self, PyObject *args)
     }
     if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
         return NULL;
-    /* The output buffer is kept per thread between calls: a fresh one costs a
-     * page fault per 4 KiB written, more than the scan itself for a 1 MiB body. */
-    static __thread Out kept = {NULL, 0, 0};
-    Out o = kept;
-    o.len = 0;
-    kept.buf = NULL; /* owned by this call until it ends */
+    /* A kept buffer: a fresh one costs a page fault per 4 KiB written, more than
+     * the scan itself for a 1 MiB body (see _outblock.c). */
+    Out o;
+    lc_out_take(&o);
     Loki L;
     memset(&L, 0, sizeof L);
     L.o = &o;
@@ -966,16 +961,11 @@ loki_json_scan(PyObject *self, PyObject *args)
     else if (L.status)
         res = PyLong_FromLong(L.status);
     else {
-        PyObject *block = PyBytes_FromStringAndSize((const char *)o.buf, (Py_ssize_t)o.len);
+        PyObject *block = lc_out_view(&o);
         if (block != NULL)
             res = Py_BuildValue("(Nnn)", block, L.lines, L.truncated);
     }
-    if (o.cap <= KEEP_MAX) {
-        free(kept.buf);
-        kept = o;
-    }
-    else
-        free(o.buf);
+    lc_out_give(&o);
     free(L.labels.buf);
     free(L.meta.buf);
     free(L.key.buf);
@@ -1018,48 +1008,6 @@ int
 lc_json_end_line(void *out, size_t start, size_t max_line, Py_ssize_t *truncated)
 {
     return out_end_line(out, start, max_line, truncated);
-}
-
-/* An output buffer: the calling thread's kept one if it has one (see
- * loki_json_scan), handed back by lc_json_out_free. */
-static __thread Out kept_out = {NULL, 0, 0};
-
-void *
-lc_json_out_new(void)
-{
-    Out *o = malloc(sizeof(Out));
-    if (o == NULL)
-        return NULL;
-    *o = kept_out;
-    o->len = 0;
-    kept_out.buf = NULL;
-    kept_out.cap = 0;
-    return o;
-}
-
-void
-lc_json_out_free(void *out)
-{
-    Out *o = out;
-    if (o == NULL)
-        return;
-    if (o->cap <= KEEP_MAX && kept_out.buf == NULL)
-        kept_out = *o;
-    else
-        free(o->buf);
-    free(o);
-}
-
-size_t
-lc_json_out_len(void *out)
-{
-    return ((Out *)out)->len;
-}
-
-const char *
-lc_json_out_buf(void *out)
-{
-    return (const char *)((Out *)out)->buf;
 }
 
 /* ------------------------------------------------------------- the table */

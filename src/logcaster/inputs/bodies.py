@@ -6,10 +6,10 @@ straight into one buffer (one copy of each chunk, where aiohttp's
 it whole into bytes). The buffers are kept for the next requests: a fresh 1 MiB
 buffer costs its pages' faults and zeroing on every request, since the allocator
 hands freed ones back to the system. The parsers read a body through the buffer
-protocol; a batch is new bytes, or (an NDJSON body stored as it came) a view of
-the body, which ``Intake.accept`` copies into the ring (and the stores and taps
-into bytes of their own) before it returns. So a buffer is given back once its
-batch is stored, never earlier.
+protocol; a batch is new bytes, a view of a C scanner's own output, or (an
+NDJSON body stored as it came) a view of the body, which ``Intake.accept``
+copies into the ring (and the stores and taps into bytes of their own) before it
+returns. So a buffer is given back once its batch is stored, never earlier.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ scanner's bound; for Loki any malformed part, non-string label or metadata value
 repeated keys) comes back as None and the caller runs its Python parser, which is
 the reference (``tests/test_http_native.py`` compares the two). A body that is not
 valid UTF-8 gets its bad sequences replaced first, as the Python parsers do.
+A block the scanners write is a read-only memoryview of their output buffer (no
+copy into bytes); the buffer is used again once the view is gone.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from .records import Batch, Body, text_of
 BAD_UTF8 = 1  # the scanners' answer for a body that is not valid UTF-8
 
 NdjsonResult = tuple[bytes | memoryview, int, int, int, int, int] | int
-LokiResult = tuple[bytes, int, int] | int
+LokiResult = tuple[bytes | memoryview, int, int] | int
 
 ndjson_scan: Callable[[Body, int], NdjsonResult] | None
 loki_json_scan: Callable[[Body, int], LokiResult] | None
