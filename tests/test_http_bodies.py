@@ -1,6 +1,7 @@
-"""Plain ingestion bodies read into reused buffers (``inputs/bodies.py``): every line
-of bodies of changing sizes, sent at once over a few connections, is stored as sent
-(a reused buffer never leaks one body's bytes into another's)."""
+"""Plain ingestion bodies read into reused buffers or, when large, gathered as their
+chunks (``inputs/bodies.py``): every line of bodies of changing sizes (both kinds),
+sent at once over a few connections, is stored as sent (a reused buffer never leaks
+one body's bytes into another's)."""
 
 from __future__ import annotations
 

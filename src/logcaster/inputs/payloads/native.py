@@ -24,8 +24,8 @@ LokiResult = tuple[bytes | memoryview, int, int] | int
 
 ndjson_scan: Callable[[Body, int], NdjsonResult] | None
 loki_json_scan: Callable[[Body, int], LokiResult] | None
-loki_proto_labels: Callable[[bytes], list[bytes] | int] | None
-loki_proto_scan: Callable[[bytes, list[bytes | None], int], LokiResult] | None
+loki_proto_labels: Callable[[Body], list[bytes] | int] | None
+loki_proto_scan: Callable[[Body, list[bytes | None], int], LokiResult] | None
 try:
     from ..._speedups import loki_json_scan, loki_proto_labels, loki_proto_scan, ndjson_scan
 except ImportError:  # pragma: no cover - depends on the install
@@ -68,7 +68,7 @@ def loki_json(body: Body, max_line: int) -> Batch | None:
 
 
 def loki_protobuf(
-    raw: bytes, max_line: int, suffix_of: Callable[[bytes], bytes | str]
+    raw: Body, max_line: int, suffix_of: Callable[[bytes], bytes | str]
 ) -> Batch | None:
     """The batch of an (inflated) protobuf push in the plain case, else None.
     ``suffix_of`` turns a stream's label text into the encoded ``,"k":"v"...`` it
