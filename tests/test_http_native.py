@@ -240,6 +240,12 @@ def test_loki_json_scan_is_the_path_taken() -> None:
         b'{"_msg":"\\ud800 lone","k":"v"}',
     ]
     same(fast, loki.parse_json_python(body, 1000))
+    # "streams" is written as it is read: what comes after it still decides
+    text = body.decode()
+    other = native.loki_json(('{"a": {"b": [1, "streams"]}, ' + text[1:]).encode(), 1000)
+    assert other is not None and bytes(other.block) == bytes(fast.block)
+    for bad in (text[:-1] + ', "streams": []}', text[:-1] + ', "x": [}', text + " x"):
+        assert native.loki_json(bad.encode(), 1000) is None
     assert native.loki_json(b'{"streams":[{"stream":{"a":1},"values":[]}]}', 100) is None
     assert native.loki_json(b'{"streams":[{"values":[["1"]]}]}', 100) is None
 

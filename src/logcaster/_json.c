@@ -30,53 +30,10 @@ typedef const unsigned char *cp;
 /* ------------------------------------------------------------------ UTF-8 */
 
 /* 1 if s[0:n] is valid UTF-8 as Python's strict decoder reads it. */
-static int
+static inline int
 utf8_valid(cp s, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        /* ASCII runs eight bytes at a time */
-        while (i + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (w & 0x8080808080808080ULL)
-                break;
-            i += 8;
-        }
-        if (i >= n)
-            break;
-        unsigned c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF) {
-            if (i + 1 >= n || (s[i + 1] & 0xC0) != 0x80)
-                return 0;
-            i += 2;
-        }
-        else if (c >= 0xE0 && c <= 0xEF) {
-            if (i + 2 >= n)
-                return 0;
-            unsigned c1 = s[i + 1];
-            unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-            if (c1 < lo || c1 > hi || (s[i + 2] & 0xC0) != 0x80)
-                return 0;
-            i += 3;
-        }
-        else if (c >= 0xF0 && c <= 0xF4) {
-            if (i + 3 >= n)
-                return 0;
-            unsigned c1 = s[i + 1];
-            unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-            if (c1 < lo || c1 > hi || (s[i + 2] & 0xC0) != 0x80 || (s[i + 3] & 0xC0) != 0x80)
-                return 0;
-            i += 4;
-        }
-        else
-            return 0;
-    }
-    return 1;
+    return lc_utf8_check(s, n);
 }
 
 /* 1 if the (valid UTF-8) line s[0:n] holds only characters str.isspace() accepts. */
@@ -591,17 +548,48 @@ put_string(Out *o, cp s, cp e)
     return 0;
 }
 
+/* Copy p[0:e] to o up to its first special byte (as next_special finds it);
+ * returns where that byte is (or e), NULL when out of memory. Sixteen bytes are
+ * stored as they are tested, so plain text is read once, not scanned then copied. */
+static cp
+copy_run(Out *o, cp p, cp e)
+{
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(' ');
+    while (e - p >= 16) {
+        if (o->cap - o->len < 16 && out_reserve(o, 4096) < 0)
+            return NULL;
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, space), space);
+        ctl = _mm_andnot_si128(_mm_cmpeq_epi8(v, space), ctl);
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)), ctl);
+        unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+        _mm_storeu_si128((__m128i *)(o->buf + o->len), v);
+        if (mask) {
+            unsigned k = (unsigned)__builtin_ctz(mask);
+            o->len += k;
+            return p + k;
+        }
+        o->len += 16;
+        p += 16;
+    }
+#endif
+    cp run = p;
+    p = next_special(p, e);
+    if (p > run && out_put(o, run, (size_t)(p - run)) < 0)
+        return NULL;
+    return p;
+}
+
 /* Check and re-encode in one pass the string whose contents start at p (just
  * past the quote); returns p past the closing quote, or NULL if invalid. */
 static cp
 copy_string(Out *o, cp p, cp e)
 {
     for (;;) {
-        cp run = p;
-        p = next_special(p, e);
-        if (p > run && out_put(o, run, (size_t)(p - run)) < 0)
-            return NULL;
-        if (p >= e)
+        p = copy_run(o, p, e);
+        if (p == NULL || p >= e)
             return NULL;
         if (*p == '"')
             return p + 1;
@@ -780,9 +768,21 @@ loki_values(Loki *L, cp p, cp e)
         if (empty)
             o->len = start;
         else {
-            if (out_put(o, "\"", 1) < 0 || out_put(o, L->labels.buf, L->labels.len) < 0 ||
-                out_put(o, L->meta.buf, L->meta.len) < 0 || out_put(o, "}", 1) < 0 ||
-                out_end_line(o, start, L->max_line, &L->truncated) < 0) {
+            /* the closing quote, the labels, the metadata and the brace at once */
+            size_t nl = L->labels.len, nm = L->meta.len;
+            if (out_reserve(o, nl + nm + 2) < 0) {
+                L->status = -1;
+                return NULL;
+            }
+            unsigned char *w = o->buf + o->len;
+            *w++ = '"';
+            if (nl)
+                memcpy(w, L->labels.buf, nl);
+            if (nm)
+                memcpy(w + nl, L->meta.buf, nm);
+            w[nl + nm] = '}';
+            o->len += nl + nm + 2;
+            if (out_end_line(o, start, L->max_line, &L->truncated) < 0) {
                 L->status = -1;
                 return NULL;
             }
@@ -859,6 +859,32 @@ loki_stream(Loki *L, cp p, cp e)
     return p + 1;
 }
 
+/* The streams array at p: each stream's lines written. Returns p past it. */
+static cp
+loki_streams(Loki *L, cp p, cp e)
+{
+    if (p >= e || *p != '[')
+        return NULL;
+    p = skip_ws(p + 1, e);
+    if (p < e && *p == ']')
+        return p + 1;
+    for (;;) {
+        p = loki_stream(L, p, e);
+        if (p == NULL)
+            return NULL;
+        p = skip_ws(p, e);
+        if (p >= e)
+            return NULL;
+        if (*p == ']')
+            return p + 1;
+        if (*p != ',')
+            return NULL;
+        p = skip_ws(p + 1, e);
+    }
+}
+
+/* The push: "streams" is written as it is read (one pass over the body); the
+ * lines count only if the whole body turns out well-formed, with one "streams". */
 static void
 loki_run(Loki *L, cp body, size_t n)
 {
@@ -868,7 +894,7 @@ loki_run(Loki *L, cp body, size_t n)
     }
     cp e = body + n;
     cp p = skip_ws(body, e);
-    cp streams = NULL;
+    int seen = 0;
     if (p >= e || *p != '{')
         return;
     p = skip_ws(p + 1, e);
@@ -886,14 +912,16 @@ loki_run(Loki *L, cp body, size_t n)
         int is = key_is(L, k, "streams");
         if (is < 0)
             return;
-        if (is) {
-            if (streams) {
-                L->status = FALLBACK;
-                return;
-            }
-            streams = p;
+        if (is && seen) {
+            L->status = FALLBACK;
+            return;
         }
-        p = scan_value(p, e, 1, &L->sc);
+        if (is) {
+            seen = 1;
+            p = loki_streams(L, p, e);
+        }
+        else
+            p = scan_value(p, e, 1, &L->sc);
         if (p == NULL)
             return;
         p = skip_ws(p, e);
@@ -905,26 +933,8 @@ loki_run(Loki *L, cp body, size_t n)
             return;
         p = skip_ws(p + 1, e);
     }
-    if (skip_ws(p + 1, e) != e || streams == NULL || *streams != '[')
+    if (skip_ws(p + 1, e) != e || !seen)
         return;
-    p = skip_ws(streams + 1, e);
-    if (p < e && *p == ']') {
-        L->status = 0;
-        return;
-    }
-    for (;;) {
-        p = loki_stream(L, p, e);
-        if (p == NULL)
-            return;
-        p = skip_ws(p, e);
-        if (p >= e)
-            return;
-        if (*p == ']')
-            break;
-        if (*p != ',')
-            return;
-        p = skip_ws(p + 1, e);
-    }
     L->status = 0;
 }
 

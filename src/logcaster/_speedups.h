@@ -33,6 +33,9 @@ PyObject *lc_keep_freed_memory(PyObject *self, PyObject *args);
 /* Whether the CPU runs AVX2 (read once when the module loads; 0 off x86-64). */
 extern int lc_has_avx2;
 
+/* 1 if s[0:n] is valid UTF-8 as Python's strict decoder reads it (SIMD; _utf8.c). */
+int lc_utf8_check(const unsigned char *s, size_t n);
+
 /* Newlines in p[0:n] (SIMD where the CPU has it; _stamped.c). */
 Py_ssize_t lc_count_newlines(const unsigned char *p, size_t n);
 
