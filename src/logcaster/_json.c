@@ -362,19 +362,26 @@ ndjson_run(cp body, size_t n, size_t max_line, Out *o, NdResult *r)
             }
             good = after != NULL && skip_ws(after, stop) == stop;
         }
+        /* Lines are written out only from the first one stored otherwise than as it
+         * came (the body is the block until then): then what came before is copied. */
+        int as_is = good && stop == le && nl != NULL && (size_t)(stop - p) <= max_line;
+        if (!as_is && !r->changed) {
+            r->changed = 1;
+            if (out_put(o, body, (size_t)(p - body)) < 0) {
+                r->status = -1;
+                return;
+            }
+        }
         if (good) {
             size_t start = o->len;
-            if (out_put(o, p, (size_t)(stop - p)) < 0 ||
-                out_end_line(o, start, max_line, &r->truncated) < 0) {
+            if (r->changed && (out_put(o, p, (size_t)(stop - p)) < 0 ||
+                               out_end_line(o, start, max_line, &r->truncated) < 0)) {
                 r->status = -1;
                 return;
             }
             r->lines++;
-            if (stop != le || nl == NULL)
-                r->changed = 1;
         }
         else {
-            r->changed = 1;
             if (!py_blank(p, (size_t)(le - p))) {
                 if (!r->malformed) {
                     r->bad_start = p - body;
@@ -385,8 +392,6 @@ ndjson_run(cp body, size_t n, size_t max_line, Out *o, NdResult *r)
         }
         p = nl ? nl + 1 : e;
     }
-    if (r->truncated)
-        r->changed = 1;
 }
 
 /* ndjson_scan(body, max_line) -> (block, lines, truncated, malformed, bad_start,
@@ -424,6 +429,8 @@ ndjson_scan(PyObject *self, PyObject *args)
             Py_INCREF(obj);
             block = obj;
         }
+        else if (!r.changed) /* nothing was written: a copy of the body */
+            block = PyBytes_FromStringAndSize((const char *)view.buf, view.len);
         else
             block = lc_out_view(&o);
         if (block != NULL)
