@@ -1005,9 +1005,8 @@ lc_json_put_text(void *out, cp s, size_t n)
     Out *o = out;
     cp e = s + n;
     while (s < e) {
-        cp run = s;
-        s = next_special(s, e);
-        if (s > run && out_put(o, run, (size_t)(s - run)) < 0)
+        s = copy_run(o, s, e);
+        if (s == NULL)
             return -1;
         if (s < e && put_char(o, *s++) < 0)
             return -1;
@@ -1025,6 +1024,24 @@ int
 lc_json_end_line(void *out, size_t start, size_t max_line, Py_ssize_t *truncated)
 {
     return out_end_line(out, start, max_line, truncated);
+}
+
+/* {"_msg":"<text>"<sfx>} and the line's end (cut to max_line), in one call. */
+int
+lc_json_put_record(void *out, cp s, size_t n, cp sfx, size_t sn, size_t max_line,
+                   Py_ssize_t *truncated)
+{
+    Out *o = out;
+    size_t start = o->len;
+    if (out_put(o, "{\"_msg\":\"", 9) < 0 || lc_json_put_text(o, s, n) < 0 ||
+        out_reserve(o, sn + 2) < 0)
+        return -1;
+    o->buf[o->len++] = '"';
+    if (sn)
+        memcpy(o->buf + o->len, sfx, sn);
+    o->len += sn;
+    o->buf[o->len++] = '}';
+    return out_end_line(o, start, max_line, truncated);
 }
 
 /* ------------------------------------------------------------- the table */

@@ -25,6 +25,8 @@ int lc_json_utf8_valid(cp s, size_t n);
 int lc_json_put_text(void *out, cp s, size_t n);
 int lc_json_put(void *out, const void *s, size_t n);
 int lc_json_end_line(void *out, size_t start, size_t max_line, Py_ssize_t *truncated);
+int lc_json_put_record(void *out, cp s, size_t n, cp sfx, size_t sn, size_t max_line,
+                       Py_ssize_t *truncated);
 
 typedef struct {
     cp s, e;
@@ -248,16 +250,23 @@ walk(Proto *P, cp body, size_t n)
                     return -1;
                 labels = s;
             }
-            if (f != 2)
+            /* phase 1 wants the labels only; phase 2 reads (and checks) every entry,
+             * so a body that fails there still falls back as a whole */
+            if (f != 2 || P->suffix == NULL)
                 continue;
             if (read_entry(s, &en) < 0)
                 return -1;
-            if (P->suffix == NULL || skip || en.line.e == en.line.s)
+            if (skip || en.line.e == en.line.s)
                 continue;
             void *o = &P->out;
             size_t start = P->out.len;
             Span sfx = P->suffix[index];
-            if (lc_json_put(o, "{\"_msg\":\"", 9) < 0 ||
+            if (en.nmeta == 0) { /* the usual entry: written by one call */
+                if (lc_json_put_record(o, en.line.s, (size_t)(en.line.e - en.line.s), sfx.s,
+                                       (size_t)(sfx.e - sfx.s), P->max_line, &P->truncated) < 0)
+                    return -1;
+            }
+            else if (lc_json_put(o, "{\"_msg\":\"", 9) < 0 ||
                 lc_json_put_text(o, en.line.s, (size_t)(en.line.e - en.line.s)) < 0 ||
                 lc_json_put(o, "\"", 1) < 0 ||
                 lc_json_put(o, sfx.s, (size_t)(sfx.e - sfx.s)) < 0 || put_meta(o, &en) < 0 ||
