@@ -42,6 +42,7 @@ setup(
                 "src/logcaster/_spelled.c",
                 "src/logcaster/_json.c",
                 "src/logcaster/_lokiproto.c",
+                "src/logcaster/_outblock.c",
                 "src/logcaster/_stamped.c",
             ],
             depends=["src/logcaster/_speedups.h"],

@@ -1,6 +1,7 @@
-"""Plain ingestion bodies read into reused buffers (``inputs/bodies.py``): every line
-of bodies of changing sizes, sent at once over a few connections, is stored as sent
-(a reused buffer never leaks one body's bytes into another's)."""
+"""Plain ingestion bodies read into reused buffers or, when large, gathered as their
+chunks (``inputs/bodies.py``): every line of bodies of changing sizes (both kinds),
+sent at once over a few connections, is stored as sent (a reused buffer never leaks
+one body's bytes into another's)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import aiohttp
 from support import Server, wait_for
 
 from logcaster.inputs.bodies import LEAST, BodyBuffers
+from logcaster.net import keep_freed_memory
 
 
 def test_buffers_are_reused_and_sized_for_the_next_bodies() -> None:
@@ -23,6 +25,16 @@ def test_buffers_are_reused_and_sized_for_the_next_bodies() -> None:
     huge = pool.take(64 << 20)
     pool.give(huge)
     assert pool.take(1) is not huge  # a huge one is not kept
+
+
+def test_the_allocator_is_told_to_keep_freed_memory() -> None:
+    """``serve`` has glibc keep the memory each request's chunks free (see net.py)."""
+    import platform
+
+    from logcaster.inputs.payloads import native
+
+    glibc = platform.libc_ver()[0] == "glibc" and native.ndjson_scan is not None
+    assert keep_freed_memory() is glibc
 
 
 async def _post_all(port: int, bodies: list[bytes], path: str) -> list[int]:

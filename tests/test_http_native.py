@@ -234,12 +234,18 @@ def test_loki_json_scan_is_the_path_taken() -> None:
     body = json.dumps(doc).encode()
     fast = native.loki_json(body, 1000)
     assert fast is not None
-    assert fast.block.split(b"\n")[:-1] == [
+    assert bytes(fast.block).split(b"\n")[:-1] == [
         b'{"_msg":"a \\"quoted\\"\\nline","app":"api","host":"h\xc3\xa9"}',
         b'{"_msg":"x","app":"api","host":"h\xc3\xa9","trace":"t1"}',
         b'{"_msg":"\\ud800 lone","k":"v"}',
     ]
     same(fast, loki.parse_json_python(body, 1000))
+    # "streams" is written as it is read: what comes after it still decides
+    text = body.decode()
+    other = native.loki_json(('{"a": {"b": [1, "streams"]}, ' + text[1:]).encode(), 1000)
+    assert other is not None and bytes(other.block) == bytes(fast.block)
+    for bad in (text[:-1] + ', "streams": []}', text[:-1] + ', "x": [}', text + " x"):
+        assert native.loki_json(bad.encode(), 1000) is None
     assert native.loki_json(b'{"streams":[{"stream":{"a":1},"values":[]}]}', 100) is None
     assert native.loki_json(b'{"streams":[{"values":[["1"]]}]}', 100) is None
 
@@ -313,9 +319,47 @@ def test_loki_proto_scan_is_the_path_taken() -> None:
     raw = bytes(request.SerializeToString())
     fast = native.loki_protobuf(raw, 1000, loki._encoded_suffix)
     assert fast is not None
-    assert fast.block.split(b"\n")[:-1] == [
+    assert bytes(fast.block).split(b"\n")[:-1] == [
         b'{"_msg":"a \\"quoted\\"\\nline","app":"api","host":"h\xc3\xa9"}',
         b'{"_msg":"x","app":"api","host":"h\xc3\xa9","trace":"t1"}',
     ]
     assert (fast.malformed, fast.first_error) == (1, "Invalid stream labels: not labels")
     assert native.loki_protobuf(raw[:-1], 1000, loki._encoded_suffix) is None  # cut short
+
+
+def test_scanned_blocks_are_views_that_keep_their_bytes_while_held() -> None:
+    """A block a scanner writes is a read-only view of its output buffer, which is used
+    for another scan only once no view of it is left: blocks held across many scans
+    (more than the scanners keep buffers), of growing sizes, keep their bytes."""
+    import cramjam
+
+    held: list[tuple[memoryview, bytes]] = []
+    for i in range(24):
+        texts = [f"line {i}.{j} " + "x" * (i * 7 % 50) for j in range(1 + i * 37)]
+        kind = i % 3
+        if kind == 0:
+            values = [["1", t] for t in texts]
+            body = json.dumps({"streams": [{"stream": {"n": str(i)}, "values": values}]}).encode()
+            fast, want = native.loki_json(body, 1000), loki.parse_json_python(body, 1000)
+        elif kind == 1:
+            request = loki.PushRequest()
+            stream = request.streams.add(labels=f'{{n="{i}"}}')
+            for t in texts:
+                stream.entries.add(line=t)
+            raw = bytes(request.SerializeToString())
+            body = bytes(cramjam.snappy.compress_raw(raw))
+            fast = native.loki_protobuf(raw, 1000, loki._encoded_suffix)
+            want = loki.parse_protobuf_python(body, 1000, 1 << 30)
+        else:  # CR line ends: the NDJSON scanner writes the lines anew
+            body = "".join(json.dumps({"_msg": t}) + "\r\n" for t in texts).encode()
+            scanned = native.ndjson(body, 1000)
+            fast = scanned[1] if scanned is not None else None
+            want = jsonline.parse_python(body, 1000)
+        assert fast is not None and isinstance(fast.block, memoryview) and fast.block.readonly
+        same(fast, want)
+        if i % 2:  # the others are dropped: their buffers go on to later scans
+            held.append((fast.block, bytes(want.block)))
+    for view, want_bytes in held:
+        assert bytes(view) == want_bytes
+    with pytest.raises(TypeError):
+        held[0][0][0] = 0

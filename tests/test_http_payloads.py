@@ -27,8 +27,9 @@ def lines_of(batch: Batch, max_line: int = MAX) -> list[bytes]:
     if not batch.block:
         assert batch.lines == 0
         return []
-    assert batch.block.endswith(b"\n")
-    lines = batch.block.split(b"\n")[:-1]
+    block = bytes(batch.block)  # bytes, or a view of a scanner's output buffer
+    assert block.endswith(b"\n")
+    lines = block.split(b"\n")[:-1]
     assert len(lines) == batch.lines
     assert all(lines) and all(len(x) <= max_line + 3 for x in lines)
     return lines

@@ -252,7 +252,7 @@ def test_append_into_views_are_the_appended_lines_and_stay(ops: list[list[bytes]
         data = b"".join(x + b"\n" for x in lines)
         views: list[memoryview] = []
         assert ring.append(data, 0, len(lines), views) == len(lines)
-        assert 1 <= len(views) <= 2 and all(v.readonly for v in views)
+        assert 1 <= len(views) <= len(lines) + 1 and all(v.readonly for v in views)
         assert b"".join(views) == data
         kept.append((views, data))
     for views, data in kept:
@@ -272,3 +272,21 @@ def test_blocks_recycled_only_when_no_view_holds_them() -> None:
     for i in range(100, 200):  # recycling goes on once the view is gone
         ring.append(b"L%02d\n" % (i % 100), i, 1)
     assert len(ring._spare) + len(ring._blocks) <= 4
+
+
+def test_a_large_append_fills_standard_blocks_cut_at_line_ends() -> None:
+    """Lines larger than a block go into blocks of the usual size (reused, made ahead
+    by the factory), not into one block of their own; only a line longer than a block
+    gets a block its size."""
+    ring = Ring(capacity=1000, max_bytes=1 << 20, block_size=16)
+    ring.append(b"abcdefghij\n", 0)  # 5 bytes left in the first block
+    data = b"".join(b"%05d\n" % i for i in range(10))  # 60 bytes: two lines a block
+    views: list[memoryview] = []
+    assert ring.append(data, 1, 10, views) == 10
+    assert [len(b.buf) for b in ring._blocks] == [16] * 6
+    assert [bytes(v) for v in views] == [data[i : i + 12] for i in range(0, 60, 12)]
+    assert ring.append(b"x" * 40 + b"\nyy\n", 2) == 2  # a line longer than a block
+    assert [len(b.buf) for b in ring._blocks][-1] == 44
+    lines = snapshot_lines(ring.snapshot())
+    assert lines == [b"abcdefghij", *(b"%05d" % i for i in range(10)), b"x" * 40, b"yy"]
+    assert snapshot_times(ring.snapshot()) == [0] + [1] * 10 + [2, 2]

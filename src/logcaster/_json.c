@@ -24,60 +24,16 @@
 #define MAX_DEPTH 200
 #define BAD_UTF8 1
 #define FALLBACK 2
-#define KEEP_MAX ((size_t)4 << 20) /* largest output buffer kept per thread for the next call */
 
 typedef const unsigned char *cp;
 
 /* ------------------------------------------------------------------ UTF-8 */
 
 /* 1 if s[0:n] is valid UTF-8 as Python's strict decoder reads it. */
-static int
+static inline int
 utf8_valid(cp s, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        /* ASCII runs eight bytes at a time */
-        while (i + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (w & 0x8080808080808080ULL)
-                break;
-            i += 8;
-        }
-        if (i >= n)
-            break;
-        unsigned c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF) {
-            if (i + 1 >= n || (s[i + 1] & 0xC0) != 0x80)
-                return 0;
-            i += 2;
-        }
-        else if (c >= 0xE0 && c <= 0xEF) {
-            if (i + 2 >= n)
-                return 0;
-            unsigned c1 = s[i + 1];
-            unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-            if (c1 < lo || c1 > hi || (s[i + 2] & 0xC0) != 0x80)
-                return 0;
-            i += 3;
-        }
-        else if (c >= 0xF0 && c <= 0xF4) {
-            if (i + 3 >= n)
-                return 0;
-            unsigned c1 = s[i + 1];
-            unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-            if (c1 < lo || c1 > hi || (s[i + 2] & 0xC0) != 0x80 || (s[i + 3] & 0xC0) != 0x80)
-                return 0;
-            i += 4;
-        }
-        else
-            return 0;
-    }
-    return 1;
+    return lc_utf8_check(s, n);
 }
 
 /* 1 if the (valid UTF-8) line s[0:n] holds only characters str.isspace() accepts. */
@@ -330,10 +286,7 @@ scan_value(cp p, cp e, int depth, Scan *s)
 
 /* ---------------------------------------------------------- output buffer */
 
-typedef struct {
-    unsigned char *buf;
-    size_t len, cap;
-} Out;
+typedef lc_out Out;
 
 static int
 out_reserve(Out *o, size_t more)
@@ -409,19 +362,26 @@ ndjson_run(cp body, size_t n, size_t max_line, Out *o, NdResult *r)
             }
             good = after != NULL && skip_ws(after, stop) == stop;
         }
+        /* Lines are written out only from the first one stored otherwise than as it
+         * came (the body is the block until then): then what came before is copied. */
+        int as_is = good && stop == le && nl != NULL && (size_t)(stop - p) <= max_line;
+        if (!as_is && !r->changed) {
+            r->changed = 1;
+            if (out_put(o, body, (size_t)(p - body)) < 0) {
+                r->status = -1;
+                return;
+            }
+        }
         if (good) {
             size_t start = o->len;
-            if (out_put(o, p, (size_t)(stop - p)) < 0 ||
-                out_end_line(o, start, max_line, &r->truncated) < 0) {
+            if (r->changed && (out_put(o, p, (size_t)(stop - p)) < 0 ||
+                               out_end_line(o, start, max_line, &r->truncated) < 0)) {
                 r->status = -1;
                 return;
             }
             r->lines++;
-            if (stop != le || nl == NULL)
-                r->changed = 1;
         }
         else {
-            r->changed = 1;
             if (!py_blank(p, (size_t)(le - p))) {
                 if (!r->malformed) {
                     r->bad_start = p - body;
@@ -432,8 +392,6 @@ ndjson_run(cp body, size_t n, size_t max_line, Out *o, NdResult *r)
         }
         p = nl ? nl + 1 : e;
     }
-    if (r->truncated)
-        r->changed = 1;
 }
 
 /* ndjson_scan(body, max_line) -> (block, lines, truncated, malformed, bad_start,
@@ -452,7 +410,8 @@ ndjson_scan(PyObject *self, PyObject *args)
     }
     if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
         return NULL;
-    Out o = {NULL, 0, 0};
+    Out o;
+    lc_out_take(&o);
     NdResult r = {0, 0, 0, -1, -1, 0, 0};
     Py_BEGIN_ALLOW_THREADS
     ndjson_run((cp)view.buf, (size_t)view.len, (size_t)max_line, &o, &r);
@@ -470,13 +429,15 @@ ndjson_scan(PyObject *self, PyObject *args)
             Py_INCREF(obj);
             block = obj;
         }
+        else if (!r.changed) /* nothing was written: a copy of the body */
+            block = PyBytes_FromStringAndSize((const char *)view.buf, view.len);
         else
-            block = PyBytes_FromStringAndSize((const char *)o.buf, (Py_ssize_t)o.len);
+            block = lc_out_view(&o);
         if (block != NULL)
             res = Py_BuildValue("(Nnnnnn)", block, r.lines, r.truncated, r.malformed,
                                 r.bad_start, r.bad_end);
     }
-    free(o.buf);
+    lc_out_give(&o);
     PyBuffer_Release(&view);
     return res;
 }
@@ -594,17 +555,48 @@ put_string(Out *o, cp s, cp e)
     return 0;
 }
 
+/* Copy p[0:e] to o up to its first special byte (as next_special finds it);
+ * returns where that byte is (or e), NULL when out of memory. Sixteen bytes are
+ * stored as they are tested, so plain text is read once, not scanned then copied. */
+static cp
+copy_run(Out *o, cp p, cp e)
+{
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(' ');
+    while (e - p >= 16) {
+        if (o->cap - o->len < 16 && out_reserve(o, 4096) < 0)
+            return NULL;
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, space), space);
+        ctl = _mm_andnot_si128(_mm_cmpeq_epi8(v, space), ctl);
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)), ctl);
+        unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+        _mm_storeu_si128((__m128i *)(o->buf + o->len), v);
+        if (mask) {
+            unsigned k = (unsigned)__builtin_ctz(mask);
+            o->len += k;
+            return p + k;
+        }
+        o->len += 16;
+        p += 16;
+    }
+#endif
+    cp run = p;
+    p = next_special(p, e);
+    if (p > run && out_put(o, run, (size_t)(p - run)) < 0)
+        return NULL;
+    return p;
+}
+
 /* Check and re-encode in one pass the string whose contents start at p (just
  * past the quote); returns p past the closing quote, or NULL if invalid. */
 static cp
 copy_string(Out *o, cp p, cp e)
 {
     for (;;) {
-        cp run = p;
-        p = next_special(p, e);
-        if (p > run && out_put(o, run, (size_t)(p - run)) < 0)
-            return NULL;
-        if (p >= e)
+        p = copy_run(o, p, e);
+        if (p == NULL || p >= e)
             return NULL;
         if (*p == '"')
             return p + 1;
@@ -783,9 +775,21 @@ loki_values(Loki *L, cp p, cp e)
         if (empty)
             o->len = start;
         else {
-            if (out_put(o, "\"", 1) < 0 || out_put(o, L->labels.buf, L->labels.len) < 0 ||
-                out_put(o, L->meta.buf, L->meta.len) < 0 || out_put(o, "}", 1) < 0 ||
-                out_end_line(o, start, L->max_line, &L->truncated) < 0) {
+            /* the closing quote, the labels, the metadata and the brace at once */
+            size_t nl = L->labels.len, nm = L->meta.len;
+            if (out_reserve(o, nl + nm + 2) < 0) {
+                L->status = -1;
+                return NULL;
+            }
+            unsigned char *w = o->buf + o->len;
+            *w++ = '"';
+            if (nl)
+                memcpy(w, L->labels.buf, nl);
+            if (nm)
+                memcpy(w + nl, L->meta.buf, nm);
+            w[nl + nm] = '}';
+            o->len += nl + nm + 2;
+            if (out_end_line(o, start, L->max_line, &L->truncated) < 0) {
                 L->status = -1;
                 return NULL;
             }
@@ -862,6 +866,32 @@ loki_stream(Loki *L, cp p, cp e)
     return p + 1;
 }
 
+/* The streams array at p: each stream's lines written. Returns p past it. */
+static cp
+loki_streams(Loki *L, cp p, cp e)
+{
+    if (p >= e || *p != '[')
+        return NULL;
+    p = skip_ws(p + 1, e);
+    if (p < e && *p == ']')
+        return p + 1;
+    for (;;) {
+        p = loki_stream(L, p, e);
+        if (p == NULL)
+            return NULL;
+        p = skip_ws(p, e);
+        if (p >= e)
+            return NULL;
+        if (*p == ']')
+            return p + 1;
+        if (*p != ',')
+            return NULL;
+        p = skip_ws(p + 1, e);
+    }
+}
+
+/* The push: "streams" is written as it is read (one pass over the body); the
+ * lines count only if the whole body turns out well-formed, with one "streams". */
 static void
 loki_run(Loki *L, cp body, size_t n)
 {
@@ -871,7 +901,7 @@ loki_run(Loki *L, cp body, size_t n)
     }
     cp e = body + n;
     cp p = skip_ws(body, e);
-    cp streams = NULL;
+    int seen = 0;
     if (p >= e || *p != '{')
         return;
     p = skip_ws(p + 1, e);
@@ -889,14 +919,16 @@ loki_run(Loki *L, cp body, size_t n)
         int is = key_is(L, k, "streams");
         if (is < 0)
             return;
-        if (is) {
-            if (streams) {
-                L->status = FALLBACK;
-                return;
-            }
-            streams = p;
+        if (is && seen) {
+            L->status = FALLBACK;
+            return;
         }
-        p = scan_value(p, e, 1, &L->sc);
+        if (is) {
+            seen = 1;
+            p = loki_streams(L, p, e);
+        }
+        else
+            p = scan_value(p, e, 1, &L->sc);
         if (p == NULL)
             return;
         p = skip_ws(p, e);
@@ -908,26 +940,8 @@ loki_run(Loki *L, cp body, size_t n)
             return;
         p = skip_ws(p + 1, e);
     }
-    if (skip_ws(p + 1, e) != e || streams == NULL || *streams != '[')
+    if (skip_ws(p + 1, e) != e || !seen)
         return;
-    p = skip_ws(streams + 1, e);
-    if (p < e && *p == ']') {
-        L->status = 0;
-        return;
-    }
-    for (;;) {
-        p = loki_stream(L, p, e);
-        if (p == NULL)
-            return;
-        p = skip_ws(p, e);
-        if (p >= e)
-            return;
-        if (*p == ']')
-            break;
-        if (*p != ',')
-            return;
-        p = skip_ws(p + 1, e);
-    }
     L->status = 0;
 }
 
@@ -946,12 +960,10 @@ loki_json_scan(PyObject *self, PyObject *args)
     }
     if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
         return NULL;
-    /* The output buffer is kept per thread between calls: a fresh one costs a
-     * page fault per 4 KiB written, more than the scan itself for a 1 MiB body. */
-    static __thread Out kept = {NULL, 0, 0};
-    Out o = kept;
-    o.len = 0;
-    kept.buf = NULL; /* owned by this call until it ends */
+    /* A kept buffer: a fresh one costs a page fault per 4 KiB written, more than
+     * the scan itself for a 1 MiB body (see _outblock.c). */
+    Out o;
+    lc_out_take(&o);
     Loki L;
     memset(&L, 0, sizeof L);
     L.o = &o;
@@ -966,16 +978,11 @@ loki_json_scan(PyObject *self, PyObject *args)
     else if (L.status)
         res = PyLong_FromLong(L.status);
     else {
-        PyObject *block = PyBytes_FromStringAndSize((const char *)o.buf, (Py_ssize_t)o.len);
+        PyObject *block = lc_out_view(&o);
         if (block != NULL)
             res = Py_BuildValue("(Nnn)", block, L.lines, L.truncated);
     }
-    if (o.cap <= KEEP_MAX) {
-        free(kept.buf);
-        kept = o;
-    }
-    else
-        free(o.buf);
+    lc_out_give(&o);
     free(L.labels.buf);
     free(L.meta.buf);
     free(L.key.buf);
@@ -998,9 +1005,8 @@ lc_json_put_text(void *out, cp s, size_t n)
     Out *o = out;
     cp e = s + n;
     while (s < e) {
-        cp run = s;
-        s = next_special(s, e);
-        if (s > run && out_put(o, run, (size_t)(s - run)) < 0)
+        s = copy_run(o, s, e);
+        if (s == NULL)
             return -1;
         if (s < e && put_char(o, *s++) < 0)
             return -1;
@@ -1020,46 +1026,22 @@ lc_json_end_line(void *out, size_t start, size_t max_line, Py_ssize_t *truncated
     return out_end_line(out, start, max_line, truncated);
 }
 
-/* An output buffer: the calling thread's kept one if it has one (see
- * loki_json_scan), handed back by lc_json_out_free. */
-static __thread Out kept_out = {NULL, 0, 0};
-
-void *
-lc_json_out_new(void)
-{
-    Out *o = malloc(sizeof(Out));
-    if (o == NULL)
-        return NULL;
-    *o = kept_out;
-    o->len = 0;
-    kept_out.buf = NULL;
-    kept_out.cap = 0;
-    return o;
-}
-
-void
-lc_json_out_free(void *out)
+/* {"_msg":"<text>"<sfx>} and the line's end (cut to max_line), in one call. */
+int
+lc_json_put_record(void *out, cp s, size_t n, cp sfx, size_t sn, size_t max_line,
+                   Py_ssize_t *truncated)
 {
     Out *o = out;
-    if (o == NULL)
-        return;
-    if (o->cap <= KEEP_MAX && kept_out.buf == NULL)
-        kept_out = *o;
-    else
-        free(o->buf);
-    free(o);
-}
-
-size_t
-lc_json_out_len(void *out)
-{
-    return ((Out *)out)->len;
-}
-
-const char *
-lc_json_out_buf(void *out)
-{
-    return (const char *)((Out *)out)->buf;
+    size_t start = o->len;
+    if (out_put(o, "{\"_msg\":\"", 9) < 0 || lc_json_put_text(o, s, n) < 0 ||
+        out_reserve(o, sn + 2) < 0)
+        return -1;
+    o->buf[o->len++] = '"';
+    if (sn)
+        memcpy(o->buf + o->len, sfx, sn);
+    o->len += sn;
+    o->buf[o->len++] = '}';
+    return out_end_line(o, start, max_line, truncated);
 }
 
 /* ------------------------------------------------------------- the table */

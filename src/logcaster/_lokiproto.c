@@ -25,10 +25,8 @@ int lc_json_utf8_valid(cp s, size_t n);
 int lc_json_put_text(void *out, cp s, size_t n);
 int lc_json_put(void *out, const void *s, size_t n);
 int lc_json_end_line(void *out, size_t start, size_t max_line, Py_ssize_t *truncated);
-void *lc_json_out_new(void);
-void lc_json_out_free(void *out);
-size_t lc_json_out_len(void *out);
-const char *lc_json_out_buf(void *out);
+int lc_json_put_record(void *out, cp s, size_t n, cp sfx, size_t sn, size_t max_line,
+                       Py_ssize_t *truncated);
 
 typedef struct {
     cp s, e;
@@ -207,7 +205,7 @@ typedef struct {
     Py_ssize_t nstreams, cap;
     /* phase 2 */
     Span *suffix; /* NULL .s: skip the stream */
-    void *out;
+    lc_out out;
     size_t max_line;
     Py_ssize_t lines, truncated;
     int status;
@@ -252,16 +250,23 @@ walk(Proto *P, cp body, size_t n)
                     return -1;
                 labels = s;
             }
-            if (f != 2)
+            /* phase 1 wants the labels only; phase 2 reads (and checks) every entry,
+             * so a body that fails there still falls back as a whole */
+            if (f != 2 || P->suffix == NULL)
                 continue;
             if (read_entry(s, &en) < 0)
                 return -1;
-            if (P->suffix == NULL || skip || en.line.e == en.line.s)
+            if (skip || en.line.e == en.line.s)
                 continue;
-            void *o = P->out;
-            size_t start = lc_json_out_len(o);
+            void *o = &P->out;
+            size_t start = P->out.len;
             Span sfx = P->suffix[index];
-            if (lc_json_put(o, "{\"_msg\":\"", 9) < 0 ||
+            if (en.nmeta == 0) { /* the usual entry: written by one call */
+                if (lc_json_put_record(o, en.line.s, (size_t)(en.line.e - en.line.s), sfx.s,
+                                       (size_t)(sfx.e - sfx.s), P->max_line, &P->truncated) < 0)
+                    return -1;
+            }
+            else if (lc_json_put(o, "{\"_msg\":\"", 9) < 0 ||
                 lc_json_put_text(o, en.line.s, (size_t)(en.line.e - en.line.s)) < 0 ||
                 lc_json_put(o, "\"", 1) < 0 ||
                 lc_json_put(o, sfx.s, (size_t)(sfx.e - sfx.s)) < 0 || put_meta(o, &en) < 0 ||
@@ -353,26 +358,23 @@ lc_loki_proto_scan(PyObject *self, PyObject *args)
     P.suffix = sfx;
     P.nstreams = n;
     P.max_line = max_line < 0 ? 0 : (size_t)max_line;
-    P.out = lc_json_out_new();
-    int rc = -1;
-    if (P.out != NULL) {
-        /* the list holds the suffix bytes alive while the GIL is released */
-        Py_INCREF(suffixes);
-        Py_BEGIN_ALLOW_THREADS
-        rc = walk(&P, (cp)view.buf, (size_t)view.len);
-        Py_END_ALLOW_THREADS
-        Py_DECREF(suffixes);
-    }
+    lc_out_take(&P.out); /* a kept buffer, its pages touched (_outblock.c) */
+    int rc;
+    /* the list holds the suffix bytes alive while the GIL is released */
+    Py_INCREF(suffixes);
+    Py_BEGIN_ALLOW_THREADS
+    rc = walk(&P, (cp)view.buf, (size_t)view.len);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(suffixes);
     PyObject *res = NULL;
     if (rc < 0)
         res = PyLong_FromLong(FALLBACK);
     else {
-        PyObject *block = PyBytes_FromStringAndSize(lc_json_out_buf(P.out),
-                                                    (Py_ssize_t)lc_json_out_len(P.out));
+        PyObject *block = lc_out_view(&P.out);
         if (block != NULL)
             res = Py_BuildValue("(Nnn)", block, P.lines, P.truncated);
     }
-    lc_json_out_free(P.out);
+    lc_out_give(&P.out);
     free(sfx);
     PyBuffer_Release(&view);
     return res;

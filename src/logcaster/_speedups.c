@@ -413,6 +413,8 @@ static PyMethodDef methods[] = {
      "count_lines(buf, start, end) -> number of newlines in buf[start:end]"},
     {"covered", lc_covered, METH_VARARGS,
      "covered(spans) -> bytes covered by the (start, end) pairs of spans"},
+    {"keep_freed_memory", lc_keep_freed_memory, METH_VARARGS,
+     "keep_freed_memory(trim, mmap) -> whether the allocator keeps freed memory so"},
     {"prefault", prefault, METH_VARARGS,
      "prefault(buf): touch every page of a writable buffer, GIL released"},
     {"split_frames", lc_split_frames, METH_VARARGS,
@@ -453,5 +455,7 @@ PyInit__speedups(void)
     lc_has_avx2 = __builtin_cpu_supports("avx2");
 #endif
     lc_json_init();
+    if (lc_out_init() < 0)
+        return NULL;
     return PyModule_Create(&module);
 }

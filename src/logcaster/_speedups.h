@@ -6,8 +6,35 @@
 #include <stddef.h>
 #include <string.h>
 
+/* A growable output buffer of the body scanners (_json.c, _lokiproto.c). */
+typedef struct {
+    unsigned char *buf;
+    size_t len, cap;
+} lc_out;
+
+/* With the GIL held (_outblock.c): an empty lc_out on a kept buffer if there is one
+ * (its pages already touched), else on none yet. */
+void lc_out_take(lc_out *o);
+
+/* With the GIL held: o's buffer kept for the next lc_out_take (or freed); o emptied. */
+void lc_out_give(lc_out *o);
+
+/* With the GIL held: o's bytes as a read-only memoryview owning the buffer, which is
+ * kept again once the view and every view of it are gone (empty: b""); o emptied.
+ * NULL with an exception set on error (the buffer given back). */
+PyObject *lc_out_view(lc_out *o);
+
+/* Readies the type behind lc_out_view; -1 on error. */
+int lc_out_init(void);
+
+/* keep_freed_memory(trim, mmap) (_outblock.c). */
+PyObject *lc_keep_freed_memory(PyObject *self, PyObject *args);
+
 /* Whether the CPU runs AVX2 (read once when the module loads; 0 off x86-64). */
 extern int lc_has_avx2;
+
+/* 1 if s[0:n] is valid UTF-8 as Python's strict decoder reads it (SIMD; _utf8.c). */
+int lc_utf8_check(const unsigned char *s, size_t n);
 
 /* Newlines in p[0:n] (SIMD where the CPU has it; _stamped.c). */
 Py_ssize_t lc_count_newlines(const unsigned char *p, size_t n);

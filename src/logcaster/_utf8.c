@@ -126,6 +126,12 @@ valid(const unsigned char *s, size_t n, int avx2)
     return 1;
 }
 
+int
+lc_utf8_check(const unsigned char *s, size_t n)
+{
+    return valid(s, n, lc_has_avx2);
+}
+
 PyObject *
 lc_utf8_valid(PyObject *self, PyObject *args)
 {

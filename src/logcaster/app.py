@@ -38,6 +38,7 @@ from .net import (
     TCPListener,
     UDPListener,
     bind_error,
+    keep_freed_memory,
     new_event_loop,
     raise_open_file_limit,
     tls_context,
@@ -306,6 +307,7 @@ async def run(config: Config) -> None:
 def serve(config: Config) -> int:
     check_startup(config)  # before any thread starts: a failed check just exits
     raise_open_file_limit()
+    keep_freed_memory()
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         runner.run(run(config))
     return 0

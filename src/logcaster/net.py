@@ -1,5 +1,6 @@
 """Sockets for the listeners: TCP and UDP listeners that report the address they
-bound, TLS contexts, the open-file limit and the event loop.
+bound, TLS contexts, the open-file limit, the allocator's memory keeping and the
+event loop.
 
 A :class:`Listener` is one listening port (like an aiohttp *site*): the
 lifecycle code starts and stops a list of them, whatever protocol each speaks.
@@ -307,6 +308,24 @@ def raise_open_file_limit() -> tuple[int, int]:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+KEEP_FREED = 32 << 20  # bytes of freed heap kept for reuse before any is given back
+OWN_MAPPING = 8 << 20  # allocations this large and up get (and give back) pages of their own
+
+
+def keep_freed_memory() -> bool:
+    """Have the allocator keep freed memory for reuse (glibc; False elsewhere).
+
+    Every HTTP request allocates and frees its body's chunks (about a megabyte);
+    by default glibc gives such freed memory back to the system at once, and the
+    next request pays a page fault per 4 KiB for it again, more than parsing it
+    costs. Kept, it is reused warm; what is kept is bounded by the peak use."""
+    try:
+        from ._speedups import keep_freed_memory as keep
+    except ImportError:  # pragma: no cover - depends on the install
+        return False
+    return keep(KEEP_FREED, OWN_MAPPING)
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from ..pipeline.intake import Intake
 from ..stats import Metric
-from .bodies import BodyBuffers
+from .bodies import BodyBuffers, joined, read_chunks
 from .payloads import bulk, jsonline, loki, otlp
 from .payloads.records import Batch, Body, PayloadError, TooLarge
 
@@ -49,6 +49,10 @@ PROTOBUF = "application/x-protobuf"
 # scanners release the GIL, so the loop runs on meanwhile.
 INLINE_BODY = 64 << 10
 ENCODINGS = ("", "identity", "gzip", "x-gzip", "deflate")  # what aiohttp inflates
+
+
+def _parse_chunks(fn: Callable[..., Batch], chunks: list[bytes], args: tuple[object, ...]) -> Batch:
+    return fn(joined(chunks), *args)
 
 
 class Refused(Exception):
@@ -94,14 +98,17 @@ class HttpIngest:
     async def _body(self, request: web.Request, endpoint: str) -> bytes:
         """The request's body, inflated; refuses when busy or too large."""
         _, body = await self._read(request, endpoint, False)
+        assert not isinstance(body, list)  # only when direct
         return bytes(body)
 
     async def _read(
         self, request: web.Request, endpoint: str, direct: bool = True
-    ) -> tuple[bytearray | None, Body]:
-        """:meth:`_body`, read straight into a reused buffer when plain and of a known
-        length (``direct``: for the parsers that take any buffer); the buffer, to be
-        given back once the body's batch is stored (None: not one of them)."""
+    ) -> tuple[bytearray | None, Body | list[bytes]]:
+        """:meth:`_body`, when plain and of a known length (``direct``: for the parsers
+        that take any buffer) read straight into a reused buffer, or if larger than
+        :data:`INLINE_BODY` gathered as its chunks (joined by :meth:`_parse`, off the
+        event loop); the buffer, to be given back once the body's batch is stored
+        (None: not one of them)."""
         if self.behind:
             self.stats.busy += 1
             raise Refused(503, "A store is behind: retry shortly")
@@ -110,10 +117,12 @@ class HttpIngest:
             raise Refused(415, f"Unsupported Content-Encoding: {encoding}")
         length = request.content_length
         buf: bytearray | None = None
-        body: Body
+        body: Body | list[bytes]
         try:
             plain = encoding in ("", "identity")
-            if direct and plain and length is not None and length <= self.max_body:
+            if direct and plain and length is not None and INLINE_BODY < length <= self.max_body:
+                body = await read_chunks(request, length)
+            elif direct and plain and length is not None and length <= self.max_body:
                 buf, body = await self.buffers.read(request, length)
             else:
                 body = await request.read()
@@ -124,9 +133,15 @@ class HttpIngest:
         self.stats.bytes[endpoint] += request.content_length or len(body)
         return buf, body
 
-    async def _parse(self, fn: Callable[..., Batch], body: Body, *args: object) -> Batch:
-        """Run a parser (on a thread for a large body); its errors become refusals."""
+    async def _parse(
+        self, fn: Callable[..., Batch], body: Body | list[bytes], *args: object
+    ) -> Batch:
+        """Run a parser (on a thread for a large body, or one in chunks: joined
+        there); its errors become refusals."""
         try:
+            if isinstance(body, list):
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(None, _parse_chunks, fn, body, args)
             if len(body) <= INLINE_BODY:
                 return fn(body, *args)
             loop = asyncio.get_running_loop()
@@ -185,13 +200,12 @@ class HttpIngest:
     async def loki(self, request: web.Request) -> web.Response:
         buf = None
         try:
+            buf, body = await self._read(request, "Loki")
             if request.content_type == PROTOBUF:
-                raw = await self._body(request, "Loki")
-                batch = await self._parse(loki.parse_protobuf, raw, self.max_line, self.max_body)
+                batch = await self._parse(loki.parse_protobuf, body, self.max_line, self.max_body)
             else:
-                buf, body = await self._read(request, "Loki")
                 batch = await self._parse(loki.parse_json, body, self.max_line)
-                del body
+            del body
         except Refused as exc:
             return self._refuse(exc)
         self._store(batch, "Loki")

@@ -176,10 +176,11 @@ class BlockFactory:
     Fresh memory costs a page fault per 4 KiB on first write, and on virtual
     machines that is slower than the copy itself: measured here, filling a
     new 4 MiB buffer took ~9 ms against ~1 ms for a reused one. The factory
-    takes those faults off the event loop, keeping a couple of blocks ready.
+    takes those faults off the event loop, keeping a few blocks ready: the lines
+    of one HTTP body fill one or two, and several clients post at once.
     """
 
-    def __init__(self, size: int, ahead: int = 2) -> None:
+    def __init__(self, size: int, ahead: int = 4) -> None:
         self.size = size
         self._ready: queue.Queue[Block] = queue.Queue(maxsize=ahead)
         self._thread = threading.Thread(target=self._run, name="logcaster-blocks", daemon=True)
@@ -254,7 +255,7 @@ class Ring:
         ``lines`` is their number when the caller already knows it. ``data`` is
         copied before returning, so it may be a view into a reused receive buffer.
         With ``into``, read-only views of where the lines now lie in the ring are
-        appended to it (one, or two when they straddle blocks): those bytes are
+        appended to it (one per block they went into): those bytes are
         never rewritten while a view of the block is alive (see :meth:`_retire`),
         so a store can keep them instead of a copy.
         """
@@ -262,34 +263,32 @@ class Ring:
         if size == 0:
             return 0
         blk = self._blocks[-1] if self._blocks else None
-        if blk is not None and blk.free < size:
-            if blk.free > 0:
-                # Copy what fits, cut it back to its last whole line, go on with the rest.
-                buf, used = blk.buf, blk.used
-                view = memoryview(data)
-                buf[used:] = view[: blk.free]
-                cut = buf.rfind(b"\n", used) + 1 - used
-                if cut > 0:
-                    first = self._store(
-                        blk, view[:cut], ts_ns, count_lines(buf, used, used + cut), into
-                    )
-                    rest = None if lines is None else lines - first
-                    return first + self.append(view[cut:], ts_ns, rest, into)
-            blk = None
-        if blk is None:
-            blk = self._new_block(size)
-            with self._lock:
-                self._blocks.append(blk)
-        return self._store(blk, data, ts_ns, lines, into)
+        if blk is not None and blk.free >= size:
+            return self._record(blk, self._copy(blk, data), ts_ns, lines, into)
+        # The whole lines that fit what is left of this block go there, the rest into
+        # standard blocks (prefaulted, reused), cut at line ends: a block of its own
+        # only for a line longer than a block, not for every large append.
+        view, done = memoryview(data), 0
+        if blk is not None and (cut := self._copy(blk, view)):
+            done, view = self._record(blk, cut, ts_ns, None, into), view[cut:]
+        while view:
+            blk = self._new_block()
+            cut = self._copy(blk, view)
+            if cut == 0:  # its first line is longer than a block
+                if len(self._spare) < 2:
+                    self._spare.append(blk)
+                blk = Block(len(view))
+                cut = self._copy(blk, view)
+            rest = None if lines is None or cut < len(view) else lines - done
+            done += self._record(blk, cut, ts_ns, rest, into, fresh=True)
+            view = view[cut:]
+        return done
 
-    def _new_block(self, size: int) -> Block:
-        if size <= self.block_size:
-            if self._spare:
-                return self._spare.pop()
-            ready = self._factory.take() if self._factory is not None else None
-            if ready is not None:
-                return ready
-        return Block(max(self.block_size, size))
+    def _new_block(self) -> Block:
+        if self._spare:
+            return self._spare.pop()
+        ready = self._factory.take() if self._factory is not None else None
+        return ready if ready is not None else Block(self.block_size)
 
     def _retire(self, blk: Block) -> None:
         """Keep an evicted block for reuse unless a reader's snapshot or a store's view
@@ -305,23 +304,39 @@ class Ring:
             blk.reset()
             self._spare.append(blk)
 
-    def _store(
+    @staticmethod
+    def _copy(blk: Block, data: bytes | bytearray | memoryview) -> int:
+        """Copy what fits of ``data`` past the block's used bytes (through a memoryview:
+        a bytearray's slice assignment copies its source whole first); the bytes of
+        its whole lines there, all of it if it fit."""
+        used, n = blk.used, min(blk.free, len(data))
+        with memoryview(blk.buf) as view:
+            view[used : used + n] = data if n == len(data) else memoryview(data)[:n]
+        if n == len(data):
+            return n
+        return max(blk.buf.rfind(b"\n", used, used + n) + 1 - used, 0)
+
+    def _record(
         self,
         blk: Block,
-        data: bytes | bytearray | memoryview,
+        size: int,
         ts_ns: int,
-        lines: int | None = None,
-        into: list[memoryview] | None = None,
+        lines: int | None,
+        into: list[memoryview] | None,
+        fresh: bool = False,
     ) -> int:
+        """Make the ``size`` bytes copied past the block's used ones a chunk of the ring
+        (and the block one of its blocks if ``fresh``); returns their line count."""
         start = blk.used
-        end = start + len(data)
+        end = start + size
         buf = blk.buf
-        buf[start:end] = data
         if lines is None:
-            lines = buf.count(b"\n", start, end)
+            lines = count_lines(buf, start, end)
         if into is not None:
             into.append(memoryview(buf).toreadonly()[start:end])
         with self._lock:
+            if fresh:
+                self._blocks.append(blk)
             blk.chunk_off.append(start)
             blk.chunk_ts.append(ts_ns)
             blk.chunk_line.append(self.total)

@@ -175,8 +175,9 @@ def _plain_lines(values: list[object]) -> list[str] | None:
     return texts
 
 
-def snappy_block(body: bytes, limit: int) -> bytes:
-    """Inflate a snappy *block* (raw) body, refusing one that claims more than ``limit``."""
+def snappy_block(body: Body, limit: int) -> memoryview:
+    """Inflate a snappy *block* (raw) body, refusing one that claims more than ``limit``;
+    a view of cramjam's output (no copy into bytes)."""
     size = shift = 0
     for byte in body[:10]:
         size |= (byte & 0x7F) << shift
@@ -188,12 +189,12 @@ def snappy_block(body: bytes, limit: int) -> bytes:
     if size > limit:
         raise TooLarge(f"Decompressed body larger than {limit} bytes")
     try:
-        return bytes(cramjam.snappy.decompress_raw(body))
+        return memoryview(cramjam.snappy.decompress_raw(body))
     except Exception as exc:  # cramjam raises its own DecompressionError
         raise PayloadError(f"Invalid snappy body: {exc}") from None
 
 
-def parse_protobuf(body: bytes, max_line: int, limit: int) -> Batch:
+def parse_protobuf(body: Body, max_line: int, limit: int) -> Batch:
     """The entries of a snappy-compressed protobuf push: read by the C scanner in
     the plain case, else by :func:`parse_protobuf_python`."""
     raw = snappy_block(body, limit)
@@ -209,12 +210,13 @@ def _encoded_suffix(text: bytes) -> bytes | str:
         return str(exc)
 
 
-def parse_protobuf_python(body: bytes, max_line: int, limit: int) -> Batch:
+def parse_protobuf_python(body: Body, max_line: int, limit: int) -> Batch:
     """:func:`parse_protobuf` with the protobuf library alone: the C scanner's reference."""
     return _parse_raw(snappy_block(body, limit), max_line)
 
 
-def _parse_raw(raw: bytes, max_line: int) -> Batch:
+def _parse_raw(raw: Body, max_line: int) -> Batch:
+    raw = bytes(raw)
     try:
         request = PushRequest.FromString(raw)
         decode: Callable[[Any], str] = _same

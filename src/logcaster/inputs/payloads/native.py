@@ -7,6 +7,8 @@ scanner's bound; for Loki any malformed part, non-string label or metadata value
 repeated keys) comes back as None and the caller runs its Python parser, which is
 the reference (``tests/test_http_native.py`` compares the two). A body that is not
 valid UTF-8 gets its bad sequences replaced first, as the Python parsers do.
+A block the scanners write is a read-only memoryview of their output buffer (no
+copy into bytes); the buffer is used again once the view is gone.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from .records import Batch, Body, text_of
 BAD_UTF8 = 1  # the scanners' answer for a body that is not valid UTF-8
 
 NdjsonResult = tuple[bytes | memoryview, int, int, int, int, int] | int
-LokiResult = tuple[bytes, int, int] | int
+LokiResult = tuple[bytes | memoryview, int, int] | int
 
 ndjson_scan: Callable[[Body, int], NdjsonResult] | None
 loki_json_scan: Callable[[Body, int], LokiResult] | None
-loki_proto_labels: Callable[[bytes], list[bytes] | int] | None
-loki_proto_scan: Callable[[bytes, list[bytes | None], int], LokiResult] | None
+loki_proto_labels: Callable[[Body], list[bytes] | int] | None
+loki_proto_scan: Callable[[Body, list[bytes | None], int], LokiResult] | None
 try:
     from ..._speedups import loki_json_scan, loki_proto_labels, loki_proto_scan, ndjson_scan
 except ImportError:  # pragma: no cover - depends on the install
@@ -66,7 +68,7 @@ def loki_json(body: Body, max_line: int) -> Batch | None:
 
 
 def loki_protobuf(
-    raw: bytes, max_line: int, suffix_of: Callable[[bytes], bytes | str]
+    raw: Body, max_line: int, suffix_of: Callable[[bytes], bytes | str]
 ) -> Batch | None:
     """The batch of an (inflated) protobuf push in the plain case, else None.
     ``suffix_of`` turns a stream's label text into the encoded ``,"k":"v"...`` it

@@ -31,7 +31,8 @@ class Batch:
     """One request body's result: the lines to store and what was skipped."""
 
     # newline-terminated lines, none empty, none over the limit; a view into the body
-    # when the NDJSON scanner stored it as it came (valid until the body's buffer is reused)
+    # when the NDJSON scanner stored it as it came (valid until the body's buffer is
+    # reused), or of a C scanner's output buffer (which lives as long as the view)
     block: bytes | memoryview = b""
     lines: int = 0
     malformed: int = 0  # records skipped
