@@ -18,7 +18,8 @@ from logcaster.inputs.tcp import IngestStats
 from logcaster.inputs.udp import UdpInput
 from logcaster.pipeline.intake import Intake
 from logcaster.pipeline.taps import LiveTaps
-from logcaster.storage.ring import DEFAULT_BLOCK_SIZE, BlockFactory, Ring
+from logcaster.storage.factory import BlockFactory
+from logcaster.storage.ring import DEFAULT_BLOCK_SIZE, Ring
 
 
 def chunks(payload: bytes, size: int, msg_id: bytes | None = None) -> list[bytes]:

@@ -19,9 +19,10 @@ from logcaster.inputs.http import HttpIngest
 from logcaster.pipeline.intake import Intake
 from logcaster.pipeline.taps import LiveTaps
 from logcaster.storage import batch as B
+from logcaster.storage.factory import BlockFactory
 from logcaster.storage.files import PersistWriter
 from logcaster.storage.files import writer as W
-from logcaster.storage.ring import DEFAULT_BLOCK_SIZE, BlockFactory, Ring
+from logcaster.storage.ring import DEFAULT_BLOCK_SIZE, Ring
 
 
 def body(tag: str, n: int) -> bytes:

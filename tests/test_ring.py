@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from logcaster.storage import ring as ring_mod
+from logcaster.storage.factory import BlockFactory
 from logcaster.storage.ring import Ring, Snapshot
 
 
@@ -189,10 +190,7 @@ def test_blocks_recycled_only_when_no_snapshot_holds_them(monkeypatch) -> None:
 
 
 def test_ring_with_block_factory() -> None:
-    factory = getattr(ring_mod, "BlockFactory", None)
-    if factory is None:
-        pytest.skip("no BlockFactory in this version")
-    ring = Ring(capacity=30, max_bytes=1 << 20, block_size=64, factory=factory(64))
+    ring = Ring(capacity=30, max_bytes=1 << 20, block_size=64, factory=BlockFactory(64))
     appended = []
     for i in range(500):
         line = b"f%05d" % i

@@ -49,8 +49,9 @@ from .query.engine import Engine, Remote
 from .query.pool import WorkerPool
 from .stats import Constant, Metric, Registry
 from .storage.batch import Store
+from .storage.factory import BlockFactory
 from .storage.files import PersistWriter, check_directory, recover, reload_ring
-from .storage.ring import DEFAULT_BLOCK_SIZE, BlockFactory, Ring
+from .storage.ring import DEFAULT_BLOCK_SIZE, Ring
 from .values import OFF
 
 
