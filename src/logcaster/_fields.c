@@ -113,17 +113,41 @@ pri_of(cp s, size_t n, size_t *end)
 }
 
 /* The end of the logfmt value quoted at s[vpos] ('"'), past its closing quote
- * (backslash escapes skipped), or vpos when it is unterminated (the empty value). */
-static size_t
-quoted_end(cp s, size_t n, size_t vpos)
+ * (backslash escapes skipped), or vpos when it is unterminated (the empty value);
+ * *eq set when the value holds a '=' and *bs when it holds a backslash: 16 bytes at a time to the closing
+ * quote while there is no backslash (the usual quoted message). */
+static inline size_t
+quoted_scan(cp s, size_t n, size_t vpos, int *eq, int *bs)
 {
     size_t i = vpos + 1;
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                  equal = _mm_set1_epi8('=');
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+        unsigned e = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, equal));
+        if (m == 0) {
+            *eq |= e != 0;
+            continue;
+        }
+        unsigned j = (unsigned)__builtin_ctz(m);
+        *eq |= (e & ((1u << j) - 1)) != 0;
+        i += j;
+        if (s[i] == '"')
+            return i + 1;
+        break; /* a backslash: byte by byte from it */
+    }
+#endif
     while (i < n && s[i] != '"') {
         if (s[i] == '\\') {
+            *bs = 1;
             if (i + 1 >= n)
                 break;
             i++;
         }
+        *eq |= s[i] == '=';
         i++;
     }
     return i < n && s[i] == '"' ? i + 1 : vpos;
@@ -965,7 +989,8 @@ scan:;
         size_t end;
         size_t vpos = k + 1;
         if (vpos < n && s[vpos] == '"') {
-            end = quoted_end(s, n, vpos); /* unterminated: empty value */
+            int q_eq = 0, q_bs = 0;
+            end = quoted_scan(s, n, vpos, &q_eq, &q_bs); /* unterminated: empty value */
         } else {
             end = vpos;
             while (end < n && !py_space(s[end]) && s[end] != '"')
@@ -1956,46 +1981,6 @@ value_end(cp s, size_t n, size_t v, int *plain)
         seen |= CLASS[s[i++]];
     *plain = !(seen & C_ESC); /* the bytes before i need no escaping */
     return i;
-}
-
-/* quoted_end() of the logfmt value quoted at s[vpos], with *eq set when the value
- * holds a '=' and *bs when it holds a backslash: 16 bytes at a time to the closing
- * quote while there is no backslash (the usual quoted message). */
-static inline size_t
-quoted_scan(cp s, size_t n, size_t vpos, int *eq, int *bs)
-{
-    size_t i = vpos + 1;
-#if defined(__SSE2__)
-    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
-                  equal = _mm_set1_epi8('=');
-    for (; i + 16 <= n; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
-        unsigned m = (unsigned)_mm_movemask_epi8(
-            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
-        unsigned e = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, equal));
-        if (m == 0) {
-            *eq |= e != 0;
-            continue;
-        }
-        unsigned j = (unsigned)__builtin_ctz(m);
-        *eq |= (e & ((1u << j) - 1)) != 0;
-        i += j;
-        if (s[i] == '"')
-            return i + 1;
-        break; /* a backslash: byte by byte from it */
-    }
-#endif
-    while (i < n && s[i] != '"') {
-        if (s[i] == '\\') {
-            *bs = 1;
-            if (i + 1 >= n)
-                break;
-            i++;
-        }
-        *eq |= s[i] == '=';
-        i++;
-    }
-    return i < n && s[i] == '"' ? i + 1 : vpos;
 }
 
 /* fields._text_fields of a message body s[0:n]: a JSON object's fields, else logfmt
