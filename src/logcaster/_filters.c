@@ -150,6 +150,41 @@ static const unsigned char STARTS[256] = {
     ['A' ... 'Z'] = 1, ['l'] = 1, ['s'] = 1, ['['] = 1, ['"'] = 1,
 };
 
+#ifdef __SSE2__
+/* The bits of the word bytes ([A-Za-z0-9_]) of the 16 in v. */
+static inline unsigned
+word_bits(__m128i v)
+{
+    const __m128i bias = _mm_set1_epi8((char)0x80);
+    __m128i low = _mm_or_si128(v, _mm_set1_epi8(0x20)); /* A-Z to a-z; others stay out */
+    /* x - lo + 0x80 < n + 0x80, signed: x in [lo, lo + n) */
+    __m128i letter = _mm_cmplt_epi8(_mm_add_epi8(_mm_sub_epi8(low, _mm_set1_epi8('a')), bias),
+                                    _mm_set1_epi8((char)(-128 + 26)));
+    __m128i digit = _mm_cmplt_epi8(_mm_add_epi8(_mm_sub_epi8(v, _mm_set1_epi8('0')), bias),
+                                   _mm_set1_epi8((char)(-128 + 10)));
+    __m128i under = _mm_cmpeq_epi8(v, _mm_set1_epi8('_'));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(letter, digit), under));
+}
+#endif
+
+/* The end of the word starting at s[p] (the first non-word byte at or after p, or
+ * n): 16 bytes at a time, not a loop whose exit is mispredicted at every word. */
+static inline size_t
+word_end(const unsigned char *s, size_t p, size_t n)
+{
+#ifdef __SSE2__
+    while (p + 16 <= n) {
+        unsigned non = ~word_bits(_mm_loadu_si128((const __m128i *)(s + p))) & 0xFFFFu;
+        if (non)
+            return p + (size_t)__builtin_ctz(non);
+        p += 16;
+    }
+#endif
+    while (p < n && is_word(s[p]))
+        p++;
+    return p;
+}
+
 /* The STARTS bytes of the 16 at s[base:] (a line's scan keeps the last 16 it
  * classed: the next start is often in them). */
 typedef struct {
@@ -177,9 +212,13 @@ next_start(const unsigned char *s, size_t p, size_t n, starts_t *c)
         __m128i v = _mm_loadu_si128((const __m128i *)(s + p));
         __m128i m = _mm_cmplt_epi8(_mm_add_epi8(v, shift), lim); /* 'A'..'Z' */
         m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(v, l), _mm_cmpeq_epi8(v, sm)));
-        m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(v, br), _mm_cmpeq_epi8(v, qu)));
+        /* a letter right after a word byte is inside a word: no token starts there
+         * (the scan below would only step over it) */
+        unsigned inside = word_bits(v) << 1 | (p > 0 && is_word(s[p - 1]));
+        unsigned marks = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(v, br), _mm_cmpeq_epi8(v, qu)));
         c->base = p;
-        c->bits = (unsigned)_mm_movemask_epi8(m);
+        c->bits = ((unsigned)_mm_movemask_epi8(m) & ~inside) | marks;
     }
 #endif
     while (p < n && !STARTS[s[p]])
@@ -202,9 +241,7 @@ level_code(const unsigned char *s, size_t n)
         if (is_word(c)) {
             if (p > 0 && is_word(s[p - 1]))
                 continue;
-            size_t q = p;
-            while (q < n && is_word(s[q]))
-                q++;
+            size_t q = word_end(s, p, n);
             if (c >= 'A' && c <= 'Z') {
                 int code = word_code(s + p, q - p, 1); /* \b(WORD)\b, upper case */
                 if (code)
