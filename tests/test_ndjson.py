@@ -36,10 +36,16 @@ LINE = st.one_of(
 
 
 @st.composite
-def blocks(draw: st.DrawFn) -> tuple[bytes, array[int], array[int], array[int], list[bytes]]:
+def blocks(
+    draw: st.DrawFn, many: bool = False
+) -> tuple[bytes, array[int], array[int], array[int], list[bytes]]:
     """A buffer of lines, match spans over some of them (adjacent ones joined, a last
-    one maybe unterminated), chunk offsets and receive times."""
-    lines = draw(st.lists(LINE, max_size=25))
+    one maybe unterminated), chunk offsets and receive times. ``many``: a few hundred
+    lines (a few drawn ones repeated), more than the encoder finds at a time."""
+    if many:
+        lines = draw(st.lists(LINE, min_size=1, max_size=6)) * draw(st.integers(40, 120))
+    else:
+        lines = draw(st.lists(LINE, max_size=25))
     buf = b"".join(x + b"\n" for x in lines)
     if lines and lines[-1] and draw(st.booleans()):
         buf = buf[:-1]  # the last line is unterminated
@@ -48,6 +54,8 @@ def blocks(draw: st.DrawFn) -> tuple[bytes, array[int], array[int], array[int], 
         starts.append(pos)
         pos += len(x) + 1
     keep = [draw(st.booleans()) for _ in lines]
+    if many and draw(st.booleans()):
+        keep = [True] * len(lines)  # one span of every line
     spans: list[int] = []
     chosen = []
     for i, (x, s) in enumerate(zip(lines, starts, strict=True)):
@@ -75,6 +83,20 @@ def test_c_and_python_write_the_same_bytes(block, framing, descending) -> None: 
     want = py_encode_records(buf, spans, offs, stamps, head, tail, descending)
     got = ndjson.records(buf, spans, offs, stamps, head, tail, descending)
     assert got == want
+
+
+@NATIVE
+@settings(max_examples=60)
+@given(blocks(many=True), st.sampled_from(FRAMINGS), st.booleans(), st.integers(0, 5000))
+def test_many_lines_and_long_spans(block, framing, descending, size) -> None:  # type: ignore[no-untyped-def]
+    """Spans of hundreds of lines, found a batch at a time, into a buffer that grows
+    part-way: the same bytes as the reference."""
+    buf, spans, offs, stamps, _ = block
+    head, tail = framing
+    want = py_encode_records(buf, spans, offs, stamps, head, tail, descending)
+    out = bytearray(size)
+    end = ndjson.encode_records(out, 0, buf, spans, offs, stamps, head, tail, descending)
+    assert bytes(out[:end]) == want
 
 
 @NATIVE

@@ -1703,6 +1703,18 @@ typedef struct lc_rline rline_t;
 
 enum { RF_OK = LC_PIECE_OK, RF_UNSURE = LC_PIECE_UNSURE, RF_NOMEM = LC_PIECE_NOMEM };
 
+/* rf_find() of a leaf by a literal name: a compare of constant size, no call. */
+#define RF_FIND_NAME(L, from, name) rf_find_sized(L, from, (cp)(name), sizeof(name) - 1)
+
+static inline int
+rf_find_sized(const rline_t *L, int from, cp k, size_t kn)
+{
+    for (int i = from; i < L->nf; i++)
+        if (L->f[i].kn == kn && L->f[i].leaf && memcmp(FKEY(L, &L->f[i]), k, kn) == 0)
+            return i;
+    return -1;
+}
+
 static int
 rf_find(const rline_t *L, int from, const unsigned char *k, size_t kn, int leaves_only)
 {
@@ -2245,7 +2257,7 @@ lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, int plain_line, siz
          * facility */
         if ((r = body_fields(L, s, n, 0, 0, J_INVALID)) != RF_OK)
             return r;
-        int host = rf_find(L, 0, (cp) "host", 4, 1), app = rf_find(L, 0, (cp) "app", 3, 1);
+        int host = RF_FIND_NAME(L, 0, "host"), app = RF_FIND_NAME(L, 0, "app");
         want[K_HOST] = want[K_APP] = L->quoted_eq;
         want[K_FACILITY] = 0;
         L->has_top[K_HOST] = L->has_top[K_APP] = L->has_top[K_FACILITY] = 0;

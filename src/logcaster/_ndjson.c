@@ -271,6 +271,67 @@ put(char *d, const void *s, size_t n)
 #define PREFETCH_SPANS 8                      /* how far ahead the line scan fetches */
 #define RECORD_FIXED (9 + TIME_LEN + 10 + 2) /* {"time":"...","line":"..."} */
 #define LEVEL_MAX 19                          /* ,"level":"CRITICAL" */
+#define BATCH_LINES 128 /* ascending: lines found, then written, so many at a time */
+
+/* Where the lines are: spans sp[2 * i], sp[2 * i + 1] for i in [*span, pairs), from
+ * offset *at in the first (-1: its start); each line's start, end, level and whether
+ * it needs escaping, appended to where/codes (grown as needed) until `most` lines
+ * are there. *span and *at say where the next call goes on. -1 when out of memory,
+ * else the number of lines. No GIL needed. */
+typedef struct {
+    line_span *where;
+    unsigned char *codes;
+    Py_ssize_t cap;
+} line_table;
+
+static Py_ssize_t
+find_lines(line_table *t, const char *src, const long long *sp, Py_ssize_t pairs,
+           Py_ssize_t *span, long long *at, Py_ssize_t most)
+{
+    Py_ssize_t lines = 0;
+    Py_ssize_t i = *span;
+    for (; i < pairs && lines < most; i++) {
+        const char *p = src + (*at >= 0 ? *at : sp[2 * i]), *e = src + sp[2 * i + 1];
+        *at = -1;
+        if (i + PREFETCH_SPANS < pairs) { /* the matches are scattered: fetch ahead */
+            const char *ahead = src + sp[2 * (i + PREFETCH_SPANS)];
+            __builtin_prefetch(ahead);
+            __builtin_prefetch(ahead + 64);
+            __builtin_prefetch(ahead + 128);
+        }
+        while (p < e) {
+            if (lines == most) {
+                *at = p - src; /* the rest of this span next time */
+                *span = i;
+                return lines;
+            }
+            if (lines == t->cap) {
+                Py_ssize_t cap = t->cap ? 2 * t->cap : 1024;
+                line_span *more = PyMem_RawRealloc(t->where, (size_t)cap * sizeof(line_span));
+                if (more == NULL)
+                    return -1;
+                t->where = more;
+                unsigned char *more_codes = PyMem_RawRealloc(t->codes, (size_t)cap);
+                if (more_codes == NULL)
+                    return -1;
+                t->codes = more_codes;
+                t->cap = cap;
+            }
+            Py_ssize_t special = 0;
+            const char *nl = scan_line(p, e, &special);
+            const char *end = nl ? nl : e;
+            int code = lc_level_code((const unsigned char *)p, (size_t)(end - p));
+            code = code > 0 && code < NLEVELS ? code : 0;
+            t->where[lines].start = p - src;
+            t->where[lines].end = end - src;
+            t->codes[lines++] = (unsigned char)(code | (special ? ESCAPED : 0));
+            p = nl ? nl + 1 : e;
+        }
+    }
+    *span = i;
+    return lines;
+}
+
 
 PyObject *
 lc_encode_records(PyObject *self, PyObject *args)
@@ -280,8 +341,6 @@ lc_encode_records(PyObject *self, PyObject *args)
     Py_buffer view, spans, offs, stamps, head, tail;
     int descending = 0;
     PyObject *result = NULL;
-    unsigned char *codes = NULL;
-    line_span *where = NULL;
     Py_ssize_t *unsure = NULL, nunsure = 0, capu = 0;
     lc_rline *L = NULL;
     if (!PyArg_ParseTuple(args, "OnOOOOy*y*pO", &out_obj, &at, &obj, &spans_obj, &offs_obj,
@@ -318,44 +377,18 @@ lc_encode_records(PyObject *self, PyObject *args)
             goto out_stamps;
         }
     }
-    /* First where each line is, its level and whether it needs escaping (the records
-     * go newest first when descending), then one record per line. */
-    Py_ssize_t lines = 0, cap = 0, special = 0;
+    /* First where each line is, its level and whether it needs escaping, then one
+     * record per line: newest first (descending), every line is found first;
+     * oldest first, BATCH_LINES at a time, so that each line is still in cache
+     * when its record is written. */
+    line_table t = {NULL, NULL, 0};
+    Py_ssize_t lines = 0, next_span = 0;
+    long long next_at = -1;
     int nomem = 0;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < pairs && !nomem; i++) {
-        const char *p = src + sp[2 * i], *e = src + sp[2 * i + 1];
-        if (i + PREFETCH_SPANS < pairs) { /* the matches are scattered: fetch ahead */
-            const char *ahead = src + sp[2 * (i + PREFETCH_SPANS)];
-            __builtin_prefetch(ahead);
-            __builtin_prefetch(ahead + 64);
-            __builtin_prefetch(ahead + 128);
-        }
-        while (p < e) {
-            if (lines == cap) {
-                cap = cap ? 2 * cap : 1024;
-                line_span *more = PyMem_RawRealloc(where, (size_t)cap * sizeof(line_span));
-                unsigned char *more_codes = more ? PyMem_RawRealloc(codes, (size_t)cap) : NULL;
-                if (more != NULL)
-                    where = more;
-                if (more_codes == NULL) {
-                    nomem = 1;
-                    break;
-                }
-                codes = more_codes;
-            }
-            Py_ssize_t was = special;
-            const char *nl = scan_line(p, e, &special);
-            const char *end = nl ? nl : e;
-            int code = lc_level_code((const unsigned char *)p, (size_t)(end - p));
-            code = code > 0 && code < NLEVELS ? code : 0;
-            where[lines].start = p - src;
-            where[lines].end = end - src;
-            codes[lines++] = (unsigned char)(code | (special > was ? ESCAPED : 0));
-            p = nl ? nl + 1 : e;
-        }
-    }
-    if (!nomem && (L = lc_rline_new()) == NULL)
+    lines = find_lines(&t, src, sp, pairs, &next_span, &next_at,
+                       descending ? PY_SSIZE_T_MAX : BATCH_LINES);
+    if (lines < 0 || (L = lc_rline_new()) == NULL)
         nomem = 1;
     Py_END_ALLOW_THREADS
     if (nomem) {
@@ -365,10 +398,10 @@ lc_encode_records(PyObject *self, PyObject *args)
     /* + 16: the pieces' short copies may write up to 16 bytes past their end (the
      * next record's bytes; not the last record's) */
     const size_t fixed = (size_t)(head.len + tail.len) + RECORD_FIXED + LEVEL_MAX + 16;
-    if (L != NULL)
-        lc_piece_bounds(L, (const unsigned char *)src, (const unsigned char *)src + view.len);
+    lc_piece_bounds(L, (const unsigned char *)src, (const unsigned char *)src + view.len);
     char stamp[TIME_LEN];
     Py_ssize_t j = 0, pos = at, stamped = -1, c = descending ? nchunks - 1 : 0;
+    int last = 0; /* the last line is found */
     for (;;) {
         Py_buffer ob;
         if (PyObject_GetBuffer(out_obj, &ob, PyBUF_WRITABLE) < 0)
@@ -376,25 +409,38 @@ lc_encode_records(PyObject *self, PyObject *args)
         char *base = ob.buf;
         size_t room = ob.len > pos ? (size_t)(ob.len - pos) : 0, need = 0;
         Py_BEGIN_ALLOW_THREADS
-        for (; j < lines; j++) {
+        for (;; j++) {
+            if (j == lines) {
+                if (next_span >= pairs)
+                    break;
+                lines = find_lines(&t, src, sp, pairs, &next_span, &next_at, BATCH_LINES);
+                j = 0;
+                if (lines <= 0) {
+                    nomem = lines < 0;
+                    break;
+                }
+            }
+            if (!last && next_span >= pairs && j + 1 == lines) {
+                last = 1; /* the last record: nothing written past its end */
+                lc_piece_bounds(L, NULL, NULL);
+            }
             Py_ssize_t k = descending ? lines - 1 - j : j;
-            long long ls = where[k].start;
-            if (j + PREFETCH_SPANS < lines) { /* the first pass left the lines' start
-                                                * out of cache by now: fetch ahead */
+            long long ls = t.where[k].start;
+            if (j + PREFETCH_SPANS < lines) { /* fetch the lines ahead */
                 Py_ssize_t a = descending ? k - PREFETCH_SPANS : k + PREFETCH_SPANS;
-                const char *ahead = src + where[a].start;
+                const char *ahead = src + t.where[a].start;
                 __builtin_prefetch(ahead);
                 __builtin_prefetch(ahead + 64);
             }
             const unsigned char *line = (const unsigned char *)src + ls;
-            size_t n = (size_t)(where[k].end - ls), piece = 0;
-            int r = lc_piece_read(L, line, n, !(codes[k] & ESCAPED), &piece),
-                code = codes[k] & ~ESCAPED;
+            unsigned char lc = t.codes[k];
+            size_t n = (size_t)(t.where[k].end - ls), piece = 0;
+            int r = lc_piece_read(L, line, n, !(lc & ESCAPED), &piece), code = lc & ~ESCAPED;
             if (r == LC_PIECE_NOMEM) {
                 nomem = 1;
                 break;
             }
-            need = fixed + ((codes[k] & ESCAPED) ? 6 * n : n) + piece;
+            need = fixed + ((lc & ESCAPED) ? 6 * n : n) + piece;
             if (need > room)
                 break;
             if (r == LC_PIECE_UNSURE && nunsure + 3 > capu) {
@@ -421,15 +467,13 @@ lc_encode_records(PyObject *self, PyObject *args)
             d = put(d, "{\"time\":\"", 9);
             d = put(d, stamp, TIME_LEN);
             d = put(d, "\",\"line\":\"", 10);
-            d = (codes[k] & ESCAPED) ? escape(d, line, n) : put(d, line, n);
+            d = (lc & ESCAPED) ? escape(d, line, n) : put(d, line, n);
             *d++ = '"';
             if (code > 0) {
                 d = put(d, ",\"level\":\"", 10);
                 d = lc_put(d, LEVEL_NAMES[code], (size_t)LEVEL_FIELD[code] - 11);
                 *d++ = '"';
             }
-            if (j + 1 == lines) /* the last record: nothing written past its end */
-                lc_piece_bounds(L, NULL, NULL);
             if (r == LC_PIECE_OK)
                 d = lc_piece_write(L, d);
             else {
@@ -449,7 +493,7 @@ lc_encode_records(PyObject *self, PyObject *args)
             PyErr_NoMemory();
             goto out_lines;
         }
-        if (j == lines)
+        if (j == lines || lines <= 0)
             break;
         /* short of room: twice the size, or what the record needs */
         Py_ssize_t grow = had > (Py_ssize_t)need ? had : (Py_ssize_t)need;
@@ -462,8 +506,8 @@ lc_encode_records(PyObject *self, PyObject *args)
 out_lines:
     free(unsure);
     lc_rline_free(L);
-    PyMem_RawFree(codes);
-    PyMem_RawFree(where);
+    PyMem_RawFree(t.codes);
+    PyMem_RawFree(t.where);
 out_stamps:
     PyBuffer_Release(&stamps);
 out_offs:
