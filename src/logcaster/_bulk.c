@@ -18,8 +18,9 @@
  *
  * Ids for actions without one are the caller's per-process prefix, the scan's
  * start time in ns and a process-wide counter, in hex, as the Python parser
- * makes them; the counter takes odd values here and even ones there, so the two
- * never make the same id (the time has 16 hex digits from 2006 to 2554).
+ * makes them; the counter takes odd values here (a scan takes IDS_TAKEN of them
+ * at a time) and even ones there, so the two never make the same id (the time
+ * has 16 hex digits from 2006 to 2554).
  */
 #include "_speedups.h"
 #include <stdint.h>
