@@ -478,7 +478,8 @@ lc_bulk_scan(PyObject *self, PyObject *args)
     else if (B.status)
         res = PyLong_FromLong(B.status);
     else {
-        PyObject *answer = PyBytes_FromStringAndSize((const char *)items.buf, (Py_ssize_t)items.len);
+        /* both views of kept buffers: no copy, no fresh pages (see _outblock.c) */
+        PyObject *answer = lc_out_view(&items);
         PyObject *stored = answer ? lc_out_view(&block) : NULL;
         if (stored != NULL)
             res = Py_BuildValue("(NnnnNnnn)", stored, B.lines, B.truncated, B.malformed, answer,

@@ -114,4 +114,5 @@ def response(batch: Batch, took_ms: int) -> bytes:
             for v in item.values()
             if isinstance(v, dict)
         )
-    return b'{"took":%d,"errors":%b,"items":%b}' % (took_ms, b"true" if errors else b"false", items)
+    head = b'{"took":%d,"errors":%b,"items":' % (took_ms, b"true" if errors else b"false")
+    return b"".join((head, items, b"}"))

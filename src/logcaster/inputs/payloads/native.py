@@ -23,7 +23,7 @@ BAD_UTF8 = 1  # the scanners' answer for a body that is not valid UTF-8
 
 NdjsonResult = tuple[bytes | memoryview, int, int, int, int, int] | int
 LokiResult = tuple[bytes | memoryview, int, int] | int
-BulkResult = tuple[bytes | memoryview, int, int, int, bytes, int, int, int] | int
+BulkResult = tuple[bytes | memoryview, int, int, int, bytes | memoryview, int, int, int] | int
 
 ndjson_scan: Callable[[Body, int], NdjsonResult] | None
 loki_json_scan: Callable[[Body, int], LokiResult] | None
@@ -121,5 +121,5 @@ def bulk(body: Body, max_line: int, index: str, prefix: str) -> Batch | None:
     batch = Batch(block=block if lines else b"", lines=lines, truncated=truncated)
     batch.malformed, batch.answer, batch.answered = malformed, answer, answered
     if malformed:  # the first skipped record's reason, as its item says it
-        batch.first_error = json.loads(b'"' + answer[err_start:err_end] + b'"')
+        batch.first_error = json.loads(b"".join((b'"', answer[err_start:err_end], b'"')))
     return batch
