@@ -41,6 +41,7 @@ setup(
                 "src/logcaster/_prefix.c",
                 "src/logcaster/_spelled.c",
                 "src/logcaster/_json.c",
+                "src/logcaster/_bulk.c",
                 "src/logcaster/_lokiproto.c",
                 "src/logcaster/_outblock.c",
                 "src/logcaster/_stamped.c",

@@ -134,6 +134,10 @@ def test_ndjson_scan_is_the_path_taken_and_keeps_a_clean_body() -> None:
     deep = b'{"a":' + b"[" * 300 + b"]" * 300 + b"}"
     assert native.ndjson(deep, 1000) is None  # deep: Python decides
     assert jsonline.parse(deep, 1000).lines == 1
+    for digits, stored in ((4300, 1), (4301, 0)):  # int() reads up to 4300 digits
+        number = b'{"a":-' + b"1" * digits + b"}\n"
+        assert (native.ndjson(number, 10**5) is None) == (not stored)
+        assert jsonline.parse(number, 10**5).lines == stored
 
 
 # ------------------------------------------------------------------- Loki

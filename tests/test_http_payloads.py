@@ -112,7 +112,8 @@ def test_bulk_items_and_documents() -> None:
     )
     batch = bulk.parse(body, MAX, "logs")
     assert lines_of(batch) == [b'{"level":"error","m":"a"}', b'{"m":"b"}']
-    items = batch.items
+    answer = json.loads(bulk.response(batch, 3))
+    items = answer["items"]
     assert [next(iter(i)) for i in items] == [
         "index",
         "create",
@@ -126,14 +127,14 @@ def test_bulk_items_and_documents() -> None:
     assert items[1]["create"]["_index"] == "logs" and items[1]["create"]["status"] == 201
     assert [v["status"] for i in items[2:] for v in i.values()] == [400, 400, 400, 400]
     assert batch.malformed == 2
-    answer = bulk.response(batch, 3)
     assert answer["errors"] is True and answer["took"] == 3
 
 
-def test_bulk_ids_are_unique_when_not_given() -> None:
-    batch = bulk.parse(b'{"index":{}}\n{"a":1}\n' * 50, MAX)
-    ids = {i["index"]["_id"] for i in batch.items}
-    assert len(ids) == 50 and bulk.response(batch, 0)["errors"] is False
+@pytest.mark.parametrize("parse", [bulk.parse, bulk.parse_python])
+def test_bulk_ids_are_unique_when_not_given(parse: Callable[..., Batch]) -> None:
+    answer = json.loads(bulk.response(parse(b'{"index":{}}\n{"a":1}\n' * 50, MAX), 0))
+    ids = {i["index"]["_id"] for i in answer["items"]}
+    assert len(ids) == 50 and answer["errors"] is False
 
 
 # -------------------------------------------------------------------- Loki

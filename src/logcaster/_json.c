@@ -9,9 +9,11 @@
  * Both return an int instead of a result when the Python parsers must decide:
  * 1 when the body is not valid UTF-8 (the caller replaces the bad sequences
  * as the Python path does, and calls again), 2 for anything else outside the
- * plain case (nesting deeper than MAX_DEPTH; for Loki any malformed part,
- * non-string label or metadata values, duplicate keys). The Python parsers in
- * logcaster/inputs/payloads are the reference; tests compare the two.
+ * plain case (nesting deeper than MAX_DEPTH, an integer longer than Python's
+ * int() reads; for Loki any malformed part, non-string label or metadata
+ * values, duplicate keys). The Python parsers in logcaster/inputs/payloads are
+ * the reference; tests compare the two. The validator and the string writers
+ * are shared with _bulk.c (the lc_json_* functions at the end).
  */
 #include "_speedups.h"
 #include <stdint.h>
@@ -22,6 +24,7 @@
 #endif
 
 #define MAX_DEPTH 200
+#define MAX_INT_DIGITS 4300
 #define BAD_UTF8 1
 #define FALLBACK 2
 
@@ -71,15 +74,13 @@ py_blank(cp s, size_t n)
 
 typedef struct {
     cp end;
-    int deep; /* set when MAX_DEPTH was passed */
+    int deep; /* set when MAX_DEPTH was passed, or an integer has over MAX_INT_DIGITS */
 } Scan;
 
 static inline cp
 skip_ws(cp p, cp e)
 {
-    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-        p++;
-    return p;
+    return lc_json_ws(p, e);
 }
 
 static inline int
@@ -278,10 +279,32 @@ scan_value(cp p, cp e, int depth, Scan *s)
     case '-':
         if (literal(p, e, "-Infinity", 9))
             return p + 9;
-        return scan_number(p, e, &is_int);
-    default:
-        return scan_number(p, e, &is_int);
+        /* fall through */
+    default: {
+        cp q = scan_number(p, e, &is_int);
+        /* Python's int() refuses more digits than sys.get_int_max_str_digits()
+         * (4300 by default): the Python parsers decide such a body. */
+        if (q != NULL && is_int && q - p - (*p == '-') > MAX_INT_DIGITS) {
+            s->deep = 1;
+            return NULL;
+        }
+        return q;
     }
+    }
+}
+
+/* 1 if [p, e) is one JSON object, whitespace around it allowed; *deep set (and
+ * 0 returned) when the Python parsers must decide (see Scan). */
+static int
+object_line(cp p, cp e, int *deep)
+{
+    Scan sc = {e, 0};
+    cp q = skip_ws(p, e);
+    if (q >= e || *q != '{')
+        return 0;
+    cp after = scan_object(q + 1, e, 1, &sc);
+    *deep = sc.deep;
+    return after != NULL && skip_ws(after, e) == e;
 }
 
 /* ---------------------------------------------------------- output buffer */
@@ -345,22 +368,16 @@ ndjson_run(cp body, size_t n, size_t max_line, Out *o, NdResult *r)
         return;
     }
     cp p = body, e = body + n;
-    Scan sc = {e, 0};
     while (p < e) {
         cp nl = memchr(p, '\n', (size_t)(e - p));
         cp le = nl ? nl : e;
         cp stop = le;
         while (stop > p && stop[-1] == '\r')
             stop--;
-        cp q = skip_ws(p, stop);
-        int good = 0;
-        if (q < stop && *q == '{') {
-            cp after = scan_object(q + 1, stop, 1, &sc);
-            if (sc.deep) {
-                r->status = FALLBACK;
-                return;
-            }
-            good = after != NULL && skip_ws(after, stop) == stop;
+        int deep = 0, good = object_line(p, stop, &deep);
+        if (deep) {
+            r->status = FALLBACK;
+            return;
         }
         /* Lines are written out only from the first one stored otherwise than as it
          * came (the body is the block until then): then what came before is copied. */
@@ -1042,6 +1059,47 @@ lc_json_put_record(void *out, cp s, size_t n, cp sfx, size_t sn, size_t max_line
     o->len += sn;
     o->buf[o->len++] = '}';
     return out_end_line(o, start, max_line, truncated);
+}
+
+/* ------------------------------------------------ shared with _bulk.c */
+
+int
+lc_json_blank(cp s, size_t n)
+{
+    return py_blank(s, n);
+}
+
+int
+lc_json_object_line(cp s, cp e, int *deep)
+{
+    return object_line(s, e, deep);
+}
+
+cp
+lc_json_value(cp p, cp e, int depth, int *deep)
+{
+    Scan sc = {e, 0};
+    cp q = scan_value(p, e, depth, &sc);
+    *deep = sc.deep;
+    return q;
+}
+
+cp
+lc_json_string_end(cp p, cp e)
+{
+    return scan_string(p, e);
+}
+
+int
+lc_json_put_string(void *out, cp s, cp e)
+{
+    return put_string(out, s, e);
+}
+
+int
+lc_json_reserve(void *out, size_t more)
+{
+    return out_reserve(out, more);
 }
 
 /* ------------------------------------------------------------- the table */

@@ -242,6 +242,37 @@ PyObject *lc_find_lines_spelled(PyObject *self, PyObject *args);
 PyObject *lc_ndjson_scan(PyObject *self, PyObject *args);
 PyObject *lc_loki_json_scan(PyObject *self, PyObject *args);
 void lc_json_init(void);
+PyObject *lc_bulk_scan(PyObject *self, PyObject *args); /* _bulk.c */
+
+/* _json.c's validator and writers, for the other body scanners. JSON whitespace
+ * as Python's json module reads it: the first byte of [p, e) that is not. */
+static inline const unsigned char *
+lc_json_ws(const unsigned char *p, const unsigned char *e)
+{
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+/* 1 if s[0:n] (valid UTF-8) is all str.isspace() characters. */
+int lc_json_blank(const unsigned char *s, size_t n);
+/* 1 if [s, e) is one JSON object, whitespace around it allowed; *deep set when the
+ * Python parsers must decide (nesting too deep, an integer too long for int()). */
+int lc_json_object_line(const unsigned char *s, const unsigned char *e, int *deep);
+/* The end of the JSON value at p (nested `depth` deep already), NULL if invalid;
+ * *deep as above. */
+const unsigned char *lc_json_value(const unsigned char *p, const unsigned char *e, int depth,
+                                   int *deep);
+/* p just past a string's opening quote: p past its closing one, NULL if invalid. */
+const unsigned char *lc_json_string_end(const unsigned char *p, const unsigned char *e);
+/* An lc_out: room for `more` bytes; the contents [s, e) of a validated JSON string
+ * re-encoded as json.dumps(ensure_ascii=False) writes it; bytes as they are; 0 or -1
+ * when out of memory. */
+int lc_json_reserve(void *out, size_t more);
+int lc_json_put_string(void *out, const unsigned char *s, const unsigned char *e);
+int lc_json_put(void *out, const void *s, size_t n);
+/* Valid UTF-8 text as the inside of a JSON string; a line's end, cut to max_line. */
+int lc_json_put_text(void *out, const unsigned char *s, size_t n);
+int lc_json_end_line(void *out, size_t start, size_t max_line, Py_ssize_t *truncated);
 PyObject *lc_loki_proto_labels(PyObject *self, PyObject *args);
 PyObject *lc_loki_proto_scan(PyObject *self, PyObject *args);
 

@@ -6,6 +6,12 @@ for a stored document, 400 for a malformed one, and an error for ``delete`` and
 ``update`` (LogCaster stores logs append-only; ``update``'s body line is skipped).
 A malformed action line cannot say whether a source follows: it is answered and
 the next line is read as an action.
+
+The C scanner (:mod:`.native`) reads the body and writes the stored block and the
+answer's items with the GIL released; the Python parser below is the reference and
+the fallback (``tests/test_http_bulk.py`` compares the two). Made ids are the
+process's prefix, the time in ns and a counter, in hex: even counts here, odd ones
+in C, so the two never make the same id.
 """
 
 from __future__ import annotations
@@ -15,9 +21,10 @@ import json
 import os
 import time
 
-from .records import Batch, finish, text_of
+from . import native
+from .records import Batch, Body, finish, text_of
 
-_ids = itertools.count()
+_ids = itertools.count(0, 2)
 _PREFIX = os.urandom(4).hex()
 STORE = ("index", "create")
 REFUSED = ("delete", "update")
@@ -31,8 +38,14 @@ def _new_id() -> str:
     return f"{_PREFIX}{time.time_ns():x}{next(_ids):x}"
 
 
-def parse(body: bytes, max_line: int, default_index: str = "") -> Batch:
+def parse(body: Body, max_line: int, default_index: str = "") -> Batch:
     """The documents of a bulk body, and one item per action; never raises."""
+    batch = native.bulk(body, max_line, default_index, _PREFIX)
+    return parse_python(body, max_line, default_index) if batch is None else batch
+
+
+def parse_python(body: Body, max_line: int, default_index: str = "") -> Batch:
+    """:func:`parse` in Python alone: the reference of the C scanner."""
     batch = Batch()
     lines = [ln.rstrip("\r") for ln in text_of(body).split("\n")]
     lines = [ln for ln in lines if ln.strip()]
@@ -89,12 +102,17 @@ def parse(body: bytes, max_line: int, default_index: str = "") -> Batch:
     return finish(batch, stored, max_line)
 
 
-def response(batch: Batch, took_ms: int) -> dict[str, object]:
-    """The ``_bulk`` answer for a parsed batch."""
-    errors = any(
-        int(str(v.get("status", 500))) >= 300
-        for item in batch.items
-        for v in item.values()
-        if isinstance(v, dict)
-    )
-    return {"took": took_ms, "errors": errors, "items": batch.items}
+def response(batch: Batch, took_ms: int) -> bytes:
+    """The ``_bulk`` answer for a parsed batch, as JSON."""
+    if batch.answer:
+        items, errors = batch.answer, batch.answered != batch.lines
+    else:
+        items = json.dumps(batch.items, separators=(",", ":")).encode()
+        errors = any(
+            int(str(v.get("status", 500))) >= 300
+            for item in batch.items
+            for v in item.values()
+            if isinstance(v, dict)
+        )
+    head = b'{"took":%d,"errors":%b,"items":' % (took_ms, b"true" if errors else b"false")
+    return b"".join((head, items, b"}"))

@@ -1,11 +1,12 @@
-"""The C scanners of NDJSON, Loki JSON and Loki protobuf bodies (``_speedups``, GIL
-released), as :class:`~.records.Batch` results, or None where the Python parsers
-must decide.
+"""The C scanners of NDJSON, Loki JSON, Loki protobuf and Elasticsearch bulk bodies
+(``_speedups``, GIL released), as :class:`~.records.Batch` results, or None where the
+Python parsers must decide.
 
 The C code handles the plain case only: a body outside it (nesting deeper than the
 scanner's bound; for Loki any malformed part, non-string label or metadata values,
-repeated keys) comes back as None and the caller runs its Python parser, which is
-the reference (``tests/test_http_native.py`` compares the two). A body that is not
+repeated keys; for bulk escaped or repeated action keys, an odd ``_index`` or ``_id``)
+comes back as None and the caller runs its Python parser, which is the reference
+(``tests/test_http_native.py`` and ``tests/test_http_bulk.py`` compare the two). A body that is not
 valid UTF-8 gets its bad sequences replaced first, as the Python parsers do.
 A block the scanners write is a read-only memoryview of their output buffer (no
 copy into bytes); the buffer is used again once the view is gone.
@@ -13,6 +14,7 @@ copy into bytes); the buffer is used again once the view is gone.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from .records import Batch, Body, text_of
@@ -21,15 +23,23 @@ BAD_UTF8 = 1  # the scanners' answer for a body that is not valid UTF-8
 
 NdjsonResult = tuple[bytes | memoryview, int, int, int, int, int] | int
 LokiResult = tuple[bytes | memoryview, int, int] | int
+BulkResult = tuple[bytes | memoryview, int, int, int, bytes | memoryview, int, int, int] | int
 
 ndjson_scan: Callable[[Body, int], NdjsonResult] | None
 loki_json_scan: Callable[[Body, int], LokiResult] | None
 loki_proto_labels: Callable[[Body], list[bytes] | int] | None
 loki_proto_scan: Callable[[Body, list[bytes | None], int], LokiResult] | None
+bulk_scan: Callable[[Body, int, bytes, bytes], BulkResult] | None
 try:
-    from ..._speedups import loki_json_scan, loki_proto_labels, loki_proto_scan, ndjson_scan
+    from ..._speedups import (
+        bulk_scan,
+        loki_json_scan,
+        loki_proto_labels,
+        loki_proto_scan,
+        ndjson_scan,
+    )
 except ImportError:  # pragma: no cover - depends on the install
-    ndjson_scan = loki_json_scan = loki_proto_labels = loki_proto_scan = None
+    ndjson_scan = loki_json_scan = loki_proto_labels = loki_proto_scan = bulk_scan = None
 
 
 def utf8_fixed(body: Body) -> bytes:
@@ -92,4 +102,24 @@ def loki_protobuf(
         return None
     block, batch.lines, batch.truncated = res
     batch.block = block if batch.lines else b""
+    return batch
+
+
+def bulk(body: Body, max_line: int, index: str, prefix: str) -> Batch | None:
+    """The batch of a bulk body in the plain case, with its answer's items rendered
+    (``answer``); None when the Python parser must decide. ``index`` is the default
+    ``_index``, ``prefix`` that of the ids made for actions without one."""
+    if bulk_scan is None:
+        return None
+    index_text = json.dumps(index)[1:-1].encode()
+    res = bulk_scan(body, max_line, index_text, prefix.encode())
+    if res == BAD_UTF8:
+        res = bulk_scan(utf8_fixed(body), max_line, index_text, prefix.encode())
+    if isinstance(res, int):
+        return None
+    block, lines, truncated, malformed, answer, answered, err_start, err_end = res
+    batch = Batch(block=block if lines else b"", lines=lines, truncated=truncated)
+    batch.malformed, batch.answer, batch.answered = malformed, answer, answered
+    if malformed:  # the first skipped record's reason, as its item says it
+        batch.first_error = json.loads(b"".join((b'"', answer[err_start:err_end], b'"')))
     return batch

@@ -39,6 +39,8 @@ class Batch:
     truncated: int = 0  # lines cut to the limit
     first_error: str = ""  # the first malformed record's problem
     items: list[dict[str, object]] = field(default_factory=list)  # per-item results (bulk)
+    answer: bytes | memoryview = b""  # or those items as a JSON array (bulk's C scanner)
+    answered: int = 0  # and their number
 
     def skip(self, problem: str) -> None:
         self.malformed += 1
