@@ -42,6 +42,8 @@ setup(
                 "src/logcaster/_spelled.c",
                 "src/logcaster/_json.c",
                 "src/logcaster/_lokiproto.c",
+                "src/logcaster/_otlpproto.c",
+                "src/logcaster/_floatrepr.c",
                 "src/logcaster/_outblock.c",
                 "src/logcaster/_stamped.c",
             ],

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A growable output buffer of the body scanners (_json.c, _lokiproto.c). */
+/* A growable output buffer of the body scanners (_json.c, _lokiproto.c, _otlpproto.c). */
 typedef struct {
     unsigned char *buf;
     size_t len, cap;
@@ -274,6 +274,7 @@ PyObject *lc_loki_json_scan(PyObject *self, PyObject *args);
 void lc_json_init(void);
 PyObject *lc_loki_proto_labels(PyObject *self, PyObject *args); /* _lokiproto.c */
 PyObject *lc_loki_proto_scan(PyObject *self, PyObject *args);
+PyObject *lc_otlp_logs_scan(PyObject *self, PyObject *args); /* _otlpproto.c */
 
 /* The JSON writers of _json.c, on an lc_out (GIL not needed): each returns -1 when
  * out of memory. lc_json_put_text writes valid UTF-8 text as the inside of a JSON
@@ -286,6 +287,12 @@ int lc_json_put_text(void *out, const unsigned char *s, size_t n);
 int lc_json_end_line(void *out, size_t start, size_t max_line, Py_ssize_t *truncated);
 int lc_json_put_record(void *out, const unsigned char *s, size_t n, const unsigned char *sfx,
                        size_t sn, size_t max_line, Py_ssize_t *truncated);
+
+/* x as json.dumps writes a float (repr; NaN, Infinity, -Infinity) at d (at least
+ * LC_FLOAT_ROOM bytes); the new end (_floatrepr.c). lc_float_init() once, GIL held. */
+#define LC_FLOAT_ROOM 32
+char *lc_float_repr(char *d, double x);
+int lc_float_init(void);
 
 /* ------------------------------------------------ protobuf wire format */
 

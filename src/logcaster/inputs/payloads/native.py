@@ -1,5 +1,5 @@
-"""The C scanners of NDJSON, Loki JSON and Loki protobuf bodies (``_speedups``, GIL
-released), as :class:`~.records.Batch` results, or None where the Python parsers
+"""The C scanners of NDJSON, Loki JSON, Loki protobuf and OTLP protobuf bodies
+(``_speedups``, GIL released), as :class:`~.records.Batch` results, or None where the Python parsers
 must decide.
 
 The C code handles the plain case only: a body outside it (nesting deeper than the
@@ -26,10 +26,17 @@ ndjson_scan: Callable[[Body, int], NdjsonResult] | None
 loki_json_scan: Callable[[Body, int], LokiResult] | None
 loki_proto_labels: Callable[[Body], list[bytes] | int] | None
 loki_proto_scan: Callable[[Body, list[bytes | None], int], LokiResult] | None
+otlp_logs_scan: Callable[[Body, int], LokiResult] | None
 try:
-    from ..._speedups import loki_json_scan, loki_proto_labels, loki_proto_scan, ndjson_scan
+    from ..._speedups import (
+        loki_json_scan,
+        loki_proto_labels,
+        loki_proto_scan,
+        ndjson_scan,
+        otlp_logs_scan,
+    )
 except ImportError:  # pragma: no cover - depends on the install
-    ndjson_scan = loki_json_scan = loki_proto_labels = loki_proto_scan = None
+    ndjson_scan = loki_json_scan = loki_proto_labels = loki_proto_scan = otlp_logs_scan = None
 
 
 def utf8_fixed(body: Body) -> bytes:
@@ -93,3 +100,14 @@ def loki_protobuf(
     block, batch.lines, batch.truncated = res
     batch.block = block if batch.lines else b""
     return batch
+
+
+def otlp_protobuf(body: Body, max_line: int) -> Batch | None:
+    """The batch of an OTLP logs request (protobuf) in the plain case, else None."""
+    if otlp_logs_scan is None:
+        return None
+    res = otlp_logs_scan(body, max_line)
+    if isinstance(res, int):
+        return None
+    block, lines, truncated = res
+    return Batch(block=block if lines else b"", lines=lines, truncated=truncated)
