@@ -240,3 +240,24 @@ def test_deeply_nested_values_are_left_to_the_library() -> None:
         raw = field(1, field(2, field(2, field(5, value))))  # request, resource, scope, record
         assert agree(raw, 1000) == (depth <= 24)
         assert isinstance(reference(raw, 1000), str) == (depth == 60)
+
+
+@pytest.mark.parametrize(
+    "first, last, stored",
+    [
+        (b"A", b"B", True),  # the last of a repeated string field is read...
+        (b"\xff", b"B", False),  # ...but every one is checked: the library refuses this
+    ],
+)
+def test_repeated_string_fields(first: bytes, last: bytes, stored: bool) -> None:
+    kv = field(1, first) + field(1, last) + field(2, field(1, b"v"))  # a KeyValue, key twice
+    records = [
+        field(6, kv),  # an attribute
+        field(6, field(2, field(6, field(1, kv)))),  # in a key list attribute
+        field(3, first) + field(3, last),  # severity_text
+        field(12, first) + field(12, last),  # event_name
+    ]
+    for record in records:
+        raw = field(1, field(2, field(2, record)))  # request, resource logs, scope logs
+        assert agree(raw, 1000) == stored
+        assert isinstance(reference(raw, 1000), Batch) == stored

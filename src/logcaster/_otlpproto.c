@@ -223,14 +223,15 @@ read_kv(Span m, Span *key, Any *a)
         if (lc_pb_field(&p, m.e, &num, &wt, &v, &s) < 0)
             return -1;
         if (num == 1 || num == 2) {
-            if (wt != 2 || (num == 2 && seen++))
+            /* a key given twice: the last one, but each must be UTF-8 */
+            if (wt != 2 || (num == 2 && seen++) || (num == 1 && text_ok(s) < 0))
                 return -1;
             *(num == 1 ? key : &value) = s;
         }
         else if (num == 3 && wt != 0)
             return -1;
     }
-    return text_ok(*key) < 0 ? -1 : read_any(value, a);
+    return read_any(value, a);
 }
 
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -484,12 +485,8 @@ check_message(Span m, const unsigned char *types, uint32_t n)
 }
 
 static const unsigned char SCOPE[] = {0, 9, 9, 10, VARINT}; /* InstrumentationScope */
-static const unsigned char RESOURCE_LOGS[] = {0, 0, 0, 9};  /* resource, scope_logs apart */
-static const unsigned char SCOPE_LOGS[] = {0, 0, 0, 9};     /* scope, log_records apart */
 
 /* --------------------------------------------------------------- records */
-
-static const char *const SEVERITIES[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"};
 
 /* An entry of O->raw named by a constant, its value to be written to O->rec next;
  * its index, -1 when out of memory. */
@@ -540,6 +537,59 @@ put_hex(Out *b, Span s)
     }
     *d++ = '"';
     b->len = (size_t)(d - b->buf);
+    return 0;
+}
+
+/* The severity's value: its text, or the name of its number's range. */
+static int
+put_severity(Out *b, Span text, int32_t number)
+{
+    static const struct {
+        const char *s;
+        size_t n;
+    } NAMES[] = {{"\"TRACE\"", 7}, {"\"DEBUG\"", 7}, {"\"INFO\"", 6},
+                 {"\"WARN\"", 6},  {"\"ERROR\"", 7}, {"\"FATAL\"", 7}};
+    if (text.e > text.s)
+        return put_quoted(b, text);
+    return put(b, NAMES[(number - 1) / 4].s, NAMES[(number - 1) / 4].n);
+}
+
+/* The record's fields after "_msg" through the map, for a record with attributes
+ * or one whose severity or ids a resource attribute names too: the resource's
+ * entries (O->rent), the record's attributes (O->raw), and the severity (sev NULL:
+ * none) and ids added to O->raw. */
+static int
+by_name(Otlp *O, const Span *sev, int32_t sev_number, const Span ids[2])
+{
+    size_t nattrs = O->raw.n;
+    long at[3] = {-1, -1, -1};
+    static const char *const NAMES[3] = {"severity", "trace_id", "span_id"};
+    for (int i = 0; i < 3; i++) {
+        if (i == 0 ? sev == NULL : ids[i - 1].e == ids[i - 1].s)
+            continue;
+        if ((at[i] = named(O, NAMES[i])) < 0 ||
+            (i == 0 ? put_severity(&O->rec, *sev, sev_number) : put_hex(&O->rec, ids[i - 1])) < 0)
+            return -1;
+        O->raw.e[at[i]].vn = O->rec.len - O->raw.e[at[i]].vo;
+    }
+    /* pointers into rec, now that it is written */
+    resolve(&O->raw, 0, nattrs, &O->rec);
+    for (size_t i = nattrs; i < O->raw.n; i++)
+        O->raw.e[i].v = O->rec.buf + O->raw.e[i].vo;
+    if (map_begin(O, O->raw.n + O->rent.n) < 0)
+        return -1;
+    if (at[0] >= 0)
+        map_set(O, &O->raw.e[at[0]]);
+    for (size_t i = 0; i < O->rent.n; i++)
+        map_set(O, &O->rent.e[i]);
+    for (size_t i = 0; i < nattrs; i++)
+        map_set(O, &O->raw.e[i]);
+    for (int i = 1; i < 3; i++)
+        if (at[i] >= 0)
+            map_set(O, &O->raw.e[at[i]]);
+    for (size_t i = 0; i < O->map.n; i++)
+        if (put_entry(&O->out, &O->map.e[i]) < 0)
+            return -1;
     return 0;
 }
 
@@ -602,24 +652,8 @@ log_record(Otlp *O, Span m)
             break;
         }
     }
-    size_t nattrs = O->raw.n;
-    long sev = -1, id[2] = {-1, -1};
-    if (sev_text.e > sev_text.s || (sev_number >= 1 && sev_number <= 24)) {
-        const char *name = sev_text.e > sev_text.s ? NULL : SEVERITIES[(sev_number - 1) / 4];
-        if ((sev = named(O, "severity")) < 0 ||
-            (name ? put(&O->rec, "\"", 1) < 0 || put(&O->rec, name, strlen(name)) < 0 ||
-                        put(&O->rec, "\"", 1) < 0
-                  : put_quoted(&O->rec, sev_text) < 0))
-            return -1;
-        O->raw.e[sev].vn = O->rec.len - O->raw.e[sev].vo;
-    }
-    for (int i = 0; i < 2; i++) {
-        if (ids[i].e == ids[i].s)
-            continue;
-        if ((id[i] = named(O, i ? "span_id" : "trace_id")) < 0 || put_hex(&O->rec, ids[i]) < 0)
-            return -1;
-        O->raw.e[id[i]].vn = O->rec.len - O->raw.e[id[i]].vo;
-    }
+    int has_sev = sev_text.e > sev_text.s || (sev_number >= 1 && sev_number <= 24);
+    int has_id[2] = {ids[0].e > ids[0].s, ids[1].e > ids[1].s};
     /* the body: a string as it is, bytes as base64, anything else as JSON text */
     Any a = {V_NONE, 0, {NULL, NULL}};
     Span msg;
@@ -637,40 +671,25 @@ log_record(Otlp *O, Span m)
         msg.s = O->tmp.buf;
         msg.e = O->tmp.buf + O->tmp.len;
     }
-    /* pointers into rec, now that it is written */
-    resolve(&O->raw, 0, nattrs, &O->rec);
-    for (size_t i = nattrs; i < O->raw.n; i++)
-        O->raw.e[i].v = O->rec.buf + O->raw.e[i].vo;
     Out *o = &O->out;
     size_t start = o->len;
     if (put(o, "{\"_msg\":\"", 9) < 0 || lc_json_put_text(o, msg.s, (size_t)(msg.e - msg.s)) < 0 ||
         put(o, "\"", 1) < 0)
         return -1;
-    if (nattrs == 0 && !(sev >= 0 && O->rnames[0]) && !(id[0] >= 0 && O->rnames[1]) &&
-        !(id[1] >= 0 && O->rnames[2])) {
+    if (O->raw.n == 0 && !(has_sev && O->rnames[0]) && !(has_id[0] && O->rnames[1]) &&
+        !(has_id[1] && O->rnames[2])) {
         /* no name set twice: the fields in order, the resource's as one piece */
-        if ((sev >= 0 && put_entry(o, &O->raw.e[sev]) < 0) || put(o, O->rsuf.buf, O->rsuf.len) < 0)
+        if ((has_sev && (put(o, ",\"severity\":", 12) < 0 ||
+                         put_severity(o, sev_text, sev_number) < 0)) ||
+            put(o, O->rsuf.buf, O->rsuf.len) < 0)
             return -1;
         for (int i = 0; i < 2; i++)
-            if (id[i] >= 0 && put_entry(o, &O->raw.e[id[i]]) < 0)
+            if (has_id[i] && (put(o, i ? ",\"span_id\":" : ",\"trace_id\":", i ? 11 : 12) < 0 ||
+                              put_hex(o, ids[i]) < 0))
                 return -1;
     }
-    else {
-        if (map_begin(O, O->raw.n + O->rent.n) < 0)
-            return -1;
-        if (sev >= 0)
-            map_set(O, &O->raw.e[sev]);
-        for (size_t i = 0; i < O->rent.n; i++)
-            map_set(O, &O->rent.e[i]);
-        for (size_t i = 0; i < nattrs; i++)
-            map_set(O, &O->raw.e[i]);
-        for (int i = 0; i < 2; i++)
-            if (id[i] >= 0)
-                map_set(O, &O->raw.e[id[i]]);
-        for (size_t i = 0; i < O->map.n; i++)
-            if (put_entry(o, &O->map.e[i]) < 0)
-                return -1;
-    }
+    else if (by_name(O, has_sev ? &sev_text : NULL, sev_number, ids) < 0)
+        return -1;
     if (put(o, "}", 1) < 0 || lc_json_end_line(o, start, O->max_line, &O->truncated) < 0)
         return -1;
     O->lines++;
@@ -723,8 +742,6 @@ resource(Otlp *O, Span m)
 static int
 scope_logs(Otlp *O, Span m)
 {
-    if (check_message(m, SCOPE_LOGS, 4) < 0)
-        return -1;
     cp p = m.s;
     while (p < m.e) {
         uint32_t num;
@@ -733,9 +750,10 @@ scope_logs(Otlp *O, Span m)
         Span s;
         if (lc_pb_field(&p, m.e, &num, &wt, &v, &s) < 0)
             return -1;
-        if ((num == 1 || num == 2) && wt != 2)
-            return -1;
-        if ((num == 1 && check_message(s, SCOPE, 5) < 0) || (num == 2 && log_record(O, s) < 0))
+        if (num >= 1 && num <= 3 && wt != 2)
+            return -1; /* scope, log_records, schema_url */
+        if ((num == 1 && check_message(s, SCOPE, 5) < 0) || (num == 2 && log_record(O, s) < 0) ||
+            (num == 3 && text_ok(s) < 0))
             return -1;
     }
     return 0;
@@ -747,8 +765,6 @@ resource_logs(Otlp *O, Span m)
 {
     Span res = {m.s, m.s};
     int seen = 0;
-    if (check_message(m, RESOURCE_LOGS, 4) < 0)
-        return -1;
     for (int pass = 0; pass < 2; pass++) {
         cp p = m.s;
         while (p < m.e) {
@@ -758,7 +774,9 @@ resource_logs(Otlp *O, Span m)
             Span s;
             if (lc_pb_field(&p, m.e, &num, &wt, &v, &s) < 0)
                 return -1;
-            if ((num == 1 || num == 2) && wt != 2)
+            if (num >= 1 && num <= 3 && wt != 2)
+                return -1; /* resource, scope_logs, schema_url */
+            if (pass == 0 && num == 3 && text_ok(s) < 0)
                 return -1;
             if (pass == 0 && num == 1) {
                 if (seen++)
