@@ -261,3 +261,24 @@ def test_repeated_string_fields(first: bytes, last: bytes, stored: bool) -> None
         raw = field(1, field(2, field(2, record)))  # request, resource logs, scope logs
         assert agree(raw, 1000) == stored
         assert isinstance(reference(raw, 1000), Batch) == stored
+
+
+@pytest.mark.parametrize("size", range(1, 11))
+def test_over_long_varints(size: int) -> None:
+    """Tags and lengths of more than five bytes are refused by the library (so
+    declined), values of up to ten bytes read; the scanner never reads more."""
+
+    def varint(value: int) -> bytes:  # value in `size` bytes, padded with zero groups
+        groups = [(value >> (7 * i)) & 0x7F for i in range(size)]
+        return bytes(g | 0x80 for g in groups[:-1]) + bytes([groups[-1]])
+
+    record = field(5, field(1, b"x"))
+    inner = field(2, field(2, record))
+    tag = varint(1 << 3 | 2) + bytes([len(inner)]) + inner
+    length = b"\x0a" + varint(len(inner)) + inner
+    value = field(1, field(2, field(2, b"\x10" + varint(17) + record)))  # severity_number
+    assert agree(tag, 100) == (size <= 5) and agree(length, 100) == (size <= 5)
+    assert agree(value, 100)
+    assert (
+        bytes(otlp.parse(value, 100, is_json=False).block) == b'{"_msg":"x","severity":"ERROR"}\n'
+    )

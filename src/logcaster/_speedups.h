@@ -334,7 +334,8 @@ lc_pb_field(const unsigned char **pp, const unsigned char *e, uint32_t *num, uns
 {
     uint64_t tag;
     const unsigned char *p = *pp;
-    if (lc_pb_varint(&p, e, &tag) < 0 || (tag >> 3) == 0 || (tag >> 3) > 0x1FFFFFFF)
+    if (lc_pb_varint(&p, e, &tag) < 0 || p - *pp > 5 || (tag >> 3) == 0 ||
+        (tag >> 3) > 0x1FFFFFFF)
         return -1;
     *num = (uint32_t)(tag >> 3);
     *wt = (unsigned)(tag & 7);
@@ -358,13 +359,15 @@ lc_pb_field(const unsigned char **pp, const unsigned char *e, uint32_t *num, uns
         *v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
         p += 4;
         break;
-    case 2:
-        if (lc_pb_varint(&p, e, v) < 0 || *v > (uint64_t)(e - p))
-            return -1;
+    case 2: {
+        const unsigned char *at = p;
+        if (lc_pb_varint(&p, e, v) < 0 || p - at > 5 || *v > (uint64_t)(e - p))
+            return -1; /* a length over five bytes: refused too */
         span->s = p;
         span->e = p + *v;
         p += *v;
         break;
+    }
     default:
         return -1;
     }
