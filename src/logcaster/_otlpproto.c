@@ -10,16 +10,17 @@
  * record attribute wins over a resource attribute, the ids over attributes), "_msg"
  * is the body whatever an attribute says. Key lists inside attributes are flattened
  * with dots; other values are written as json.dumps(ensure_ascii=False) writes the
- * Python values (bytes as base64, a key list value as an object whose repeated name
- * keeps its first place).
+ * Python values (bytes as base64, a key list value as an object, a double as repr:
+ * _floatrepr.c).
  *
  * Everything else of the request is read too, as the protobuf library would: wire
  * types of known fields, UTF-8 of every string, nesting. Anything outside the plain
  * case comes back as FALLBACK and the protobuf library decides (it may refuse the
- * body): invalid UTF-8, a known field with another wire type, a message field or
- * more than one value of an AnyValue given twice (merged by protobuf), groups, a
- * truncated or over-long varint or length, values nested deeper than MAX_NEST,
- * a key list value with a repeated name or more than MAX_KEYS names.
+ * body): invalid UTF-8, a known field with another wire type, a message field
+ * given twice or an AnyValue with two values (protobuf merges them, or keeps the
+ * last), groups, a truncated or over-long varint (a tag or length over five bytes),
+ * values nested deeper than MAX_NEST, a key list value with a repeated name (a
+ * dict keeps its first place, its last value) or more than MAX_KEYS names.
  */
 #include "_speedups.h"
 #include <stdint.h>
