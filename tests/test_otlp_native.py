@@ -3,8 +3,9 @@
 the same body, Hypothesis over requests of many resources, scopes and records with
 every AnyValue kind (nested key lists and arrays, doubles, bytes), unicode, invalid
 UTF-8, repeated and overriding attribute names, ids, severities, unknown fields,
-lines over the limit, and damaged, cut or random bytes (the scanner declines
-whatever the library refuses); and the C path really taken for plain requests."""
+lines over the limit; damaged, cut or random bytes and random wire format (any
+field numbers and wire types, over-long varints, groups): the scanner declines
+whatever the library refuses; and the C path really taken for plain requests."""
 
 from __future__ import annotations
 
@@ -282,3 +283,45 @@ def test_over_long_varints(size: int) -> None:
     assert (
         bytes(otlp.parse(value, 100, is_json=False).block) == b'{"_msg":"x","severity":"ERROR"}\n'
     )
+
+
+def varint_of(value: int, pad: int = 0) -> bytes:
+    """``value`` as a varint, ``pad`` more bytes long than needed (zero groups)."""
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        if not value and not pad:
+            return bytes(out) + bytes([low])
+        out.append(low | 0x80)
+        if not value:
+            out += b"\x80" * (pad - 1) + b"\x00"
+            return bytes(out)
+
+
+@st.composite
+def wire_message(draw: st.DrawFn, depth: int = 0) -> bytes:
+    """Any fields (the schema's numbers and others, every wire type, over-long tags,
+    lengths and values), nested: what a hostile or broken sender could write."""
+    parts = []
+    for _ in range(draw(st.integers(0, 4))):
+        number = draw(st.sampled_from([*range(1, 13), 99, 19000, 2**29 - 1]))
+        wt = draw(st.sampled_from([2, 2, 2, 2, 0, 0, 1, 5, 3, 4]))
+        pad = draw(st.sampled_from([0] * 10 + [1, 4, 5, 9]))
+        value = draw(st.sampled_from([0, 1, 17, 2**31, 2**63, 2**64 - 1]))
+        tag = varint_of(number << 3 | wt, draw(st.sampled_from([0] * 12 + [1, 4, 5])))
+        if wt == 0:
+            parts.append(tag + varint_of(value, pad))
+        elif wt in (1, 5):
+            parts.append(tag + value.to_bytes(8, "little")[: 8 if wt == 1 else 4])
+        elif wt == 2:
+            nested = depth < 7 and draw(st.booleans())
+            payload = draw(wire_message(depth + 1) if nested else st.binary(max_size=6))
+            parts.append(tag + varint_of(len(payload), pad) + payload)
+        else:
+            parts.append(tag)  # a group's start or end
+    return b"".join(parts)
+
+
+@given(wire_message())
+def test_otlp_scan_on_any_wire_format(raw: bytes) -> None:
+    agree(raw, 50)
