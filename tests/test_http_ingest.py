@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from support import Server, parse_stats, wait_for
-from test_http_payloads import loki_protobuf
+from test_http_payloads import loki_protobuf, otlp_request
 
 TOKEN = "ingest-token-81c2"
 
@@ -290,6 +290,17 @@ def test_otlp_json(server: Server) -> None:
             "trace_id": "5b8efff798038103d269b633813fc60c",
         }
     ]
+
+
+def test_otlp_protobuf_cut_short_is_400_and_whole_is_stored(server: Server) -> None:
+    raw = otlp_request().SerializeToString()
+    ctype = {"Content-Type": "application/x-protobuf"}
+    for bad in (raw[:-3], raw.replace(b"disk", b"d\xffsk"), b"\x0a\xff\xff\xff\xff\x0f"):
+        status, headers, _ = request(server, "POST", "/v1/logs", bad, ctype)
+        assert status == 400 and headers["Content-Type"].startswith("application/")
+    status, _, _ = request(server, "POST", "/v1/logs", raw, ctype)
+    assert status == 200
+    assert [r["_msg"] for r in records(server)] == ["disk full", '{"k":true}']
 
 
 # ------------------------------------------------------------------ limits

@@ -311,31 +311,9 @@ object_line(cp p, cp e, int *deep)
 
 typedef lc_out Out;
 
-static int
-out_reserve(Out *o, size_t more)
-{
-    if (o->len + more <= o->cap)
-        return 0;
-    size_t cap = o->cap ? o->cap : 4096;
-    while (cap < o->len + more)
-        cap *= 2;
-    unsigned char *b = realloc(o->buf, cap);
-    if (b == NULL)
-        return -1;
-    o->buf = b;
-    o->cap = cap;
-    return 0;
-}
-
-static inline int
-out_put(Out *o, const void *s, size_t n)
-{
-    if (out_reserve(o, n) < 0)
-        return -1;
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-    return 0;
-}
+/* The shared output buffer's writers (_speedups.h). */
+#define out_reserve lc_out_reserve
+#define out_put lc_out_put
 
 /* End the line that started at `start`: cut it to max_line bytes + "..." if
  * longer, then '\n'. */

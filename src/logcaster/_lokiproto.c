@@ -20,77 +20,14 @@
 
 typedef const unsigned char *cp;
 
-/* From _json.c. */
-int lc_json_utf8_valid(cp s, size_t n);
-int lc_json_put_text(void *out, cp s, size_t n);
-int lc_json_put(void *out, const void *s, size_t n);
-int lc_json_end_line(void *out, size_t start, size_t max_line, Py_ssize_t *truncated);
-int lc_json_put_record(void *out, cp s, size_t n, cp sfx, size_t sn, size_t max_line,
-                       Py_ssize_t *truncated);
+typedef lc_span Span;
 
-typedef struct {
-    cp s, e;
-} Span;
-
-static int
-varint(cp *pp, cp e, uint64_t *v)
-{
-    uint64_t x = 0;
-    cp p = *pp;
-    for (int i = 0; i < 10; i++) {
-        if (p >= e)
-            return -1;
-        unsigned b = *p++;
-        if (i == 9 && b > 1)
-            return -1;
-        x |= (uint64_t)(b & 0x7F) << (7 * i);
-        if (!(b & 0x80)) {
-            *pp = p;
-            *v = x;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* One field's tag at p: field number and wire type; for wire type 2 its
- * payload in *span; other values skipped. -1 for anything this reader refuses. */
-static int
+/* One field at p (lc_pb_field, its value dropped): -1 for anything this reader refuses. */
+static inline int
 field(cp *pp, cp e, uint32_t *num, unsigned *wt, Span *span)
 {
-    uint64_t tag, v;
-    cp p = *pp;
-    if (varint(&p, e, &tag) < 0 || (tag >> 3) == 0 || (tag >> 3) > 0x1FFFFFFF)
-        return -1;
-    *num = (uint32_t)(tag >> 3);
-    *wt = (unsigned)(tag & 7);
-    switch (*wt) {
-    case 0:
-        if (varint(&p, e, &v) < 0)
-            return -1;
-        break;
-    case 1:
-        if (e - p < 8)
-            return -1;
-        p += 8;
-        break;
-    case 5:
-        if (e - p < 4)
-            return -1;
-        p += 4;
-        break;
-    case 2:
-        if (varint(&p, e, &v) < 0 || v > (uint64_t)(e - p))
-            return -1;
-        span->s = p;
-        span->e = p + v;
-        p += v;
-        break;
-    default:
-        return -1;
-    }
-    *pp = p;
-    return 0;
+    uint64_t v;
+    return lc_pb_field(pp, e, num, wt, &v, span);
 }
 
 /* A message whose every field is known to be a varint (Timestamp), or skipped. */

@@ -443,6 +443,9 @@ static PyMethodDef methods[] = {
      "loki_proto_labels(raw) -> label text of each stream of a PushRequest, or a status"},
     {"loki_proto_scan", lc_loki_proto_scan, METH_VARARGS,
      "loki_proto_scan(raw, suffixes, max_line) -> (block, lines, truncated) or a status"},
+    {"otlp_logs_scan", lc_otlp_logs_scan, METH_VARARGS,
+     "otlp_logs_scan(body, max_line) -> (block, lines, truncated) of an OTLP logs request, "
+     "or a status"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -458,6 +461,10 @@ PyInit__speedups(void)
     lc_has_avx2 = __builtin_cpu_supports("avx2");
 #endif
     lc_json_init();
+    if (lc_float_init() < 0) {
+        PyErr_SetString(PyExc_OSError, "no C locale");
+        return NULL;
+    }
     if (lc_out_init() < 0)
         return NULL;
     return PyModule_Create(&module);

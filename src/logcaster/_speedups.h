@@ -4,13 +4,43 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* A growable output buffer of the body scanners (_json.c, _lokiproto.c). */
+/* A growable output buffer of the body scanners (_json.c, _lokiproto.c, _otlpproto.c). */
 typedef struct {
     unsigned char *buf;
     size_t len, cap;
 } lc_out;
+
+/* Room for `more` bytes at o's end (no GIL needed); -1 when out of memory. */
+static inline int
+lc_out_reserve(lc_out *o, size_t more)
+{
+    if (o->len + more <= o->cap)
+        return 0;
+    size_t cap = o->cap ? o->cap : 4096;
+    while (cap < o->len + more)
+        cap *= 2;
+    unsigned char *b = realloc(o->buf, cap);
+    if (b == NULL)
+        return -1;
+    o->buf = b;
+    o->cap = cap;
+    return 0;
+}
+
+/* s[0:n] appended to o; -1 when out of memory. */
+static inline int
+lc_out_put(lc_out *o, const void *s, size_t n)
+{
+    if (lc_out_reserve(o, n) < 0)
+        return -1;
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+    return 0;
+}
 
 /* With the GIL held (_outblock.c): an empty lc_out on a kept buffer if there is one
  * (its pages already touched), else on none yet. */
@@ -265,15 +295,111 @@ const unsigned char *lc_json_value(const unsigned char *p, const unsigned char *
 /* p just past a string's opening quote: p past its closing one, NULL if invalid. */
 const unsigned char *lc_json_string_end(const unsigned char *p, const unsigned char *e);
 /* An lc_out: room for `more` bytes; the contents [s, e) of a validated JSON string
- * re-encoded as json.dumps(ensure_ascii=False) writes it; bytes as they are; 0 or -1
- * when out of memory. */
+ * re-encoded as json.dumps(ensure_ascii=False) writes it; 0 or -1 when out of
+ * memory (lc_json_put and the others below). */
 int lc_json_reserve(void *out, size_t more);
 int lc_json_put_string(void *out, const unsigned char *s, const unsigned char *e);
+PyObject *lc_loki_proto_labels(PyObject *self, PyObject *args); /* _lokiproto.c */
+PyObject *lc_loki_proto_scan(PyObject *self, PyObject *args);
+PyObject *lc_otlp_logs_scan(PyObject *self, PyObject *args); /* _otlpproto.c */
+
+/* The JSON writers of _json.c, on an lc_out (GIL not needed): each returns -1 when
+ * out of memory. lc_json_put_text writes valid UTF-8 text as the inside of a JSON
+ * string, as json.dumps(ensure_ascii=False) does; lc_json_end_line ends the line
+ * that started at `start`, cut to max_line bytes + "..." (counted in *truncated)
+ * if longer; lc_json_put_record writes {"_msg":"<text>"<sfx>} and ends its line. */
+int lc_json_utf8_valid(const unsigned char *s, size_t n);
 int lc_json_put(void *out, const void *s, size_t n);
-/* Valid UTF-8 text as the inside of a JSON string; a line's end, cut to max_line. */
 int lc_json_put_text(void *out, const unsigned char *s, size_t n);
 int lc_json_end_line(void *out, size_t start, size_t max_line, Py_ssize_t *truncated);
-PyObject *lc_loki_proto_labels(PyObject *self, PyObject *args);
-PyObject *lc_loki_proto_scan(PyObject *self, PyObject *args);
+int lc_json_put_record(void *out, const unsigned char *s, size_t n, const unsigned char *sfx,
+                       size_t sn, size_t max_line, Py_ssize_t *truncated);
+
+/* x as json.dumps writes a float (repr; NaN, Infinity, -Infinity) at d (at least
+ * LC_FLOAT_ROOM bytes); the new end (_floatrepr.c). lc_float_init() once, GIL held. */
+#define LC_FLOAT_ROOM 32
+char *lc_float_repr(char *d, double x);
+int lc_float_init(void);
+
+/* ------------------------------------------------ protobuf wire format */
+
+/* A byte range [s, e) of a message being read. */
+typedef struct {
+    const unsigned char *s, *e;
+} lc_span;
+
+/* A varint at *pp (at most ten bytes, the tenth 0 or 1), *pp moved past it; -1 when
+ * truncated or over-long. */
+static inline int
+lc_pb_varint(const unsigned char **pp, const unsigned char *e, uint64_t *v)
+{
+    uint64_t x = 0;
+    const unsigned char *p = *pp;
+    for (int i = 0; i < 10; i++) {
+        if (p >= e)
+            return -1;
+        unsigned b = *p++;
+        if (i == 9 && b > 1)
+            return -1;
+        x |= (uint64_t)(b & 0x7F) << (7 * i);
+        if (!(b & 0x80)) {
+            *pp = p;
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* One field at *pp: its number and wire type; its value in *v (a varint, or the
+ * 8 or 4 bytes of a fixed64 or fixed32, little-endian) or, for wire type 2, its
+ * length and its payload in *span (else empty); *pp moved past it. -1 for anything this reader refuses: a
+ * truncated field, field number 0, groups (wire types 3 and 4), wire types 6 and 7. */
+static inline int
+lc_pb_field(const unsigned char **pp, const unsigned char *e, uint32_t *num, unsigned *wt,
+            uint64_t *v, lc_span *span)
+{
+    uint64_t tag;
+    const unsigned char *p = *pp;
+    if (lc_pb_varint(&p, e, &tag) < 0 || p - *pp > 5 || (tag >> 3) == 0 ||
+        (tag >> 3) > 0x1FFFFFFF)
+        return -1;
+    *num = (uint32_t)(tag >> 3);
+    *wt = (unsigned)(tag & 7);
+    span->s = span->e = p; /* empty unless wire type 2 */
+    switch (*wt) {
+    case 0:
+        if (lc_pb_varint(&p, e, v) < 0)
+            return -1;
+        break;
+    case 1:
+        if (e - p < 8)
+            return -1;
+        *v = 0;
+        for (int i = 7; i >= 0; i--)
+            *v = *v << 8 | p[i];
+        p += 8;
+        break;
+    case 5:
+        if (e - p < 4)
+            return -1;
+        *v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+        p += 4;
+        break;
+    case 2: {
+        const unsigned char *at = p;
+        if (lc_pb_varint(&p, e, v) < 0 || p - at > 5 || *v > (uint64_t)(e - p))
+            return -1; /* a length over five bytes: refused too */
+        span->s = p;
+        span->e = p + *v;
+        p += *v;
+        break;
+    }
+    default:
+        return -1;
+    }
+    *pp = p;
+    return 0;
+}
 
 #endif

@@ -241,12 +241,16 @@ class HttpIngest:
 
     async def otlp(self, request: web.Request) -> web.Response:
         is_json = request.content_type == "application/json"
+        buf = None
         try:
-            body = await self._body(request, "Otlp")
+            buf, body = await self._read(request, "Otlp")
             batch = await self._parse(otlp.parse, body, self.max_line, is_json)
+            del body
         except Refused as exc:
             return self._refuse(exc)
         self._store(batch, "Otlp")
+        if buf is not None:
+            self.buffers.give(buf)
         status = 400 if batch.malformed and not batch.lines else 200
         if is_json:
             return web.json_response(otlp.response(batch), status=status)

@@ -1,6 +1,6 @@
-"""The C scanners of NDJSON, Loki JSON, Loki protobuf and Elasticsearch bulk bodies
-(``_speedups``, GIL released), as :class:`~.records.Batch` results, or None where the
-Python parsers must decide.
+"""The C scanners of NDJSON, Loki JSON, Loki protobuf, Elasticsearch bulk and OTLP
+protobuf bodies (``_speedups``, GIL released), as :class:`~.records.Batch` results,
+or None where the Python parsers must decide.
 
 The C code handles the plain case only: a body outside it (nesting deeper than the
 scanner's bound; for Loki any malformed part, non-string label or metadata values,
@@ -30,6 +30,7 @@ loki_json_scan: Callable[[Body, int], LokiResult] | None
 loki_proto_labels: Callable[[Body], list[bytes] | int] | None
 loki_proto_scan: Callable[[Body, list[bytes | None], int], LokiResult] | None
 bulk_scan: Callable[[Body, int, bytes, bytes], BulkResult] | None
+otlp_logs_scan: Callable[[Body, int], LokiResult] | None
 try:
     from ..._speedups import (
         bulk_scan,
@@ -37,9 +38,11 @@ try:
         loki_proto_labels,
         loki_proto_scan,
         ndjson_scan,
+        otlp_logs_scan,
     )
 except ImportError:  # pragma: no cover - depends on the install
-    ndjson_scan = loki_json_scan = loki_proto_labels = loki_proto_scan = bulk_scan = None
+    ndjson_scan = loki_json_scan = loki_proto_labels = loki_proto_scan = None
+    bulk_scan = otlp_logs_scan = None
 
 
 def utf8_fixed(body: Body) -> bytes:
@@ -123,3 +126,14 @@ def bulk(body: Body, max_line: int, index: str, prefix: str) -> Batch | None:
     if malformed:  # the first skipped record's reason, as its item says it
         batch.first_error = json.loads(b"".join((b'"', answer[err_start:err_end], b'"')))
     return batch
+
+
+def otlp_protobuf(body: Body, max_line: int) -> Batch | None:
+    """The batch of an OTLP logs request (protobuf) in the plain case, else None."""
+    if otlp_logs_scan is None:
+        return None
+    res = otlp_logs_scan(body, max_line)
+    if isinstance(res, int):
+        return None
+    block, lines, truncated = res
+    return Batch(block=block if lines else b"", lines=lines, truncated=truncated)

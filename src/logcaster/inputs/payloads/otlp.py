@@ -6,6 +6,10 @@ or the name of severityNumber's range>, <resource attributes>..., <record
 attributes>..., "trace_id": <hex>, "span_id": <hex>}``; nested attribute values are
 flattened with dots (``http.request.method``); a record attribute wins over a
 resource attribute of the same name.
+
+A protobuf request is read by the C scanner (``native.otlp_protobuf``) in the plain
+case, writing the same lines; :func:`parse_python` is its reference and reads the
+rest (and every JSON request).
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceResponse,
 )
 
-from .records import Batch, PayloadError, compact, finish, text_of
+from . import native
+from .records import Batch, Body, PayloadError, compact, finish, text_of
 
 # OpenTelemetry's severity number ranges: 1-4 TRACE, 5-8 DEBUG, ..., 21-24 FATAL.
 SEVERITIES = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
@@ -69,7 +74,7 @@ def _hex_ids_to_base64(doc: Any) -> None:
                             raise PayloadError(f"Invalid {key}: {value[:40]}") from None
 
 
-def decode(body: bytes, is_json: bool) -> Any:
+def decode(body: Body, is_json: bool) -> Any:
     request = ExportLogsServiceRequest()
     try:
         if is_json:
@@ -77,14 +82,20 @@ def decode(body: bytes, is_json: bool) -> Any:
             _hex_ids_to_base64(doc)
             json_format.ParseDict(doc, request, ignore_unknown_fields=True)
         else:
-            request.ParseFromString(body)
+            request.ParseFromString(bytes(body))
     except (json_format.ParseError, DecodeError, RecursionError, ValueError, TypeError) as exc:
         raise PayloadError(f"Invalid OTLP logs request: {exc}") from None
     return request
 
 
-def parse(body: bytes, max_line: int, is_json: bool) -> Batch:
+def parse(body: Body, max_line: int, is_json: bool) -> Batch:
     """The records of an OTLP logs request; raises :class:`PayloadError` if unreadable."""
+    fast = None if is_json else native.otlp_protobuf(body, max_line)
+    return fast if fast is not None else parse_python(body, max_line, is_json)
+
+
+def parse_python(body: Body, max_line: int, is_json: bool) -> Batch:
+    """:func:`parse` with the protobuf library alone: the C scanner's reference."""
     request = decode(body, is_json)
     batch = Batch()
     out: list[str] = []
