@@ -319,6 +319,35 @@ def test_body_size_limit_and_gzip_bomb_are_json_413(server_factory) -> None:
     assert stats(srv)["HttpRefused"] == 3
 
 
+def test_a_push_repeating_long_labels_past_eight_bodies_is_413(server_factory) -> None:
+    """Labels and resource attributes are repeated on every line: a request whose
+    lines would pass 8x --http-max-body is refused whole, the server stays up."""
+    srv = server_factory("--http-max-body", "65536")
+    label = "x" * 4000
+    push = {"streams": [{"stream": {"app": label}, "values": [["1", "m"]] * 200}]}
+    body = json.dumps(push).encode()
+    assert len(body) < 65536  # 200 lines of ~4 kB: 800 kB > 8 x 64 KiB
+    status, _, answer = request(
+        srv, "POST", "/loki/api/v1/push", body, {"Content-Type": "application/json"}
+    )
+    assert status == 413 and "exceed 524288 bytes" in json.loads(answer)["error"]
+    raw = otlp_request()
+    raw.resource_logs[0].resource.attributes[0].value.string_value = label
+    for _ in range(200):
+        raw.resource_logs[0].scope_logs[0].log_records.add().body.string_value = "m"
+    ctype = {"Content-Type": "application/x-protobuf"}
+    status, _, answer = request(srv, "POST", "/v1/logs", raw.SerializeToString(), ctype)
+    assert status == 413 and "exceed" in json.loads(answer)["error"]
+    push["streams"][0]["values"] = [["1", "m"]] * 100  # 400 kB of lines: under the bound
+    status, _, _ = request(
+        srv, "POST", "/loki/api/v1/push", json.dumps(push).encode(),
+        {"Content-Type": "application/json"},
+    )  # fmt: skip
+    assert status == 204
+    assert len(wait_lines(srv, 100)) == 100
+    assert stats(srv)["HttpRefused"] == 2
+
+
 def test_long_records_are_cut_and_counted(server_factory) -> None:
     srv = server_factory("--max-line-bytes", "64")
     long = b'{"m":"' + b"y" * 200 + b'"}'

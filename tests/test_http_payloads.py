@@ -405,3 +405,57 @@ def test_mutated_payloads_raise_only_payload_errors(name: str, data: st.DataObje
 @pytest.mark.parametrize("name", sorted(PARSERS))
 def test_valid_fuzz_seeds_parse(name: str) -> None:
     assert PARSERS[name](VALID[name]).lines >= 1
+
+
+# ------------------------------------------------- lines repeated per record
+def _repeating_bodies(label: str, records: int) -> dict[str, tuple[Callable[[int], Batch], ...]]:
+    """A Loki JSON push, a Loki protobuf push and an OTLP request whose one stream
+    label / resource attribute (``label``) is repeated on each of ``records`` lines:
+    per format, its parsers (C first, then the Python reference) taking ``most``."""
+    values = [["1", f"m{i}"] for i in range(records)]
+    push = json.dumps({"streams": [{"stream": {"app": label}, "values": values}]}).encode()
+    proto = loki_protobuf([(f'{{app="{label}"}}', [(f"m{i}", {}) for i in range(records)])])
+    req = ExportLogsServiceRequest()
+    rl = req.resource_logs.add()
+    rl.resource.attributes.append(KeyValue(key="big", value=AnyValue(string_value=label)))
+    logs = rl.scope_logs.add().log_records
+    for i in range(records):
+        logs.add().body.string_value = f"m{i}"
+    raw = req.SerializeToString()
+    return {
+        "loki-json": (
+            lambda most: loki.parse_json(push, 1 << 16, most),
+            lambda most: loki.parse_json_python(push, 1 << 16, most),
+        ),
+        "loki-protobuf": (
+            lambda most: loki.parse_protobuf(proto, 1 << 16, 1 << 24, most),
+            lambda most: loki.parse_protobuf_python(proto, 1 << 16, 1 << 24, most),
+        ),
+        "otlp": (
+            lambda most: otlp.parse(raw, 1 << 16, False, most),
+            lambda most: otlp.parse_python(raw, 1 << 16, False, most),
+        ),
+    }
+
+
+@pytest.mark.parametrize("kind", ["loki-json", "loki-protobuf", "otlp"])
+def test_lines_past_the_request_bound_are_refused_at_the_same_byte(kind: str) -> None:
+    """The bound is on the stored bytes: exactly that many pass, one fewer is refused,
+    by the C scanner and the Python reference alike (non-ASCII label: bytes, not
+    characters, are counted)."""
+    for parse in _repeating_bodies("é" * 300, 50)[kind]:
+        size = len(bytes(parse(0).block))
+        assert size > 50 * 600
+        batch = parse(size)
+        assert batch.lines == 50 and len(bytes(batch.block)) == size
+        with pytest.raises(TooLarge, match=f"exceed {size - 1} bytes"):
+            parse(size - 1)
+
+
+@pytest.mark.parametrize("kind", ["loki-json", "loki-protobuf", "otlp"])
+def test_a_small_body_cannot_make_gigabytes(kind: str) -> None:
+    """A 60 kB label on 20 000 short records would be 1.2 GB of lines: refused
+    as soon as the bound is passed, not after making them."""
+    for parse in _repeating_bodies("x" * 60_000, 20_000)[kind]:
+        with pytest.raises(TooLarge):
+            parse(16 << 20)

@@ -326,6 +326,10 @@ out_end_line(Out *o, size_t start, size_t max_line, Py_ssize_t *truncated)
         if (out_put(o, "...", 3) < 0)
             return -1;
     }
+    if (o->most && o->len + 1 > o->most) {
+        o->over = 1; /* the request would store more than it may */
+        return -1;
+    }
     return out_put(o, "\n", 1);
 }
 
@@ -940,17 +944,18 @@ loki_run(Loki *L, cp body, size_t n)
     L->status = 0;
 }
 
-/* loki_json_scan(body, max_line) -> (block, lines, truncated) or an int status. */
+/* loki_json_scan(body, max_line, most=0) -> (block, lines, truncated) or an int
+ * status (BAD_UTF8, FALLBACK, LC_TOO_LARGE: the lines would pass `most` bytes). */
 static PyObject *
 loki_json_scan(PyObject *self, PyObject *args)
 {
     PyObject *obj;
-    Py_ssize_t max_line;
+    Py_ssize_t max_line, most = 0;
     Py_buffer view;
-    if (!PyArg_ParseTuple(args, "On", &obj, &max_line))
+    if (!PyArg_ParseTuple(args, "On|n", &obj, &max_line, &most))
         return NULL;
-    if (max_line < 0) {
-        PyErr_SetString(PyExc_ValueError, "max_line < 0");
+    if (max_line < 0 || most < 0) {
+        PyErr_SetString(PyExc_ValueError, "max_line or most < 0");
         return NULL;
     }
     if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
@@ -959,6 +964,7 @@ loki_json_scan(PyObject *self, PyObject *args)
      * the scan itself for a 1 MiB body (see _outblock.c). */
     Out o;
     lc_out_take(&o);
+    o.most = (size_t)most;
     Loki L;
     memset(&L, 0, sizeof L);
     L.o = &o;
@@ -968,7 +974,9 @@ loki_json_scan(PyObject *self, PyObject *args)
     loki_run(&L, (cp)view.buf, (size_t)view.len);
     Py_END_ALLOW_THREADS
     PyObject *res = NULL;
-    if (L.status == -1)
+    if (o.over)
+        res = PyLong_FromLong(LC_TOO_LARGE);
+    else if (L.status == -1)
         PyErr_NoMemory();
     else if (L.status)
         res = PyLong_FromLong(L.status);

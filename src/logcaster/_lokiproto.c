@@ -261,15 +261,16 @@ lc_loki_proto_labels(PyObject *self, PyObject *args)
     return res;
 }
 
-/* loki_proto_scan(raw, suffixes, max_line) -> (block, lines, truncated) or FALLBACK;
- * suffixes: one bytes (or None: skip) per stream, as loki_proto_labels listed them. */
+/* loki_proto_scan(raw, suffixes, max_line, most=0) -> (block, lines, truncated),
+ * FALLBACK or LC_TOO_LARGE (the lines would pass `most` bytes); suffixes: one bytes
+ * (or None: skip) per stream, as loki_proto_labels listed them. */
 PyObject *
 lc_loki_proto_scan(PyObject *self, PyObject *args)
 {
     Py_buffer view;
     PyObject *suffixes;
-    Py_ssize_t max_line;
-    if (!PyArg_ParseTuple(args, "y*O!n", &view, &PyList_Type, &suffixes, &max_line))
+    Py_ssize_t max_line, most = 0;
+    if (!PyArg_ParseTuple(args, "y*O!n|n", &view, &PyList_Type, &suffixes, &max_line, &most))
         return NULL;
     Py_ssize_t n = PyList_GET_SIZE(suffixes);
     Span *sfx = calloc((size_t)n + 1, sizeof(Span));
@@ -296,6 +297,7 @@ lc_loki_proto_scan(PyObject *self, PyObject *args)
     P.nstreams = n;
     P.max_line = max_line < 0 ? 0 : (size_t)max_line;
     lc_out_take(&P.out); /* a kept buffer, its pages touched (_outblock.c) */
+    P.out.most = most < 0 ? 0 : (size_t)most;
     int rc;
     /* the list holds the suffix bytes alive while the GIL is released */
     Py_INCREF(suffixes);
@@ -304,7 +306,9 @@ lc_loki_proto_scan(PyObject *self, PyObject *args)
     Py_END_ALLOW_THREADS
     Py_DECREF(suffixes);
     PyObject *res = NULL;
-    if (rc < 0)
+    if (P.out.over)
+        res = PyLong_FromLong(LC_TOO_LARGE);
+    else if (rc < 0)
         res = PyLong_FromLong(FALLBACK);
     else {
         PyObject *block = lc_out_view(&P.out);

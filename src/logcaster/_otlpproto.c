@@ -810,24 +810,28 @@ walk(Otlp *O, cp body, size_t n)
     return 0;
 }
 
-/* otlp_logs_scan(body, max_line) -> (block, lines, truncated) or FALLBACK */
+/* otlp_logs_scan(body, max_line, most=0) -> (block, lines, truncated), FALLBACK or
+ * LC_TOO_LARGE (the lines would pass `most` bytes) */
 PyObject *
 lc_otlp_logs_scan(PyObject *self, PyObject *args)
 {
     Py_buffer view;
-    Py_ssize_t max_line;
-    if (!PyArg_ParseTuple(args, "y*n", &view, &max_line))
+    Py_ssize_t max_line, most = 0;
+    if (!PyArg_ParseTuple(args, "y*n|n", &view, &max_line, &most))
         return NULL;
     Otlp O;
     memset(&O, 0, sizeof O);
     O.max_line = max_line < 0 ? 0 : (size_t)max_line;
     lc_out_take(&O.out); /* a kept buffer, its pages touched (_outblock.c) */
+    O.out.most = most < 0 ? 0 : (size_t)most;
     int rc;
     Py_BEGIN_ALLOW_THREADS
     rc = walk(&O, (cp)view.buf, (size_t)view.len);
     Py_END_ALLOW_THREADS
     PyObject *res = NULL;
-    if (rc < 0)
+    if (O.out.over)
+        res = PyLong_FromLong(LC_TOO_LARGE);
+    else if (rc < 0)
         res = PyLong_FromLong(FALLBACK);
     else {
         PyObject *block = lc_out_view(&O.out);

@@ -41,7 +41,8 @@ lc_out_take(lc_out *o)
         *o = pool[--npool];
     else
         o->buf = NULL, o->cap = 0;
-    o->len = 0;
+    o->len = o->most = 0;
+    o->over = 0;
 }
 
 void

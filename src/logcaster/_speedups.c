@@ -435,16 +435,16 @@ static PyMethodDef methods[] = {
     {"ndjson_scan", lc_ndjson_scan, METH_VARARGS,
      "ndjson_scan(body, max_line) -> (block, lines, truncated, malformed, bad_start, bad_end) or a status"},
     {"loki_json_scan", lc_loki_json_scan, METH_VARARGS,
-     "loki_json_scan(body, max_line) -> (block, lines, truncated) or a status"},
+     "loki_json_scan(body, max_line, most=0) -> (block, lines, truncated) or a status"},
     {"bulk_scan", lc_bulk_scan, METH_VARARGS,
      "bulk_scan(body, max_line, index, prefix) -> (block, lines, truncated, malformed, items, "
      "nitems, err_start, err_end) or a status"},
     {"loki_proto_labels", lc_loki_proto_labels, METH_VARARGS,
      "loki_proto_labels(raw) -> label text of each stream of a PushRequest, or a status"},
     {"loki_proto_scan", lc_loki_proto_scan, METH_VARARGS,
-     "loki_proto_scan(raw, suffixes, max_line) -> (block, lines, truncated) or a status"},
+     "loki_proto_scan(raw, suffixes, max_line, most=0) -> (block, lines, truncated) or a status"},
     {"otlp_logs_scan", lc_otlp_logs_scan, METH_VARARGS,
-     "otlp_logs_scan(body, max_line) -> (block, lines, truncated) of an OTLP logs request, "
+     "otlp_logs_scan(body, max_line, most=0) -> (block, lines, truncated) of an OTLP logs request, "
      "or a status"},
     {NULL, NULL, 0, NULL},
 };

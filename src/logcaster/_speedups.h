@@ -8,11 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A growable output buffer of the body scanners (_json.c, _lokiproto.c, _otlpproto.c). */
+/* A growable output buffer of the body scanners (_json.c, _lokiproto.c, _otlpproto.c).
+ * `most`: when not 0, the most bytes of lines it may hold once a line is ended
+ * (lc_json_end_line then fails and sets `over`): what one request may store. */
 typedef struct {
     unsigned char *buf;
     size_t len, cap;
+    size_t most;
+    int over;
 } lc_out;
+#define LC_TOO_LARGE 3 /* a body scanner's answer when its lines pass `most` */
 
 /* Room for `more` bytes at o's end (no GIL needed); -1 when out of memory. */
 static inline int

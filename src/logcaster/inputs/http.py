@@ -6,8 +6,10 @@ layer over a sans-IO parser of :mod:`.payloads`, one ``Intake.accept`` per body.
 clients make first) and ``/v1/logs`` (OTLP/HTTP, protobuf or JSON). Bodies are
 read whole (``--http-max-body``, 413 past it; aiohttp inflates a gzip body within
 the same bound, so a gzip bomb is a 413 too) and parsed, a large body on a thread
-(NDJSON, Loki and bulk in C with the GIL released) so the event loop keeps serving TCP
-ingest meanwhile. When a store falls behind,
+(NDJSON, Loki, bulk and OTLP protobuf in C with the GIL released) so the event loop
+keeps serving TCP ingest meanwhile. A Loki or OTLP body whose lines would pass 8x
+``--http-max-body`` (labels and resource attributes are repeated on every line) is
+a 413 as well, refused before they are all made. When a store falls behind,
 requests are refused with 503 and ``Retry-After`` until it drains; whatever was
 accepted before stays accepted.
 """
@@ -48,6 +50,7 @@ PROTOBUF = "application/x-protobuf"
 # interval would give a parsing thread anyway. Larger ones go to a thread: the C
 # scanners release the GIL, so the loop runs on meanwhile.
 INLINE_BODY = 64 << 10
+STORED_PER_BODY = 8  # the lines one request stores: at most this many --http-max-body
 ENCODINGS = ("", "identity", "gzip", "x-gzip", "deflate")  # what aiohttp inflates
 
 
@@ -80,6 +83,10 @@ class HttpIngest:
         self.intake = intake
         self.max_line = max_line
         self.max_body = max_body
+        # Loki labels and OTLP resource attributes are repeated on every line made
+        # from them: what one request may store, so a small body cannot make
+        # gigabytes (413 past it).
+        self.max_stored = STORED_PER_BODY * max_body
         self.stats = HttpIngestStats()
         self.behind = False  # a store asked to pause: refuse until it drains
         self.buffers = BodyBuffers()
@@ -202,9 +209,11 @@ class HttpIngest:
         try:
             buf, body = await self._read(request, "Loki")
             if request.content_type == PROTOBUF:
-                batch = await self._parse(loki.parse_protobuf, body, self.max_line, self.max_body)
+                batch = await self._parse(
+                    loki.parse_protobuf, body, self.max_line, self.max_body, self.max_stored
+                )
             else:
-                batch = await self._parse(loki.parse_json, body, self.max_line)
+                batch = await self._parse(loki.parse_json, body, self.max_line, self.max_stored)
             del body
         except Refused as exc:
             return self._refuse(exc)
@@ -244,7 +253,7 @@ class HttpIngest:
         buf = None
         try:
             buf, body = await self._read(request, "Otlp")
-            batch = await self._parse(otlp.parse, body, self.max_line, is_json)
+            batch = await self._parse(otlp.parse, body, self.max_line, is_json, self.max_stored)
             del body
         except Refused as exc:
             return self._refuse(exc)

@@ -24,6 +24,7 @@ from . import native
 from .records import (
     Batch,
     Body,
+    Growth,
     PayloadError,
     TooLarge,
     compact,
@@ -112,14 +113,16 @@ def _record(line: str, suffix: str, meta: dict[str, str] | None) -> str:
     return text + "}"
 
 
-def parse_json(body: Body, max_line: int) -> Batch:
-    """The entries of a JSON push; raises :class:`PayloadError` if it is no push at all.
-    A well-formed push is read by the C scanner; anything else by :func:`parse_json_python`."""
-    fast = native.loki_json(body, max_line)
-    return fast if fast is not None else parse_json_python(body, max_line)
+def parse_json(body: Body, max_line: int, most: int = 0) -> Batch:
+    """The entries of a JSON push; raises :class:`PayloadError` if it is no push at all,
+    :class:`TooLarge` if its lines would pass ``most`` bytes (not 0: no bound; a
+    stream's labels are repeated on each of its lines). A well-formed push is read by
+    the C scanner; anything else by :func:`parse_json_python`."""
+    fast = native.loki_json(body, max_line, most)
+    return fast if fast is not None else parse_json_python(body, max_line, most)
 
 
-def parse_json_python(body: Body, max_line: int) -> Batch:
+def parse_json_python(body: Body, max_line: int, most: int = 0) -> Batch:
     """:func:`parse_json` in Python alone: the reference of the C scanner."""
     try:
         doc = json.loads(text_of(body))
@@ -131,6 +134,7 @@ def parse_json_python(body: Body, max_line: int) -> Batch:
     batch = Batch()
     out: list[str] = []
     count = 0
+    growth = Growth(max_line, most)
     for stream in streams:
         labels = stream.get("stream", {}) if isinstance(stream, dict) else None
         values = stream.get("values") if isinstance(stream, dict) else None
@@ -142,6 +146,7 @@ def parse_json_python(body: Body, max_line: int) -> Batch:
         if texts is not None:  # the common case: [ns, line] pairs, handled in bulk
             texts = [t for t in texts if t] if "" in texts else texts
             if texts:
+                growth.add(len(texts), len(suffix) + 11)  # before they are made
                 out.append(message_lines(texts, suffix))
                 count += len(texts)
             continue
@@ -156,10 +161,11 @@ def parse_json_python(body: Body, max_line: int) -> Batch:
                 meta = entry[2] if len(entry) == 3 else None
                 if entry[1]:
                     out.append(_record(entry[1], suffix, meta))
+                    growth.add(1, len(out[-1]))
                     count += 1
             else:
                 batch.skip(f'Invalid entry: want ["<ns>", "<line>"], got {str(entry)[:80]}')
-    return finish(batch, out, max_line, count)
+    return finish(batch, out, max_line, count, most)
 
 
 def _plain_lines(values: list[object]) -> list[str] | None:
@@ -194,12 +200,13 @@ def snappy_block(body: Body, limit: int) -> memoryview:
         raise PayloadError(f"Invalid snappy body: {exc}") from None
 
 
-def parse_protobuf(body: Body, max_line: int, limit: int) -> Batch:
+def parse_protobuf(body: Body, max_line: int, limit: int, most: int = 0) -> Batch:
     """The entries of a snappy-compressed protobuf push: read by the C scanner in
-    the plain case, else by :func:`parse_protobuf_python`."""
+    the plain case, else by :func:`parse_protobuf_python`; ``most`` as for
+    :func:`parse_json`."""
     raw = snappy_block(body, limit)
-    fast = native.loki_protobuf(raw, max_line, _encoded_suffix)
-    return fast if fast is not None else _parse_raw(raw, max_line)
+    fast = native.loki_protobuf(raw, max_line, _encoded_suffix, most)
+    return fast if fast is not None else _parse_raw(raw, max_line, most)
 
 
 def _encoded_suffix(text: bytes) -> bytes | str:
@@ -210,12 +217,12 @@ def _encoded_suffix(text: bytes) -> bytes | str:
         return str(exc)
 
 
-def parse_protobuf_python(body: Body, max_line: int, limit: int) -> Batch:
+def parse_protobuf_python(body: Body, max_line: int, limit: int, most: int = 0) -> Batch:
     """:func:`parse_protobuf` with the protobuf library alone: the C scanner's reference."""
-    return _parse_raw(snappy_block(body, limit), max_line)
+    return _parse_raw(snappy_block(body, limit), max_line, most)
 
 
-def _parse_raw(raw: Body, max_line: int) -> Batch:
+def _parse_raw(raw: Body, max_line: int, most: int = 0) -> Batch:
     raw = bytes(raw)
     try:
         request = PushRequest.FromString(raw)
@@ -229,6 +236,7 @@ def _parse_raw(raw: Body, max_line: int) -> Batch:
     batch = Batch()
     out: list[str] = []
     count = 0
+    growth = Growth(max_line, most)
     for stream in request.streams:
         try:
             suffix = _suffix(parse_labels(decode(stream.labels)))
@@ -240,6 +248,7 @@ def _parse_raw(raw: Body, max_line: int) -> Batch:
             texts = [decode(e.line) for e in entries]
             texts = [t for t in texts if t] if "" in texts else texts
             if texts:
+                growth.add(len(texts), len(suffix) + 11)  # before they are made
                 out.append(message_lines(texts, suffix))
                 count += len(texts)
             continue
@@ -248,8 +257,9 @@ def _parse_raw(raw: Body, max_line: int) -> Batch:
                 continue
             meta = {decode(p.name): decode(p.value) for p in entry.structuredMetadata}
             out.append(_record(decode(entry.line), suffix, meta or None))
+            growth.add(1, len(out[-1]))
             count += 1
-    return finish(batch, out, max_line, count)
+    return finish(batch, out, max_line, count, most)
 
 
 def _same(text: str) -> str:

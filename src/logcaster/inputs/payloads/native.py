@@ -17,20 +17,21 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from .records import Batch, Body, text_of
+from .records import Batch, Body, expanded_too_far, text_of
 
 BAD_UTF8 = 1  # the scanners' answer for a body that is not valid UTF-8
+TOO_LARGE = 3  # theirs for a body whose lines would pass ``most`` bytes
 
 NdjsonResult = tuple[bytes | memoryview, int, int, int, int, int] | int
 LokiResult = tuple[bytes | memoryview, int, int] | int
 BulkResult = tuple[bytes | memoryview, int, int, int, bytes | memoryview, int, int, int] | int
 
 ndjson_scan: Callable[[Body, int], NdjsonResult] | None
-loki_json_scan: Callable[[Body, int], LokiResult] | None
+loki_json_scan: Callable[[Body, int, int], LokiResult] | None
 loki_proto_labels: Callable[[Body], list[bytes] | int] | None
-loki_proto_scan: Callable[[Body, list[bytes | None], int], LokiResult] | None
+loki_proto_scan: Callable[[Body, list[bytes | None], int, int], LokiResult] | None
 bulk_scan: Callable[[Body, int, bytes, bytes], BulkResult] | None
-otlp_logs_scan: Callable[[Body, int], LokiResult] | None
+otlp_logs_scan: Callable[[Body, int, int], LokiResult] | None
 try:
     from ..._speedups import (
         bulk_scan,
@@ -67,13 +68,16 @@ def ndjson(body: Body, max_line: int) -> tuple[Body, Batch, tuple[int, int]] | N
     return body, batch, (bad_start, bad_end)
 
 
-def loki_json(body: Body, max_line: int) -> Batch | None:
-    """The batch of a well-formed Loki JSON push; None for any other body."""
+def loki_json(body: Body, max_line: int, most: int = 0) -> Batch | None:
+    """The batch of a well-formed Loki JSON push; None for any other body. ``most``
+    (not 0): the most bytes of lines it may store (:class:`TooLarge` past it)."""
     if loki_json_scan is None:
         return None
-    res = loki_json_scan(body, max_line)
+    res = loki_json_scan(body, max_line, most)
     if res == BAD_UTF8:
-        res = loki_json_scan(utf8_fixed(body), max_line)
+        res = loki_json_scan(utf8_fixed(body), max_line, most)
+    if res == TOO_LARGE:
+        raise expanded_too_far(most)
     if isinstance(res, int):
         return None
     block, lines, truncated = res
@@ -81,7 +85,7 @@ def loki_json(body: Body, max_line: int) -> Batch | None:
 
 
 def loki_protobuf(
-    raw: Body, max_line: int, suffix_of: Callable[[bytes], bytes | str]
+    raw: Body, max_line: int, suffix_of: Callable[[bytes], bytes | str], most: int = 0
 ) -> Batch | None:
     """The batch of an (inflated) protobuf push in the plain case, else None.
     ``suffix_of`` turns a stream's label text into the encoded ``,"k":"v"...`` it
@@ -100,7 +104,9 @@ def loki_protobuf(
             suffixes.append(None)
         else:
             suffixes.append(suffix)
-    res = loki_proto_scan(raw, suffixes, max_line)
+    res = loki_proto_scan(raw, suffixes, max_line, most)
+    if res == TOO_LARGE:
+        raise expanded_too_far(most)
     if isinstance(res, int):
         return None
     block, batch.lines, batch.truncated = res
@@ -128,11 +134,13 @@ def bulk(body: Body, max_line: int, index: str, prefix: str) -> Batch | None:
     return batch
 
 
-def otlp_protobuf(body: Body, max_line: int) -> Batch | None:
+def otlp_protobuf(body: Body, max_line: int, most: int = 0) -> Batch | None:
     """The batch of an OTLP logs request (protobuf) in the plain case, else None."""
     if otlp_logs_scan is None:
         return None
-    res = otlp_logs_scan(body, max_line)
+    res = otlp_logs_scan(body, max_line, most)
+    if res == TOO_LARGE:
+        raise expanded_too_far(most)
     if isinstance(res, int):
         return None
     block, lines, truncated = res

@@ -26,7 +26,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 )
 
 from . import native
-from .records import Batch, Body, PayloadError, compact, finish, text_of
+from .records import Batch, Body, Growth, PayloadError, compact, finish, text_of
 
 # OpenTelemetry's severity number ranges: 1-4 TRACE, 5-8 DEBUG, ..., 21-24 FATAL.
 SEVERITIES = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
@@ -88,17 +88,20 @@ def decode(body: Body, is_json: bool) -> Any:
     return request
 
 
-def parse(body: Body, max_line: int, is_json: bool) -> Batch:
-    """The records of an OTLP logs request; raises :class:`PayloadError` if unreadable."""
-    fast = None if is_json else native.otlp_protobuf(body, max_line)
-    return fast if fast is not None else parse_python(body, max_line, is_json)
+def parse(body: Body, max_line: int, is_json: bool, most: int = 0) -> Batch:
+    """The records of an OTLP logs request; raises :class:`PayloadError` if unreadable,
+    :class:`TooLarge` if its lines would pass ``most`` bytes (not 0: no bound; the
+    resource's attributes are repeated on each of its records' lines)."""
+    fast = None if is_json else native.otlp_protobuf(body, max_line, most)
+    return fast if fast is not None else parse_python(body, max_line, is_json, most)
 
 
-def parse_python(body: Body, max_line: int, is_json: bool) -> Batch:
+def parse_python(body: Body, max_line: int, is_json: bool, most: int = 0) -> Batch:
     """:func:`parse` with the protobuf library alone: the C scanner's reference."""
     request = decode(body, is_json)
     batch = Batch()
     out: list[str] = []
+    growth = Growth(max_line, most)
     for resource_logs in request.resource_logs:
         resource: dict[str, object] = {}
         flatten(resource_logs.resource.attributes, resource)
@@ -118,7 +121,8 @@ def parse_python(body: Body, max_line: int, is_json: bool) -> Batch:
                     fields["span_id"] = record.span_id.hex()
                 fields["_msg"] = msg
                 out.append(compact(fields))
-    return finish(batch, out, max_line)
+                growth.add(1, len(out[-1]))
+    return finish(batch, out, max_line, most=most)
 
 
 def response(batch: Batch) -> dict[str, object]:

@@ -23,7 +23,33 @@ class PayloadError(ValueError):
 
 
 class TooLarge(PayloadError):
-    """A body that decompresses to more than the size limit."""
+    """A body that decompresses to more than the size limit, or whose lines would
+    pass the bytes one request may store."""
+
+
+def expanded_too_far(most: int) -> TooLarge:
+    """The refusal of a body whose lines would pass ``most`` bytes: a small Loki or
+    OTLP body can repeat long labels or resource attributes on every line."""
+    return TooLarge(f"The lines of this request would exceed {most} bytes")
+
+
+class Growth:
+    """The bytes of lines a Python parser has made for one request, each counted as
+    stored (cut to ``max_line``): past ``most`` (not 0) it raises
+    :func:`expanded_too_far`, as the C scanners answer, before the rest is built."""
+
+    __slots__ = ("max_line", "most", "total")
+
+    def __init__(self, max_line: int, most: int) -> None:
+        self.max_line, self.most, self.total = max_line, most, 0
+
+    def add(self, lines: int, size: int) -> None:
+        """``lines`` lines of at least ``size`` characters each (str lengths: never
+        more than the UTF-8 bytes, so this never refuses what fits)."""
+        if self.most:
+            self.total += lines * (min(size, self.max_line) + 1)
+            if self.total > self.most:
+                raise expanded_too_far(self.most)
 
 
 @dataclass(slots=True)
@@ -71,10 +97,13 @@ def message_lines(texts: list[str], suffix: str) -> str:
     return '{"_msg":"' + (end + '\n{"_msg":"').join(escape_all(texts)) + end
 
 
-def finish(batch: Batch, parts: list[str], max_line: int, count: int | None = None) -> Batch:
+def finish(
+    batch: Batch, parts: list[str], max_line: int, count: int | None = None, most: int = 0
+) -> Batch:
     """Join ``parts`` (each one or more newline-separated lines, none empty) into the
     batch's block, cutting over-long lines; ``count`` is the number of lines (default:
-    one per part). One C pass checks the common case where none needs cutting."""
+    one per part); ``most`` (not 0): the most bytes the block may have. One C pass
+    checks the common case where none needs cutting."""
     if not parts:
         return batch
     # A lone surrogate (from a "\\ud800" escape) goes back out as that escape.
@@ -87,6 +116,8 @@ def finish(batch: Batch, parts: list[str], max_line: int, count: int | None = No
                 line = line[:max_line] + ELLIPSIS
             out.append(line)
         block = b"\n".join(out) + b"\n"
+    if most and len(block) > most:
+        raise expanded_too_far(most)
     batch.block = block
     batch.lines = len(parts) if count is None else count
     return batch
