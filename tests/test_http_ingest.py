@@ -12,6 +12,7 @@ import logging
 import shutil
 import subprocess
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -346,6 +347,21 @@ def test_a_push_repeating_long_labels_past_eight_bodies_is_413(server_factory) -
     assert status == 204
     assert len(wait_lines(srv, 100)) == 100
     assert stats(srv)["HttpRefused"] == 2
+
+
+def test_bulk_index_names_past_255_bytes_are_400(server: Server) -> None:
+    """The path's index is echoed in every item: Elasticsearch's 255-byte bound keeps
+    a small body of empty actions from asking for gigabytes of answer."""
+    body = b'{"index":{}}\n{"m":1}\n' * 3
+    ctype = {"Content-Type": "application/x-ndjson"}
+    path = "/" + urllib.parse.quote("é" * 128) + "/_bulk"  # 256 bytes of UTF-8
+    status, _, answer = request(server, "POST", path, body, ctype)
+    assert status == 400 and "too long, (256 > 255)" in json.loads(answer)["error"]
+    status, _, answer = request(server, "POST", "/" + "i" * 255 + "/_bulk", body, ctype)
+    assert status == 200
+    items = json.loads(answer)["items"]
+    assert [i["index"]["_index"] for i in items] == ["i" * 255] * 3
+    assert len(wait_lines(server, 3)) == 3
 
 
 def test_long_records_are_cut_and_counted(server_factory) -> None:

@@ -51,6 +51,10 @@ PROTOBUF = "application/x-protobuf"
 # scanners release the GIL, so the loop runs on meanwhile.
 INLINE_BODY = 64 << 10
 STORED_PER_BODY = 8  # the lines one request stores: at most this many --http-max-body
+# Elasticsearch's bound on an index name. The one in a /<index>/_bulk path goes
+# into the answer's item for every action that names none: without a bound, a
+# 16 MiB body of 16-byte actions under an 8 kB path would be answered with 8 GB.
+MAX_INDEX_BYTES = 255
 ENCODINGS = ("", "identity", "gzip", "x-gzip", "deflate")  # what aiohttp inflates
 
 
@@ -230,6 +234,9 @@ class HttpIngest:
     async def bulk(self, request: web.Request) -> web.Response:
         t0 = time.perf_counter()
         index = request.match_info.get("index", "")
+        if len(name := index.encode("utf-8", "surrogatepass")) > MAX_INDEX_BYTES:
+            problem = f"index name is too long, ({len(name)} > {MAX_INDEX_BYTES})"
+            return self._refuse(Refused(400, f"Invalid index name [{index[:64]}...], {problem}"))
         buf = None
         try:
             buf, body = await self._read(request, "Bulk")
