@@ -68,6 +68,17 @@ def ndjson(body: Body, max_line: int) -> tuple[Body, Batch, tuple[int, int]] | N
     return body, batch, (bad_start, bad_end)
 
 
+def _lines_batch(res: LokiResult, most: int, batch: Batch) -> Batch | None:
+    """``batch`` with a Loki or OTLP scanner's lines; None where Python decides."""
+    if res == TOO_LARGE:
+        raise expanded_too_far(most)
+    if isinstance(res, int):
+        return None
+    block, batch.lines, batch.truncated = res
+    batch.block = block if batch.lines else b""
+    return batch
+
+
 def loki_json(body: Body, max_line: int, most: int = 0) -> Batch | None:
     """The batch of a well-formed Loki JSON push; None for any other body. ``most``
     (not 0): the most bytes of lines it may store (:class:`TooLarge` past it)."""
@@ -76,12 +87,7 @@ def loki_json(body: Body, max_line: int, most: int = 0) -> Batch | None:
     res = loki_json_scan(body, max_line, most)
     if res == BAD_UTF8:
         res = loki_json_scan(utf8_fixed(body), max_line, most)
-    if res == TOO_LARGE:
-        raise expanded_too_far(most)
-    if isinstance(res, int):
-        return None
-    block, lines, truncated = res
-    return Batch(block=block if lines else b"", lines=lines, truncated=truncated)
+    return _lines_batch(res, most, Batch())
 
 
 def loki_protobuf(
@@ -104,14 +110,7 @@ def loki_protobuf(
             suffixes.append(None)
         else:
             suffixes.append(suffix)
-    res = loki_proto_scan(raw, suffixes, max_line, most)
-    if res == TOO_LARGE:
-        raise expanded_too_far(most)
-    if isinstance(res, int):
-        return None
-    block, batch.lines, batch.truncated = res
-    batch.block = block if batch.lines else b""
-    return batch
+    return _lines_batch(loki_proto_scan(raw, suffixes, max_line, most), most, batch)
 
 
 def bulk(body: Body, max_line: int, index: str, prefix: str) -> Batch | None:
@@ -139,9 +138,4 @@ def otlp_protobuf(body: Body, max_line: int, most: int = 0) -> Batch | None:
     if otlp_logs_scan is None:
         return None
     res = otlp_logs_scan(body, max_line, most)
-    if res == TOO_LARGE:
-        raise expanded_too_far(most)
-    if isinstance(res, int):
-        return None
-    block, lines, truncated = res
-    return Batch(block=block if lines else b"", lines=lines, truncated=truncated)
+    return _lines_batch(res, most, Batch())
