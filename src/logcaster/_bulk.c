@@ -222,7 +222,7 @@ next_line(cp *p, cp e, cp *s, cp *stop)
 static inline int
 put(Out *o, const char *s, size_t n)
 {
-    return lc_json_put(o, s, n);
+    return lc_out_put(o, s, n);
 }
 
 #define PUT(o, lit) put((o), (lit), sizeof(lit) - 1)
@@ -263,7 +263,7 @@ open_item(Bulk *B, Txt op, const Txt *index, const Txt *id, int plain)
         static const char IDX[] = "\":{\"_index\":\"", ID[] = "\",\"_id\":\"";
         size_t no = (size_t)(op.e - op.s), ni = (size_t)(index->e - index->s),
                nd = (size_t)(id->e - id->s), need = no + ni + nd + 64;
-        if (o->cap - o->len < need && lc_json_reserve(o, need) < 0)
+        if (o->cap - o->len < need && lc_out_reserve(o, need) < 0)
             return -1;
         char *d = (char *)o->buf + o->len;
         if (B->nitems++)
@@ -369,13 +369,13 @@ bulk_action(Bulk *B, cp *p, cp e, cp s, cp stop, Py_ssize_t *i)
                     return -1;
             }
             else {
-                if (b->cap - b->len < n + 1 && lc_json_reserve(b, n + 1) < 0)
+                if (b->cap - b->len < n + 1 && lc_out_reserve(b, n + 1) < 0)
                     return -1;
                 memcpy(b->buf + b->len, ds, n);
                 b->buf[b->len + n] = '\n';
                 b->len += n + 1;
             }
-            if (o->cap - o->len < sizeof CREATED && lc_json_reserve(o, sizeof CREATED) < 0)
+            if (o->cap - o->len < sizeof CREATED && lc_out_reserve(o, sizeof CREATED) < 0)
                 return -1;
             memcpy(o->buf + o->len, CREATED, sizeof CREATED - 1);
             o->len += sizeof CREATED - 1;
@@ -414,7 +414,7 @@ bulk_run(Bulk *B, cp body, size_t n)
         return;
     }
     /* about 100 bytes of answer per action of 2 lines */
-    if (lc_json_reserve(B->block, n) < 0 || lc_json_reserve(B->items, n / 2 + 64) < 0 ||
+    if (lc_out_reserve(B->block, n) < 0 || lc_out_reserve(B->items, n / 2 + 64) < 0 ||
         PUT(B->items, "[") < 0) {
         B->status = -1;
         return;

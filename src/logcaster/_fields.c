@@ -1703,19 +1703,10 @@ typedef struct lc_rline rline_t;
 
 enum { RF_OK = LC_PIECE_OK, RF_UNSURE = LC_PIECE_UNSURE, RF_NOMEM = LC_PIECE_NOMEM };
 
-/* rf_find() of a leaf by a literal name: a compare of constant size, no call. */
-#define RF_FIND_NAME(L, from, name) rf_find_sized(L, from, (cp)(name), sizeof(name) - 1)
+/* rf_find() of a leaf by a literal name: inlined, a compare of constant size. */
+#define RF_FIND_NAME(L, from, name) rf_find(L, from, (cp)(name), sizeof(name) - 1, 1)
 
 static inline int
-rf_find_sized(const rline_t *L, int from, cp k, size_t kn)
-{
-    for (int i = from; i < L->nf; i++)
-        if (L->f[i].kn == kn && L->f[i].leaf && memcmp(FKEY(L, &L->f[i]), k, kn) == 0)
-            return i;
-    return -1;
-}
-
-static int
 rf_find(const rline_t *L, int from, const unsigned char *k, size_t kn, int leaves_only)
 {
     for (int i = from; i < L->nf; i++)

@@ -1018,12 +1018,6 @@ lc_json_put_text(void *out, cp s, size_t n)
 }
 
 int
-lc_json_put(void *out, const void *s, size_t n)
-{
-    return out_put(out, s, n);
-}
-
-int
 lc_json_end_line(void *out, size_t start, size_t max_line, Py_ssize_t *truncated)
 {
     return out_end_line(out, start, max_line, truncated);
@@ -1080,12 +1074,6 @@ int
 lc_json_put_string(void *out, cp s, cp e)
 {
     return put_string(out, s, e);
-}
-
-int
-lc_json_reserve(void *out, size_t more)
-{
-    return out_reserve(out, more);
 }
 
 /* ------------------------------------------------------------- the table */

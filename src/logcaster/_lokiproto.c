@@ -117,7 +117,7 @@ same_span(Span a, Span b)
 
 /* ,"name":"value" for each pair; "_msg" left out; a repeated name: -1. */
 static int
-put_meta(void *o, Entry *en)
+put_meta(lc_out *o, Entry *en)
 {
     for (int i = 0; i < en->nmeta; i++) {
         Span name = en->meta[i][0];
@@ -126,12 +126,12 @@ put_meta(void *o, Entry *en)
                 return -1;
         if (name.e - name.s == 4 && memcmp(name.s, "_msg", 4) == 0)
             continue;
-        if (lc_json_put(o, ",\"", 2) < 0 ||
+        if (lc_out_put(o, ",\"", 2) < 0 ||
             lc_json_put_text(o, name.s, (size_t)(name.e - name.s)) < 0 ||
-            lc_json_put(o, "\":\"", 3) < 0 ||
+            lc_out_put(o, "\":\"", 3) < 0 ||
             lc_json_put_text(o, en->meta[i][1].s, (size_t)(en->meta[i][1].e - en->meta[i][1].s)) <
                 0 ||
-            lc_json_put(o, "\"", 1) < 0)
+            lc_out_put(o, "\"", 1) < 0)
             return -1;
     }
     return 0;
@@ -203,11 +203,11 @@ walk(Proto *P, cp body, size_t n)
                                        (size_t)(sfx.e - sfx.s), P->max_line, &P->truncated) < 0)
                     return -1;
             }
-            else if (lc_json_put(o, "{\"_msg\":\"", 9) < 0 ||
+            else if (lc_out_put(o, "{\"_msg\":\"", 9) < 0 ||
                 lc_json_put_text(o, en.line.s, (size_t)(en.line.e - en.line.s)) < 0 ||
-                lc_json_put(o, "\"", 1) < 0 ||
-                lc_json_put(o, sfx.s, (size_t)(sfx.e - sfx.s)) < 0 || put_meta(o, &en) < 0 ||
-                lc_json_put(o, "}", 1) < 0 ||
+                lc_out_put(o, "\"", 1) < 0 ||
+                lc_out_put(o, sfx.s, (size_t)(sfx.e - sfx.s)) < 0 || put_meta(o, &en) < 0 ||
+                lc_out_put(o, "}", 1) < 0 ||
                 lc_json_end_line(o, start, P->max_line, &P->truncated) < 0)
                 return -1;
             P->lines++;

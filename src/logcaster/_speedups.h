@@ -299,22 +299,19 @@ const unsigned char *lc_json_value(const unsigned char *p, const unsigned char *
                                    int *deep);
 /* p just past a string's opening quote: p past its closing one, NULL if invalid. */
 const unsigned char *lc_json_string_end(const unsigned char *p, const unsigned char *e);
-/* An lc_out: room for `more` bytes; the contents [s, e) of a validated JSON string
- * re-encoded as json.dumps(ensure_ascii=False) writes it; 0 or -1 when out of
- * memory (lc_json_put and the others below). */
-int lc_json_reserve(void *out, size_t more);
+/* The contents [s, e) of a validated JSON string re-encoded on an lc_out as
+ * json.dumps(ensure_ascii=False) writes it; 0 or -1 when out of memory. */
 int lc_json_put_string(void *out, const unsigned char *s, const unsigned char *e);
 PyObject *lc_loki_proto_labels(PyObject *self, PyObject *args); /* _lokiproto.c */
 PyObject *lc_loki_proto_scan(PyObject *self, PyObject *args);
 PyObject *lc_otlp_logs_scan(PyObject *self, PyObject *args); /* _otlpproto.c */
 
 /* The JSON writers of _json.c, on an lc_out (GIL not needed): each returns -1 when
- * out of memory. lc_json_put_text writes valid UTF-8 text as the inside of a JSON
+ * out of memory (plain bytes: lc_out_put above). lc_json_put_text writes valid UTF-8 text as the inside of a JSON
  * string, as json.dumps(ensure_ascii=False) does; lc_json_end_line ends the line
  * that started at `start`, cut to max_line bytes + "..." (counted in *truncated)
  * if longer; lc_json_put_record writes {"_msg":"<text>"<sfx>} and ends its line. */
 int lc_json_utf8_valid(const unsigned char *s, size_t n);
-int lc_json_put(void *out, const void *s, size_t n);
 int lc_json_put_text(void *out, const unsigned char *s, size_t n);
 int lc_json_end_line(void *out, size_t start, size_t max_line, Py_ssize_t *truncated);
 int lc_json_put_record(void *out, const unsigned char *s, size_t n, const unsigned char *sfx,

@@ -236,7 +236,8 @@ class HttpIngest:
         index = request.match_info.get("index", "")
         if len(name := index.encode("utf-8", "surrogatepass")) > MAX_INDEX_BYTES:
             problem = f"index name is too long, ({len(name)} > {MAX_INDEX_BYTES})"
-            return self._refuse(Refused(400, f"Invalid index name [{index[:64]}...], {problem}"))
+            refused = Refused(400, f"Invalid index name [{index[:64]}...], {problem}")
+            return self._refuse(refused, ES_HEADERS)
         buf = None
         try:
             buf, body = await self._read(request, "Bulk")
