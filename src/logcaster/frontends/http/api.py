@@ -71,6 +71,13 @@ def error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+# Jobs handed to the pool beyond one per searching core. While the event loop waits
+# for the client to take a job's bytes, the workers go on with the next ones; with
+# one spare job they soon ran out and a core idled (~20% of two cores over a
+# 250 k-record reply, 14% with three spare, 10% with four: benchmarks/http_query.py).
+JOBS_QUEUED = 4
+
+
 def _wants(request: web.Request, kind: str) -> bool:
     return kind in request.headers.get("Accept", "")
 
@@ -87,7 +94,7 @@ async def _stream(
         response.enable_chunked_encoding()  # what aiohttp picks: Body frames alike
     await response.prepare(request)
     body = Body(request, response)
-    ahead = engine.parallelism + 1
+    ahead = engine.parallelism + JOBS_QUEUED
     running: deque[asyncio.Future[Sequence[Piece]]] = deque()
     try:
         for job in itertools.islice(jobs, ahead):

@@ -56,7 +56,7 @@ class Buffers:
     """Output buffers for the jobs: taken by a job (any thread), given back by the
     writer once sent. At most ``keep`` wait, none larger than ``largest``."""
 
-    def __init__(self, keep: int = 4, largest: int = 4 << 20) -> None:
+    def __init__(self, keep: int, largest: int = 4 << 20) -> None:
         self._free: list[bytearray] = []
         self._keep = keep
         self._largest = largest
@@ -72,7 +72,7 @@ class Buffers:
             self._free.append(buf)
 
 
-BUFFERS = Buffers()
+BUFFERS = Buffers(keep=8)  # the six jobs a reply has in flight on two cores, and two more
 
 
 @dataclass(slots=True)
