@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from support import Server, start_server, wait_for
 
+from logcaster.frontends.http.api import BYTES_AHEAD, JOBS_QUEUED, jobs_in_flight
 from logcaster.frontends.http.render import FIRST_SIZE, Buffers
 
 LINES = [b"line %06d k=v%d %s" % (i, i % 7, b"x" * (i % 150)) for i in range(60_000)]  # ~6 MB
@@ -140,3 +141,11 @@ def test_output_buffers_are_reused_within_bounds() -> None:
     assert pool.take() is a and pool.take() is not b
     pool.give(bytearray(FIRST_SIZE + 1))  # grown past the largest kept: dropped
     assert len(pool.take()) == FIRST_SIZE
+
+
+def test_jobsjobs_in_flight_follow_the_size_of_their_output() -> None:
+    assert jobs_in_flight(2, 0) == 2 + JOBS_QUEUED  # rare matches: every spare job
+    assert jobs_in_flight(2, 2_400_000) == 2 + JOBS_QUEUED  # 250 k records of 104 MB
+    assert jobs_in_flight(2, BYTES_AHEAD // 4) == 4  # four such outputs fit
+    assert jobs_in_flight(2, 9_000_000) == 3  # every line: one spare job, as before
+    assert jobs_in_flight(8, BYTES_AHEAD) == 9  # never fewer than one spare

@@ -71,11 +71,25 @@ def error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-# Jobs handed to the pool beyond one per searching core. While the event loop waits
-# for the client to take a job's bytes, the workers go on with the next ones; with
-# one spare job they soon ran out and a core idled (~20% of two cores over a
-# 250 k-record reply, 14% with three spare, 10% with four: benchmarks/http_query.py).
+# How many rendering jobs a streamed reply keeps on the pool: one more than the cores
+# it searches with, and up to JOBS_QUEUED more while that many jobs' output would
+# stay within BYTES_AHEAD (the size of the last job's output tells). While the event
+# loop waits for the client to take a job's bytes, the workers go on with the next
+# jobs; with one spare job they soon ran out and a core idled (~20% of two cores over
+# a 250 k-record reply of ~2.4 MB per job, ~10% with four spare:
+# benchmarks/http_query.py). Replies whose jobs write more (every line: ~9 MB each)
+# keep one spare job, and with it their bound on memory.
 JOBS_QUEUED = 4
+BYTES_AHEAD = 16 << 20
+
+
+def jobs_in_flight(parallelism: int, job_bytes: int) -> int:
+    most = BYTES_AHEAD // max(job_bytes, 1)
+    return parallelism + max(1, min(JOBS_QUEUED, most - parallelism))
+
+
+def _size(pieces: Sequence[Piece]) -> int:
+    return sum(len(p) if isinstance(p, bytes) else p.end for p in pieces)
 
 
 def _wants(request: web.Request, kind: str) -> bool:
@@ -94,14 +108,14 @@ async def _stream(
         response.enable_chunked_encoding()  # what aiohttp picks: Body frames alike
     await response.prepare(request)
     body = Body(request, response)
-    ahead = engine.parallelism + JOBS_QUEUED
     running: deque[asyncio.Future[Sequence[Piece]]] = deque()
     try:
-        for job in itertools.islice(jobs, ahead):
+        for job in itertools.islice(jobs, engine.parallelism + 1):
             running.append(asyncio.ensure_future(engine.pool.run(job)))
         while running:
             pieces = await running.popleft()
-            for job in itertools.islice(jobs, 1):
+            ahead = jobs_in_flight(engine.parallelism, _size(pieces))
+            for job in itertools.islice(jobs, max(0, ahead - len(running))):
                 running.append(asyncio.ensure_future(engine.pool.run(job)))
             for piece in pieces:
                 await body.write(piece)  # raises once the client has gone
