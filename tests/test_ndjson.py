@@ -173,3 +173,22 @@ def test_bad_output_buffers_are_errors() -> None:
     out = bytearray(4)
     with memoryview(out), pytest.raises(BufferError):  # held elsewhere: it cannot grow
         ndjson.encode_records(out, 0, buf, spans, one, one, b"", b"\n")
+
+
+@NATIVE
+@pytest.mark.parametrize("special", [b'"', b"\\", b"\x01", b"\x7f", "\u00e9".encode(), b"\xff"])
+def test_a_byte_to_escape_at_every_offset_of_the_line_scan(special: bytes) -> None:
+    """The line scan reads 16 or 32 bytes a step: a byte to escape just before, at and
+    after each step's end, in lines ending just before, at and after it, gives the
+    Python reference's bytes."""
+    lines = [
+        b"a" * at + special + b"b" * (size - at)
+        for size in (15, 16, 17, 31, 32, 33, 63, 64, 65, 95, 96, 97)
+        for at in range(size + 1)
+    ]
+    buf = b"".join(x + b"\n" for x in lines)
+    spans, offs, stamps = array("q", (0, len(buf))), array("q", (0,)), array("q", (7,))
+    for descending in (False, True):
+        assert ndjson.records(buf, spans, offs, stamps, b"", b"\n", descending) == (
+            py_encode_records(buf, spans, offs, stamps, b"", b"\n", descending)
+        )
