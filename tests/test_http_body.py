@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from support import Server, start_server, wait_for
 
-from logcaster.frontends.http.api import BYTES_AHEAD, JOBS_QUEUED, jobs_in_flight
+from logcaster.frontends.http.jobs import BYTES_AHEAD, JOBS_QUEUED, jobs_in_flight
 from logcaster.frontends.http.render import FIRST_SIZE, Buffers
 
 LINES = [b"line %06d k=v%d %s" % (i, i % 7, b"x" * (i % 150)) for i in range(60_000)]  # ~6 MB

@@ -40,6 +40,11 @@ class WorkerPool:
             finally:
                 self.waiting -= 1
 
+    @property
+    def crowded(self) -> bool:
+        """Some job handed over waits for a thread (read from any thread: a hint)."""
+        return self.waiting > self.workers
+
     def share(self, fn: Callable[[T], R], items: Sequence[T], helpers: int) -> list[R]:
         """``fn`` of each of ``items``, in order, computed on the calling worker thread
         and on up to ``helpers`` more pool threads, each taking the next item as it

@@ -22,6 +22,7 @@ from ...query.engine import Engine, search_views
 from ...query.errors import QueryError
 from ...stats import Registry
 from .body import Body
+from .jobs import Runners, jobs_in_flight, output_size
 from .params import since_of, spec_of
 from .render import (
     NDJSON,
@@ -71,27 +72,6 @@ def error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-# How many rendering jobs a streamed reply keeps on the pool: one more than the cores
-# it searches with, and up to JOBS_QUEUED more while that many jobs' output would
-# stay within BYTES_AHEAD (the size of the last job's output tells). While the event
-# loop waits for the client to take a job's bytes, the workers go on with the next
-# jobs; with one spare job they soon ran out and a core idled (~20% of two cores over
-# a 250 k-record reply of ~2.4 MB per job, ~10% with four spare:
-# benchmarks/http_query.py). Replies whose jobs write more (every line: ~9 MB each)
-# keep one spare job, and with it their bound on memory.
-JOBS_QUEUED = 4
-BYTES_AHEAD = 16 << 20
-
-
-def jobs_in_flight(parallelism: int, job_bytes: int) -> int:
-    most = BYTES_AHEAD // max(job_bytes, 1)
-    return parallelism + max(1, min(JOBS_QUEUED, most - parallelism))
-
-
-def _size(pieces: Sequence[Piece]) -> int:
-    return sum(len(p) if isinstance(p, bytes) else p.end for p in pieces)
-
-
 def _wants(request: web.Request, kind: str) -> bool:
     return kind in request.headers.get("Accept", "")
 
@@ -99,28 +79,30 @@ def _wants(request: web.Request, kind: str) -> bool:
 async def _stream(
     request: web.Request, jobs: Iterator[Job], content_type: str
 ) -> web.StreamResponse:
-    """Run the rendering jobs on the pool, a few at once, and write their output in
-    order as it comes (:class:`~.body.Body`); the jobs not started yet are dropped if
-    the client goes."""
+    """Run the rendering jobs on the pool (:class:`~.jobs.Runners`), a few ahead, and
+    write their output in order as it comes (:class:`~.body.Body`); the jobs not
+    started yet are dropped if the client goes."""
     engine = request.app[BACKEND].engine
     response = web.StreamResponse(headers={"Content-Type": content_type})
     if request.version >= HttpVersion11:
         response.enable_chunked_encoding()  # what aiohttp picks: Body frames alike
     await response.prepare(request)
     body = Body(request, response)
+    runners = Runners(engine)
     running: deque[asyncio.Future[Sequence[Piece]]] = deque()
     try:
         for job in itertools.islice(jobs, engine.parallelism + 1):
-            running.append(asyncio.ensure_future(engine.pool.run(job)))
+            running.append(runners.add(job))
         while running:
             pieces = await running.popleft()
-            ahead = jobs_in_flight(engine.parallelism, _size(pieces))
+            ahead = jobs_in_flight(engine.parallelism, output_size(pieces))
             for job in itertools.islice(jobs, max(0, ahead - len(running))):
-                running.append(asyncio.ensure_future(engine.pool.run(job)))
+                running.append(runners.add(job))
             for piece in pieces:
                 await body.write(piece)  # raises once the client has gone
     finally:
         body.close()
+        runners.stop()
         for waiting in running:
             waiting.cancel()
     await response.write_eof()
