@@ -137,3 +137,19 @@ def test_a_long_reply_takes_turns_with_other_work() -> None:
             engine.pool.shutdown()
 
     asyncio.run(main())
+
+
+def test_jobs_fail_rather_than_wait_when_the_pool_is_gone() -> None:
+    async def main() -> None:
+        engine = engine_of(workers=2, parallelism=2)
+        engine.pool.shutdown()  # the server is stopping: no runner can start
+        runners = Runners(engine)
+        done = [runners.add(lambda: [b"x"]) for _ in range(3)]
+        for d in done:
+            try:
+                await asyncio.wait_for(d, 10)
+            except RuntimeError:
+                continue
+            raise AssertionError("a job ran on a pool that was shut down")
+
+    asyncio.run(main())
