@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from logcaster.frontends.http.jobs import Runners
 from logcaster.frontends.http.render import Piece
@@ -45,6 +45,22 @@ class Tracker:
         return run
 
 
+Body = Callable[[Engine, Runners, Tracker], Awaitable[None]]
+
+
+def on_pool(workers: int, parallelism: int, body: Body) -> None:
+    """Run ``body`` with an engine on a fresh pool, a reply's runners and a tracker."""
+
+    async def main() -> None:
+        engine = engine_of(workers, parallelism)
+        try:
+            await body(engine, Runners(engine), Tracker())
+        finally:
+            engine.pool.shutdown()
+
+    asyncio.run(main())
+
+
 async def started(tracker: Tracker, jobs: int) -> None:
     deadline = time.monotonic() + 30
     while len(tracker.ran) < jobs:
@@ -53,103 +69,78 @@ async def started(tracker: Tracker, jobs: int) -> None:
 
 
 def test_outputs_come_in_order_from_at_most_one_runner_per_core() -> None:
-    async def main() -> None:
-        engine = engine_of(workers=4, parallelism=2)
-        try:
-            tracker = Tracker()
-            runners = Runners(engine)
-            # the first job is the slowest: the later ones finish before it
-            done = [runners.add(tracker.job(n, 0.2 if n == 0 else 0.002)) for n in range(20)]
-            outputs = [await d for d in done]
-            assert outputs == [[b"%d" % n] for n in range(20)]
-            assert tracker.most == 2  # four pool threads, two cores: two at once
-            assert tracker.ran == sorted(tracker.ran)  # taken in the order queued
-        finally:
-            engine.pool.shutdown()
+    async def body(engine: Engine, runners: Runners, tracker: Tracker) -> None:
+        # the first job is the slowest: the later ones finish before it
+        done = [runners.add(tracker.job(n, 0.2 if n == 0 else 0.002)) for n in range(20)]
+        outputs = [await d for d in done]
+        assert outputs == [[b"%d" % n] for n in range(20)]
+        assert tracker.most == 2  # four pool threads, two cores: two at once
+        assert tracker.ran == sorted(tracker.ran)  # taken in the order queued
 
-    asyncio.run(main())
+    on_pool(4, 2, body)
 
 
 def test_a_failing_job_fails_its_output_only() -> None:
-    async def main() -> None:
-        engine = engine_of(workers=2, parallelism=2)
+    def bad() -> Sequence[Piece]:
+        raise ValueError("broken job")
+
+    async def body(engine: Engine, runners: Runners, tracker: Tracker) -> None:
+        first, second, third = (runners.add(j) for j in (lambda: [b"a"], bad, lambda: [b"c"]))
+        assert await first == [b"a"]
         try:
-            runners = Runners(engine)
+            await second
+        except ValueError as exc:
+            assert str(exc) == "broken job"
+        else:
+            raise AssertionError("the job's error was lost")
+        assert await third == [b"c"]
 
-            def bad() -> Sequence[Piece]:
-                raise ValueError("broken job")
-
-            first, second, third = (runners.add(j) for j in (lambda: [b"a"], bad, lambda: [b"c"]))
-            assert await first == [b"a"]
-            try:
-                await second
-            except ValueError as exc:
-                assert str(exc) == "broken job"
-            else:
-                raise AssertionError("the job's error was lost")
-            assert await third == [b"c"]
-        finally:
-            engine.pool.shutdown()
-
-    asyncio.run(main())
+    on_pool(2, 2, body)
 
 
 def test_stopped_runners_start_no_more_jobs() -> None:
-    async def main() -> None:
-        engine = engine_of(workers=2, parallelism=1)
-        try:
-            tracker = Tracker()
-            runners = Runners(engine)
-            first = runners.add(tracker.job(0, 0.05))
-            rest = [runners.add(tracker.job(n)) for n in range(1, 10)]
-            await started(tracker, 1)  # the first job is running
-            runners.stop()
-            assert await first == [b"0"]
-            await asyncio.sleep(0.1)
-            assert tracker.ran == [0]
-            assert not any(d.done() for d in rest)  # the reply cancels them
-            late = runners.add(tracker.job(99))
-            await asyncio.sleep(0.05)
-            assert tracker.ran == [0] and not late.done()
-        finally:
-            engine.pool.shutdown()
+    async def body(engine: Engine, runners: Runners, tracker: Tracker) -> None:
+        first = runners.add(tracker.job(0, 0.05))
+        rest = [runners.add(tracker.job(n)) for n in range(1, 10)]
+        await started(tracker, 1)  # the first job is running
+        runners.stop()
+        assert await first == [b"0"]
+        await asyncio.sleep(0.1)
+        assert tracker.ran == [0]
+        assert not any(d.done() for d in rest)  # the reply cancels them
+        late = runners.add(tracker.job(99))
+        await asyncio.sleep(0.05)
+        assert tracker.ran == [0] and not late.done()
 
-    asyncio.run(main())
+    on_pool(2, 1, body)
 
 
 def test_a_long_reply_takes_turns_with_other_work() -> None:
     """Two pool threads, both running a reply's jobs: a job of another query, handed
     to the pool meanwhile, runs long before the reply's forty jobs are done."""
 
-    async def main() -> None:
-        engine = engine_of(workers=2, parallelism=2)
-        try:
-            tracker = Tracker()
-            runners = Runners(engine)
-            done = [runners.add(tracker.job(n, 0.005)) for n in range(40)]
-            await started(tracker, 2)
-            before = len(tracker.ran)
-            other = await engine.pool.run(lambda: len(tracker.ran))
-            # each runner ends the job it is on, then gives its thread back
-            assert other <= before + 4, (before, other)
-            assert [await d for d in done] == [[b"%d" % n] for n in range(40)]
-        finally:
-            engine.pool.shutdown()
+    async def body(engine: Engine, runners: Runners, tracker: Tracker) -> None:
+        done = [runners.add(tracker.job(n, 0.005)) for n in range(40)]
+        await started(tracker, 2)
+        before = len(tracker.ran)
+        other = await engine.pool.run(lambda: len(tracker.ran))
+        # each runner ends the job it is on, then gives its thread back
+        assert other <= before + 4, (before, other)
+        assert [await d for d in done] == [[b"%d" % n] for n in range(40)]
 
-    asyncio.run(main())
+    on_pool(2, 2, body)
 
 
 def test_jobs_fail_rather_than_wait_when_the_pool_is_gone() -> None:
-    async def main() -> None:
-        engine = engine_of(workers=2, parallelism=2)
+    async def body(engine: Engine, runners: Runners, tracker: Tracker) -> None:
         engine.pool.shutdown()  # the server is stopping: no runner can start
-        runners = Runners(engine)
-        done = [runners.add(lambda: [b"x"]) for _ in range(3)]
+        done = [runners.add(tracker.job(n)) for n in range(3)]
         for d in done:
             try:
                 await asyncio.wait_for(d, 10)
             except RuntimeError:
                 continue
             raise AssertionError("a job ran on a pool that was shut down")
+        assert tracker.ran == []
 
-    asyncio.run(main())
+    on_pool(2, 2, body)
