@@ -21,7 +21,7 @@ from logcaster.query import newest as newest_module
 from logcaster.query.engine import Engine, search_views
 from logcaster.query.matcher import Matcher
 from logcaster.query.matches import Matches, whole
-from logcaster.query.newest import Cursor, everything, newest, sub_view
+from logcaster.query.newest import Cursor, Newest, everything, newest, sub_view
 from logcaster.query.pool import WorkerPool
 from logcaster.query.postfilter import Scanner
 from logcaster.query.spec import QuerySpec
@@ -60,6 +60,8 @@ def tiny_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(newest_module, "FIRST_BYTES_PER_LIMIT", 4)
     monkeypatch.setattr(newest_module, "INLINE_MAX", 40)
     monkeypatch.setattr(newest_module, "PIECE", 32)
+    monkeypatch.setattr(newest_module, "FIRST_MAX", 24)  # binds for limits over 6
+    monkeypatch.setattr(newest_module, "PIECES", 2)  # windows over 64 bytes: larger pieces
 
 
 @settings(
@@ -140,6 +142,30 @@ def test_windows_are_whole_lines_back_to_the_first() -> None:
             assert p.chunk_hi == len(offs) or offs[p.chunk_hi] >= p.end
         seen[:0] = [text]
     assert b"".join(seen) == b"".join(bytes(v.buf[v.start : v.end]) for v in views)
+
+
+def test_large_windows_come_in_a_few_large_pieces() -> None:
+    """A window of many blocks is cut into about PIECES pieces, not into PIECE-sized
+    ones (each a worker hand-off and a sub-view made in Python)."""
+    ring = Ring(1_000_000, 1 << 26, 512 << 10)
+    line = b"x" * 99 + b"\n"
+    for _ in range(80):
+        ring.append(line * 1000, T0)  # 100 kB a chunk: 8 MB in 16 blocks
+    cursor = Cursor(ring.snapshot().views)
+    pieces = cursor.take(4 << 20)
+    size = sum(p.end - p.start for p in pieces)
+    assert 4 << 20 <= size < (4 << 20) + 2 * len(line)
+    assert newest_module.PIECES <= len(pieces) <= newest_module.PIECES + 2
+    assert max(p.end - p.start for p in pieces) <= (4 << 20) // newest_module.PIECES + len(line)
+
+
+def test_the_first_window_is_capped_then_sized_from_what_it_found() -> None:
+    ring = Ring(1_000_000, 1 << 26)
+    ring.append(b"match\n" * 100_000, T0)
+    search = Newest(ring.snapshot().views, 250_000)
+    assert search.size == newest_module.FIRST_MAX  # not 250 000 x 512 bytes
+    small = Newest(ring.snapshot().views, 10)
+    assert small.size == newest_module.FIRST_MIN
 
 
 def test_sub_view_keeps_receive_times() -> None:
