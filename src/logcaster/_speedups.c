@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "_speedups.h"
+#include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -458,7 +459,10 @@ PyInit__speedups(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
-    lc_has_avx2 = __builtin_cpu_supports("avx2");
+    /* LOGCASTER_NO_AVX2 (any non-empty value): the SSE2 paths a CPU without AVX2
+     * takes, here too (the tests run them so) */
+    const char *no_avx2 = getenv("LOGCASTER_NO_AVX2");
+    lc_has_avx2 = __builtin_cpu_supports("avx2") && !(no_avx2 && *no_avx2);
 #endif
     lc_json_init();
     if (lc_float_init() < 0) {
@@ -467,5 +471,10 @@ PyInit__speedups(void)
     }
     if (lc_out_init() < 0)
         return NULL;
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddIntConstant(m, "avx2", lc_has_avx2) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }
