@@ -219,13 +219,7 @@ next_line(cp *p, cp e, cp *s, cp *stop)
     return 0;
 }
 
-static inline int
-put(Out *o, const char *s, size_t n)
-{
-    return lc_out_put(o, s, n);
-}
-
-#define PUT(o, lit) put((o), (lit), sizeof(lit) - 1)
+#define PUT(o, lit) lc_out_put((o), (lit), sizeof(lit) - 1)
 
 /* Hex of v, no leading zeros, at d; the new end. */
 static char *
@@ -279,7 +273,7 @@ open_item(Bulk *B, Txt op, const Txt *index, const Txt *id, int plain)
         return 0;
     }
     if ((B->nitems++ && PUT(o, ",") < 0) || PUT(o, "{\"") < 0 ||
-        put(o, (const char *)op.s, (size_t)(op.e - op.s)) < 0 || PUT(o, "\":{") < 0)
+        lc_out_put(o, op.s, (size_t)(op.e - op.s)) < 0 || PUT(o, "\":{") < 0)
         return -1;
     if (index == NULL)
         return 0;
@@ -295,8 +289,8 @@ static int
 open_error(Bulk *B, const char *kind, int skipped)
 {
     Out *o = B->items;
-    if (PUT(o, "\"status\":400,\"error\":{\"type\":\"") < 0 || put(o, kind, strlen(kind)) < 0 ||
-        PUT(o, "\",\"reason\":\"") < 0)
+    if (PUT(o, "\"status\":400,\"error\":{\"type\":\"") < 0 ||
+        lc_out_put(o, kind, strlen(kind)) < 0 || PUT(o, "\",\"reason\":\"") < 0)
         return -1;
     if (skipped && !B->malformed++)
         B->err_start = (Py_ssize_t)o->len;
@@ -326,7 +320,8 @@ bulk_action(Bulk *B, cp *p, cp e, cp s, cp stop, Py_ssize_t *i)
         static const Txt index_op = {(cp) "index", (cp) "index" + 5};
         return open_item(B, index_op, NULL, NULL, 0) < 0 || open_error(B, "parse_exception", 1) < 0 ||
                        PUT(B->items, "Malformed action/metadata line [") < 0 ||
-                       put(B->items, num, (size_t)snprintf(num, sizeof num, "%zd", *i)) < 0 ||
+                       lc_out_put(B->items, num,
+                                  (size_t)snprintf(num, sizeof num, "%zd", *i)) < 0 ||
                        PUT(B->items, "]: ") < 0 || put_shown(B->items, s, stop) < 0 ||
                        close_error(B) < 0
                    ? -1
@@ -364,7 +359,7 @@ bulk_action(Bulk *B, cp *p, cp e, cp s, cp stop, Py_ssize_t *i)
             size_t n = (size_t)(de - ds), start = b->len;
             B->lines++;
             if (n > B->max_line) {
-                if (put(b, (const char *)ds, n) < 0 ||
+                if (lc_out_put(b, ds, n) < 0 ||
                     lc_json_end_line(b, start, B->max_line, &B->truncated) < 0)
                     return -1;
             }
@@ -394,13 +389,13 @@ bulk_action(Bulk *B, cp *p, cp e, cp s, cp stop, Py_ssize_t *i)
         if (update && next_line(p, e, &ds, &de)) /* its partial document */
             ++*i;
         return open_error(B, "illegal_argument_exception", 0) < 0 ||
-                       put(o, (const char *)a.op.s, 6) < 0 || PUT(o, REFUSED) < 0 ||
+                       lc_out_put(o, a.op.s, 6) < 0 || PUT(o, REFUSED) < 0 ||
                        close_error(B) < 0
                    ? -1
                    : 0;
     }
     return open_error(B, "illegal_argument_exception", 1) < 0 || PUT(o, "Unknown action [") < 0 ||
-                   put(o, (const char *)a.op.s, (size_t)(a.op.e - a.op.s)) < 0 ||
+                   lc_out_put(o, a.op.s, (size_t)(a.op.e - a.op.s)) < 0 ||
                    PUT(o, "]") < 0 || close_error(B) < 0
                ? -1
                : 0;

@@ -306,11 +306,12 @@ PyObject *lc_loki_proto_labels(PyObject *self, PyObject *args); /* _lokiproto.c 
 PyObject *lc_loki_proto_scan(PyObject *self, PyObject *args);
 PyObject *lc_otlp_logs_scan(PyObject *self, PyObject *args); /* _otlpproto.c */
 
-/* The JSON writers of _json.c, on an lc_out (GIL not needed): each returns -1 when
- * out of memory (plain bytes: lc_out_put above). lc_json_put_text writes valid UTF-8 text as the inside of a JSON
- * string, as json.dumps(ensure_ascii=False) does; lc_json_end_line ends the line
- * that started at `start`, cut to max_line bytes + "..." (counted in *truncated)
- * if longer; lc_json_put_record writes {"_msg":"<text>"<sfx>} and ends its line. */
+/* The JSON writers of _json.c, on an lc_out (GIL not needed; plain bytes go through
+ * lc_out_put above): each returns -1 when out of memory. lc_json_put_text writes
+ * valid UTF-8 text as the inside of a JSON string, as json.dumps(ensure_ascii=False)
+ * does; lc_json_end_line ends the line that started at `start`, cut to max_line
+ * bytes + "..." (counted in *truncated) if longer; lc_json_put_record writes
+ * {"_msg":"<text>"<sfx>} and ends its line. */
 int lc_json_utf8_valid(const unsigned char *s, size_t n);
 int lc_json_put_text(void *out, const unsigned char *s, size_t n);
 int lc_json_end_line(void *out, size_t start, size_t max_line, Py_ssize_t *truncated);
