@@ -17,8 +17,17 @@ of the server's CPU seconds per request (``/proc/PID/stat``), and ``curl -s -o
 Shapes: ``250k`` (``keywords=DEBUG,WARN&operator=OR``, ~250 k matches), ``all``
 (every line), ``rare`` (``keywords=FATAL``), ``250k_desc`` (``order=desc``),
 ``250k_text`` (``Accept: text/plain``, the lines as stored; its peer is still the
-stamped ``QUERY``) and ``250k_limit`` (``keywords=INFO&limit=250000``).
+stamped ``QUERY``), ``250k_limit`` (``keywords=INFO&limit=250000``), and more ways
+to ask for ~250 k matches: ``250k_regex`` (``regex=DEBUG|WARN``), ``250k_level``
+(``level=DEBUG,WARN``), ``250k_limit_desc`` (the limit, newest first) and
+``250k_newest`` (``limit=250000`` alone: no search, the newest lines).
 Every run's record count is checked against the line port's ``FOUND``.
+
+Each shape also gets the *transport floor* of both replies (``floor.py``): the time
+a reader takes to receive the same number of bytes over loopback TCP from a sender
+that does nothing but send. ``floor_http_over_line`` is the HTTP reply's floor over
+the line port's measured time: what is left of the 1.5x target for searching and
+rendering is ``1.5 - floor_http_over_line``.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ import sys
 import time
 from pathlib import Path
 
+from floor import Floor
 from workload import generate_lines
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,6 +62,11 @@ SHAPES = [
     ("250k_text", "QUERY keywords=DEBUG,WARN operator=OR", "keywords=DEBUG,WARN&operator=OR",
      "text/plain"),
     ("250k_limit", "QUERY keywords=INFO limit=250000", "keywords=INFO&limit=250000", ""),
+    ("250k_regex", "QUERY regex=DEBUG|WARN", "regex=DEBUG%7CWARN", ""),
+    ("250k_level", "QUERY level=DEBUG,WARN", "level=DEBUG,WARN", ""),
+    ("250k_limit_desc", "QUERY keywords=INFO limit=250000 order=desc",
+     "keywords=INFO&limit=250000&order=desc", ""),
+    ("250k_newest", "QUERY limit=250000", "limit=250000", ""),
 ]  # fmt: skip
 
 
@@ -162,6 +177,7 @@ def main() -> int:
     SERVER_PID = proc.pid
     results: dict[str, object] = {"lines": args.lines, "reps": args.reps, "load_before": load_avg()}
     have_curl = shutil.which("curl") is not None
+    floor = Floor()
     try:
         with socket.create_connection((HOST, ingest)) as sock:
             sock.sendall(data)
@@ -191,6 +207,8 @@ def main() -> int:
                 ratios.append(b / a)
                 if have_curl:
                     curl_s.append(curl_run(hport, params, accept)[0])
+            floor_http = statistics.median(floor.ms(http_bytes, False) for _ in range(args.reps))
+            floor_line = statistics.median(floor.ms(line_bytes, False) for _ in range(args.reps))
             row = {
                 "matches": want,
                 "line_port_s": statistics.median(line_s),
@@ -201,6 +219,9 @@ def main() -> int:
                 "http_server_cpu_s": statistics.median(http_cpu),
                 "line_port_bytes": line_bytes,
                 "http_bytes": http_bytes,
+                "floor_http_ms": round(floor_http, 2),
+                "floor_line_ms": round(floor_line, 2),
+                "floor_http_over_line": round(floor_http / 1000 / statistics.median(line_s), 3),
                 "load": load_avg(),
                 "runs": {
                     "line_port_s": line_s,
@@ -216,11 +237,13 @@ def main() -> int:
                 f"{name:10s} {want:8d} matches  line {row['line_port_s'] * 1000:7.1f} ms"  # type: ignore[operator]
                 f"  http {row['http_s'] * 1000:7.1f} ms  {curl}"  # type: ignore[operator]
                 f"  ratio {row['ratio_http_over_line']:.2f}x"
+                f"  floor {floor_http:.1f}/{floor_line:.1f} ms"
                 f"  cpu {statistics.median(line_cpu) * 1000:.0f}"
                 f"/{statistics.median(http_cpu) * 1000:.0f} ms"
                 f"  load {row['load']}"
             )
     finally:
+        floor.close()
         proc.kill()
         proc.wait(10)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

@@ -133,14 +133,20 @@ def test_a_client_leaving_mid_reply_costs_only_its_reply(big: Server) -> None:
 
 
 def test_output_buffers_are_reused_within_bounds() -> None:
-    pool = Buffers(keep=1, largest=FIRST_SIZE)
-    a, b = pool.take(), pool.take()
-    assert a is not b and len(a) == len(b) == FIRST_SIZE
+    pool = Buffers(keep=2, keep_bytes=3 * FIRST_SIZE)
+    a, b = pool.take(), pool.take(FIRST_SIZE + 5)
+    assert a is not b and len(a) == FIRST_SIZE and len(b) == FIRST_SIZE + 5
     pool.give(a)
-    pool.give(b)  # one kept at most
-    assert pool.take() is a and pool.take() is not b
-    pool.give(bytearray(FIRST_SIZE + 1))  # grown past the largest kept: dropped
-    assert len(pool.take()) == FIRST_SIZE
+    pool.give(b)
+    assert pool.take(1) is b and pool.take(1) is a  # the largest first, whatever asked
+    grown = bytearray(2 * FIRST_SIZE)
+    pool.give(grown)  # as the encoder grew it: kept at its size
+    pool.give(bytearray(FIRST_SIZE + 1))  # past the bytes kept: dropped
+    pool.give(a)
+    pool.give(b)  # past the count kept: dropped
+    assert pool.take() is grown and pool.take() is a
+    fresh = pool.take()  # none left: a fresh one
+    assert all(fresh is not old for old in (a, b, grown))
 
 
 def test_jobsjobs_in_flight_follow_the_size_of_their_output() -> None:

@@ -15,6 +15,7 @@ writes.
 
 from __future__ import annotations
 
+import threading
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from ...ndjson import encode_records, records, rfc3339
 from ...query.engine import search_views
 from ...query.matches import Matches
 from ...query.postfilter import Scanner
-from ...scan import gather, gather_stamped
+from ...scan import covered, gather, gather_stamped
 from ...storage.ring import BlockView
 
 __all__ = [
@@ -49,27 +50,42 @@ SSE: Framing = (b"data: ", b"\n\n")
 Ranges = list[tuple[BlockView, "array[int]"]]
 SMALL = 1 << 16  # pieces joined into one write below this total
 ONE_CHUNK = array("q", (0,))
-FIRST_SIZE = 1 << 20  # a fresh output buffer's size (it grows as a job needs)
+FIRST_SIZE = 1 << 20  # a fresh output buffer's least size (it grows as a job needs)
+KEEP_BYTES = 48 << 20  # the free output buffers' bytes: ~4 jobs of every line in flight
+OUTPUT_PER_BYTE = 3  # a fresh buffer's size per matched byte (workload records: ~2.4)
 
 
 class Buffers:
     """Output buffers for the jobs: taken by a job (any thread), given back by the
-    writer once sent. At most ``keep`` wait, none larger than ``largest``."""
+    writer once sent. At most ``keep`` wait, ``keep_bytes`` in all.
 
-    def __init__(self, keep: int, largest: int = 4 << 20) -> None:
+    A buffer the encoder had to grow (a job of long records) is kept as grown: every
+    growth is a copy of what the job had written, so a buffer that starts short for
+    its job costs copies on every job, and one kept at its size costs none. A fresh
+    buffer starts at the size the job asks for."""
+
+    def __init__(self, keep: int, keep_bytes: int = KEEP_BYTES) -> None:
         self._free: list[bytearray] = []
         self._keep = keep
-        self._largest = largest
+        self._keep_bytes = keep_bytes
+        self._kept = 0  # the bytes of the free buffers
+        self._lock = threading.Lock()
 
-    def take(self) -> bytearray:
-        try:
-            return self._free.pop()
-        except IndexError:
-            return bytearray(FIRST_SIZE)
+    def take(self, need: int = FIRST_SIZE) -> bytearray:
+        """A free buffer (the largest), or a fresh one of ``need`` bytes at least."""
+        with self._lock:
+            if self._free:
+                buf = self._free.pop()
+                self._kept -= len(buf)
+                return buf
+        return bytearray(max(need, FIRST_SIZE))
 
     def give(self, buf: bytearray) -> None:
-        if len(self._free) < self._keep and len(buf) <= self._largest:
-            self._free.append(buf)
+        with self._lock:
+            if len(self._free) < self._keep and self._kept + len(buf) <= self._keep_bytes:
+                self._free.append(buf)
+                self._free.sort(key=len)  # the largest is taken first
+                self._kept += len(buf)
 
 
 BUFFERS = Buffers(keep=8)  # the six jobs a reply has in flight on two cores, and two more
@@ -147,7 +163,7 @@ def _fill(group: Ranges, out: bytearray, framing: Framing, newest_first: bool) -
 
 
 def _records_of(group: Ranges, framing: Framing, newest_first: bool) -> list[Piece]:
-    out = BUFFERS.take()
+    out = BUFFERS.take(OUTPUT_PER_BYTE * sum(covered(spans) for _, spans in group))
     return [Filled(out, _fill(group, out, framing, newest_first))]
 
 
