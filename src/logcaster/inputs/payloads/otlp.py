@@ -8,8 +8,8 @@ flattened with dots (``http.request.method``); a record attribute wins over a
 resource attribute of the same name.
 
 A protobuf request is read by the C scanner (``native.otlp_protobuf``) in the plain
-case, writing the same lines; :func:`parse_python` is its reference and reads the
-rest (and every JSON request).
+case, a JSON one from ``json.loads``' data (:mod:`.otlp_json`), both writing the same
+lines; :func:`parse_python` is their reference and reads the rest.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceResponse,
 )
 
-from . import native
+from . import native, otlp_json
 from .records import Batch, Body, Growth, PayloadError, compact, finish, text_of
 
 # OpenTelemetry's severity number ranges: 1-4 TRACE, 5-8 DEBUG, ..., 21-24 FATAL.
@@ -83,7 +83,14 @@ def decode(body: Body, is_json: bool) -> Any:
             json_format.ParseDict(doc, request, ignore_unknown_fields=True)
         else:
             request.ParseFromString(bytes(body))
-    except (json_format.ParseError, DecodeError, RecursionError, ValueError, TypeError) as exc:
+    except (
+        json_format.ParseError,
+        DecodeError,
+        RecursionError,
+        ValueError,
+        TypeError,
+        OverflowError,
+    ) as exc:
         raise PayloadError(f"Invalid OTLP logs request: {exc}") from None
     return request
 
@@ -92,7 +99,10 @@ def parse(body: Body, max_line: int, is_json: bool, most: int = 0) -> Batch:
     """The records of an OTLP logs request; raises :class:`PayloadError` if unreadable,
     :class:`TooLarge` if its lines would pass ``most`` bytes (not 0: no bound; the
     resource's attributes are repeated on each of its records' lines)."""
-    fast = None if is_json else native.otlp_protobuf(body, max_line, most)
+    if is_json:
+        fast = otlp_json.parse(body, max_line, most)
+    else:
+        fast = native.otlp_protobuf(body, max_line, most)
     return fast if fast is not None else parse_python(body, max_line, is_json, most)
 
 
