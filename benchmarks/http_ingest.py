@@ -51,8 +51,11 @@ PHASE_LIMIT = 120.0  # seconds a mode may take
 MODES = ("tcp", "jsonline", "loki-json", "loki-protobuf", "bulk", "otlp", "tcp+http")
 
 
+SRC = REPO / "src"  # the tree the servers run (--src)
+
+
 def start_server(capacity: int) -> tuple[subprocess.Popen[bytes], int, int, int]:
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONPATH=str(SRC), PYTHONUNBUFFERED="1")
     cmd = [sys.executable, "-m", "logcaster", "serve", "--host", "127.0.0.1", "-p", "0"]
     cmd += ["-q", "0", "--http-port", "0", "-c", str(capacity), "--max-memory", "2G"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
@@ -256,6 +259,7 @@ def loadavg() -> float:
 
 
 def main(argv: list[str]) -> int:
+    global SRC
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000, help="lines per mode")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients")
@@ -267,7 +271,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--json", default=str(REPO / "benchmarks/results/http_ingest.json"), help="results file"
     )
+    parser.add_argument("--src", type=Path, default=SRC, help="the src/ directory to run")
     args = parser.parse_args(argv)
+    SRC = args.src
     lines = generate_lines(args.lines)
     modes = ["tcp", *(m for m in args.modes.split(",") if m != "tcp")]
     rates: dict[str, list[float]] = {m: [] for m in modes}

@@ -367,3 +367,58 @@ def test_scanned_blocks_are_views_that_keep_their_bytes_while_held() -> None:
         assert bytes(view) == want_bytes
     with pytest.raises(TypeError):
         held[0][0][0] = 0
+
+
+def test_pushes_inflated_in_one_thread_keep_their_own_lines() -> None:
+    """Each thread inflates into one buffer, kept from push to push: what a parse
+    returned is its own (C scanner or reference), never a view of that buffer."""
+    import cramjam
+
+    def push(line: str, count: int, labels: str = '{app="api"}') -> bytes:
+        request = loki.PushRequest()
+        stream = request.streams.add(labels=labels)
+        for _ in range(count):
+            stream.entries.add(line=line)
+        return bytes(cramjam.snappy.compress_raw(bytes(request.SerializeToString())))
+
+    first = loki.parse_protobuf(push("first", 3), 1000, 64 << 20)
+    kept = bytes(first.block)
+    reference = loki.parse_protobuf(push("by the reference", 2, "not labels"), 1000, 64 << 20)
+    assert reference.malformed == 1 and not reference.lines
+    large = loki.parse_protobuf(push("x" * 1000, 10_000), 1000, 64 << 20)  # > INFLATE_KEEP
+    second = loki.parse_protobuf(push("second", 2), 1000, 64 << 20)
+    assert bytes(first.block) == kept == b'{"_msg":"first","app":"api"}\n' * 3
+    assert bytes(second.block) == b'{"_msg":"second","app":"api"}\n' * 2
+    assert large.lines == 10_000 and loki.INFLATE_KEEP < 10_000 * 1000
+
+
+LENGTHS = (*range(1, 40), 47, 48, 49, 63, 64, 65, 95, 96, 97, 104)
+
+
+@pytest.mark.parametrize("special", ['"', "\\", "\n", "\x01", "\x1f", "\u00e9", "\u2028"])
+def test_a_character_to_escape_at_every_place_of_a_line(special: str) -> None:
+    """The scanners copy a string a 16- or 32-byte block at a time up to the first
+    byte to escape; its last block is the full-width one that ends it. Lines
+    around those widths, the character at every offset, as Loki JSON (escaped or
+    not) and protobuf, against the references."""
+    import cramjam
+
+    lines = ["a" * j + special + "b" * (n - j) for n in LENGTHS for j in range(n + 1)] + [
+        "c" * n for n in LENGTHS
+    ]
+    for ascii_only in (True, False):
+        values = [["1", line] for line in lines]
+        doc = {"streams": [{"stream": {"app": "x"}, "values": values}]}
+        body = json.dumps(doc, ensure_ascii=ascii_only).encode()
+        fast = native.loki_json(body, 100_000)
+        assert fast is not None and fast.lines == len(lines)
+        same(fast, loki.parse_json_python(body, 100_000))
+    request = loki.PushRequest()
+    stream = request.streams.add(labels='{app="x"}')
+    for line in lines:
+        stream.entries.add(line=line)
+    raw = bytes(request.SerializeToString())
+    fast = native.loki_protobuf(raw, 100_000, loki._encoded_suffix)
+    assert fast is not None and fast.lines == len(lines)
+    body = bytes(cramjam.snappy.compress_raw(raw))
+    same(fast, loki.parse_protobuf_python(body, 100_000, 1 << 24))

@@ -264,3 +264,15 @@ def test_stamp_into_agree(r: tuple[bytes, int, int], data, descending: bool) -> 
         assert at == -1
         runs.append(stops)
     assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize(
+    "odd", [b"\xc3\xa9", b"\xff", b"\xe2\x82", b"\xf0\x9f\x98\x80", b"\xed\xa0\x80"]
+)
+def test_utf8_valid_finds_a_sequence_at_every_place_of_a_line(odd: bytes) -> None:
+    """Lengths around the 16- and 32-byte steps, the sequence at every offset: the
+    last step of a line is the full-width block that ends it."""
+    for n in (*range(40), 47, 48, 49, 63, 64, 65, 95, 96, 97, 104):
+        for j in range(n + 1):
+            data = b"a" * j + odd + b"b" * (n - j)
+            assert native.utf8_valid(data) == scan.py_utf8_valid(data), (n, j)

@@ -1,6 +1,6 @@
-"""The SSE2 paths of the C scanners and the encoder, the ones a CPU without AVX2
-takes: the tests that hold the C code to its Python reference, run again in a
-process started with ``LOGCASTER_NO_AVX2=1`` (on an AVX2 machine they would
+"""The SSE2 paths of the C scanners, the encoder and the ingest scanners, the ones
+a CPU without AVX2 takes: the tests that hold the C code to its Python reference,
+run again in a process started with ``LOGCASTER_NO_AVX2=1`` (on an AVX2 machine they would
 otherwise never run)."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ FILES = [
     "test_casefold_exact.py",
     "test_fields_native.py",
     "test_filters.py",
+    "test_http_native.py",
     "test_literals.py",
     "test_ndjson.py",
     "test_query_exact.py",

@@ -22,6 +22,9 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #define MAX_DEPTH 200
 #define MAX_INT_DIGITS 4300
@@ -555,30 +558,42 @@ put_string(Out *o, cp s, cp e)
 }
 
 /* Copy p[0:e] to o up to its first special byte (as next_special finds it);
- * returns where that byte is (or e), NULL when out of memory. Sixteen bytes are
- * stored as they are tested, so plain text is read once, not scanned then copied. */
+ * returns where that byte is (or e), NULL when out of memory. Sixteen (with AVX2,
+ * thirty-two) bytes are stored as they are tested, so plain text is read once,
+ * not scanned then copied. The last bytes of a run at least that long are tested
+ * and stored as the full-width block that ends at e: its first bytes were copied
+ * already, and are stored again as they were. */
 static cp
-copy_run(Out *o, cp p, cp e)
+copy_run_sse2(Out *o, cp p, cp e)
 {
 #ifdef __SSE2__
     const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\');
     const __m128i space = _mm_set1_epi8(' ');
-    while (e - p >= 16) {
+    cp p0 = p;
+    for (;;) {
+        size_t rem = (size_t)(e - p), back = 0;
+        if (rem < 16) {
+            if (rem == 0 || (size_t)(p - p0) < 16 - rem)
+                break; /* a short run: byte by byte */
+            back = 16 - rem;
+        }
         if (o->cap - o->len < 16 && out_reserve(o, 4096) < 0)
             return NULL;
-        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        __m128i v = _mm_loadu_si128((const __m128i *)(p - back));
         __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, space), space);
         ctl = _mm_andnot_si128(_mm_cmpeq_epi8(v, space), ctl);
         __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)), ctl);
-        unsigned mask = (unsigned)_mm_movemask_epi8(hit);
-        _mm_storeu_si128((__m128i *)(o->buf + o->len), v);
+        unsigned mask = (unsigned)_mm_movemask_epi8(hit) >> back;
+        _mm_storeu_si128((__m128i *)(o->buf + o->len - back), v);
         if (mask) {
             unsigned k = (unsigned)__builtin_ctz(mask);
             o->len += k;
             return p + k;
         }
-        o->len += 16;
-        p += 16;
+        o->len += 16 - back;
+        p += 16 - back;
+        if (back)
+            return p;
     }
 #endif
     cp run = p;
@@ -586,6 +601,52 @@ copy_run(Out *o, cp p, cp e)
     if (p > run && out_put(o, run, (size_t)(p - run)) < 0)
         return NULL;
     return p;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"))) static cp
+copy_run_avx2(Out *o, cp p, cp e)
+{
+    const __m256i quote = _mm256_set1_epi8('"'), slash = _mm256_set1_epi8('\\');
+    const __m256i space = _mm256_set1_epi8(' ');
+    cp p0 = p;
+    for (;;) {
+        size_t rem = (size_t)(e - p), back = 0;
+        if (rem < 32) {
+            if (rem == 0 || (size_t)(p - p0) < 32 - rem)
+                return copy_run_sse2(o, p, e); /* a short run */
+            back = 32 - rem;
+        }
+        if (o->cap - o->len < 32 && out_reserve(o, 4096) < 0)
+            return NULL;
+        __m256i v = _mm256_loadu_si256((const __m256i *)(p - back));
+        __m256i ctl = _mm256_cmpeq_epi8(_mm256_max_epu8(v, space), space);
+        ctl = _mm256_andnot_si256(_mm256_cmpeq_epi8(v, space), ctl);
+        __m256i hit = _mm256_or_si256(
+            _mm256_or_si256(_mm256_cmpeq_epi8(v, quote), _mm256_cmpeq_epi8(v, slash)), ctl);
+        unsigned mask = (unsigned)_mm256_movemask_epi8(hit) >> back;
+        _mm256_storeu_si256((__m256i *)(o->buf + o->len - back), v);
+        if (mask) {
+            unsigned k = (unsigned)__builtin_ctz(mask);
+            o->len += k;
+            return p + k;
+        }
+        o->len += 32 - back;
+        p += 32 - back;
+        if (back)
+            return p;
+    }
+}
+#endif
+
+static inline cp
+copy_run(Out *o, cp p, cp e)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (lc_has_avx2)
+        return copy_run_avx2(o, p, e);
+#endif
+    return copy_run_sse2(o, p, e);
 }
 
 /* Check and re-encode in one pass the string whose contents start at p (just

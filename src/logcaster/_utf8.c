@@ -60,6 +60,11 @@ ascii_run_avx2(const unsigned char *s, size_t n)
         if (mask)
             return i + (size_t)__builtin_ctz(mask);
     }
+    if (i < n && n >= 32) { /* the rest as the 32 bytes that end at n (those before i: ASCII) */
+        unsigned mask = (unsigned)_mm256_movemask_epi8(
+            _mm256_loadu_si256((const __m256i *)(s + n - 32)));
+        return mask ? n - 32 + (size_t)__builtin_ctz(mask) : n;
+    }
     return i;
 }
 #endif
@@ -84,6 +89,11 @@ ascii_run(const unsigned char *s, size_t n, int avx2)
         unsigned mask = (unsigned)_mm_movemask_epi8(v);
         if (mask)
             return i + (size_t)__builtin_ctz(mask);
+    }
+    if (i < n && n >= 16) { /* as above, 16 bytes */
+        unsigned mask =
+            (unsigned)_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(s + n - 16)));
+        return mask ? n - 16 + (size_t)__builtin_ctz(mask) : n;
     }
 #endif
     while (i < n && s[i] < 0x80)
