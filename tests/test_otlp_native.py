@@ -104,7 +104,7 @@ def log_record(draw: st.DrawFn) -> LogRecord:
 
 
 @st.composite
-def requests(draw: st.DrawFn) -> bytes:
+def request_messages(draw: st.DrawFn) -> ExportLogsServiceRequest:
     request = ExportLogsServiceRequest()
     for _ in range(draw(st.integers(0, 3))):
         rl = request.resource_logs.add()
@@ -119,7 +119,12 @@ def requests(draw: st.DrawFn) -> bytes:
             sl.log_records.extend(draw(st.lists(log_record(), max_size=3)))
             sl.MergeFromString(draw(UNKNOWN))
         rl.schema_url = draw(st.sampled_from(["", "https://x", BAD]))
-    raw = bytes(request.SerializeToString())
+    return request
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> bytes:
+    raw = bytes(draw(request_messages()).SerializeToString())
     if draw(st.integers(0, 4)) == 0:  # some requests with invalid UTF-8 (refused)
         raw = raw.replace(BAD.encode(), b"\xffBAD\xc3")
     if raw and draw(st.integers(0, 6)) == 0:  # damage it
@@ -130,11 +135,16 @@ def requests(draw: st.DrawFn) -> bytes:
     return raw
 
 
-def reference(raw: bytes, max_line: int) -> Batch | str:
+def reference(raw: bytes, max_line: int, is_json: bool = False) -> Batch | str:
     try:
-        return otlp.parse_python(raw, max_line, is_json=False)
+        return otlp.parse_python(raw, max_line, is_json=is_json)
     except PayloadError as exc:
         return f"error: {exc}"
+
+
+def stored(batch: Batch) -> tuple[bytes, int, int, int]:
+    """What a batch stores and counts."""
+    return bytes(batch.block), batch.lines, batch.truncated, batch.malformed
 
 
 def agree(raw: bytes, max_line: int) -> bool:
@@ -145,12 +155,7 @@ def agree(raw: bytes, max_line: int) -> bool:
     if fast is None:
         return False
     assert isinstance(want, Batch), f"the scanner read what the library refuses: {want}"
-    assert (bytes(fast.block), fast.lines, fast.truncated, fast.malformed) == (
-        bytes(want.block),
-        want.lines,
-        want.truncated,
-        want.malformed,
-    )
+    assert stored(fast) == stored(want)
     return True
 
 
