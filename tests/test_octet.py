@@ -297,3 +297,16 @@ def test_framers_of_both_kinds_sharing_one_scratch_buffer(
     assert bytes(outs[0]) == reference(a, max_line)[0]
     alone = StreamFramer(max_line)
     assert bytes(outs[1]) == alone.feed(b) + alone.close()
+
+
+@pytest.mark.parametrize("read_size", [1, 5, 1000])
+def test_an_over_long_frame_cut_short_by_the_peer_is_cut_once_cleaned(read_size: int) -> None:
+    """A frame longer than max_line whose peer closes before max_line bytes of it came:
+    stored as far as it got, and cut like any over-long line when its newline,
+    stored as "#012", makes it longer than max_line."""
+    data = frame(b"<13>start") + b"94 <13>0 0 0 0 0 6 a\n<13>"
+    framer = OctetFramer(24)
+    out = run(framer, [data[i : i + read_size] for i in range(0, len(data), read_size)])
+    want, truncated, malformed = reference(data, 24)
+    assert out == want == b"<13>start\n<13>0 0 0 0 0 6 a#012<13...\n"
+    assert (framer.truncated, framer.malformed) == (truncated, malformed) == (1, 1)

@@ -166,6 +166,10 @@ class OctetFramer:
             self.malformed += 1  # a frame cut by the peer: keep what came of it
             count, sp, msg = rest.partition(b" ")
             line = clean_frame(msg if sp else count)
+            if sp and count.isdigit() and int(count) > self.max_line_bytes:
+                # an over-long frame, cut before max_line_bytes of it came: cut as any
+                # over-long line once cleaned (a newline in it grew to "#012")
+                line = self._cut(line)
         else:
             return b""
         return line + b"\n" if line else b""
