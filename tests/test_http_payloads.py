@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from logcaster.inputs.payloads import bulk, jsonline, loki, otlp
+from logcaster.inputs.payloads import bulk, jsonline, loki, otlp, otlp_line
 from logcaster.inputs.payloads.records import Batch, PayloadError, TooLarge
 
 MAX = 200
@@ -335,7 +335,7 @@ def test_otlp_json_records_with_hex_ids() -> None:
 def test_otlp_severity_numbers(n: int) -> None:
     want = {1: "TRACE", 4: "TRACE", 5: "DEBUG", 9: "INFO", 13: "WARN", 17: "ERROR"}
     want.update({21: "FATAL", 24: "FATAL"})
-    assert otlp.severity_name(n) == want.get(n, "")
+    assert otlp_line.severity_name(n) == want.get(n, "")
 
 
 # --------------------------------------------------------------- fuzzing

@@ -101,21 +101,29 @@ hexval(unsigned c)
 /* 1 for bytes that end a plain run inside a string: '"', '\\', controls. */
 static unsigned char special[256];
 
+#ifdef __SSE2__
+/* The bytes of v that are '"', '\\' or a control character, as bits. */
+static inline unsigned
+special16(__m128i v)
+{
+    const __m128i space = _mm_set1_epi8(' ');
+    /* unsigned v < 0x20: max(v, 0x20) == 0x20 and v != 0x20 */
+    __m128i ctl = _mm_andnot_si128(_mm_cmpeq_epi8(v, space),
+                                   _mm_cmpeq_epi8(_mm_max_epu8(v, space), space));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+        ctl));
+}
+#endif
+
 /* The first byte of p[0:e] that is '"', '\\' or a control character, or e:
  * sixteen bytes at a time where SSE2 is there. */
 static inline cp
 next_special(cp p, cp e)
 {
 #ifdef __SSE2__
-    const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\');
-    const __m128i space = _mm_set1_epi8(' ');
     while (e - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)p);
-        /* unsigned v < 0x20: max(v, 0x20) != v is false only for v >= 0x20 */
-        __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, space), space);
-        ctl = _mm_andnot_si128(_mm_cmpeq_epi8(v, space), ctl);
-        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)), ctl);
-        unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+        unsigned mask = special16(_mm_loadu_si128((const __m128i *)p));
         if (mask)
             return p + __builtin_ctz(mask);
         p += 16;
@@ -567,8 +575,6 @@ static cp
 copy_run_sse2(Out *o, cp p, cp e)
 {
 #ifdef __SSE2__
-    const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\');
-    const __m128i space = _mm_set1_epi8(' ');
     cp p0 = p;
     for (;;) {
         size_t rem = (size_t)(e - p), back = 0;
@@ -580,10 +586,7 @@ copy_run_sse2(Out *o, cp p, cp e)
         if (o->cap - o->len < 16 && out_reserve(o, 4096) < 0)
             return NULL;
         __m128i v = _mm_loadu_si128((const __m128i *)(p - back));
-        __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, space), space);
-        ctl = _mm_andnot_si128(_mm_cmpeq_epi8(v, space), ctl);
-        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)), ctl);
-        unsigned mask = (unsigned)_mm_movemask_epi8(hit) >> back;
+        unsigned mask = special16(v) >> back;
         _mm_storeu_si128((__m128i *)(o->buf + o->len - back), v);
         if (mask) {
             unsigned k = (unsigned)__builtin_ctz(mask);
@@ -609,7 +612,7 @@ copy_run_avx2(Out *o, cp p, cp e)
 {
     const __m256i quote = _mm256_set1_epi8('"'), slash = _mm256_set1_epi8('\\');
     const __m256i space = _mm256_set1_epi8(' ');
-    cp p0 = p;
+    cp p0 = p; /* as copy_run_sse2, 32 bytes a step: the bytes as special16 tests them */
     for (;;) {
         size_t rem = (size_t)(e - p), back = 0;
         if (rem < 32) {

@@ -75,11 +75,8 @@ ascii_run(const unsigned char *s, size_t n, int avx2)
 {
     size_t i = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (avx2) {
-        i = ascii_run_avx2(s, n);
-        if (i + 32 <= n || (i < n && s[i] >= 0x80))
-            return i;
-    }
+    if (avx2 && n >= 32)
+        return ascii_run_avx2(s, n); /* exact: its last step ends at n */
 #else
     (void)avx2;
 #endif

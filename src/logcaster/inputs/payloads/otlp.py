@@ -1,11 +1,8 @@
 """OTLP/HTTP logs (``/v1/logs``): an ``ExportLogsServiceRequest`` as protobuf or in
 the OTLP JSON mapping, decoded with ``opentelemetry-proto``'s generated classes.
 
-Each log record is stored as ``{"_msg": <body as text>, "severity": <severityText,
-or the name of severityNumber's range>, <resource attributes>..., <record
-attributes>..., "trace_id": <hex>, "span_id": <hex>}``; nested attribute values are
-flattened with dots (``http.request.method``); a record attribute wins over a
-resource attribute of the same name.
+Each log record is stored as :func:`.otlp_line.record_line` writes it; nested
+attribute values are flattened with dots (``http.request.method``).
 
 A protobuf request is read by the C scanner (``native.otlp_protobuf``) in the plain
 case, a JSON one from ``json.loads``' data (:mod:`.otlp_json`), both writing the same
@@ -26,14 +23,8 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 )
 
 from . import native, otlp_json
-from .records import Batch, Body, Growth, PayloadError, compact, finish, text_of
-
-# OpenTelemetry's severity number ranges: 1-4 TRACE, 5-8 DEBUG, ..., 21-24 FATAL.
-SEVERITIES = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
-
-
-def severity_name(number: int) -> str:
-    return SEVERITIES[(number - 1) // 4] if 1 <= number <= 24 else ""
+from .otlp_line import record_line
+from .records import Batch, Body, Growth, PayloadError, finish, text_of
 
 
 def value_of(v: Any) -> object:
@@ -117,20 +108,19 @@ def parse_python(body: Body, max_line: int, is_json: bool, most: int = 0) -> Bat
         flatten(resource_logs.resource.attributes, resource)
         for scope_logs in resource_logs.scope_logs:
             for record in scope_logs.log_records:
-                body_value = value_of(record.body)
-                msg = body_value if isinstance(body_value, str) else compact(body_value)
-                fields: dict[str, object] = {"_msg": msg}
-                severity = record.severity_text or severity_name(record.severity_number)
-                if severity:
-                    fields["severity"] = severity
-                fields.update(resource)
-                flatten(record.attributes, fields)
-                if record.trace_id:
-                    fields["trace_id"] = record.trace_id.hex()
-                if record.span_id:
-                    fields["span_id"] = record.span_id.hex()
-                fields["_msg"] = msg
-                out.append(compact(fields))
+                attributes: dict[str, object] = {}
+                flatten(record.attributes, attributes)
+                out.append(
+                    record_line(
+                        value_of(record.body),
+                        record.severity_text,
+                        record.severity_number,
+                        resource,
+                        attributes,
+                        record.trace_id,
+                        record.span_id,
+                    )
+                )
                 growth.add(1, len(out[-1]))
     return finish(batch, out, max_line, most=most)
 

@@ -18,7 +18,8 @@ import math
 import re
 from typing import Any
 
-from .records import Batch, Body, Growth, compact, finish, text_of
+from .otlp_line import record_line
+from .records import Batch, Body, Growth, finish, text_of
 
 MAX_NEST = 24  # arrays and key lists within a value (the reference allows deeper)
 INT64 = (-(2**63), 2**63 - 1)
@@ -26,7 +27,6 @@ UINT64 = (0, 2**64 - 1)
 UINT32 = (0, 2**32 - 1)
 INT32 = (-(2**31), 2**31 - 1)
 DIGITS = re.compile(r"-?[0-9]+")
-SEVERITIES = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 
 # The names each message may have, and how a value of one is checked when the
 # lines do not use it.
@@ -109,24 +109,16 @@ def _record(record: Any, resource: dict[str, object]) -> str:
     if type(number) is not int or not INT32[0] <= number <= INT32[1]:
         raise Unplain
     body = _value(record["body"], 0) if "body" in record else None
-    msg = body if isinstance(body, str) else compact(body)
-    fields: dict[str, object] = {"_msg": msg}
-    severity = _text(record.get("severityText", ""))
-    if not severity and 1 <= number <= 24:
-        severity = SEVERITIES[(number - 1) // 4]
-    if severity:
-        fields["severity"] = severity
-    fields.update(resource)
-    _flatten(record.get("attributes", []), fields, "", 0)
-    for key, name in (("traceId", "trace_id"), ("spanId", "span_id")):
+    attributes: dict[str, object] = {}
+    _flatten(record.get("attributes", []), attributes, "", 0)
+    ids = []
+    for key in ("traceId", "spanId"):
         try:
-            ident = bytes.fromhex(_text(record.get(key, ""))).hex()
+            ids.append(bytes.fromhex(_text(record.get(key, ""))))
         except ValueError:
             raise Unplain from None
-        if ident:  # "" or only spaces: no id, as the reference reads it
-            fields[name] = ident
-    fields["_msg"] = msg
-    return compact(fields)
+    severity = _text(record.get("severityText", ""))
+    return record_line(body, severity, number, resource, attributes, ids[0], ids[1])
 
 
 def _known(obj: Any, names: frozenset[str]) -> None:
