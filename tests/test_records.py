@@ -114,17 +114,38 @@ _heads = st.sampled_from(
 fast_lines = st.one_of(
     st.tuples(_heads, _pairs).map(b"".join),
     st.tuples(_heads, _pairs).map(lambda hp: b"".join(hp).replace(b'"', b"").replace(b"\t", b" ")),
+    st.tuples(_heads, _pairs).map(
+        lambda hp: bytes(c for c in b"".join(hp) if 0x20 <= c < 0x80 and c not in b'"\\')
+    ),  # plain lines: nothing to escape (the fast logfmt path)
     st.dictionaries(_fast_keys.map(lambda k: k.decode("utf-8")), st.text(max_size=9)).map(
         lambda d: json.dumps(d, ensure_ascii=False).encode("utf-8", "surrogatepass")
     ),
 ).map(lambda line: line.replace(b"\n", b" "))
 
 
+# Readable bytes after a line: its pairs are found in masks of whole 64-byte blocks
+# (lines of up to 256 bytes); without them, 16 bytes at a time.
+PAD = b"pad=" + b"p" * 300
+
+
 @native
 @settings(max_examples=1500, deadline=None)
-@given(fast_lines)
-def test_c_records_agree_on_logfmt_and_level_edges(line: bytes) -> None:
-    assert c_records([line])[0] == py_records([line])
+@given(fast_lines, st.sampled_from([(), (PAD,), (b"", PAD)]))
+def test_c_records_agree_on_logfmt_and_level_edges(line: bytes, after: tuple[bytes, ...]) -> None:
+    lines = [line, *after]
+    assert c_records(lines)[0] == py_records(lines)
+
+
+@native
+def test_plain_logfmt_lines_of_every_length_around_the_blocks() -> None:
+    """Pairs whose '=', name start or value end fall on each side of a 64-byte block
+    boundary, in lines of 1 to 4 blocks and just past them, read from masks."""
+    for size in (*range(1, 140), *range(180, 200), *range(250, 262)):
+        for shift in range(0, 12):
+            body = b" ".join(b"k%d=%s" % (i, b"v" * (i % 7)) for i in range(40))
+            line = (b"x" * shift + b" " + body)[:size]
+            lines = [line, PAD]
+            assert c_records(lines)[0] == py_records(lines), (size, shift)
 
 
 @native

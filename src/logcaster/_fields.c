@@ -30,6 +30,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 typedef const unsigned char *cp;
 
@@ -1687,6 +1690,12 @@ typedef struct {
 #define FKEY(L, f) ((f)->kp ? (f)->kp : (L)->a.b + (f)->ko)
 #define FVAL(L, f) ((f)->vp ? (f)->vp : (L)->a.b + (f)->vo)
 
+/* A plain logfmt line's pair: name at s[k0:k0 + kn], value at s[v:v + vn]. */
+#define FAST_PAIRS 32
+typedef struct {
+    unsigned short k0, kn, v, vn; /* lines of MASK_BLOCKS * 64 bytes at most */
+} fast_pair;
+
 struct lc_rline {
     growbuf_t a; /* names and values of the current line */
     rfield_t f[MAX_RFIELDS];
@@ -1697,6 +1706,11 @@ struct lc_rline {
                     * logfmt_value reads) */
     int all_plain; /* no name or value of the line needs escaping */
     cp lo, hi;     /* readable bytes holding the lines (lc_piece_bounds) */
+    cp readable;   /* their end, readable from each line on (lc_piece_readable) */
+    /* a plain logfmt line's pairs (fast_pairs), written by fast_write when `fast` */
+    int fast, nfp;
+    cp fs;
+    fast_pair fp[FAST_PAIRS];
     scratch_t sc;
 };
 typedef struct lc_rline rline_t;
@@ -1986,6 +2000,140 @@ value_end(cp s, size_t n, size_t v, int *plain)
     return i;
 }
 
+/* A line's logfmt pairs found in bit masks, one bit per byte, of whole 64-byte
+ * blocks (lines of up to MASK_BLOCKS blocks whose blocks are readable): its '='
+ * bytes, its key bytes and the bytes value_end() stops at. Each pair's key start
+ * and value end are then a bit scan of a word each, not a 16-byte step or a loop
+ * per pair: fewer branches whose outcome changes from line to line. */
+#define MASK_BLOCKS 4
+typedef struct {
+    unsigned long long eq[MASK_BLOCKS], key[MASK_BLOCKS], stop[MASK_BLOCKS];
+} pair_masks;
+
+#if defined(__SSE2__)
+/* The stop bytes of value_end() (whitespace, control, '"', '\\', >= 0x80) of v. */
+static inline unsigned
+stop_bits(__m128i v)
+{
+    /* signed: bytes <= 0x20 and >= 0x80 both compare below 0x21 */
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(
+        _mm_cmplt_epi8(v, _mm_set1_epi8(0x21)),
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')))));
+}
+
+static void
+pair_masks_sse2(cp s, size_t blocks, pair_masks *m)
+{
+    for (size_t b = 0; b < blocks; b++) {
+        unsigned long long eq = 0, key = 0, stop = 0;
+        for (int q = 0; q < 4; q++) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(s + 64 * b + 16 * q));
+            eq |= (unsigned long long)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('=')))
+                  << (16 * q);
+            key |= (unsigned long long)key_bits(s + 64 * b + 16 * q) << (16 * q);
+            stop |= (unsigned long long)stop_bits(v) << (16 * q);
+        }
+        m->eq[b] = eq;
+        m->key[b] = key;
+        m->stop[b] = stop;
+    }
+}
+#endif
+
+#if defined(__x86_64__)
+/* The bytes lo..hi of v as a byte mask (an unsigned compare by a signed one). */
+__attribute__((target("avx2"))) static inline __m256i
+byte_range256(__m256i v, unsigned char lo, unsigned char hi)
+{
+    return _mm256_cmpgt_epi8(_mm256_set1_epi8((char)(-128 + (hi - lo + 1))),
+                             _mm256_add_epi8(v, _mm256_set1_epi8((char)(0x80 - lo))));
+}
+
+__attribute__((target("avx2"))) static void
+pair_masks_avx2(cp s, size_t blocks, pair_masks *m)
+{
+    for (size_t b = 0; b < blocks; b++) {
+        unsigned long long eq = 0, key = 0, stop = 0;
+        for (int h = 0; h < 2; h++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(s + 64 * b + 32 * h));
+            __m256i k = _mm256_or_si256(
+                _mm256_or_si256(byte_range256(v, '-', '9'), byte_range256(v, '@', 'Z')),
+                _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('_')),
+                                byte_range256(v, 'a', 'z')));
+            __m256i st = _mm256_or_si256(
+                _mm256_cmpgt_epi8(_mm256_set1_epi8(0x21), v),
+                _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('"')),
+                                _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\'))));
+            eq |= (unsigned long long)(unsigned)_mm256_movemask_epi8(
+                      _mm256_cmpeq_epi8(v, _mm256_set1_epi8('=')))
+                  << (32 * h);
+            key |= (unsigned long long)(unsigned)_mm256_movemask_epi8(k) << (32 * h);
+            stop |= (unsigned long long)(unsigned)_mm256_movemask_epi8(st) << (32 * h);
+        }
+        m->eq[b] = eq;
+        m->key[b] = key;
+        m->stop[b] = stop;
+    }
+}
+#endif
+
+/* The masks of s[0:n] when its blocks are readable up to `readable`: 1, else 0. No
+ * '=' past n (the other masks' bits past n are never read: a value ends at n). */
+static inline int
+pair_masks_of(cp s, size_t n, cp readable, pair_masks *m)
+{
+#if defined(__SSE2__)
+    size_t blocks = (n + 63) / 64;
+    if (n == 0 || blocks > MASK_BLOCKS || readable == NULL || s > readable ||
+        (size_t)(readable - s) < 64 * blocks)
+        return 0;
+#if defined(__x86_64__)
+    if (lc_has_avx2)
+        pair_masks_avx2(s, blocks, m);
+    else
+#endif
+        pair_masks_sse2(s, blocks, m);
+    if (n & 63)
+        m->eq[blocks - 1] &= ~(~0ULL << (n & 63));
+    return 1;
+#else
+    (void)s, (void)n, (void)readable, (void)m;
+    return 0;
+#endif
+}
+
+/* key_begin() from the masks. */
+static inline size_t
+masked_key_begin(const pair_masks *m, size_t k, size_t p)
+{
+    size_t w = k >> 6;
+    unsigned long long non = ~m->key[w] & ((1ULL << (k & 63)) - 1);
+    while (!non && w > 0 && 64 * w > p)
+        non = ~m->key[--w];
+    size_t k0 = non ? 64 * w + 64 - (size_t)__builtin_clzll(non) : 64 * w;
+    return k0 > p ? k0 : p;
+}
+
+/* value_end() from the masks. */
+static inline size_t
+masked_value_end(const pair_masks *m, cp s, size_t n, size_t v, int *plain)
+{
+    size_t w = v >> 6, blocks = (n + 63) / 64;
+    if (v >= n) {
+        *plain = 1;
+        return n;
+    }
+    unsigned long long x = m->stop[w] & (~0ULL << (v & 63));
+    while (!x && ++w < blocks)
+        x = m->stop[w];
+    size_t i = x ? 64 * w + (size_t)__builtin_ctzll(x) : n;
+    if (i >= n || (CLASS[s[i]] & C_STOP)) {
+        *plain = 1;
+        return i < n ? i : n;
+    }
+    return value_end(s, n, v, plain); /* a byte to escape: as value_end reads it */
+}
+
 /* fields._text_fields of a message body s[0:n]: a JSON object's fields, else logfmt
  * pairs, after the header's (the first nheader fields; `keep`: a syslog line's). */
 static int
@@ -2023,12 +2171,16 @@ body_fields(rline_t *L, cp s, size_t n, int nheader, int keep, int js)
      * does not wait for the end of the value before it (only the test k < p does). */
     size_t p = 0;
     unsigned long long seen = 0;
-    for (size_t base = 0; base < n; base += 16)
-        for (unsigned eqs = eq_bits(s, n, base); eqs; eqs &= eqs - 1) {
-            size_t k = base + (size_t)__builtin_ctz(eqs);
+    pair_masks m;
+    const int masked = pair_masks_of(s, n, L->readable, &m);
+    const size_t unit = masked ? 64 : 16;
+    for (size_t base = 0; base < n; base += unit)
+        for (unsigned long long eqs = masked ? m.eq[base >> 6] : eq_bits(s, n, base); eqs;
+             eqs &= eqs - 1) {
+            size_t k = base + (size_t)__builtin_ctzll(eqs);
             if (k < p)
                 continue;
-            size_t k0 = key_begin(s, n, k, p);
+            size_t k0 = masked ? masked_key_begin(&m, k, p) : key_begin(s, n, k, p);
             if (k0 == k || !key_start(s[k0]) || (k0 > 0 && !py_space(s[k0 - 1])))
                 continue;
             size_t end, vpos = k + 1;
@@ -2039,7 +2191,8 @@ body_fields(rline_t *L, cp s, size_t n, int nheader, int keep, int js)
                 if (end > vpos && q_eq)
                     L->quoted_eq = 1;
             } else
-                end = value_end(s, n, vpos, &plain);
+                end = masked ? masked_value_end(&m, s, n, vpos, &plain)
+                             : value_end(s, n, vpos, &plain);
             /* the first of each key: a key is looked for among the earlier ones only
              * when one of the same length and first byte came before (seen: a 64-bit
              * filter) */
@@ -2073,6 +2226,56 @@ body_fields(rline_t *L, cp s, size_t n, int nheader, int keep, int js)
             p = end;
         }
     return RF_OK;
+}
+
+/* The piece of a plain line (no byte to escape, so no '"' and no whitespace but
+ * ' ') that is neither syslog nor JSON: its logfmt pairs as body_fields() finds
+ * them (the first of each name), read from the masks into L->fp, the piece's size
+ * exact. 0 (the line read the usual way) when a name is host or app (the record's
+ * own fields, which come first) or there are more than FAST_PAIRS pairs. */
+static int
+fast_pairs(rline_t *L, cp s, size_t n, const pair_masks *m, size_t *size)
+{
+    size_t p = 0, bytes = 0;
+    unsigned long long seen = 0;
+    int np = 0;
+    for (size_t base = 0; base < n; base += 64)
+        for (unsigned long long eqs = m->eq[base >> 6]; eqs; eqs &= eqs - 1) {
+            size_t k = base + (size_t)__builtin_ctzll(eqs);
+            if (k < p)
+                continue;
+            size_t k0 = masked_key_begin(m, k, p);
+            if (k0 == k || !key_start(s[k0]) || (k0 > 0 && s[k0 - 1] != ' '))
+                continue;
+            size_t kn = k - k0, v = k + 1, w = v >> 6, blocks = (n + 63) / 64;
+            /* the value: to the next stop byte (a space here), or the line's end */
+            unsigned long long x = v < n ? m->stop[w] & (~0ULL << (v & 63)) : 0;
+            while (!x && v < n && ++w < blocks)
+                x = m->stop[w];
+            size_t end = x ? 64 * w + (size_t)__builtin_ctzll(x) : n;
+            end = end < n ? end : n;
+            p = end > v ? end : v;
+            if ((kn == 4 && memcmp(s + k0, "host", 4) == 0) ||
+                (kn == 3 && memcmp(s + k0, "app", 3) == 0))
+                return 0;
+            unsigned long long bit = 1ULL << ((s[k0] + kn * 8) & 63);
+            int first = 1;
+            if (seen & bit)
+                for (int i = 0; i < np && first; i++)
+                    first = !(L->fp[i].kn == kn && memcmp(s + L->fp[i].k0, s + k0, kn) == 0);
+            seen |= bit;
+            if (!first)
+                continue;
+            if (np == FAST_PAIRS)
+                return 0;
+            L->fp[np++] = (fast_pair){(unsigned short)k0, (unsigned short)kn, (unsigned short)v,
+                                      (unsigned short)(end - v)};
+            bytes += kn + (end - v) + 6; /* "name":"value", */
+        }
+    L->nfp = np;
+    L->fs = s;
+    *size = np ? 11 + bytes : 0; /* ,"fields":{ ... } */
+    return 1;
 }
 
 /* fields._syslog's header fields of a line whose PRI ends at pos, then its MSG's. */
@@ -2200,6 +2403,12 @@ lc_piece_bounds(lc_rline *L, const unsigned char *lo, const unsigned char *hi)
     L->hi = hi;
 }
 
+void
+lc_piece_readable(lc_rline *L, const unsigned char *end)
+{
+    L->readable = end;
+}
+
 /* A short name or value copied as the 16 bytes from it when they are readable (no
  * branch on its length), else by lc_put; the new end. */
 static inline char *
@@ -2235,12 +2444,22 @@ lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, int plain_line, siz
 {
     L->a.n = 0;
     L->nf = 0;
+    L->fast = 0;
     L->all_plain = plain_line; /* every name and value is the line's text or a constant */
     size_t pos = 0, lead = 0;
     int pri = pri_of(s, n, &pos);
     while (lead < n && py_space(s[lead]))
         lead++;
     int want[3] = {1, 1, 1}, r, plain = pri < 0 && (lead == n || s[lead] != '{');
+    if (plain && plain_line) { /* the usual logfmt line: its pairs straight from masks */
+        pair_masks m;
+        size_t size;
+        if (pair_masks_of(s, n, L->readable, &m) && fast_pairs(L, s, n, &m, &size)) {
+            L->fast = 1;
+            *room_out = size + 16; /* the 16-byte copies of the last value */
+            return RF_OK;
+        }
+    }
     L->quoted_eq = 0;
     if (plain) {
         /* neither syslog nor JSON: logfmt pairs, whose first host= and app= are the
@@ -2329,9 +2548,30 @@ lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, int plain_line, siz
 
 /* The piece of the line lc_piece_read last read (RF_OK) at d, at most its room;
  * the new end. */
+/* The piece of fast_pairs() at d. */
+static char *
+fast_write(const rline_t *L, char *d)
+{
+    if (!L->nfp)
+        return d;
+    d = put_raw(d, ",\"fields\":{", 11);
+    for (int i = 0; i < L->nfp; i++) {
+        const fast_pair *f = &L->fp[i];
+        *d++ = '"';
+        d = put_short(L, d, L->fs + f->k0, f->kn);
+        d = put_raw(d, "\":\"", 3);
+        d = put_short(L, d, L->fs + f->v, f->vn);
+        d = put_raw(d, "\",", 2);
+    }
+    d[-1] = '}';
+    return d;
+}
+
 char *
 lc_piece_write(const lc_rline *L, char *d)
 {
+    if (L->fast)
+        return fast_write(L, d);
     for (int k = 0; k < 3; k++) {
         if (!L->has_top[k])
             continue;

@@ -32,6 +32,14 @@ static const char *const LEVEL_NAMES[] = {"",     "TRACE", "DEBUG",    "INFO",  
 #define ESCAPED 0x80 /* a line's code | this: the line has bytes to escape */
 static const unsigned char LEVEL_FIELD[] = {0, 16, 16, 15, 17, 15, 16, 19, 16, 16, 16};
 #define TIME_LEN 30 /* 2026-12-01T19:00:59.917121123Z */
+/* a line's closing quote and its ,"level":"NAME" (the names above), padded to 32
+ * bytes: copied as two blocks */
+static const char LEVEL_TAIL[][32] = {
+    "\"",                       "\",\"level\":\"TRACE\"", "\",\"level\":\"DEBUG\"",
+    "\",\"level\":\"INFO\"",     "\",\"level\":\"NOTICE\"", "\",\"level\":\"WARN\"",
+    "\",\"level\":\"ERROR\"",    "\",\"level\":\"CRITICAL\"", "\",\"level\":\"FATAL\"",
+    "\",\"level\":\"ALERT\"",    "\",\"level\":\"EMERG\""};
+#define PRE_CAP 64 /* head to ","line":" as four blocks (a head of 15 bytes at most) */
 
 typedef struct {
     long long start, end; /* a line, without its newline */
@@ -291,6 +299,34 @@ put(char *d, const void *s, size_t n)
     return d + n;
 }
 
+/* Copy s[0:n] to d 16 bytes at a time, the last step whole: reads up to 15 bytes
+ * past s + n and writes as many past d + n (the caller has them: the bytes after a
+ * line in its block, the room of the record). One loop, not libc's dispatch on the
+ * length, for the ~100-byte lines of a record. */
+static inline char *
+put_over(char *d, const unsigned char *s, size_t n)
+{
+#if defined(__SSE2__)
+    for (size_t i = 0; i < n; i += 16)
+        _mm_storeu_si128((__m128i *)(d + i), _mm_loadu_si128((const __m128i *)(s + i)));
+    return d + n;
+#else
+    return put(d, s, n);
+#endif
+}
+
+/* Copy the `k` 16-byte blocks at s to d (k a constant: unrolled). */
+static inline void
+put_blocks(char *d, const char *s, int k)
+{
+#if defined(__SSE2__)
+    for (int i = 0; i < k; i++)
+        _mm_storeu_si128((__m128i *)(d + 16 * i), _mm_loadu_si128((const __m128i *)(s + 16 * i)));
+#else
+    memcpy(d, s, (size_t)k * 16);
+#endif
+}
+
 /* encode_records(out, at, buf, spans, offs, stamps, head, tail, descending, unsure) -> end:
  * the records of the lines of the ascending array('q') spans [s, e, ...] (each line
  * ending at its newline or at its span's end), with their parsed fields, written
@@ -455,7 +491,19 @@ lc_encode_records(PyObject *self, PyObject *args)
      * next record's bytes; not the last record's) */
     const size_t fixed = (size_t)(head.len + tail.len) + RECORD_FIXED + LEVEL_MAX + 16;
     lc_piece_bounds(L, (const unsigned char *)src, (const unsigned char *)src + view.len);
-    char stamp[TIME_LEN];
+    lc_piece_readable(L, (const unsigned char *)src + view.len);
+    /* What every record of a chunk starts with, head to ","line":" (its stamp
+     * written once per chunk), padded to 64 bytes: copied as four blocks when it
+     * fits (the record's room holds the padding; not the last record, after which
+     * nothing is written). */
+    char pre[PRE_CAP] = {0}, stamp[TIME_LEN];
+    const size_t pl = (size_t)head.len + 9 + TIME_LEN + 10;
+    const int pre_blocks = pl <= PRE_CAP;
+    if (pre_blocks) {
+        memcpy(pre, head.buf, (size_t)head.len);
+        memcpy(pre + head.len, "{\"time\":\"", 9);
+        memcpy(pre + pl - 10, "\",\"line\":\"", 10);
+    }
     Py_ssize_t j = 0, pos = at, stamped = -1, c = descending ? nchunks - 1 : 0;
     int last = 0; /* the last line is found */
     for (;;) {
@@ -516,19 +564,31 @@ lc_encode_records(PyObject *self, PyObject *args)
                     c++;
             if (c != stamped) {
                 put_time(stamp, ts[c]);
+                memcpy(pre + head.len + 9, stamp, TIME_LEN);
                 stamped = c;
             }
             char *d = base + pos;
-            d = lc_put(d, head.buf, (size_t)head.len);
-            d = put(d, "{\"time\":\"", 9);
-            d = put(d, stamp, TIME_LEN);
-            d = put(d, "\",\"line\":\"", 10);
-            d = (lc & ESCAPED) ? escape(d, line, n) : put(d, line, n);
-            *d++ = '"';
-            if (code > 0) {
-                d = put(d, ",\"level\":\"", 10);
-                d = lc_put(d, LEVEL_NAMES[code], (size_t)LEVEL_FIELD[code] - 11);
+            if (pre_blocks && !last) {
+                put_blocks(d, pre, PRE_CAP / 16);
+                d += pl;
+                /* the line 16 bytes at a time when the bytes after it are the block's */
+                d = (lc & ESCAPED)                        ? escape(d, line, n)
+                    : view.len - ls - (long long)n >= 16 ? put_over(d, line, n)
+                                                          : put(d, line, n);
+                put_blocks(d, LEVEL_TAIL[code], 2); /* the line's '"' and its level */
+                d += code > 0 ? 1 + LEVEL_FIELD[code] : 1;
+            } else {
+                d = lc_put(d, head.buf, (size_t)head.len);
+                d = put(d, "{\"time\":\"", 9);
+                d = put(d, stamp, TIME_LEN);
+                d = put(d, "\",\"line\":\"", 10);
+                d = (lc & ESCAPED) ? escape(d, line, n) : put(d, line, n);
                 *d++ = '"';
+                if (code > 0) {
+                    d = put(d, ",\"level\":\"", 10);
+                    d = lc_put(d, LEVEL_NAMES[code], (size_t)LEVEL_FIELD[code] - 11);
+                    *d++ = '"';
+                }
             }
             if (r == LC_PIECE_OK)
                 d = lc_piece_write(L, d);

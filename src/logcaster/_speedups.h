@@ -264,6 +264,9 @@ char *lc_piece_write(const lc_rline *L, char *d);
  * copy a short name or value found there as 16 bytes (up to 16 past the piece's
  * room written). */
 void lc_piece_bounds(lc_rline *L, const unsigned char *lo, const unsigned char *hi);
+/* The end of the bytes the lines read are in, all readable from each line on: the
+ * logfmt pairs of a line are then found in bit masks of whole 64-byte blocks. */
+void lc_piece_readable(lc_rline *L, const unsigned char *end);
 PyObject *lc_native_strings(PyObject *self, PyObject *args); /* _native.c */
 PyObject *lc_field_lines(PyObject *self, PyObject *args);
 PyObject *lc_field_values(PyObject *self, PyObject *args);
