@@ -136,6 +136,64 @@ def test_c_records_agree_on_logfmt_and_level_edges(line: bytes, after: tuple[byt
     assert c_records(lines)[0] == py_records(lines)
 
 
+# JSON object lines for the one-pass reader of flat objects: the record's own names
+# (host, app and app's other names, facility, GELF's short_message), dotted and
+# repeated names, every kind of value and raw number tokens json.dumps would not
+# write back as they are, spaces around the tokens.
+_json_names = st.sampled_from(
+    [
+        *("host", "app", "_app", "appname", "application", "service", "facility"),
+        *("short_message", "msg", "level", "a.b", "", "user", "k", "a_name_of_twenty_bytes"),
+    ]
+)
+_json_tokens = st.one_of(
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=12).map(json.dumps),
+    st.text(max_size=4).map(lambda t: json.dumps(t, ensure_ascii=False)),
+    st.integers(-(10**30), 10**30).map(str),
+    st.floats(allow_nan=False).map(json.dumps),
+    st.sampled_from(["true", "false", "null", "-0", "0", "01", "1e5", "-", "NaN", "1" * 4500]),
+    st.sampled_from(['{"a":"b"}', '{"a":{"b":1}}', '["x",1]', "[]", "{}", '"\\u00e9"']),
+)
+_json_gaps = st.sampled_from(["", "", " ", "  ", "\t"])
+json_object_lines = st.tuples(
+    st.lists(st.tuples(_json_names, _json_gaps, _json_tokens), max_size=10),
+    _json_gaps,
+    st.sampled_from(["", " ", "x"]),
+).map(
+    lambda t: (
+        t[1]
+        + "{"
+        + ",".join(f"{t[1]}{json.dumps(k)}{g}:{g}{v}" for k, g, v in t[0])
+        + t[1]
+        + "}"
+        + t[2]
+    ).encode()
+)
+
+
+@native
+@settings(max_examples=1500, deadline=None)
+@given(json_object_lines, st.sampled_from([(), (PAD,)]))
+def test_c_records_agree_on_json_object_lines(line: bytes, after: tuple[bytes, ...]) -> None:
+    lines = [line, *after]
+    assert c_records(lines)[0] == py_records(lines)
+
+
+@native
+def test_c_records_agree_on_each_json_token() -> None:
+    """Each value token, alone and beside others, under a plain name and under the
+    record's own names, with readable bytes after the line and without."""
+    tokens = ["true", "false", "null", "-0", "0", "01", "-01", "10", "-12", "1.5", "1e5", "1E5"]
+    tokens += ["-", "--1", "tru", "nul", "NaN", "-Infinity", '"x"', '""']
+    tokens += ["1" * 4300, "1" * 4301, "-" + "1" * 4301]  # json.loads refuses > 4300 digits
+    tokens += ["{}", "[]", '"a\\"b"', '"\t"']
+    for name in ("k", "host", "app", "service", "facility", "a.b", ""):
+        for token in tokens:
+            for text in (f'{{"{name}":{token}}}', f'{{"x":"y", "{name}" : {token} ,"z":1}} '):
+                for lines in ([text.encode()], [text.encode(), PAD]):
+                    assert c_records(lines)[0] == py_records(lines), (name, token, lines)
+
+
 @native
 def test_plain_logfmt_lines_of_every_length_around_the_blocks() -> None:
     """Pairs whose '=', name start or value end fall on each side of a 64-byte block

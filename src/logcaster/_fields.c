@@ -1709,6 +1709,8 @@ struct lc_rline {
     cp readable;   /* their end, readable from each line on (lc_piece_readable) */
     /* a plain logfmt line's pairs (fast_pairs), written by fast_write when `fast` */
     int fast, nfp;
+    int fhost, fapp;        /* the pairs giving the record's host and app, or -1 */
+    unsigned long long fskip; /* the pairs not repeated in "fields" (bits) */
     cp fs;
     fast_pair fp[FAST_PAIRS];
     scratch_t sc;
@@ -2274,7 +2276,162 @@ fast_pairs(rline_t *L, cp s, size_t n, const pair_masks *m, size_t *size)
         }
     L->nfp = np;
     L->fs = s;
+    L->fhost = L->fapp = -1;
+    L->fskip = 0;
     *size = np ? 11 + bytes : 0; /* ,"fields":{ ... } */
+    return 1;
+}
+
+/* The end of the JSON string whose text starts at s[i] (its closing quote), or 0
+ * when a byte before it is one fast_json leaves to the usual reading (a backslash,
+ * a control byte, a byte >= 0x80) or the line ends first. */
+static inline size_t
+fast_string_end(cp s, size_t n, size_t i)
+{
+    while (i < n && !(CLASS[s[i]] & C_ESC))
+        i++;
+    return i < n && s[i] == '"' ? i : 0;
+}
+
+/* The names of the record's own fields in a JSON object: host, then app's
+ * (fields.app_of: app, _app, appname, application, service, in that order). */
+static const struct {
+    const char *name;
+    size_t n;
+} FAST_TOP[6] = {{"host", 4}, {"app", 3}, {"_app", 4}, {"appname", 7}, {"application", 11},
+                 {"service", 7}};
+
+/* The piece of a one-level JSON object line with no backslash, no control byte and
+ * no byte >= 0x80 in it (spaces its only whitespace), whose values are strings,
+ * integers, true, false or null: its members read in one pass into L->fp (each
+ * value's JSON text, a string's without its quotes, is the field's text as
+ * fields._flatten gives it), with the record's host and app (fields.host_of,
+ * app_of) from the members of those names. 0 (the line read the usual way, which
+ * also decides whether it is JSON at all) for anything else: a nested object, an
+ * array, a float, a name given twice, a host or app member
+ * that is null, a facility or short_message member (GELF's rules), more than
+ * FAST_PAIRS members. */
+static int
+fast_json(rline_t *L, cp s, size_t n, size_t *size)
+{
+    size_t i = 0;
+    int np = 0, host = -1, app = -1, app_rank = 6;
+    unsigned long long seen = 0, skip = 0;
+    if (n > 0xFFFF)
+        return 0;
+    while (i < n && s[i] == ' ')
+        i++;
+    if (i >= n || s[i] != '{')
+        return 0;
+    for (i++; i < n && s[i] == ' '; i++)
+        ;
+    if (i < n && s[i] == '}')
+        i++;
+    else
+        for (;;) {
+            if (i >= n || s[i] != '"')
+                return 0;
+            size_t k0 = i + 1, ke = fast_string_end(s, n, k0);
+            if (!ke)
+                return 0;
+            for (i = ke + 1; i < n && s[i] == ' '; i++)
+                ;
+            if (i >= n || s[i] != ':')
+                return 0;
+            for (i++; i < n && s[i] == ' '; i++)
+                ;
+            if (i >= n)
+                return 0;
+            size_t v0 = i, ve;
+            int null = 0;
+            unsigned char c = s[i];
+            if (c == '"') {
+                v0 = i + 1;
+                if (!(ve = fast_string_end(s, n, v0)))
+                    return 0;
+                i = ve + 1;
+            } else if (c == '-' || is_digit(c)) {
+                /* an integer as json.dumps writes it again: no "-0", at most
+                 * MAX_INT_DIGITS digits (a fraction or an exponent, a float, is
+                 * none of the bytes that may follow a value) */
+                i += c == '-';
+                if (i >= n || !is_digit(s[i]) || (c == '-' && s[i] == '0'))
+                    return 0;
+                if (s[i] == '0') /* "01" is no JSON: left to what follows a value */
+                    i++;
+                else
+                    while (i < n && is_digit(s[i]))
+                        i++;
+                if (i - v0 > MAX_INT_DIGITS)
+                    return 0;
+                ve = i;
+            } else if (n - i >= 4 && memcmp(s + i, "true", 4) == 0) {
+                ve = i += 4;
+            } else if (n - i >= 5 && memcmp(s + i, "false", 5) == 0) {
+                ve = i += 5;
+            } else if (n - i >= 4 && memcmp(s + i, "null", 4) == 0) {
+                ve = i += 4;
+                null = 1;
+            } else
+                return 0; /* an object, an array, or no JSON */
+            size_t kn = ke - k0;
+            cp k = s + k0;
+            if ((kn == 8 && memcmp(k, "facility", 8) == 0) ||
+                (kn == 13 && memcmp(k, "short_message", 13) == 0))
+                return 0;
+            for (int t = 0; t < 6; t++)
+                if (kn == FAST_TOP[t].n && memcmp(k, FAST_TOP[t].name, kn) == 0) {
+                    if (null)
+                        return 0;
+                    if (t == 0)
+                        host = np;
+                    else if (t < app_rank) {
+                        app = np;
+                        app_rank = t;
+                    }
+                    if (t < 2) /* "host", "app": the same text as the record's */
+                        skip |= 1ULL << np;
+                }
+            unsigned long long bit = 1ULL << ((kn ? k[0] + kn * 8 : 0) & 63);
+            if (seen & bit)
+                for (int j = 0; j < np; j++)
+                    if (L->fp[j].kn == kn && memcmp(s + L->fp[j].k0, k, kn) == 0)
+                        return 0;
+            seen |= bit;
+            if (np == FAST_PAIRS)
+                return 0;
+            L->fp[np++] = (fast_pair){(unsigned short)k0, (unsigned short)kn, (unsigned short)v0,
+                                      (unsigned short)(ve - v0)};
+            for (; i < n && s[i] == ' '; i++)
+                ;
+            if (i < n && s[i] == ',') {
+                for (i++; i < n && s[i] == ' '; i++)
+                    ;
+                continue;
+            }
+            if (i < n && s[i] == '}') {
+                i++;
+                break;
+            }
+            return 0;
+        }
+    while (i < n && s[i] == ' ')
+        i++;
+    if (i != n)
+        return 0;
+    size_t bytes = 0, fields = 0;
+    for (int j = 0; j < np; j++)
+        if (!(skip >> j & 1)) {
+            bytes += L->fp[j].kn + L->fp[j].vn + 6; /* "name":"value", */
+            fields++;
+        }
+    *size = (fields ? 11 + bytes : 0) + (host >= 0 ? 10 + L->fp[host].vn : 0) +
+            (app >= 0 ? 9 + L->fp[app].vn : 0);
+    L->nfp = np;
+    L->fs = s;
+    L->fhost = host;
+    L->fapp = app;
+    L->fskip = skip;
     return 1;
 }
 
@@ -2460,6 +2617,14 @@ lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, int plain_line, siz
             return RF_OK;
         }
     }
+    if (pri < 0 && !plain) { /* the usual JSON line: its members in one pass */
+        size_t size;
+        if (fast_json(L, s, n, &size)) {
+            L->fast = 1;
+            *room_out = size + 16;
+            return RF_OK;
+        }
+    }
     L->quoted_eq = 0;
     if (plain) {
         /* neither syslog nor JSON: logfmt pairs, whose first host= and app= are the
@@ -2552,11 +2717,23 @@ lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, int plain_line, siz
 static char *
 fast_write(const rline_t *L, char *d)
 {
-    if (!L->nfp)
+    if (L->fhost >= 0) {
+        d = put_raw(d, ",\"host\":\"", 9);
+        d = put_short(L, d, L->fs + L->fp[L->fhost].v, L->fp[L->fhost].vn);
+        *d++ = '"';
+    }
+    if (L->fapp >= 0) {
+        d = put_raw(d, ",\"app\":\"", 8);
+        d = put_short(L, d, L->fs + L->fp[L->fapp].v, L->fp[L->fapp].vn);
+        *d++ = '"';
+    }
+    if (!L->nfp || L->fskip == (1ULL << L->nfp) - 1) /* no field left */
         return d;
     d = put_raw(d, ",\"fields\":{", 11);
     for (int i = 0; i < L->nfp; i++) {
         const fast_pair *f = &L->fp[i];
+        if (L->fskip >> i & 1)
+            continue;
         *d++ = '"';
         d = put_short(L, d, L->fs + f->k0, f->kn);
         d = put_raw(d, "\":\"", 3);
