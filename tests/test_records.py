@@ -192,6 +192,15 @@ def test_c_records_agree_on_each_json_token() -> None:
             for text in (f'{{"{name}":{token}}}', f'{{"x":"y", "{name}" : {token} ,"z":1}} '):
                 for lines in ([text.encode()], [text.encode(), PAD]):
                     assert c_records(lines)[0] == py_records(lines), (name, token, lines)
+    # strings ending on each side of a 64-byte block, lines of 1 to 16 blocks and past
+    for size in (*range(40, 80), *range(1000, 1040)):
+        for quote in ('"', "\\", "\x01", "\xc3\xa9"):
+            text = '{"a":"' + "x" * (size % 50) + '","b":"' + "y" * size + '","c":7}'
+            bad = (text[: size // 2] + quote + text[size // 2 :]).encode()
+            for line in (text.encode(), bad, text.encode()[: -(size % 5 + 1)]):
+                for pad in (b"pad=" + b"p" * 2000, b'"' * 2000):  # quotes past a cut line
+                    lines = [line, pad]
+                    assert c_records(lines)[0] == py_records(lines), (size, line)
 
 
 @native

@@ -2282,12 +2282,106 @@ fast_pairs(rline_t *L, cp s, size_t n, const pair_masks *m, size_t *size)
     return 1;
 }
 
+/* A JSON line's quotes as bits, one per byte, for lines of up to QUOTE_BLOCKS
+ * 64-byte blocks readable as whole blocks: each string's end is then the next bit,
+ * not a loop over its bytes. The lines these masks are made for hold no backslash,
+ * control byte or byte >= 0x80 (`bad`: one of them is in the line). */
+#define QUOTE_BLOCKS 16
+typedef struct {
+    unsigned long long q[QUOTE_BLOCKS];
+    size_t blocks;
+} quote_masks;
+
+#if defined(__SSE2__)
+static int
+quote_masks_sse2(cp s, size_t n, quote_masks *m)
+{
+    unsigned long long bad = 0;
+    for (size_t b = 0; b < m->blocks; b++) {
+        unsigned long long q = 0, x = 0;
+        for (int k = 0; k < 4; k++) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(s + 64 * b + 16 * k));
+            q |= (unsigned long long)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')))
+                 << (16 * k);
+            /* signed: bytes < 0x20 and >= 0x80 both compare below 0x20 */
+            x |= (unsigned long long)_mm_movemask_epi8(
+                     _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                  _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))))
+                 << (16 * k);
+        }
+        size_t left = n - 64 * b; /* the bits past the line are not its bytes */
+        unsigned long long in = left >= 64 ? ~0ULL : (1ULL << left) - 1;
+        m->q[b] = q & in;
+        bad |= x & in;
+    }
+    return bad != 0;
+}
+#endif
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static int
+quote_masks_avx2(cp s, size_t n, quote_masks *m)
+{
+    unsigned long long bad = 0;
+    for (size_t b = 0; b < m->blocks; b++) {
+        unsigned long long q = 0, x = 0;
+        for (int h = 0; h < 2; h++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(s + 64 * b + 32 * h));
+            q |= (unsigned long long)(unsigned)_mm256_movemask_epi8(
+                     _mm256_cmpeq_epi8(v, _mm256_set1_epi8('"')))
+                 << (32 * h);
+            x |= (unsigned long long)(unsigned)_mm256_movemask_epi8(
+                     _mm256_or_si256(_mm256_cmpgt_epi8(_mm256_set1_epi8(0x20), v),
+                                     _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\'))))
+                 << (32 * h);
+        }
+        size_t left = n - 64 * b;
+        unsigned long long in = left >= 64 ? ~0ULL : (1ULL << left) - 1;
+        m->q[b] = q & in;
+        bad |= x & in;
+    }
+    return bad != 0;
+}
+#endif
+
+/* The quote masks of s[0:n]: 1, 0 when the line is too long or its blocks are not
+ * readable, -1 when it holds a byte the masks are not for. */
+static inline int
+quote_masks_of(cp s, size_t n, cp readable, quote_masks *m)
+{
+#if defined(__SSE2__)
+    m->blocks = (n + 63) / 64;
+    if (n == 0 || m->blocks > QUOTE_BLOCKS || readable == NULL || s > readable ||
+        (size_t)(readable - s) < 64 * m->blocks)
+        return 0;
+    int bad;
+#if defined(__x86_64__)
+    if (lc_has_avx2)
+        bad = quote_masks_avx2(s, n, m);
+    else
+#endif
+        bad = quote_masks_sse2(s, n, m);
+    return bad ? -1 : 1;
+#else
+    (void)s, (void)n, (void)readable, (void)m;
+    return 0;
+#endif
+}
+
 /* The end of the JSON string whose text starts at s[i] (its closing quote), or 0
  * when a byte before it is one fast_json leaves to the usual reading (a backslash,
- * a control byte, a byte >= 0x80) or the line ends first. */
+ * a control byte, a byte >= 0x80) or the line ends first. From the masks when
+ * there are (m->blocks > 0: the line holds none of those bytes). */
 static inline size_t
-fast_string_end(cp s, size_t n, size_t i)
+fast_string_end(cp s, size_t n, size_t i, const quote_masks *m)
 {
+    if (m->blocks) {
+        size_t w = i >> 6;
+        unsigned long long x = i < n ? m->q[w] & (~0ULL << (i & 63)) : 0;
+        while (!x && i < n && ++w < m->blocks)
+            x = m->q[w];
+        return x ? 64 * w + (size_t)__builtin_ctzll(x) : 0;
+    }
     while (i < n && !(CLASS[s[i]] & C_ESC))
         i++;
     return i < n && s[i] == '"' ? i : 0;
@@ -2319,6 +2413,12 @@ fast_json(rline_t *L, cp s, size_t n, size_t *size)
     unsigned long long seen = 0, skip = 0;
     if (n > 0xFFFF)
         return 0;
+    quote_masks m;
+    int masked = quote_masks_of(s, n, L->readable, &m);
+    if (masked < 0)
+        return 0;
+    if (!masked)
+        m.blocks = 0;
     while (i < n && s[i] == ' ')
         i++;
     if (i >= n || s[i] != '{')
@@ -2331,7 +2431,7 @@ fast_json(rline_t *L, cp s, size_t n, size_t *size)
         for (;;) {
             if (i >= n || s[i] != '"')
                 return 0;
-            size_t k0 = i + 1, ke = fast_string_end(s, n, k0);
+            size_t k0 = i + 1, ke = fast_string_end(s, n, k0, &m);
             if (!ke)
                 return 0;
             for (i = ke + 1; i < n && s[i] == ' '; i++)
@@ -2347,7 +2447,7 @@ fast_json(rline_t *L, cp s, size_t n, size_t *size)
             unsigned char c = s[i];
             if (c == '"') {
                 v0 = i + 1;
-                if (!(ve = fast_string_end(s, n, v0)))
+                if (!(ve = fast_string_end(s, n, v0, &m)))
                     return 0;
                 i = ve + 1;
             } else if (c == '-' || is_digit(c)) {
