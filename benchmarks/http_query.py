@@ -1,6 +1,7 @@
 """The HTTP query API against the line port: the same query, the full reply read.
 
     python benchmarks/http_query.py [--lines N] [--reps N] [--out PATH] [--only a,b]
+                                    [--data workload|json|syslog]
 
 A benchmark, not a timed test: it prints numbers, it does not pass or fail.
 
@@ -21,7 +22,9 @@ stamped ``QUERY``), ``250k_limit`` (``keywords=INFO&limit=250000``), and more wa
 to ask for ~250 k matches: ``250k_regex`` (``regex=DEBUG|WARN``), ``250k_level``
 (``level=DEBUG,WARN``), ``250k_limit_desc`` (the limit, newest first) and
 ``250k_newest`` (``limit=250000`` alone: no search, the newest lines).
-Every run's record count is checked against the line port's ``FOUND``.
+Every run's record count is checked against the line port's ``FOUND``. ``--data``
+holds the same events as one-level JSON objects or as RFC 3164 syslog lines
+(``workload.as_json``, ``as_syslog``): records then carry more fields.
 
 Each shape also gets the *transport floor* of both replies (``floor.py``): the time
 a reader takes to receive the same number of bytes over loopback TCP from a sender
@@ -45,7 +48,7 @@ import time
 from pathlib import Path
 
 from floor import Floor
-from workload import generate_lines
+from workload import as_json, as_syslog, generate_lines
 
 REPO = Path(__file__).resolve().parents[1]
 BANNER = re.compile(r"ingest \S+:(\d+), query \S+:(\d+), http \S+:(\d+)")
@@ -170,12 +173,25 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks/results/http_query.json")
     ap.add_argument("--only", default="", help="comma-separated shape names")
     ap.add_argument("--src", type=Path, default=REPO / "src", help="the src/ directory to run")
+    ap.add_argument(
+        "--data",
+        choices=("workload", "json", "syslog"),
+        default="workload",
+        help="the lines held: workload.py's, the same as JSON objects, or as RFC 3164 syslog",
+    )
     args = ap.parse_args()
-    data = ("\n".join(generate_lines(args.lines)) + "\n").encode()
+    lines = generate_lines(args.lines)
+    lines = {"workload": lines, "json": as_json(lines), "syslog": as_syslog(lines)}[args.data]
+    data = ("\n".join(lines) + "\n").encode()
     proc, ingest, qport, hport = start_server(args.lines + 1000, args.src)
     global SERVER_PID
     SERVER_PID = proc.pid
-    results: dict[str, object] = {"lines": args.lines, "reps": args.reps, "load_before": load_avg()}
+    results: dict[str, object] = {
+        "lines": args.lines,
+        "data": args.data,
+        "reps": args.reps,
+        "load_before": load_avg(),
+    }
     have_curl = shutil.which("curl") is not None
     floor = Floor()
     try:

@@ -88,6 +88,41 @@ def generate_lines(count: int, seed: int = 1) -> list[str]:
     ]
 
 
+_SEVERITY = {"INFO": 6, "DEBUG": 7, "WARN": 4, "ERROR": 3, "FATAL": 2}
+
+
+def as_json(lines: list[str]) -> list[str]:
+    """The same events as one-level JSON objects, the shape JSON loggers write::
+
+    {"ts":"2026-11-26T17:00:01.123Z","level":"INFO","svc":"svc-3","req":"0004211",
+     "user":"u45","method":"GET","path":"/healthz","status":"200","latency_ms":"12"}
+    """
+    out = []
+    for line in lines:
+        ts, level, svc, rest = line.split(" ", 3)
+        req, user, method, path, status, latency = (w.partition("=")[2] or w for w in rest.split())
+        out.append(
+            f'{{"ts":"{ts}","level":"{level}","svc":"{svc[1:-1]}","req":"{req}","user":"{user}",'
+            f'"method":"{method}","path":"{path}","status":"{status}","latency_ms":"{latency}"}}'
+        )
+    return out
+
+
+def as_syslog(lines: list[str]) -> list[str]:
+    """The same events as RFC 3164 lines with a PRI (facility user), as rsyslog
+    forwards them::
+
+    <14>Nov 26 17:00:01 host-3 svc-3[211]: INFO req=0004211 user=u45 GET /healthz ...
+    """
+    out = []
+    for i, line in enumerate(lines):
+        ts, level, svc, rest = line.split(" ", 3)
+        hms = ts[11:19]
+        pri = 8 + _SEVERITY[level]
+        out.append(f"<{pri}>Nov 26 {hms} host-{i % 7} {svc[1:-1]}[{i % 1000}]: {level} {rest}")
+    return out
+
+
 def probe_line(token: str) -> str:
     """A line carrying a unique token, shaped like the others."""
     return f"2026-11-26T17:59:59.999Z INFO [probe] req=0000000 user=u0 GET /probe token={token}"

@@ -2292,6 +2292,16 @@ typedef struct {
     size_t blocks;
 } quote_masks;
 
+/* Keep block b's quote bits, those of the line's bytes only; its bad bits, the same. */
+static inline unsigned long long
+quote_block(quote_masks *m, size_t b, size_t n, unsigned long long q, unsigned long long x)
+{
+    size_t left = n - 64 * b; /* the bits past the line are not its bytes */
+    unsigned long long in = left >= 64 ? ~0ULL : (1ULL << left) - 1;
+    m->q[b] = q & in;
+    return x & in;
+}
+
 #if defined(__SSE2__)
 static int
 quote_masks_sse2(cp s, size_t n, quote_masks *m)
@@ -2309,10 +2319,7 @@ quote_masks_sse2(cp s, size_t n, quote_masks *m)
                                   _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))))
                  << (16 * k);
         }
-        size_t left = n - 64 * b; /* the bits past the line are not its bytes */
-        unsigned long long in = left >= 64 ? ~0ULL : (1ULL << left) - 1;
-        m->q[b] = q & in;
-        bad |= x & in;
+        bad |= quote_block(m, b, n, q, x);
     }
     return bad != 0;
 }
@@ -2335,10 +2342,7 @@ quote_masks_avx2(cp s, size_t n, quote_masks *m)
                                      _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\'))))
                  << (32 * h);
         }
-        size_t left = n - 64 * b;
-        unsigned long long in = left >= 64 ? ~0ULL : (1ULL << left) - 1;
-        m->q[b] = q & in;
-        bad |= x & in;
+        bad |= quote_block(m, b, n, q, x);
     }
     return bad != 0;
 }
