@@ -86,6 +86,45 @@ def test_c_and_python_write_the_same_bytes(block, framing, descending) -> None: 
 
 
 @NATIVE
+@pytest.mark.parametrize("descending", [False, True])
+def test_many_spans_some_empty(descending: bool) -> None:
+    """Hundreds of spans, a run of more than a hundred empty ones among them (no
+    line): the same bytes either way."""
+    lines = [b"k%d=v%d line %d" % (i, i, i) for i in range(400)]
+    buf = b"".join(x + b"\n" for x in lines)
+    spans: list[int] = []
+    pos = 0
+    for i, x in enumerate(lines):
+        if 100 <= i < 330:
+            spans += [pos, pos]  # an empty span: no line
+        elif i % 3:
+            spans += [pos, pos + len(x) + 1]
+        pos += len(x) + 1
+    args = (buf, array("q", spans), array("q", (0,)), array("q", (5,)), b"", b"\n", descending)
+    assert ndjson.records(*args) == py_encode_records(*args)
+
+
+@NATIVE
+@pytest.mark.parametrize("count", [1, 2, 64, 65, 127, 128, 129, 193])
+@pytest.mark.parametrize("descending", [False, True])
+def test_nothing_past_the_last_record_whatever_batch_it_is_in(count: int, descending: bool) -> None:
+    """The last record may be alone in the last batch of lines found (oldest
+    first, a batch at a time): still nothing past it, either way."""
+    lines = [b"k=v%d a=%d" % (i, i) for i in range(count)]
+    buf = b"".join(x + b"\n" for x in lines) + b"more=bytes after the lines" * 4
+    starts = [sum(len(x) + 1 for x in lines[:i]) for i in range(count)]
+    for spans in (
+        [v for s, x in zip(starts, lines, strict=True) for v in (s, s + len(x) + 1)],
+        [0, starts[-1] + len(lines[-1]) + 1],  # one span of every line
+    ):
+        args = (buf, array("q", spans), array("q", (0,)), array("q", (5,)), b"", b"\n", descending)
+        out = bytearray(b"~" * 100_000)
+        end = ndjson.encode_records(out, 0, *args)
+        assert bytes(out[:end]) == py_encode_records(*args)
+        assert out[end:] == b"~" * (len(out) - end)
+
+
+@NATIVE
 @settings(max_examples=60)
 @given(blocks(many=True), st.sampled_from(FRAMINGS), st.booleans(), st.integers(0, 5000))
 def test_many_lines_and_long_spans(block, framing, descending, size) -> None:  # type: ignore[no-untyped-def]
