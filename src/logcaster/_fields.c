@@ -2006,7 +2006,8 @@ value_end(cp s, size_t n, size_t v, int *plain)
  * blocks (lines of up to MASK_BLOCKS blocks whose blocks are readable): its '='
  * bytes, its key bytes and the bytes value_end() stops at. Each pair's key start
  * and value end are then a bit scan of a word each, not a 16-byte step or a loop
- * per pair: fewer branches whose outcome changes from line to line. */
+ * per pair: fewer branches whose outcome changes from line to line. Used for the
+ * lines of fast_pairs(); the general reader (body_fields) was no faster with them. */
 #define MASK_BLOCKS 4
 typedef struct {
     unsigned long long eq[MASK_BLOCKS], key[MASK_BLOCKS], stop[MASK_BLOCKS];
@@ -2116,24 +2117,17 @@ masked_key_begin(const pair_masks *m, size_t k, size_t p)
     return k0 > p ? k0 : p;
 }
 
-/* value_end() from the masks. */
+/* value_end() from the masks, for a line with no byte to escape (its stop bytes
+ * are spaces): the next stop at or after v, or n. */
 static inline size_t
-masked_value_end(const pair_masks *m, cp s, size_t n, size_t v, int *plain)
+masked_value_end(const pair_masks *m, size_t n, size_t v)
 {
     size_t w = v >> 6, blocks = (n + 63) / 64;
-    if (v >= n) {
-        *plain = 1;
-        return n;
-    }
-    unsigned long long x = m->stop[w] & (~0ULL << (v & 63));
-    while (!x && ++w < blocks)
+    unsigned long long x = v < n ? m->stop[w] & (~0ULL << (v & 63)) : 0;
+    while (!x && v < n && ++w < blocks)
         x = m->stop[w];
     size_t i = x ? 64 * w + (size_t)__builtin_ctzll(x) : n;
-    if (i >= n || (CLASS[s[i]] & C_STOP)) {
-        *plain = 1;
-        return i < n ? i : n;
-    }
-    return value_end(s, n, v, plain); /* a byte to escape: as value_end reads it */
+    return i < n ? i : n;
 }
 
 /* fields._text_fields of a message body s[0:n]: a JSON object's fields, else logfmt
@@ -2173,16 +2167,12 @@ body_fields(rline_t *L, cp s, size_t n, int nheader, int keep, int js)
      * does not wait for the end of the value before it (only the test k < p does). */
     size_t p = 0;
     unsigned long long seen = 0;
-    pair_masks m;
-    const int masked = pair_masks_of(s, n, L->readable, &m);
-    const size_t unit = masked ? 64 : 16;
-    for (size_t base = 0; base < n; base += unit)
-        for (unsigned long long eqs = masked ? m.eq[base >> 6] : eq_bits(s, n, base); eqs;
-             eqs &= eqs - 1) {
-            size_t k = base + (size_t)__builtin_ctzll(eqs);
+    for (size_t base = 0; base < n; base += 16)
+        for (unsigned eqs = eq_bits(s, n, base); eqs; eqs &= eqs - 1) {
+            size_t k = base + (size_t)__builtin_ctz(eqs);
             if (k < p)
                 continue;
-            size_t k0 = masked ? masked_key_begin(&m, k, p) : key_begin(s, n, k, p);
+            size_t k0 = key_begin(s, n, k, p);
             if (k0 == k || !key_start(s[k0]) || (k0 > 0 && !py_space(s[k0 - 1])))
                 continue;
             size_t end, vpos = k + 1;
@@ -2193,8 +2183,7 @@ body_fields(rline_t *L, cp s, size_t n, int nheader, int keep, int js)
                 if (end > vpos && q_eq)
                     L->quoted_eq = 1;
             } else
-                end = masked ? masked_value_end(&m, s, n, vpos, &plain)
-                             : value_end(s, n, vpos, &plain);
+                end = value_end(s, n, vpos, &plain);
             /* the first of each key: a key is looked for among the earlier ones only
              * when one of the same length and first byte came before (seen: a 64-bit
              * filter) */
@@ -2249,14 +2238,8 @@ fast_pairs(rline_t *L, cp s, size_t n, const pair_masks *m, size_t *size)
             size_t k0 = masked_key_begin(m, k, p);
             if (k0 == k || !key_start(s[k0]) || (k0 > 0 && s[k0 - 1] != ' '))
                 continue;
-            size_t kn = k - k0, v = k + 1, w = v >> 6, blocks = (n + 63) / 64;
-            /* the value: to the next stop byte (a space here), or the line's end */
-            unsigned long long x = v < n ? m->stop[w] & (~0ULL << (v & 63)) : 0;
-            while (!x && v < n && ++w < blocks)
-                x = m->stop[w];
-            size_t end = x ? 64 * w + (size_t)__builtin_ctzll(x) : n;
-            end = end < n ? end : n;
-            p = end > v ? end : v;
+            size_t kn = k - k0, v = k + 1, end = masked_value_end(m, n, v);
+            p = end;
             if ((kn == 4 && memcmp(s + k0, "host", 4) == 0) ||
                 (kn == 3 && memcmp(s + k0, "app", 3) == 0))
                 return 0;
