@@ -179,6 +179,64 @@ def test_c_records_agree_on_json_object_lines(line: bytes, after: tuple[bytes, .
     assert c_records(lines)[0] == py_records(lines)
 
 
+# Syslog lines for the one-pass reader of RFC 3164 headers: every part of the header
+# present or not (timestamps of both shapes, HOST, TAG, an empty or missing PID, a
+# TAG without its ':'), PRIs of every facility and severity and not PRIs at all, and
+# MSGs whose pairs are named as the header's fields, repeated, or past 256 bytes.
+_pris = st.one_of(
+    st.integers(0, 191).map(lambda p: b"<%d>" % p),
+    st.sampled_from([b"<192>", b"<01>", b"<>", b"<1", b"<a>", b""]),
+)
+_syslog_stamps = st.sampled_from(
+    [
+        *(b"Nov 26 17:00:00 ", b"Nov  6 07:00:00 ", b"2026-11-26T17:00:00.123Z "),
+        *(b"Nov 26 17:00:00", b"Nov 26 17:00 ", b"2026-11-26 17:00:00 ", b"", b""),
+    ]
+)
+_syslog_hosts = st.sampled_from([b"host-0 ", b"h ", b"", b"10.0.0.1 ", b"a:b "])
+_syslog_tags = st.sampled_from(
+    [b"app[1]: ", b"svc-10[42]: ", b"su: ", b"cron[]: ", b"app[1] ", b"app:", b"x[1:", b""]
+)
+_syslog_names = st.sampled_from(
+    [
+        *(b"pri", b"severity", b"facility", b"timestamp", b"host", b"app", b"procid", b"msg"),
+        *(b"level", b"msgid", b"user", b"req", b"status", b"latency_ms", b"Level"),
+    ]
+)
+_syslog_msgs = st.lists(
+    st.tuples(st.sampled_from([b" ", b"  ", b"x "]), _syslog_names, _fast_values), max_size=10
+).map(lambda parts: b"".join(g + k + b"=" + v for g, k, v in parts).lstrip())
+syslog_lines = st.one_of(
+    st.tuples(_pris, _syslog_stamps, _syslog_hosts, _syslog_tags, _syslog_msgs).map(b"".join),
+    st.tuples(_pris, _syslog_stamps, _syslog_hosts, _syslog_tags, _syslog_msgs).map(
+        lambda parts: bytes(c for c in b"".join(parts) if 0x20 <= c < 0x80 and c not in b'"\\')
+    ),  # plain lines: nothing to escape (the one-pass header)
+    st.tuples(_pris, _syslog_stamps, _syslog_tags, st.sampled_from([b"{}", b" { } ", b"{"])).map(
+        b"".join
+    ),
+)
+
+
+@native
+@settings(max_examples=2000, deadline=None)
+@given(syslog_lines, st.sampled_from([(), (PAD,), (b"", PAD)]))
+def test_c_records_agree_on_syslog_lines(line: bytes, after: tuple[bytes, ...]) -> None:
+    lines = [line, *after]
+    assert c_records(lines)[0] == py_records(lines)
+
+
+@native
+def test_syslog_messages_of_every_length_around_the_blocks() -> None:
+    """A syslog MSG's pairs on each side of a 64-byte block boundary, MSGs of 1 to 4
+    blocks and past them, after headers of every shape."""
+    heads = [b"<14>Nov 26 17:00:00 host-0 svc-6[0]: ", b"<0>su: ", b"<191>Nov 26 17:00:00 h "]
+    for head in heads:
+        for size in (*range(0, 80), *range(120, 136), *range(250, 262)):
+            body = b" ".join(b"k%d=%s" % (i, b"v" * (i % 7)) for i in range(60))
+            line = head + body[:size]
+            assert c_records([line, PAD])[0] == py_records([line, PAD]), (head, size)
+
+
 @native
 def test_c_records_agree_on_each_json_token() -> None:
     """Each value token, alone and beside others, under a plain name and under the

@@ -1692,6 +1692,7 @@ typedef struct {
 
 /* A plain logfmt line's pair: name at s[k0:k0 + kn], value at s[v:v + vn]. */
 #define FAST_PAIRS 32
+#define FAST_SYSLOG 2 /* rline.fast: a syslog line's piece (1: fast_pairs' or fast_json's) */
 typedef struct {
     unsigned short k0, kn, v, vn; /* lines of MASK_BLOCKS * 64 bytes at most */
 } fast_pair;
@@ -1713,6 +1714,12 @@ struct lc_rline {
     unsigned long long fskip; /* the pairs not repeated in "fields" (bits) */
     cp fs;
     fast_pair fp[FAST_PAIRS];
+    /* a plain RFC 3164 line's header (fast_syslog), written by syslog_write when
+     * `fast` is FAST_SYSLOG: offsets into the line, each absent when its n is 0 */
+    int spri;
+    struct {
+        unsigned short o, n;
+    } sts, shost, sapp, spid, smsg;
     scratch_t sc;
 };
 typedef struct lc_rline rline_t;
@@ -2219,13 +2226,42 @@ body_fields(rline_t *L, cp s, size_t n, int nheader, int keep, int js)
     return RF_OK;
 }
 
+enum { SKIP_NONE = 0, SKIP_SYSLOG = 1, SKIP_TS = 2, SKIP_PID = 4 };
+
+/* Whether a syslog MSG's pair named s[0:kn] is left out of the fields (as
+ * body_fields leaves it, `keep`): the record's own host, app and facility, and the
+ * names of the header's fields: pri, severity, msg, level always, timestamp and
+ * procid when the header has them (`skip`). */
+static inline int
+syslog_skips(cp s, size_t kn, int skip)
+{
+    switch (kn) {
+    case 3:
+        return memcmp(s, "app", 3) == 0 || memcmp(s, "pri", 3) == 0 || memcmp(s, "msg", 3) == 0;
+    case 4:
+        return memcmp(s, "host", 4) == 0;
+    case 5:
+        return memcmp(s, "level", 5) == 0;
+    case 6:
+        return (skip & SKIP_PID) && memcmp(s, "procid", 6) == 0;
+    case 8:
+        return memcmp(s, "facility", 8) == 0 || memcmp(s, "severity", 8) == 0;
+    case 9:
+        return (skip & SKIP_TS) && memcmp(s, "timestamp", 9) == 0;
+    default:
+        return 0;
+    }
+}
+
 /* The piece of a plain line (no byte to escape, so no '"' and no whitespace but
- * ' ') that is neither syslog nor JSON: its logfmt pairs as body_fields() finds
- * them (the first of each name), read from the masks into L->fp, the piece's size
- * exact. 0 (the line read the usual way) when a name is host or app (the record's
- * own fields, which come first) or there are more than FAST_PAIRS pairs. */
+ * ' ') that is neither syslog nor JSON, or of a plain syslog line's MSG (`skip`
+ * not SKIP_NONE): its logfmt pairs as body_fields() finds them (the first of each
+ * name), read from the masks into L->fp, the piece's size exact. 0 (the line read
+ * the usual way) when a plain line's name is host or app (the record's own fields,
+ * which come first) or there are more than FAST_PAIRS pairs. A MSG's pairs named
+ * as the header's fields are left out (syslog_skips). */
 static int
-fast_pairs(rline_t *L, cp s, size_t n, const pair_masks *m, size_t *size)
+fast_pairs(rline_t *L, cp s, size_t n, const pair_masks *m, int skip, size_t *size)
 {
     size_t p = 0, bytes = 0;
     unsigned long long seen = 0;
@@ -2240,8 +2276,11 @@ fast_pairs(rline_t *L, cp s, size_t n, const pair_masks *m, size_t *size)
                 continue;
             size_t kn = k - k0, v = k + 1, end = masked_value_end(m, n, v);
             p = end;
-            if ((kn == 4 && memcmp(s + k0, "host", 4) == 0) ||
-                (kn == 3 && memcmp(s + k0, "app", 3) == 0))
+            if (skip) {
+                if (syslog_skips(s + k0, kn, skip))
+                    continue; /* and so is every later pair of its name */
+            } else if ((kn == 4 && memcmp(s + k0, "host", 4) == 0) ||
+                       (kn == 3 && memcmp(s + k0, "app", 3) == 0))
                 return 0;
             unsigned long long bit = 1ULL << ((s[k0] + kn * 8) & 63);
             int first = 1;
@@ -2596,6 +2635,75 @@ syslog_fields(rline_t *L, cp s, size_t n, int pri, size_t pos)
     return body_fields(L, s + m, n - m, L->nf, 1, -1);
 }
 
+/* The piece of a plain syslog line (no byte to escape) with an RFC 3164 header
+ * whose PRI ends at pos, its header read once: the record's host, app and
+ * facility, then the fields syslog_fields() finds (pri, severity, timestamp,
+ * procid, msg, level; its host, app and facility are the record's own, so not
+ * repeated), then the MSG's logfmt pairs (fast_pairs). 0 (the line read the usual
+ * way) for an RFC 5424 header, a line past 64 KiB or a MSG past MASK_BLOCKS
+ * blocks or not readable as whole blocks. *size bounds the piece. */
+static int
+fast_syslog(rline_t *L, cp s, size_t n, int pri, size_t pos, size_t *size)
+{
+    if (n > 0xFFFF || (n - pos >= 2 && s[pos] == '1' && s[pos + 1] == ' '))
+        return 0;
+    L->sts.n = L->shost.n = L->sapp.n = L->spid.n = 0;
+    size_t p = pos, ts = ts3164(s, n, pos), te = 0;
+    if (!ts)
+        ts = ts3339(s, n, pos);
+    val_t tag;
+    if (ts) {
+        size_t end = ts;
+        while (end > p && s[end - 1] == ' ')
+            end--;
+        L->sts.o = (unsigned short)p;
+        L->sts.n = (unsigned short)(end - p);
+        p = ts;
+        te = tag_at(s, n, p, &tag);
+        if (!te) { /* HOST TAG: MSG, or HOST MSG */
+            cp sp = memchr(s + p, ' ', n - p);
+            size_t e = sp ? (size_t)(sp - s) : n;
+            if (e > p) {
+                L->shost.o = (unsigned short)p;
+                L->shost.n = (unsigned short)(e - p);
+                p = sp ? e + 1 : n;
+            }
+            te = tag_at(s, n, p, &tag);
+        }
+    } else
+        te = tag_at(s, n, p, &tag);
+    if (te) {
+        L->sapp.o = (unsigned short)p;
+        L->sapp.n = (unsigned short)tag.n;
+        size_t q = p + tag.n;
+        if (s[q] == '[') { /* tag_at found its ']' */
+            size_t e = q + 1;
+            while (s[e] != ']')
+                e++;
+            L->spid.o = (unsigned short)(q + 1);
+            L->spid.n = (unsigned short)(e - q - 1);
+        }
+        p = te;
+    }
+    L->smsg.o = (unsigned short)p;
+    L->smsg.n = (unsigned short)(n - p);
+    size_t pairs = 0;
+    L->nfp = 0;
+    if (p < n) { /* a MSG in JSON ('{' ... '}') needs a '"' unless it is empty: no pairs */
+        pair_masks m;
+        int skip = SKIP_SYSLOG | (L->sts.n ? SKIP_TS : 0) | (L->spid.n ? SKIP_PID : 0);
+        if (!pair_masks_of(s + p, n - p, L->readable, &m) ||
+            !fast_pairs(L, s + p, n - p, &m, skip, &pairs))
+            return 0;
+    }
+    L->spri = pri;
+    L->fs = s + p;
+    /* the line's bytes at most twice (the MSG and its pairs), the names, the
+     * 16-byte copies of the last value */
+    *size = 2 * n + 160 + 16;
+    return 1;
+}
+
 /* s[0:n] as a JSON string at d (room for 6 * n + 2 bytes); the new end. `plain`:
  * known to need no escaping. */
 static inline char *
@@ -2698,9 +2806,17 @@ lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, int plain_line, siz
     if (plain && plain_line) { /* the usual logfmt line: its pairs straight from masks */
         pair_masks m;
         size_t size;
-        if (pair_masks_of(s, n, L->readable, &m) && fast_pairs(L, s, n, &m, &size)) {
+        if (pair_masks_of(s, n, L->readable, &m) && fast_pairs(L, s, n, &m, SKIP_NONE, &size)) {
             L->fast = 1;
             *room_out = size + 16; /* the 16-byte copies of the last value */
+            return RF_OK;
+        }
+    }
+    if (pri >= 0 && plain_line) { /* the usual syslog line: its header read once */
+        size_t size;
+        if (fast_syslog(L, s, n, pri, pos, &size)) {
+            L->fast = FAST_SYSLOG;
+            *room_out = size;
             return RF_OK;
         }
     }
@@ -2800,6 +2916,58 @@ lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, int plain_line, siz
 
 /* The piece of the line lc_piece_read last read (RF_OK) at d, at most its room;
  * the new end. */
+/* The piece of fast_syslog() at d. */
+static char *
+syslog_write(const rline_t *L, char *d)
+{
+    cp s = L->fs - L->smsg.o;
+    if (L->shost.n) {
+        d = put_raw(d, ",\"host\":\"", 9);
+        d = put_short(L, d, s + L->shost.o, L->shost.n);
+        *d++ = '"';
+    }
+    if (L->sapp.n) {
+        d = put_raw(d, ",\"app\":\"", 8);
+        d = put_short(L, d, s + L->sapp.o, L->sapp.n);
+        *d++ = '"';
+    }
+    int pri = L->spri;
+    const char *fac = FACILITIES[pri >> 3];
+    d = put_raw(d, ",\"facility\":\"", 13);
+    d = put_raw(d, fac, strlen(fac));
+    d = put_raw(d, "\",\"fields\":{\"pri\":\"", 19);
+    d = put_raw(d, (const char *)s + 1, pri >= 100 ? 3 : pri >= 10 ? 2 : 1); /* no leading 0 */
+    d = put_raw(d, "\",\"severity\":\"", 14);
+    *d++ = (char)('0' + (pri & 7));
+    *d++ = '"';
+    if (L->sts.n) {
+        d = put_raw(d, ",\"timestamp\":\"", 14);
+        d = put_short(L, d, s + L->sts.o, L->sts.n);
+        *d++ = '"';
+    }
+    if (L->spid.n) {
+        d = put_raw(d, ",\"procid\":\"", 11);
+        d = put_short(L, d, s + L->spid.o, L->spid.n);
+        *d++ = '"';
+    }
+    d = put_raw(d, ",\"msg\":\"", 8);
+    d = lc_put(d, s + L->smsg.o, L->smsg.n);
+    d = put_raw(d, "\",\"level\":\"", 11);
+    const char *level = SEVERITY_NAMES[pri & 7];
+    d = put_raw(d, level, strlen(level));
+    *d++ = '"';
+    for (int i = 0; i < L->nfp; i++) {
+        const fast_pair *f = &L->fp[i];
+        d = put_raw(d, ",\"", 2);
+        d = put_short(L, d, L->fs + f->k0, f->kn);
+        d = put_raw(d, "\":\"", 3);
+        d = put_short(L, d, L->fs + f->v, f->vn);
+        *d++ = '"';
+    }
+    *d++ = '}';
+    return d;
+}
+
 /* The piece of fast_pairs() at d. */
 static char *
 fast_write(const rline_t *L, char *d)
@@ -2834,6 +3002,8 @@ fast_write(const rline_t *L, char *d)
 char *
 lc_piece_write(const lc_rline *L, char *d)
 {
+    if (L->fast == FAST_SYSLOG)
+        return syslog_write(L, d);
     if (L->fast)
         return fast_write(L, d);
     for (int k = 0; k < 3; k++) {
