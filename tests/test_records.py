@@ -179,10 +179,12 @@ def test_c_records_agree_on_json_object_lines(line: bytes, after: tuple[bytes, .
     assert c_records(lines)[0] == py_records(lines)
 
 
-# Syslog lines for the one-pass reader of RFC 3164 headers: every part of the header
+# Syslog lines for the one-pass header reader: every part of an RFC 3164 header
 # present or not (timestamps of both shapes, HOST, TAG, an empty or missing PID, a
-# TAG without its ':'), PRIs of every facility and severity and not PRIs at all, and
-# MSGs whose pairs are named as the header's fields, repeated, or past 256 bytes.
+# TAG without its ':'), RFC 5424 headers with words absent ("-"), empty or missing,
+# with and without SD params, PRIs of every facility and severity and not PRIs at
+# all, and MSGs whose pairs are named as the header's fields, repeated, or past 256
+# bytes.
 _pris = st.one_of(
     st.integers(0, 191).map(lambda p: b"<%d>" % p),
     st.sampled_from([b"<192>", b"<01>", b"<>", b"<1", b"<a>", b""]),
@@ -206,8 +208,17 @@ _syslog_names = st.sampled_from(
 _syslog_msgs = st.lists(
     st.tuples(st.sampled_from([b" ", b"  ", b"x "]), _syslog_names, _fast_values), max_size=10
 ).map(lambda parts: b"".join(g + k + b"=" + v for g, k, v in parts).lstrip())
+_5424_words = st.sampled_from([b"-", b"", b"2026-12-01T21:06:04.1Z", b"vm", b"app", b"42", b"ID7"])
+_5424_heads = st.tuples(st.lists(_5424_words, min_size=0, max_size=6), _5424_words).map(
+    lambda t: b"1 " + b" ".join(t[0]) + (b" " if t[0] else b"") + t[1]
+)
+_5424_sd = st.sampled_from([b" - ", b" -", b"", b" ", b" -x", b' [a@1 k="v"] ', b" [a@1] "])
 syslog_lines = st.one_of(
     st.tuples(_pris, _syslog_stamps, _syslog_hosts, _syslog_tags, _syslog_msgs).map(b"".join),
+    st.tuples(_pris, _5424_heads, _5424_sd, _syslog_msgs).map(b"".join),
+    st.tuples(_pris, _5424_heads, _5424_sd, _syslog_msgs).map(
+        lambda parts: bytes(c for c in b"".join(parts) if 0x20 <= c < 0x80 and c not in b'"\\')
+    ),
     st.tuples(_pris, _syslog_stamps, _syslog_hosts, _syslog_tags, _syslog_msgs).map(
         lambda parts: bytes(c for c in b"".join(parts) if 0x20 <= c < 0x80 and c not in b'"\\')
     ),  # plain lines: nothing to escape (the one-pass header)
@@ -226,10 +237,27 @@ def test_c_records_agree_on_syslog_lines(line: bytes, after: tuple[bytes, ...]) 
 
 
 @native
+def test_syslog_pairs_named_as_the_header_fields() -> None:
+    """A MSG pair named as a header field is left out of the fields when the header
+    has that field, and kept when it has not, in either syslog format."""
+    names = [b"pri", b"facility", b"severity", b"timestamp", b"host", b"app", b"procid"]
+    names += [b"msgid", b"msg", b"level", b"other"]
+    heads = [b"<165>1 2026-12-01T21:06:04Z vm app 42 ID7 - ", b"<165>1 - - - - - - "]
+    heads += [b"<14>Nov 26 17:00:00 host-0 svc-6[0]: ", b"<14>su: ", b"<14>x "]
+    for head in heads:
+        for name in names:
+            line = head + b"a=1 " + name + b"=v1 " + name + b"=v2"
+            assert c_records([line, PAD])[0] == py_records([line, PAD]), line
+            record = json.loads(c_records([line, PAD])[0].split(b"\n")[0])
+            assert record["fields"]["a"] == "1"
+
+
+@native
 def test_syslog_messages_of_every_length_around_the_blocks() -> None:
     """A syslog MSG's pairs on each side of a 64-byte block boundary, MSGs of 1 to 4
     blocks and past them, after headers of every shape."""
     heads = [b"<14>Nov 26 17:00:00 host-0 svc-6[0]: ", b"<0>su: ", b"<191>Nov 26 17:00:00 h "]
+    heads += [b"<165>1 2026-12-01T21:06:04Z vm app 42 ID7 - ", b"<13>1 - - - - - - "]
     for head in heads:
         for size in (*range(0, 80), *range(120, 136), *range(250, 262)):
             body = b" ".join(b"k%d=%s" % (i, b"v" * (i % 7)) for i in range(60))

@@ -1719,7 +1719,7 @@ struct lc_rline {
     int spri;
     struct {
         unsigned short o, n;
-    } sts, shost, sapp, spid, smsg;
+    } sts, shost, sapp, spid, smsgid, smsg;
     scratch_t sc;
 };
 typedef struct lc_rline rline_t;
@@ -2226,7 +2226,7 @@ body_fields(rline_t *L, cp s, size_t n, int nheader, int keep, int js)
     return RF_OK;
 }
 
-enum { SKIP_NONE = 0, SKIP_SYSLOG = 1, SKIP_TS = 2, SKIP_PID = 4 };
+enum { SKIP_NONE = 0, SKIP_SYSLOG = 1, SKIP_TS = 2, SKIP_PID = 4, SKIP_MSGID = 8 };
 
 /* Whether a syslog MSG's pair named s[0:kn] is left out of the fields (as
  * body_fields leaves it, `keep`): the record's own host, app and facility, and the
@@ -2241,7 +2241,7 @@ syslog_skips(cp s, size_t kn, int skip)
     case 4:
         return memcmp(s, "host", 4) == 0;
     case 5:
-        return memcmp(s, "level", 5) == 0;
+        return memcmp(s, "level", 5) == 0 || ((skip & SKIP_MSGID) && memcmp(s, "msgid", 5) == 0);
     case 6:
         return (skip & SKIP_PID) && memcmp(s, "procid", 6) == 0;
     case 8:
@@ -2635,20 +2635,54 @@ syslog_fields(rline_t *L, cp s, size_t n, int pri, size_t pos)
     return body_fields(L, s + m, n - m, L->nf, 1, -1);
 }
 
-/* The piece of a plain syslog line (no byte to escape) with an RFC 3164 header
- * whose PRI ends at pos, its header read once: the record's host, app and
- * facility, then the fields syslog_fields() finds (pri, severity, timestamp,
- * procid, msg, level; its host, app and facility are the record's own, so not
- * repeated), then the MSG's logfmt pairs (fast_pairs). 0 (the line read the usual
- * way) for an RFC 5424 header, a line past 64 KiB or a MSG past MASK_BLOCKS
- * blocks or not readable as whole blocks. *size bounds the piece. */
+/* The words of an RFC 5424 header without SD params (its PRI ending at pos) for
+ * fast_syslog(): TIMESTAMP HOST APP-NAME PROCID MSGID as syslog_fields() takes them
+ * (split on single spaces, "-" or empty: absent), and where MSG starts (msg_start).
+ * 0 when the header has SD params (the general reader leaves those to Python). */
+static int
+fast_5424(rline_t *L, cp s, size_t n, size_t pos, size_t *msg)
+{
+    size_t i = pos + 2;
+    for (int w = 0; w < 5; w++) {
+        cp sp = i < n ? memchr(s + i, ' ', n - i) : NULL;
+        size_t e = sp ? (size_t)(sp - s) : n;
+        if (e > i && !(e - i == 1 && s[i] == '-')) {
+            __typeof__(L->sts) *word = w == 0   ? &L->sts
+                                       : w == 1 ? &L->shost
+                                       : w == 2 ? &L->sapp
+                                       : w == 3 ? &L->spid
+                                                : &L->smsgid;
+            word->o = (unsigned short)i;
+            word->n = (unsigned short)(e - i);
+        }
+        i = sp ? e + 1 : n;
+    }
+    if (i < n && s[i] != '-')
+        return 0;
+    *msg = i < n && i + 2 < n ? i + 2 : n; /* past "- " */
+    return 1;
+}
+
+/* The piece of a plain syslog line (no byte to escape) whose PRI ends at pos, its
+ * header read once: the record's host, app and facility, then the fields
+ * syslog_fields() finds (pri, severity, timestamp, procid, msgid, msg, level; its
+ * host, app and facility are the record's own, so not repeated), then the MSG's
+ * logfmt pairs (fast_pairs). 0 (the line read the usual way) for an RFC 5424
+ * header with SD params, a line past 64 KiB or a MSG past MASK_BLOCKS blocks or
+ * not readable as whole blocks. *size bounds the piece. */
 static int
 fast_syslog(rline_t *L, cp s, size_t n, int pri, size_t pos, size_t *size)
 {
-    if (n > 0xFFFF || (n - pos >= 2 && s[pos] == '1' && s[pos + 1] == ' '))
+    if (n > 0xFFFF)
         return 0;
-    L->sts.n = L->shost.n = L->sapp.n = L->spid.n = 0;
-    size_t p = pos, ts = ts3164(s, n, pos), te = 0;
+    L->sts.n = L->shost.n = L->sapp.n = L->spid.n = L->smsgid.n = 0;
+    size_t p = pos, ts = 0, te = 0;
+    if (n - pos >= 2 && s[pos] == '1' && s[pos + 1] == ' ') { /* RFC 5424 */
+        if (!fast_5424(L, s, n, pos, &p))
+            return 0;
+        goto msg;
+    }
+    ts = ts3164(s, n, pos);
     if (!ts)
         ts = ts3339(s, n, pos);
     val_t tag;
@@ -2685,22 +2719,25 @@ fast_syslog(rline_t *L, cp s, size_t n, int pri, size_t pos, size_t *size)
         }
         p = te;
     }
+msg:
     L->smsg.o = (unsigned short)p;
     L->smsg.n = (unsigned short)(n - p);
     size_t pairs = 0;
     L->nfp = 0;
     if (p < n) { /* a MSG in JSON ('{' ... '}') needs a '"' unless it is empty: no pairs */
         pair_masks m;
-        int skip = SKIP_SYSLOG | (L->sts.n ? SKIP_TS : 0) | (L->spid.n ? SKIP_PID : 0);
+        int skip = SKIP_SYSLOG | (L->sts.n ? SKIP_TS : 0) | (L->spid.n ? SKIP_PID : 0) |
+                   (L->smsgid.n ? SKIP_MSGID : 0);
         if (!pair_masks_of(s + p, n - p, L->readable, &m) ||
             !fast_pairs(L, s + p, n - p, &m, skip, &pairs))
             return 0;
     }
     L->spri = pri;
     L->fs = s + p;
-    /* the line's bytes at most twice (the MSG and its pairs), the names, the
-     * 16-byte copies of the last value */
-    *size = 2 * n + 160 + 16;
+    /* the header's words and the MSG (parts of the line), the pairs (their size
+     * from fast_pairs, less its ,"fields":{), the names and constants (at most 152
+     * bytes), the 16-byte copies of the last value */
+    *size = n + (pairs ? pairs - 11 : 0) + 176 + 16;
     return 1;
 }
 
@@ -2948,6 +2985,11 @@ syslog_write(const rline_t *L, char *d)
     if (L->spid.n) {
         d = put_raw(d, ",\"procid\":\"", 11);
         d = put_short(L, d, s + L->spid.o, L->spid.n);
+        *d++ = '"';
+    }
+    if (L->smsgid.n) {
+        d = put_raw(d, ",\"msgid\":\"", 10);
+        d = put_short(L, d, s + L->smsgid.o, L->smsgid.n);
         *d++ = '"';
     }
     d = put_raw(d, ",\"msg\":\"", 8);
