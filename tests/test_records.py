@@ -117,6 +117,9 @@ fast_lines = st.one_of(
     st.tuples(_heads, _pairs).map(
         lambda hp: bytes(c for c in b"".join(hp) if 0x20 <= c < 0x80 and c not in b'"\\')
     ),  # plain lines: nothing to escape (the fast logfmt path)
+    st.tuples(_heads, _pairs).map(
+        lambda hp: bytes(c for c in b"".join(hp) if 0x20 <= c < 0x80 and c != 0x5C)
+    ),  # quoted values, no other byte to escape (the same path, to each closing quote)
     st.dictionaries(_fast_keys.map(lambda k: k.decode("utf-8")), st.text(max_size=9)).map(
         lambda d: json.dumps(d, ensure_ascii=False).encode("utf-8", "surrogatepass")
     ),
@@ -222,6 +225,14 @@ syslog_lines = st.one_of(
     st.tuples(_pris, _syslog_stamps, _syslog_hosts, _syslog_tags, _syslog_msgs).map(
         lambda parts: bytes(c for c in b"".join(parts) if 0x20 <= c < 0x80 and c not in b'"\\')
     ),  # plain lines: nothing to escape (the one-pass header)
+    st.tuples(_pris, _syslog_stamps, _syslog_hosts, _syslog_tags, _syslog_msgs).map(
+        lambda parts: bytes(c for c in b"".join(parts) if 0x20 <= c < 0x80 and c != 0x5C)
+    ),  # quotes, no other byte to escape (the same, the MSG escaped)
+    st.tuples(
+        _pris,
+        st.sampled_from([b'Nov 26 17:00:00 h"x ', b'Nov 26 17:00:00 h a"b[1]: ', b"su: "]),
+        st.sampled_from([b'{"a":"b"}', b' {"a":1} ', b'"quoted" k="v w" x=1', b'GET "/" 200']),
+    ).map(b"".join),
     st.tuples(_pris, _syslog_stamps, _syslog_tags, st.sampled_from([b"{}", b" { } ", b"{"])).map(
         b"".join
     ),
@@ -287,6 +298,17 @@ def test_c_records_agree_on_each_json_token() -> None:
                 for pad in (b"pad=" + b"p" * 2000, b'"' * 2000):  # quotes past a cut line
                     lines = [line, pad]
                     assert c_records(lines)[0] == py_records(lines), (size, line)
+
+
+@native
+def test_quoted_logfmt_values_around_the_blocks() -> None:
+    """Quoted values (slog's and logrus' text) ending on each side of a 64-byte block,
+    holding a '=', unterminated, or followed by a name with no space before it."""
+    for size in (*range(0, 70), *range(120, 136), *range(190, 262)):
+        for value in (b'"a b"', b'"a=b"', b'""', b'"x host=h"', b'"open', b'"a"b=1'):
+            line = b"t=1 " + b"x" * (size % 64) + b' msg="' + b"m " * (size // 4) + b'" k=' + value
+            line += b" level=info"
+            assert c_records([line, PAD])[0] == py_records([line, PAD]), line
 
 
 @native

@@ -1716,7 +1716,7 @@ struct lc_rline {
     fast_pair fp[FAST_PAIRS];
     /* a plain RFC 3164 line's header (fast_syslog), written by syslog_write when
      * `fast` is FAST_SYSLOG: offsets into the line, each absent when its n is 0 */
-    int spri;
+    int spri, squoted; /* squoted: the MSG holds '"' (the line's only bytes to escape) */
     struct {
         unsigned short o, n;
     } sts, shost, sapp, spid, smsgid, smsg;
@@ -2226,84 +2226,6 @@ body_fields(rline_t *L, cp s, size_t n, int nheader, int keep, int js)
     return RF_OK;
 }
 
-enum { SKIP_NONE = 0, SKIP_SYSLOG = 1, SKIP_TS = 2, SKIP_PID = 4, SKIP_MSGID = 8 };
-
-/* Whether a syslog MSG's pair named s[0:kn] is left out of the fields (as
- * body_fields leaves it, `keep`): the record's own host, app and facility, and the
- * names of the header's fields: pri, severity, msg, level always, timestamp and
- * procid when the header has them (`skip`). */
-static inline int
-syslog_skips(cp s, size_t kn, int skip)
-{
-    switch (kn) {
-    case 3:
-        return memcmp(s, "app", 3) == 0 || memcmp(s, "pri", 3) == 0 || memcmp(s, "msg", 3) == 0;
-    case 4:
-        return memcmp(s, "host", 4) == 0;
-    case 5:
-        return memcmp(s, "level", 5) == 0 || ((skip & SKIP_MSGID) && memcmp(s, "msgid", 5) == 0);
-    case 6:
-        return (skip & SKIP_PID) && memcmp(s, "procid", 6) == 0;
-    case 8:
-        return memcmp(s, "facility", 8) == 0 || memcmp(s, "severity", 8) == 0;
-    case 9:
-        return (skip & SKIP_TS) && memcmp(s, "timestamp", 9) == 0;
-    default:
-        return 0;
-    }
-}
-
-/* The piece of a plain line (no byte to escape, so no '"' and no whitespace but
- * ' ') that is neither syslog nor JSON, or of a plain syslog line's MSG (`skip`
- * not SKIP_NONE): its logfmt pairs as body_fields() finds them (the first of each
- * name), read from the masks into L->fp, the piece's size exact. 0 (the line read
- * the usual way) when a plain line's name is host or app (the record's own fields,
- * which come first) or there are more than FAST_PAIRS pairs. A MSG's pairs named
- * as the header's fields are left out (syslog_skips). */
-static int
-fast_pairs(rline_t *L, cp s, size_t n, const pair_masks *m, int skip, size_t *size)
-{
-    size_t p = 0, bytes = 0;
-    unsigned long long seen = 0;
-    int np = 0;
-    for (size_t base = 0; base < n; base += 64)
-        for (unsigned long long eqs = m->eq[base >> 6]; eqs; eqs &= eqs - 1) {
-            size_t k = base + (size_t)__builtin_ctzll(eqs);
-            if (k < p)
-                continue;
-            size_t k0 = masked_key_begin(m, k, p);
-            if (k0 == k || !key_start(s[k0]) || (k0 > 0 && s[k0 - 1] != ' '))
-                continue;
-            size_t kn = k - k0, v = k + 1, end = masked_value_end(m, n, v);
-            p = end;
-            if (skip) {
-                if (syslog_skips(s + k0, kn, skip))
-                    continue; /* and so is every later pair of its name */
-            } else if ((kn == 4 && memcmp(s + k0, "host", 4) == 0) ||
-                       (kn == 3 && memcmp(s + k0, "app", 3) == 0))
-                return 0;
-            unsigned long long bit = 1ULL << ((s[k0] + kn * 8) & 63);
-            int first = 1;
-            if (seen & bit)
-                for (int i = 0; i < np && first; i++)
-                    first = !(L->fp[i].kn == kn && memcmp(s + L->fp[i].k0, s + k0, kn) == 0);
-            seen |= bit;
-            if (!first)
-                continue;
-            if (np == FAST_PAIRS)
-                return 0;
-            L->fp[np++] = (fast_pair){(unsigned short)k0, (unsigned short)kn, (unsigned short)v,
-                                      (unsigned short)(end - v)};
-            bytes += kn + (end - v) + 6; /* "name":"value", */
-        }
-    L->nfp = np;
-    L->fs = s;
-    L->fhost = L->fapp = -1;
-    L->fskip = 0;
-    *size = np ? 11 + bytes : 0; /* ,"fields":{ ... } */
-    return 1;
-}
-
 /* A JSON line's quotes as bits, one per byte, for lines of up to QUOTE_BLOCKS
  * 64-byte blocks readable as whole blocks: each string's end is then the next bit,
  * not a loop over its bytes. The lines these masks are made for hold no backslash,
@@ -2411,6 +2333,111 @@ fast_string_end(cp s, size_t n, size_t i, const quote_masks *m)
     while (i < n && !(CLASS[s[i]] & C_ESC))
         i++;
     return i < n && s[i] == '"' ? i : 0;
+}
+
+enum { SKIP_NONE = 0, SKIP_SYSLOG = 1, SKIP_TS = 2, SKIP_PID = 4, SKIP_MSGID = 8 };
+
+/* Whether a syslog MSG's pair named s[0:kn] is left out of the fields (as
+ * body_fields leaves it, `keep`): the record's own host, app and facility, and the
+ * names of the header's fields: pri, severity, msg, level always, timestamp and
+ * procid when the header has them (`skip`). */
+static inline int
+syslog_skips(cp s, size_t kn, int skip)
+{
+    switch (kn) {
+    case 3:
+        return memcmp(s, "app", 3) == 0 || memcmp(s, "pri", 3) == 0 || memcmp(s, "msg", 3) == 0;
+    case 4:
+        return memcmp(s, "host", 4) == 0;
+    case 5:
+        return memcmp(s, "level", 5) == 0 || ((skip & SKIP_MSGID) && memcmp(s, "msgid", 5) == 0);
+    case 6:
+        return (skip & SKIP_PID) && memcmp(s, "procid", 6) == 0;
+    case 8:
+        return memcmp(s, "facility", 8) == 0 || memcmp(s, "severity", 8) == 0;
+    case 9:
+        return (skip & SKIP_TS) && memcmp(s, "timestamp", 9) == 0;
+    default:
+        return 0;
+    }
+}
+
+/* Whether the masks hold a '=' in s[a:b] (a < b, within the masked blocks). */
+static inline int
+eq_within(const pair_masks *m, size_t a, size_t b)
+{
+    for (size_t w = a >> 6; w <= (b - 1) >> 6; w++) {
+        unsigned long long x = m->eq[w];
+        if (w == a >> 6)
+            x &= ~0ULL << (a & 63);
+        if (w == (b - 1) >> 6 && (b & 63))
+            x &= (1ULL << (b & 63)) - 1;
+        if (x)
+            return 1;
+    }
+    return 0;
+}
+
+/* The piece of a plain line (no byte to escape, so no '"' and no whitespace but
+ * ' ') that is neither syslog nor JSON, or of a plain syslog line's MSG (`skip`
+ * not SKIP_NONE): its logfmt pairs as body_fields() finds them (the first of each
+ * name), read from the masks into L->fp, the piece's size exact. 0 (the line read
+ * the usual way) when a plain line's name is host or app (the record's own fields,
+ * which come first) or there are more than FAST_PAIRS pairs. A MSG's pairs named
+ * as the header's fields are left out (syslog_skips). */
+static int
+fast_pairs(rline_t *L, cp s, size_t n, const pair_masks *m, const quote_masks *qm, int skip,
+           size_t *size)
+{
+    size_t p = 0, bytes = 0;
+    unsigned long long seen = 0;
+    int np = 0;
+    for (size_t base = 0; base < n; base += 64)
+        for (unsigned long long eqs = m->eq[base >> 6]; eqs; eqs &= eqs - 1) {
+            size_t k = base + (size_t)__builtin_ctzll(eqs);
+            if (k < p)
+                continue;
+            size_t k0 = masked_key_begin(m, k, p);
+            if (k0 == k || !key_start(s[k0]) || (k0 > 0 && s[k0 - 1] != ' '))
+                continue;
+            size_t kn = k - k0, v = k + 1, end, vn;
+            if (qm != NULL && v < n && s[v] == '"') { /* a quoted value: up to its quote */
+                size_t close = fast_string_end(s, n, v + 1, qm);
+                if (!close || eq_within(m, v + 1, close))
+                    return 0; /* unterminated, or a '=' in it (maybe a host=) */
+                end = close + 1;
+                vn = close - ++v;
+            } else {
+                end = masked_value_end(m, n, v);
+                vn = end - v;
+            }
+            p = end;
+            if (skip) {
+                if (syslog_skips(s + k0, kn, skip))
+                    continue; /* and so is every later pair of its name */
+            } else if ((kn == 4 && memcmp(s + k0, "host", 4) == 0) ||
+                       (kn == 3 && memcmp(s + k0, "app", 3) == 0))
+                return 0;
+            unsigned long long bit = 1ULL << ((s[k0] + kn * 8) & 63);
+            int first = 1;
+            if (seen & bit)
+                for (int i = 0; i < np && first; i++)
+                    first = !(L->fp[i].kn == kn && memcmp(s + L->fp[i].k0, s + k0, kn) == 0);
+            seen |= bit;
+            if (!first)
+                continue;
+            if (np == FAST_PAIRS)
+                return 0;
+            L->fp[np++] = (fast_pair){(unsigned short)k0, (unsigned short)kn, (unsigned short)v,
+                                      (unsigned short)vn};
+            bytes += kn + vn + 6; /* "name":"value", */
+        }
+    L->nfp = np;
+    L->fs = s;
+    L->fhost = L->fapp = -1;
+    L->fskip = 0;
+    *size = np ? 11 + bytes : 0; /* ,"fields":{ ... } */
+    return 1;
 }
 
 /* The names of the record's own fields in a JSON object: host, then app's
@@ -2671,7 +2698,7 @@ fast_5424(rline_t *L, cp s, size_t n, size_t pos, size_t *msg)
  * header with SD params, a line past 64 KiB or a MSG past MASK_BLOCKS blocks or
  * not readable as whole blocks. *size bounds the piece. */
 static int
-fast_syslog(rline_t *L, cp s, size_t n, int pri, size_t pos, size_t *size)
+fast_syslog(rline_t *L, cp s, size_t n, int pri, size_t pos, int plain_line, size_t *size)
 {
     if (n > 0xFFFF)
         return 0;
@@ -2722,22 +2749,38 @@ fast_syslog(rline_t *L, cp s, size_t n, int pri, size_t pos, size_t *size)
 msg:
     L->smsg.o = (unsigned short)p;
     L->smsg.n = (unsigned short)(n - p);
+    quote_masks qm;
+    L->squoted = !plain_line;
+    if (L->squoted) {
+        /* its bytes to escape can only be '"' in a MSG that is no JSON object (a MSG
+         * in JSON needs a '"' unless it is empty, and then has no pairs either) */
+        for (size_t i = 0; i < p; i++)
+            if (CLASS[s[i]] & C_ESC)
+                return 0;
+        size_t lead = p;
+        while (lead < n && s[lead] == ' ')
+            lead++;
+        if (lead < n && s[lead] == '{')
+            return 0;
+        if (quote_masks_of(s + p, n - p, L->readable, &qm) != 1)
+            return 0;
+    }
     size_t pairs = 0;
     L->nfp = 0;
-    if (p < n) { /* a MSG in JSON ('{' ... '}') needs a '"' unless it is empty: no pairs */
+    if (p < n) {
         pair_masks m;
         int skip = SKIP_SYSLOG | (L->sts.n ? SKIP_TS : 0) | (L->spid.n ? SKIP_PID : 0) |
                    (L->smsgid.n ? SKIP_MSGID : 0);
         if (!pair_masks_of(s + p, n - p, L->readable, &m) ||
-            !fast_pairs(L, s + p, n - p, &m, skip, &pairs))
+            !fast_pairs(L, s + p, n - p, &m, L->squoted ? &qm : NULL, skip, &pairs))
             return 0;
     }
     L->spri = pri;
     L->fs = s + p;
-    /* the header's words and the MSG (parts of the line), the pairs (their size
-     * from fast_pairs, less its ,"fields":{), the names and constants (at most 152
-     * bytes), the 16-byte copies of the last value */
-    *size = n + (pairs ? pairs - 11 : 0) + 176 + 16;
+    /* the header's words and the MSG (parts of the line), the MSG's quotes escaped,
+     * the pairs (their size from fast_pairs, less its ,"fields":{), the names and
+     * constants (at most 152 bytes), the 16-byte copies of the last value */
+    *size = n + (L->squoted ? n - p : 0) + (pairs ? pairs - 11 : 0) + 176 + 16;
     return 1;
 }
 
@@ -2840,18 +2883,25 @@ lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, int plain_line, siz
     while (lead < n && py_space(s[lead]))
         lead++;
     int want[3] = {1, 1, 1}, r, plain = pri < 0 && (lead == n || s[lead] != '{');
-    if (plain && plain_line) { /* the usual logfmt line: its pairs straight from masks */
+    if (plain) { /* the usual logfmt line: its pairs straight from masks, when it holds
+                  * no byte to escape or only '"' (quoted values, read to their quote) */
         pair_masks m;
+        quote_masks qm, *q = NULL;
         size_t size;
-        if (pair_masks_of(s, n, L->readable, &m) && fast_pairs(L, s, n, &m, SKIP_NONE, &size)) {
+        int masked = pair_masks_of(s, n, L->readable, &m);
+        if (masked && !plain_line) {
+            masked = quote_masks_of(s, n, L->readable, &qm) == 1;
+            q = &qm;
+        }
+        if (masked && fast_pairs(L, s, n, &m, q, SKIP_NONE, &size)) {
             L->fast = 1;
             *room_out = size + 16; /* the 16-byte copies of the last value */
             return RF_OK;
         }
     }
-    if (pri >= 0 && plain_line) { /* the usual syslog line: its header read once */
+    if (pri >= 0) { /* the usual syslog line: its header read once */
         size_t size;
-        if (fast_syslog(L, s, n, pri, pos, &size)) {
+        if (fast_syslog(L, s, n, pri, pos, plain_line, &size)) {
             L->fast = FAST_SYSLOG;
             *room_out = size;
             return RF_OK;
@@ -2993,7 +3043,10 @@ syslog_write(const rline_t *L, char *d)
         *d++ = '"';
     }
     d = put_raw(d, ",\"msg\":\"", 8);
-    d = lc_put(d, s + L->smsg.o, L->smsg.n);
+    if (L->squoted) /* its '"' as \" */
+        d = lc_json_escape(d, s + L->smsg.o, L->smsg.n);
+    else
+        d = lc_put(d, s + L->smsg.o, L->smsg.n);
     d = put_raw(d, "\",\"level\":\"", 11);
     const char *level = SEVERITY_NAMES[pri & 7];
     d = put_raw(d, level, strlen(level));
