@@ -44,6 +44,25 @@ enum { J_OK, J_INVALID, J_NOTSURE };
 #define MAX_DEPTH 400       /* deeper JSON: unsure (Python: RecursionError near 1000) */
 #define MAX_INT_DIGITS 4000 /* longer JSON integers: unsure (Python refuses > 4300) */
 
+/* FACILITIES and SEVERITY_NAMES as 16 bytes to copy whole, and their lengths. */
+#define NAME16(x) {x, sizeof(x) - 1}
+typedef struct {
+    char s[16];
+    unsigned char n;
+} name16;
+static const name16 FACILITY16[24] = {
+    NAME16("kern"),   NAME16("user"),   NAME16("mail"),     NAME16("daemon"),
+    NAME16("auth"),   NAME16("syslog"), NAME16("lpr"),      NAME16("news"),
+    NAME16("uucp"),   NAME16("cron"),   NAME16("authpriv"), NAME16("ftp"),
+    NAME16("ntp"),    NAME16("security"), NAME16("console"), NAME16("solaris-cron"),
+    NAME16("local0"), NAME16("local1"), NAME16("local2"),   NAME16("local3"),
+    NAME16("local4"), NAME16("local5"), NAME16("local6"),   NAME16("local7"),
+};
+static const name16 SEVERITY16[8] = {
+    NAME16("EMERG"), NAME16("ALERT"),  NAME16("CRITICAL"), NAME16("ERROR"),
+    NAME16("WARN"),  NAME16("NOTICE"), NAME16("INFO"),     NAME16("DEBUG"),
+};
+
 static const char *const FACILITIES[24] = {
     "kern",     "user",   "mail",    "daemon",   "auth",    "syslog",       "lpr",    "news",
     "uucp",     "cron",   "authpriv", "ftp",     "ntp",     "security",     "console", "solaris-cron",
@@ -2385,7 +2404,7 @@ eq_within(const pair_masks *m, size_t a, size_t b)
  * the usual way) when a plain line's name is host or app (the record's own fields,
  * which come first) or there are more than FAST_PAIRS pairs. A MSG's pairs named
  * as the header's fields are left out (syslog_skips). */
-static int
+__attribute__((always_inline)) static inline int
 fast_pairs(rline_t *L, cp s, size_t n, const pair_masks *m, const quote_masks *qm, int skip,
            size_t *size)
 {
@@ -3019,9 +3038,10 @@ syslog_write(const rline_t *L, char *d)
         *d++ = '"';
     }
     int pri = L->spri;
-    const char *fac = FACILITIES[pri >> 3];
+    const name16 *fac = &FACILITY16[pri >> 3];
     d = put_raw(d, ",\"facility\":\"", 13);
-    d = put_raw(d, fac, strlen(fac));
+    memcpy(d, fac->s, 16); /* the room has 16 bytes past the piece */
+    d += fac->n;
     d = put_raw(d, "\",\"fields\":{\"pri\":\"", 19);
     d = put_raw(d, (const char *)s + 1, pri >= 100 ? 3 : pri >= 10 ? 2 : 1); /* no leading 0 */
     d = put_raw(d, "\",\"severity\":\"", 14);
@@ -3045,11 +3065,11 @@ syslog_write(const rline_t *L, char *d)
     d = put_raw(d, ",\"msg\":\"", 8);
     if (L->squoted) /* its '"' as \" */
         d = lc_json_escape(d, s + L->smsg.o, L->smsg.n);
-    else
-        d = lc_put(d, s + L->smsg.o, L->smsg.n);
+    else /* its blocks are readable (fast_syslog read them as masks) */
+        d = lc_put_over(d, s + L->smsg.o, L->smsg.n);
     d = put_raw(d, "\",\"level\":\"", 11);
-    const char *level = SEVERITY_NAMES[pri & 7];
-    d = put_raw(d, level, strlen(level));
+    memcpy(d, SEVERITY16[pri & 7].s, 16);
+    d += SEVERITY16[pri & 7].n;
     *d++ = '"';
     for (int i = 0; i < L->nfp; i++) {
         const fast_pair *f = &L->fp[i];

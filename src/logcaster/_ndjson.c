@@ -320,22 +320,6 @@ put(char *d, const void *s, size_t n)
     return d + n;
 }
 
-/* Copy s[0:n] to d 16 bytes at a time, the last step whole: reads up to 15 bytes
- * past s + n and writes as many past d + n (the caller has them: the bytes after a
- * line in its block, the room of the record). One loop, not libc's dispatch on the
- * length, for the ~100-byte lines of a record. */
-static inline char *
-put_over(char *d, const unsigned char *s, size_t n)
-{
-#if defined(__SSE2__)
-    for (size_t i = 0; i < n; i += 16)
-        _mm_storeu_si128((__m128i *)(d + i), _mm_loadu_si128((const __m128i *)(s + i)));
-    return d + n;
-#else
-    return put(d, s, n);
-#endif
-}
-
 /* Copy the `k` 16-byte blocks at s to d (k a constant: unrolled). */
 static inline void
 put_blocks(char *d, const char *s, int k)
@@ -594,7 +578,7 @@ lc_encode_records(PyObject *self, PyObject *args)
                 d += pl;
                 /* the line 16 bytes at a time when the bytes after it are the block's */
                 d = (lc & ESCAPED) ? escape(d, line, n, (const unsigned char *)src + view.len)
-                    : view.len - ls - (long long)n >= 16 ? put_over(d, line, n)
+                    : view.len - ls - (long long)n >= 16 ? lc_put_over(d, line, n)
                                                           : put(d, line, n);
                 put_blocks(d, LEVEL_TAIL[code], 2); /* the line's '"' and its level */
                 d += code > 0 ? 1 + LEVEL_FIELD[code] : 1;
