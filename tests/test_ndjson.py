@@ -231,3 +231,18 @@ def test_a_byte_to_escape_at_every_offset_of_the_line_scan(special: bytes) -> No
         assert ndjson.records(buf, spans, offs, stamps, b"", b"\n", descending) == (
             py_encode_records(buf, spans, offs, stamps, b"", b"\n", descending)
         )
+
+
+@NATIVE
+def test_spans_cut_inside_a_line_end_its_line_there() -> None:
+    """A span may end inside a line: its line ends there, though the bytes after it
+    (read as a whole block by the line scan) hold a newline or a byte to escape."""
+    lines = [b"k=v " * 20, b'x="q" ' * 12, b"<14>Nov 26 17:00:00 h a[1]: m=1 n=2" * 3]
+    buf = b"".join(x + b"\n" for x in lines)
+    offs, stamps = array("q", (0,)), array("q", (7,))
+    for start in (0, len(lines[0]) + 1):
+        for end in range(start, min(start + 160, len(buf)) + 1):
+            spans = array("q", (start, end))
+            for descending in (False, True):
+                args = (buf, spans, offs, stamps, b"", b"\n", descending)
+                assert ndjson.records(*args) == py_encode_records(*args), (start, end)

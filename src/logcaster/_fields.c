@@ -220,18 +220,28 @@ ts3339(cp s, size_t n, size_t pos)
 
 /* fields._TAG at pos: `([^\s\[\]:]{1,64})(?:\[([^\]\s]*)\])?:(?: |$)`; the tag
  * in *tag and the end, or 0. */
+enum { T_STOP = 1, T_PID_STOP = 2 };
+/* The bytes a TAG stops at (\s [ ] :) and those its PID stops at (\s ]). */
+static const unsigned char TAG_CLASS[256] = {
+    ['\t' ... '\r'] = T_STOP | T_PID_STOP,
+    [' '] = T_STOP | T_PID_STOP,
+    [']'] = T_STOP | T_PID_STOP,
+    ['['] = T_STOP,
+    [':'] = T_STOP,
+};
+
 static size_t
 tag_at(cp s, size_t n, size_t pos, val_t *tag)
 {
-    size_t q = pos;
-    while (q < n && q - pos <= 64 && !py_space(s[q]) && s[q] != '[' && s[q] != ']' && s[q] != ':')
+    size_t q = pos, lim = n - pos > 65 ? pos + 65 : n;
+    while (q < lim && !(TAG_CLASS[s[q]] & T_STOP))
         q++;
     size_t k = q - pos;
     if (k == 0 || k > 64 || q == n)
         return 0;
     if (s[q] == '[') {
         size_t r = q + 1;
-        while (r < n && s[r] != ']' && !py_space(s[r]))
+        while (r < n && !(TAG_CLASS[s[r]] & T_PID_STOP))
             r++;
         if (r == n || s[r] != ']')
             return 0;
@@ -1718,7 +1728,6 @@ typedef struct {
 
 struct lc_rline {
     growbuf_t a; /* names and values of the current line */
-    rfield_t f[MAX_RFIELDS];
     int nf;
     int has_top[3];
     size_t top_o[3], top_n[3];
@@ -1732,7 +1741,6 @@ struct lc_rline {
     int fhost, fapp;        /* the pairs giving the record's host and app, or -1 */
     unsigned long long fskip; /* the pairs not repeated in "fields" (bits) */
     cp fs;
-    fast_pair fp[FAST_PAIRS];
     /* a plain RFC 3164 line's header (fast_syslog), written by syslog_write when
      * `fast` is FAST_SYSLOG: offsets into the line, each absent when its n is 0 */
     int spri, squoted; /* squoted: the MSG holds '"' (the line's only bytes to escape) */
@@ -1740,6 +1748,10 @@ struct lc_rline {
         unsigned short o, n;
     } sts, shost, sapp, spid, smsgid, smsg;
     scratch_t sc;
+    /* the tables, last: read only up to nf and nfp, so left as they are when a
+     * reader is made (no 16 KiB to zero per encode_records call) */
+    rfield_t f[MAX_RFIELDS];
+    fast_pair fp[FAST_PAIRS];
 };
 typedef struct lc_rline rline_t;
 
@@ -2875,7 +2887,10 @@ put_short(const rline_t *L, char *d, cp s, size_t n)
 lc_rline *
 lc_rline_new(void)
 {
-    return calloc(1, sizeof(rline_t));
+    rline_t *L = malloc(sizeof(rline_t));
+    if (L != NULL)
+        memset(L, 0, offsetof(rline_t, f));
+    return L;
 }
 
 void
