@@ -3035,23 +3035,27 @@ lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, int plain_line, siz
     return RF_OK;
 }
 
-/* The piece of the line lc_piece_read last read (RF_OK) at d, at most its room;
- * the new end. */
+/* ,"NAME":"WORD" for a header word of fast_syslog() that is there (its n > 0),
+ * `name` a literal from the comma to the opening quote. */
+#define PUT_WORD(d, name, w) put_word(L, d, name, sizeof(name) - 1, s + (w).o, (w).n)
+static inline char *
+put_word(const rline_t *L, char *d, const char *name, size_t k, cp v, size_t n)
+{
+    if (!n)
+        return d;
+    d = put_raw(d, name, k);
+    d = put_short(L, d, v, n);
+    *d++ = '"';
+    return d;
+}
+
 /* The piece of fast_syslog() at d. */
 static char *
 syslog_write(const rline_t *L, char *d)
 {
     cp s = L->fs - L->smsg.o;
-    if (L->shost.n) {
-        d = put_raw(d, ",\"host\":\"", 9);
-        d = put_short(L, d, s + L->shost.o, L->shost.n);
-        *d++ = '"';
-    }
-    if (L->sapp.n) {
-        d = put_raw(d, ",\"app\":\"", 8);
-        d = put_short(L, d, s + L->sapp.o, L->sapp.n);
-        *d++ = '"';
-    }
+    d = PUT_WORD(d, ",\"host\":\"", L->shost);
+    d = PUT_WORD(d, ",\"app\":\"", L->sapp);
     int pri = L->spri;
     const name16 *fac = &FACILITY16[pri >> 3];
     d = put_raw(d, ",\"facility\":\"", 13);
@@ -3062,21 +3066,9 @@ syslog_write(const rline_t *L, char *d)
     d = put_raw(d, "\",\"severity\":\"", 14);
     *d++ = (char)('0' + (pri & 7));
     *d++ = '"';
-    if (L->sts.n) {
-        d = put_raw(d, ",\"timestamp\":\"", 14);
-        d = put_short(L, d, s + L->sts.o, L->sts.n);
-        *d++ = '"';
-    }
-    if (L->spid.n) {
-        d = put_raw(d, ",\"procid\":\"", 11);
-        d = put_short(L, d, s + L->spid.o, L->spid.n);
-        *d++ = '"';
-    }
-    if (L->smsgid.n) {
-        d = put_raw(d, ",\"msgid\":\"", 10);
-        d = put_short(L, d, s + L->smsgid.o, L->smsgid.n);
-        *d++ = '"';
-    }
+    d = PUT_WORD(d, ",\"timestamp\":\"", L->sts);
+    d = PUT_WORD(d, ",\"procid\":\"", L->spid);
+    d = PUT_WORD(d, ",\"msgid\":\"", L->smsgid);
     d = put_raw(d, ",\"msg\":\"", 8);
     if (L->squoted) /* its '"' as \" */
         d = lc_json_escape(d, s + L->smsg.o, L->smsg.n);
@@ -3129,6 +3121,8 @@ fast_write(const rline_t *L, char *d)
     return d;
 }
 
+/* The piece of the line lc_piece_read last read (RF_OK) at d, at most its room;
+ * the new end. */
 char *
 lc_piece_write(const lc_rline *L, char *d)
 {
