@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +17,13 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("logcaster")
+
+# A background job of a non-interactive shell starts with SIGINT ignored, and so
+# would every client these tests start: Python then never raises KeyboardInterrupt,
+# and the tests that press Ctrl-C on a FOLLOW wait for a client that cannot stop.
+# Ctrl-C as in a terminal, whatever ran the tests (children take the default).
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture

@@ -264,6 +264,18 @@ def test_syslog_pairs_named_as_the_header_fields() -> None:
 
 
 @native
+def test_syslog_5424_messages_after_a_bom() -> None:
+    """RFC 5424's BOM before MSG is not part of `msg` or of its pairs, with or
+    without SD params, with nothing after it or a MSG cut inside it."""
+    bom = "\ufeff".encode()
+    for head in (b"<165>1 2026-12-01T21:06:04Z vm app 42 ID7 - ", b"<13>1 - - - - - "):
+        for body in (bom + b"k=v m=1", bom, bom[:2], b"k=v " + bom):
+            line = head + body
+            assert c_records([line, PAD])[0] == py_records([line, PAD]), line
+            assert c_records([line])[0] == py_records([line]), line
+
+
+@native
 def test_syslog_messages_of_every_length_around_the_blocks() -> None:
     """A syslog MSG's pairs on each side of a 64-byte block boundary, MSGs of 1 to 4
     blocks and past them, after headers of every shape."""

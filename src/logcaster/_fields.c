@@ -1726,6 +1726,20 @@ typedef struct {
     unsigned short k0, kn, v, vn; /* lines of MASK_BLOCKS * 64 bytes at most */
 } fast_pair;
 
+/* A syslog header's words (n 0: absent) and where its MSG starts, as
+ * fields._syslog reads them: RFC 5424 TIMESTAMP HOST APP-NAME PROCID MSGID (split
+ * on single spaces, "-" or empty: absent; `sd` set when SD params follow, whose
+ * fields the general reader leaves to Python), or an RFC 3164 timestamp, HOST,
+ * TAG (the app) and [PID], each but the PRI optional. */
+typedef struct {
+    size_t o, n;
+} word_t;
+typedef struct {
+    word_t ts, host, app, pid, msgid;
+    size_t msg;
+    int sd;
+} syslog_head;
+
 struct lc_rline {
     growbuf_t a; /* names and values of the current line */
     int nf;
@@ -1744,9 +1758,8 @@ struct lc_rline {
     /* a plain RFC 3164 line's header (fast_syslog), written by syslog_write when
      * `fast` is FAST_SYSLOG: offsets into the line, each absent when its n is 0 */
     int spri, squoted; /* squoted: the MSG holds '"' (the line's only bytes to escape) */
-    struct {
-        unsigned short o, n;
-    } sts, shost, sapp, spid, smsgid, smsg;
+    size_t sn;         /* the line's length */
+    syslog_head sh;
     scratch_t sc;
     /* the tables, last: read only up to nf and nfp, so left as they are when a
      * reader is made (no 16 KiB to zero per encode_records call) */
@@ -2619,6 +2632,64 @@ fast_json(rline_t *L, cp s, size_t n, size_t *size)
     return 1;
 }
 
+/* Read a syslog header (syslog_head) whose PRI ends at pos. */
+static void
+syslog_header(cp s, size_t n, size_t pos, syslog_head *h)
+{
+    *h = (syslog_head){.sd = 0};
+    if (n - pos >= 2 && s[pos] == '1' && s[pos + 1] == ' ') { /* RFC 5424 */
+        word_t *words[5] = {&h->ts, &h->host, &h->app, &h->pid, &h->msgid};
+        size_t i = pos + 2;
+        for (int w = 0; w < 5; w++) {
+            cp sp = i < n ? memchr(s + i, ' ', n - i) : NULL;
+            size_t e = sp ? (size_t)(sp - s) : n;
+            if (e > i && !(e - i == 1 && s[i] == '-'))
+                *words[w] = (word_t){i, e - i};
+            i = sp ? e + 1 : n;
+        }
+        h->sd = i < n && s[i] != '-';
+        h->msg = h->sd ? msg_start(s, n, pos) : i + 2 < n ? i + 2 : n; /* past "- " */
+        if (!h->sd && n - h->msg >= 3 && s[h->msg] == 0xEF && s[h->msg + 1] == 0xBB &&
+            s[h->msg + 2] == 0xBF)
+            h->msg += 3; /* a BOM before MSG */
+        return;
+    }
+    size_t p = pos, ts = ts3164(s, n, pos), te;
+    if (!ts)
+        ts = ts3339(s, n, pos);
+    val_t tag;
+    if (ts) {
+        size_t end = ts;
+        while (end > p && s[end - 1] == ' ')
+            end--;
+        h->ts = (word_t){p, end - p};
+        p = ts;
+        te = tag_at(s, n, p, &tag);
+        if (!te) { /* HOST TAG: MSG, or HOST MSG */
+            cp sp = memchr(s + p, ' ', n - p);
+            size_t e = sp ? (size_t)(sp - s) : n;
+            if (e > p) {
+                h->host = (word_t){p, e - p};
+                p = sp ? e + 1 : n;
+            }
+            te = tag_at(s, n, p, &tag);
+        }
+    } else
+        te = tag_at(s, n, p, &tag);
+    if (te) {
+        h->app = (word_t){p, tag.n};
+        size_t q = p + tag.n;
+        if (s[q] == '[') { /* tag_at found its ']' */
+            size_t e = q + 1;
+            while (s[e] != ']')
+                e++;
+            h->pid = (word_t){q + 1, e - q - 1};
+        }
+        p = te;
+    }
+    h->msg = p;
+}
+
 /* fields._syslog's header fields of a line whose PRI ends at pos, then its MSG's. */
 static int
 syslog_fields(rline_t *L, cp s, size_t n, int pri, size_t pos)
@@ -2633,59 +2704,17 @@ syslog_fields(rline_t *L, cp s, size_t n, int pri, size_t pos)
     r = r ? r : rf_push(L, (cp) "severity", 0, 8, (cp)sev, 1, 0, 1);
     if (r)
         return r;
-    size_t m;
-    if (n - pos >= 2 && s[pos] == '1' && s[pos + 1] == ' ') { /* RFC 5424 */
-        static const char *const names[5] = {"timestamp", "host", "app", "procid", "msgid"};
-        size_t i = pos + 2;
-        for (int w = 0; w < 5; w++) {
-            cp sp = i < n ? memchr(s + i, ' ', n - i) : NULL;
-            size_t e = sp ? (size_t)(sp - s) : n;
-            if (e > i && !(e - i == 1 && s[i] == '-') &&
-                (r = rf_add(L, names[w], strlen(names[w]), s + i, e - i)) != RF_OK)
-                return r;
-            i = sp ? e + 1 : n;
-        }
-        if (i < n && s[i] != '-')
-            return RF_UNSURE; /* SD params */
-        m = msg_start(s, n, pos);
-    } else {
-        size_t p = pos, ts = ts3164(s, n, pos);
-        if (!ts)
-            ts = ts3339(s, n, pos);
-        val_t tag;
-        if (ts) {
-            size_t te = ts;
-            while (te > p && s[te - 1] == ' ')
-                te--;
-            if ((r = rf_add(L, "timestamp", 9, s + p, te - p)) != RF_OK)
-                return r;
-            p = ts;
-            if (!tag_at(s, n, p, &tag)) {
-                cp sp = memchr(s + p, ' ', n - p);
-                size_t e = sp ? (size_t)(sp - s) : n;
-                if (e > p) {
-                    if ((r = rf_add(L, "host", 4, s + p, e - p)) != RF_OK)
-                        return r;
-                    p = sp ? e + 1 : n;
-                }
-            }
-        }
-        size_t te = tag_at(s, n, p, &tag);
-        if (te) {
-            if ((r = rf_add(L, "app", 3, tag.s, tag.n)) != RF_OK)
-                return r;
-            size_t q = p + tag.n;
-            if (s[q] == '[') {
-                size_t e = q + 1;
-                while (s[e] != ']')
-                    e++;
-                if (e > q + 1 && (r = rf_add(L, "procid", 6, s + q + 1, e - q - 1)) != RF_OK)
-                    return r;
-            }
-            p = te;
-        }
-        m = p;
-    }
+    syslog_head h;
+    syslog_header(s, n, pos, &h);
+    static const char *const names[5] = {"timestamp", "host", "app", "procid", "msgid"};
+    const word_t *words[5] = {&h.ts, &h.host, &h.app, &h.pid, &h.msgid};
+    for (int w = 0; w < 5; w++)
+        if (words[w]->n && (r = rf_add(L, names[w], strlen(names[w]), s + words[w]->o,
+                                       words[w]->n)) != RF_OK)
+            return r;
+    if (h.sd)
+        return RF_UNSURE; /* SD params */
+    size_t m = h.msg;
     if ((r = rf_add(L, "msg", 3, s + m, n - m)) != RF_OK)
         return r;
     if ((r = rf_adds(L, "level", SEVERITY_NAMES[pri & 7])) != RF_OK)
@@ -2693,93 +2722,21 @@ syslog_fields(rline_t *L, cp s, size_t n, int pri, size_t pos)
     return body_fields(L, s + m, n - m, L->nf, 1, -1);
 }
 
-/* The words of an RFC 5424 header without SD params (its PRI ending at pos) for
- * fast_syslog(): TIMESTAMP HOST APP-NAME PROCID MSGID as syslog_fields() takes them
- * (split on single spaces, "-" or empty: absent), and where MSG starts (msg_start).
- * 0 when the header has SD params (the general reader leaves those to Python). */
-static int
-fast_5424(rline_t *L, cp s, size_t n, size_t pos, size_t *msg)
-{
-    size_t i = pos + 2;
-    for (int w = 0; w < 5; w++) {
-        cp sp = i < n ? memchr(s + i, ' ', n - i) : NULL;
-        size_t e = sp ? (size_t)(sp - s) : n;
-        if (e > i && !(e - i == 1 && s[i] == '-')) {
-            __typeof__(L->sts) *word = w == 0   ? &L->sts
-                                       : w == 1 ? &L->shost
-                                       : w == 2 ? &L->sapp
-                                       : w == 3 ? &L->spid
-                                                : &L->smsgid;
-            word->o = (unsigned short)i;
-            word->n = (unsigned short)(e - i);
-        }
-        i = sp ? e + 1 : n;
-    }
-    if (i < n && s[i] != '-')
-        return 0;
-    *msg = i < n && i + 2 < n ? i + 2 : n; /* past "- " */
-    return 1;
-}
-
-/* The piece of a plain syslog line (no byte to escape) whose PRI ends at pos, its
- * header read once: the record's host, app and facility, then the fields
- * syslog_fields() finds (pri, severity, timestamp, procid, msgid, msg, level; its
- * host, app and facility are the record's own, so not repeated), then the MSG's
- * logfmt pairs (fast_pairs). 0 (the line read the usual way) for an RFC 5424
- * header with SD params, a line past 64 KiB or a MSG past MASK_BLOCKS blocks or
- * not readable as whole blocks. *size bounds the piece. */
+/* The piece of a plain syslog line (no byte to escape, or only '"' in its MSG)
+ * whose PRI ends at pos, its header read once (syslog_header): the record's host,
+ * app and facility, then the fields syslog_fields() finds (pri, severity,
+ * timestamp, procid, msgid, msg, level; its host, app and facility are the
+ * record's own, so not repeated), then the MSG's logfmt pairs (fast_pairs). 0 (the
+ * line read the usual way) for an RFC 5424 header with SD params, or a MSG past
+ * MASK_BLOCKS blocks or not readable as whole blocks. *size bounds the piece. */
 static int
 fast_syslog(rline_t *L, cp s, size_t n, int pri, size_t pos, int plain_line, size_t *size)
 {
-    if (n > 0xFFFF)
+    syslog_header(s, n, pos, &L->sh);
+    if (L->sh.sd)
         return 0;
-    L->sts.n = L->shost.n = L->sapp.n = L->spid.n = L->smsgid.n = 0;
-    size_t p = pos, ts = 0, te = 0;
-    if (n - pos >= 2 && s[pos] == '1' && s[pos + 1] == ' ') { /* RFC 5424 */
-        if (!fast_5424(L, s, n, pos, &p))
-            return 0;
-        goto msg;
-    }
-    ts = ts3164(s, n, pos);
-    if (!ts)
-        ts = ts3339(s, n, pos);
-    val_t tag;
-    if (ts) {
-        size_t end = ts;
-        while (end > p && s[end - 1] == ' ')
-            end--;
-        L->sts.o = (unsigned short)p;
-        L->sts.n = (unsigned short)(end - p);
-        p = ts;
-        te = tag_at(s, n, p, &tag);
-        if (!te) { /* HOST TAG: MSG, or HOST MSG */
-            cp sp = memchr(s + p, ' ', n - p);
-            size_t e = sp ? (size_t)(sp - s) : n;
-            if (e > p) {
-                L->shost.o = (unsigned short)p;
-                L->shost.n = (unsigned short)(e - p);
-                p = sp ? e + 1 : n;
-            }
-            te = tag_at(s, n, p, &tag);
-        }
-    } else
-        te = tag_at(s, n, p, &tag);
-    if (te) {
-        L->sapp.o = (unsigned short)p;
-        L->sapp.n = (unsigned short)tag.n;
-        size_t q = p + tag.n;
-        if (s[q] == '[') { /* tag_at found its ']' */
-            size_t e = q + 1;
-            while (s[e] != ']')
-                e++;
-            L->spid.o = (unsigned short)(q + 1);
-            L->spid.n = (unsigned short)(e - q - 1);
-        }
-        p = te;
-    }
-msg:
-    L->smsg.o = (unsigned short)p;
-    L->smsg.n = (unsigned short)(n - p);
+    size_t p = L->sh.msg;
+    L->sn = n;
     quote_masks qm;
     L->squoted = !plain_line;
     if (L->squoted) {
@@ -2800,8 +2757,8 @@ msg:
     L->nfp = 0;
     if (p < n) {
         pair_masks m;
-        int skip = SKIP_SYSLOG | (L->sts.n ? SKIP_TS : 0) | (L->spid.n ? SKIP_PID : 0) |
-                   (L->smsgid.n ? SKIP_MSGID : 0);
+        int skip = SKIP_SYSLOG | (L->sh.ts.n ? SKIP_TS : 0) | (L->sh.pid.n ? SKIP_PID : 0) |
+                   (L->sh.msgid.n ? SKIP_MSGID : 0);
         if (!pair_masks_of(s + p, n - p, L->readable, &m) ||
             !fast_pairs(L, s + p, n - p, &m, L->squoted ? &qm : NULL, skip, &pairs))
             return 0;
@@ -3053,9 +3010,10 @@ put_word(const rline_t *L, char *d, const char *name, size_t k, cp v, size_t n)
 static char *
 syslog_write(const rline_t *L, char *d)
 {
-    cp s = L->fs - L->smsg.o;
-    d = PUT_WORD(d, ",\"host\":\"", L->shost);
-    d = PUT_WORD(d, ",\"app\":\"", L->sapp);
+    cp s = L->fs - L->sh.msg;
+    size_t mn = L->sn - L->sh.msg;
+    d = PUT_WORD(d, ",\"host\":\"", L->sh.host);
+    d = PUT_WORD(d, ",\"app\":\"", L->sh.app);
     int pri = L->spri;
     const name16 *fac = &FACILITY16[pri >> 3];
     d = put_raw(d, ",\"facility\":\"", 13);
@@ -3066,14 +3024,14 @@ syslog_write(const rline_t *L, char *d)
     d = put_raw(d, "\",\"severity\":\"", 14);
     *d++ = (char)('0' + (pri & 7));
     *d++ = '"';
-    d = PUT_WORD(d, ",\"timestamp\":\"", L->sts);
-    d = PUT_WORD(d, ",\"procid\":\"", L->spid);
-    d = PUT_WORD(d, ",\"msgid\":\"", L->smsgid);
+    d = PUT_WORD(d, ",\"timestamp\":\"", L->sh.ts);
+    d = PUT_WORD(d, ",\"procid\":\"", L->sh.pid);
+    d = PUT_WORD(d, ",\"msgid\":\"", L->sh.msgid);
     d = put_raw(d, ",\"msg\":\"", 8);
     if (L->squoted) /* its '"' as \" */
-        d = lc_json_escape(d, s + L->smsg.o, L->smsg.n);
+        d = lc_json_escape(d, s + L->sh.msg, mn);
     else /* its blocks are readable (fast_syslog read them as masks) */
-        d = lc_put_over(d, s + L->smsg.o, L->smsg.n);
+        d = lc_put_over(d, s + L->sh.msg, mn);
     d = put_raw(d, "\",\"level\":\"", 11);
     memcpy(d, SEVERITY16[pri & 7].s, 16);
     d += SEVERITY16[pri & 7].n;
