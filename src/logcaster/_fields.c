@@ -44,13 +44,14 @@ enum { J_OK, J_INVALID, J_NOTSURE };
 #define MAX_DEPTH 400       /* deeper JSON: unsure (Python: RecursionError near 1000) */
 #define MAX_INT_DIGITS 4000 /* longer JSON integers: unsure (Python refuses > 4300) */
 
-/* FACILITIES and SEVERITY_NAMES as 16 bytes to copy whole, and their lengths. */
+/* The syslog facility and severity names, each as 16 bytes to copy whole (NUL
+ * padded) and its length. */
 #define NAME16(x) {x, sizeof(x) - 1}
 typedef struct {
     char s[16];
     unsigned char n;
 } name16;
-static const name16 FACILITY16[24] = {
+static const name16 FACILITIES[24] = {
     NAME16("kern"),   NAME16("user"),   NAME16("mail"),     NAME16("daemon"),
     NAME16("auth"),   NAME16("syslog"), NAME16("lpr"),      NAME16("news"),
     NAME16("uucp"),   NAME16("cron"),   NAME16("authpriv"), NAME16("ftp"),
@@ -58,15 +59,9 @@ static const name16 FACILITY16[24] = {
     NAME16("local0"), NAME16("local1"), NAME16("local2"),   NAME16("local3"),
     NAME16("local4"), NAME16("local5"), NAME16("local6"),   NAME16("local7"),
 };
-static const name16 SEVERITY16[8] = {
+static const name16 SEVERITY_NAMES[8] = {
     NAME16("EMERG"), NAME16("ALERT"),  NAME16("CRITICAL"), NAME16("ERROR"),
     NAME16("WARN"),  NAME16("NOTICE"), NAME16("INFO"),     NAME16("DEBUG"),
-};
-
-static const char *const FACILITIES[24] = {
-    "kern",     "user",   "mail",    "daemon",   "auth",    "syslog",       "lpr",    "news",
-    "uucp",     "cron",   "authpriv", "ftp",     "ntp",     "security",     "console", "solaris-cron",
-    "local0",   "local1", "local2",  "local3",   "local4",  "local5",       "local6", "local7",
 };
 
 typedef struct {
@@ -257,57 +252,121 @@ tag_at(cp s, size_t n, size_t pos, val_t *tag)
     return end;
 }
 
+/* Where the SD params at s[pos] (a '[') end: MSG's start (fields._structured_data). */
+static size_t
+sd_end(cp s, size_t n, size_t pos)
+{
+    while (pos < n && s[pos] == '[') {
+        size_t i = pos + 1;
+        while (i < n && s[i] != ' ' && s[i] != ']')
+            i++;
+        while (i < n && s[i] == ' ') {
+            i++;
+            while (i < n && s[i] != '=' && s[i] != ']')
+                i++;
+            if (!(i + 1 < n && s[i] == '=' && s[i + 1] == '"'))
+                break;
+            i += 2;
+            while (i < n && s[i] != '"') {
+                if (s[i] == '\\' && i + 1 < n)
+                    i++;
+                i++;
+            }
+            i++;
+        }
+        cp close = i < n ? memchr(s + i, ']', n - i) : NULL;
+        if (close == NULL)
+            return n;
+        pos = (size_t)(close - s) + 1;
+    }
+    return pos < n && s[pos] == ' ' ? pos + 1 : pos;
+}
+
+/* A syslog header's words (n 0: absent) and where its MSG starts, as
+ * fields._syslog reads them: RFC 5424 TIMESTAMP HOST APP-NAME PROCID MSGID (split
+ * on single spaces, "-" or empty: absent; `sd` set when SD params follow, whose
+ * fields the general reader leaves to Python), or an RFC 3164 timestamp, HOST,
+ * TAG (the app) and [PID], each but the PRI optional. */
+typedef struct {
+    size_t o, n;
+} word_t;
+typedef struct {
+    word_t ts, host, app, pid, msgid;
+    size_t msg;
+    int sd;
+} syslog_head;
+
+/* Read a syslog header (syslog_head) whose PRI ends at pos. */
+static void
+syslog_header(cp s, size_t n, size_t pos, syslog_head *h)
+{
+    *h = (syslog_head){.sd = 0};
+    if (n - pos >= 2 && s[pos] == '1' && s[pos + 1] == ' ') { /* RFC 5424 */
+        word_t *words[5] = {&h->ts, &h->host, &h->app, &h->pid, &h->msgid};
+        size_t i = pos + 2;
+        for (int w = 0; w < 5; w++) {
+            cp sp = i < n ? memchr(s + i, ' ', n - i) : NULL;
+            size_t e = sp ? (size_t)(sp - s) : n;
+            if (e > i && !(e - i == 1 && s[i] == '-'))
+                *words[w] = (word_t){i, e - i};
+            i = sp ? e + 1 : n;
+        }
+        h->sd = i < n && s[i] != '-';
+        h->msg = h->sd ? sd_end(s, n, i) : i + 2 < n ? i + 2 : n; /* past "- " */
+        if (n - h->msg >= 3 && s[h->msg] == 0xEF && s[h->msg + 1] == 0xBB &&
+            s[h->msg + 2] == 0xBF)
+            h->msg += 3; /* a BOM before MSG */
+        return;
+    }
+    size_t p = pos, ts = ts3164(s, n, pos), te;
+    if (!ts)
+        ts = ts3339(s, n, pos);
+    val_t tag;
+    if (ts) {
+        size_t end = ts;
+        while (end > p && s[end - 1] == ' ')
+            end--;
+        h->ts = (word_t){p, end - p};
+        p = ts;
+        te = tag_at(s, n, p, &tag);
+        if (!te) { /* HOST TAG: MSG, or HOST MSG */
+            cp sp = memchr(s + p, ' ', n - p);
+            size_t e = sp ? (size_t)(sp - s) : n;
+            if (e > p) {
+                h->host = (word_t){p, e - p};
+                p = sp ? e + 1 : n;
+            }
+            te = tag_at(s, n, p, &tag);
+        }
+    } else
+        te = tag_at(s, n, p, &tag);
+    if (te) {
+        h->app = (word_t){p, tag.n};
+        size_t q = p + tag.n;
+        if (s[q] == '[') { /* tag_at found its ']' */
+            size_t e = q + 1;
+            while (s[e] != ']')
+                e++;
+            h->pid = (word_t){q + 1, e - q - 1};
+        }
+        p = te;
+    }
+    h->msg = p;
+}
+
 /* fields._host_app for a line whose PRI ends at pos: HOST and APP (*has_* 0 when
  * absent; app NULL: HOST only). */
 static void
 header_host_app(cp s, size_t n, size_t pos, val_t *host, int *has_host, val_t *app, int *has_app)
 {
-    *has_host = *has_app = 0;
-    if (n - pos >= 2 && s[pos] == '1' && s[pos + 1] == ' ') { /* RFC 5424 */
-        size_t i = pos + 2;
-        val_t w[3];
-        int got = 0;
-        for (; got < 3; got++) { /* TIMESTAMP HOST APP, split on single spaces */
-            cp sp = i <= n ? memchr(s + i, ' ', n - i) : NULL;
-            size_t e = sp ? (size_t)(sp - s) : n;
-            w[got].s = s + i;
-            w[got].n = e - i;
-            if (sp == NULL) {
-                got++;
-                break;
-            }
-            i = e + 1;
-        }
-        if (got > 1 && w[1].n && !(w[1].n == 1 && w[1].s[0] == '-')) {
-            *host = w[1];
-            *has_host = 1;
-        }
-        if (app != NULL && got > 2 && w[2].n && !(w[2].n == 1 && w[2].s[0] == '-')) {
-            *app = w[2];
-            *has_app = 1;
-        }
-        return;
-    }
-    size_t ts = ts3164(s, n, pos);
-    if (!ts)
-        ts = ts3339(s, n, pos);
-    val_t tag;
-    if (ts) {
-        pos = ts;
-        if (!tag_at(s, n, pos, &tag)) { /* HOST TAG: MSG, or HOST MSG */
-            cp sp = memchr(s + pos, ' ', n - pos);
-            size_t e = sp ? (size_t)(sp - s) : n;
-            if (e > pos) {
-                host->s = s + pos;
-                host->n = e - pos;
-                *has_host = 1;
-                pos = sp ? e + 1 : n;
-            }
-        }
-    }
-    if (app != NULL && tag_at(s, n, pos, &tag)) {
-        *app = tag;
-        *has_app = 1;
+    syslog_head h;
+    syslog_header(s, n, pos, &h);
+    *host = (val_t){s + h.host.o, h.host.n};
+    *has_host = h.host.n > 0;
+    *has_app = 0;
+    if (app != NULL) {
+        *app = (val_t){s + h.app.o, h.app.n};
+        *has_app = h.app.n > 0;
     }
 }
 
@@ -878,15 +937,15 @@ facility_name(cp s, size_t n, int *unsure)
         if (n > 2)
             return NULL;
         int v = n == 1 ? low[0] - '0' : (low[0] - '0') * 10 + (low[1] - '0');
-        return v < 24 ? FACILITIES[v] : NULL;
+        return v < 24 ? FACILITIES[v].s : NULL;
     }
     if (strcmp(low, "auth2") == 0)
         return "authpriv";
     if (strcmp(low, "clock") == 0)
         return "solaris-cron";
     for (int i = 0; i < 24; i++)
-        if (strcmp(low, FACILITIES[i]) == 0)
-            return FACILITIES[i];
+        if (strcmp(low, FACILITIES[i].s) == 0)
+            return FACILITIES[i].s;
     return NULL;
 }
 
@@ -919,60 +978,9 @@ fname_init(fname_t *f, cp name, size_t n)
 static size_t
 msg_start(cp s, size_t n, size_t pos)
 {
-    if (n - pos >= 2 && s[pos] == '1' && s[pos + 1] == ' ') { /* RFC 5424 */
-        pos += 2;
-        for (int w = 0; w < 5; w++) { /* TIMESTAMP HOST APP PROCID MSGID */
-            cp sp = pos < n ? memchr(s + pos, ' ', n - pos) : NULL;
-            pos = sp ? (size_t)(sp - s) + 1 : n;
-        }
-        if (pos < n && s[pos] == '-') /* fields._structured_data */
-            pos = pos + 2 < n ? pos + 2 : n;
-        else {
-            while (pos < n && s[pos] == '[') {
-                size_t i = pos + 1;
-                while (i < n && s[i] != ' ' && s[i] != ']')
-                    i++;
-                while (i < n && s[i] == ' ') {
-                    i++;
-                    while (i < n && s[i] != '=' && s[i] != ']')
-                        i++;
-                    if (!(i + 1 < n && s[i] == '=' && s[i + 1] == '"'))
-                        break;
-                    i += 2;
-                    while (i < n && s[i] != '"') {
-                        if (s[i] == '\\' && i + 1 < n)
-                            i++;
-                        i++;
-                    }
-                    i++;
-                }
-                cp close = i < n ? memchr(s + i, ']', n - i) : NULL;
-                if (close == NULL)
-                    return n;
-                pos = (size_t)(close - s) + 1;
-            }
-            if (pos < n && s[pos] == ' ')
-                pos++;
-        }
-        if (n - pos >= 3 && s[pos] == 0xEF && s[pos + 1] == 0xBB && s[pos + 2] == 0xBF)
-            pos += 3; /* a BOM before MSG */
-        return pos;
-    }
-    size_t ts = ts3164(s, n, pos);
-    if (!ts)
-        ts = ts3339(s, n, pos);
-    val_t tag;
-    if (ts) {
-        pos = ts;
-        if (!tag_at(s, n, pos, &tag)) {
-            cp sp = memchr(s + pos, ' ', n - pos);
-            size_t e = sp ? (size_t)(sp - s) : n;
-            if (e > pos)
-                pos = sp ? e + 1 : n;
-        }
-    }
-    size_t end = tag_at(s, n, pos, &tag);
-    return end ? end : pos;
+    syslog_head h;
+    syslog_header(s, n, pos, &h);
+    return h.msg;
 }
 
 static inline int
@@ -1117,8 +1125,8 @@ line_value(int kind, const fname_t *f, cp s, size_t n, scratch_t *sc, val_t *out
     int pri = pri_of(s, n, &pos);
     if (pri >= 0) {
         if (kind == K_FACILITY) {
-            out->s = (cp)FACILITIES[pri >> 3];
-            out->n = strlen(FACILITIES[pri >> 3]);
+            out->s = (cp)FACILITIES[pri >> 3].s;
+            out->n = FACILITIES[pri >> 3].n;
             return V_FOUND;
         }
         val_t host, app;
@@ -1671,8 +1679,6 @@ static const unsigned char CLASS[256] = {
     [0x80 ... 0xFF] = C_ESC,
 };
 
-static const char *const SEVERITY_NAMES[8] = {"EMERG", "ALERT",  "CRITICAL", "ERROR",
-                                              "WARN",  "NOTICE", "INFO",     "DEBUG"};
 static const char *const TOP_NAMES[3] = {"host", "app", "facility"};
 
 typedef struct {
@@ -1726,20 +1732,6 @@ typedef struct {
     unsigned short k0, kn, v, vn; /* lines of MASK_BLOCKS * 64 bytes at most */
 } fast_pair;
 
-/* A syslog header's words (n 0: absent) and where its MSG starts, as
- * fields._syslog reads them: RFC 5424 TIMESTAMP HOST APP-NAME PROCID MSGID (split
- * on single spaces, "-" or empty: absent; `sd` set when SD params follow, whose
- * fields the general reader leaves to Python), or an RFC 3164 timestamp, HOST,
- * TAG (the app) and [PID], each but the PRI optional. */
-typedef struct {
-    size_t o, n;
-} word_t;
-typedef struct {
-    word_t ts, host, app, pid, msgid;
-    size_t msg;
-    int sd;
-} syslog_head;
-
 struct lc_rline {
     growbuf_t a; /* names and values of the current line */
     int nf;
@@ -1755,8 +1747,8 @@ struct lc_rline {
     int fhost, fapp;        /* the pairs giving the record's host and app, or -1 */
     unsigned long long fskip; /* the pairs not repeated in "fields" (bits) */
     cp fs;
-    /* a plain RFC 3164 line's header (fast_syslog), written by syslog_write when
-     * `fast` is FAST_SYSLOG: offsets into the line, each absent when its n is 0 */
+    /* a syslog line's header (syslog_header, read once per line by lc_piece_read),
+     * written by syslog_write when `fast` is FAST_SYSLOG */
     int spri, squoted; /* squoted: the MSG holds '"' (the line's only bytes to escape) */
     size_t sn;         /* the line's length */
     syslog_head sh;
@@ -2632,67 +2624,9 @@ fast_json(rline_t *L, cp s, size_t n, size_t *size)
     return 1;
 }
 
-/* Read a syslog header (syslog_head) whose PRI ends at pos. */
-static void
-syslog_header(cp s, size_t n, size_t pos, syslog_head *h)
-{
-    *h = (syslog_head){.sd = 0};
-    if (n - pos >= 2 && s[pos] == '1' && s[pos + 1] == ' ') { /* RFC 5424 */
-        word_t *words[5] = {&h->ts, &h->host, &h->app, &h->pid, &h->msgid};
-        size_t i = pos + 2;
-        for (int w = 0; w < 5; w++) {
-            cp sp = i < n ? memchr(s + i, ' ', n - i) : NULL;
-            size_t e = sp ? (size_t)(sp - s) : n;
-            if (e > i && !(e - i == 1 && s[i] == '-'))
-                *words[w] = (word_t){i, e - i};
-            i = sp ? e + 1 : n;
-        }
-        h->sd = i < n && s[i] != '-';
-        h->msg = h->sd ? msg_start(s, n, pos) : i + 2 < n ? i + 2 : n; /* past "- " */
-        if (!h->sd && n - h->msg >= 3 && s[h->msg] == 0xEF && s[h->msg + 1] == 0xBB &&
-            s[h->msg + 2] == 0xBF)
-            h->msg += 3; /* a BOM before MSG */
-        return;
-    }
-    size_t p = pos, ts = ts3164(s, n, pos), te;
-    if (!ts)
-        ts = ts3339(s, n, pos);
-    val_t tag;
-    if (ts) {
-        size_t end = ts;
-        while (end > p && s[end - 1] == ' ')
-            end--;
-        h->ts = (word_t){p, end - p};
-        p = ts;
-        te = tag_at(s, n, p, &tag);
-        if (!te) { /* HOST TAG: MSG, or HOST MSG */
-            cp sp = memchr(s + p, ' ', n - p);
-            size_t e = sp ? (size_t)(sp - s) : n;
-            if (e > p) {
-                h->host = (word_t){p, e - p};
-                p = sp ? e + 1 : n;
-            }
-            te = tag_at(s, n, p, &tag);
-        }
-    } else
-        te = tag_at(s, n, p, &tag);
-    if (te) {
-        h->app = (word_t){p, tag.n};
-        size_t q = p + tag.n;
-        if (s[q] == '[') { /* tag_at found its ']' */
-            size_t e = q + 1;
-            while (s[e] != ']')
-                e++;
-            h->pid = (word_t){q + 1, e - q - 1};
-        }
-        p = te;
-    }
-    h->msg = p;
-}
-
-/* fields._syslog's header fields of a line whose PRI ends at pos, then its MSG's. */
+/* fields._syslog's header fields of a line (its header h), then its MSG's. */
 static int
-syslog_fields(rline_t *L, cp s, size_t n, int pri, size_t pos)
+syslog_fields(rline_t *L, cp s, size_t n, int pri, const syslog_head *h)
 {
     char num[3], sev[1] = {(char)('0' + (pri & 7))};
     size_t digits = pri >= 100 ? 3 : pri >= 10 ? 2 : 1; /* 0-191, no leading zero */
@@ -2700,24 +2634,22 @@ syslog_fields(rline_t *L, cp s, size_t n, int pri, size_t pos)
         num[i] = (char)('0' + v % 10);
     /* the numbers are copied: the piece is written after this returns */
     int r = rf_push(L, (cp) "pri", 0, 3, (cp)num, digits, 0, 1);
-    r = r ? r : rf_adds(L, "facility", FACILITIES[pri >> 3]);
+    r = r ? r : rf_adds(L, "facility", FACILITIES[pri >> 3].s);
     r = r ? r : rf_push(L, (cp) "severity", 0, 8, (cp)sev, 1, 0, 1);
     if (r)
         return r;
-    syslog_head h;
-    syslog_header(s, n, pos, &h);
     static const char *const names[5] = {"timestamp", "host", "app", "procid", "msgid"};
-    const word_t *words[5] = {&h.ts, &h.host, &h.app, &h.pid, &h.msgid};
+    const word_t *words[5] = {&h->ts, &h->host, &h->app, &h->pid, &h->msgid};
     for (int w = 0; w < 5; w++)
         if (words[w]->n && (r = rf_add(L, names[w], strlen(names[w]), s + words[w]->o,
                                        words[w]->n)) != RF_OK)
             return r;
-    if (h.sd)
+    if (h->sd)
         return RF_UNSURE; /* SD params */
-    size_t m = h.msg;
+    size_t m = h->msg;
     if ((r = rf_add(L, "msg", 3, s + m, n - m)) != RF_OK)
         return r;
-    if ((r = rf_adds(L, "level", SEVERITY_NAMES[pri & 7])) != RF_OK)
+    if ((r = rf_adds(L, "level", SEVERITY_NAMES[pri & 7].s)) != RF_OK)
         return r;
     return body_fields(L, s + m, n - m, L->nf, 1, -1);
 }
@@ -2730,9 +2662,8 @@ syslog_fields(rline_t *L, cp s, size_t n, int pri, size_t pos)
  * line read the usual way) for an RFC 5424 header with SD params, or a MSG past
  * MASK_BLOCKS blocks or not readable as whole blocks. *size bounds the piece. */
 static int
-fast_syslog(rline_t *L, cp s, size_t n, int pri, size_t pos, int plain_line, size_t *size)
+fast_syslog(rline_t *L, cp s, size_t n, int pri, int plain_line, size_t *size)
 {
-    syslog_header(s, n, pos, &L->sh);
     if (L->sh.sd)
         return 0;
     size_t p = L->sh.msg;
@@ -2890,9 +2821,10 @@ lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, int plain_line, siz
             return RF_OK;
         }
     }
-    if (pri >= 0) { /* the usual syslog line: its header read once */
+    if (pri >= 0) { /* a syslog line: its header read once, here */
+        syslog_header(s, n, pos, &L->sh);
         size_t size;
-        if (fast_syslog(L, s, n, pri, pos, plain_line, &size)) {
+        if (fast_syslog(L, s, n, pri, plain_line, &size)) {
             L->fast = FAST_SYSLOG;
             *room_out = size;
             return RF_OK;
@@ -2951,13 +2883,15 @@ lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, int plain_line, siz
         if (js == J_OK && ascii_unescaped(s, n))
             L->all_plain = 1;
     }
-    val_t head[3]; /* a syslog line's: HOST and APP from one read of its header */
+    val_t head[3]; /* a syslog line's: HOST and APP from its header (L->sh) */
     int has_head[3] = {0, 0, 1};
     if (pri >= 0) {
-        header_host_app(s, n, pos, &head[K_HOST], &has_head[K_HOST], &head[K_APP],
-                        &has_head[K_APP]);
-        head[K_FACILITY].s = (cp)FACILITIES[pri >> 3];
-        head[K_FACILITY].n = strlen(FACILITIES[pri >> 3]);
+        const word_t *w[2] = {&L->sh.host, &L->sh.app}; /* K_HOST, K_APP */
+        for (int k = 0; k < 2; k++) {
+            head[k] = (val_t){s + w[k]->o, w[k]->n};
+            has_head[k] = w[k]->n > 0;
+        }
+        head[K_FACILITY] = (val_t){(cp)FACILITIES[pri >> 3].s, FACILITIES[pri >> 3].n};
     }
     for (int k = 0; k < 3; k++) {
         if (!want[k])
@@ -2979,7 +2913,7 @@ lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, int plain_line, siz
             L->top_n[k] = v.n;
         }
     }
-    if (!plain && (r = pri >= 0 ? syslog_fields(L, s, n, pri, pos)
+    if (!plain && (r = pri >= 0 ? syslog_fields(L, s, n, pri, &L->sh)
                                  : body_fields(L, s, n, 0, 0, js)) != RF_OK)
         return r;
     size_t room = 16;
@@ -3015,7 +2949,7 @@ syslog_write(const rline_t *L, char *d)
     d = PUT_WORD(d, ",\"host\":\"", L->sh.host);
     d = PUT_WORD(d, ",\"app\":\"", L->sh.app);
     int pri = L->spri;
-    const name16 *fac = &FACILITY16[pri >> 3];
+    const name16 *fac = &FACILITIES[pri >> 3];
     d = put_raw(d, ",\"facility\":\"", 13);
     memcpy(d, fac->s, 16); /* the room has 16 bytes past the piece */
     d += fac->n;
@@ -3033,8 +2967,8 @@ syslog_write(const rline_t *L, char *d)
     else /* its blocks are readable (fast_syslog read them as masks) */
         d = lc_put_over(d, s + L->sh.msg, mn);
     d = put_raw(d, "\",\"level\":\"", 11);
-    memcpy(d, SEVERITY16[pri & 7].s, 16);
-    d += SEVERITY16[pri & 7].n;
+    memcpy(d, SEVERITY_NAMES[pri & 7].s, 16);
+    d += SEVERITY_NAMES[pri & 7].n;
     *d++ = '"';
     for (int i = 0; i < L->nfp; i++) {
         const fast_pair *f = &L->fp[i];

@@ -367,8 +367,9 @@ put_blocks(char *d, const char *s, int k)
 #define LEVEL_MAX 19                          /* ,"level":"CRITICAL" */
 #define BATCH_LINES 128 /* ascending: lines found, then written, so many at a time */
 
-/* Where the lines are (src readable up to lim): spans sp[2 * i], sp[2 * i + 1] for i in [*span, pairs), from
- * offset *at in the first (-1: its start); each line's start, end, level and whether
+/* Where the lines are (src readable up to lim): spans sp[2 * i], sp[2 * i + 1] for
+ * i in [*span, pairs), from offset *at in the first (-1: its start); each line's
+ * start, end, level and whether
  * it needs escaping, appended to where/codes (grown as needed) until `most` lines
  * are there. *span and *at say where the next call goes on. -1 when out of memory,
  * else the number of lines. No GIL needed. */
