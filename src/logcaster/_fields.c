@@ -355,18 +355,57 @@ syslog_header(cp s, size_t n, size_t pos, syslog_head *h)
 }
 
 /* fields._host_app for a line whose PRI ends at pos: HOST and APP (*has_* 0 when
- * absent; app NULL: HOST only). */
+ * absent; app NULL: HOST only). The filters' own short reader: through
+ * syslog_header, `host=` filters took twice as long (benchmarks/fields_bench.py). */
 static void
 header_host_app(cp s, size_t n, size_t pos, val_t *host, int *has_host, val_t *app, int *has_app)
 {
-    syslog_head h;
-    syslog_header(s, n, pos, &h);
-    *host = (val_t){s + h.host.o, h.host.n};
-    *has_host = h.host.n > 0;
-    *has_app = 0;
-    if (app != NULL) {
-        *app = (val_t){s + h.app.o, h.app.n};
-        *has_app = h.app.n > 0;
+    *has_host = *has_app = 0;
+    if (n - pos >= 2 && s[pos] == '1' && s[pos + 1] == ' ') { /* RFC 5424 */
+        size_t i = pos + 2;
+        val_t w[3];
+        int got = 0;
+        for (; got < 3; got++) { /* TIMESTAMP HOST APP, split on single spaces */
+            cp sp = i <= n ? memchr(s + i, ' ', n - i) : NULL;
+            size_t e = sp ? (size_t)(sp - s) : n;
+            w[got].s = s + i;
+            w[got].n = e - i;
+            if (sp == NULL) {
+                got++;
+                break;
+            }
+            i = e + 1;
+        }
+        if (got > 1 && w[1].n && !(w[1].n == 1 && w[1].s[0] == '-')) {
+            *host = w[1];
+            *has_host = 1;
+        }
+        if (app != NULL && got > 2 && w[2].n && !(w[2].n == 1 && w[2].s[0] == '-')) {
+            *app = w[2];
+            *has_app = 1;
+        }
+        return;
+    }
+    size_t ts = ts3164(s, n, pos);
+    if (!ts)
+        ts = ts3339(s, n, pos);
+    val_t tag;
+    if (ts) {
+        pos = ts;
+        if (!tag_at(s, n, pos, &tag)) { /* HOST TAG: MSG, or HOST MSG */
+            cp sp = memchr(s + pos, ' ', n - pos);
+            size_t e = sp ? (size_t)(sp - s) : n;
+            if (e > pos) {
+                host->s = s + pos;
+                host->n = e - pos;
+                *has_host = 1;
+                pos = sp ? e + 1 : n;
+            }
+        }
+    }
+    if (app != NULL && tag_at(s, n, pos, &tag)) {
+        *app = tag;
+        *has_app = 1;
     }
 }
 
@@ -974,13 +1013,40 @@ fname_init(fname_t *f, cp name, size_t n)
             f->header = 1;
 }
 
-/* Where a syslog line's MSG starts (fields._syslog), its PRI ending at pos. */
+/* Where a syslog line's MSG starts (fields._syslog), its PRI ending at pos: the
+ * filters' own short reader (syslog_header also records the words). */
 static size_t
 msg_start(cp s, size_t n, size_t pos)
 {
-    syslog_head h;
-    syslog_header(s, n, pos, &h);
-    return h.msg;
+    if (n - pos >= 2 && s[pos] == '1' && s[pos + 1] == ' ') { /* RFC 5424 */
+        pos += 2;
+        for (int w = 0; w < 5; w++) { /* TIMESTAMP HOST APP PROCID MSGID */
+            cp sp = pos < n ? memchr(s + pos, ' ', n - pos) : NULL;
+            pos = sp ? (size_t)(sp - s) + 1 : n;
+        }
+        if (pos < n && s[pos] == '-') /* fields._structured_data */
+            pos = pos + 2 < n ? pos + 2 : n;
+        else
+            pos = sd_end(s, n, pos);
+        if (n - pos >= 3 && s[pos] == 0xEF && s[pos + 1] == 0xBB && s[pos + 2] == 0xBF)
+            pos += 3; /* a BOM before MSG */
+        return pos;
+    }
+    size_t ts = ts3164(s, n, pos);
+    if (!ts)
+        ts = ts3339(s, n, pos);
+    val_t tag;
+    if (ts) {
+        pos = ts;
+        if (!tag_at(s, n, pos, &tag)) {
+            cp sp = memchr(s + pos, ' ', n - pos);
+            size_t e = sp ? (size_t)(sp - s) : n;
+            if (e > pos)
+                pos = sp ? e + 1 : n;
+        }
+    }
+    size_t end = tag_at(s, n, pos, &tag);
+    return end ? end : pos;
 }
 
 static inline int
