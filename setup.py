@@ -44,6 +44,7 @@ setup(
                 "src/logcaster/_bulk.c",
                 "src/logcaster/_lokiproto.c",
                 "src/logcaster/_otlpproto.c",
+                "src/logcaster/_otlpjson.c",
                 "src/logcaster/_floatrepr.c",
                 "src/logcaster/_outblock.c",
                 "src/logcaster/_stamped.c",

@@ -8,6 +8,8 @@ Each mode gets a fresh LogCaster (from this checkout's ``src/``) on 127.0.0.1:
 - ``loki-protobuf``: the same push as snappy-compressed protobuf;
 - ``bulk``: ``POST /_bulk``, a ``{"create":{}}`` action and ``{"_msg": <line>}`` per line;
 - ``otlp``: ``POST /v1/logs``, an ``ExportLogsServiceRequest`` (protobuf), body = line;
+- ``otlp-json``: the same request in OTLP JSON (what the OpenTelemetry JS exporters
+  and a Collector's ``otlphttp`` exporter with ``encoding: json`` send);
 - ``tcp+http``: ``tcp`` again while two more clients post NDJSON without pause:
   how much TCP ingest slows while HTTP bodies are parsed.
 
@@ -48,7 +50,7 @@ from workload import generate_lines
 REPO = Path(__file__).resolve().parents[1]
 BANNER = re.compile(r"ingest \S+:(\d+), query \S+:(\d+),.* http \S+:(\d+)")
 PHASE_LIMIT = 120.0  # seconds a mode may take
-MODES = ("tcp", "jsonline", "loki-json", "loki-protobuf", "bulk", "otlp", "tcp+http")
+MODES = ("tcp", "jsonline", "loki-json", "loki-protobuf", "bulk", "otlp", "otlp-json", "tcp+http")
 
 
 SRC = REPO / "src"  # the tree the servers run (--src)
@@ -171,6 +173,17 @@ def otlp_protobuf(lines: list[str]) -> bytes:
     return bytes(request.SerializeToString())
 
 
+def otlp_json(lines: list[str]) -> bytes:
+    """The same request in the OTLP JSON mapping (64-bit integers as strings)."""
+    records = [
+        {"timeUnixNano": "1764600000000000000", "severityNumber": 9, "body": {"stringValue": x}}
+        for x in lines
+    ]
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "bench"}}]}
+    doc = {"resourceLogs": [{"resource": resource, "scopeLogs": [{"logRecords": records}]}]}
+    return json.dumps(doc).encode()
+
+
 def groups_of(lines: list[str], batch_bytes: int) -> list[list[str]]:
     """The lines cut into groups of about ``batch_bytes`` of message text."""
     per = max(1, batch_bytes // (sum(map(len, lines[:1000])) // min(len(lines), 1000) + 20))
@@ -195,6 +208,8 @@ def bodies_for(mode: str, lines: list[str], batch_bytes: int) -> tuple[str, str,
         return "/_bulk", "application/x-ndjson", out
     if mode == "otlp":
         return "/v1/logs", "application/x-protobuf", [otlp_protobuf(g) for g in groups]
+    if mode == "otlp-json":
+        return "/v1/logs", "application/json", [otlp_json(g) for g in groups]
     return "/loki/api/v1/push", "application/x-protobuf", [loki_protobuf(g) for g in groups]
 
 

@@ -1,9 +1,10 @@
-"""The OTLP JSON reader (``otlp_json.parse``) against the reference it stands in for
-(``otlp.parse_python``: ``json_format.ParseDict`` into protobuf messages): the same
-stored bytes and counts whenever it reads a body, Hypothesis over the requests of
-``test_otlp_native`` written as OTLP JSON (ids in hex, enums and 64-bit integers as
-numbers or strings, names and values bent out of the usual shapes), and the
-reference's answer through ``otlp.parse`` whenever it declines."""
+"""The OTLP JSON readers (``otlp_json.parse``, and the C one, ``native.otlp_json``:
+the JSON rewritten as wire format for the protobuf scanner) against the reference
+they stand in for (``otlp.parse_python``: ``json_format.ParseDict`` into protobuf
+messages): the same stored bytes and counts whenever one reads a body, Hypothesis
+over the requests of ``test_otlp_native`` written as OTLP JSON (ids in hex, enums
+and 64-bit integers as numbers or strings, names and values bent out of the usual
+shapes), and the reference's answer through ``otlp.parse`` whenever both decline."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_otlp_native import BAD, reference, request_messages, rich_request, stored
 
-from logcaster.inputs.payloads import otlp, otlp_json
+from logcaster.inputs.payloads import native, otlp, otlp_json
 from logcaster.inputs.payloads.records import Batch
 
 
@@ -28,11 +29,25 @@ def agree(raw: bytes, max_line: int) -> bool:
     reference does."""
     fast = otlp_json.parse(raw, max_line)
     want = reference(raw, max_line, is_json=True)
+    agree_native(raw, max_line, want)
     if isinstance(want, str):
         assert fast is None, f"read what the reference refuses: {want}"
         return False
     assert fast is None or stored(fast) == stored(want)
     assert stored(otlp.parse(raw, max_line, is_json=True)) == stored(want)
+    return fast is not None
+
+
+def agree_native(raw: bytes, max_line: int, want: Batch | str | None = None) -> bool:
+    """The same for the C reader: whether it read the body, and if so the same."""
+    if native.otlp_json_scan is None:
+        return False
+    fast = native.otlp_json(raw, max_line)
+    want = reference(raw, max_line, is_json=True) if want is None else want
+    if isinstance(want, str):
+        assert fast is None, f"the C reader read what the reference refuses: {want}"
+        return False
+    assert fast is None or stored(fast) == stored(want)
     return fast is not None
 
 
@@ -193,6 +208,7 @@ def test_an_exporters_request_is_read_here() -> None:
     raw = exporter_request(3)
     fast = otlp_json.parse(raw, 1000)
     assert fast is not None and agree(raw, 1000)
+    assert agree_native(raw, 1000) or native.otlp_json_scan is None
     assert bytes(fast.block).split(b"\n")[0] == (
         b'{"_msg":"order 0 paid","severity":"INFO","service.name":"shop","order.id":0,'
         b'"ok":true,"cost":2.5,"http.method":"POST",'
@@ -266,9 +282,16 @@ def test_names_as_the_reference_fills_them() -> None:
     ]  # fmt: skip
 
 
+# Bends the Python reader reads and the C one leaves to it: ids spaced as
+# bytes.fromhex takes them.
+SPACED_IDS = [("traceId", "0a 0b"), ("traceId", "  ")]
+
+
 @pytest.mark.parametrize("bend", BEND_LIST, ids=repr)
 def test_each_bend_of_an_exporters_request(bend: tuple[str, object, bool]) -> None:
     doc = json.loads(exporter_request(2))
     doc["resourceLogs"][0]["scopeLogs"][0]["logRecords"][1][bend[0]] = bend[1]
     raw = json.dumps(doc).encode("utf-8", "surrogatepass")
     assert agree(raw, 1000) == bend[2]
+    if native.otlp_json_scan is not None:
+        assert agree_native(raw, 1000) == (bend[2] and bend[:2] not in SPACED_IDS)

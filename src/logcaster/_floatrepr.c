@@ -31,6 +31,12 @@ lc_float_init(void)
     return c_locale == (locale_t)0 ? -1 : 0;
 }
 
+double
+lc_float_parse(const char *text)
+{
+    return strtod_l(text, NULL, c_locale);
+}
+
 /* The p significant digits of x > 0 correctly rounded (dig, no point) and the
  * decimal exponent of the first; 1 when they read back as x. */
 static int

@@ -810,24 +810,29 @@ walk(Otlp *O, cp body, size_t n)
     return 0;
 }
 
-/* otlp_logs_scan(body, max_line, most=0) -> (block, lines, truncated), FALLBACK or
- * LC_TOO_LARGE (the lines would pass `most` bytes) */
-PyObject *
-lc_otlp_logs_scan(PyObject *self, PyObject *args)
+/* The records of the request in wire[0:n] (as lc_otlp_logs_scan answers);
+ * with_json: body[0:n] is the OTLP JSON text, rewritten as wire format first
+ * (_otlpjson.c). */
+static PyObject *
+scan(const unsigned char *body, size_t n, Py_ssize_t max_line, Py_ssize_t most, int with_json)
 {
-    Py_buffer view;
-    Py_ssize_t max_line, most = 0;
-    if (!PyArg_ParseTuple(args, "y*n|n", &view, &max_line, &most))
-        return NULL;
     Otlp O;
     memset(&O, 0, sizeof O);
     O.max_line = max_line < 0 ? 0 : (size_t)max_line;
     lc_out_take(&O.out); /* a kept buffer, its pages touched (_outblock.c) */
     O.out.most = most < 0 ? 0 : (size_t)most;
-    int rc;
+    lc_out wire = {NULL, 0, 0, 0, 0};
+    int rc = 0;
     Py_BEGIN_ALLOW_THREADS
-    rc = walk(&O, (cp)view.buf, (size_t)view.len);
+    if (with_json) {
+        rc = lc_out_reserve(&wire, n / 2 + 64) < 0 ? -1 : lc_otlp_json_wire(body, n, &wire);
+        body = wire.buf;
+        n = wire.len;
+    }
+    if (rc == 0)
+        rc = walk(&O, body, n);
     Py_END_ALLOW_THREADS
+    free(wire.buf);
     PyObject *res = NULL;
     if (O.out.over)
         res = PyLong_FromLong(LC_TOO_LARGE);
@@ -848,6 +853,33 @@ lc_otlp_logs_scan(PyObject *self, PyObject *args)
     free(O.keys);
     free(O.slot);
     free(O.stamp);
+    return res;
+}
+
+static PyObject *
+scan_args(PyObject *args, int with_json)
+{
+    Py_buffer view;
+    Py_ssize_t max_line, most = 0;
+    if (!PyArg_ParseTuple(args, "y*n|n", &view, &max_line, &most))
+        return NULL;
+    PyObject *res = scan((cp)view.buf, (size_t)view.len, max_line, most, with_json);
     PyBuffer_Release(&view);
     return res;
+}
+
+/* otlp_logs_scan(body, max_line, most=0) -> (block, lines, truncated), FALLBACK or
+ * LC_TOO_LARGE (the lines would pass `most` bytes) */
+PyObject *
+lc_otlp_logs_scan(PyObject *self, PyObject *args)
+{
+    return scan_args(args, 0);
+}
+
+/* otlp_json_scan(body, max_line, most=0): the same for a request in OTLP JSON;
+ * FALLBACK also for whatever _otlpjson.c leaves to Python. */
+PyObject *
+lc_otlp_json_scan(PyObject *self, PyObject *args)
+{
+    return scan_args(args, 1);
 }

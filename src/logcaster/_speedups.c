@@ -447,6 +447,9 @@ static PyMethodDef methods[] = {
     {"otlp_logs_scan", lc_otlp_logs_scan, METH_VARARGS,
      "otlp_logs_scan(body, max_line, most=0) -> (block, lines, truncated) of an OTLP logs request, "
      "or a status"},
+    {"otlp_json_scan", lc_otlp_json_scan, METH_VARARGS,
+     "otlp_json_scan(body, max_line, most=0) -> (block, lines, truncated) of an OTLP logs "
+     "request in OTLP JSON, or a status"},
     {NULL, NULL, 0, NULL},
 };
 

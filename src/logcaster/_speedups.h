@@ -327,6 +327,10 @@ int lc_json_put_string(void *out, const unsigned char *s, const unsigned char *e
 PyObject *lc_loki_proto_labels(PyObject *self, PyObject *args); /* _lokiproto.c */
 PyObject *lc_loki_proto_scan(PyObject *self, PyObject *args);
 PyObject *lc_otlp_logs_scan(PyObject *self, PyObject *args); /* _otlpproto.c */
+PyObject *lc_otlp_json_scan(PyObject *self, PyObject *args);
+/* OTLP JSON logs in body[0:n] rewritten as protobuf wire format on `wire` (no GIL
+ * needed): 0, or -1 when the Python readers must decide (or out of memory) (_otlpjson.c). */
+int lc_otlp_json_wire(const unsigned char *body, size_t n, lc_out *wire);
 
 /* The JSON writers of _json.c, on an lc_out (GIL not needed; plain bytes go through
  * lc_out_put above): each returns -1 when out of memory. lc_json_put_text writes
@@ -344,6 +348,8 @@ int lc_json_put_record(void *out, const unsigned char *s, size_t n, const unsign
  * LC_FLOAT_ROOM bytes); the new end (_floatrepr.c). lc_float_init() once, GIL held. */
 #define LC_FLOAT_ROOM 32
 char *lc_float_repr(char *d, double x);
+/* The number in text (NUL-terminated) read in the C locale, as strtod reads it. */
+double lc_float_parse(const char *text);
 int lc_float_init(void);
 
 /* ------------------------------------------------ protobuf wire format */

@@ -131,3 +131,6 @@ def loki_proto_scan(
 def otlp_logs_scan(
     body: Buffer, max_line: int, most: int = 0, /
 ) -> tuple[bytes | memoryview, int, int] | int: ...
+def otlp_json_scan(
+    body: Buffer, max_line: int, most: int = 0, /
+) -> tuple[bytes | memoryview, int, int] | int: ...

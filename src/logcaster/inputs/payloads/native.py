@@ -32,6 +32,7 @@ loki_proto_labels: Callable[[Body], list[bytes] | int] | None
 loki_proto_scan: Callable[[Body, list[bytes | None], int, int], LokiResult] | None
 bulk_scan: Callable[[Body, int, bytes, bytes], BulkResult] | None
 otlp_logs_scan: Callable[[Body, int, int], LokiResult] | None
+otlp_json_scan: Callable[[Body, int, int], LokiResult] | None
 try:
     from ..._speedups import (
         bulk_scan,
@@ -39,11 +40,12 @@ try:
         loki_proto_labels,
         loki_proto_scan,
         ndjson_scan,
+        otlp_json_scan,
         otlp_logs_scan,
     )
 except ImportError:  # pragma: no cover - depends on the install
     ndjson_scan = loki_json_scan = loki_proto_labels = loki_proto_scan = None
-    bulk_scan = otlp_logs_scan = None
+    bulk_scan = otlp_logs_scan = otlp_json_scan = None
 
 
 def utf8_fixed(body: Body) -> bytes:
@@ -138,4 +140,13 @@ def otlp_protobuf(body: Body, max_line: int, most: int = 0) -> Batch | None:
     if otlp_logs_scan is None:
         return None
     res = otlp_logs_scan(body, max_line, most)
+    return _lines_batch(res, most, Batch())
+
+
+def otlp_json(body: Body, max_line: int, most: int = 0) -> Batch | None:
+    """The batch of an OTLP logs request in OTLP JSON, in the shapes exporters write
+    (read as wire format by the same scanner), else None."""
+    if otlp_json_scan is None:
+        return None
+    res = otlp_json_scan(body, max_line, most)
     return _lines_batch(res, most, Batch())

@@ -5,8 +5,10 @@ Each log record is stored as :func:`.otlp_line.record_line` writes it; nested
 attribute values are flattened with dots (``http.request.method``).
 
 A protobuf request is read by the C scanner (``native.otlp_protobuf``) in the plain
-case, a JSON one from ``json.loads``' data (:mod:`.otlp_json`), both writing the same
-lines; :func:`parse_python` is their reference and reads the rest.
+case; a JSON one is rewritten in C as the same wire format and read by the same
+scanner (``native.otlp_json``), else read from ``json.loads``' data
+(:mod:`.otlp_json`); all write the same lines, and :func:`parse_python` is their
+reference and reads the rest.
 """
 
 from __future__ import annotations
@@ -91,7 +93,9 @@ def parse(body: Body, max_line: int, is_json: bool, most: int = 0) -> Batch:
     :class:`TooLarge` if its lines would pass ``most`` bytes (not 0: no bound; the
     resource's attributes are repeated on each of its records' lines)."""
     if is_json:
-        fast = otlp_json.parse(body, max_line, most)
+        fast = native.otlp_json(body, max_line, most)
+        if fast is None:
+            fast = otlp_json.parse(body, max_line, most)
     else:
         fast = native.otlp_protobuf(body, max_line, most)
     return fast if fast is not None else parse_python(body, max_line, is_json, most)
