@@ -8,6 +8,8 @@ takes it. Each answer is checked against the reference (``agree_native``)."""
 from __future__ import annotations
 
 import json
+import math
+import struct
 from typing import Any
 
 import pytest
@@ -175,6 +177,32 @@ def test_double_literals(literal: bytes) -> None:
     attribute = b'{"key": "d", "value": {"doubleValue": %s}}' % literal
     in_attributes = body.replace(b'"body": {"doubleValue": %s}', b'"attributes": [%s]')
     assert agree_native(in_attributes % attribute, 1000)
+
+
+DOUBLES = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(0, 2**64 - 1).map(lambda b: struct.unpack("<d", struct.pack("<Q", b))[0]),
+    st.integers(0, 20)
+    .flatmap(lambda k: st.decimals(allow_nan=False, allow_infinity=False, places=k))
+    .map(float),
+    st.integers(-1074, 1023).map(lambda e: math.ldexp(1.0, e)),  # powers of two
+    st.integers(1, 10**17).map(lambda n: n / 10 ** (len(str(n)) % 9)),
+).filter(math.isfinite)
+
+
+@given(DOUBLES)
+def test_doubles_are_written_as_python_writes_them(x: float) -> None:
+    """A double attribute's text is repr's: the shortest digits that read back
+    (_floatrepr.c), for any double, the 15-digit ones people write among them."""
+    doc = json.loads(exporter_request(1))
+    doc["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["attributes"] = [
+        {"key": "d", "value": {"doubleValue": x}}
+    ]
+    raw = json.dumps(doc).encode()
+    batch = native.otlp_json(raw, 1000)
+    assert batch is not None
+    assert b',"d":%s,' % json.dumps(x).encode() in bytes(batch.block)
+    assert agree_native(raw, 1000)
 
 
 def test_spelled_out_json_is_read() -> None:
