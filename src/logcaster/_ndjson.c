@@ -127,6 +127,88 @@ utf8_seq(const unsigned char *s, size_t n)
     return 4;
 }
 
+#if defined(__x86_64__)
+/* For each set of the 8 bytes of a half block that are '"' or '\\' (a bit each): the
+ * shuffle that spreads the 8 to 8 + its count, a 0x80 (zero, then '\\') before each
+ * one of the set (lc_escape_init). */
+static unsigned char EXPAND[256][16] __attribute__((aligned(16)));
+
+void
+lc_escape_init(void)
+{
+    for (unsigned m = 0; m < 256; m++) {
+        unsigned j = 0;
+        for (unsigned k = 0; k < 8; k++) {
+            if (m >> k & 1)
+                EXPAND[m][j++] = 0x80;
+            EXPAND[m][j++] = (unsigned char)k;
+        }
+        while (j < 16)
+            EXPAND[m][j++] = 0x80;
+    }
+}
+
+/* The first `count` (at most 8) of the low 8 bytes of v with a backslash before
+ * each of the set m (bits below count); 16 bytes stored at d, count + |m| of them
+ * the escape's. */
+__attribute__((target("ssse3,popcnt"))) static inline char *
+expand8(char *d, __m128i v, unsigned m, unsigned count)
+{
+    __m128i sh = _mm_load_si128((const __m128i *)EXPAND[m]);
+    __m128i slots = _mm_cmplt_epi8(sh, _mm_setzero_si128()); /* 0x80: zero */
+    __m128i out = _mm_or_si128(_mm_shuffle_epi8(v, sh), _mm_and_si128(slots, _mm_set1_epi8('\\')));
+    _mm_storeu_si128((__m128i *)d, out);
+    return d + count + (unsigned)__builtin_popcount(m);
+}
+
+/* escape() over the 16-byte blocks from s[*at] whose only bytes to escape are '"'
+ * and '\\' (a JSON line's quotes, a quoted logfmt value's), each half block
+ * written by one shuffle instead of a store per quote; stops at the first block
+ * holding another (a control character, a byte >= 0x80). The last bytes (fewer
+ * than 16) too when the 16 from them may be read (before `lim`). Writes at most
+ * 32 bytes a block, 2 * k + 16 for the last k: within escape()'s 6 a byte (and
+ * its 15 more with `lim`). */
+__attribute__((target("ssse3,popcnt"))) static char *
+quoted_blocks(char *d, const unsigned char *s, size_t n, size_t *at, const unsigned char *lim)
+{
+    const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'),
+                  bslash = _mm_set1_epi8('\\');
+    size_t i = *at;
+    while (i < n) {
+        size_t left = n - i;
+        unsigned keep = 0xFFFF;
+        if (left < 16) {
+            if (lim == NULL || (size_t)(lim - (s + i)) < 16)
+                break;
+            keep = (1u << left) - 1;
+        }
+        __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+        if ((unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, space)) & keep) /* < 0x20, >= 0x80 */
+            break;
+        unsigned q = (unsigned)_mm_movemask_epi8(
+                         _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash))) &
+                     keep;
+        if (left < 16) {
+            d = expand8(d, v, q & 0xFF, left < 8 ? (unsigned)left : 8);
+            if (left > 8)
+                d = expand8(d, _mm_srli_si128(v, 8), q >> 8, (unsigned)left - 8);
+            i = n;
+            break;
+        }
+        if (q == 0) {
+            _mm_storeu_si128((__m128i *)d, v);
+            d += 16;
+        } else {
+            d = expand8(d, v, q & 0xFF, 8);
+            d = expand8(d, _mm_srli_si128(v, 8), q >> 8, 8);
+        }
+        i += 16;
+    }
+    *at = i;
+    return d;
+}
+#endif
+
 /* s[0:n] as the body of a JSON string (no quotes) at d; returns the new end.
  * Writes at most 6 * n bytes, and up to 15 more (overwritten by what follows) when
  * the bytes before `lim` may be read 16 at a time: the bytes between two quotes of
@@ -137,6 +219,10 @@ escape(char *d, const unsigned char *s, size_t n, const unsigned char *lim)
 {
     size_t i = 0;
     while (i < n) {
+#if defined(__x86_64__)
+        if (lc_has_avx2) /* SSSE3 with it */
+            d = quoted_blocks(d, s, n, &i, lim);
+#endif
 #if defined(__SSE2__)
         const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'),
                       bslash = _mm_set1_epi8('\\');

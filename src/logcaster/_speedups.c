@@ -468,6 +468,7 @@ PyInit__speedups(void)
     lc_has_avx2 = __builtin_cpu_supports("avx2") && !(no_avx2 && *no_avx2);
 #endif
     lc_json_init();
+    lc_escape_init();
     if (lc_float_init() < 0) {
         PyErr_SetString(PyExc_OSError, "no C locale");
         return NULL;

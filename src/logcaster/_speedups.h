@@ -70,6 +70,8 @@ PyObject *lc_keep_freed_memory(PyObject *self, PyObject *args);
 
 /* Whether the CPU runs AVX2 (read once when the module loads; 0 off x86-64). */
 extern int lc_has_avx2;
+/* The shuffle tables of _ndjson.c's JSON string escape; once, at import. */
+void lc_escape_init(void);
 
 /* 1 if s[0:n] is valid UTF-8 as Python's strict decoder reads it (SIMD; _utf8.c). */
 int lc_utf8_check(const unsigned char *s, size_t n);
