@@ -86,17 +86,7 @@ skip_ws(cp p, cp e)
     return lc_json_ws(p, e);
 }
 
-static inline int
-hexval(unsigned c)
-{
-    if (c >= '0' && c <= '9')
-        return (int)(c - '0');
-    if (c >= 'a' && c <= 'f')
-        return (int)(c - 'a' + 10);
-    if (c >= 'A' && c <= 'F')
-        return (int)(c - 'A' + 10);
-    return -1;
-}
+
 
 /* 1 for bytes that end a plain run inside a string: '"', '\\', controls. */
 static unsigned char special[256];
@@ -150,8 +140,8 @@ scan_string(cp p, cp e)
             return NULL;
         unsigned c = p[1];
         if (c == 'u') {
-            if (p + 6 > e || hexval(p[2]) < 0 || hexval(p[3]) < 0 || hexval(p[4]) < 0 ||
-                hexval(p[5]) < 0)
+            if (p + 6 > e || lc_hexval(p[2]) < 0 || lc_hexval(p[3]) < 0 || lc_hexval(p[4]) < 0 ||
+                lc_hexval(p[5]) < 0)
                 return NULL;
             p += 6;
         }
@@ -456,35 +446,7 @@ ndjson_scan(PyObject *self, PyObject *args)
 
 static const char HEX[] = "0123456789abcdef";
 
-static inline int
-put_utf8(Out *o, uint32_t c)
-{
-    unsigned char b[4];
-    size_t n;
-    if (c < 0x80) {
-        b[0] = (unsigned char)c;
-        n = 1;
-    }
-    else if (c < 0x800) {
-        b[0] = (unsigned char)(0xC0 | (c >> 6));
-        b[1] = (unsigned char)(0x80 | (c & 0x3F));
-        n = 2;
-    }
-    else if (c < 0x10000) {
-        b[0] = (unsigned char)(0xE0 | (c >> 12));
-        b[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
-        b[2] = (unsigned char)(0x80 | (c & 0x3F));
-        n = 3;
-    }
-    else {
-        b[0] = (unsigned char)(0xF0 | (c >> 18));
-        b[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
-        b[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
-        b[3] = (unsigned char)(0x80 | (c & 0x3F));
-        n = 4;
-    }
-    return out_put(o, b, n);
-}
+
 
 /* One code point as json.dumps(ensure_ascii=False) writes it inside a string,
  * a lone surrogate as the \udXXX escape str.encode("utf-8", "backslashreplace")
@@ -518,13 +480,13 @@ put_char(Out *o, uint32_t c)
         esc[5] = HEX[c & 0xF];
         return out_put(o, esc, 6);
     }
-    return put_utf8(o, c);
+    return lc_put_utf8(o, c);
 }
 
 static inline uint32_t
 hex4(cp p)
 {
-    return (uint32_t)(hexval(p[0]) << 12 | hexval(p[1]) << 8 | hexval(p[2]) << 4 | hexval(p[3]));
+    return (uint32_t)(lc_hexval(p[0]) << 12 | lc_hexval(p[1]) << 8 | lc_hexval(p[2]) << 4 | lc_hexval(p[3]));
 }
 
 /* Re-encode the (already validated) string whose contents are s[0:n] (between

@@ -103,54 +103,20 @@ take(J *j, unsigned char c)
     return 0;
 }
 
-static inline int
-hex1(unsigned c)
-{
-    return c >= '0' && c <= '9'   ? (int)(c - '0')
-           : c >= 'a' && c <= 'f' ? (int)(c - 'a' + 10)
-           : c >= 'A' && c <= 'F' ? (int)(c - 'A' + 10)
-                                  : -1;
-}
+
 
 static int
 hex4(cp p, uint32_t *u)
 {
     uint32_t v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hex1(p[i]);
+        int h = lc_hexval(p[i]);
         if (h < 0)
             return -1;
         v = v << 4 | (uint32_t)h;
     }
     *u = v;
     return 0;
-}
-
-static int
-put_utf8(lc_out *w, uint32_t c)
-{
-    unsigned char b[4];
-    size_t n;
-    if (c < 0x80) {
-        b[0] = (unsigned char)c;
-        n = 1;
-    } else if (c < 0x800) {
-        b[0] = (unsigned char)(0xC0 | c >> 6);
-        b[1] = (unsigned char)(0x80 | (c & 0x3F));
-        n = 2;
-    } else if (c < 0x10000) {
-        b[0] = (unsigned char)(0xE0 | c >> 12);
-        b[1] = (unsigned char)(0x80 | (c >> 6 & 0x3F));
-        b[2] = (unsigned char)(0x80 | (c & 0x3F));
-        n = 3;
-    } else {
-        b[0] = (unsigned char)(0xF0 | c >> 18);
-        b[1] = (unsigned char)(0x80 | (c >> 12 & 0x3F));
-        b[2] = (unsigned char)(0x80 | (c >> 6 & 0x3F));
-        b[3] = (unsigned char)(0x80 | (c & 0x3F));
-        n = 4;
-    }
-    return lc_out_put(w, b, n);
 }
 
 /* A JSON string at j->p (after whitespace), its text appended to w as UTF-8 (the
@@ -209,7 +175,7 @@ string(J *j, lc_out *w)
             u = code[k - plain];
             p += 2;
         }
-        if (put_utf8(w, u) < 0)
+        if (lc_put_utf8(w, u) < 0)
             return -1;
     }
 }
@@ -403,6 +369,17 @@ object(J *j, const char *const *names, int count, member_fn fn, void *ctx)
     }
 }
 
+/* A message field `num`: its JSON object (names[], fn) written as its bytes. */
+static int
+message(J *j, unsigned num, const char *const *names, int count, member_fn fn, void *ctx)
+{
+    size_t at = open_len(j->w, num);
+    if (at == (size_t)-1 || object(j, names, count, fn, ctx) < 0)
+        return -1;
+    close_len(j->w, at);
+    return 0;
+}
+
 /* A JSON array of messages, each written as field `num` by fn. */
 static int
 messages(J *j, unsigned num, int (*fn)(J *j, int depth), int depth)
@@ -465,7 +442,7 @@ hex_field(J *j, unsigned num)
     if (p >= e || *p != '"')
         return -1;
     cp s = ++p;
-    while (p < e && hex1(*p) >= 0)
+    while (p < e && lc_hexval(*p) >= 0)
         p++;
     if (p >= e || *p != '"' || (p - s) % 2)
         return -1;
@@ -476,7 +453,7 @@ hex_field(J *j, unsigned num)
     if (at == (size_t)-1 || lc_out_reserve(j->w, (size_t)(p - s) / 2) < 0)
         return -1;
     for (cp q = s; q < p; q += 2)
-        j->w->buf[j->w->len++] = (unsigned char)(hex1(q[0]) << 4 | hex1(q[1]));
+        j->w->buf[j->w->len++] = (unsigned char)(lc_hexval(q[0]) << 4 | lc_hexval(q[1]));
     close_len(j->w, at);
     return 0;
 }
@@ -539,12 +516,8 @@ any_member(J *j, int i, void *ctx)
         if (depth + 1 >= MAX_NEST)
             return -1;
         int inner = depth + 1;
-        size_t at = open_len(w, i == 4 ? 5 : 6);
-        if (at == (size_t)-1 ||
-            object(j, VALUES, 1, i == 4 ? array_member : kvlist_member, &inner) < 0)
-            return -1;
-        close_len(w, at);
-        return 0;
+        return message(j, i == 4 ? 5 : 6, VALUES, 1, i == 4 ? array_member : kvlist_member,
+                       &inner);
     }
     }
 }
@@ -566,6 +539,14 @@ any_value_once(J *j, int depth)
     return object(j, ANY, 6, any_member_once, st);
 }
 
+/* An AnyValue as field `num`. */
+static int
+any_field(J *j, unsigned num, int depth)
+{
+    int st[2] = {depth, 0};
+    return message(j, num, ANY, 6, any_member_once, st);
+}
+
 static const char *const KV[] = {"key", "value"};
 
 static int
@@ -573,11 +554,7 @@ kv_member(J *j, int i, void *ctx)
 {
     if (i == 0)
         return string_field(j, 1);
-    size_t at = open_len(j->w, 2);
-    if (at == (size_t)-1 || any_value_once(j, *(int *)ctx) < 0)
-        return -1;
-    close_len(j->w, at);
-    return 0;
+    return any_field(j, 2, *(int *)ctx);
 }
 
 static int
@@ -606,13 +583,7 @@ record_member(J *j, int i, void *ctx)
     case 1: return fixed_field(j, 11, 8);
     case 2: return varint_field(j, 2, 0, INT32_MIN, INT32_MAX);
     case 3: return string_field(j, 3);
-    case 4: {
-        size_t at = open_len(j->w, 5);
-        if (at == (size_t)-1 || any_value_once(j, 0) < 0)
-            return -1;
-        close_len(j->w, at);
-        return 0;
-    }
+    case 4: return any_field(j, 5, 0);
     case 5: return attributes(j, 6);
     case 6: return varint_field(j, 7, 1, 0, UINT32_MAX);
     case 7: return fixed_field(j, 8, 4);
@@ -647,14 +618,9 @@ static int
 scope_logs_member(J *j, int i, void *ctx)
 {
     (void)ctx;
-    if (i == 0) {
-        size_t at = open_len(j->w, 1);
-        if (at == (size_t)-1 || object(j, SCOPE, 4, scope_member, NULL) < 0)
-            return -1;
-        close_len(j->w, at);
-        return 0;
-    }
-    return i == 1 ? messages(j, 2, log_record, 0) : string_field(j, 3);
+    return i == 0   ? message(j, 1, SCOPE, 4, scope_member, NULL)
+           : i == 1 ? messages(j, 2, log_record, 0)
+                    : string_field(j, 3);
 }
 
 static int
@@ -679,14 +645,9 @@ static int
 resource_logs_member(J *j, int i, void *ctx)
 {
     (void)ctx;
-    if (i == 0) {
-        size_t at = open_len(j->w, 1);
-        if (at == (size_t)-1 || object(j, RESOURCE, 2, resource_member, NULL) < 0)
-            return -1;
-        close_len(j->w, at);
-        return 0;
-    }
-    return i == 1 ? messages(j, 2, scope_logs, 0) : string_field(j, 3);
+    return i == 0   ? message(j, 1, RESOURCE, 2, resource_member, NULL)
+           : i == 1 ? messages(j, 2, scope_logs, 0)
+                    : string_field(j, 3);
 }
 
 static int

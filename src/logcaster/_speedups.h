@@ -50,6 +50,47 @@ lc_out_put(lc_out *o, const void *s, size_t n)
     return 0;
 }
 
+/* The code point c (at most 0x10FFFF) as UTF-8 on o; -1 when out of memory. */
+static inline int
+lc_put_utf8(lc_out *o, uint32_t c)
+{
+    unsigned char b[4];
+    size_t n;
+    if (c < 0x80) {
+        b[0] = (unsigned char)c;
+        n = 1;
+    } else if (c < 0x800) {
+        b[0] = (unsigned char)(0xC0 | (c >> 6));
+        b[1] = (unsigned char)(0x80 | (c & 0x3F));
+        n = 2;
+    } else if (c < 0x10000) {
+        b[0] = (unsigned char)(0xE0 | (c >> 12));
+        b[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+        b[2] = (unsigned char)(0x80 | (c & 0x3F));
+        n = 3;
+    } else {
+        b[0] = (unsigned char)(0xF0 | (c >> 18));
+        b[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
+        b[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+        b[3] = (unsigned char)(0x80 | (c & 0x3F));
+        n = 4;
+    }
+    return lc_out_put(o, b, n);
+}
+
+/* The value of a hex digit, -1 for any other byte. */
+static inline int
+lc_hexval(unsigned c)
+{
+    if (c >= '0' && c <= '9')
+        return (int)(c - '0');
+    if (c >= 'a' && c <= 'f')
+        return (int)(c - 'a' + 10);
+    if (c >= 'A' && c <= 'F')
+        return (int)(c - 'A' + 10);
+    return -1;
+}
+
 /* With the GIL held (_outblock.c): an empty lc_out on a kept buffer if there is one
  * (its pages already touched), else on none yet. */
 void lc_out_take(lc_out *o);
