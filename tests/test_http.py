@@ -84,6 +84,25 @@ def test_query_ndjson_matches_the_line_port(loaded: Server) -> None:
     assert [r.get("level") for r in everything] == ["INFO", "ERROR", "WARN", "ERROR", "DEBUG"]
 
 
+def test_a_records_level_is_the_one_level_selects(server: Server) -> None:
+    """A JSON line whose "level" is a number (GELF, as graypy sends it) has that
+    syslog severity as its level for level=, and its record says so, whatever words
+    its text holds; a float level too (left to the Python reader)."""
+    gelf = [
+        b'{"version":"1.1","host":"vm","short_message":"INFO only in words","level":3}',
+        b'{"short_message":"x","level":4.0}',
+        b'{"short_message":"DEBUG","level":9}',
+    ]
+    server.send(b"\n".join(gelf) + b"\n")
+    wait_for(lambda: server.query("COUNT") == b"COUNT: 3\n", what="3 lines")
+    got = records(get(server, "/api/v1/query")[2])
+    assert [r.get("level") for r in got] == ["ERROR", "WARN", "DEBUG"]
+    assert [r["line"] for r in records(get(server, "/api/v1/query?level=ERROR")[2])] == [
+        gelf[0].decode()
+    ]
+    assert records(get(server, "/api/v1/query?level=WARN")[2])[0]["level"] == "WARN"
+
+
 @pytest.mark.parametrize(
     ("params", "expected"),
     [

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from logcaster import ndjson
 from logcaster.ndjson import py_encode_records, rfc3339
+from logcaster.query.fields import structured_level
 from logcaster.query.levels import level_of
 
 NATIVE = pytest.mark.skipif(not ndjson.HAVE_NATIVE, reason="C accelerator not built")
@@ -30,8 +31,21 @@ PIECES = st.sampled_from(
         b"a" * 17, b"x",
     ]
 )  # fmt: skip
+# JSON lines whose "level" is a number (GELF): syslog severities 0-7 when whole,
+# floats among them, words in the text that a level token would read otherwise.
+NUMERIC_LEVELS = st.builds(
+    lambda level, text, spacing: json.dumps(
+        {"msg": text, "level": level} if spacing else {"level": level, "msg": text},
+        separators=(", ", ": ") if spacing else (",", ":"),
+    ).encode(),
+    st.one_of(st.integers(-2, 9), st.sampled_from([0.0, -0.0, 3.0, 3.5, 7.0, 8.0, 1e100])),
+    st.sampled_from(["", "INFO up", "[warn] x", "a\"q", "caf\u00e9"]),
+    st.booleans(),
+)
 LINE = st.one_of(
-    st.binary(max_size=60), st.lists(st.one_of(PIECES, st.binary(max_size=4)), max_size=12)
+    st.binary(max_size=60),
+    st.lists(st.one_of(PIECES, st.binary(max_size=4)), max_size=12),
+    NUMERIC_LEVELS,
 ).map(lambda x: (x if isinstance(x, bytes) else b"".join(x)).replace(b"\n", b" "))
 
 
@@ -158,7 +172,8 @@ def test_records_go_into_a_reused_buffer_from_an_offset(block, descending, at, s
 
 @given(blocks(), st.sampled_from(FRAMINGS), st.booleans())
 def test_records_read_back_as_the_lines(block, framing, descending) -> None:  # type: ignore[no-untyped-def]
-    """One record per line: its text as decoded with U+FFFD, its level, its chunk's time."""
+    """One record per line: its text as decoded with U+FFFD, its level as the engine
+    reads it (a JSON line's numeric level first), its chunk's time."""
     buf, spans, offs, stamps, chosen = block
     head, tail = framing
     for encode in (py_encode_records, ndjson.records):
@@ -171,7 +186,7 @@ def test_records_read_back_as_the_lines(block, framing, descending) -> None:  # 
             assert piece.startswith(head)
             record = json.loads(piece[len(head) :])
             assert record["line"] == line.decode("utf-8", "replace")
-            assert record.get("level") == level_of(line)
+            assert record.get("level") == (structured_level(line) or level_of(line))
             assert record["time"] in {rfc3339(t) for t in stamps}
             assert set(record) <= {"time", "line", "level", "host", "app", "facility", "fields"}
 

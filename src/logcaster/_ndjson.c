@@ -658,6 +658,18 @@ lc_encode_records(PyObject *self, PyObject *args)
                 nomem = 1;
                 break;
             }
+            /* a JSON object's numeric level (only a line starting with '{' or a space may
+             * hold one) */
+            int json_level = n && (line[0] == '{' || line[0] <= ' ') ? lc_piece_level(L, line, n)
+                                                                     : LC_LEVEL_TOKENS,
+                level_left = 0;
+            if (json_level >= 0 && json_level < NLEVELS)
+                code = json_level; /* a JSON line's numeric level, not its tokens' */
+            else if (json_level == LC_LEVEL_UNSURE) { /* to Python, with the fields */
+                code = 0;
+                level_left = 1;
+                r = LC_PIECE_UNSURE;
+            }
             need = fixed + ((lc & ESCAPED) ? 6 * n : n) + piece;
             if (need > room)
                 break;
@@ -706,8 +718,8 @@ lc_encode_records(PyObject *self, PyObject *args)
             }
             if (r == LC_PIECE_OK)
                 d = lc_piece_write(L, d);
-            else {
-                unsure[nunsure++] = d - base;
+            else { /* where the reference's piece goes (-1 - it: its level too) */
+                unsure[nunsure++] = level_left ? -1 - (d - base) : d - base;
                 unsure[nunsure++] = (Py_ssize_t)ls;
                 unsure[nunsure++] = (Py_ssize_t)ls + (Py_ssize_t)n;
             }

@@ -237,6 +237,7 @@ const unsigned char *lc_anyof_find(const lc_anyof *a, const unsigned char *p, si
 /* The level code of the line s[0:n] (no newline), as levels.level_of (_filters.c). */
 int lc_level_code(const unsigned char *s, size_t n);
 
+
 /* The level code of a syslog PRI at the start of s[0:n] (<0>..<191>, no leading zeros:
  * the level of severity PRI & 7), as level_code reads it; 0 for none. Bytes past the
  * line's end may follow: a newline ends the PRI too. */
@@ -317,6 +318,12 @@ char *lc_json_escape(char *d, const unsigned char *s, size_t n);
  * per thread at a time. */
 typedef struct lc_rline lc_rline;
 enum { LC_PIECE_OK = 0, LC_PIECE_UNSURE = 1, LC_PIECE_NOMEM = 2 };
+/* After lc_piece_read of the line s[0:n]: its level code as the engine reads it when
+ * that is not its tokens' (lc_level_code): a JSON line's numeric `level`, 0-7 as
+ * syslog severities (fieldscan._level); LC_LEVEL_TOKENS for its tokens'; and
+ * LC_LEVEL_UNSURE where Python must decide (a float `level`). */
+enum { LC_LEVEL_TOKENS = -1, LC_LEVEL_UNSURE = -2, LC_LEVEL_READ = -3 };
+int lc_piece_level(lc_rline *L, const unsigned char *s, size_t n);
 lc_rline *lc_rline_new(void);
 void lc_rline_free(lc_rline *L);
 int lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, int plain_line,

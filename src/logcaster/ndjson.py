@@ -2,7 +2,9 @@
 
 :func:`encode_records` writes a block's match spans as
 ``<head>{"time": RFC 3339 receive time with ns, "line": text, "level": ..., fields}<tail>``
-per line, ``"level"`` only when the line has one (:func:`~.query.levels.level_of`),
+per line, ``"level"`` only when the line has one (as the engine reads it: a JSON
+line's numeric ``level`` first, :func:`~.query.fields.structured_level`, else
+:func:`~.query.levels.level_of`),
 then the line's parsed fields (:func:`~.records.py_fields_piece`: ``"host"``,
 ``"app"``, ``"facility"``, ``"fields"``, each when present). The line is the text
 ``bytes.decode("utf-8", "replace")`` gives, escaped as ``json.dumps(...,
@@ -13,7 +15,7 @@ no copy into a ``bytes``); :func:`records` is the one-off form.
 The C version (``_speedups``, ``_ndjson.c``) reads each line once, its fields as
 its record is written, with the GIL released; the few lines whose fields it leaves
 undecided (see ``_fields.c``) get theirs from the Python reference, spliced in
-after. :func:`py_encode_records` is the reference and the fallback where no
+after, and their level too where it is a JSON float. :func:`py_encode_records` is the reference and the fallback where no
 compiler was present. ``tests/test_ndjson.py`` and ``tests/test_records.py`` check
 both agree.
 """
@@ -25,6 +27,7 @@ import time
 from array import array
 from bisect import bisect_right
 
+from .query.fields import structured_level
 from .query.levels import level_of
 from .records import py_fields_piece
 from .scan import Buffer
@@ -77,10 +80,7 @@ def py_encode_records(
         c = max(bisect_right(offs, s) - 1, 0)
         raw = data[s:end]
         record = f'{{"time":"{rfc3339(stamps[c])}","line":{_text(raw)}'
-        level = level_of(raw)
-        if level is not None:
-            record += f',"level":"{level}"'
-        out.append(head + record.encode() + py_fields_piece(raw) + b"}" + tail)
+        out.append(head + record.encode() + _level_piece(raw) + py_fields_piece(raw) + b"}" + tail)
     return b"".join(out)
 
 
@@ -108,15 +108,27 @@ def encode_records(
     return end
 
 
+def _level_piece(line: bytes) -> bytes:
+    """``,"level":"NAME"`` of a line as the engine reads its level, or nothing."""
+    level = structured_level(line) or level_of(line)
+    return b'' if level is None else b',"level":"%s"' % level.encode()
+
+
 def _splice(out: bytearray, at: int, end: int, buf: Buffer, unsure: array[int]) -> int:
-    """Put the reference's fields where the C encoder left them out."""
+    """Put the reference's fields where the C encoder left them out (and the level
+    too where it says so: the place as -1 - it)."""
     parts: list[bytes | bytearray] = []
     with memoryview(buf) as view:
         data = view.cast("B")
         was = at
         for i in range(0, len(unsure), 3):
             where, s, e = unsure[i], unsure[i + 1], unsure[i + 2]
-            parts += (out[was:where], py_fields_piece(bytes(data[s:e])))
+            line = bytes(data[s:e])
+            piece = py_fields_piece(line)
+            if where < 0:
+                where = -1 - where
+                piece = _level_piece(line) + piece
+            parts += (out[was:where], piece)
             was = where
         data.release()
     parts.append(out[was:end])
