@@ -39,7 +39,7 @@ NUMERIC_LEVELS = st.builds(
         separators=(", ", ": ") if spacing else (",", ":"),
     ).encode(),
     st.one_of(st.integers(-2, 9), st.sampled_from([0.0, -0.0, 3.0, 3.5, 7.0, 8.0, 1e100])),
-    st.sampled_from(["", "INFO up", "[warn] x", "a\"q", "caf\u00e9"]),
+    st.sampled_from(["", "INFO up", "[warn] x", 'a"q', "caf\u00e9"]),
     st.booleans(),
 )
 LINE = st.one_of(

@@ -15,8 +15,8 @@ no copy into a ``bytes``); :func:`records` is the one-off form.
 The C version (``_speedups``, ``_ndjson.c``) reads each line once, its fields as
 its record is written, with the GIL released; the few lines whose fields it leaves
 undecided (see ``_fields.c``) get theirs from the Python reference, spliced in
-after, and their level too where it is a JSON float. :func:`py_encode_records` is the reference and the fallback where no
-compiler was present. ``tests/test_ndjson.py`` and ``tests/test_records.py`` check
+after, and their level too where it is a JSON float. :func:`py_encode_records` is
+the reference and the fallback where no compiler was present. ``tests/test_ndjson.py`` and ``tests/test_records.py`` check
 both agree.
 """
 
@@ -111,7 +111,7 @@ def encode_records(
 def _level_piece(line: bytes) -> bytes:
     """``,"level":"NAME"`` of a line as the engine reads its level, or nothing."""
     level = structured_level(line) or level_of(line)
-    return b'' if level is None else b',"level":"%s"' % level.encode()
+    return b"" if level is None else b',"level":"%s"' % level.encode()
 
 
 def _splice(out: bytearray, at: int, end: int, buf: Buffer, unsure: array[int]) -> int:
