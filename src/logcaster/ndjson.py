@@ -16,8 +16,8 @@ The C version (``_speedups``, ``_ndjson.c``) reads each line once, its fields as
 its record is written, with the GIL released; the few lines whose fields it leaves
 undecided (see ``_fields.c``) get theirs from the Python reference, spliced in
 after, and their level too where it is a JSON float. :func:`py_encode_records` is
-the reference and the fallback where no compiler was present. ``tests/test_ndjson.py`` and ``tests/test_records.py`` check
-both agree.
+the reference and the fallback where no compiler was present.
+``tests/test_ndjson.py`` and ``tests/test_records.py`` check both agree.
 """
 
 from __future__ import annotations
