@@ -1579,60 +1579,48 @@ done:
 /* syslog severity (a GELF level 0-7) -> level code (logcaster.query.levels.LEVEL_CODES) */
 static const int SEVERITY_CODES[8] = {10, 9, 7, 6, 5, 4, 3, 2};
 
+static inline int
+is_level_key(cp at)
+{
+    return memcmp(at, "\"level\"", 7) == 0;
+}
+
+#if defined(__x86_64__)
+/* level_key() of a line of 38 bytes or more. */
+__attribute__((target("avx2"))) static cp
+level_key_avx2(cp k, cp e)
+{
+    const __m256i quote = _mm256_set1_epi8('"'), v = _mm256_set1_epi8('v');
+    for (;;) {
+        cp at = e - k < 38 ? e - 38 : k; /* the last places: the block ending at e */
+        __m256i a = _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)at), quote);
+        __m256i b = _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(at + 3)), v);
+        __m256i c = _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(at + 6)), quote);
+        unsigned m = (unsigned)_mm256_movemask_epi8(_mm256_and_si256(_mm256_and_si256(a, b), c));
+        for (m &= ~0u << (k - at); m; m &= m - 1) /* not the places before k again */
+            if (is_level_key(at + __builtin_ctz(m)))
+                return at + __builtin_ctz(m);
+        if (at != k || e - (k += 32) < 7)
+            return NULL;
+    }
+}
+#endif
+
 /* The first `"level"` in [k, e), or NULL. Its places are found a block at a time by
  * three of its bytes at once, the quotes and the 'v' between them: in a JSON line
  * every other byte may be a quote, and a literal search led by the quotes stopped
  * at each (~700 instructions a line against ~100). The last places are one block
  * that ends where the line does. */
-#define LEVEL_KEY_AT(at)                                                                 \
-    if (memcmp((at), "\"level\"", 7) == 0)                                             \
-        return (at);
-
-#if defined(__x86_64__)
-__attribute__((target("avx2"))) static cp
-level_key_avx2(cp k, cp e)
-{
-    const __m256i quote = _mm256_set1_epi8('"'), v = _mm256_set1_epi8('v');
-    cp s = k;
-    for (;;) {
-        cp at = k;
-        unsigned skip = 0;
-        if (e - k < 38) {
-            if (e - s < 38 || e - k < 7)
-                break;
-            at = e - 38; /* the last places, as one block */
-            skip = (unsigned)(k - at);
-        }
-        __m256i a = _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)at), quote);
-        __m256i b = _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(at + 3)), v);
-        __m256i c = _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(at + 6)), quote);
-        unsigned m = (unsigned)_mm256_movemask_epi8(_mm256_and_si256(_mm256_and_si256(a, b), c));
-        for (m = skip ? m >> skip << skip : m; m; m &= m - 1) {
-            LEVEL_KEY_AT(at + __builtin_ctz(m))
-        }
-        if (at != k)
-            return NULL;
-        k += 32;
-    }
-    for (; e - k >= 7; k++)
-        if (*k == '"') {
-            LEVEL_KEY_AT(k)
-        }
-    return NULL;
-}
-#endif
-
 static inline cp
 level_key(cp k, cp e)
 {
 #if defined(__x86_64__)
-    if (lc_has_avx2)
+    if (lc_has_avx2 && e - k >= 38)
         return level_key_avx2(k, e);
 #endif
     for (; e - k >= 7; k++)
-        if (*k == '"') {
-            LEVEL_KEY_AT(k)
-        }
+        if (*k == '"' && is_level_key(k))
+            return k;
     return NULL;
 }
 
@@ -2883,12 +2871,7 @@ lc_piece_readable(lc_rline *L, const unsigned char *end)
 int
 lc_piece_level(lc_rline *L, const unsigned char *s, size_t n)
 {
-    size_t lead = 0;
-    while (lead < n && py_space(s[lead]))
-        lead++;
-    if (lead == n || s[lead] != '{')
-        return LC_LEVEL_TOKENS; /* no JSON object (and L->jlevel is another line's) */
-    if (L->jlevel != LC_LEVEL_READ) /* lc_piece_read set it for every '{' line */
+    if (L->jlevel != LC_LEVEL_READ)
         return L->jlevel;
     /* a JSON line fast_json did not take (its own scratch: L->sc may hold the
      * piece's values until it is written) */
@@ -2937,6 +2920,7 @@ lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, int plain_line, siz
     L->a.n = 0;
     L->nf = 0;
     L->fast = 0;
+    L->jlevel = LC_LEVEL_TOKENS; /* LC_LEVEL_READ once it is a JSON object */
     L->all_plain = plain_line; /* every name and value is the line's text or a constant */
     size_t pos = 0, lead = 0;
     int pri = pri_of(s, n, &pos);

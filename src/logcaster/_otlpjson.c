@@ -342,26 +342,34 @@ literal(J *j, const char *word)
 
 typedef int (*member_fn)(J *j, int index, void *ctx);
 
-/* A JSON object whose names are among names[]: each member's value read by fn;
- * a name given twice, or unknown, declines. */
+/* A message in JSON: the names its object may hold, the reader of a member's value
+ * (by the name's index), and how many members it may have (an AnyValue: one). */
+typedef struct {
+    const char *const *names;
+    int count, most;
+    member_fn fn;
+} Msg;
+
+/* A JSON object of msg's names, each member's value read by its fn; a name given
+ * twice, unknown, or past msg's most declines. */
 static int
-object(J *j, const char *const *names, int count, member_fn fn, void *ctx)
+object(J *j, const Msg *msg, void *ctx)
 {
     if (!take(j, '{'))
         return -1;
     unsigned seen = 0;
     if (take(j, '}'))
         return 0;
-    for (;;) {
+    for (int members = 1;; members++) {
         char name[MAX_NAME];
         size_t n;
-        if (member_name(j, name, &n) < 0)
+        if (member_name(j, name, &n) < 0 || members > msg->most)
             return -1;
-        int i = n <= MAX_NAME ? which(name, n, names, count) : -1;
+        int i = n <= MAX_NAME ? which(name, n, msg->names, msg->count) : -1;
         if (i < 0 || seen >> i & 1)
             return -1;
         seen |= 1u << i;
-        if (fn(j, i, ctx) < 0)
+        if (msg->fn(j, i, ctx) < 0)
             return -1;
         if (take(j, ','))
             continue;
@@ -369,44 +377,41 @@ object(J *j, const char *const *names, int count, member_fn fn, void *ctx)
     }
 }
 
-/* A message field `num`: its JSON object (names[], fn) written as its bytes. */
+/* A message field `num`: its JSON object written as its bytes. */
 static int
-message(J *j, unsigned num, const char *const *names, int count, member_fn fn, void *ctx)
+message(J *j, unsigned num, const Msg *msg, void *ctx)
 {
     size_t at = open_len(j->w, num);
-    if (at == (size_t)-1 || object(j, names, count, fn, ctx) < 0)
+    if (at == (size_t)-1 || object(j, msg, ctx) < 0)
         return -1;
     close_len(j->w, at);
     return 0;
 }
 
-/* A JSON array of messages, each written as field `num` by fn. */
+/* A repeated message field `num`: a JSON array of its objects. */
 static int
-messages(J *j, unsigned num, int (*fn)(J *j, int depth), int depth)
+messages(J *j, unsigned num, const Msg *msg, void *ctx)
 {
     if (!take(j, '['))
         return -1;
     if (take(j, ']'))
         return 0;
-    for (;;) {
-        size_t at = open_len(j->w, num);
-        if (at == (size_t)-1 || fn(j, depth) < 0)
+    do
+        if (message(j, num, msg, ctx) < 0)
             return -1;
-        close_len(j->w, at);
-        if (take(j, ','))
-            continue;
-        return take(j, ']') ? 0 : -1;
-    }
+    while (take(j, ','));
+    return take(j, ']') ? 0 : -1;
 }
 
-/* A string field: left out when empty (its default). */
+/* A string field: left out when empty (its default), unless `always` (a oneof's
+ * member is there even when empty). */
 static int
-string_field(J *j, unsigned num)
+string_field(J *j, unsigned num, int always)
 {
     size_t start = j->w->len, at = open_len(j->w, num);
     if (at == (size_t)-1 || string(j, j->w) < 0)
         return -1;
-    if (j->w->len == at + 5)
+    if (j->w->len == at + 5 && !always)
         j->w->len = start;
     else
         close_len(j->w, at);
@@ -458,28 +463,8 @@ hex_field(J *j, unsigned num)
     return 0;
 }
 
-static int any_value_once(J *j, int depth);
-static int key_value(J *j, int depth);
-
-/* {"values": [...]} of an ArrayValue (AnyValues) or a KeyValueList (KeyValues). */
-static const char *const VALUES[] = {"values"};
-
-static int
-array_member(J *j, int i, void *ctx)
-{
-    (void)i;
-    return messages(j, 1, any_value_once, *(int *)ctx);
-}
-
-static int
-kvlist_member(J *j, int i, void *ctx)
-{
-    (void)i;
-    return messages(j, 1, key_value, *(int *)ctx);
-}
-
-static const char *const ANY[] = {"stringValue", "boolValue",   "intValue",
-                                  "doubleValue", "arrayValue", "kvlistValue"};
+/* The messages of a value: each read with the depth of nesting it is at (ctx). */
+static const Msg ANY, ARRAY, KVLIST, KEY_VALUE;
 
 static int
 any_member(J *j, int i, void *ctx)
@@ -487,13 +472,8 @@ any_member(J *j, int i, void *ctx)
     int depth = *(int *)ctx;
     lc_out *w = j->w;
     switch (i) {
-    case 0: { /* the oneof's members are written even when empty */
-        size_t at = open_len(w, 1);
-        if (at == (size_t)-1 || string(j, w) < 0)
-            return -1;
-        close_len(w, at);
-        return 0;
-    }
+    case 0:
+        return string_field(j, 1, 1);
     case 1: {
         int b = literal(j, "true") == 0 ? 1 : literal(j, "false") == 0 ? 0 : -1;
         return b < 0 || put_tag(w, 2, 0) < 0 ? -1 : put_varint(w, (uint64_t)b);
@@ -516,63 +496,50 @@ any_member(J *j, int i, void *ctx)
         if (depth + 1 >= MAX_NEST)
             return -1;
         int inner = depth + 1;
-        return message(j, i == 4 ? 5 : 6, VALUES, 1, i == 4 ? array_member : kvlist_member,
-                       &inner);
+        return message(j, i == 4 ? 5 : 6, i == 4 ? &ARRAY : &KVLIST, &inner);
     }
     }
 }
-
-static int
-any_member_once(J *j, int i, void *ctx)
-{
-    int *st = ctx; /* st[0]: depth, st[1]: members so far */
-    if (st[1]++)
-        return -1; /* two values: the dict of json.loads would hold both */
-    return any_member(j, i, st);
-}
-
-/* An AnyValue: an object of at most one member. */
-static int
-any_value_once(J *j, int depth)
-{
-    int st[2] = {depth, 0};
-    return object(j, ANY, 6, any_member_once, st);
-}
-
-/* An AnyValue as field `num`. */
-static int
-any_field(J *j, unsigned num, int depth)
-{
-    int st[2] = {depth, 0};
-    return message(j, num, ANY, 6, any_member_once, st);
-}
-
-static const char *const KV[] = {"key", "value"};
 
 static int
 kv_member(J *j, int i, void *ctx)
 {
-    if (i == 0)
-        return string_field(j, 1);
-    return any_field(j, 2, *(int *)ctx);
+    return i == 0 ? string_field(j, 1, 0) : message(j, 2, &ANY, ctx);
+}
+
+static const char *const ANY_NAMES[] = {"stringValue", "boolValue",  "intValue",
+                                        "doubleValue", "arrayValue", "kvlistValue"};
+static const char *const VALUES[] = {"values"};
+static const char *const KV_NAMES[] = {"key", "value"};
+
+static int array_values(J *j, int i, void *ctx);
+static int kvlist_values(J *j, int i, void *ctx);
+
+static const Msg ANY = {ANY_NAMES, 6, 1, any_member};
+static const Msg ARRAY = {VALUES, 1, 1, array_values};
+static const Msg KVLIST = {VALUES, 1, 1, kvlist_values};
+static const Msg KEY_VALUE = {KV_NAMES, 2, 2, kv_member};
+
+static int
+array_values(J *j, int i, void *ctx)
+{
+    (void)i;
+    return messages(j, 1, &ANY, ctx);
 }
 
 static int
-key_value(J *j, int depth)
+kvlist_values(J *j, int i, void *ctx)
 {
-    return object(j, KV, 2, kv_member, &depth);
+    (void)i;
+    return messages(j, 1, &KEY_VALUE, ctx);
 }
 
 static int
 attributes(J *j, unsigned num)
 {
-    return messages(j, num, key_value, 0);
+    int depth = 0;
+    return messages(j, num, &KEY_VALUE, &depth);
 }
-
-static const char *const RECORD[] = {
-    "timeUnixNano", "observedTimeUnixNano", "severityNumber", "severityText",
-    "body",         "attributes",           "droppedAttributesCount", "flags",
-    "traceId",      "spanId",               "eventName"};
 
 static int
 record_member(J *j, int i, void *ctx)
@@ -582,55 +549,46 @@ record_member(J *j, int i, void *ctx)
     case 0: return fixed_field(j, 1, 8);
     case 1: return fixed_field(j, 11, 8);
     case 2: return varint_field(j, 2, 0, INT32_MIN, INT32_MAX);
-    case 3: return string_field(j, 3);
-    case 4: return any_field(j, 5, 0);
+    case 3: return string_field(j, 3, 0);
+    case 4: {
+        int depth = 0;
+        return message(j, 5, &ANY, &depth);
+    }
     case 5: return attributes(j, 6);
     case 6: return varint_field(j, 7, 1, 0, UINT32_MAX);
     case 7: return fixed_field(j, 8, 4);
     case 8: return hex_field(j, 9);
     case 9: return hex_field(j, 10);
-    default: return string_field(j, 12);
+    default: return string_field(j, 12, 0);
     }
 }
-
-static int
-log_record(J *j, int depth)
-{
-    (void)depth;
-    return object(j, RECORD, 11, record_member, NULL);
-}
-
-static const char *const SCOPE[] = {"name", "version", "attributes", "droppedAttributesCount"};
 
 static int
 scope_member(J *j, int i, void *ctx)
 {
     (void)ctx;
-    return i == 0   ? string_field(j, 1)
-           : i == 1 ? string_field(j, 2)
+    return i == 0   ? string_field(j, 1, 0)
+           : i == 1 ? string_field(j, 2, 0)
            : i == 2 ? attributes(j, 3)
                     : varint_field(j, 4, 1, 0, UINT32_MAX);
 }
 
-static const char *const SCOPE_LOGS[] = {"scope", "logRecords", "schemaUrl"};
+static const char *const RECORD_NAMES[] = {
+    "timeUnixNano", "observedTimeUnixNano", "severityNumber", "severityText",
+    "body",         "attributes",           "droppedAttributesCount", "flags",
+    "traceId",      "spanId",               "eventName"};
+static const char *const SCOPE_NAMES[] = {"name", "version", "attributes",
+                                          "droppedAttributesCount"};
+static const Msg RECORD = {RECORD_NAMES, 11, 11, record_member};
+static const Msg SCOPE = {SCOPE_NAMES, 4, 4, scope_member};
 
 static int
 scope_logs_member(J *j, int i, void *ctx)
 {
-    (void)ctx;
-    return i == 0   ? message(j, 1, SCOPE, 4, scope_member, NULL)
-           : i == 1 ? messages(j, 2, log_record, 0)
-                    : string_field(j, 3);
+    return i == 0   ? message(j, 1, &SCOPE, ctx)
+           : i == 1 ? messages(j, 2, &RECORD, ctx)
+                    : string_field(j, 3, 0);
 }
-
-static int
-scope_logs(J *j, int depth)
-{
-    (void)depth;
-    return object(j, SCOPE_LOGS, 3, scope_logs_member, NULL);
-}
-
-static const char *const RESOURCE[] = {"attributes", "droppedAttributesCount"};
 
 static int
 resource_member(J *j, int i, void *ctx)
@@ -639,33 +597,31 @@ resource_member(J *j, int i, void *ctx)
     return i == 0 ? attributes(j, 1) : varint_field(j, 2, 1, 0, UINT32_MAX);
 }
 
-static const char *const RESOURCE_LOGS[] = {"resource", "scopeLogs", "schemaUrl"};
+static const char *const SCOPE_LOGS_NAMES[] = {"scope", "logRecords", "schemaUrl"};
+static const char *const RESOURCE_NAMES[] = {"attributes", "droppedAttributesCount"};
+static const Msg SCOPE_LOGS = {SCOPE_LOGS_NAMES, 3, 3, scope_logs_member};
+static const Msg RESOURCE = {RESOURCE_NAMES, 2, 2, resource_member};
 
 static int
 resource_logs_member(J *j, int i, void *ctx)
 {
-    (void)ctx;
-    return i == 0   ? message(j, 1, RESOURCE, 2, resource_member, NULL)
-           : i == 1 ? messages(j, 2, scope_logs, 0)
-                    : string_field(j, 3);
+    return i == 0   ? message(j, 1, &RESOURCE, ctx)
+           : i == 1 ? messages(j, 2, &SCOPE_LOGS, ctx)
+                    : string_field(j, 3, 0);
 }
 
-static int
-resource_logs(J *j, int depth)
-{
-    (void)depth;
-    return object(j, RESOURCE_LOGS, 3, resource_logs_member, NULL);
-}
-
-static const char *const REQUEST[] = {"resourceLogs"};
+static const char *const RESOURCE_LOGS_NAMES[] = {"resource", "scopeLogs", "schemaUrl"};
+static const Msg RESOURCE_LOGS = {RESOURCE_LOGS_NAMES, 3, 3, resource_logs_member};
 
 static int
 request_member(J *j, int i, void *ctx)
 {
     (void)i;
-    (void)ctx;
-    return messages(j, 1, resource_logs, 0);
+    return messages(j, 1, &RESOURCE_LOGS, ctx);
 }
+
+static const char *const REQUEST_NAMES[] = {"resourceLogs"};
+static const Msg REQUEST = {REQUEST_NAMES, 1, 1, request_member};
 
 int
 lc_otlp_json_wire(const unsigned char *body, size_t n, lc_out *wire)
@@ -673,7 +629,7 @@ lc_otlp_json_wire(const unsigned char *body, size_t n, lc_out *wire)
     if (!lc_json_utf8_valid(body, n))
         return -1;
     J j = {body, body + n, wire};
-    if (object(&j, REQUEST, 1, request_member, NULL) < 0)
+    if (object(&j, &REQUEST, NULL) < 0)
         return -1;
     ws(&j);
     return j.p == j.e ? 0 : -1;
