@@ -117,6 +117,23 @@ def test_jsonline_with_urllib_and_a_malformed_record(server: Server) -> None:
     assert stats(server)["HttpMalformed"] == 2
 
 
+def test_jsonline_msg_field_as_header_names_and_nested(server: Server) -> None:
+    # VictoriaLogs' VL-Msg-Field header, several names, a dotted one into an object
+    body = b'{"log":{"message":"nested","level":"error"}}\n{"text":"second name"}\n{"x":1}\n'
+    headers = {"VL-Msg-Field": "log.message,text"}
+    assert request(server, "POST", "/insert/jsonline", body, headers)[0] == 204
+    assert stored(server) == [
+        b'{"_msg":"nested","log":{"level":"error"}}',
+        b'{"_msg":"second name"}',
+        b'{"x":1}',
+    ]
+    assert [r["_msg"] for r in records(server, "level=ERROR")] == ["nested"]
+    # the query argument wins over the header
+    path = "/insert/jsonline?_msg_field=b"
+    assert request(server, "POST", path, b'{"a":"A","b":"B"}\n', {"VL-Msg-Field": "a"})[0] == 204
+    assert stored(server)[-1] == b'{"_msg":"B","a":"A"}'
+
+
 def test_nothing_accepted_is_400_with_the_first_error(server: Server) -> None:
     status, _, body = request(server, "POST", "/insert/jsonline", b"nope\n[2]\n")
     assert status == 400

@@ -72,6 +72,56 @@ def test_jsonline_msg_field_is_renamed() -> None:
     assert lines_of(batch)[0] == b'{"_msg":"boot ok","t":"x"}'
 
 
+@pytest.mark.parametrize(
+    ("msg_field", "line", "stored"),
+    [
+        # the first of several names with a value; "" and null are no value
+        ("message,msg", {"msg": "b", "message": "a"}, {"_msg": "a", "msg": "b"}),
+        ("message,msg", {"message": "", "msg": "b"}, {"_msg": "b", "message": ""}),
+        ("message, msg", {"message": None, "msg": "b"}, {"_msg": "b", "message": None}),
+        ("a,b,c", {"c": 3, "x": 1}, {"_msg": 3, "x": 1}),
+        # a dotted name reaches into nested objects; one left empty goes
+        (
+            "log.message",
+            {"log": {"message": "m", "level": "e"}},
+            {"_msg": "m", "log": {"level": "e"}},
+        ),
+        ("log.message", {"t": 1, "log": {"message": "m"}}, {"_msg": "m", "t": 1}),
+        ("a.b.c", {"a": {"b": {"c": "deep"}}, "z": 0}, {"_msg": "deep", "z": 0}),
+        ("a.b.c", {"a.b": {"c": "mixed"}}, {"_msg": "mixed"}),
+        ("a.b", {"a.b": "flat", "a": {"b": "nested"}}, {"_msg": "flat", "a": {"b": "nested"}}),
+        # an object is not a value (its fields are); a list is
+        ("message,msg", {"message": {"x": 1}, "msg": "m"}, {"_msg": "m", "message": {"x": 1}}),
+        ("tags", {"tags": ["a", "b"]}, {"_msg": ["a", "b"]}),
+        # none of them: the record as it came
+        ("message,text", {"_msg": "own", "other": 1}, {"_msg": "own", "other": 1}),
+    ],
+)
+def test_jsonline_msg_field_names_as_victorialogs(
+    msg_field: str, line: dict[str, object], stored: dict[str, object]
+) -> None:
+    batch = jsonline.parse(json.dumps(line).encode() + b"\n", 10_000, msg_field)
+    assert records_of(batch) == [stored]
+    assert next(iter(records_of(batch)[0])) == "_msg" or "_msg" not in stored
+
+
+def test_jsonline_msg_field_msg_keeps_the_line() -> None:
+    body = b'{"x":1, "_msg":"own"}\n{"message":"m"}\n{"_msg":"","message":"n"}\n'
+    # "_msg" first: a line with its own message is stored as received
+    assert lines_of(jsonline.parse(body, MAX, "_msg,message")) == [
+        b'{"x":1, "_msg":"own"}',
+        b'{"_msg":"m"}',
+        b'{"_msg":"n"}',
+    ]
+    assert lines_of(jsonline.parse(body, MAX, "_msg")) == body.split(b"\n")[:3]
+    # "_msg" second: a record's own message is kept as it came, else the next name
+    assert lines_of(jsonline.parse(body, MAX, "msg,_msg,message")) == [
+        b'{"x":1, "_msg":"own"}',
+        b'{"_msg":"m"}',
+        b'{"_msg":"n"}',
+    ]
+
+
 def test_jsonline_invalid_utf8_becomes_replacement_characters() -> None:
     batch = jsonline.parse(b'{"m":"bad \xff byte"}\n', MAX)
     assert records_of(batch) == [{"m": "bad \ufffd byte"}]

@@ -198,7 +198,8 @@ class HttpIngest:
         buf = None
         try:
             buf, body = await self._read(request, "Jsonline")
-            msg_field = request.query.get("_msg_field", "")
+            # VictoriaLogs takes it as a query argument or a header
+            msg_field = request.query.get("_msg_field", request.headers.get("VL-Msg-Field", ""))
             batch = await self._parse(jsonline.parse, body, self.max_line, msg_field)
         except Refused as exc:
             return self._refuse(exc)

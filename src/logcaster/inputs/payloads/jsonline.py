@@ -1,10 +1,17 @@
 """``/insert/jsonline``: newline-delimited JSON objects, one log record per line.
 
 Lines are stored as received (trailing ``\\r`` stripped, blank lines skipped, invalid
-UTF-8 as U+FFFD); each must be a JSON object, others are skipped and counted. With
-``msg_field`` (VictoriaLogs' ``_msg_field``) that field is renamed ``_msg`` and the
-record re-encoded compactly. ``_time_field`` only names a field that is kept as it is:
-LogCaster indexes the receive time.
+UTF-8 as U+FFFD); each must be a JSON object, others are skipped and counted.
+
+``msg_field`` is VictoriaLogs' ``_msg_field``: one or more field names, separated by
+commas, the first with a value in a record naming its message. A dotted name also
+reaches into nested objects (``log.message`` is ``{"log":{"message":...}}`` as well as
+a key ``"log.message"``), as VictoriaLogs flattens them. A value is one that is not
+missing, ``null``, ``""`` or an object. That field is moved first as ``_msg`` (a nested
+object it leaves empty goes too) and the record re-encoded compactly; a record with
+none of them, or whose first is ``_msg`` itself, is stored as received.
+``_time_field`` only names a field that is kept as it is: LogCaster indexes the
+receive time.
 
 Without ``msg_field`` the C scanner (:mod:`.native`) checks every line and builds
 the block with the GIL released. The Python parser below is the reference and the
@@ -62,9 +69,17 @@ def _fast(text: str, max_line: int) -> Batch | None:
     return finish(Batch(), [core], max_line, count)
 
 
+def msg_fields(msg_field: str) -> list[str]:
+    """The names of a ``_msg_field`` value, in order; none (nothing to rename) for
+    ``_msg`` alone."""
+    names = [name.strip() for name in msg_field.split(",")]
+    names = [name for name in names if name]
+    return [] if names == ["_msg"] else names
+
+
 def parse(body: Body, max_line: int, msg_field: str = "") -> Batch:
     """The records of an NDJSON body; never raises on bad records (they are counted)."""
-    if not msg_field or msg_field == "_msg":
+    if not msg_fields(msg_field):
         scanned = native.ndjson(body, max_line)
         if scanned is not None:
             text, batch, (bad_start, bad_end) = scanned
@@ -77,7 +92,8 @@ def parse(body: Body, max_line: int, msg_field: str = "") -> Batch:
 
 def parse_python(body: Body, max_line: int, msg_field: str = "") -> Batch:
     """:func:`parse` in Python alone: the reference of the C scanner."""
-    if not msg_field or msg_field == "_msg":
+    names = msg_fields(msg_field)
+    if not names:
         fast = _fast(text_of(body), max_line)
         if fast is not None:
             return fast
@@ -103,15 +119,46 @@ def parse_python(body: Body, max_line: int, msg_field: str = "") -> Batch:
                 good.append(line)
                 parsed.append(one)
         lines, objs = good, parsed
-    if msg_field and msg_field != "_msg":
-        lines = [_rename(obj, line, msg_field) for obj, line in zip(objs, lines, strict=True)]
+    if names:
+        lines = [_rename(obj, line, names) for obj, line in zip(objs, lines, strict=True)]
     return finish(batch, lines, max_line)
 
 
-def _rename(obj: object, line: str, field: str) -> str:
+def _path(obj: dict[str, object], name: str) -> list[str] | None:
+    """The keys leading to the field ``name`` names in ``obj`` (a key holding the
+    whole name first, then a dotted prefix into a nested object), if it has a value."""
+    value = obj.get(name)
+    if value is not None and value != "" and not isinstance(value, dict):
+        return [name]
+    dot = name.find(".")
+    while dot > 0:
+        inner = obj.get(name[:dot])
+        if isinstance(inner, dict) and (rest := _path(inner, name[dot + 1 :])) is not None:
+            return [name[:dot], *rest]
+        dot = name.find(".", dot + 1)
+    return None
+
+
+def _take(obj: dict[str, object], path: list[str]) -> object:
+    """Remove the field at ``path``, and the nested objects that leaves empty."""
+    if len(path) == 1:
+        return obj.pop(path[0])
+    inner = obj[path[0]]
+    assert isinstance(inner, dict)
+    value = _take(inner, path[1:])
+    if not inner:
+        del obj[path[0]]
+    return value
+
+
+def _rename(obj: object, line: str, names: list[str]) -> str:
     assert isinstance(obj, dict)
-    if field not in obj:
-        return line
-    renamed = {"_msg": obj.pop(field)}
-    renamed.update((k, v) for k, v in obj.items() if k != "_msg")
-    return compact(renamed)
+    for name in names:
+        path = _path(obj, name)
+        if path == ["_msg"]:  # the record's own message: it is where it belongs
+            return line
+        if path is not None:
+            renamed = {"_msg": _take(obj, path)}
+            renamed.update((k, v) for k, v in obj.items() if k != "_msg")
+            return compact(renamed)
+    return line
