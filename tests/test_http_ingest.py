@@ -228,6 +228,30 @@ def test_elasticsearch_client_bulk(server: Server) -> None:
     assert stats(server)["HttpLinesBulk"] == 4
 
 
+def test_elasticsearch_setup_requests_are_answered(server: Server) -> None:
+    # What Filebeat (template, lifecycle policy) and Logstash (license, X-Pack,
+    # template, rollover alias) ask before their first _bulk, through the client.
+    from elasticsearch import Elasticsearch
+
+    es = Elasticsearch(f"http://127.0.0.1:{server.http_port}", request_timeout=30)
+    try:
+        assert es.license.get()["license"]["status"] == "active"
+        assert es.xpack.info()["features"]["ilm"]["available"] is True
+        assert es.indices.exists_index_template(name="filebeat-8.15.0")
+        put = es.indices.put_index_template(name="filebeat-8.15.0", index_patterns=["fb-*"])
+        assert put["acknowledged"] is True
+        assert es.ilm.put_lifecycle(name="filebeat", policy={"phases": {}})["acknowledged"]
+        assert "filebeat" in es.ilm.get_lifecycle(name="filebeat")
+        assert es.indices.exists_alias(name="logstash")
+        assert es.ingest.put_pipeline(id="p1", processors=[])["acknowledged"] is True
+    finally:
+        es.close()
+    assert request(server, "GET", "/_cat/indices")[0] == 404  # not a setup request
+    status, headers, _ = request(server, "PUT", "/_template/t", b"x" * 100)
+    assert status == 200 and headers["X-Elastic-Product"] == "Elasticsearch"
+    assert server.stats()["Total"] == 0
+
+
 def test_bulk_response_shape_and_handshake(server: Server) -> None:
     status, headers, body = request(server, "HEAD", "/")
     assert status == 200 and headers["X-Elastic-Product"] == "Elasticsearch"
@@ -398,9 +422,10 @@ def test_unsupported_encoding_is_415(server: Server) -> None:
 
 def test_ingestion_wants_the_token(server_factory) -> None:
     srv = server_factory("--auth-token", TOKEN)
-    for path in ("/insert/jsonline", "/loki/api/v1/push", "/_bulk", "/v1/logs"):
+    for path in ("/insert/jsonline", "/loki/api/v1/push", "/_bulk", "/v1/logs", "/_template/t"):
         status, _, body = request(srv, "POST", path, b'{"a":1}\n')
         assert status == 401 and json.loads(body) == {"error": "Authentication required"}
+    assert request(srv, "GET", "/_license")[0] == 401
     auth = {"Authorization": f"Bearer {TOKEN}"}
     assert request(srv, "POST", "/insert/jsonline", b'{"a":1}\n', auth)[0] == 204
     assert parse_stats(srv.query("STATS", token=TOKEN))["Total"] == 1

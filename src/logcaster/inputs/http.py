@@ -3,15 +3,15 @@ layer over a sans-IO parser of :mod:`.payloads`, one ``Intake.accept`` per body.
 
 ``/insert/jsonline`` (NDJSON), ``/loki/api/v1/push`` (JSON, or snappy protobuf),
 ``/_bulk`` and ``/<index>/_bulk`` (Elasticsearch, with the ``GET /`` handshake its
-clients make first) and ``/v1/logs`` (OTLP/HTTP, protobuf or JSON). Bodies are
-read whole (``--http-max-body``, 413 past it; aiohttp inflates a gzip body within
-the same bound, so a gzip bomb is a 413 too) and parsed, a large body on a thread
-(NDJSON, Loki, bulk and OTLP in C with the GIL released) so the event loop
-keeps serving TCP ingest meanwhile. A Loki or OTLP body whose lines would pass 8x
-``--http-max-body`` (labels and resource attributes are repeated on every line) is
-a 413 as well, refused before they are all made. When a store falls behind,
-requests are refused with 503 and ``Retry-After`` until it drains; whatever was
-accepted before stays accepted.
+clients make first, and the setup requests of :mod:`.es_setup`) and ``/v1/logs``
+(OTLP/HTTP, protobuf or JSON). Bodies are read whole (``--http-max-body``, 413 past
+it; aiohttp inflates a gzip body within the same bound, so a gzip bomb is a 413 too)
+and parsed, a large body on a thread (NDJSON, Loki, bulk and OTLP in C with the GIL
+released) so the event loop keeps serving TCP ingest meanwhile. A Loki or OTLP body
+whose lines would pass 8x ``--http-max-body`` (labels and resource attributes are
+repeated on every line) is a 413 as well, refused before they are all made. When a
+store falls behind, requests are refused with 503 and ``Retry-After`` until it
+drains; whatever was accepted before stays accepted.
 """
 
 from __future__ import annotations
@@ -26,12 +26,13 @@ from aiohttp import web
 
 from ..pipeline.intake import Intake
 from ..stats import Metric
+from . import es_setup
 from .bodies import BodyBuffers, joined, read_chunks
+from .es_setup import ES_HEADERS
 from .payloads import bulk, jsonline, loki, otlp
 from .payloads.records import Batch, Body, PayloadError, TooLarge
 
 ENDPOINTS = ("Jsonline", "Loki", "Bulk", "Otlp")
-ES_HEADERS = {"X-Elastic-Product": "Elasticsearch"}
 ES_INFO = {
     "name": "logcaster",
     "cluster_name": "logcaster",
@@ -104,6 +105,7 @@ class HttpIngest:
         r.add_post("/{index}/_bulk", self.bulk)
         r.add_put("/{index}/_bulk", self.bulk)
         r.add_post("/v1/logs", self.otlp)
+        es_setup.add_routes(app)
 
     # ------------------------------------------------------------ the common path
     async def _body(self, request: web.Request, endpoint: str) -> bytes:

@@ -1,0 +1,58 @@
+"""The setup requests Elasticsearch shippers make before their first ``_bulk``.
+
+Filebeat installs an index template and a lifecycle policy on connecting, and
+will not send a line until each request succeeds (its defaults:
+``setup.template.enabled``, ``setup.ilm.enabled``); Logstash asks for the
+license and the X-Pack features, and checks its template and rollover alias.
+LogCaster keeps no indices, so there is nothing to configure: every such
+resource is answered as present (``GET``/``HEAD``: 200) and every change as
+done (``PUT``/``POST``/``DELETE``: ``{"acknowledged": true}``). Other paths stay
+404, so a client that needs something else says so.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+ES_HEADERS = {"X-Elastic-Product": "Elasticsearch"}
+LICENSE = {
+    "status": "active",
+    "uid": "logcaster",
+    "type": "basic",
+    "mode": "basic",
+    "issue_date_in_millis": 0,
+    "expiry_date_in_millis": 253402300799000,  # 9999-12-31
+}
+# the resources a shipper may create or look up before it sends; {name} is any name
+RESOURCES = "_ilm/policy|_index_template|_template|_component_template|_ingest/pipeline|_alias"
+METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE")
+
+
+async def license_info(request: web.Request) -> web.Response:
+    """``GET /_license``: an active basic license, as Logstash's license check wants."""
+    return web.json_response({"license": LICENSE}, headers=ES_HEADERS)
+
+
+async def xpack(request: web.Request) -> web.Response:
+    """``GET /_xpack``: the features Logstash and Filebeat look for, available."""
+    features = {"ilm": {"available": True, "enabled": True}}
+    body = {"build": {}, "license": LICENSE, "features": features}
+    return web.json_response(body, headers=ES_HEADERS)
+
+
+async def resource(request: web.Request) -> web.Response:
+    """A template, policy, pipeline or alias: present when asked for, changed when
+    told to (nothing is kept: LogCaster has no indices to apply it to)."""
+    if request.method in ("GET", "HEAD"):
+        name = request.match_info["name"]
+        return web.json_response({name: {}}, headers=ES_HEADERS)
+    await request.read()  # within --http-max-body, like any body
+    return web.json_response({"acknowledged": True}, headers=ES_HEADERS)
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/_license", license_info)
+    r.add_get("/_xpack", xpack)
+    for method in METHODS:
+        r.add_route(method, "/{api:(?:" + RESOURCES + ")}/{name}", resource)
