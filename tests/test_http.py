@@ -242,8 +242,9 @@ def test_metrics_parse_and_follow_conventions(loaded: Server) -> None:
 
 def test_health_and_readiness(server: Server) -> None:
     assert get(server, "/healthz")[0] == 200
-    status, _, body = get(server, "/readyz")
-    assert status == 200 and json.loads(body) == {"status": "ready"}
+    for path in ("/readyz", "/ready"):  # /ready: Loki's path
+        status, _, body = get(server, path)
+        assert status == 200 and json.loads(body) == {"status": "ready"}
 
 
 def test_token_required_except_healthz(server_factory) -> None:

@@ -247,6 +247,8 @@ def test_elasticsearch_setup_requests_are_answered(server: Server) -> None:
     finally:
         es.close()
     assert request(server, "GET", "/_cat/indices")[0] == 404  # not a setup request
+    status, _, body = request(server, "GET", "/_cluster/health")
+    assert status == 200 and json.loads(body)["status"] == "green"
     status, headers, _ = request(server, "PUT", "/_template/t", b"x" * 100)
     assert status == 200 and headers["X-Elastic-Product"] == "Elasticsearch"
     assert server.stats()["Total"] == 0

@@ -3,7 +3,8 @@
 Filebeat installs an index template and a lifecycle policy on connecting, and
 will not send a line until each request succeeds (its defaults:
 ``setup.template.enabled``, ``setup.ilm.enabled``); Logstash asks for the
-license and the X-Pack features, and checks its template and rollover alias.
+license and the X-Pack features, and checks its template and rollover alias;
+health checks ask for the cluster's health.
 LogCaster keeps no indices, so there is nothing to configure: every such
 resource is answered as present (``GET``/``HEAD``: 200) and every change as
 done (``PUT``/``POST``/``DELETE``: ``{"acknowledged": true}``). Other paths stay
@@ -40,6 +41,13 @@ async def xpack(request: web.Request) -> web.Response:
     return web.json_response(body, headers=ES_HEADERS)
 
 
+async def health(request: web.Request) -> web.Response:
+    """``GET /_cluster/health``: green (the server answers, so it can take lines)."""
+    body = {"cluster_name": "logcaster", "status": "green", "timed_out": False}
+    nodes = {"number_of_nodes": 1, "number_of_data_nodes": 1}
+    return web.json_response(body | nodes, headers=ES_HEADERS)
+
+
 async def resource(request: web.Request) -> web.Response:
     """A template, policy, pipeline or alias: present when asked for, changed when
     told to (nothing is kept: LogCaster has no indices to apply it to)."""
@@ -54,5 +62,6 @@ def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/_license", license_info)
     r.add_get("/_xpack", xpack)
+    r.add_get("/_cluster/health", health)
     for method in METHODS:
         r.add_route(method, "/{api:(?:" + RESOURCES + ")}/{name}", resource)

@@ -79,6 +79,7 @@ def build_app(
     app.router.add_get("/api/v1/stats", api.stats)
     app.router.add_get("/healthz", api.healthz)
     app.router.add_get("/readyz", api.readyz)
+    app.router.add_get("/ready", api.readyz)  # Loki's path, for its clients' health checks
     app.router.add_get("/metrics", metrics)
     aggregate.add_routes(app)
     ui.add_routes(app, root_api)
