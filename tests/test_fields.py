@@ -96,6 +96,12 @@ def test_gelf_and_json() -> None:
     assert (host_of(HTTP_JSON), app_of(HTTP_JSON)) == ("web2", "api")
     assert structured_level(HTTP_JSON) is None  # a token level: levels.py's business
     assert structured_level(b'{"level":8}') is None and structured_level(b'{"level":2.0}')
+    # pino and bunyan: 10 trace, 20 debug, 30 info, 40 warn, 50 error, 60 fatal
+    pino = [structured_level(b'{"level":%d,"msg":"ERROR x"}' % n) for n in range(10, 70, 5)]
+    assert pino == [x for x in ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL") for _ in "ab"]
+    assert structured_level(b'{"level":30.0}') == "INFO"
+    for beyond in (b'{"level":8}', b'{"level":9}', b'{"level":70}', b'{"level":100}'):
+        assert structured_level(beyond) is None
     for odd in (b'{"level":NaN}', b'{"level":1e400}', b'{"level":-Infinity}', b'{"level":true}'):
         assert structured_level(odd) is None  # not a number 0-7: no structured level
 
@@ -183,6 +189,8 @@ LINES = [
     b'{"host":"web1","short_message":"ERROR said, but level 6","level":6}',
     b'{"host":"web1","short_message":"quiet","level":3}',
     b"plain ERROR line web1",
+    b'{"level":50,"time":1764600000000,"pid":7,"hostname":"h","msg":"INFO in words"}',  # pino
+    b'{"name":"api","hostname":"h","pid":7,"level":30,"msg":"WARN said","v":0}',  # bunyan
 ]
 
 
@@ -224,6 +232,9 @@ def test_structured_levels_join_token_levels() -> None:
     assert found("level=ERROR keywords=quiet") == [LINES[15]]
     assert found("level=ERROR host=web1 keywords=disk,quiet operator=OR") == [LINES[11], LINES[15]]
     assert found("level=WARN host=web2") == [HTTP_JSON]  # a token level, as before
+    # pino's and bunyan's numbers by tens, over the words too
+    assert LINES[17] in errors and LINES[17] not in found("level=INFO")
+    assert LINES[18] in found("level=INFO") and LINES[18] not in found("level=WARN")
 
 
 def test_filters_are_exact_after_narrowing() -> None:
@@ -287,7 +298,7 @@ def test_top_and_hits_by_fields() -> None:
     command = parse_command(b"TOP app", T0)
     assert isinstance(command, Top)
     apps = aggregate.count_values(views, compile_spec(command.spec), "app")
-    assert apps["app"] == 6 and apps["shop"] == 1 and apps["NONE"] == 4
+    assert apps["app"] == 6 and apps["shop"] == 1 and apps["NONE"] == 6
     command = parse_command(b"HITS step=1h by=field.req.id", T0)
     assert isinstance(command, Hits) and command.by == "field.req.id"
     spec = compile_spec(command.spec)

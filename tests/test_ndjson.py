@@ -31,14 +31,19 @@ PIECES = st.sampled_from(
         b"a" * 17, b"x",
     ]
 )  # fmt: skip
-# JSON lines whose "level" is a number (GELF): syslog severities 0-7 when whole,
-# floats among them, words in the text that a level token would read otherwise.
+# JSON lines whose "level" is a number: syslog severities 0-7 when whole (GELF),
+# 10-69 by tens (pino, bunyan), floats among them, words in the text that a level
+# token would read otherwise.
 NUMERIC_LEVELS = st.builds(
     lambda level, text, spacing: json.dumps(
         {"msg": text, "level": level} if spacing else {"level": level, "msg": text},
         separators=(", ", ": ") if spacing else (",", ":"),
     ).encode(),
-    st.one_of(st.integers(-2, 9), st.sampled_from([0.0, -0.0, 3.0, 3.5, 7.0, 8.0, 1e100])),
+    st.one_of(
+        st.integers(-2, 9),
+        st.integers(9, 71),
+        st.sampled_from([0.0, -0.0, 3.0, 3.5, 7.0, 8.0, 30.0, 45.5, 70.0, 1e100]),
+    ),
     st.sampled_from(["", "INFO up", "[warn] x", 'a"q', "caf\u00e9"]),
     st.booleans(),
 )

@@ -1578,6 +1578,22 @@ done:
 
 /* syslog severity (a GELF level 0-7) -> level code (logcaster.query.levels.LEVEL_CODES) */
 static const int SEVERITY_CODES[8] = {10, 9, 7, 6, 5, 4, 3, 2};
+/* pino's and bunyan's levels by tens (10 trace ... 60 fatal) -> level code */
+static const int PINO_CODES[6] = {1, 2, 3, 5, 6, 8};
+
+/* The level code of a JSON integer v[0:len] as a "level" (fields.structured_level):
+ * 0-7 a syslog severity, 10-69 pino's by tens; -1 for any other. */
+static inline int
+numeric_level(cp v, size_t len)
+{
+    if (len == 2 && v[0] == '-' && v[1] == '0')
+        return SEVERITY_CODES[0];
+    if (len == 1 && v[0] >= '0' && v[0] <= '7')
+        return SEVERITY_CODES[v[0] - '0'];
+    if (len == 2 && v[0] >= '1' && v[0] <= '6' && is_digit(v[1]))
+        return PINO_CODES[v[0] - '1'];
+    return -1;
+}
 
 static inline int
 is_level_key(cp at)
@@ -1663,13 +1679,7 @@ structured_code(cp s, size_t n, scratch_t *sc)
         return -2;
     if (key.type != J_INT)
         return -1;
-    cp v = key.vs;
-    size_t len = (size_t)(key.ve - key.vs);
-    if (len == 2 && v[0] == '-' && v[1] == '0')
-        return SEVERITY_CODES[0];
-    if (len == 1 && v[0] >= '0' && v[0] <= '7')
-        return SEVERITY_CODES[v[0] - '0'];
-    return -1;
+    return numeric_level(key.vs, (size_t)(key.ve - key.vs));
 }
 
 /* level_lines(buf, spans, levels, out, unsure) -> int
@@ -2670,8 +2680,10 @@ fast_json(rline_t *L, cp s, size_t n, size_t *size)
             size_t kn = ke - k0;
             cp k = s + k0;
             if (kn == 5 && c != '"' && !null && memcmp(k, "level", 5) == 0 &&
-                (c == '-' || is_digit(c))) /* an integer "level": a severity when 0-7 */
-                jlevel = ve - v0 == 1 && c <= '7' ? SEVERITY_CODES[c - '0'] : LC_LEVEL_TOKENS;
+                (c == '-' || is_digit(c))) { /* an integer "level" */
+                int code = numeric_level(s + v0, ve - v0);
+                jlevel = code >= 0 ? code : LC_LEVEL_TOKENS;
+            }
             if ((kn == 8 && memcmp(k, "facility", 8) == 0) ||
                 (kn == 13 && memcmp(k, "short_message", 13) == 0))
                 return 0;

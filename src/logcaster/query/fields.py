@@ -4,7 +4,7 @@ Sans-IO, pure functions of one line (without its newline): :func:`fields_of` giv
 every field it can read, and :func:`host_of`, :func:`app_of`, :func:`facility_of` are
 the fast paths of the filters ``host=``, ``app=`` and ``facility=``.
 :func:`structured_level` is the level of a JSON line with a numeric ``level``
-(GELF: 0-7 as syslog severities). Formats read:
+(GELF: 0-7 as syslog severities; pino and bunyan: 10-69 by tens). Formats read:
 
 - RFC 5424: ``<PRI>1 TIMESTAMP HOST APP PROCID MSGID [SD] MSG`` (``-`` for empty, a
   BOM before MSG dropped); SD parameters become ``SDID.NAME`` fields.
@@ -27,6 +27,8 @@ import math
 import re
 
 SEVERITY_LEVELS = ("EMERG", "ALERT", "CRITICAL", "ERROR", "WARN", "NOTICE", "INFO", "DEBUG")
+# pino's and bunyan's numeric levels by tens: 10 trace ... 60 fatal (a custom one between)
+PINO_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 FACILITIES = (
     "kern",
     "user",
@@ -316,8 +318,9 @@ def facility_of(line: bytes) -> str | None:
 
 
 def structured_level(line: bytes) -> str | None:
-    """The level of a JSON line whose ``level`` is a number 0-7 (GELF, as syslog
-    severities), as a canonical level name; None for any other line."""
+    """The level of a JSON line whose ``level`` is a whole number 0-7 (GELF, as syslog
+    severities) or 10-69 (pino and bunyan: 10 TRACE, 20 DEBUG, 30 INFO, 40 WARN, 50
+    ERROR, 60 FATAL, by tens), as a canonical level name; None for any other line."""
     if b'"level"' not in line:
         return None
     obj = _json(line)
@@ -326,6 +329,10 @@ def structured_level(line: bytes) -> str | None:
     value = obj.get("level")
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    if not math.isfinite(value) or value != int(value) or not 0 <= value <= 7:
+    if not math.isfinite(value) or value != int(value):
         return None
-    return SEVERITY_LEVELS[int(value)]
+    if 0 <= value <= 7:
+        return SEVERITY_LEVELS[int(value)]
+    if 10 <= value <= 69:
+        return PINO_LEVELS[int(value) // 10 - 1]
+    return None

@@ -9,9 +9,9 @@ those lines are then read and verified, in C over the whole region for ``host=``
 ``app=`` and ``facility=`` (:mod:`.fieldscan`). Without the C reader, or with
 keywords joined by OR, the value narrows as a regex of it as a whole token
 instead (RE2 over the literal's lines), so fewer lines reach Python.
-With ``level=``, JSON lines whose ``level`` is a number (GELF) take that level
-(0-7 as syslog severities) instead of their tokens: they are found by the literal
-``"level"``, so other lines cost nothing more.
+With ``level=``, JSON lines whose ``level`` is a number take that level (0-7 as
+syslog severities, GELF; 10-69 by tens, pino and bunyan) instead of their tokens:
+they are found by the literal ``"level"``, so other lines cost nothing more.
 """
 
 from __future__ import annotations
