@@ -363,6 +363,31 @@ def test_body_size_limit_and_gzip_bomb_are_json_413(server_factory) -> None:
     assert stats(srv)["HttpRefused"] == 3
 
 
+def test_zstd_bodies_and_undecodable_ones(server_factory) -> None:
+    # zstd (an OpenTelemetry Collector's and Vector's compression option) is inflated
+    # like gzip, within the same bound; a body that does not inflate is a JSON 400.
+    from backports import zstd  # the library aiohttp inflates zstd with, before 3.14
+
+    srv = server_factory("--http-max-body", "4096")
+    packed = zstd.compress(b'{"_msg":"from zstd"}\n')
+    assert request(srv, "POST", "/insert/jsonline", packed, {"Content-Encoding": "zstd"})[0] == 204
+    raw = zstd.compress(otlp_request().SerializeToString())
+    headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "zstd"}
+    assert request(srv, "POST", "/v1/logs", raw, headers)[0] == 200
+    bomb = zstd.compress(b'{"a":"' + b"x" * 3_000_000 + b'"}\n')
+    assert len(bomb) < 4096
+    status, _, body = request(srv, "POST", "/insert/jsonline", bomb, {"Content-Encoding": "zstd"})
+    assert status == 413 and "larger than 4096" in json.loads(body)["error"]
+    for encoding in ("gzip", "deflate", "zstd"):
+        for path in ("/insert/jsonline", "/loki/api/v1/push", "/_bulk", "/v1/logs"):
+            status, _, body = request(srv, "POST", path, b"garbage", {"Content-Encoding": encoding})
+            assert status == 400, (encoding, path, body)
+            assert json.loads(body)["error"] == f"Invalid {encoding}-compressed body"
+    status, _, body = request(srv, "POST", "/insert/jsonline", b"x", {"Content-Encoding": "lz4"})
+    assert status == 415 and json.loads(body)["error"] == "Unsupported Content-Encoding: lz4"
+    assert wait_lines(srv, 3)[0] == b'{"_msg":"from zstd"}'  # and the two OTLP records
+
+
 def test_a_push_repeating_long_labels_past_eight_bodies_is_413(server_factory) -> None:
     """Labels and resource attributes are repeated on every line: a request whose
     lines would pass 8x --http-max-body is refused whole, the server stays up."""

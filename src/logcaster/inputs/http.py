@@ -56,7 +56,7 @@ STORED_PER_BODY = 8  # the lines one request stores: at most this many --http-ma
 # into the answer's item for every action that names none: without a bound, a
 # 16 MiB body of 16-byte actions under an 8 kB path would be answered with 8 GB.
 MAX_INDEX_BYTES = 255
-ENCODINGS = ("", "identity", "gzip", "x-gzip", "deflate")  # what aiohttp inflates
+ENCODINGS = ("", "identity", "gzip", "x-gzip", "deflate", "zstd")  # what aiohttp inflates
 
 
 def _parse_chunks(fn: Callable[..., Batch], chunks: list[bytes], args: tuple[object, ...]) -> Batch:
@@ -131,8 +131,8 @@ class HttpIngest:
         length = request.content_length
         buf: bytearray | None = None
         body: Body | list[bytes]
+        plain = encoding in ("", "identity")
         try:
-            plain = encoding in ("", "identity")
             if direct and plain and length is not None and INLINE_BODY < length <= self.max_body:
                 body = await read_chunks(request, length)
             elif direct and plain and length is not None and length <= self.max_body:
@@ -141,7 +141,10 @@ class HttpIngest:
                 body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             raise Refused(413, f"Request body larger than {self.max_body} bytes") from None
-        # aiohttp has already inflated a gzip or deflate body, within client_max_size
+        except web.RequestPayloadError:  # a compressed body that does not inflate
+            what = "Malformed request body" if plain else f"Invalid {encoding}-compressed body"
+            raise Refused(400, what) from None
+        # aiohttp has already inflated a gzip, deflate or zstd body, within client_max_size
         # (a bomb is a 413 like any large body); count the bytes as sent.
         self.stats.bytes[endpoint] += request.content_length or len(body)
         return buf, body
