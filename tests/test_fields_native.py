@@ -89,6 +89,7 @@ syslog_lines = st.builds(
 _keys = st.sampled_from(
     [
         *("host", "app", "_app", "appname", "application", "service", "facility", "level"),
+        *("host.name", "hostname", "service.name"),
         *("x", "a.b", "user", "msg", "short_message", "a", "é"),
     ]
 )
@@ -182,6 +183,8 @@ def test_real_senders_are_read_in_c() -> None:
         b'{"host":"a\\u00e9b","app":"\\ud83d\\ude00","facility":4}',
         b'{"host":"\\ud800","app":1.5,"facility":" local7\\u001c"}',
         b'{"host":1,"host":2,"app":null,"service":true,"facility":"shop"}',
+        b'{"hostname":"h","host.name":null,"service.name":"s","service":null}',
+        b'{"host.name":{"x":1},"hostname":2,"service.name":["a"],"appname":"n"}',
         b'{"host":-0,"_app":-Infinity,"facility":"auth"}',
         b'{"host":"\xed\xa0\x80"}',
         b'{"host":"\xff"} host=raw',

@@ -300,6 +300,10 @@ def test_opentelemetry_sdk_otlp_http_exporter(server: Server) -> None:
     assert got[0]["service.name"] == "checkout" and got[0]["order.id"] == 42
     assert got[1]["_msg"] == "cart viewed" and got[1]["severity"] == "INFO"
     assert [r["_msg"] for r in records(server, "level=ERROR")] == ["card declined"]
+    # the resource's service.name is the records' app, for app= and the HTTP record
+    assert len(records(server, "app=checkout")) == 2
+    status, _, body = request(server, "GET", "/api/v1/query?app=checkout&level=INFO")
+    assert status == 200 and json.loads(body)["app"] == "checkout"
     assert stats(server)["HttpLinesOtlp"] == 2
 
 

@@ -20,7 +20,7 @@ from test_fields_native import any_line
 
 from logcaster import ndjson, records
 from logcaster.frontends.http.render import NDJSON, SSE
-from logcaster.query.fields import fields_of
+from logcaster.query.fields import fields_of, structured_level
 from logcaster.query.levels import level_of
 
 native = pytest.mark.skipif(not ndjson.HAVE_NATIVE, reason="C accelerator not built")
@@ -77,7 +77,7 @@ def test_c_records_agree_with_the_python_records(
     for piece, line in zip(py.split(tail)[:-1], lines[::-1] if descending else lines, strict=True):
         record = json.loads(piece[len(head) :])
         assert record["line"] == line.decode("utf-8", "replace")  # never replaced by a field
-        assert record.get("level") == level_of(line)
+        assert record.get("level") == (structured_level(line) or level_of(line))
         assert set(record) <= {"time", "line", "level", "host", "app", "facility", "fields"}
 
 
@@ -146,6 +146,7 @@ def test_c_records_agree_on_logfmt_and_level_edges(line: bytes, after: tuple[byt
 _json_names = st.sampled_from(
     [
         *("host", "app", "_app", "appname", "application", "service", "facility"),
+        *("host.name", "hostname", "service.name"),
         *("short_message", "msg", "level", "a.b", "", "user", "k", "a_name_of_twenty_bytes"),
     ]
 )
@@ -296,7 +297,7 @@ def test_c_records_agree_on_each_json_token() -> None:
     tokens += ["-", "--1", "tru", "nul", "NaN", "-Infinity", '"x"', '""']
     tokens += ["1" * 4300, "1" * 4301, "-" + "1" * 4301]  # json.loads refuses > 4300 digits
     tokens += ["{}", "[]", '"a\\"b"', '"\t"']
-    for name in ("k", "host", "app", "service", "facility", "a.b", ""):
+    for name in ("k", "host", "app", "service", "facility", "a.b", "", "hostname", "service.name"):
         for token in tokens:
             for text in (f'{{"{name}":{token}}}', f'{{"x":"y", "{name}" : {token} ,"z":1}} '):
                 for lines in ([text.encode()], [text.encode(), PAD]):
@@ -419,6 +420,23 @@ EXAMPLES = {
         "app": "api",
         "fields": {"service": "api", "req.id": "r-1", "n": "7", "ok": "true", "time": "t"},
     },
+    # an OTLP record as stored: the resource's service.name and host.name
+    b'{"_msg":"paid","severity":"INFO","service.name":"shop","host.name":"n7"}': {
+        "host": "n7",
+        "app": "shop",
+        "fields": {"_msg": "paid", "severity": "INFO", "service.name": "shop", "host.name": "n7"},
+    },
+    # pino's line (bunyan's alike): its hostname is the host, 30 its level
+    b'{"level":30,"time":1764600000000,"pid":7,"hostname":"h1","msg":"up"}': {
+        "host": "h1",
+        "fields": {
+            "level": "30",
+            "time": "1764600000000",
+            "pid": "7",
+            "hostname": "h1",
+            "msg": "up",
+        },
+    },
     b"no fields here": {},
 }
 
@@ -469,10 +487,13 @@ def test_query_and_tail_records_carry_the_fields(server: Server) -> None:
         assert {k: v for k, v in record.items() if k not in ("time", "line", "level")} == (
             EXAMPLES[line]
         )
-        assert record.get("level") == level_of(line)
+        assert record.get("level") == (structured_level(line) or level_of(line))
     # the field filters and the record agree
     by_host = asyncio.run(_query(server.http_port, "host=web3"))
     assert [r["host"] for r in by_host] == ["web3"]
+    for params, key, value in (("app=shop", "app", "shop"), ("host=h1", "host", "h1")):
+        found = asyncio.run(_query(server.http_port, params))
+        assert [r[key] for r in found] == [value]
     by_field = asyncio.run(_query(server.http_port, "field.req.id=r-1"))
     assert [r["fields"]["req.id"] for r in by_field] == ["r-1"]  # type: ignore[index]
     # the live tail writes the same records

@@ -1178,7 +1178,13 @@ field_value(cp s, size_t n, const fname_t *f, scratch_t *sc, val_t *out)
 
 /* ------------------------------------------------------------ one line */
 
-static const char *const APP_KEYS[5] = {"app", "_app", "appname", "application", "service"};
+/* A JSON object's host and app: the first of these members with a scalar value
+ * (fields._HOST_KEYS, _APP_KEYS). */
+#define NHOST 3
+#define NAPP 6
+static const char *const HOST_KEYS[NHOST] = {"host", "host.name", "hostname"};
+static const char *const APP_KEYS[NAPP] = {"app",     "_app",    "appname",
+                                           "application", "service", "service.name"};
 
 /* The value of field `kind` of the line s[0:n] (no newline): V_FOUND with *out,
  * V_ABSENT, or V_UNSURE (the caller asks the Python reference). */
@@ -1203,12 +1209,13 @@ line_value(int kind, const fname_t *f, cp s, size_t n, scratch_t *sc, val_t *out
         *out = kind == K_HOST ? host : app;
         return V_FOUND;
     }
-    jkey_t keys[6];
+    jkey_t keys[NAPP + 1];
     int nkeys = 0;
     if (kind == K_HOST)
-        keys[nkeys++] = (jkey_t){"host", 4, 0, NULL, NULL, 0};
+        for (int i = 0; i < NHOST; i++)
+            keys[nkeys++] = (jkey_t){HOST_KEYS[i], strlen(HOST_KEYS[i]), 0, NULL, NULL, 0};
     if (kind == K_APP)
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < NAPP; i++)
             keys[nkeys++] = (jkey_t){APP_KEYS[i], strlen(APP_KEYS[i]), 0, NULL, NULL, 0};
     if (kind == K_APP || kind == K_FACILITY)
         keys[nkeys++] = (jkey_t){"facility", 8, 0, NULL, NULL, 0};
@@ -1237,16 +1244,14 @@ line_value(int kind, const fname_t *f, cp s, size_t n, scratch_t *sc, val_t *out
     if (js != J_OK)
         return logfmt_value(s, n, kind == K_HOST ? "host=" : "app=", kind == K_HOST ? 5 : 4, sc,
                             out);
-    if (kind == K_HOST)
-        return json_text(&keys[0], sc, out);
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < (kind == K_HOST ? NHOST : NAPP); i++) {
         int r = json_text(&keys[i], sc, out);
         if (r != V_ABSENT)
             return r;
     }
-    if (s[0] != '{') /* GELF 1.0's facility (a logger name) when no syslog one */
+    if (kind == K_HOST || s[0] != '{') /* GELF 1.0's facility: a logger name when no syslog one */
         return V_ABSENT;
-    int r = json_text(&keys[5], sc, out), unsure = 0;
+    int r = json_text(&keys[NAPP], sc, out), unsure = 0;
     if (r != V_FOUND)
         return r;
     if (facility_name(out->s, out->n, &unsure) != NULL)
@@ -1255,30 +1260,39 @@ line_value(int kind, const fname_t *f, cp s, size_t n, scratch_t *sc, val_t *out
 }
 
 /* line_value() for host, app and facility of a line json_top() read as an object
- * (J_OK) with the keys host, the APP_KEYS and facility: the same values from one
- * parse for all three. */
+ * (J_OK) with the keys JSON_KEYS: the same values from one parse for all three. */
+#define NJSON (NHOST + NAPP + 1)
+#define FACILITY_KEY (NHOST + NAPP)
+static const char *const JSON_KEYS[NJSON] = {
+    "host", "host.name", "hostname", "app", "_app", "appname", "application", "service",
+    "service.name", "facility"};
+
 static int
-json_value(int kind, jkey_t keys[7], cp s, scratch_t *sc, val_t *out)
+json_value(int kind, jkey_t keys[NJSON], cp s, scratch_t *sc, val_t *out)
 {
     int r, unsure = 0;
-    if (kind == K_HOST)
-        return json_text(&keys[0], sc, out);
+    if (kind == K_HOST) {
+        for (int i = 0; i < NHOST; i++)
+            if ((r = json_text(&keys[i], sc, out)) != V_ABSENT)
+                return r;
+        return V_ABSENT;
+    }
     if (kind == K_APP) {
-        for (int i = 1; i < 6; i++)
+        for (int i = NHOST; i < NHOST + NAPP; i++)
             if ((r = json_text(&keys[i], sc, out)) != V_ABSENT)
                 return r;
         if (s[0] != '{') /* GELF 1.0's facility (a logger name) when no syslog one */
             return V_ABSENT;
-        if ((r = json_text(&keys[6], sc, out)) != V_FOUND)
+        if ((r = json_text(&keys[FACILITY_KEY], sc, out)) != V_FOUND)
             return r;
         if (facility_name(out->s, out->n, &unsure) != NULL)
             return V_ABSENT;
         return unsure ? V_UNSURE : V_FOUND;
     }
-    if (keys[6].type != J_STR && keys[6].type != J_INT)
+    if (keys[FACILITY_KEY].type != J_STR && keys[FACILITY_KEY].type != J_INT)
         return V_ABSENT;
     val_t text;
-    if ((r = json_text(&keys[6], sc, &text)) != V_FOUND)
+    if ((r = json_text(&keys[FACILITY_KEY], sc, &text)) != V_FOUND)
         return r;
     const char *name = facility_name(text.s, text.n, &unsure);
     if (unsure)
@@ -2590,13 +2604,24 @@ fast_pairs(rline_t *L, cp s, size_t n, const pair_masks *m, const quote_masks *q
     return 1;
 }
 
-/* The names of the record's own fields in a JSON object: host, then app's
- * (fields.app_of: app, _app, appname, application, service, in that order). */
-static const struct {
-    const char *name;
-    size_t n;
-} FAST_TOP[6] = {{"host", 4}, {"app", 3}, {"_app", 4}, {"appname", 7}, {"application", 11},
-                 {"service", 7}};
+/* The place in JSON_KEYS of a member name k[0:kn] that names the record's host or
+ * app (HOST_KEYS, then APP_KEYS, each in its order), or -1: one comparison at most. */
+static inline int
+top_key(cp k, size_t kn)
+{
+#define TOP_IS(t, name) (memcmp(k, name, sizeof name - 1) == 0 ? (t) : -1) /* inlined */
+    switch (kn) {
+    case 3: return TOP_IS(3, "app");
+    case 4: return k[0] == 'h' ? TOP_IS(0, "host") : TOP_IS(4, "_app");
+    case 7: return k[0] == 'a' ? TOP_IS(5, "appname") : TOP_IS(7, "service");
+    case 8: return TOP_IS(2, "hostname");
+    case 9: return TOP_IS(1, "host.name");
+    case 11: return TOP_IS(6, "application");
+    case 12: return TOP_IS(8, "service.name");
+    default: return -1;
+    }
+#undef TOP_IS
+}
 
 /* The piece of a one-level JSON object line with no backslash, no control byte and
  * no byte >= 0x80 in it (spaces its only whitespace), whose values are strings,
@@ -2612,7 +2637,8 @@ static int
 fast_json(rline_t *L, cp s, size_t n, size_t *size)
 {
     size_t i = 0;
-    int np = 0, host = -1, app = -1, app_rank = 6, jlevel = LC_LEVEL_TOKENS;
+    int np = 0, host = -1, app = -1, host_rank = NHOST, app_rank = NHOST + NAPP,
+        jlevel = LC_LEVEL_TOKENS;
     unsigned long long seen = 0, skip = 0;
     if (n > 0xFFFF)
         return 0;
@@ -2687,19 +2713,21 @@ fast_json(rline_t *L, cp s, size_t n, size_t *size)
             if ((kn == 8 && memcmp(k, "facility", 8) == 0) ||
                 (kn == 13 && memcmp(k, "short_message", 13) == 0))
                 return 0;
-            for (int t = 0; t < 6; t++)
-                if (kn == FAST_TOP[t].n && memcmp(k, FAST_TOP[t].name, kn) == 0) {
-                    if (null)
-                        return 0;
-                    if (t == 0)
-                        host = np;
-                    else if (t < app_rank) {
-                        app = np;
-                        app_rank = t;
-                    }
-                    if (t < 2) /* "host", "app": the same text as the record's */
-                        skip |= 1ULL << np;
+            int t = top_key(k, kn);
+            if (t >= 0) {
+                if (null)
+                    return 0;
+                if (t < NHOST && t < host_rank) {
+                    host = np;
+                    host_rank = t;
                 }
+                else if (t >= NHOST && t < app_rank) {
+                    app = np;
+                    app_rank = t;
+                }
+                if (t == 0 || t == NHOST) /* "host", "app": the same text as the record's */
+                    skip |= 1ULL << np;
+            }
             unsigned long long bit = 1ULL << ((kn ? k[0] + kn * 8 : 0) & 63);
             if (seen & bit)
                 for (int j = 0; j < np; j++)
@@ -3004,13 +3032,11 @@ lc_piece_read(lc_rline *L, const unsigned char *s, size_t n, int plain_line, siz
         }
     }
     int js = -1;
-    jkey_t keys[7];
+    jkey_t keys[NJSON];
     if (pri < 0 && !plain) { /* a JSON object: its three values from one parse */
-        static const char *const names[7] = {"host",    "app",     "_app",    "appname",
-                                             "application", "service", "facility"};
-        for (int i = 0; i < 7; i++)
-            keys[i] = (jkey_t){names[i], strlen(names[i]), 0, NULL, NULL, 0};
-        js = json_top(s, n, keys, 7, &L->sc);
+        for (int i = 0; i < NJSON; i++)
+            keys[i] = (jkey_t){JSON_KEYS[i], strlen(JSON_KEYS[i]), 0, NULL, NULL, 0};
+        js = json_top(s, n, keys, NJSON, &L->sc);
         if (js == J_NOTSURE)
             return RF_UNSURE;
         /* A JSON string holds no control byte and no '"' unescaped: without a

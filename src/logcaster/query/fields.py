@@ -65,7 +65,11 @@ _UNESCAPE = re.compile(rb"\\(.)")
 _HOST_KV = re.compile(rb'(?:^|(?<=\s))host=("(?:[^"\\]|\\.)*"|[^\s"]*)')
 _APP_KV = re.compile(rb'(?:^|(?<=\s))app=("(?:[^"\\]|\\.)*"|[^\s"]*)')
 _HEADER_KEYS = ("host", "app", "facility")  # a syslog line's come from its header only
-_APP_KEYS = ("app", "_app", "appname", "application", "service")
+# A JSON object's host and app, the first of these keys with a scalar value: GELF's
+# and the usual names; OpenTelemetry's resource attributes (as OTLP records are
+# stored) and ECS flattened; pino's and bunyan's "hostname".
+_HOST_KEYS = ("host", "host.name", "hostname")
+_APP_KEYS = ("app", "_app", "appname", "application", "service", "service.name")
 
 
 def _text(raw: bytes) -> str:
@@ -268,17 +272,19 @@ def _host_app(line: bytes) -> tuple[bytes | None, bytes | None] | None:
 
 
 def host_of(line: bytes) -> str | None:
-    """The host a line names: its syslog HOST, a JSON ``host``, a logfmt ``host=``."""
+    """The host a line names: its syslog HOST, a JSON ``host`` (or ``host.name``,
+    ``hostname``), a logfmt ``host=``."""
     header = _host_app(line)
     if header is not None:
         return _text(header[0]) if header[0] is not None else None
-    return _plain_value(line, "host", _HOST_KV)
+    return _plain_value(line, _HOST_KEYS, _HOST_KV)
 
 
 def app_of(line: bytes) -> str | None:
     """The application a line names: syslog APP-NAME or TAG, a JSON ``app`` (or
-    ``_app``, ``appname``, ``application``, ``service``, or GELF 1.0's ``facility``
-    when it is no syslog facility: graypy's logger name), a logfmt ``app=``."""
+    ``_app``, ``appname``, ``application``, ``service``, ``service.name``, or GELF
+    1.0's ``facility`` when it is no syslog facility: graypy's logger name), a logfmt
+    ``app=``."""
     header = _host_app(line)
     if header is not None:
         return _text(header[1]) if header[1] is not None else None
