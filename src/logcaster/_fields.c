@@ -1178,95 +1178,20 @@ field_value(cp s, size_t n, const fname_t *f, scratch_t *sc, val_t *out)
 
 /* ------------------------------------------------------------ one line */
 
-/* A JSON object's host and app: the first of these members with a scalar value
- * (fields._HOST_KEYS, _APP_KEYS). */
+/* The members a JSON object's host, app and facility come from: its host is the
+ * first of JSON_KEYS[0:NHOST] with a scalar value (fields._HOST_KEYS), its app the
+ * first of the next NAPP (_APP_KEYS), else GELF 1.0's facility. */
 #define NHOST 3
 #define NAPP 6
-static const char *const HOST_KEYS[NHOST] = {"host", "host.name", "hostname"};
-static const char *const APP_KEYS[NAPP] = {"app",     "_app",    "appname",
-                                           "application", "service", "service.name"};
-
-/* The value of field `kind` of the line s[0:n] (no newline): V_FOUND with *out,
- * V_ABSENT, or V_UNSURE (the caller asks the Python reference). */
-static int
-line_value(int kind, const fname_t *f, cp s, size_t n, scratch_t *sc, val_t *out)
-{
-    if (kind == K_FIELD)
-        return field_value(s, n, f, sc, out);
-    size_t pos;
-    int pri = pri_of(s, n, &pos);
-    if (pri >= 0) {
-        if (kind == K_FACILITY) {
-            out->s = (cp)FACILITIES[pri >> 3].s;
-            out->n = FACILITIES[pri >> 3].n;
-            return V_FOUND;
-        }
-        val_t host, app;
-        int has_host, has_app;
-        header_host_app(s, n, pos, &host, &has_host, kind == K_APP ? &app : NULL, &has_app);
-        if (kind == K_HOST ? !has_host : !has_app)
-            return V_ABSENT;
-        *out = kind == K_HOST ? host : app;
-        return V_FOUND;
-    }
-    jkey_t keys[NAPP + 1];
-    int nkeys = 0;
-    if (kind == K_HOST)
-        for (int i = 0; i < NHOST; i++)
-            keys[nkeys++] = (jkey_t){HOST_KEYS[i], strlen(HOST_KEYS[i]), 0, NULL, NULL, 0};
-    if (kind == K_APP)
-        for (int i = 0; i < NAPP; i++)
-            keys[nkeys++] = (jkey_t){APP_KEYS[i], strlen(APP_KEYS[i]), 0, NULL, NULL, 0};
-    if (kind == K_APP || kind == K_FACILITY)
-        keys[nkeys++] = (jkey_t){"facility", 8, 0, NULL, NULL, 0};
-    int js = json_top(s, n, keys, nkeys, sc);
-    if (js == J_NOTSURE)
-        return V_UNSURE;
-    if (kind == K_FACILITY) {
-        if (js != J_OK)
-            return V_ABSENT;
-        jkey_t *f = &keys[0];
-        if (f->type != J_STR && f->type != J_INT)
-            return V_ABSENT;
-        val_t text;
-        int r = json_text(f, sc, &text), unsure = 0;
-        if (r != V_FOUND)
-            return r;
-        const char *name = facility_name(text.s, text.n, &unsure);
-        if (unsure)
-            return V_UNSURE;
-        if (name == NULL)
-            return V_ABSENT;
-        out->s = (cp)name;
-        out->n = strlen(name);
-        return V_FOUND;
-    }
-    if (js != J_OK)
-        return logfmt_value(s, n, kind == K_HOST ? "host=" : "app=", kind == K_HOST ? 5 : 4, sc,
-                            out);
-    for (int i = 0; i < (kind == K_HOST ? NHOST : NAPP); i++) {
-        int r = json_text(&keys[i], sc, out);
-        if (r != V_ABSENT)
-            return r;
-    }
-    if (kind == K_HOST || s[0] != '{') /* GELF 1.0's facility: a logger name when no syslog one */
-        return V_ABSENT;
-    int r = json_text(&keys[NAPP], sc, out), unsure = 0;
-    if (r != V_FOUND)
-        return r;
-    if (facility_name(out->s, out->n, &unsure) != NULL)
-        return V_ABSENT;
-    return unsure ? V_UNSURE : V_FOUND;
-}
-
-/* line_value() for host, app and facility of a line json_top() read as an object
- * (J_OK) with the keys JSON_KEYS: the same values from one parse for all three. */
-#define NJSON (NHOST + NAPP + 1)
 #define FACILITY_KEY (NHOST + NAPP)
+#define NJSON (FACILITY_KEY + 1)
 static const char *const JSON_KEYS[NJSON] = {
     "host", "host.name", "hostname", "app", "_app", "appname", "application", "service",
     "service.name", "facility"};
 
+/* line_value() for host, app and facility of a line json_top() read as an object
+ * (J_OK) with the keys JSON_KEYS (those of `kind` at least): the same values from one
+ * parse for all three. */
 static int
 json_value(int kind, jkey_t keys[NJSON], cp s, scratch_t *sc, val_t *out)
 {
@@ -1302,6 +1227,45 @@ json_value(int kind, jkey_t keys[NJSON], cp s, scratch_t *sc, val_t *out)
     out->s = (cp)name;
     out->n = strlen(name);
     return V_FOUND;
+}
+
+/* The value of field `kind` of the line s[0:n] (no newline): V_FOUND with *out,
+ * V_ABSENT, or V_UNSURE (the caller asks the Python reference). */
+static int
+line_value(int kind, const fname_t *f, cp s, size_t n, scratch_t *sc, val_t *out)
+{
+    if (kind == K_FIELD)
+        return field_value(s, n, f, sc, out);
+    size_t pos;
+    int pri = pri_of(s, n, &pos);
+    if (pri >= 0) {
+        if (kind == K_FACILITY) {
+            out->s = (cp)FACILITIES[pri >> 3].s;
+            out->n = FACILITIES[pri >> 3].n;
+            return V_FOUND;
+        }
+        val_t host, app;
+        int has_host, has_app;
+        header_host_app(s, n, pos, &host, &has_host, kind == K_APP ? &app : NULL, &has_app);
+        if (kind == K_HOST ? !has_host : !has_app)
+            return V_ABSENT;
+        *out = kind == K_HOST ? host : app;
+        return V_FOUND;
+    }
+    /* the keys of `kind`: JSON_KEYS[lo:hi] (an app's end with the facility) */
+    int lo = kind == K_HOST ? 0 : kind == K_APP ? NHOST : FACILITY_KEY;
+    int hi = kind == K_HOST ? NHOST : NJSON;
+    jkey_t keys[NJSON];
+    for (int i = lo; i < hi; i++)
+        keys[i] = (jkey_t){JSON_KEYS[i], strlen(JSON_KEYS[i]), 0, NULL, NULL, 0};
+    int js = json_top(s, n, keys + lo, hi - lo, sc);
+    if (js == J_NOTSURE)
+        return V_UNSURE;
+    if (js == J_OK)
+        return json_value(kind, keys, s, sc, out);
+    if (kind == K_FACILITY)
+        return V_ABSENT;
+    return logfmt_value(s, n, kind == K_HOST ? "host=" : "app=", kind == K_HOST ? 5 : 4, sc, out);
 }
 
 int

@@ -28,6 +28,7 @@ from .frontends.http.server import HTTPListener, build_app
 from .frontends.irc.protocol import IrcConnections
 from .frontends.line.handler import LineHandler
 from .frontends.line.protocol import LineConnections
+from .inputs import es_setup
 from .inputs.framing import Scratch
 from .inputs.guard import ConnectionGuard
 from .inputs.http import HttpIngest
@@ -170,7 +171,7 @@ class App:
                 cfg.query.auth_token,
                 cfg.http.max_body,
                 [inputs.add_routes],
-                root_api=inputs.es_info,
+                root_api=es_setup.info,
             )
             http_tls = tls if cfg.http.tls else None
             listeners.append(

@@ -1,4 +1,8 @@
-"""The setup requests Elasticsearch shippers make before their first ``_bulk``.
+"""The requests Elasticsearch shippers make before their first ``_bulk``.
+
+``GET /`` (and ``HEAD``) is the handshake every client makes: a version, and the
+``X-Elastic-Product`` header the official clients check (:func:`info`; the HTTP
+frontend hands ``/`` here unless a browser asks for the page).
 
 Filebeat installs an index template and a lifecycle policy on connecting, and
 will not send a line until each request succeeds (its defaults:
@@ -16,6 +20,18 @@ from __future__ import annotations
 from aiohttp import web
 
 ES_HEADERS = {"X-Elastic-Product": "Elasticsearch"}
+ES_INFO = {
+    "name": "logcaster",
+    "cluster_name": "logcaster",
+    "version": {
+        "number": "8.11.0",
+        "build_flavor": "default",
+        "lucene_version": "9.8.0",
+        "minimum_wire_compatibility_version": "7.17.0",
+        "minimum_index_compatibility_version": "7.0.0",
+    },
+    "tagline": "You Know, for Search",
+}
 LICENSE = {
     "status": "active",
     "uid": "logcaster",
@@ -27,6 +43,11 @@ LICENSE = {
 # the resources a shipper may create or look up before it sends; {name} is any name
 RESOURCES = "_ilm/policy|_index_template|_template|_component_template|_ingest/pipeline|_alias"
 METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE")
+
+
+async def info(request: web.Request) -> web.Response:
+    """``GET /`` from an Elasticsearch client: the handshake it expects."""
+    return web.json_response(ES_INFO, headers=ES_HEADERS)
 
 
 async def license_info(request: web.Request) -> web.Response:

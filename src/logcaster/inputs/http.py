@@ -2,8 +2,8 @@
 layer over a sans-IO parser of :mod:`.payloads`, one ``Intake.accept`` per body.
 
 ``/insert/jsonline`` (NDJSON), ``/loki/api/v1/push`` (JSON, or snappy protobuf),
-``/_bulk`` and ``/<index>/_bulk`` (Elasticsearch, with the ``GET /`` handshake its
-clients make first, and the setup requests of :mod:`.es_setup`) and ``/v1/logs``
+``/_bulk`` and ``/<index>/_bulk`` (Elasticsearch; the handshake and setup requests
+its clients make first are :mod:`.es_setup`'s) and ``/v1/logs``
 (OTLP/HTTP, protobuf or JSON). Bodies are read whole (``--http-max-body``, 413 past
 it; aiohttp inflates a gzip body within the same bound, so a gzip bomb is a 413 too)
 and parsed, a large body on a thread (NDJSON, Loki, bulk and OTLP in C with the GIL
@@ -33,18 +33,6 @@ from .payloads import bulk, jsonline, loki, otlp
 from .payloads.records import Batch, Body, PayloadError, TooLarge
 
 ENDPOINTS = ("Jsonline", "Loki", "Bulk", "Otlp")
-ES_INFO = {
-    "name": "logcaster",
-    "cluster_name": "logcaster",
-    "version": {
-        "number": "8.11.0",
-        "build_flavor": "default",
-        "lucene_version": "9.8.0",
-        "minimum_wire_compatibility_version": "7.17.0",
-        "minimum_index_compatibility_version": "7.0.0",
-    },
-    "tagline": "You Know, for Search",
-}
 PROTOBUF = "application/x-protobuf"
 # Bodies up to this size are parsed on the event loop: in C in well under 0.1 ms
 # (0.1-0.2 ms for OTLP JSON; a body the C readers leave to Python, in about the 5 ms
@@ -231,11 +219,6 @@ class HttpIngest:
         if buf is not None:
             self.buffers.give(buf)
         return self._summary(batch)
-
-    async def es_info(self, request: web.Request) -> web.Response:
-        """``GET /`` (and HEAD) from an Elasticsearch client: the handshake it expects.
-        The HTTP frontend hands ``/`` here unless a browser asks for the page."""
-        return web.json_response(ES_INFO, headers=ES_HEADERS)
 
     async def bulk(self, request: web.Request) -> web.Response:
         t0 = time.perf_counter()
