@@ -367,9 +367,11 @@ def test_body_size_limit_and_gzip_bomb_are_json_413(server_factory) -> None:
     assert stats(srv)["HttpRefused"] == 3
 
 
-def test_zstd_bodies_and_undecodable_ones(server_factory) -> None:
-    # zstd (an OpenTelemetry Collector's and Vector's compression option) is inflated
-    # like gzip, within the same bound; a body that does not inflate is a JSON 400.
+def test_zstd_and_brotli_bodies_and_undecodable_ones(server_factory) -> None:
+    # zstd (an OpenTelemetry Collector's and Vector's compression option) and br (a
+    # browser's, Vector's) are inflated like gzip, within the same bound; a body that
+    # does not inflate is a JSON 400.
+    import brotli
     from backports import zstd  # the library aiohttp inflates zstd with, before 3.14
 
     srv = server_factory("--http-max-body", "4096")
@@ -382,14 +384,21 @@ def test_zstd_bodies_and_undecodable_ones(server_factory) -> None:
     assert len(bomb) < 4096
     status, _, body = request(srv, "POST", "/insert/jsonline", bomb, {"Content-Encoding": "zstd"})
     assert status == 413 and "larger than 4096" in json.loads(body)["error"]
-    for encoding in ("gzip", "deflate", "zstd"):
+    packed = brotli.compress(b'{"_msg":"from br"}\n')
+    assert request(srv, "POST", "/insert/jsonline", packed, {"Content-Encoding": "br"})[0] == 204
+    bomb = brotli.compress(b'{"a":"' + b"x" * 3_000_000 + b'"}\n')
+    assert len(bomb) < 4096
+    status, _, body = request(srv, "POST", "/_bulk", bomb, {"Content-Encoding": "br"})
+    assert status == 413 and "larger than 4096" in json.loads(body)["error"]
+    for encoding in ("gzip", "deflate", "zstd", "br"):
         for path in ("/insert/jsonline", "/loki/api/v1/push", "/_bulk", "/v1/logs"):
             status, _, body = request(srv, "POST", path, b"garbage", {"Content-Encoding": encoding})
             assert status == 400, (encoding, path, body)
             assert json.loads(body)["error"] == f"Invalid {encoding}-compressed body"
     status, _, body = request(srv, "POST", "/insert/jsonline", b"x", {"Content-Encoding": "lz4"})
     assert status == 415 and json.loads(body)["error"] == "Unsupported Content-Encoding: lz4"
-    assert wait_lines(srv, 3)[0] == b'{"_msg":"from zstd"}'  # and the two OTLP records
+    lines = wait_lines(srv, 4)  # the two OTLP records between
+    assert (lines[0], lines[-1]) == (b'{"_msg":"from zstd"}', b'{"_msg":"from br"}')
 
 
 def test_a_push_repeating_long_labels_past_eight_bodies_is_413(server_factory) -> None:

@@ -44,7 +44,7 @@ STORED_PER_BODY = 8  # the lines one request stores: at most this many --http-ma
 # into the answer's item for every action that names none: without a bound, a
 # 16 MiB body of 16-byte actions under an 8 kB path would be answered with 8 GB.
 MAX_INDEX_BYTES = 255
-ENCODINGS = ("", "identity", "gzip", "x-gzip", "deflate", "zstd")  # what aiohttp inflates
+ENCODINGS = ("", "identity", "gzip", "x-gzip", "deflate", "zstd", "br")  # what aiohttp inflates
 
 
 def _parse_chunks(fn: Callable[..., Batch], chunks: list[bytes], args: tuple[object, ...]) -> Batch:
