@@ -98,6 +98,10 @@ def test_regex_lines_agree(lines: list[bytes], pattern: str, data: st.DataObject
         (b"<2>x", "CRITICAL"),
         (b"<5>x", "NOTICE"),
         (b"<>x", None),
+        (b'{"@timestamp":"2026-12-05T04:00:00Z","log.level":"warn","message":"m"}', "WARN"),
+        (b'{"LOG.LEVEL" : "Err"}', "ERROR"),
+        (b'{"log.levels":"error"}', None),  # another key
+        (b'{"xlog.level":"error"}', None),
     ],
 )
 def test_syslog_pri(line: bytes, level: str | None) -> None:
