@@ -90,7 +90,7 @@ _keys = st.sampled_from(
     [
         *("host", "app", "_app", "appname", "application", "service", "facility", "level"),
         *("host.name", "hostname", "service.name"),
-        *("x", "a.b", "user", "msg", "short_message", "a", "é"),
+        *("x", "a.b", "user", "msg", "short_message", "a", "é", "name"),
     ]
 )
 _scalars = st.one_of(
@@ -185,6 +185,10 @@ def test_real_senders_are_read_in_c() -> None:
         b'{"host":1,"host":2,"app":null,"service":true,"facility":"shop"}',
         b'{"hostname":"h","host.name":null,"service.name":"s","service":null}',
         b'{"host.name":{"x":1},"hostname":2,"service.name":["a"],"appname":"n"}',
+        b'{"host":{"name":"web-1","ip":["10.0.0.1"]},"service":{"name":"pay"}}',
+        b'{"host":{"name":null},"host.name":null,"hostname":"h","service":{"name":{"x":1}}}',
+        b'{"host":{"name":"n","name":"\\u00e9"},"host.name":"flat","service":{"type":"go"}}',
+        b'{"host":{"nam\\u0065":3},"service.name":["a"],"service":{"name":"s"}}',
         b'{"host":-0,"_app":-Infinity,"facility":"auth"}',
         b'{"host":"\xed\xa0\x80"}',
         b'{"host":"\xff"} host=raw',

@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from support import Server, parse_stats, wait_for
+from support import Server, parse_found, parse_stats, wait_for
 from test_http_payloads import loki_protobuf, otlp_request
 
 TOKEN = "ingest-token-81c2"
@@ -226,6 +226,40 @@ def test_elasticsearch_client_bulk(server: Server) -> None:
         b'{"user":"ann"}',
     ]
     assert stats(server)["HttpLinesBulk"] == 4
+
+
+def test_ecs_documents_give_host_app_and_level(server: Server) -> None:
+    # Filebeat's documents and Elastic's ECS loggers': host.name and service.name
+    # nested in objects, the level in a "log.level" member.
+    from elasticsearch import Elasticsearch, helpers
+
+    def doc(host: str, level: str, message: str) -> dict[str, object]:
+        return {
+            "@timestamp": "2026-12-05T04:00:00.000Z",
+            "log.level": level,
+            "message": message,
+            "host": {"name": host, "os": {"family": "debian"}},
+            "service": {"name": "checkout", "type": "python"},
+            "ecs": {"version": "8.11.0"},
+        }
+
+    es = Elasticsearch(f"http://127.0.0.1:{server.http_port}", request_timeout=30)
+    try:
+        docs = [doc("web-1", "error", "card declined"), doc("web-2", "info", "paid")]
+        assert helpers.bulk(es, [{"_index": "filebeat-8", "_source": d} for d in docs])[0] == 2
+    finally:
+        es.close()
+    wait_lines(server, 2)
+    status, _, body = request(server, "GET", "/api/v1/query?host=web-1")
+    got = [json.loads(x) for x in body.splitlines()]
+    assert status == 200
+    assert [r["line"] for r in got] == [json.dumps(docs[0], separators=(",", ":"))]
+    assert (got[0]["host"], got[0]["app"], got[0]["level"]) == ("web-1", "checkout", "ERROR")
+    assert len(stored(server, "app=checkout&level=INFO&host=web-2")) == 1
+    found = parse_found(server.query("QUERY level=ERROR host=web-1"))[1]  # "[time] line"
+    assert len(found) == 1 and found[0].endswith(b" " + stored(server)[0])
+    top = json.loads(request(server, "GET", "/api/v1/top?field=host")[2])
+    assert {v["value"]: v["count"] for v in top["values"]} == {"web-1": 1, "web-2": 1}
 
 
 def test_elasticsearch_setup_requests_are_answered(server: Server) -> None:

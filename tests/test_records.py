@@ -157,6 +157,8 @@ _json_tokens = st.one_of(
     st.floats(allow_nan=False).map(json.dumps),
     st.sampled_from(["true", "false", "null", "-0", "0", "01", "1e5", "-", "NaN", "1" * 4500]),
     st.sampled_from(['{"a":"b"}', '{"a":{"b":1}}', '["x",1]', "[]", "{}", '"\\u00e9"']),
+    # ECS nested: {"host":{"name":...}} is the host when no "host.name" member is
+    st.sampled_from(['{"name":"web-1"}', '{"name":null}', '{"name":{"x":1}}', '{"name":2}']),
 )
 _json_gaps = st.sampled_from(["", "", " ", "  ", "\t"])
 json_object_lines = st.tuples(
@@ -425,6 +427,17 @@ EXAMPLES = {
         "host": "n7",
         "app": "shop",
         "fields": {"_msg": "paid", "severity": "INFO", "service.name": "shop", "host.name": "n7"},
+    },
+    # Filebeat's document (ECS, nested): host.name and service.name in objects
+    b'{"message":"up","host":{"name":"web-3","os":{"family":"debian"}},"service":{"name":"api"}}': {
+        "host": "web-3",
+        "app": "api",
+        "fields": {
+            "message": "up",
+            "host.name": "web-3",
+            "host.os.family": "debian",
+            "service.name": "api",
+        },
     },
     # pino's line (bunyan's alike): its hostname is the host, 30 its level
     b'{"level":30,"time":1764600000000,"pid":7,"hostname":"h1","msg":"up"}': {

@@ -1188,6 +1188,39 @@ field_value(cp s, size_t n, const fname_t *f, scratch_t *sc, val_t *out)
 static const char *const JSON_KEYS[NJSON] = {
     "host", "host.name", "hostname", "app", "_app", "appname", "application", "service",
     "service.name", "facility"};
+/* A dotted name's first part, as a place in JSON_KEYS (-1: no dotted name): without a
+ * member of its own name (or a null one), "host.name" is the member "name" of an
+ * object "host" (ECS nested, as Filebeat and Elastic's loggers write it). */
+static const signed char JSON_OUTER[NJSON] = {-1, 0, -1, -1, -1, -1, -1, -1, 7, -1};
+
+/* The member named after the dot of JSON_KEYS[i] in the object keys[JSON_OUTER[i]]
+ * (json_top has checked it), as json_text gives it. */
+static int
+json_nested(int i, const jkey_t keys[NJSON], scratch_t *sc, val_t *out)
+{
+    const jkey_t *outer = &keys[(int)JSON_OUTER[i]];
+    if (outer->type != J_OBJ)
+        return V_ABSENT;
+    unsigned char *kbuf = scratch(sc, (size_t)(outer->ve - outer->vs));
+    if (kbuf == NULL)
+        return V_UNSURE;
+    const char *inner = JSON_KEYS[i] + keys[(int)JSON_OUTER[i]].klen + 1;
+    jkey_t key = {inner, strlen(inner), J_ABSENT, NULL, NULL, 0};
+    jscan_t j = {outer->vs, outer->ve, 0};
+    if (j_object(&j, 1, &key, 1, kbuf) < 0 || j.notsure)
+        return V_UNSURE;
+    return json_text(&key, sc, out);
+}
+
+/* json_text of JSON_KEYS[i], or of its nested form (json_nested) when it has none. */
+static int
+json_key_text(int i, const jkey_t keys[NJSON], scratch_t *sc, val_t *out)
+{
+    int t = keys[i].type;
+    if (JSON_OUTER[i] >= 0 && (t == J_ABSENT || t == J_NULL))
+        return json_nested(i, keys, sc, out);
+    return json_text(&keys[i], sc, out);
+}
 
 /* line_value() for host, app and facility of a line json_top() read as an object
  * (J_OK) with the keys JSON_KEYS (those of `kind` at least): the same values from one
@@ -1198,13 +1231,13 @@ json_value(int kind, jkey_t keys[NJSON], cp s, scratch_t *sc, val_t *out)
     int r, unsure = 0;
     if (kind == K_HOST) {
         for (int i = 0; i < NHOST; i++)
-            if ((r = json_text(&keys[i], sc, out)) != V_ABSENT)
+            if ((r = json_key_text(i, keys, sc, out)) != V_ABSENT)
                 return r;
         return V_ABSENT;
     }
     if (kind == K_APP) {
         for (int i = NHOST; i < NHOST + NAPP; i++)
-            if ((r = json_text(&keys[i], sc, out)) != V_ABSENT)
+            if ((r = json_key_text(i, keys, sc, out)) != V_ABSENT)
                 return r;
         if (s[0] != '{') /* GELF 1.0's facility (a logger name) when no syslog one */
             return V_ABSENT;

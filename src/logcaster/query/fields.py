@@ -67,7 +67,9 @@ _APP_KV = re.compile(rb'(?:^|(?<=\s))app=("(?:[^"\\]|\\.)*"|[^\s"]*)')
 _HEADER_KEYS = ("host", "app", "facility")  # a syslog line's come from its header only
 # A JSON object's host and app, the first of these keys with a scalar value: GELF's
 # and the usual names; OpenTelemetry's resource attributes (as OTLP records are
-# stored) and ECS flattened; pino's and bunyan's "hostname".
+# stored) and ECS's, flattened or nested (a dotted name without a member of its own
+# is looked for in the object its first part names: {"host":{"name":"web-1"}}, as
+# Filebeat and Elastic's ECS loggers write it); pino's and bunyan's "hostname".
 _HOST_KEYS = ("host", "host.name", "hostname")
 _APP_KEYS = ("app", "_app", "appname", "application", "service", "service.name")
 
@@ -273,7 +275,7 @@ def _host_app(line: bytes) -> tuple[bytes | None, bytes | None] | None:
 
 def host_of(line: bytes) -> str | None:
     """The host a line names: its syslog HOST, a JSON ``host`` (or ``host.name``,
-    ``hostname``), a logfmt ``host=``."""
+    flattened or nested, ``hostname``), a logfmt ``host=``."""
     header = _host_app(line)
     if header is not None:
         return _text(header[0]) if header[0] is not None else None
@@ -301,6 +303,10 @@ def _plain_value(line: bytes, keys: str | tuple[str, ...], kv: re.Pattern[bytes]
     if obj is not None:
         for key in (keys,) if isinstance(keys, str) else keys:
             value = obj.get(key)
+            if value is None and "." in key:
+                outer, _, inner = key.partition(".")
+                nested = obj.get(outer)
+                value = nested.get(inner) if isinstance(nested, dict) else None
             if isinstance(value, str):
                 return value
             if value is not None and not isinstance(value, dict | list):

@@ -5,8 +5,9 @@ the level; otherwise it is the line's *first* level token in one of the usual
 forms: an upper-case word (``ERROR``, ``WARN:``), a bracketed word in any case
 (``[error]``), a ``level=``/``severity=`` pair (``level=error``) or a JSON field
 (``"level":"error"``; ``"severity"`` and ECS's ``"log.level"`` too). Aliases fold
-onto one canonical name; case folding is ASCII only. ``docs/levels.md`` states every rule. :func:`level_of` is the
-reference; the block scanner's C twin (``_filters.c``) must agree with it.
+onto one canonical name; case folding is ASCII only. ``docs/levels.md`` states
+every rule. :func:`level_of` is the reference; the block scanner's C twin
+(``_filters.c``) must agree with it.
 """
 
 from __future__ import annotations
