@@ -140,3 +140,36 @@ def test_made_ids_differ_between_the_two_parsers() -> None:
     ]
     ids = [item["index"]["_id"] for items in made for item in items]
     assert len(set(ids)) == 60
+
+
+def test_msg_field_renames_each_stored_document() -> None:
+    # VictoriaLogs' _msg_field on its bulk endpoint: Filebeat's "message" as _msg;
+    # a document without the field is stored as it came, every item answered alike.
+    body = (
+        b'{"create":{}}\n{"@timestamp":"t","message":"disk full","host":{"name":"h"}}\n'
+        b'{"index":{"_id":"k"}}\n{"msg":"no message field"}\n'
+        b'{"delete":{"_id":"k"}}\n'
+        b'{"create":{}}\n[1]\n'
+    )
+    batch = bulk.parse(body, 1000, "fb", "message,log.message")
+    assert bytes(batch.block).splitlines() == [
+        b'{"_msg":"disk full","@timestamp":"t","host":{"name":"h"}}',
+        b'{"msg":"no message field"}',
+    ]
+    plain = bulk.parse(body, 1000, "fb")
+
+    def answers(b: Batch) -> list[tuple[str, object, object]]:
+        items = json.loads(bulk.response(b, 0))["items"]
+        return [(op, v["status"], v.get("result")) for i in items for op, v in i.items()]
+
+    assert (
+        answers(batch)
+        == answers(plain)
+        == [
+            ("create", 201, "created"),
+            ("index", 201, "created"),
+            ("delete", 400, None),
+            ("create", 400, None),
+        ]
+    )
+    assert (batch.lines, batch.malformed) == (plain.lines, plain.malformed) == (2, 1)

@@ -262,6 +262,38 @@ def test_ecs_documents_give_host_app_and_level(server: Server) -> None:
     assert {v["value"]: v["count"] for v in top["values"]} == {"web-1": 1, "web-2": 1}
 
 
+def test_victorialogs_paths_and_msg_field_on_bulk(server: Server) -> None:
+    # A shipper set up for VictoriaLogs (its paths under /insert/, _msg_field on the
+    # bulk endpoint too) sends here unchanged: the elasticsearch client with that
+    # path prefix and the header, a Loki push and an OTLP request at theirs.
+    from elasticsearch import Elasticsearch, helpers
+
+    es = Elasticsearch(f"http://127.0.0.1:{server.http_port}/insert/elasticsearch")
+    try:
+        assert es.info()["version"]["number"] == "8.11.0"
+        assert es.indices.exists_index_template(name="filebeat")
+        vl = es.options(headers={"VL-Msg-Field": "message"})
+        doc = {"message": "disk full", "host": {"name": "db-1"}}
+        assert helpers.bulk(vl, [{"_index": "logs", "_source": doc}]) == (1, [])
+    finally:
+        es.close()
+    push = {"streams": [{"stream": {"app": "vl"}, "values": [["1", "via loki"]]}]}
+    path = "/insert/loki/api/v1/push"
+    headers = {"Content-Type": "application/json"}
+    assert request(server, "POST", path, json.dumps(push).encode(), headers)[0] == 204
+    otlp = {"Content-Type": "application/x-protobuf"}
+    path = "/insert/opentelemetry/v1/logs"
+    assert request(server, "POST", path, otlp_request().SerializeToString(), otlp)[0] == 200
+    query = "/insert/elasticsearch/_bulk?_msg_field=msg"
+    body = b'{"create":{}}\n{"t":1,"msg":"by argument"}\n'
+    assert request(server, "POST", query, body, headers)[0] == 200
+    lines = wait_lines(server, 5)
+    assert lines[0] == b'{"_msg":"disk full","host":{"name":"db-1"}}'
+    assert lines[1] == b'{"_msg":"via loki","app":"vl"}'
+    assert lines[-1] == b'{"_msg":"by argument","t":1}'
+    assert stored(server, "host=db-1") == [lines[0]]
+
+
 def test_elasticsearch_setup_requests_are_answered(server: Server) -> None:
     # What Filebeat (template, lifecycle policy) and Logstash (license, X-Pack,
     # template, rollover alias) ask before their first _bulk, through the client.

@@ -8,7 +8,8 @@ Filebeat installs an index template and a lifecycle policy on connecting, and
 will not send a line until each request succeeds (its defaults:
 ``setup.template.enabled``, ``setup.ilm.enabled``); Logstash asks for the
 license and the X-Pack features, and checks its template and rollover alias;
-health checks ask for the cluster's health.
+health checks ask for the cluster's health. All of it is answered at the root and
+under ``/insert/elasticsearch``, VictoriaLogs' path for this API.
 LogCaster keeps no indices, so there is nothing to configure: every such
 resource is answered as present (``GET``/``HEAD``: 200) and every change as
 done (``PUT``/``POST``/``DELETE``: ``{"acknowledged": true}``). Other paths stay
@@ -20,6 +21,9 @@ from __future__ import annotations
 from aiohttp import web
 
 ES_HEADERS = {"X-Elastic-Product": "Elasticsearch"}
+# where the API is: the root, and VictoriaLogs' path for it (its users' shippers
+# point there: http://host:port/insert/elasticsearch/)
+PREFIXES = ("", "/insert/elasticsearch")
 ES_INFO = {
     "name": "logcaster",
     "cluster_name": "logcaster",
@@ -79,9 +83,14 @@ async def resource(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    """These requests under every prefix; ``GET /`` itself is the HTTP frontend's."""
     r = app.router
-    r.add_get("/_license", license_info)
-    r.add_get("/_xpack", xpack)
-    r.add_get("/_cluster/health", health)
-    for method in METHODS:
-        r.add_route(method, "/{api:(?:" + RESOURCES + ")}/{name}", resource)
+    for prefix in PREFIXES:
+        if prefix:
+            r.add_get(prefix, info)  # HEAD too
+            r.add_get(prefix + "/", info)
+        r.add_get(prefix + "/_license", license_info)
+        r.add_get(prefix + "/_xpack", xpack)
+        r.add_get(prefix + "/_cluster/health", health)
+        for method in METHODS:
+            r.add_route(method, prefix + "/{api:(?:" + RESOURCES + ")}/{name}", resource)

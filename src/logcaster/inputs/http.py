@@ -36,7 +36,8 @@ ENDPOINTS = ("Jsonline", "Loki", "Bulk", "Otlp")
 PROTOBUF = "application/x-protobuf"
 # Bodies up to this size are parsed on the event loop: in C in well under 0.1 ms
 # (0.1-0.2 ms for OTLP JSON; a body the C readers leave to Python, in about the 5 ms
-# the GIL's switch interval would give a parsing thread anyway). Larger ones go to a
+# the GIL's switch interval would give a parsing thread anyway), unless they are
+# renamed by _msg_field in Python (a thread's, however small). Larger ones go to a
 # thread: the C scanners release the GIL, so the loop runs on meanwhile.
 INLINE_BODY = 64 << 10
 STORED_PER_BODY = 8  # the lines one request stores: at most this many --http-max-body
@@ -49,6 +50,11 @@ ENCODINGS = ("", "identity", "gzip", "x-gzip", "deflate", "zstd", "br")  # what 
 
 def _parse_chunks(fn: Callable[..., Batch], chunks: list[bytes], args: tuple[object, ...]) -> Batch:
     return fn(joined(chunks), *args)
+
+
+def _msg_field(request: web.Request) -> str:
+    """VictoriaLogs' ``_msg_field``, which it takes as a query argument or a header."""
+    return request.query.get("_msg_field", request.headers.get("VL-Msg-Field", ""))
 
 
 class Refused(Exception):
@@ -87,12 +93,16 @@ class HttpIngest:
     def add_routes(self, app: web.Application) -> None:
         r = app.router
         r.add_post("/insert/jsonline", self.jsonline)
-        r.add_post("/loki/api/v1/push", self.loki)
-        r.add_post("/_bulk", self.bulk)
-        r.add_put("/_bulk", self.bulk)
-        r.add_post("/{index}/_bulk", self.bulk)
-        r.add_put("/{index}/_bulk", self.bulk)
+        # each API at its own path and at VictoriaLogs' (under /insert/), so that a
+        # shipper set up for either sends here unchanged
+        for prefix in ("", "/insert"):
+            r.add_post(prefix + "/loki/api/v1/push", self.loki)
+        for es in es_setup.PREFIXES:
+            for method in ("POST", "PUT"):
+                r.add_route(method, es + "/_bulk", self.bulk)
+                r.add_route(method, es + "/{index}/_bulk", self.bulk)
         r.add_post("/v1/logs", self.otlp)
+        r.add_post("/insert/opentelemetry/v1/logs", self.otlp)
         es_setup.add_routes(app)
 
     # ------------------------------------------------------------ the common path
@@ -138,15 +148,16 @@ class HttpIngest:
         return buf, body
 
     async def _parse(
-        self, fn: Callable[..., Batch], body: Body | list[bytes], *args: object
+        self, fn: Callable[..., Batch], body: Body | list[bytes], *args: object, inline: bool = True
     ) -> Batch:
-        """Run a parser (on a thread for a large body, or one in chunks: joined
-        there); its errors become refusals."""
+        """Run a parser (on a thread for a large body, one in chunks (joined there),
+        or any body when not ``inline``: one parsed in Python); its errors become
+        refusals."""
         try:
             if isinstance(body, list):
                 loop = asyncio.get_running_loop()
                 return await loop.run_in_executor(None, _parse_chunks, fn, body, args)
-            if len(body) <= INLINE_BODY:
+            if inline and len(body) <= INLINE_BODY:
                 return fn(body, *args)
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(None, functools.partial(fn, body, *args))
@@ -191,9 +202,9 @@ class HttpIngest:
         buf = None
         try:
             buf, body = await self._read(request, "Jsonline")
-            # VictoriaLogs takes it as a query argument or a header
-            msg_field = request.query.get("_msg_field", request.headers.get("VL-Msg-Field", ""))
-            batch = await self._parse(jsonline.parse, body, self.max_line, msg_field)
+            names = _msg_field(request)
+            inline = not jsonline.msg_fields(names)  # renamed in Python: on a thread
+            batch = await self._parse(jsonline.parse, body, self.max_line, names, inline=inline)
         except Refused as exc:
             return self._refuse(exc)
         self._store(batch, "Jsonline")
@@ -230,7 +241,9 @@ class HttpIngest:
         buf = None
         try:
             buf, body = await self._read(request, "Bulk")
-            batch = await self._parse(bulk.parse, body, self.max_line, index)
+            names = _msg_field(request)
+            inline = not jsonline.msg_fields(names)
+            batch = await self._parse(bulk.parse, body, self.max_line, index, names, inline=inline)
             del body
         except Refused as exc:
             return self._refuse(exc, ES_HEADERS)

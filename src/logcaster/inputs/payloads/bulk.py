@@ -7,9 +7,14 @@ for a stored document, 400 for a malformed one, and an error for ``delete`` and
 A malformed action line cannot say whether a source follows: it is answered and
 the next line is read as an action.
 
-The C scanner (:mod:`.native`) reads the body and writes the stored block and the
-answer's items with the GIL released; the Python parser below is the reference and
-the fallback (``tests/test_http_bulk.py`` compares the two). Made ids are the
+With ``msg_field`` (VictoriaLogs' ``_msg_field``, as for ``/insert/jsonline``:
+Filebeat's and Logstash's documents name their message ``message``) each stored
+document has that field moved first as ``_msg`` (:func:`.jsonline.rename`).
+
+The C scanner (:mod:`.native`) reads the body (one without ``msg_field``) and
+writes the stored block and the answer's items with the GIL released; the Python
+parser below is the reference and the fallback (``tests/test_http_bulk.py``
+compares the two). Made ids are the
 process's prefix, the time in ns and a counter, in hex: even counts here, odd ones
 in C, so the two never make the same id.
 """
@@ -22,6 +27,7 @@ import os
 import time
 
 from . import native
+from .jsonline import msg_fields, rename
 from .records import Batch, Body, finish, text_of
 
 _ids = itertools.count(0, 2)
@@ -38,14 +44,17 @@ def _new_id() -> str:
     return f"{_PREFIX}{time.time_ns():x}{next(_ids):x}"
 
 
-def parse(body: Body, max_line: int, default_index: str = "") -> Batch:
+def parse(body: Body, max_line: int, default_index: str = "", msg_field: str = "") -> Batch:
     """The documents of a bulk body, and one item per action; never raises."""
+    if msg_fields(msg_field):
+        return parse_python(body, max_line, default_index, msg_field)
     batch = native.bulk(body, max_line, default_index, _PREFIX)
     return parse_python(body, max_line, default_index) if batch is None else batch
 
 
-def parse_python(body: Body, max_line: int, default_index: str = "") -> Batch:
+def parse_python(body: Body, max_line: int, default_index: str = "", msg_field: str = "") -> Batch:
     """:func:`parse` in Python alone: the reference of the C scanner."""
+    names = msg_fields(msg_field)
     batch = Batch()
     lines = [ln.rstrip("\r") for ln in text_of(body).split("\n")]
     lines = [ln for ln in lines if ln.strip()]
@@ -78,7 +87,7 @@ def parse_python(body: Body, max_line: int, default_index: str = "") -> Batch:
             except (ValueError, RecursionError) as exc:
                 doc = exc
             if isinstance(doc, dict):
-                stored.append(source)
+                stored.append(rename(doc, source, names) if names else source)
                 head.update(_version=1, result="created", status=201)
             else:
                 problem = f"Document [{doc_id}] is not a JSON object: {source[:80]}"

@@ -120,7 +120,7 @@ def parse_python(body: Body, max_line: int, msg_field: str = "") -> Batch:
                 parsed.append(one)
         lines, objs = good, parsed
     if names:
-        lines = [_rename(obj, line, names) for obj, line in zip(objs, lines, strict=True)]
+        lines = [rename(obj, line, names) for obj, line in zip(objs, lines, strict=True)]
     return finish(batch, lines, max_line)
 
 
@@ -151,7 +151,9 @@ def _take(obj: dict[str, object], path: list[str]) -> object:
     return value
 
 
-def _rename(obj: object, line: str, names: list[str]) -> str:
+def rename(obj: object, line: str, names: list[str]) -> str:
+    """The record ``line`` (parsed: ``obj``) with the first of the fields ``names``
+    that has a value moved first as ``_msg``, or ``line`` as it is if none has."""
     assert isinstance(obj, dict)
     for name in names:
         path = _path(obj, name)
