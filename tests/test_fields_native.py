@@ -89,7 +89,7 @@ syslog_lines = st.builds(
 _keys = st.sampled_from(
     [
         *("host", "app", "_app", "appname", "application", "service", "facility", "level"),
-        *("host.name", "hostname", "service.name"),
+        *("host.name", "hostname", "service.name", "HOST", "PROGRAM", "program", "programname"),
         *("x", "a.b", "user", "msg", "short_message", "a", "é", "name"),
     ]
 )

@@ -102,6 +102,8 @@ def test_regex_lines_agree(lines: list[bytes], pattern: str, data: st.DataObject
         (b'{"LOG.LEVEL" : "Err"}', "ERROR"),
         (b'{"log.levels":"error"}', None),  # another key
         (b'{"xlog.level":"error"}', None),
+        (b'{"PROGRAM":"pay","PRIORITY":"err","MESSAGE":"card declined"}', "ERROR"),
+        (b'{"priority":"high","msg":"x"}', None),  # no level word
     ],
 )
 def test_syslog_pri(line: bytes, level: str | None) -> None:

@@ -39,6 +39,7 @@ TOKENS = [
     b"level=warn",
     b'"level":"debug"',
     b'"log.level":"Error"',
+    b'"PRIORITY":"crit"',
     b'"log.',
     b'level":"',
     b"<11>",

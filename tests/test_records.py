@@ -146,7 +146,8 @@ def test_c_records_agree_on_logfmt_and_level_edges(line: bytes, after: tuple[byt
 _json_names = st.sampled_from(
     [
         *("host", "app", "_app", "appname", "application", "service", "facility"),
-        *("host.name", "hostname", "service.name"),
+        *("host.name", "hostname", "service.name", "HOST", "PROGRAM", "program", "programname"),
+        *("Host", "PROGRAMS", "programnamE"),
         *("short_message", "msg", "level", "a.b", "", "user", "k", "a_name_of_twenty_bytes"),
     ]
 )

@@ -1181,17 +1181,17 @@ field_value(cp s, size_t n, const fname_t *f, scratch_t *sc, val_t *out)
 /* The members a JSON object's host, app and facility come from: its host is the
  * first of JSON_KEYS[0:NHOST] with a scalar value (fields._HOST_KEYS), its app the
  * first of the next NAPP (_APP_KEYS), else GELF 1.0's facility. */
-#define NHOST 3
-#define NAPP 6
+#define NHOST 4
+#define NAPP 9
 #define FACILITY_KEY (NHOST + NAPP)
 #define NJSON (FACILITY_KEY + 1)
 static const char *const JSON_KEYS[NJSON] = {
-    "host", "host.name", "hostname", "app", "_app", "appname", "application", "service",
-    "service.name", "facility"};
+    "host", "host.name", "hostname", "HOST", "app", "_app", "appname", "application", "service",
+    "service.name", "PROGRAM", "program", "programname", "facility"};
 /* A dotted name's first part, as a place in JSON_KEYS (-1: no dotted name): without a
  * member of its own name (or a null one), "host.name" is the member "name" of an
  * object "host" (ECS nested, as Filebeat and Elastic's loggers write it). */
-static const signed char JSON_OUTER[NJSON] = {-1, 0, -1, -1, -1, -1, -1, -1, 7, -1};
+static const signed char JSON_OUTER[NJSON] = {-1, 0, -1, -1, -1, -1, -1, -1, -1, 8, -1, -1, -1, -1};
 
 /* The member named after the dot of JSON_KEYS[i] in the object keys[JSON_OUTER[i]]
  * (json_top has checked it), as json_text gives it. */
@@ -2608,13 +2608,19 @@ top_key(cp k, size_t kn)
 {
 #define TOP_IS(t, name) (memcmp(k, name, sizeof name - 1) == 0 ? (t) : -1) /* inlined */
     switch (kn) {
-    case 3: return TOP_IS(3, "app");
-    case 4: return k[0] == 'h' ? TOP_IS(0, "host") : TOP_IS(4, "_app");
-    case 7: return k[0] == 'a' ? TOP_IS(5, "appname") : TOP_IS(7, "service");
+    case 3: return TOP_IS(4, "app");
+    case 4: return k[0] == 'h' ? TOP_IS(0, "host") : k[0] == 'H' ? TOP_IS(3, "HOST") : TOP_IS(5, "_app");
+    case 7:
+        switch (k[0]) {
+        case 'a': return TOP_IS(6, "appname");
+        case 's': return TOP_IS(8, "service");
+        case 'P': return TOP_IS(10, "PROGRAM");
+        default: return TOP_IS(11, "program");
+        }
     case 8: return TOP_IS(2, "hostname");
     case 9: return TOP_IS(1, "host.name");
-    case 11: return TOP_IS(6, "application");
-    case 12: return TOP_IS(8, "service.name");
+    case 11: return k[0] == 'a' ? TOP_IS(7, "application") : TOP_IS(12, "programname");
+    case 12: return TOP_IS(9, "service.name");
     default: return -1;
     }
 #undef TOP_IS

@@ -279,12 +279,14 @@ level_code(const unsigned char *s, size_t n)
                 if (code)
                     return code;
             }
-        } else if (c == '"') { /* "level"\s*:\s*"WORD", any case (or "severity", ECS's "log.level") */
+        } else if (c == '"') {
+            /* "level"\s*:\s*"WORD", any case (or "severity", ECS's "log.level", syslog-ng's
+             * "PRIORITY") */
             size_t r = p + 1, t = r;
             while (t < n && t - r <= 9 && s[t] != '"')
                 t++;
             if (t < n && (key_is(s + r, t - r, "LEVEL") || key_is(s + r, t - r, "SEVERITY") ||
-                          key_is(s + r, t - r, "LOG.LEVEL"))) {
+                          key_is(s + r, t - r, "LOG.LEVEL") || key_is(s + r, t - r, "PRIORITY"))) {
                 t++;
                 while (t < n && is_space(s[t]))
                     t++;

@@ -69,9 +69,14 @@ _HEADER_KEYS = ("host", "app", "facility")  # a syslog line's come from its head
 # and the usual names; OpenTelemetry's resource attributes (as OTLP records are
 # stored) and ECS's, flattened or nested (a dotted name without a member of its own
 # is looked for in the object its first part names: {"host":{"name":"web-1"}}, as
-# Filebeat and Elastic's ECS loggers write it); pino's and bunyan's "hostname".
-_HOST_KEYS = ("host", "host.name", "hostname")
-_APP_KEYS = ("app", "_app", "appname", "application", "service", "service.name")
+# Filebeat and Elastic's ECS loggers write it); pino's and bunyan's "hostname";
+# syslog-ng's macros as its format-json and elasticsearch-http() write them (HOST,
+# PROGRAM), rsyslog's property names (hostname, programname).
+_HOST_KEYS = ("host", "host.name", "hostname", "HOST")
+_APP_KEYS = (
+    *("app", "_app", "appname", "application", "service", "service.name"),
+    *("PROGRAM", "program", "programname"),
+)
 
 
 def _text(raw: bytes) -> str:

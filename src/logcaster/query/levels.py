@@ -4,10 +4,10 @@ A syslog PRI at the line's start (``<11>``: severity ``11 & 7`` = 3, ERROR) give
 the level; otherwise it is the line's *first* level token in one of the usual
 forms: an upper-case word (``ERROR``, ``WARN:``), a bracketed word in any case
 (``[error]``), a ``level=``/``severity=`` pair (``level=error``) or a JSON field
-(``"level":"error"``; ``"severity"`` and ECS's ``"log.level"`` too). Aliases fold
-onto one canonical name; case folding is ASCII only. ``docs/levels.md`` states
-every rule. :func:`level_of` is the reference; the block scanner's C twin
-(``_filters.c``) must agree with it.
+(``"level":"error"``; ``"severity"``, ECS's ``"log.level"`` and syslog-ng's
+``"PRIORITY"`` too). Aliases fold onto one canonical name; case folding is ASCII
+only. ``docs/levels.md`` states every rule. :func:`level_of` is the reference; the
+block scanner's C twin (``_filters.c``) must agree with it.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def _token_pattern(words: list[str]) -> str:
         rf"(?:\b({upper})\b"
         rf"|\[({anycase})\]"
         rf"|\b(?i:level|severity|lvl)\s*[=:]\s*\"?({anycase})\b"
-        rf"|\"(?i:level|severity|log\.level)\"\s*:\s*\"({anycase})\")"
+        rf"|\"(?i:level|severity|log\.level|priority)\"\s*:\s*\"({anycase})\")"
     )
 
 
