@@ -17,7 +17,13 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from logcaster.inputs.payloads import bulk, jsonline, loki, otlp, otlp_line
-from logcaster.inputs.payloads.records import Batch, PayloadError, TooLarge
+from logcaster.inputs.payloads.records import (
+    Batch,
+    PayloadError,
+    TooLarge,
+    compact,
+    compact_all,
+)
 
 MAX = 200
 
@@ -63,6 +69,30 @@ def test_jsonline_lines_that_only_join_into_objects_are_malformed() -> None:
     # Joined with commas these would parse as one object: each line is checked alone.
     batch = jsonline.parse(b'{"a":1\n"b":2}\n', MAX)
     assert batch.lines == 0 and batch.malformed == 2
+
+
+_json_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(),
+        st.text(),
+        st.sampled_from(["\x00\x00", "\x00", '","']),  # compact_all's separator item
+    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(), inner)),
+    max_leaves=10,
+)
+
+
+@given(st.lists(_json_values, max_size=6))
+def test_compact_all_is_compact_of_each(objs: list[object]) -> None:
+    assert compact_all(objs) == [compact(o) for o in objs]
+
+
+def test_compact_all_with_its_separator_inside_a_value() -> None:
+    objs: list[object] = [{"a": [1, "\x00\x00", 2]}, {"b": 1}, ["\x00\x00"]]
+    assert compact_all(objs) == [compact(o) for o in objs]
 
 
 def test_jsonline_msg_field_is_renamed() -> None:

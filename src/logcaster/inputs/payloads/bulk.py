@@ -9,7 +9,7 @@ the next line is read as an action.
 
 With ``msg_field`` (VictoriaLogs' ``_msg_field``, as for ``/insert/jsonline``:
 Filebeat's and Logstash's documents name their message ``message``) each stored
-document has that field moved first as ``_msg`` (:func:`.jsonline.rename`).
+document has that field moved first as ``_msg`` (:func:`.jsonline.renamed`).
 
 The C scanner (:mod:`.native`) reads the body (one without ``msg_field``) and
 writes the stored block and the answer's items with the GIL released; the Python
@@ -27,7 +27,7 @@ import os
 import time
 
 from . import native
-from .jsonline import msg_fields, rename
+from .jsonline import msg_fields, renamed
 from .records import Batch, Body, finish, text_of
 
 _ids = itertools.count(0, 2)
@@ -59,6 +59,7 @@ def parse_python(body: Body, max_line: int, default_index: str = "", msg_field: 
     lines = [ln.rstrip("\r") for ln in text_of(body).split("\n")]
     lines = [ln for ln in lines if ln.strip()]
     stored: list[str] = []
+    docs: list[object] = []  # stored's, parsed
     i = 0
     while i < len(lines):
         action_line = lines[i]
@@ -87,7 +88,8 @@ def parse_python(body: Body, max_line: int, default_index: str = "", msg_field: 
             except (ValueError, RecursionError) as exc:
                 doc = exc
             if isinstance(doc, dict):
-                stored.append(rename(doc, source, names) if names else source)
+                stored.append(source)
+                docs.append(doc)
                 head.update(_version=1, result="created", status=201)
             else:
                 problem = f"Document [{doc_id}] is not a JSON object: {source[:80]}"
@@ -108,7 +110,7 @@ def parse_python(body: Body, max_line: int, default_index: str = "", msg_field: 
             batch.skip(problem)
             head.update(status=400, error=_error("illegal_argument_exception", problem))
         batch.items.append({op: head})
-    return finish(batch, stored, max_line)
+    return finish(batch, renamed(docs, stored, names) if names else stored, max_line)
 
 
 def response(batch: Batch, took_ms: int) -> bytes:

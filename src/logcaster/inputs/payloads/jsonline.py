@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 
 from . import native
-from .records import Batch, Body, compact, finish, text_of
+from .records import Batch, Body, compact_all, finish, text_of
 
 
 def _lines(body: Body) -> list[str]:
@@ -120,7 +120,7 @@ def parse_python(body: Body, max_line: int, msg_field: str = "") -> Batch:
                 parsed.append(one)
         lines, objs = good, parsed
     if names:
-        lines = [rename(obj, line, names) for obj, line in zip(objs, lines, strict=True)]
+        lines = renamed(objs, lines, names)
     return finish(batch, lines, max_line)
 
 
@@ -151,16 +151,40 @@ def _take(obj: dict[str, object], path: list[str]) -> object:
     return value
 
 
-def rename(obj: object, line: str, names: list[str]) -> str:
-    """The record ``line`` (parsed: ``obj``) with the first of the fields ``names``
-    that has a value moved first as ``_msg``, or ``line`` as it is if none has."""
+def _moved(obj: object, names: list[str]) -> dict[str, object] | None:
+    """The record ``obj`` with the first of the fields ``names`` that has a value
+    moved first as ``_msg``; None when it is to be stored as it came (none has, or
+    the first is its own ``_msg``)."""
     assert isinstance(obj, dict)
     for name in names:
+        value = obj.get(name)
+        if value is not None and value != "" and not isinstance(value, dict):
+            if name == "_msg":  # the record's own message: it is where it belongs
+                return None
+            rest = obj.copy()  # a member of that very name: moved in C-level steps
+            del rest[name]
+            rest.pop("_msg", None)
+            return {"_msg": value, **rest}
         path = _path(obj, name)
         if path == ["_msg"]:  # the record's own message: it is where it belongs
-            return line
+            return None
         if path is not None:
-            renamed = {"_msg": _take(obj, path)}
-            renamed.update((k, v) for k, v in obj.items() if k != "_msg")
-            return compact(renamed)
-    return line
+            moved = {"_msg": _take(obj, path)}
+            moved.update((k, v) for k, v in obj.items() if k != "_msg")
+            return moved
+    return None
+
+
+def renamed(objs: list[object], lines: list[str], names: list[str]) -> list[str]:
+    """Each record ``lines[i]`` (parsed: ``objs[i]``) as ``_msg_field`` leaves it: with
+    the field moved (re-encoded compactly, all in one encoding), or as it came."""
+    out = list(lines)
+    moved: list[object] = []
+    where: list[int] = []
+    for i, obj in enumerate(objs):
+        if (record := _moved(obj, names)) is not None:
+            moved.append(record)
+            where.append(i)
+    for i, text in zip(where, compact_all(moved), strict=True):
+        out[i] = text
+    return out
