@@ -199,12 +199,11 @@ def groups_of(lines: list[str], batch_bytes: int) -> list[list[str]]:
 
 def bodies_for(mode: str, lines: list[str], batch_bytes: int) -> tuple[str, str, list[bytes]]:
     groups = groups_of(lines, batch_bytes)
-    if mode == "jsonline-msg-field":  # as Filebeat or Vector set up for VictoriaLogs send
-        out = ["".join(json.dumps({"message": x}) + "\n" for x in g).encode() for g in groups]
-        return "/insert/jsonline?_msg_field=message", "application/x-ndjson", out
-    if mode == "jsonline":
-        out = ["".join(json.dumps({"_msg": x}) + "\n" for x in g).encode() for g in groups]
-        return "/insert/jsonline", "application/x-ndjson", out
+    if mode in ("jsonline", "jsonline-msg-field"):  # the latter as Filebeat or Vector
+        # set up for VictoriaLogs send it
+        key, query = ("_msg", "") if mode == "jsonline" else ("message", "?_msg_field=message")
+        out = ["".join(json.dumps({key: x}) + "\n" for x in g).encode() for g in groups]
+        return "/insert/jsonline" + query, "application/x-ndjson", out
     if mode == "loki-json":
         labels = {"app": "bench", "host": "h1"}
         out = [

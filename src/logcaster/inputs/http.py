@@ -52,9 +52,12 @@ def _parse_chunks(fn: Callable[..., Batch], chunks: list[bytes], args: tuple[obj
     return fn(joined(chunks), *args)
 
 
-def _msg_field(request: web.Request) -> str:
-    """VictoriaLogs' ``_msg_field``, which it takes as a query argument or a header."""
-    return request.query.get("_msg_field", request.headers.get("VL-Msg-Field", ""))
+def _msg_field(request: web.Request) -> tuple[str, bool]:
+    """VictoriaLogs' ``_msg_field``, which it takes as a query argument or a header;
+    and whether the body may be parsed on the event loop (not when its records are
+    renamed, in Python)."""
+    names = request.query.get("_msg_field", request.headers.get("VL-Msg-Field", ""))
+    return names, not jsonline.msg_fields(names)
 
 
 class Refused(Exception):
@@ -202,8 +205,7 @@ class HttpIngest:
         buf = None
         try:
             buf, body = await self._read(request, "Jsonline")
-            names = _msg_field(request)
-            inline = not jsonline.msg_fields(names)  # renamed in Python: on a thread
+            names, inline = _msg_field(request)
             batch = await self._parse(jsonline.parse, body, self.max_line, names, inline=inline)
         except Refused as exc:
             return self._refuse(exc)
@@ -241,8 +243,7 @@ class HttpIngest:
         buf = None
         try:
             buf, body = await self._read(request, "Bulk")
-            names = _msg_field(request)
-            inline = not jsonline.msg_fields(names)
+            names, inline = _msg_field(request)
             batch = await self._parse(bulk.parse, body, self.max_line, index, names, inline=inline)
             del body
         except Refused as exc:

@@ -157,21 +157,13 @@ def _moved(obj: object, names: list[str]) -> dict[str, object] | None:
     the first is its own ``_msg``)."""
     assert isinstance(obj, dict)
     for name in names:
-        value = obj.get(name)
-        if value is not None and value != "" and not isinstance(value, dict):
-            if name == "_msg":  # the record's own message: it is where it belongs
-                return None
-            rest = obj.copy()  # a member of that very name: moved in C-level steps
-            del rest[name]
-            rest.pop("_msg", None)
-            return {"_msg": value, **rest}
         path = _path(obj, name)
         if path == ["_msg"]:  # the record's own message: it is where it belongs
             return None
         if path is not None:
-            moved = {"_msg": _take(obj, path)}
-            moved.update((k, v) for k, v in obj.items() if k != "_msg")
-            return moved
+            value = _take(obj, path)
+            obj.pop("_msg", None)
+            return {"_msg": value, **obj}  # C-level steps, no Python loop over members
     return None
 
 
