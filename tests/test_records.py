@@ -186,6 +186,37 @@ def test_c_records_agree_on_json_object_lines(line: bytes, after: tuple[bytes, .
     assert c_records(lines)[0] == py_records(lines)
 
 
+# Compact objects of string members: their "fields" object is the line itself
+# (copied whole), unless a member is left out of it (host, app), a value is no
+# string or a space is anywhere; names repeated or needing escapes are read the
+# usual way.
+_plain_strings = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=10)
+compact_string_lines = st.tuples(
+    st.lists(st.tuples(_json_names, st.one_of(_plain_strings, st.just("ERROR"))), max_size=8),
+    st.sampled_from(["", "", "", " ", "x"]),
+    st.sampled_from([(",", ":"), (",", ":"), (", ", ":"), (",", ": ")]),
+).map(lambda t: (json.dumps(dict(t[0]), separators=t[2]) + t[1]).encode())
+
+
+@native
+@settings(max_examples=1000, deadline=None)
+@given(compact_string_lines, st.sampled_from([(), (PAD,)]))
+def test_c_records_agree_on_compact_string_objects(line: bytes, after: tuple[bytes, ...]) -> None:
+    lines = [line, *after]
+    assert c_records(lines)[0] == py_records(lines)
+
+
+@native
+def test_a_compact_string_object_is_its_own_fields() -> None:
+    line = b'{"ts":"2026-11-26T17:00:00Z","level":"ERROR","svc":"pay","hostname":"h1"}'
+    got, unsure = c_records([line])
+    assert (got, unsure) == (py_records([line]), 0)
+    record = json.loads(got)
+    assert got.endswith(b',"fields":' + line + b"}\n")
+    assert record["fields"] == json.loads(line)
+    assert (record["level"], record["host"]) == ("ERROR", "h1")
+
+
 # Syslog lines for the one-pass header reader: every part of an RFC 3164 header
 # present or not (timestamps of both shapes, HOST, TAG, an empty or missing PID, a
 # TAG without its ':'), RFC 5424 headers with words absent ("-"), empty or missing,

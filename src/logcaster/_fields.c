@@ -1881,6 +1881,8 @@ struct lc_rline {
     int fhost, fapp;        /* the pairs giving the record's host and app, or -1 */
     unsigned long long fskip; /* the pairs not repeated in "fields" (bits) */
     cp fs;
+    size_t fverbatim; /* a compact JSON line's length when its "fields" object is the
+                       * line itself (fast_json), else 0 */
     /* a syslog line's header (syslog_header, read once per line by lc_piece_read),
      * written by syslog_write when `fast` is FAST_SYSLOG */
     int spri, squoted; /* squoted: the MSG holds '"' (the line's only bytes to escape) */
@@ -2606,6 +2608,7 @@ fast_pairs(rline_t *L, cp s, size_t n, const pair_masks *m, const quote_masks *q
     L->fs = s;
     L->fhost = L->fapp = -1;
     L->fskip = 0;
+    L->fverbatim = 0;
     *size = np ? 11 + bytes : 0; /* ,"fields":{ ... } */
     return 1;
 }
@@ -2650,7 +2653,7 @@ fast_json(rline_t *L, cp s, size_t n, size_t *size)
 {
     size_t i = 0;
     int np = 0, host = -1, app = -1, host_rank = NHOST, app_rank = NHOST + NAPP,
-        jlevel = LC_LEVEL_TOKENS;
+        jlevel = LC_LEVEL_TOKENS, strings = 1; /* strings: every value is a string */
     unsigned long long seen = 0, skip = 0;
     if (n > 0xFFFF)
         return 0;
@@ -2692,6 +2695,7 @@ fast_json(rline_t *L, cp s, size_t n, size_t *size)
                     return 0;
                 i = ve + 1;
             } else if (c == '-' || is_digit(c)) {
+                strings = 0;
                 /* an integer as json.dumps writes it again: no "-0", at most
                  * MAX_INT_DIGITS digits (a fraction or an exponent, a float, is
                  * none of the bytes that may follow a value) */
@@ -2708,11 +2712,14 @@ fast_json(rline_t *L, cp s, size_t n, size_t *size)
                 ve = i;
             } else if (n - i >= 4 && memcmp(s + i, "true", 4) == 0) {
                 ve = i += 4;
+                strings = 0;
             } else if (n - i >= 5 && memcmp(s + i, "false", 5) == 0) {
                 ve = i += 5;
+                strings = 0;
             } else if (n - i >= 4 && memcmp(s + i, "null", 4) == 0) {
                 ve = i += 4;
                 null = 1;
+                strings = 0;
             } else
                 return 0; /* an object, an array, or no JSON */
             size_t kn = ke - k0;
@@ -2780,6 +2787,10 @@ fast_json(rline_t *L, cp s, size_t n, size_t *size)
     L->fhost = host;
     L->fapp = app;
     L->fskip = skip;
+    /* "fields" writes every member as "name":"value", so the line is that object
+     * itself when its values are strings, none is left out and it has no space:
+     * {"a":"b","c":"d"} is the sum of kn + vn + 6 ("name":"value",) plus one */
+    L->fverbatim = strings && !skip && np && n == bytes + 1 ? n : 0;
     L->jlevel = jlevel; /* the members are unique: this "level" is json.loads' */
     return 1;
 }
@@ -3170,6 +3181,10 @@ fast_write(const rline_t *L, char *d)
     }
     if (!L->nfp || L->fskip == (1ULL << L->nfp) - 1) /* no field left */
         return d;
+    if (L->fverbatim) {
+        d = put_raw(d, ",\"fields\":", 10);
+        return lc_put(d, L->fs, L->fverbatim);
+    }
     d = put_raw(d, ",\"fields\":{", 11);
     for (int i = 0; i < L->nfp; i++) {
         const fast_pair *f = &L->fp[i];
