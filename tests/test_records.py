@@ -147,6 +147,7 @@ _json_names = st.sampled_from(
     [
         *("host", "app", "_app", "appname", "application", "service", "facility"),
         *("host.name", "hostname", "service.name", "HOST", "PROGRAM", "program", "programname"),
+        *("_HOSTNAME", "SYSLOG_IDENTIFIER", "_hostname", "SYSLOG_IDENTIFIERS"),
         *("Host", "PROGRAMS", "programnamE"),
         *("short_message", "msg", "level", "a.b", "", "user", "k", "a_name_of_twenty_bytes"),
     ]
@@ -215,6 +216,23 @@ def test_a_compact_string_object_is_its_own_fields() -> None:
     assert got.endswith(b',"fields":' + line + b"}\n")
     assert record["fields"] == json.loads(line)
     assert (record["level"], record["host"]) == ("ERROR", "h1")
+
+
+@native
+def test_journald_names_are_host_and_app() -> None:
+    # journalctl -o json (and the journald inputs of Vector, Fluent Bit, Filebeat)
+    line = (
+        b'{"_HOSTNAME":"db-2","SYSLOG_IDENTIFIER":"postgres","PRIORITY":"3",'
+        b'"MESSAGE":"could not write block","_PID":"812"}'
+    )
+    got, unsure = c_records([line])
+    assert (got, unsure) == (py_records([line]), 0)
+    record = json.loads(got)
+    assert (record["host"], record["app"]) == ("db-2", "postgres")
+    # the usual names come first, as before
+    line = b'{"SYSLOG_IDENTIFIER":"x","app":"api","_HOSTNAME":"h","hostname":"web-1"}'
+    record = json.loads(c_records([line])[0])
+    assert (record["host"], record["app"]) == ("web-1", "api")
 
 
 # Syslog lines for the one-pass header reader: every part of an RFC 3164 header

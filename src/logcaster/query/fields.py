@@ -71,11 +71,13 @@ _HEADER_KEYS = ("host", "app", "facility")  # a syslog line's come from its head
 # is looked for in the object its first part names: {"host":{"name":"web-1"}}, as
 # Filebeat and Elastic's ECS loggers write it); pino's and bunyan's "hostname";
 # syslog-ng's macros as its format-json and elasticsearch-http() write them (HOST,
-# PROGRAM), rsyslog's property names (hostname, programname).
-_HOST_KEYS = ("host", "host.name", "hostname", "HOST")
+# PROGRAM), rsyslog's property names (hostname, programname), journald's fields as
+# ``journalctl -o json`` and the shippers' journald inputs give them (_HOSTNAME,
+# SYSLOG_IDENTIFIER).
+_HOST_KEYS = ("host", "host.name", "hostname", "HOST", "_HOSTNAME")
 _APP_KEYS = (
     *("app", "_app", "appname", "application", "service", "service.name"),
-    *("PROGRAM", "program", "programname"),
+    *("PROGRAM", "program", "programname", "SYSLOG_IDENTIFIER"),
 )
 
 
