@@ -233,6 +233,9 @@ SEARCH_LINES = [
     b'2026-12-01 DEBUG json {"level":"error"} text',
     b"2026-12-01 INFO caf\xc3\xa9 na\xc3\xafve",
     b"2026-12-01 INFO Payment retried",
+    # a JSON object's level member decides over its other tokens (on the node)
+    b'{"_msg":"ERROR from upstream, retried","level":"info"}',
+    b'{"message":"[warn] x","Severity":"error"}',
 ]
 
 
@@ -289,6 +292,7 @@ def searchable(pair: Pair, tmp_path_factory: pytest.TempPathFactory) -> StoreURL
         'regex="^2026-12-01 INFO"',
         "level=ERROR",
         "level=ERROR,WARN order=desc",
+        "level=INFO",
         "keywords=INFO limit=2",
         "keywords=INFO limit=2 order=desc",
         "keywords=café",

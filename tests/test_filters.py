@@ -32,7 +32,14 @@ needs_re2 = pytest.mark.skipif(re2scan is None, reason="RE2 C++ scanner not buil
 
 @needs_c
 @settings(max_examples=500, deadline=None)
-@given(line=st.one_of(line_st, st.binary(max_size=40).filter(lambda b: b"\n" not in b)))
+@given(
+    line=st.one_of(
+        line_st,
+        st.binary(max_size=40).filter(lambda b: b"\n" not in b),
+        # JSON object lines: a level member decides over the other tokens
+        st.tuples(st.sampled_from([b"{", b" {", b"\r{", b"x{"]), line_st).map(b"".join),
+    )
+)
 def test_c_level_equals_the_reference(line: bytes) -> None:
     assert native.line_level(line) == filters.py_line_level(line)
 
@@ -104,6 +111,16 @@ def test_regex_lines_agree(lines: list[bytes], pattern: str, data: st.DataObject
         (b'{"xlog.level":"error"}', None),
         (b'{"PROGRAM":"pay","PRIORITY":"err","MESSAGE":"card declined"}', "ERROR"),
         (b'{"priority":"high","msg":"x"}', None),  # no level word
+        # A JSON object's level member decides over the words of its other members
+        # (Loki labels, OTLP severities and ECS fields are stored after the message).
+        (b'{"_msg":"retry after ERROR","level":"info"}', "INFO"),
+        (b'{"_msg":"[warn] x","severity":"error"}', "ERROR"),
+        (b' {"message":"ERROR 500","log":{"level":"info"}}', "INFO"),  # nested too
+        (b'{"msg":"ERROR","level":"nope"}', "ERROR"),  # no level word: the tokens
+        (b'{"msg":"ERROR level=warn"}', "ERROR"),  # only a JSON member decides
+        (b'{"a":"WARN","level":"debug","severity":"error"}', "DEBUG"),  # the first member
+        (b'x {"msg":"ERROR","level":"info"}', "ERROR"),  # not an object line
+        (b'<11>{"level":"info"}', "ERROR"),  # a PRI first, as ever
     ],
 )
 def test_syslog_pri(line: bytes, level: str | None) -> None:

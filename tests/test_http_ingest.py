@@ -406,6 +406,49 @@ def test_otlp_json(server: Server) -> None:
     ]
 
 
+def test_a_records_own_level_beats_words_in_its_message(server: Server) -> None:
+    # Loki's level label, an OTLP severity and an ECS log.level are stored after the
+    # message; the message's own words (ERROR, [warn]) must not decide the level.
+    loki = {
+        "streams": [
+            {"stream": {"app": "lk", "level": "info"}, "values": [["1", "retry after ERROR"]]},
+            {"stream": {"app": "lk", "level": "error"}, "values": [["2", "[info] nginx x"]]},
+        ]
+    }
+    otlp = {
+        "resourceLogs": [
+            {
+                "scopeLogs": [
+                    {
+                        "logRecords": [
+                            {"severityNumber": 9, "body": {"stringValue": "ot ERROR upstream"}}
+                        ]
+                    }
+                ]
+            }
+        ]
+    }
+    bulk = b'{"create":{"_index":"f"}}\n{"message":"es WARN x","log":{"level":"error"}}\n'
+    json_type = {"Content-Type": "application/json"}
+    assert (
+        request(server, "POST", "/loki/api/v1/push", json.dumps(loki).encode(), json_type)[0] == 204
+    )
+    assert request(server, "POST", "/v1/logs", json.dumps(otlp).encode(), json_type)[0] == 200
+    assert (
+        request(server, "POST", "/_bulk", bulk, {"Content-Type": "application/x-ndjson"})[0] == 200
+    )
+    wait_lines(server, 4)
+    info = [r["_msg"] if "_msg" in r else r["message"] for r in records(server, "level=INFO")]
+    assert info == ["retry after ERROR", "ot ERROR upstream"]
+    error = [r.get("_msg", r.get("message")) for r in records(server, "level=ERROR")]
+    assert error == ["[info] nginx x", "es WARN x"]
+    assert [
+        r["level"] for r in map(json.loads, request(server, "GET", "/api/v1/query")[2].splitlines())
+    ] == ["INFO", "ERROR", "INFO", "ERROR"]
+    assert b"Total=4" in server.query("STATS")
+    assert len(parse_found(server.query("QUERY level=INFO"))[1]) == 2
+
+
 def test_otlp_protobuf_cut_short_is_400_and_whole_is_stored(server: Server) -> None:
     raw = otlp_request().SerializeToString()
     ctype = {"Content-Type": "application/x-protobuf"}

@@ -40,6 +40,9 @@ TOKENS = [
     b'"level":"debug"',
     b'"log.level":"Error"',
     b'"PRIORITY":"crit"',
+    b'"severity" : "WARN"',
+    b'"level":"nope"',
+    *(b"{", b" {", b"\t{", b"}"),  # a JSON object line: its level member decides
     b'"log.',
     b'level":"',
     b"<11>",

@@ -2635,8 +2635,7 @@ top_key(cp k, size_t kn)
     case 9: return k[0] == 'h' ? TOP_IS(1, "host.name") : TOP_IS(4, "_HOSTNAME");
     case 11: return k[0] == 'a' ? TOP_IS(8, "application") : TOP_IS(13, "programname");
     case 12: return TOP_IS(10, "service.name");
-    case 17: return TOP_IS(14, "SYSLOG_IDENTIFIER");
-    default: return -1;
+    default: return kn == 17 ? TOP_IS(14, "SYSLOG_IDENTIFIER") : -1;
     }
 #undef TOP_IS
 }

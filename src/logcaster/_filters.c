@@ -69,7 +69,7 @@ packed(const char *w)
  * else ASCII case-insensitive; 0 when it is none. A word of 3 to 8 bytes is compared
  * as one number with the words of its length (upper-cased 8 bytes at a time), not
  * against the table one by one. */
-static int
+static inline __attribute__((always_inline)) int
 word_code(const unsigned char *s, size_t n, int exact)
 {
     if (n < 3 || n > MAX_WORD)
@@ -128,6 +128,14 @@ word_code(const unsigned char *s, size_t n, int exact)
             return WORDS[w].code;
     }
     return 0;
+}
+
+/* word_code() out of line: for the rarer tokens ([word], a JSON member), whose
+ * inlined copies cost the usual lines' scan more than the call costs these. */
+static __attribute__((noinline)) int
+word_code_call(const unsigned char *s, size_t n, int exact)
+{
+    return word_code(s, n, exact);
 }
 
 /* 1 when s[0:n] equals `key` (upper case) ignoring ASCII case. */
@@ -226,12 +234,33 @@ next_start(const unsigned char *s, size_t p, size_t n, starts_t *c)
     return p;
 }
 
+/* A line that is (or starts as) a JSON object: '{' after spaces, tabs or CRs. */
+static inline int
+json_object_line(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
+        i++;
+    return i < n && s[i] == '{';
+}
+
+/* The line's level: its PRI's; in a JSON object line its first JSON level member
+ * ("level":"error"), over the other tokens; else its first token. `found` keeps
+ * a JSON object line's first other token while the scan goes on for a member. */
 static int
 level_code(const unsigned char *s, size_t n)
 {
     int pri = lc_pri_code(s, n);
     if (pri)
         return pri;
+    int json = json_object_line(s, n), found = L_NONE;
+#define TOKEN(code)                                                                            \
+    do {                                                                                       \
+        if (!json)                                                                             \
+            return (code);                                                                     \
+        if (!found)                                                                            \
+            found = (code);                                                                    \
+    } while (0)
     starts_t starts = {n + 1, 0};
     for (size_t p = 0; p < n; p++) {
         p = next_start(s, p, n, &starts); /* no other byte can start a level token */
@@ -242,10 +271,17 @@ level_code(const unsigned char *s, size_t n)
             if (p > 0 && is_word(s[p - 1]))
                 continue;
             size_t q = word_end(s, p, n);
+            if (found) { /* only a JSON member can still decide */
+                p = q - 1;
+                continue;
+            }
             if (c >= 'A' && c <= 'Z') {
                 int code = word_code(s + p, q - p, 1); /* \b(WORD)\b, upper case */
-                if (code)
-                    return code;
+                if (code) {
+                    TOKEN(code);
+                    p = q - 1;
+                    continue;
+                }
             }
             unsigned char k = upper(c);
             if ((k == 'L' || k == 'S') &&
@@ -266,18 +302,20 @@ level_code(const unsigned char *s, size_t n)
                         t++;
                     int code = word_code(s + r, t - r, 0);
                     if (code)
-                        return code;
+                        TOKEN(code);
                 }
             }
             p = q - 1;
         } else if (c == '[') { /* \[WORD\], any case */
+            if (found)
+                continue;
             size_t r = p + 1, t = r;
             while (t < n && t - r <= MAX_WORD && s[t] != ']')
                 t++;
             if (t < n && s[t] == ']') {
-                int code = word_code(s + r, t - r, 0);
+                int code = word_code_call(s + r, t - r, 0);
                 if (code)
-                    return code;
+                    TOKEN(code);
             }
         } else if (c == '"') {
             /* "level"\s*:\s*"WORD", any case (or "severity", ECS's "log.level", syslog-ng's
@@ -299,16 +337,17 @@ level_code(const unsigned char *s, size_t n)
                         while (t < n && t - v <= MAX_WORD && s[t] != '"')
                             t++;
                         if (t < n && s[t] == '"') {
-                            int code = word_code(s + v, t - v, 0);
+                            int code = word_code_call(s + v, t - v, 0);
                             if (code)
-                                return code;
+                                return code; /* a JSON level member: first or decisive */
                         }
                     }
                 }
             }
         }
     }
-    return L_NONE;
+#undef TOKEN
+    return found;
 }
 
 int

@@ -1,13 +1,14 @@
 """Severity levels: the names a user may ask for and the tokens found in log lines.
 
 A syslog PRI at the line's start (``<11>``: severity ``11 & 7`` = 3, ERROR) gives
-the level; otherwise it is the line's *first* level token in one of the usual
-forms: an upper-case word (``ERROR``, ``WARN:``), a bracketed word in any case
-(``[error]``), a ``level=``/``severity=`` pair (``level=error``) or a JSON field
-(``"level":"error"``; ``"severity"``, ECS's ``"log.level"`` and syslog-ng's
-``"PRIORITY"`` too). Aliases fold onto one canonical name; case folding is ASCII
-only. ``docs/levels.md`` states every rule. :func:`level_of` is the reference; the
-block scanner's C twin (``_filters.c``) must agree with it.
+the level; in a JSON object line, its first JSON level member (``"level":"error"``;
+``"severity"``, ECS's ``"log.level"`` and syslog-ng's ``"PRIORITY"`` too) does;
+otherwise it is the line's *first* level token in one of the usual forms: an
+upper-case word (``ERROR``, ``WARN:``), a bracketed word in any case (``[error]``),
+a ``level=``/``severity=`` pair (``level=error``) or such a JSON member. Aliases
+fold onto one canonical name; case folding is ASCII only. ``docs/levels.md`` states
+every rule. :func:`level_of` is the reference; the block scanner's C twin
+(``_filters.c``) must agree with it.
 """
 
 from __future__ import annotations
@@ -64,6 +65,12 @@ def canonical_level(name: str) -> str | None:
     return ALIASES.get(name.strip().upper())
 
 
+def _key_pattern(words: list[str]) -> str:
+    """A JSON level member: ``"level":"error"`` (or severity, log.level, priority)."""
+    anycase = "(?i:" + "|".join(words) + ")"
+    return rf"\"(?i:level|severity|log\.level|priority)\"\s*:\s*\"({anycase})\""
+
+
 def _token_pattern(words: list[str]) -> str:
     upper = "|".join(words)
     anycase = "(?i:" + upper + ")"
@@ -71,13 +78,20 @@ def _token_pattern(words: list[str]) -> str:
         rf"(?:\b({upper})\b"
         rf"|\[({anycase})\]"
         rf"|\b(?i:level|severity|lvl)\s*[=:]\s*\"?({anycase})\b"
-        rf"|\"(?i:level|severity|log\.level|priority)\"\s*:\s*\"({anycase})\")"
+        rf"|{_key_pattern(words)})"
     )
 
 
 _ALL_WORDS = sorted(ALIASES, key=len, reverse=True)
 # Latin-1 mode: bytes are characters, so (?i) folds ASCII letters only.
 LEVEL_TOKEN = re2.compile(_token_pattern(_ALL_WORDS).encode(), literal_options())
+LEVEL_KEY = re2.compile(_key_pattern(_ALL_WORDS).encode(), literal_options())
+_OBJECT = re.compile(rb"[ \t\r]*\{")  # a line that is (or starts as) a JSON object
+
+
+def object_line(line: bytes) -> bool:
+    """Whether ``line`` is (or starts as) a JSON object: its level member decides."""
+    return _OBJECT.match(line) is not None
 
 
 def level_of(line: bytes) -> str | None:
@@ -85,7 +99,12 @@ def level_of(line: bytes) -> str | None:
     pri = _PRI.match(line)
     if pri is not None and int(pri.group(1)) <= 191:
         return SEVERITIES[int(pri.group(1)) & 7]
-    m = LEVEL_TOKEN.search(line)
+    # A JSON object's own level member decides over words in its other members:
+    # {"_msg":"retry after ERROR","level":"info"} is INFO (Loki labels, OTLP
+    # severities and ECS documents are stored after the message).
+    m = LEVEL_KEY.search(line) if object_line(line) else None
+    if m is None:
+        m = LEVEL_TOKEN.search(line)
     if m is None:
         return None
     word = next(g for g in m.groups() if g)

@@ -19,7 +19,7 @@ Parameters (filters combine with AND; the same for QUERY, FOLLOW, HITS and TOP):
   operator=AND|OR             how keywords combine (default AND). Example: keywords=error,fatal operator=OR
   regex=PATTERN               RE2 regex, linear time; (?i) for case-insensitive. Example: regex=user_id=[0-9]+
   time_from=T / time_to=T     inclusive receive-time bounds: Unix seconds, ISO 8601 or -15m/-2h/-1d. Example: time_from=-15m
-  level=L1[,L2]               level token: ERROR, [error], level=error, "level":"error" (or "log.level", "severity", "PRIORITY"); a JSON numeric "level": 0-7 a syslog severity (GELF), 10-69 pino's (30 INFO, 50 ERROR). Example: level=ERROR,WARN
+  level=L1[,L2]               level token: ERROR, [error], level=error, "level":"error" (or "log.level", "severity", "PRIORITY": in a JSON object it decides over other tokens); a JSON numeric "level": 0-7 a syslog severity (GELF), 10-69 pino's (30 INFO, 50 ERROR). Example: level=ERROR,WARN
   host=NAME                   the line's host: syslog HOSTNAME, JSON/GELF "host" (or "host.name", flat or nested, "hostname", "HOST"), logfmt host=; a trailing * for a prefix. Example: host=web1
   app=NAME                    the line's application: syslog APP-NAME or TAG (app[pid]:), JSON "app" (or "service.name", "PROGRAM", ...), logfmt app=; * for a prefix. Example: app=sshd
   facility=F                  the syslog facility of the <PRI>: a name (kern, user, auth, daemon, local0 ... local7) or a number 0-23. Example: facility=auth

@@ -3,7 +3,8 @@
 and structured levels decide them, so ``scope=cluster`` answers as the ring does.
 
 Only those rows come here: the ``fuzzy`` ones (JSON objects, lines with bytes
-outside ASCII), lines with a ``"level"`` key under a level filter, and every
+outside ASCII), lines with a JSON level key (``"level"``, ``"severity"``, ...)
+under a level filter, and every
 candidate row of a ``field.NAME=`` filter.
 """
 
@@ -18,14 +19,19 @@ import numpy.typing as npt
 from ...query.aggregate import NONE
 from ...query.fields import structured_level
 from ...query.fieldscan import extractor
+from ...query.levels import level_of, object_line
 from ...query.postfilter import compile_spec
 from ...query.spec import QuerySpec
 
 
 def effective_level(line: bytes, column: bytes | str) -> str:
-    """A line's level as the engine reads it: a numeric JSON level first, else the
-    one ClickHouse computed (the engine's token and PRI rules), NONE for none."""
+    """A line's level as the engine reads it: a numeric JSON level first, a JSON
+    object line's by the engine's rules (its level member over its other tokens),
+    else the one ClickHouse computed (the engine's token and PRI rules), NONE for
+    none."""
     found = structured_level(line)
+    if found is None and object_line(line):
+        found = level_of(line) or NONE
     if found is not None:
         return found
     text = column.decode() if isinstance(column, bytes) else column
