@@ -90,7 +90,7 @@ _keys = st.sampled_from(
     [
         *("host", "app", "_app", "appname", "application", "service", "facility", "level"),
         *("host.name", "hostname", "service.name", "HOST", "PROGRAM", "program", "programname"),
-        *("_HOSTNAME", "SYSLOG_IDENTIFIER", "_hostname", "SYSLOG_IDENTIFIERS"),
+        *("_HOSTNAME", "SYSLOG_IDENTIFIER", "_hostname", "SYSLOG_IDENTIFIERS", "service_name"),
         *("x", "a.b", "user", "msg", "short_message", "a", "é", "name"),
     ]
 )

@@ -147,7 +147,7 @@ _json_names = st.sampled_from(
     [
         *("host", "app", "_app", "appname", "application", "service", "facility"),
         *("host.name", "hostname", "service.name", "HOST", "PROGRAM", "program", "programname"),
-        *("_HOSTNAME", "SYSLOG_IDENTIFIER", "_hostname", "SYSLOG_IDENTIFIERS"),
+        *("_HOSTNAME", "SYSLOG_IDENTIFIER", "_hostname", "SYSLOG_IDENTIFIERS", "service_name"),
         *("Host", "PROGRAMS", "programnamE"),
         *("short_message", "msg", "level", "a.b", "", "user", "k", "a_name_of_twenty_bytes"),
     ]
@@ -229,6 +229,9 @@ def test_journald_names_are_host_and_app() -> None:
     assert (got, unsure) == (py_records([line]), 0)
     record = json.loads(got)
     assert (record["host"], record["app"]) == ("db-2", "postgres")
+    # Loki 3's service_name label, as a Loki push stores it
+    record = json.loads(c_records([b'{"_msg":"paid","service_name":"checkout"}'])[0])
+    assert record["app"] == "checkout"
     # the usual names come first, as before
     line = b'{"SYSLOG_IDENTIFIER":"x","app":"api","_HOSTNAME":"h","hostname":"web-1"}'
     record = json.loads(c_records([line])[0])

@@ -1182,18 +1182,18 @@ field_value(cp s, size_t n, const fname_t *f, scratch_t *sc, val_t *out)
  * first of JSON_KEYS[0:NHOST] with a scalar value (fields._HOST_KEYS), its app the
  * first of the next NAPP (_APP_KEYS), else GELF 1.0's facility. */
 #define NHOST 5
-#define NAPP 10
+#define NAPP 11
 #define FACILITY_KEY (NHOST + NAPP)
 #define NJSON (FACILITY_KEY + 1)
 static const char *const JSON_KEYS[NJSON] = {
     "host", "host.name", "hostname", "HOST", "_HOSTNAME", "app", "_app", "appname", "application",
-    "service", "service.name", "PROGRAM", "program", "programname", "SYSLOG_IDENTIFIER",
-    "facility"};
+    "service", "service.name", "service_name", "PROGRAM", "program", "programname",
+    "SYSLOG_IDENTIFIER", "facility"};
 /* A dotted name's first part, as a place in JSON_KEYS (-1: no dotted name): without a
  * member of its own name (or a null one), "host.name" is the member "name" of an
  * object "host" (ECS nested, as Filebeat and Elastic's loggers write it). */
-static const signed char JSON_OUTER[NJSON] = {-1, 0, -1, -1, -1, -1, -1, -1,
-                                              -1, -1, 9, -1, -1, -1, -1, -1};
+static const signed char JSON_OUTER[NJSON] = {-1, 0, -1, -1, -1, -1, -1, -1, -1,
+                                              -1, 9, -1, -1, -1, -1, -1, -1};
 
 /* keys[lo:hi] made ready for json_top to look for JSON_KEYS[lo:hi]. Not inlined:
  * in lc_piece_read that cost every record 6 instructions, even those (flat JSON
@@ -2628,14 +2628,14 @@ top_key(cp k, size_t kn)
         switch (k[0]) {
         case 'a': return TOP_IS(7, "appname");
         case 's': return TOP_IS(9, "service");
-        case 'P': return TOP_IS(11, "PROGRAM");
-        default: return TOP_IS(12, "program");
+        case 'P': return TOP_IS(12, "PROGRAM");
+        default: return TOP_IS(13, "program");
         }
     case 8: return TOP_IS(2, "hostname");
     case 9: return k[0] == 'h' ? TOP_IS(1, "host.name") : TOP_IS(4, "_HOSTNAME");
-    case 11: return k[0] == 'a' ? TOP_IS(8, "application") : TOP_IS(13, "programname");
-    case 12: return TOP_IS(10, "service.name");
-    default: return kn == 17 ? TOP_IS(14, "SYSLOG_IDENTIFIER") : -1;
+    case 11: return k[0] == 'a' ? TOP_IS(8, "application") : TOP_IS(14, "programname");
+    case 12: return k[7] == '.' ? TOP_IS(10, "service.name") : TOP_IS(11, "service_name");
+    default: return kn == 17 ? TOP_IS(15, "SYSLOG_IDENTIFIER") : -1;
     }
 #undef TOP_IS
 }

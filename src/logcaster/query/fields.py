@@ -73,10 +73,10 @@ _HEADER_KEYS = ("host", "app", "facility")  # a syslog line's come from its head
 # syslog-ng's macros as its format-json and elasticsearch-http() write them (HOST,
 # PROGRAM), rsyslog's property names (hostname, programname), journald's fields as
 # ``journalctl -o json`` and the shippers' journald inputs give them (_HOSTNAME,
-# SYSLOG_IDENTIFIER).
+# SYSLOG_IDENTIFIER); Loki 3's service_name label.
 _HOST_KEYS = ("host", "host.name", "hostname", "HOST", "_HOSTNAME")
 _APP_KEYS = (
-    *("app", "_app", "appname", "application", "service", "service.name"),
+    *("app", "_app", "appname", "application", "service", "service.name", "service_name"),
     *("PROGRAM", "program", "programname", "SYSLOG_IDENTIFIER"),
 )
 
