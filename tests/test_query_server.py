@@ -145,6 +145,35 @@ def test_seed_form_literal_holds_anything(fresh_qserver: Server) -> None:
     assert count == 1 and unstamp(found[0]) == lines[3]
 
 
+def test_top_and_hits_values_stay_one_line_each(fresh_qserver: Server) -> None:
+    srv = fresh_qserver
+    lines = [
+        b'{"msg":"line\\nbreak","user":"d"}',  # a JSON \n escape: a newline in the value
+        b'msg="has space" user=a',
+        b'msg="eq=sign" user=b',
+        b'msg="say \\"hi\\"" user=c',
+        b"msg=plain user=e",
+        b"msg=plain user=f",
+    ]
+    srv.send(b"".join(line + b"\n" for line in lines))
+    srv.wait_total(len(lines))
+    reply = srv.query("TOP field.msg")
+    assert reply.splitlines() == [
+        b"TOP: 5",
+        b"plain 2",
+        b'"eq=sign" 1',
+        b'"has space" 1',
+        b'"line\\nbreak" 1',
+        b'"say \\"hi\\"" 1',
+    ]
+    reply = srv.query("HITS step=1d by=field.msg")
+    head, row = reply.splitlines()
+    assert head == b"HITS: 1"
+    assert row.split(b" ", 2)[2] == (
+        b'"eq=sign"=1 "has space"=1 "line\\nbreak"=1 plain=2 "say \\"hi\\""=1'
+    )
+
+
 @pytest.mark.parametrize(
     "command",
     [

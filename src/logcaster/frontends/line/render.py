@@ -8,6 +8,8 @@ the aggregations: ``HITS`` buckets (``<UTC ISO time> <count>[ VALUE=n ...]``) an
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from array import array
 from collections.abc import Generator, Iterable, Iterator
@@ -246,12 +248,23 @@ def iso_utc(ts_ns: int) -> str:
         return str(seconds)
 
 
+_PLAIN = re.compile(r'[^\s="\\\x00-\x1f\x7f]+')  # a value written as it is
+
+
+def value_text(value: str) -> str:
+    """A field value in a TOP or HITS line: as it is when it holds no whitespace, '=',
+    quote, backslash or control character, else as a JSON string (``"has space"``,
+    ``"line\\nbreak"``), so that each answer line stays one line of
+    space-separated words."""
+    return value if _PLAIN.fullmatch(value) else json.dumps(value, ensure_ascii=False)
+
+
 def hits_lines(hist: Histogram) -> bytes:
     """``HITS: <n>`` then ``<bucket start> <count>`` per bucket, oldest first; with a
     ``by`` field each line goes on with ``VALUE=<count>`` for every non-zero value."""
     out = [f"HITS: {len(hist.buckets)}\n"]
     for bucket in hist.buckets:
-        pairs = "".join(f" {value}={n}" for value, n in bucket.values)
+        pairs = "".join(f" {value_text(value)}={n}" for value, n in bucket.values)
         out.append(f"{iso_utc(bucket.start)} {bucket.count}{pairs}\n")
     return "".join(out).encode("utf-8", "replace")
 
@@ -259,5 +272,5 @@ def hits_lines(hist: Histogram) -> bytes:
 def top_lines(result: Top) -> bytes:
     """``TOP: <n>`` then ``<value> <count>`` per value, most frequent first."""
     out = [f"TOP: {len(result.values)}\n"]
-    out.extend(f"{value} {n}\n" for value, n in result.values)
+    out.extend(f"{value_text(value)} {n}\n" for value, n in result.values)
     return "".join(out).encode("utf-8", "replace")
