@@ -130,6 +130,25 @@ def test_query_parameters_are_the_query_keys(
     assert [r["line"] for r in records(body)] == want
 
 
+def test_a_records_own_time_is_an_inclusive_bound_on_both_ports(server: Server) -> None:
+    n = 20
+    for i in range(n):  # one connection each: each line its own receive time
+        server.send(b"bound line %02d\n" % i)
+    got = records(get(server, "/api/v1/query?keywords=bound")[2])
+    assert [r["line"] for r in got] == [f"bound line {i:02d}" for i in range(n)]
+    stamp = re.compile(rb"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] ")
+    for r in got:
+        t, line = str(r["time"]), str(r["line"])
+        assert RFC3339_NS.fullmatch(t)
+        for bounds in (f"time_from={t}", f"time_to={t}", f"time_from={t} time_to={t}"):
+            _, lines = parse_found(server.query(f"QUERY keywords=bound {bounds}"))
+            assert line.encode() in [stamp.sub(b"", x) for x in lines], bounds
+            path = "/api/v1/query?keywords=bound&" + bounds.replace(" ", "&").replace("+", "%2B")
+            assert line in [x["line"] for x in records(get(server, path)[2])], bounds
+        both = records(get(server, f"/api/v1/query?time_from={t}&time_to={t}")[2])
+        assert [x["time"] for x in both] == [t] * len(both) and line in [x["line"] for x in both]
+
+
 def test_text_plain_returns_the_lines_as_stored(loaded: Server) -> None:
     status, headers, body = get(loaded, "/api/v1/query?level=ERROR", {"Accept": "text/plain"})
     assert status == 200 and headers["Content-Type"].startswith("text/plain")
