@@ -18,12 +18,14 @@ from dataclasses import dataclass, replace
 from aiohttp import HttpVersion11, web
 
 from ...pipeline.taps import LiveTaps
+from ...query.commands import take
 from ...query.engine import Engine, search_views
 from ...query.errors import QueryError
+from ...query.spec import build_spec
 from ...stats import Registry
 from .body import Body
 from .jobs import Runners, jobs_in_flight, output_size
-from .params import since_of, spec_of
+from .params import params_of, since_of, spec_of
 from .render import (
     NDJSON,
     SSE,
@@ -139,10 +141,11 @@ async def tail(request: web.Request) -> web.StreamResponse:
     now = time.time_ns()
     engine = backend.engine
     try:
-        spec = spec_of(request.query.items(), now, skip=("since",))
+        own, params = take(params_of(request.query.items()), "since")
+        spec = build_spec(params, now)
         if spec.cluster:
             raise QueryError("The tail is node-local: scope=cluster applies to query, hits and top")
-        since = since_of(request.query, now)
+        since = since_of(own.get("since"), now)
         matcher = await engine.compile(spec)
         earlier = None
         if since is not None:
