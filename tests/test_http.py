@@ -7,6 +7,7 @@ import http.client
 import json
 import re
 import shutil
+import socket
 import subprocess
 from array import array
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
-from support import Server, parse_found, parse_info, wait_for
+from support import Server, parse_found, parse_info, recv_all, wait_for
 
 from logcaster.frontends.http.render import (
     NDJSON,
@@ -167,6 +168,43 @@ def test_bad_parameters_are_400_with_the_line_ports_message(loaded: Server, para
     line_reply = loaded.query("QUERY " + params.replace("%5B", "["))
     assert line_reply.startswith(b"ERROR: ")
     assert json.loads(body) == {"error": line_reply[len(b"ERROR: ") :].decode().rstrip("\n")}
+
+
+def test_a_query_as_long_as_a_line_port_command_is_taken(loaded: Server) -> None:
+    words = [f"nomatch{i:05d}" for i in range(2000)] + ["boot", "caf\u00e9"]
+    path = "/api/v1/query?operator=OR&keywords=" + ",".join(words).replace("\u00e9", "%C3%A9")
+    assert len(path) > 8190  # aiohttp's default limit
+    status, _, body = get(loaded, path)
+    assert status == 200, body
+    _, lines = parse_found(loaded.query("QUERY operator=OR keywords=" + ",".join(words)))
+    assert [r["line"] for r in records(body)] == [LINES[0].decode(), LINES[2].decode()]
+    assert len(lines) == 2
+    # up to the command limit, 65536 bytes: taken on both ports
+    pad = "x" * (65536 - len("/api/v1/query?keywords=boot,") - 8)
+    status, _, body = get(loaded, f"/api/v1/query?keywords=boot,{pad}")
+    assert status == 200 and body == b""
+    assert loaded.query(f"QUERY keywords=boot,{pad}") == b"FOUND: 0 matches\n"
+
+
+def test_a_longer_request_target_or_header_is_a_json_error(loaded: Server) -> None:
+    status, headers, body = get(loaded, "/api/v1/query?keywords=" + "x" * 65536)
+    assert status == 414 and headers["Content-Type"].startswith("application/json")
+    assert json.loads(body) == {
+        "error": "Request target too long (limit 65536 bytes, as a query command)"
+    }
+    status, headers, body = get(loaded, "/api/v1/query", {"X-Long": "y" * 9000})
+    assert status == 431 and headers["Content-Type"].startswith("application/json")
+    assert json.loads(body) == {"error": "Header field too long (limit 8190 bytes)"}
+    assert get(loaded, "/api/v1/query?keywords=boot")[0] == 200  # the server still answers
+
+
+def test_a_request_the_server_cannot_read_is_a_json_400(server: Server) -> None:
+    with socket.create_connection(("127.0.0.1", server.http_port), timeout=15) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n")
+        reply = recv_all(sock)
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert re.match(rb"HTTP/1\.[01] 400 ", head) and b"application/json" in head
+    assert json.loads(body)["error"]
 
 
 def test_unknown_path_is_a_json_404(server: Server) -> None:

@@ -18,6 +18,7 @@ from .fields import facility_name
 from .levels import canonical_level
 
 MAX_LIMIT = 10_000_000
+MAX_COMMAND_BYTES = 64 * 1024  # the longest query text a frontend reads: a line-port command
 
 PARAMETERS = (
     "keywords",
