@@ -316,6 +316,19 @@ def test_token_required_except_healthz(server_factory) -> None:
     assert ok[0] == 200 and ok[2] == b""
 
 
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
+def test_the_auth_scheme_is_case_insensitive(server_factory, scheme: str) -> None:
+    srv = server_factory("--auth-token", TOKEN)
+    for path in ("/api/v1/query", "/api/v1/stats", "/api/v1/top?field=level"):
+        status, _, body = get(srv, path, {"Authorization": f"{scheme} {TOKEN}"})
+        assert status == 200, body
+        status, _, body = get(srv, path, {"Authorization": f"{scheme} {TOKEN}x"})
+        assert status == 401 and json.loads(body) == {"error": "Authentication required"}
+    # the token keeps its case; another scheme is refused even with the token
+    for value in (f"{scheme} {TOKEN.upper()}", f"Basic {TOKEN}", f"{scheme}{TOKEN}", TOKEN):
+        assert get(srv, "/api/v1/query", {"Authorization": value})[0] == 401, value
+
+
 def test_http_off(server_factory) -> None:
     srv = server_factory("--http-port", "off")
     assert ", http" not in srv.banner and srv.http_port == 0

@@ -37,14 +37,25 @@ HANDLER_ARGS: dict[str, Any] = {  # access_log=None: no access log (typed as a L
 }
 
 
+def bearer_token(authorization: str) -> bytes | None:
+    """The credentials of an ``Authorization: Bearer <token>`` header, or None for
+    another scheme. The scheme is case-insensitive (RFC 9110 section 11.1), one or more
+    spaces follow it."""
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return credentials.lstrip(" ").encode("utf-8", "replace")
+
+
 def auth_middleware(token: str) -> Middleware:
-    expected = f"Bearer {token}".encode()
+    expected = token.encode()
 
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path not in OPEN and not ui.is_public(request.path):
-            given = request.headers.get("Authorization", "").encode("utf-8", "replace")
-            if not hmac.compare_digest(given, expected):
+            given = bearer_token(request.headers.get("Authorization", ""))
+            # the token itself compared in constant time, whatever the scheme's case
+            if given is None or not hmac.compare_digest(given, expected):
                 return web.json_response(
                     {"error": "Authentication required"},
                     status=401,
