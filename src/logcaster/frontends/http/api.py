@@ -183,7 +183,7 @@ async def tail(request: web.Request) -> web.StreamResponse:
         else:
             await response.write(b": tailing\n\n" if sse else b"")
         engine.metrics.observe("http", "TAIL", time.perf_counter() - start)
-        await sink.run()
+        await sink.run(functools.partial(backend.taps.caught_up, tap))
     except (ConnectionError, RuntimeError, asyncio.CancelledError):
         pass
     finally:
