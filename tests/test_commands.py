@@ -606,6 +606,25 @@ def test_fuzz_structured_commands_never_raise(verb: str, rest: str) -> None:
     _check_result(parse_command(line, NOW))
 
 
+@pytest.mark.parametrize(
+    ("line", "verb"),
+    [
+        ("QUERY level=LOUD", "QUERY"),
+        ("query foo=1", "QUERY"),
+        ("FOLLOW foo=1", "FOLLOW"),
+        ("HITS step=0m", "HITS"),
+        ("TOP bogus", "TOP"),
+        ("TOP", "TOP"),
+        ("TAIL abc", "TAIL"),
+        ("BOGUS x", None),
+        ("STATS x", None),
+    ],
+)
+def test_a_refused_command_names_its_verb(line: str, verb: str | None) -> None:
+    command = q(line)  # the verb it is counted as in the query metrics (None: no series)
+    assert isinstance(command, Error) and command.verb == verb
+
+
 # ------------------------------------------------------------------ HITS and TOP
 def test_hits_parameters() -> None:
     command = q("HITS step=5m by=level keywords=disk level=ERROR,WARN time_from=-1h")
@@ -621,7 +640,7 @@ def test_hits_parameters() -> None:
     assert q("hits STEP=10s") == cmd.Hits(QuerySpec(), 10 * S, None)
     assert q("HITS step=1d BY=LEVEL") == cmd.Hits(QuerySpec(), 86400 * S, "level")
     assert q("HITS keyword=a b step=1m") == Error(
-        "HITS needs step=<n><s|m|h|d>, e.g. HITS step=1m"
+        "HITS needs step=<n><s|m|h|d>, e.g. HITS step=1m", "HITS"
     )  # keyword= took the rest of the line
     hits = q("HITS step=1m keyword=a b step=1m")
     assert isinstance(hits, cmd.Hits) and hits.spec.keywords == (b"a b step=1m",)

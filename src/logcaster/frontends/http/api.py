@@ -135,9 +135,26 @@ async def query(request: web.Request) -> web.StreamResponse:
 
 async def tail(request: web.Request) -> web.StreamResponse:
     """The last matches since ``since`` (default: none), then every new match, live.
-    Its time in the query metrics runs to the end of the backfill."""
-    backend = request.app[BACKEND]
+    Counted once in the query metrics, its time running to the end of the backfill,
+    or to the request's end if that comes first (refused, or the client gone)."""
+    metrics = request.app[BACKEND].engine.metrics
     start = time.perf_counter()
+    counted = False
+
+    def started() -> None:
+        nonlocal counted
+        if not counted:
+            counted = True
+            metrics.observe("http", "TAIL", time.perf_counter() - start)
+
+    try:
+        return await _tail(request, started)
+    finally:
+        started()
+
+
+async def _tail(request: web.Request, started: Callable[[], None]) -> web.StreamResponse:
+    backend = request.app[BACKEND]
     now = time.time_ns()
     engine = backend.engine
     try:
@@ -151,7 +168,6 @@ async def tail(request: web.Request) -> web.StreamResponse:
         if since is not None:
             earlier = await engine.compile(replace(spec, time_from=since, limit=None))
     except QueryError as exc:
-        engine.metrics.observe("http", "TAIL", time.perf_counter() - start)
         return error(400, str(exc))
     sse = _wants(request, "text/event-stream")
     framing = SSE if sse else NDJSON
@@ -182,7 +198,7 @@ async def tail(request: web.Request) -> web.StreamResponse:
                 await response.write(chunk)
         else:
             await response.write(b": tailing\n\n" if sse else b"")
-        engine.metrics.observe("http", "TAIL", time.perf_counter() - start)
+        started()
         await sink.run(functools.partial(backend.taps.caught_up, tap))
     except (ConnectionError, RuntimeError, asyncio.CancelledError):
         pass

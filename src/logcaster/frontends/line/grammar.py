@@ -85,6 +85,7 @@ class Top:
 @dataclass(frozen=True, slots=True)
 class Error:
     message: str
+    verb: str | None = None  # the command refused (QUERY, HITS, ...), counted as it is
 
     def reply(self) -> bytes:
         return error_line(self.message)
@@ -219,16 +220,8 @@ def parse_top(rest: str, now_ns: int) -> Top | Error:
         return Error(str(exc))
 
 
-def parse_command(line: bytes, now_ns: int | None = None) -> Command:
-    """Parse one command line (without its line terminator)."""
-    if line == b"STATS":
-        return Stats()
-    if line == b"COUNT":
-        return Count()
-    text = line.decode("utf-8", "surrogateescape")
-    verb, _, rest = text.partition(" ")
-    verb = verb.upper()
-    now = time.time_ns() if now_ns is None else now_ns
+def _parse_verb(verb: str, rest: str, now: int) -> Command:
+    """The command of a line that begins with one of the query verbs."""
     if verb == "QUERY":
         spec = parse_spec(rest, now)
         if isinstance(spec, Error):
@@ -243,13 +236,27 @@ def parse_command(line: bytes, now_ns: int | None = None) -> Command:
         return parse_hits(rest, now)
     if verb == "TOP":
         return parse_top(rest, now)
-    if verb == "TAIL":
-        arg = rest.strip()
-        if not arg:
-            return Tail(DEFAULT_TAIL)
-        if arg.isascii() and arg.isdigit() and 1 <= int(arg) <= MAX_LIMIT:
-            return Tail(int(arg))
-        return Error(f"Invalid line count '{arg}' for TAIL: a whole number from 1 to {MAX_LIMIT}")
+    arg = rest.strip()  # TAIL
+    if not arg:
+        return Tail(DEFAULT_TAIL)
+    if arg.isascii() and arg.isdigit() and 1 <= int(arg) <= MAX_LIMIT:
+        return Tail(int(arg))
+    return Error(f"Invalid line count '{arg}' for TAIL: a whole number from 1 to {MAX_LIMIT}")
+
+
+def parse_command(line: bytes, now_ns: int | None = None) -> Command:
+    """Parse one command line (without its line terminator)."""
+    if line == b"STATS":
+        return Stats()
+    if line == b"COUNT":
+        return Count()
+    text = line.decode("utf-8", "surrogateescape")
+    verb, _, rest = text.partition(" ")
+    verb = verb.upper()
+    now = time.time_ns() if now_ns is None else now_ns
+    if verb in ("QUERY", "FOLLOW", "HITS", "TOP", "TAIL"):
+        parsed = _parse_verb(verb, rest, now)
+        return replace(parsed, verb=verb) if isinstance(parsed, Error) else parsed
     if verb == "HELP" and not rest.strip():
         return Help()
     if (verb == "INFO" and not rest.strip()) or (
