@@ -393,8 +393,39 @@ def test_parse_time_iso_utc() -> None:
     assert parse_time("2026-11-26T17:00:00Z", NOW) == expected
     assert parse_time("2026-11-26T17:00:00+00:00", NOW) == expected
     assert parse_time("2026-11-26T18:00:00+01:00", NOW) == expected
-    # fractions go through a float: sub-microsecond rounding is tolerated
-    assert abs(parse_time("2026-11-26T17:00:00.25Z", NOW) - (expected + S // 4)) < 1000
+    assert parse_time("2026-11-26T17:00:00.25Z", NOW) == expected + S // 4
+
+
+@pytest.mark.parametrize(
+    ("text", "ns"),
+    [
+        # the times the HTTP API prints: 9 digits, exact (a float is ~250 ns off here)
+        ("2026-11-26T17:00:00.123456789Z", 123_456_789),
+        ("2026-11-26T17:00:00.999999999Z", 999_999_999),
+        ("2026-11-26T17:00:00.000000001Z", 1),
+        ("2026-11-26T18:00:00.123456789+01:00", 123_456_789),
+        ("2026-11-26 17:00:00,5Z", 500_000_000),
+        ("20261126T170000.123456789Z", 123_456_789),
+        ("2026-11-26T17:00:00.1234567891Z", 123_456_789),  # past the 9th digit: dropped
+    ],
+)
+def test_parse_time_iso_fractions_are_exact_ns(text: str, ns: int) -> None:
+    assert parse_time(text, NOW) == calendar.timegm((2026, 11, 26, 17, 0, 0)) * S + ns
+
+
+def test_parse_time_unix_fractions_are_exact_ns() -> None:
+    assert parse_time("1796322961.881205123", NOW) == 1_796_322_961_881_205_123
+    assert parse_time("1796322961.000000001", NOW) == 1_796_322_961_000_000_001
+    assert parse_time("1796322961.", NOW) == 1_796_322_961 * S
+    assert parse_time(".5", NOW) == S // 2
+    assert parse_time("-1.25", NOW) == -(S + S // 4)
+    assert parse_time("-0.000000001h", NOW) == NOW - 3600
+
+
+@pytest.mark.parametrize("text", ["", ".", "-", "1e9", "nan", "inf", "1.2.3", "100000000001"])
+def test_parse_time_refuses_what_is_no_time(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_time(text, NOW)
 
 
 def test_parse_time_iso_naive_is_local_time() -> None:
@@ -575,6 +606,25 @@ def test_fuzz_structured_commands_never_raise(verb: str, rest: str) -> None:
     _check_result(parse_command(line, NOW))
 
 
+@pytest.mark.parametrize(
+    ("line", "verb"),
+    [
+        ("QUERY level=LOUD", "QUERY"),
+        ("query foo=1", "QUERY"),
+        ("FOLLOW foo=1", "FOLLOW"),
+        ("HITS step=0m", "HITS"),
+        ("TOP bogus", "TOP"),
+        ("TOP", "TOP"),
+        ("TAIL abc", "TAIL"),
+        ("BOGUS x", None),
+        ("STATS x", None),
+    ],
+)
+def test_a_refused_command_names_its_verb(line: str, verb: str | None) -> None:
+    command = q(line)  # the verb it is counted as in the query metrics (None: no series)
+    assert isinstance(command, Error) and command.verb == verb
+
+
 # ------------------------------------------------------------------ HITS and TOP
 def test_hits_parameters() -> None:
     command = q("HITS step=5m by=level keywords=disk level=ERROR,WARN time_from=-1h")
@@ -590,7 +640,7 @@ def test_hits_parameters() -> None:
     assert q("hits STEP=10s") == cmd.Hits(QuerySpec(), 10 * S, None)
     assert q("HITS step=1d BY=LEVEL") == cmd.Hits(QuerySpec(), 86400 * S, "level")
     assert q("HITS keyword=a b step=1m") == Error(
-        "HITS needs step=<n><s|m|h|d>, e.g. HITS step=1m"
+        "HITS needs step=<n><s|m|h|d>, e.g. HITS step=1m", "HITS"
     )  # keyword= took the rest of the line
     hits = q("HITS step=1m keyword=a b step=1m")
     assert isinstance(hits, cmd.Hits) and hits.spec.keywords == (b"a b step=1m",)

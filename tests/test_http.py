@@ -7,6 +7,7 @@ import http.client
 import json
 import re
 import shutil
+import socket
 import subprocess
 from array import array
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
-from support import Server, parse_found, parse_info, wait_for
+from support import Server, parse_found, parse_info, recv_all, wait_for
 
 from logcaster.frontends.http.render import (
     NDJSON,
@@ -130,6 +131,25 @@ def test_query_parameters_are_the_query_keys(
     assert [r["line"] for r in records(body)] == want
 
 
+def test_a_records_own_time_is_an_inclusive_bound_on_both_ports(server: Server) -> None:
+    n = 20
+    for i in range(n):  # one connection each: each line its own receive time
+        server.send(b"bound line %02d\n" % i)
+    got = records(get(server, "/api/v1/query?keywords=bound")[2])
+    assert [r["line"] for r in got] == [f"bound line {i:02d}" for i in range(n)]
+    stamp = re.compile(rb"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] ")
+    for r in got:
+        t, line = str(r["time"]), str(r["line"])
+        assert RFC3339_NS.fullmatch(t)
+        for bounds in (f"time_from={t}", f"time_to={t}", f"time_from={t} time_to={t}"):
+            _, lines = parse_found(server.query(f"QUERY keywords=bound {bounds}"))
+            assert line.encode() in [stamp.sub(b"", x) for x in lines], bounds
+            path = "/api/v1/query?keywords=bound&" + bounds.replace(" ", "&").replace("+", "%2B")
+            assert line in [x["line"] for x in records(get(server, path)[2])], bounds
+        both = records(get(server, f"/api/v1/query?time_from={t}&time_to={t}")[2])
+        assert [x["time"] for x in both] == [t] * len(both) and line in [x["line"] for x in both]
+
+
 def test_text_plain_returns_the_lines_as_stored(loaded: Server) -> None:
     status, headers, body = get(loaded, "/api/v1/query?level=ERROR", {"Accept": "text/plain"})
     assert status == 200 and headers["Content-Type"].startswith("text/plain")
@@ -148,6 +168,43 @@ def test_bad_parameters_are_400_with_the_line_ports_message(loaded: Server, para
     line_reply = loaded.query("QUERY " + params.replace("%5B", "["))
     assert line_reply.startswith(b"ERROR: ")
     assert json.loads(body) == {"error": line_reply[len(b"ERROR: ") :].decode().rstrip("\n")}
+
+
+def test_a_query_as_long_as_a_line_port_command_is_taken(loaded: Server) -> None:
+    words = [f"nomatch{i:05d}" for i in range(2000)] + ["boot", "caf\u00e9"]
+    path = "/api/v1/query?operator=OR&keywords=" + ",".join(words).replace("\u00e9", "%C3%A9")
+    assert len(path) > 8190  # aiohttp's default limit
+    status, _, body = get(loaded, path)
+    assert status == 200, body
+    _, lines = parse_found(loaded.query("QUERY operator=OR keywords=" + ",".join(words)))
+    assert [r["line"] for r in records(body)] == [LINES[0].decode(), LINES[2].decode()]
+    assert len(lines) == 2
+    # up to the command limit, 65536 bytes: taken on both ports
+    pad = "x" * (65536 - len("/api/v1/query?keywords=boot,") - 8)
+    status, _, body = get(loaded, f"/api/v1/query?keywords=boot,{pad}")
+    assert status == 200 and body == b""
+    assert loaded.query(f"QUERY keywords=boot,{pad}") == b"FOUND: 0 matches\n"
+
+
+def test_a_longer_request_target_or_header_is_a_json_error(loaded: Server) -> None:
+    status, headers, body = get(loaded, "/api/v1/query?keywords=" + "x" * 65536)
+    assert status == 414 and headers["Content-Type"].startswith("application/json")
+    assert json.loads(body) == {
+        "error": "Request target too long (limit 65536 bytes, as a query command)"
+    }
+    status, headers, body = get(loaded, "/api/v1/query", {"X-Long": "y" * 9000})
+    assert status == 431 and headers["Content-Type"].startswith("application/json")
+    assert json.loads(body) == {"error": "Header field too long (limit 8190 bytes)"}
+    assert get(loaded, "/api/v1/query?keywords=boot")[0] == 200  # the server still answers
+
+
+def test_a_request_the_server_cannot_read_is_a_json_400(server: Server) -> None:
+    with socket.create_connection(("127.0.0.1", server.http_port), timeout=15) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n")
+        reply = recv_all(sock)
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert re.match(rb"HTTP/1\.[01] 400 ", head) and b"application/json" in head
+    assert json.loads(body)["error"]
 
 
 def test_unknown_path_is_a_json_404(server: Server) -> None:
@@ -257,6 +314,19 @@ def test_token_required_except_healthz(server_factory) -> None:
     assert get(srv, "/healthz")[0] == 200
     ok = get(srv, "/api/v1/query", {"Authorization": f"Bearer {TOKEN}"})
     assert ok[0] == 200 and ok[2] == b""
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
+def test_the_auth_scheme_is_case_insensitive(server_factory, scheme: str) -> None:
+    srv = server_factory("--auth-token", TOKEN)
+    for path in ("/api/v1/query", "/api/v1/stats", "/api/v1/top?field=level"):
+        status, _, body = get(srv, path, {"Authorization": f"{scheme} {TOKEN}"})
+        assert status == 200, body
+        status, _, body = get(srv, path, {"Authorization": f"{scheme} {TOKEN}x"})
+        assert status == 401 and json.loads(body) == {"error": "Authentication required"}
+    # the token keeps its case; another scheme is refused even with the token
+    for value in (f"{scheme} {TOKEN.upper()}", f"Basic {TOKEN}", f"{scheme}{TOKEN}", TOKEN):
+        assert get(srv, "/api/v1/query", {"Authorization": value})[0] == 401, value
 
 
 def test_http_off(server_factory) -> None:

@@ -131,3 +131,72 @@ def test_histogram_buckets_in_process() -> None:
     assert by_bound[0.001] == 1 and by_bound[0.0025] == 1 and by_bound[0.005] == 3
     assert by_bound[30.0] == 3  # 100 s is only in +Inf
     assert hist.value == round(0.0005 + 0.003 + 0.003 + 100.0, 6)
+
+
+def line_total(families: dict[str, list[Sample]]) -> float:
+    return sum(
+        s.value
+        for s in families["logcaster_queries"]
+        if s.name == "logcaster_queries_total" and s.labels["frontend"] == "line"
+    )
+
+
+def test_a_failing_line_command_is_counted_as_its_command(server: Server) -> None:
+    failing = [
+        ("QUERY level=LOUD", "QUERY"),
+        ("QUERY time_from=", "QUERY"),
+        ('QUERY keywords="open', "QUERY"),
+        ("FOLLOW foo=1", "FOLLOW"),
+        ("FOLLOW scope=cluster", "FOLLOW"),
+        ("HITS step=0m", "HITS"),
+        ("HITS", "HITS"),
+        ("TOP bogus", "TOP"),
+        ("TOP", "TOP"),
+        ("TAIL abc", "TAIL"),
+    ]
+    for command, verb in failing:
+        before = scrape(server)
+        assert server.query(command).startswith(b"ERROR: "), command
+        after = scrape(server)
+        assert queries(after, "line", verb) - queries(before, "line", verb) == 1, command
+        assert line_total(after) - line_total(before) == 1, command  # only that one
+        hist = "logcaster_query_duration_seconds"
+        labels = {"frontend": "line", "command": verb}
+        moved = sample(after[hist], hist + "_count", **labels)
+        assert moved - sample(before[hist], hist + "_count", **labels) == 1, command
+    info = parse_info(server.query("INFO"))
+    assert int(info["Queries.line.QUERY"]) == 3 and int(info["Queries.line.TAIL"]) == 1
+    # a command the port does not know has no series to count in
+    before = line_total(scrape(server))
+    assert server.query("BOGUS x").startswith(b"ERROR: Unknown command")
+    assert line_total(scrape(server)) == before
+
+
+def test_a_tail_closed_during_its_backfill_is_counted_once(server: Server) -> None:
+    n = 100_000  # ~13 MB of records: more than the socket buffers hold
+    server.send(b"".join(b"line %06d %s\n" % (i, b"x" * 100) for i in range(n)))
+    wait_for(lambda: server.query("COUNT") == f"COUNT: {n}\n".encode(), what="all lines")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(15)
+    with sock:
+        sock.connect(("127.0.0.1", server.http_port))
+        sock.sendall(b"GET /api/v1/tail?since=-1h HTTP/1.0\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(4096)
+            assert chunk, "closed before the headers"
+            head += chunk
+        assert head.startswith(b"HTTP/1.0 200") or head.startswith(b"HTTP/1.1 200")
+    # closed unread: the backfill cannot have been written to the end
+    wait_for(lambda: queries(scrape(server), "http", "TAIL") == 1, what="the tail counted")
+    wait_for(lambda: parse_info(server.query("INFO"))["Followers"] == "0", what="tap removed")
+    assert queries(scrape(server), "http", "TAIL") == 1
+    # a tail that starts and then ends is counted once too
+    conn = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=15)
+    conn.request("GET", "/api/v1/tail?keywords=nomatch&since=-1h")
+    assert conn.getresponse().status == 200
+    wait_for(lambda: queries(scrape(server), "http", "TAIL") == 2, what="the second tail")
+    conn.close()
+    wait_for(lambda: parse_info(server.query("INFO"))["Followers"] == "0", what="tap removed")
+    assert queries(scrape(server), "http", "TAIL") == 2

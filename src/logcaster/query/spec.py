@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from .errors import QueryError
 from .fields import facility_name
 from .levels import canonical_level
 
 MAX_LIMIT = 10_000_000
+MAX_COMMAND_BYTES = 64 * 1024  # the longest query text a frontend reads: a line-port command
 
 PARAMETERS = (
     "keywords",
@@ -73,25 +74,49 @@ class QuerySpec:
 
 _RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SECONDS = re.compile(r"^([+-]?)(\d*)(?:\.(\d*))?$")
+# An ISO 8601 time's fraction of a second: the date, "T" or a space, hh:mm:ss, the
+# digits, then the end or an offset.
+_ISO_FRACTION = re.compile(r"^([^T ]*[T ]\d\d:?\d\d:?\d\d)[.,](\d+)((?:[Zz]|[+-].*)?)$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_SECONDS = 10**11
+NS = 1_000_000_000
+
+
+def _ns(whole: str, fraction: str) -> int:
+    """``whole.fraction`` seconds as ns, exactly (digits past the 9th are dropped)."""
+    return int(whole or "0") * NS + int((fraction + "000000000")[:9])
 
 
 def parse_time(text: str, now_ns: int) -> int:
-    """Unix seconds, ISO 8601 or ``-<n><s|m|h|d|w>`` relative to now -> ns since epoch."""
+    """Unix seconds, ISO 8601 or ``-<n><s|m|h|d|w>`` relative to now -> ns since epoch.
+
+    Exact to the nanosecond, with no float in between: ``1700000000.123456789`` and
+    ``2026-11-26T17:00:00.123456789Z`` are the receive times the API prints, and a
+    record's own time must select it as an inclusive bound.
+    """
     value = text.strip()
     rel = _RELATIVE.match(value)
     if rel:
-        return now_ns - int(float(rel.group(1)) * _UNITS[rel.group(2)] * 1e9)
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        if seconds != seconds or abs(seconds) > 1e11:
+        whole, _, fraction = rel.group(1).partition(".")
+        return now_ns - _ns(whole, fraction) * _UNITS[rel.group(2)]
+    unix = _SECONDS.match(value)
+    if unix and (unix.group(2) or unix.group(3)):
+        sign, whole, fraction = unix.groups(default="")
+        ns = _ns(whole, fraction)
+        if ns > _MAX_SECONDS * NS:
             raise ValueError(value)
-        return int(seconds * 1e9)
+        return -ns if sign == "-" else ns
     iso = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
-    dt = datetime.fromisoformat(iso)  # naive values are server local time
-    return int(dt.timestamp() * 1e9)
+    extra = 0
+    split = _ISO_FRACTION.match(iso)
+    if split:  # datetime keeps microseconds only: the fraction is read here
+        iso = split.group(1) + split.group(3)
+        extra = _ns("", split.group(2))
+    dt = datetime.fromisoformat(iso)
+    if dt.tzinfo is None:
+        dt = dt.astimezone()  # naive values are server local time
+    return (dt - _EPOCH) // timedelta(microseconds=1) * 1000 + extra
 
 
 Param = tuple[str, str, list[str]]  # (key, value, the items of a list value, else [value])

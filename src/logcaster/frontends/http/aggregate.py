@@ -12,15 +12,14 @@ without knowing what the ring holds.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 
 from aiohttp import web
 
-from ...query.aggregate import DEFAULT_TOP, check_field, parse_step, parse_top_limit
+from ...query.commands import hits_params, take, top_params
 from ...query.errors import QueryError
 from ...query.spec import QuerySpec
 from .api import BACKEND, Backend, error, timed
-from .params import spec_of
+from .params import params_of
 from .render import rfc3339
 
 NS = 1_000_000_000
@@ -52,34 +51,23 @@ def _oldest_held(backend: Backend, now_ns: int) -> int:
     return min((v.block.ts_min for v in views), default=now_ns)
 
 
-def step_of(text: str | None, spec: QuerySpec, backend: Backend, now_ns: int) -> int:
-    """``step=`` as ns: a width (``10s``, ``5m``, ...) or ``auto``; raises QueryError."""
-    if text is not None and text.strip().lower() not in ("", "auto"):
-        return parse_step(text)
+def step_of(spec: QuerySpec, backend: Backend, now_ns: int) -> int:
+    """``step=auto``: the round step that fits the spec's range (an open end being the
+    oldest line held or now)."""
     lo = spec.time_from if spec.time_from is not None else _oldest_held(backend, now_ns)
     hi = spec.time_to if spec.time_to is not None else now_ns
     return auto_step(lo, hi)
 
 
-def refuse(query: Mapping[str, str], verb: str, *keys: str) -> None:
-    """The line port's check: search-only parameters make no sense in an aggregation."""
-    for key in query:
-        if key.lower() in keys:
-            raise QueryError(f"Parameter '{key}' does not apply to {verb}. Use HELP for usage.")
-
-
 @timed("HITS")
 async def hits(request: web.Request) -> web.StreamResponse:
-    """``GET /api/v1/hits?step=1m&by=level&<filters>``."""
+    """``GET /api/v1/hits?step=1m&by=level&<filters>``: the line port's ``HITS``
+    parameters, read by its parser, but for ``step=auto`` (or none)."""
     backend = request.app[BACKEND]
     now = time.time_ns()
-    query = request.query
     try:
-        spec = spec_of(query.items(), now, skip=("step", "by"))
-        by_text = query.get("by", "")
-        by = check_field(by_text, "by=") if by_text else None
-        refuse(query, "HITS", "limit", "order")
-        step = step_of(query.get("step"), spec, backend, now)
+        params = params_of(request.query.items())
+        spec, step, by = hits_params(params, now, lambda s: step_of(s, backend, now))
         histogram = await backend.engine.hits(spec, step, by)
     except QueryError as exc:
         return error(400, str(exc))
@@ -98,19 +86,14 @@ async def hits(request: web.Request) -> web.StreamResponse:
 
 @timed("TOP")
 async def top(request: web.Request) -> web.StreamResponse:
-    """``GET /api/v1/top?field=level&limit=10&<filters>`` (``limit`` is the number of
-    values here, not of lines)."""
+    """``GET /api/v1/top?field=level&limit=10&<filters>``: the line port's ``TOP level
+    limit=10 <filters>`` (``limit`` is the number of values here, not of lines)."""
     backend = request.app[BACKEND]
-    query = request.query
     try:
-        spec = spec_of(query.items(), time.time_ns(), skip=("field", "limit"))
-        field_text = query.get("field", "")
-        if not field_text:
+        own, params = take(params_of(request.query.items()), "field")
+        if not own.get("field"):
             raise QueryError("TOP needs a field: field=level")
-        field = check_field(field_text, "TOP")
-        refuse(query, "TOP", "order")
-        limit_text = query.get("limit")
-        limit = DEFAULT_TOP if limit_text is None else parse_top_limit(limit_text)
+        spec, field, limit = top_params(own["field"], params, time.time_ns())
         result = await backend.engine.top(spec, field, limit)
     except QueryError as exc:
         return error(400, str(exc))

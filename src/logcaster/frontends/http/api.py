@@ -18,12 +18,14 @@ from dataclasses import dataclass, replace
 from aiohttp import HttpVersion11, web
 
 from ...pipeline.taps import LiveTaps
+from ...query.commands import take
 from ...query.engine import Engine, search_views
 from ...query.errors import QueryError
+from ...query.spec import build_spec
 from ...stats import Registry
 from .body import Body
 from .jobs import Runners, jobs_in_flight, output_size
-from .params import since_of, spec_of
+from .params import params_of, since_of, spec_of
 from .render import (
     NDJSON,
     SSE,
@@ -133,22 +135,39 @@ async def query(request: web.Request) -> web.StreamResponse:
 
 async def tail(request: web.Request) -> web.StreamResponse:
     """The last matches since ``since`` (default: none), then every new match, live.
-    Its time in the query metrics runs to the end of the backfill."""
-    backend = request.app[BACKEND]
+    Counted once in the query metrics, its time running to the end of the backfill,
+    or to the request's end if that comes first (refused, or the client gone)."""
+    metrics = request.app[BACKEND].engine.metrics
     start = time.perf_counter()
+    counted = False
+
+    def started() -> None:
+        nonlocal counted
+        if not counted:
+            counted = True
+            metrics.observe("http", "TAIL", time.perf_counter() - start)
+
+    try:
+        return await _tail(request, started)
+    finally:
+        started()
+
+
+async def _tail(request: web.Request, started: Callable[[], None]) -> web.StreamResponse:
+    backend = request.app[BACKEND]
     now = time.time_ns()
     engine = backend.engine
     try:
-        spec = spec_of(request.query.items(), now, skip=("since",))
+        own, params = take(params_of(request.query.items()), "since")
+        spec = build_spec(params, now)
         if spec.cluster:
             raise QueryError("The tail is node-local: scope=cluster applies to query, hits and top")
-        since = since_of(request.query, now)
+        since = since_of(own.get("since"), now)
         matcher = await engine.compile(spec)
         earlier = None
         if since is not None:
             earlier = await engine.compile(replace(spec, time_from=since, limit=None))
     except QueryError as exc:
-        engine.metrics.observe("http", "TAIL", time.perf_counter() - start)
         return error(400, str(exc))
     sse = _wants(request, "text/event-stream")
     framing = SSE if sse else NDJSON
@@ -179,8 +198,8 @@ async def tail(request: web.Request) -> web.StreamResponse:
                 await response.write(chunk)
         else:
             await response.write(b": tailing\n\n" if sse else b"")
-        engine.metrics.observe("http", "TAIL", time.perf_counter() - start)
-        await sink.run()
+        started()
+        await sink.run(functools.partial(backend.taps.caught_up, tap))
     except (ConnectionError, RuntimeError, asyncio.CancelledError):
         pass
     finally:

@@ -7,31 +7,55 @@ the lifecycle code starts and stops it with the others.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import socket
 import ssl
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import LineTooLong
 from aiohttp.typedefs import Handler, Middleware
+from aiohttp.web_protocol import RequestHandler
 
 from ...net import BACKLOG, Address, bound_socket
+from ...query.spec import MAX_COMMAND_BYTES
 from . import aggregate, api, ui
 from .metrics import METRICS, exposition_registry, metrics
 from .tail import TailSink
 
 OPEN = frozenset({"/healthz"})  # answered without a token, like the UI's files
+MAX_TARGET = MAX_COMMAND_BYTES  # a request line's target: a query as long as a command
+MAX_FIELD = 8190  # a header field (aiohttp's default; the API's headers are short)
+HANDLER_ARGS: dict[str, Any] = {  # access_log=None: no access log (typed as a Logger)
+    "access_log": None,
+    "max_line_size": MAX_TARGET,
+    "max_field_size": MAX_FIELD,
+}
+
+
+def bearer_token(authorization: str) -> bytes | None:
+    """The credentials of an ``Authorization: Bearer <token>`` header, or None for
+    another scheme. The scheme is case-insensitive (RFC 9110 section 11.1), one or more
+    spaces follow it."""
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return credentials.lstrip(" ").encode("utf-8", "replace")
 
 
 def auth_middleware(token: str) -> Middleware:
-    expected = f"Bearer {token}".encode()
+    expected = token.encode()
 
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path not in OPEN and not ui.is_public(request.path):
-            given = request.headers.get("Authorization", "").encode("utf-8", "replace")
-            if not hmac.compare_digest(given, expected):
+            given = bearer_token(request.headers.get("Authorization", ""))
+            # the token itself compared in constant time, whatever the scheme's case
+            if given is None or not hmac.compare_digest(given, expected):
                 return web.json_response(
                     {"error": "Authentication required"},
                     status=401,
@@ -53,6 +77,54 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return web.json_response({"error": exc.reason}, status=exc.status)
     except Exception as exc:
         return web.json_response({"error": f"Internal error: {type(exc).__name__}"}, status=500)
+
+
+class JSONErrorHandler(RequestHandler):
+    """aiohttp's connection protocol, with its own errors (a request it cannot read,
+    before any handler or middleware runs) answered as ``{"error": ...}`` like the
+    rest: a request target over :data:`MAX_TARGET` bytes is a 414, a header field
+    over :data:`MAX_FIELD` a 431."""
+
+    __slots__ = ()
+
+    def __init__(self, server: web.Server) -> None:
+        super().__init__(server, loop=asyncio.get_running_loop(), **HANDLER_ARGS)
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)  # logs it, as before
+        text = message or HTTPStatus(status).phrase
+        if isinstance(exc, LineTooLong):
+            if exc.args[1] == MAX_TARGET:
+                status = 414
+                text = f"Request target too long (limit {MAX_TARGET} bytes, as a query command)"
+            else:
+                status = 431
+                text = f"Header field too long (limit {MAX_FIELD} bytes)"
+        response = web.json_response({"error": text}, status=status)
+        response.force_close()
+        return response
+
+
+class JSONErrorSite(web.SockSite):
+    """A :class:`web.SockSite` whose connections are :class:`JSONErrorHandler` s
+    (aiohttp's own sites take the runner's protocol; this one only swaps it)."""
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)
+        server = self._runner.server
+        assert server is not None
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: JSONErrorHandler(server),
+            sock=self._sock,
+            ssl=self._ssl_context,
+            backlog=self._backlog,
+        )
 
 
 def build_app(
@@ -113,7 +185,7 @@ class HTTPListener:
     async def start(self) -> None:
         await self._runner.setup()
         self._sock = bound_socket(self.host, self.port)
-        site = web.SockSite(self._runner, self._sock, ssl_context=self.tls, backlog=BACKLOG)
+        site = JSONErrorSite(self._runner, self._sock, ssl_context=self.tls, backlog=BACKLOG)
         await site.start()
 
     @property

@@ -1,12 +1,13 @@
 """The HTTP live tail's end of a live tap: matching lines are encoded as they arrive
 and written to the response by one writer task; a reader that falls behind is told
-``{"skipped": N}`` instead of slowing ingest.
+``{"skipped": N}`` instead of slowing ingest, as soon as it has caught up.
 """
 
 from __future__ import annotations
 
 import asyncio
 from array import array
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -50,8 +51,12 @@ class TailSink:
         self.closed.set()
         self._wake.set()
 
-    async def run(self) -> None:
-        """Write what is queued until the reader disconnects or the tap is cut."""
+    async def run(self, caught_up: Callable[[], None]) -> None:
+        """Write what is queued until the reader disconnects or the tap is cut. Each
+        time all of it is written (a write waits while the reader is behind), call
+        ``caught_up``: the tap's count of lines that went by, if any, comes now, not
+        with the next matching line."""
+        caught_up()  # lines may have gone by during the backfill
         while not self.closed.is_set():
             await self._wake.wait()
             self._wake.clear()
@@ -63,3 +68,6 @@ class TailSink:
                 await self.response.write(data)
             except (ConnectionError, RuntimeError):  # the client has gone
                 self.closed.set()
+            else:
+                if not self._pending:
+                    caught_up()

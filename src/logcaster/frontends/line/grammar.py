@@ -20,7 +20,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-from ...query.aggregate import DEFAULT_TOP, check_field, parse_step, parse_top_limit
+from ...query.aggregate import DEFAULT_TOP
+from ...query.commands import hits_params, top_params
 from ...query.errors import QueryError
 from ...query.spec import MAX_LIMIT, PARAMETERS, Param, QuerySpec, build_spec
 from .render import error_line
@@ -84,6 +85,7 @@ class Top:
 @dataclass(frozen=True, slots=True)
 class Error:
     message: str
+    verb: str | None = None  # the command refused (QUERY, HITS, ...), counted as it is
 
     def reply(self) -> bytes:
         return error_line(self.message)
@@ -193,38 +195,13 @@ def parse_spec(params: str, now_ns: int) -> QuerySpec | Error:
         return Error(str(exc))
 
 
-def _take(tokens: list[Param], *keys: str) -> tuple[dict[str, str], list[Param]]:
-    """Split off the tokens of ``keys`` (the last of each wins) from the filters."""
-    taken: dict[str, str] = {}
-    rest: list[Param] = []
-    for token in tokens:
-        key = token[0].lower()
-        if key in keys:
-            taken[key] = token[1]
-        else:
-            rest.append(token)
-    return taken, rest
-
-
-def _refuse(tokens: list[Param], verb: str, *keys: str) -> None:
-    for key, _, _ in tokens:
-        if key.lower() in keys:
-            raise QueryError(f"Parameter '{key}' does not apply to {verb}. Use HELP for usage.")
-
-
 def parse_hits(rest: str, now_ns: int) -> Hits | Error:
     """``HITS step=<n><s|m|h|d> [by=FIELD] [filters]``."""
     tokens = _params(rest)
     if isinstance(tokens, Error):
         return tokens
     try:
-        own, filters = _take(tokens, "step", "by")
-        if "step" not in own:
-            raise QueryError("HITS needs step=<n><s|m|h|d>, e.g. HITS step=1m")
-        step = parse_step(own["step"])
-        by = check_field(own["by"], "by=") if "by" in own else None
-        _refuse(filters, "HITS", "limit", "order")
-        return Hits(build_spec(filters, now_ns), step, by)
+        return Hits(*hits_params(tokens, now_ns))
     except QueryError as exc:
         return Error(str(exc))
 
@@ -238,25 +215,13 @@ def parse_top(rest: str, now_ns: int) -> Top | Error:
     if isinstance(tokens, Error):
         return tokens
     try:
-        field = check_field(name, "TOP")
-        own, filters = _take(tokens, "limit")
-        limit = parse_top_limit(own["limit"]) if "limit" in own else DEFAULT_TOP
-        _refuse(filters, "TOP", "order")
-        return Top(build_spec(filters, now_ns), field, limit)
+        return Top(*top_params(name, tokens, now_ns))
     except QueryError as exc:
         return Error(str(exc))
 
 
-def parse_command(line: bytes, now_ns: int | None = None) -> Command:
-    """Parse one command line (without its line terminator)."""
-    if line == b"STATS":
-        return Stats()
-    if line == b"COUNT":
-        return Count()
-    text = line.decode("utf-8", "surrogateescape")
-    verb, _, rest = text.partition(" ")
-    verb = verb.upper()
-    now = time.time_ns() if now_ns is None else now_ns
+def _parse_verb(verb: str, rest: str, now: int) -> Command:
+    """The command of a line that begins with one of the query verbs."""
     if verb == "QUERY":
         spec = parse_spec(rest, now)
         if isinstance(spec, Error):
@@ -271,13 +236,27 @@ def parse_command(line: bytes, now_ns: int | None = None) -> Command:
         return parse_hits(rest, now)
     if verb == "TOP":
         return parse_top(rest, now)
-    if verb == "TAIL":
-        arg = rest.strip()
-        if not arg:
-            return Tail(DEFAULT_TAIL)
-        if arg.isascii() and arg.isdigit() and 1 <= int(arg) <= MAX_LIMIT:
-            return Tail(int(arg))
-        return Error(f"Invalid line count '{arg}' for TAIL: a whole number from 1 to {MAX_LIMIT}")
+    arg = rest.strip()  # TAIL
+    if not arg:
+        return Tail(DEFAULT_TAIL)
+    if arg.isascii() and arg.isdigit() and 1 <= int(arg) <= MAX_LIMIT:
+        return Tail(int(arg))
+    return Error(f"Invalid line count '{arg}' for TAIL: a whole number from 1 to {MAX_LIMIT}")
+
+
+def parse_command(line: bytes, now_ns: int | None = None) -> Command:
+    """Parse one command line (without its line terminator)."""
+    if line == b"STATS":
+        return Stats()
+    if line == b"COUNT":
+        return Count()
+    text = line.decode("utf-8", "surrogateescape")
+    verb, _, rest = text.partition(" ")
+    verb = verb.upper()
+    now = time.time_ns() if now_ns is None else now_ns
+    if verb in ("QUERY", "FOLLOW", "HITS", "TOP", "TAIL"):
+        parsed = _parse_verb(verb, rest, now)
+        return replace(parsed, verb=verb) if isinstance(parsed, Error) else parsed
     if verb == "HELP" and not rest.strip():
         return Help()
     if (verb == "INFO" and not rest.strip()) or (

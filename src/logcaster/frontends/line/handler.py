@@ -121,7 +121,8 @@ class LineHandler:
         ``sender``: large replies (QUERY, TAIL) are handed to it whole, rendered
         into reused buffers, and not yielded."""
         command = cmd.parse_command(line)
-        name = COMMANDS.get(type(command))
+        # A command refused by the parser counts as the command it was.
+        name = command.verb if isinstance(command, cmd.Error) else COMMANDS.get(type(command))
         start = time.perf_counter()
         try:
             async for chunk in self._execute(command, peer, sender):

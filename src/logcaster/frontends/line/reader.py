@@ -11,7 +11,9 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-MAX_LINE_BYTES = 64 * 1024
+from ...query.spec import MAX_COMMAND_BYTES
+
+MAX_LINE_BYTES = MAX_COMMAND_BYTES
 AUTH_REQUIRED = b"ERROR: Authentication required\n"
 TOO_LONG = b"ERROR: Command line too long (limit 65536 bytes)\n"
 
