@@ -200,6 +200,81 @@ def test_loki_bad_protobuf_is_400(server: Server) -> None:
     assert status == 400 and json.loads(body)["error"].startswith("Invalid snappy body")
 
 
+def test_loki_snappy_encoding_as_vector_sends_it(server_factory) -> None:
+    """Vector's Loki sink says its snappy in Content-Encoding too, as Loki accepts:
+    a protobuf body is the snappy block already; a JSON one is inflated (within
+    --http-max-body) and read. Other endpoints refuse the encoding."""
+    import cramjam
+
+    srv = server_factory("--http-max-body", "4096")
+    body = loki_protobuf([('{app="vec"}', [("from vector", {})])])
+    headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"}
+    status, _, reply = request(srv, "POST", "/loki/api/v1/push", body, headers)
+    assert status == 204, reply
+    push = {"streams": [{"stream": {"app": "vj"}, "values": [["1764600000000000000", "json"]]}]}
+    packed = bytes(cramjam.snappy.compress_raw(json.dumps(push).encode()))
+    headers = {"Content-Type": "application/json", "Content-Encoding": "snappy"}
+    status, _, reply = request(srv, "POST", "/insert/loki/api/v1/push", packed, headers)
+    assert status == 204, reply
+    assert stored(srv) == [b'{"_msg":"from vector","app":"vec"}', b'{"_msg":"json","app":"vj"}']
+    bomb = bytes(cramjam.snappy.compress_raw(b" " * 60_000 + json.dumps(push).encode()))
+    assert len(bomb) < 4096
+    status, _, reply = request(srv, "POST", "/loki/api/v1/push", bomb, headers)
+    assert status == 413 and "larger than 4096" in json.loads(reply)["error"]
+    status, _, reply = request(srv, "POST", "/loki/api/v1/push", json.dumps(push).encode(), headers)
+    assert status == 400 and json.loads(reply)["error"].startswith("Invalid snappy body")
+    for path in ("/insert/jsonline", "/_bulk", "/v1/logs"):
+        status, _, reply = request(srv, "POST", path, packed, headers)
+        assert status == 415
+        assert json.loads(reply)["error"] == "Unsupported Content-Encoding: snappy"
+    assert stats(srv)["HttpLinesLoki"] == 2 and stats(srv)["HttpRefused"] == 5
+
+
+def test_loki_push_without_content_type_is_protobuf(server: Server) -> None:
+    """As Loki: a push is JSON only when typed so; none, or any other type, is protobuf."""
+    body = loki_protobuf([('{app="untyped"}', [("no type", {})])])
+    for headers in ({}, {"Content-Type": "application/octet-stream"}):
+        status, _, reply = request(server, "POST", "/loki/api/v1/push", body, headers)
+        assert status == 204, reply
+    push = json.dumps({"streams": [{"stream": {}, "values": [["1", "j"]]}]}).encode()
+    status, _, reply = request(server, "POST", "/loki/api/v1/push", push)
+    assert status == 400 and json.loads(reply)["error"].startswith("Invalid snappy body")
+    headers = {"Content-Type": "Application/JSON; charset=utf-8"}
+    assert request(server, "POST", "/loki/api/v1/push", push, headers)[0] == 204
+    assert stored(server) == [b'{"_msg":"no type","app":"untyped"}'] * 2 + [b'{"_msg":"j"}']
+
+
+def test_x_gzip_is_gzip_on_every_endpoint(server_factory) -> None:
+    """x-gzip, gzip's old name (RFC 9110), which aiohttp leaves as sent: inflated
+    here within --http-max-body; a bomb is a 413, a body that is no gzip a 400."""
+    srv = server_factory("--http-max-body", "4096")
+    x = {"Content-Encoding": "x-gzip"}
+    bodies = {
+        "/insert/jsonline": b'{"_msg":"xg ndjson"}\n',
+        "/loki/api/v1/push": b'{"streams":[{"stream":{},"values":[["1","xg loki"]]}]}',
+        "/_bulk": b'{"create":{}}\n{"_msg":"xg bulk"}\n',
+        "/v1/logs": b'{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":'
+        b'{"stringValue":"xg otlp"}}]}]}]}',
+    }
+    for path, body in bodies.items():
+        headers = {**x, "Content-Type": "application/json"}
+        # two members, as `cat a.gz b.gz` makes them
+        packed = gzip.compress(body[:5]) + gzip.compress(body[5:])
+        status, _, reply = request(srv, "POST", path, packed, headers)
+        assert status in (200, 204), (path, reply)
+    assert [r["_msg"] for r in records(srv)] == ["xg ndjson", "xg loki", "xg bulk", "xg otlp"]
+    bomb = gzip.compress(b'{"a":"' + b"x" * 3_000_000 + b'"}\n')
+    assert len(bomb) < 4096
+    for path in bodies:
+        status, _, reply = request(srv, "POST", path, bomb, x)
+        assert status == 413 and "larger than 4096" in json.loads(reply)["error"], path
+        for bad in (b"garbage", gzip.compress(b'{"a":1}\n')[:-4]):
+            status, _, reply = request(srv, "POST", path, bad, x)
+            assert status == 400, (path, reply)
+            assert json.loads(reply)["error"] == "Invalid x-gzip-compressed body"
+    assert stats(srv)["HttpRefused"] == 12 and stats(srv)["Total"] == 4
+
+
 # ---------------------------------------------------------- Elasticsearch
 def test_elasticsearch_client_bulk(server: Server) -> None:
     from elasticsearch import Elasticsearch, helpers

@@ -1,6 +1,7 @@
 """Loki's push API: ``{"streams": [{"stream": {labels}, "values": [[ns, line(, meta)]]}]}``
-as JSON, or the logproto ``PushRequest`` as snappy-compressed protobuf (Promtail's
-and Alloy's default).
+as JSON (snappy-compressed too, with ``Content-Encoding: snappy``), or the logproto
+``PushRequest`` as snappy-compressed protobuf (Promtail's, Alloy's and Vector's
+default).
 
 Each entry is stored as ``{"_msg": <line>, <stream labels>..., <structured
 metadata>...}``. The protobuf message classes are built at run time from a
@@ -121,6 +122,12 @@ def parse_json(body: Body, max_line: int, most: int = 0) -> Batch:
     the C scanner; anything else by :func:`parse_json_python`."""
     fast = native.loki_json(body, max_line, most)
     return fast if fast is not None else parse_json_python(body, max_line, most)
+
+
+def parse_json_snappy(body: Body, max_line: int, limit: int, most: int = 0) -> Batch:
+    """:func:`parse_json` of a snappy-compressed JSON push (``Content-Encoding:
+    snappy``, Vector's), inflated as :func:`snappy_block` does, within ``limit``."""
+    return parse_json(snappy_block(body, limit), max_line, most)
 
 
 def parse_json_python(body: Body, max_line: int, most: int = 0) -> Batch:
