@@ -189,6 +189,18 @@ def test_loki_protobuf_snappy_push(server: Server) -> None:
     assert [r["_msg"] for r in records(server, "level=error")] == ["upstream timeout"]
 
 
+def test_loki_empty_lines_are_stored_and_counted(server: Server) -> None:
+    push = {"streams": [{"stream": {"app": "emptyL"}, "values": [["1764600000000000000", ""]]}]}
+    headers = {"Content-Type": "application/json"}
+    assert (
+        request(server, "POST", "/loki/api/v1/push", json.dumps(push).encode(), headers)[0] == 204
+    )
+    body = loki_protobuf([('{app="emptyP"}', [("", {})])])
+    assert request(server, "POST", "/loki/api/v1/push", body)[0] == 204
+    assert stored(server) == [b'{"_msg":"","app":"emptyL"}', b'{"_msg":"","app":"emptyP"}']
+    assert stats(server)["HttpLinesLoki"] == 2
+
+
 def test_loki_bad_protobuf_is_400(server: Server) -> None:
     status, _, body = request(
         server,

@@ -230,7 +230,7 @@ def test_loki_json_scan_is_the_path_taken() -> None:
         "streams": [
             {
                 "stream": {"app": "api", "_msg": "dropped", "host": "h\u00e9"},
-                "values": [["1", 'a "quoted"\nline'], [2, ""], ["3", "x", {"trace": "t1"}]],
+                "values": [["1", 'a "quoted"\nline'], ["2", ""], ["3", "x", {"trace": "t1"}]],
             },
             {"values": [["1", "\ud800 lone"]], "stream": {"k": "v"}},
         ]
@@ -240,6 +240,7 @@ def test_loki_json_scan_is_the_path_taken() -> None:
     assert fast is not None
     assert bytes(fast.block).split(b"\n")[:-1] == [
         b'{"_msg":"a \\"quoted\\"\\nline","app":"api","host":"h\xc3\xa9"}',
+        b'{"_msg":"","app":"api","host":"h\xc3\xa9"}',  # an empty line is an entry too
         b'{"_msg":"x","app":"api","host":"h\xc3\xa9","trace":"t1"}',
         b'{"_msg":"\\ud800 lone","k":"v"}',
     ]
@@ -325,6 +326,7 @@ def test_loki_proto_scan_is_the_path_taken() -> None:
     assert fast is not None
     assert bytes(fast.block).split(b"\n")[:-1] == [
         b'{"_msg":"a \\"quoted\\"\\nline","app":"api","host":"h\xc3\xa9"}',
+        b'{"_msg":"","app":"api","host":"h\xc3\xa9"}',  # an empty line is an entry too
         b'{"_msg":"x","app":"api","host":"h\xc3\xa9","trace":"t1"}',
     ]
     assert (fast.malformed, fast.first_error) == (1, "Invalid stream labels: not labels")

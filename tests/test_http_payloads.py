@@ -280,8 +280,9 @@ def test_loki_json_entries_become_records_with_labels_and_metadata() -> None:
     assert records_of(batch)[1:] == [
         {"_msg": "x", "app": "api", "level": "error", "trace": "ab"},
         {"_msg": 'line\nwith "quotes"'},
+        {"_msg": ""},  # an empty line is an entry like any other, as Loki keeps it
     ]
-    assert batch.malformed == 1
+    assert (batch.lines, batch.malformed) == (4, 1)
 
 
 @pytest.mark.parametrize("body", [b"", b"[]", b'{"streams": 3}', b"\xff"])
@@ -303,6 +304,24 @@ def test_loki_protobuf_from_an_independent_descriptor() -> None:
         {"_msg": "ok", "app": "api", "host": 'h"1', "trace_id": "t1"},
     ]
     assert batch.malformed == 1 and "labels" in batch.first_error
+
+
+def test_loki_empty_lines_are_stored_and_counted() -> None:
+    """An entry whose line is empty is kept with its labels (and counted), in JSON
+    and protobuf, in the plain path and the one with metadata, as Loki keeps it."""
+    body = loki_protobuf([('{app="e"}', [("", {}), ("x", {})]), ('{app="m"}', [("", {"k": "v"})])])
+    for parse in (loki.parse_protobuf, loki.parse_protobuf_python):
+        batch = parse(body, MAX, 1 << 20)
+        assert records_of(batch) == [
+            {"_msg": "", "app": "e"},
+            {"_msg": "x", "app": "e"},
+            {"_msg": "", "app": "m", "k": "v"},
+        ]
+        assert (batch.lines, batch.malformed) == (3, 0)
+    push = {"streams": [{"stream": {"app": "e"}, "values": [["1764600000000000000", ""]]}]}
+    for parse_json in (loki.parse_json, loki.parse_json_python):
+        batch = parse_json(json.dumps(push).encode(), MAX)
+        assert (lines_of(batch), batch.lines) == ([b'{"_msg":"","app":"e"}'], 1)
 
 
 def test_loki_protobuf_invalid_utf8_is_replaced_not_refused() -> None:
@@ -330,11 +349,10 @@ def test_loki_json_bulk_and_entry_paths_agree_with_a_reference(
     got = records_of(loki.parse_json(json.dumps(push).encode(), 100_000))
     want = []
     for line, meta in entries:
-        if line:
-            record: dict[str, object] = {"_msg": line}
-            record.update((k, v) for k, v in labels.items() if k != "_msg")
-            record.update((k, v) for k, v in (meta or {}).items() if k != "_msg")
-            want.append(record)
+        record: dict[str, object] = {"_msg": line}
+        record.update((k, v) for k, v in labels.items() if k != "_msg")
+        record.update((k, v) for k, v in (meta or {}).items() if k != "_msg")
+        want.append(record)
     assert got == want
 
 

@@ -741,7 +741,7 @@ read_pairs(Loki *L, cp p, cp e, Out *into)
     }
 }
 
-/* The values array at p: write a line per non-empty entry. */
+/* The values array at p: write a line per entry. */
 static cp
 loki_values(Loki *L, cp p, cp e)
 {
@@ -776,7 +776,7 @@ loki_values(Loki *L, cp p, cp e)
         p = skip_ws(p, e);
         if (p >= e || *p != ',')
             return NULL;
-        /* the line is written as it is checked; taken back if empty */
+        /* the line is written as it is checked (an empty one too, as Loki keeps it) */
         Out *o = L->o;
         size_t start = o->len;
         p = skip_ws(p + 1, e);
@@ -785,7 +785,6 @@ loki_values(Loki *L, cp p, cp e)
         p = copy_string(o, p + 1, e);
         if (p == NULL)
             return NULL;
-        int empty = o->len == start + 9;
         p = skip_ws(p, e);
         L->meta.len = 0;
         if (p < e && *p == ',') {
@@ -797,29 +796,25 @@ loki_values(Loki *L, cp p, cp e)
         if (p >= e || *p != ']')
             return NULL;
         p = skip_ws(p + 1, e);
-        if (empty)
-            o->len = start;
-        else {
-            /* the closing quote, the labels, the metadata and the brace at once */
-            size_t nl = L->labels.len, nm = L->meta.len;
-            if (out_reserve(o, nl + nm + 2) < 0) {
-                L->status = -1;
-                return NULL;
-            }
-            unsigned char *w = o->buf + o->len;
-            *w++ = '"';
-            if (nl)
-                memcpy(w, L->labels.buf, nl);
-            if (nm)
-                memcpy(w + nl, L->meta.buf, nm);
-            w[nl + nm] = '}';
-            o->len += nl + nm + 2;
-            if (out_end_line(o, start, L->max_line, &L->truncated) < 0) {
-                L->status = -1;
-                return NULL;
-            }
-            L->lines++;
+        /* the closing quote, the labels, the metadata and the brace at once */
+        size_t nl = L->labels.len, nm = L->meta.len;
+        if (out_reserve(o, nl + nm + 2) < 0) {
+            L->status = -1;
+            return NULL;
         }
+        unsigned char *w = o->buf + o->len;
+        *w++ = '"';
+        if (nl)
+            memcpy(w, L->labels.buf, nl);
+        if (nm)
+            memcpy(w + nl, L->meta.buf, nm);
+        w[nl + nm] = '}';
+        o->len += nl + nm + 2;
+        if (out_end_line(o, start, L->max_line, &L->truncated) < 0) {
+            L->status = -1;
+            return NULL;
+        }
+        L->lines++;
         if (p >= e)
             return NULL;
         if (*p == ']')

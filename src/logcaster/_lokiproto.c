@@ -193,7 +193,7 @@ walk(Proto *P, cp body, size_t n)
                 continue;
             if (read_entry(s, &en) < 0)
                 return -1;
-            if (skip || en.line.e == en.line.s)
+            if (skip)
                 continue;
             void *o = &P->out;
             size_t start = P->out.len;

@@ -152,7 +152,6 @@ def parse_json_python(body: Body, max_line: int, most: int = 0) -> Batch:
         suffix = _suffix({str(k): v if isinstance(v, str) else str(v) for k, v in labels.items()})
         texts = _plain_lines(values)
         if texts is not None:  # the common case: [ns, line] pairs, handled in bulk
-            texts = [t for t in texts if t] if "" in texts else texts
             if texts:
                 growth.add(len(texts), len(suffix) + 11)  # before they are made
                 out.append(message_lines(texts, suffix))
@@ -167,10 +166,9 @@ def parse_json_python(body: Body, max_line: int, most: int = 0) -> Batch:
                 and (len(entry) == 2 or isinstance(entry[2], dict))
             ):
                 meta = entry[2] if len(entry) == 3 else None
-                if entry[1]:
-                    out.append(_record(entry[1], suffix, meta))
-                    growth.add(1, len(out[-1]))
-                    count += 1
+                out.append(_record(entry[1], suffix, meta))
+                growth.add(1, len(out[-1]))
+                count += 1
             else:
                 batch.skip(f'Invalid entry: want ["<ns>", "<line>"], got {str(entry)[:80]}')
     return finish(batch, out, max_line, count, most)
@@ -268,15 +266,12 @@ def _parse_raw(raw: Body, max_line: int, most: int = 0) -> Batch:
         entries = stream.entries
         if not any(e.structuredMetadata for e in entries):
             texts = [decode(e.line) for e in entries]
-            texts = [t for t in texts if t] if "" in texts else texts
             if texts:
                 growth.add(len(texts), len(suffix) + 11)  # before they are made
                 out.append(message_lines(texts, suffix))
                 count += len(texts)
             continue
         for entry in entries:
-            if not entry.line:
-                continue
             meta = {decode(p.name): decode(p.value) for p in entry.structuredMetadata}
             out.append(_record(decode(entry.line), suffix, meta or None))
             growth.add(1, len(out[-1]))
