@@ -201,6 +201,27 @@ def test_loki_empty_lines_are_stored_and_counted(server: Server) -> None:
     assert stats(server)["HttpLinesLoki"] == 2
 
 
+def test_loki_stream_with_bad_labels_counts_each_entry(server: Server) -> None:
+    body = loki_protobuf(
+        [("{app=bad}", [("a", {}), ("b", {}), ("c", {})]), ('{app="good"}', [("kept", {})])]
+    )
+    status, _, reply = request(server, "POST", "/loki/api/v1/push", body)
+    assert status == 200
+    assert json.loads(reply) == {
+        "accepted": 1,
+        "malformed": 3,
+        "error": "Invalid stream labels: {app=bad}",
+    }
+    push = {"streams": [{"stream": "app=bad", "values": [["1", "a"], ["2", "b"]]}]}
+    headers = {"Content-Type": "application/json"}
+    status, _, reply = request(
+        server, "POST", "/loki/api/v1/push", json.dumps(push).encode(), headers
+    )
+    assert status == 400 and json.loads(reply)["malformed"] == 2
+    assert stored(server) == [b'{"_msg":"kept","app":"good"}']
+    assert stats(server)["HttpMalformed"] == 5
+
+
 def test_loki_bad_protobuf_is_400(server: Server) -> None:
     status, _, body = request(
         server,

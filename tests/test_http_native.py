@@ -320,7 +320,10 @@ def test_loki_proto_scan_is_the_path_taken() -> None:
     entry = stream.entries.add(line="x")
     entry.structuredMetadata.add(name="trace", value="t1")
     entry.structuredMetadata.add(name="_msg", value="dropped")
-    request.streams.add(labels="not labels").entries.add(line="skipped")
+    bad = request.streams.add(labels="not labels")
+    for line in ("skipped", "", "three"):  # each entry of it is counted
+        bad.entries.add(line=line)
+    request.streams.add(labels="{bad}")  # no entries: the stream counts once
     raw = bytes(request.SerializeToString())
     fast = native.loki_protobuf(raw, 1000, loki._encoded_suffix)
     assert fast is not None
@@ -329,7 +332,10 @@ def test_loki_proto_scan_is_the_path_taken() -> None:
         b'{"_msg":"","app":"api","host":"h\xc3\xa9"}',  # an empty line is an entry too
         b'{"_msg":"x","app":"api","host":"h\xc3\xa9","trace":"t1"}',
     ]
-    assert (fast.malformed, fast.first_error) == (1, "Invalid stream labels: not labels")
+    assert (fast.malformed, fast.first_error) == (4, "Invalid stream labels: not labels")
+    import cramjam
+
+    same(fast, loki.parse_protobuf_python(bytes(cramjam.snappy.compress_raw(raw)), 1000, 1 << 20))
     assert native.loki_protobuf(raw[:-1], 1000, loki._encoded_suffix) is None  # cut short
 
 
@@ -386,7 +392,7 @@ def test_pushes_inflated_in_one_thread_keep_their_own_lines() -> None:
     first = loki.parse_protobuf(push("first", 3), 1000, 64 << 20)
     kept = bytes(first.block)
     reference = loki.parse_protobuf(push("by the reference", 2, "not labels"), 1000, 64 << 20)
-    assert reference.malformed == 1 and not reference.lines
+    assert reference.malformed == 2 and not reference.lines  # one per entry
     large = loki.parse_protobuf(push("x" * 1000, 10_000), 1000, 64 << 20)  # > INFLATE_KEEP
     second = loki.parse_protobuf(push("second", 2), 1000, 64 << 20)
     assert bytes(first.block) == kept == b'{"_msg":"first","app":"api"}\n' * 3

@@ -291,19 +291,45 @@ def test_loki_json_that_is_no_push_is_an_error(body: bytes) -> None:
         loki.parse_json(body, MAX)
 
 
+INVALID_STREAM = 'Invalid stream: want {"stream": {...}, "values": [...]}'
+
+
 def test_loki_protobuf_from_an_independent_descriptor() -> None:
     body = loki_protobuf(
         [
             ('{app="api", host="h\\"1"}', [("ERROR boom", {}), ("ok", {"trace_id": "t1"})]),
             ("not labels", [("lost", {})]),
+            ("{app=bad}", [("a", {}), ("b", {}), ("c", {"k": "v"})]),
         ]
     )
-    batch = loki.parse_protobuf(body, MAX, 1 << 20)
-    assert records_of(batch) == [
-        {"_msg": "ERROR boom", "app": "api", "host": 'h"1'},
-        {"_msg": "ok", "app": "api", "host": 'h"1', "trace_id": "t1"},
-    ]
-    assert batch.malformed == 1 and "labels" in batch.first_error
+    for parse in (loki.parse_protobuf, loki.parse_protobuf_python):
+        batch = parse(body, MAX, 1 << 20)
+        assert records_of(batch) == [
+            {"_msg": "ERROR boom", "app": "api", "host": 'h"1'},
+            {"_msg": "ok", "app": "api", "host": 'h"1', "trace_id": "t1"},
+        ]
+        # every entry of a stream whose labels do not parse is lost, and counted
+        assert batch.malformed == 4 and "labels" in batch.first_error
+
+
+@pytest.mark.parametrize(
+    ("stream", "malformed"),
+    [
+        ({"stream": "app=x", "values": [["1", "a"], ["2", "b"], ["3", "c"]]}, 3),
+        ({"stream": ["app"], "values": [["1", "a"]]}, 1),
+        ({"stream": 1, "values": []}, 1),
+        ({"stream": {"app": "x"}, "values": "1 a"}, 1),
+        ({"stream": {"app": "x"}}, 1),
+    ],
+)
+def test_loki_json_stream_without_labels_counts_each_entry(
+    stream: dict[str, object], malformed: int
+) -> None:
+    push = {"streams": [stream, {"stream": {"app": "ok"}, "values": [["1", "kept"]]}]}
+    for parse in (loki.parse_json, loki.parse_json_python):
+        batch = parse(json.dumps(push).encode(), MAX)
+        assert lines_of(batch) == [b'{"_msg":"kept","app":"ok"}']
+        assert (batch.malformed, batch.first_error) == (malformed, INVALID_STREAM)
 
 
 def test_loki_empty_lines_are_stored_and_counted() -> None:

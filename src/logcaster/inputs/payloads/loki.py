@@ -147,7 +147,9 @@ def parse_json_python(body: Body, max_line: int, most: int = 0) -> Batch:
         labels = stream.get("stream", {}) if isinstance(stream, dict) else None
         values = stream.get("values") if isinstance(stream, dict) else None
         if not isinstance(labels, dict) or not isinstance(values, list):
-            batch.skip('Invalid stream: want {"stream": {...}, "values": [...]}')
+            # each entry of a stream without labels is lost: each is counted
+            entries = len(values) if isinstance(values, list) else 0
+            batch.skip('Invalid stream: want {"stream": {...}, "values": [...]}', max(entries, 1))
             continue
         suffix = _suffix({str(k): v if isinstance(v, str) else str(v) for k, v in labels.items()})
         texts = _plain_lines(values)
@@ -260,8 +262,8 @@ def _parse_raw(raw: Body, max_line: int, most: int = 0) -> Batch:
     for stream in request.streams:
         try:
             suffix = _suffix(parse_labels(decode(stream.labels)))
-        except PayloadError as exc:
-            batch.skip(str(exc))
+        except PayloadError as exc:  # each of its entries is lost, and counted
+            batch.skip(str(exc), max(len(stream.entries), 1))
             continue
         entries = stream.entries
         if not any(e.structuredMetadata for e in entries):
