@@ -222,6 +222,22 @@ def test_loki_stream_with_bad_labels_counts_each_entry(server: Server) -> None:
     assert stats(server)["HttpMalformed"] == 5
 
 
+def test_loki_entries_with_bad_timestamps_are_malformed(server: Server) -> None:
+    values = [["yesterday", "l1"], ["1.5e18", "l2"], [1764600000000000000, "l3"], ["1", "ok"]]
+    push = {"streams": [{"stream": {"app": "ts"}, "values": values}]}
+    headers = {"Content-Type": "application/json"}
+    status, _, reply = request(
+        server, "POST", "/loki/api/v1/push", json.dumps(push).encode(), headers
+    )
+    assert status == 200 and json.loads(reply)["malformed"] == 3
+    assert (
+        json.loads(reply)["error"]
+        == "Invalid entry: want [\"<ns>\", \"<line>\"], got ['yesterday', 'l1']"
+    )
+    assert stored(server) == [b'{"_msg":"ok","app":"ts"}']
+    assert stats(server)["HttpMalformed"] == 3
+
+
 def test_loki_bad_protobuf_is_400(server: Server) -> None:
     status, _, body = request(
         server,

@@ -152,8 +152,12 @@ def pairs(draw: st.DrawFn, valid: bool) -> str:
 
 @st.composite
 def entry(draw: st.DrawFn, valid: bool) -> str:
-    good_ns = ['"1764600000000000000"', "17", "true", "-0"]
-    ns = draw(st.sampled_from(good_ns if valid else [*good_ns, "1.5", "null"]))
+    good_ns = ['"1764600000000000000"', '"17"', '"-0"', '"9223372036854775807"']
+    good_ns += ['"-9223372036854775808"', '"0000000000000000001"', '"\\u0031"']
+    bad_ns = ["17", "true", "-0", "1.5", "null", '""', '"-"', '"+1"', '" 1"', '"1.5e18"']
+    bad_ns += ['"yesterday"', '"9223372036854775808"', '"-9223372036854775809"', '"1\\n"']
+    bad_ns += ['"99999999999999999999"', '"\\u0661"', '"2764600000000000000"']
+    ns = draw(st.sampled_from(good_ns if valid else [*good_ns, *bad_ns]))
     line = draw(st.one_of(json_string(valid), st.sampled_from(['""'])))
     kind = draw(st.integers(0, 6))
     if kind == 0:
@@ -253,6 +257,8 @@ def test_loki_json_scan_is_the_path_taken() -> None:
         assert native.loki_json(bad.encode(), 1000) is None
     assert native.loki_json(b'{"streams":[{"stream":{"a":1},"values":[]}]}', 100) is None
     assert native.loki_json(b'{"streams":[{"values":[["1"]]}]}', 100) is None
+    for ns in (b"1", b'"1.5"', b"true", b'"\\u0031"'):  # the Python parser judges them
+        assert native.loki_json(b'{"streams":[{"values":[[%s,"x"]]}]}' % ns, 100) is None
 
 
 # ---------------------------------------------------------- Loki protobuf

@@ -291,6 +291,23 @@ def test_loki_json_that_is_no_push_is_an_error(body: bytes) -> None:
         loki.parse_json(body, MAX)
 
 
+@pytest.mark.parametrize(
+    "ns",
+    ["yesterday", "1.5e18", "", "+1", " 1", "1 ", "\u0661", "9223372036854775808", "-" + "9" * 19,
+     "1" * 20, 1764600000000000000, 1.5, True, None, ["1"]],
+)  # fmt: skip
+def test_loki_entry_whose_timestamp_is_no_int64_string_is_malformed(ns: object) -> None:
+    """As Loki: the timestamp is a string of a decimal int64 of nanoseconds."""
+    values = [["1764600000000000000", "a"], [ns, "bad"], ["-9223372036854775808", "b"]]
+    push = {"streams": [{"stream": {"app": "t"}, "values": values}]}
+    for parse in (loki.parse_json, loki.parse_json_python):
+        batch = parse(json.dumps(push).encode(), MAX)
+        assert [r["_msg"] for r in records_of(batch)] == ["a", "b"]
+        assert batch.malformed == 1 and batch.first_error.startswith("Invalid entry")
+    for ns in ("0", "9223372036854775807", "0001764600000000000", "2999999999999999999"):
+        assert loki.is_timestamp(ns)
+
+
 INVALID_STREAM = 'Invalid stream: want {"stream": {...}, "values": [...]}'
 
 

@@ -37,6 +37,24 @@ from .records import (
 
 _LABEL = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)', re.S)
 _FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
+# An entry's timestamp, as Loki reads it: a string of a decimal int64 (nanoseconds).
+# Every int64 of up to 18 digits, and every 19-digit one before 2033 (the usual), at
+# once; the other 19-digit ones are compared with the bound.
+_NS_SURE = re.compile(r"-?(?:[0-9]{1,18}|1[0-9]{18})").fullmatch
+_NS_19 = re.compile(r"-?[0-9]{19}").fullmatch
+_INT64 = 1 << 63
+
+
+def is_timestamp(ns: object) -> bool:
+    """Whether ``ns`` is a Loki entry timestamp: a string of a decimal int64 (no
+    number, sign ``+``, spaces or fraction; Loki refuses the entry otherwise)."""
+    if not isinstance(ns, str):
+        return False
+    if _NS_SURE(ns) is not None:
+        return True
+    return _NS_19(ns) is not None and -_INT64 <= int(ns) < _INT64
+
+
 _UNESCAPE = {"n": "\n", "t": "\t", "\\": "\\", '"': '"'}
 
 
@@ -159,11 +177,11 @@ def parse_json_python(body: Body, max_line: int, most: int = 0) -> Batch:
                 out.append(message_lines(texts, suffix))
                 count += len(texts)
             continue
-        for entry in values:
+        for entry in values:  # Loki refuses an entry of another shape, or timestamp
             if (
                 isinstance(entry, list)
                 and len(entry) in (2, 3)
-                and isinstance(entry[0], str | int)
+                and is_timestamp(entry[0])
                 and isinstance(entry[1], str)
                 and (len(entry) == 2 or isinstance(entry[2], dict))
             ):
@@ -184,7 +202,10 @@ def _plain_lines(values: list[object]) -> list[str] | None:
     if set(map(type, values)) != {list} or set(map(len, values)) != {2}:  # type: ignore[arg-type]
         return None
     texts = list(map(_SECOND, values))  # type: ignore[arg-type]
-    if set(map(type, texts)) != {str} or not set(map(type, map(_FIRST, values))) <= {str, int}:  # type: ignore[arg-type]
+    stamps = list(map(_FIRST, values))  # type: ignore[arg-type]
+    if set(map(type, texts)) != {str} or set(map(type, stamps)) != {str}:
+        return None
+    if not all(map(_NS_SURE, stamps)) and not all(map(is_timestamp, stamps)):
         return None
     return texts
 
