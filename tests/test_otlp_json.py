@@ -232,7 +232,8 @@ def test_what_the_reader_declines_gets_the_references_answer() -> None:
 
 def test_names_as_the_reference_fills_them() -> None:
     """Severity from the number's range; a record attribute over a resource one in
-    its place; "_msg" always the body; an id over an attribute of its name."""
+    its place; "_msg" always the body; an id, and the record's own severity, over an
+    attribute of its name (the attribute kept when the record has none)."""
     records = [
         {"severityNumber": n, "body": {"stringValue": f"n{n}"}} for n in (0, 1, 4, 5, 12, 13, 24)
     ]
@@ -265,12 +266,12 @@ def test_names_as_the_reference_fills_them() -> None:
     assert fast is not None and agree(raw, 1000)
     assert bytes(fast.block).decode().splitlines() == [
         '{"_msg":"n0","zone":"a","severity":"res"}',
-        '{"_msg":"n1","severity":"res","zone":"a"}',
-        '{"_msg":"n4","severity":"res","zone":"a"}',
-        '{"_msg":"n5","severity":"res","zone":"a"}',
-        '{"_msg":"n12","severity":"res","zone":"a"}',
-        '{"_msg":"n13","severity":"res","zone":"a"}',
-        '{"_msg":"n24","severity":"res","zone":"a"}',
+        '{"_msg":"n1","severity":"TRACE","zone":"a"}',
+        '{"_msg":"n4","severity":"TRACE","zone":"a"}',
+        '{"_msg":"n5","severity":"DEBUG","zone":"a"}',
+        '{"_msg":"n12","severity":"INFO","zone":"a"}',
+        '{"_msg":"n13","severity":"WARN","zone":"a"}',
+        '{"_msg":"n24","severity":"FATAL","zone":"a"}',
         '{"_msg":"7","zone":"b","severity":"res","trace_id":"0a0b"}',
     ]
     doc["resourceLogs"][0]["resource"] = {}  # type: ignore[index]

@@ -8,7 +8,8 @@
  *
  * as a dict fills: a name set again keeps its place and takes the new value (a
  * record attribute wins over a resource attribute, the ids over attributes), "_msg"
- * is the body whatever an attribute says. Key lists inside attributes are flattened
+ * is the body and "severity" the record's own (when it has one) whatever an
+ * attribute says. Key lists inside attributes are flattened
  * with dots; other values are written as json.dumps(ensure_ascii=False) writes the
  * Python values (bytes as base64, a key list value as an object, a double as repr:
  * _floatrepr.c).
@@ -585,7 +586,7 @@ by_name(Otlp *O, const Span *sev, int32_t sev_number, const Span ids[2])
         map_set(O, &O->rent.e[i]);
     for (size_t i = 0; i < nattrs; i++)
         map_set(O, &O->raw.e[i]);
-    for (int i = 1; i < 3; i++)
+    for (int i = 0; i < 3; i++) /* the record's own severity (in its first place), ids */
         if (at[i] >= 0)
             map_set(O, &O->raw.e[at[i]]);
     for (size_t i = 0; i < O->map.n; i++)

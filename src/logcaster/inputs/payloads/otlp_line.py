@@ -7,7 +7,8 @@ same bytes):
 
 filled as a dict fills: a name set again keeps its place and takes the new value
 (a record attribute over a resource one, the ids over attributes); ``_msg`` is the
-body whatever an attribute says.
+body, and ``severity`` the record's own when it has one, whatever an attribute
+says (a ``severity`` attribute of a record without one is kept).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def record_line(
         fields["severity"] = severity
     fields.update(resource)
     fields.update(attributes)
+    if severity:  # the record's own, in the place it took first
+        fields["severity"] = severity
     if trace_id:
         fields["trace_id"] = trace_id.hex()
     if span_id:
