@@ -223,11 +223,26 @@ def test_what_the_reader_declines_gets_the_references_answer() -> None:
     raw = json.dumps(doc).encode()
     assert otlp_json.parse(raw, 1000) is None
     want = reference(raw, 1000, is_json=True)
-    assert isinstance(want, Batch) and want.lines == 3
+    assert isinstance(want, Batch) and want.lines == 4
     assert stored(otlp.parse(raw, 1000, is_json=True)) == stored(want)
     with_bytes = exporter_request(1).replace(b'{"boolValue": true}', b'{"bytesValue": "AQI="}')
     assert otlp_json.parse(with_bytes, 1000) is None
     assert b'"ok":"AQI="' in bytes(otlp.parse(with_bytes, 1000, is_json=True).block)
+
+
+@pytest.mark.parametrize("body", [None, {}])
+def test_a_record_without_a_body_is_an_empty_message(body: object) -> None:
+    """No body, or one without a value, is "" (not the text "null", which a body
+    {"stringValue": "null"} says), in the C reader and both Python readers."""
+    records: list[dict[str, object]] = [{"severityNumber": 9}, {"body": {"stringValue": "null"}}]
+    if body is not None:
+        records[0]["body"] = body
+    doc = {"resourceLogs": [{"scopeLogs": [{"logRecords": records}]}]}
+    raw = json.dumps(doc).encode()
+    want = [b'{"_msg":"","severity":"INFO"}', b'{"_msg":"null"}']
+    fast = native.otlp_json(raw, 1000)  # the C reader's path
+    for batch in (fast, otlp_json.parse(raw, 1000), otlp.parse_python(raw, 1000, True)):
+        assert batch is not None and bytes(batch.block).splitlines() == want
 
 
 def test_names_as_the_reference_fills_them() -> None:

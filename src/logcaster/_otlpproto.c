@@ -3,7 +3,7 @@
  * JSON line logcaster/inputs/payloads/otlp.py stores (the reference, tests compare
  * the two), no message objects:
  *
- *   {"_msg":<body as text>,"severity":<text, or severity number's range>,
+ *   {"_msg":<body as text, "" if none>,"severity":<text, or severity number's range>,
  *    <resource attributes>...,<record attributes>...,"trace_id":<hex>,"span_id":<hex>}
  *
  * as a dict fills: a name set again keeps its place and takes the new value (a
@@ -656,7 +656,8 @@ log_record(Otlp *O, Span m)
     }
     int has_sev = sev_text.e > sev_text.s || (sev_number >= 1 && sev_number <= 24);
     int has_id[2] = {ids[0].e > ids[0].s, ids[1].e > ids[1].s};
-    /* the body: a string as it is, bytes as base64, anything else as JSON text */
+    /* the body: a string as it is, bytes as base64, none (no body, or one without
+     * a value) empty, anything else as JSON text */
     Any a = {V_NONE, 0, {NULL, NULL}};
     Span msg;
     if (body.s != NULL && read_any(body, &a) < 0)
@@ -666,6 +667,8 @@ log_record(Otlp *O, Span m)
             return -1;
         msg = a.s;
     }
+    else if (a.kind == V_NONE)
+        msg.s = msg.e = m.s;
     else {
         O->tmp.len = 0;
         if ((a.kind == V_BYTES ? put_base64(&O->tmp, a.s) : put_value(O, &O->tmp, &a, 0)) < 0)

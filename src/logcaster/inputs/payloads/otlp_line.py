@@ -2,7 +2,7 @@
 (:mod:`.otlp`'s protobuf reference, :mod:`.otlp_json`; ``_otlpproto.c`` writes the
 same bytes):
 
-    {"_msg": <body as text>, "severity": <severityText, or severityNumber's range>,
+    {"_msg": <body as text, "" if none>, "severity": <severityText, or severityNumber's range>,
      <resource attributes>..., <record attributes>..., "trace_id": <hex>, "span_id": <hex>}
 
 filled as a dict fills: a name set again keeps its place and takes the new value
@@ -34,7 +34,8 @@ def record_line(
 ) -> str:
     """The stored line of a record whose body and flattened attributes are plain
     JSON data."""
-    msg = body if isinstance(body, str) else compact(body)
+    # no body (or an AnyValue without a value) is an empty message, not the text null
+    msg = body if isinstance(body, str) else "" if body is None else compact(body)
     fields: dict[str, object] = {"_msg": msg}
     severity = severity_text or severity_name(severity_number)
     if severity:
