@@ -460,6 +460,32 @@ def test_bulk_response_shape_and_handshake(server: Server) -> None:
     assert stored(server) == [b'{"m":"x"}']
 
 
+def test_bulk_with_an_unknown_action_is_refused_whole(server: Server) -> None:
+    """Elasticsearch refuses such a body: were it answered item by item, the line
+    after the unknown action would be read as one more, and the items would no
+    longer line up with the actions the client sent."""
+    body = b'{"index":{}}\n{"m":1}\n{"bogus":{}}\n{"m":2}\n{"create":{}}\n{"m":3}\n'
+    ctype = {"Content-Type": "application/x-ndjson"}
+    status, headers, reply = request(server, "POST", "/_bulk", body, ctype)
+    assert status == 400 and headers["X-Elastic-Product"] == "Elasticsearch"
+    assert json.loads(reply)["error"] == (
+        "Malformed action/metadata line [3], expected one of [create, delete, index, update]"
+        " but found [bogus]"
+    )
+    status, _, reply = request(server, "POST", "/_bulk", b"nope\n" + body, ctype)
+    assert status == 400 and json.loads(reply)["error"].startswith("Malformed action")
+    # a delete has no document line: a {"m":2} after it is an unknown action too
+    status, _, _ = request(server, "POST", "/_bulk", body.replace(b"bogus", b"delete"), ctype)
+    assert status == 400 and stored(server) == []
+    good = body.replace(b'{"bogus":{}}\n{"m":2}\n', b'{"delete":{}}\n')
+    status, _, reply = request(server, "POST", "/_bulk", good, ctype)
+    items = json.loads(reply)["items"]
+    assert status == 200 and [next(iter(i)) for i in items] == ["index", "delete", "create"]
+    assert [v["status"] for i in items for v in i.values()] == [201, 400, 201]
+    assert stored(server) == [b'{"m":1}', b'{"m":3}']
+    assert stats(server)["HttpRefused"] == 3
+
+
 # -------------------------------------------------------------------- OTLP
 # The SDK's own logging bridge, deprecated in favour of a separate package but still the
 # SDK's way to send Python logging records.

@@ -187,27 +187,47 @@ def test_bulk_items_and_documents() -> None:
         b'{"create":{}}\n{"m":"b"}\n'
         b'{"delete":{"_id":"9"}}\n'
         b'{"update":{"_id":"9"}}\n{"doc":{"m":"c"}}\n'
-        b"not json\n"
         b'{"index":{}}\n[1]\n'
     )
     batch = bulk.parse(body, MAX, "logs")
     assert lines_of(batch) == [b'{"level":"error","m":"a"}', b'{"m":"b"}']
     answer = json.loads(bulk.response(batch, 3))
     items = answer["items"]
-    assert [next(iter(i)) for i in items] == [
-        "index",
-        "create",
-        "delete",
-        "update",
-        "index",
-        "index",
-    ]
+    assert [next(iter(i)) for i in items] == ["index", "create", "delete", "update", "index"]
     first = items[0]["index"]
     assert first == {"_index": "app", "_id": "1", "_version": 1, "result": "created", "status": 201}
     assert items[1]["create"]["_index"] == "logs" and items[1]["create"]["status"] == 201
-    assert [v["status"] for i in items[2:] for v in i.values()] == [400, 400, 400, 400]
-    assert batch.malformed == 2
+    assert [v["status"] for i in items[2:] for v in i.values()] == [400, 400, 400]
+    assert batch.malformed == 1
     assert answer["errors"] is True and answer["took"] == 3
+
+
+@pytest.mark.parametrize(
+    ("action", "problem"),
+    [
+        (b"not json", "Malformed action/metadata line [3]: not json"),
+        (
+            b'{"index":{},"create":{}}',
+            'Malformed action/metadata line [3]: {"index":{},"create":{}}',
+        ),
+        (b'{"index":' + b"[" * 5000 + b"]" * 5000 + b"}", "Malformed action/metadata line [3]: "),
+        (
+            b'{"bogus":{}}',
+            "Malformed action/metadata line [3], expected one of [create, delete, index, "
+            "update] but found [bogus]",
+        ),
+    ],
+)
+@pytest.mark.parametrize("parse", [bulk.parse, bulk.parse_python])
+def test_bulk_with_a_malformed_or_unknown_action_is_refused_whole(
+    parse: Callable[..., Batch], action: bytes, problem: str
+) -> None:
+    """Which lines such an action takes cannot be known, so its items could not line
+    up with the actions sent: the body is refused, as Elasticsearch refuses it."""
+    body = b'{"index":{}}\n{"m":1}\n' + action + b'\n{"m":2}\n{"create":{}}\n{"m":3}\n'
+    with pytest.raises(PayloadError) as refused:
+        parse(body, MAX)
+    assert str(refused.value).startswith(problem)
 
 
 @pytest.mark.parametrize("parse", [bulk.parse, bulk.parse_python])
