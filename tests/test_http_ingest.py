@@ -39,6 +39,20 @@ def request(
         conn.close()
 
 
+def error_of(headers: dict[str, str], reply: bytes) -> str:
+    """A refusal's message: ``{"error": ...}``, or OTLP's ``google.rpc.Status``
+    (``code`` and ``message``, protobuf or JSON like the request)."""
+    if headers["Content-Type"].startswith("application/x-protobuf"):
+        from google.rpc.status_pb2 import Status
+
+        return str(Status.FromString(reply).message)
+    doc = json.loads(reply)
+    if "error" in doc:
+        return str(doc["error"])
+    assert set(doc) == {"code", "message"} and isinstance(doc["code"], int), doc
+    return str(doc["message"])
+
+
 def stored(srv: Server, params: str = "") -> list[bytes]:
     """Every line held (or those matching ``params``), as stored."""
     status, _, body = request(
@@ -273,9 +287,8 @@ def test_loki_snappy_encoding_as_vector_sends_it(server_factory) -> None:
     status, _, reply = request(srv, "POST", "/loki/api/v1/push", json.dumps(push).encode(), headers)
     assert status == 400 and json.loads(reply)["error"].startswith("Invalid snappy body")
     for path in ("/insert/jsonline", "/_bulk", "/v1/logs"):
-        status, _, reply = request(srv, "POST", path, packed, headers)
-        assert status == 415
-        assert json.loads(reply)["error"] == "Unsupported Content-Encoding: snappy"
+        status, got, reply = request(srv, "POST", path, packed, headers)
+        assert status == 415 and error_of(got, reply) == "Unsupported Content-Encoding: snappy"
     assert stats(srv)["HttpLinesLoki"] == 2 and stats(srv)["HttpRefused"] == 5
 
 
@@ -315,12 +328,12 @@ def test_x_gzip_is_gzip_on_every_endpoint(server_factory) -> None:
     bomb = gzip.compress(b'{"a":"' + b"x" * 3_000_000 + b'"}\n')
     assert len(bomb) < 4096
     for path in bodies:
-        status, _, reply = request(srv, "POST", path, bomb, x)
-        assert status == 413 and "larger than 4096" in json.loads(reply)["error"], path
+        status, got, reply = request(srv, "POST", path, bomb, x)
+        assert status == 413 and "larger than 4096" in error_of(got, reply), path
         for bad in (b"garbage", gzip.compress(b'{"a":1}\n')[:-4]):
-            status, _, reply = request(srv, "POST", path, bad, x)
+            status, got, reply = request(srv, "POST", path, bad, x)
             assert status == 400, (path, reply)
-            assert json.loads(reply)["error"] == "Invalid x-gzip-compressed body"
+            assert error_of(got, reply) == "Invalid x-gzip-compressed body"
     assert stats(srv)["HttpRefused"] == 12 and stats(srv)["Total"] == 4
 
 
@@ -567,6 +580,36 @@ def test_otlp_protobuf_cut_short_is_400_and_whole_is_stored(server: Server) -> N
     assert [r["_msg"] for r in records(server)] == ["disk full", '{"k":true}']
 
 
+def test_otlp_errors_are_a_google_rpc_status_in_the_requests_encoding(server_factory) -> None:
+    """OTLP/HTTP: the body of a 4xx or 5xx answer is a google.rpc.Status, protobuf for
+    a protobuf request and JSON for a JSON one."""
+    from google.rpc.status_pb2 import Status
+
+    srv = server_factory("--http-max-body", "4096")
+    proto = {"Content-Type": "application/x-protobuf"}
+    status, headers, reply = request(srv, "POST", "/v1/logs", b"\x0a\xff\xff\xff\xff\x0f", proto)
+    assert status == 400 and headers["Content-Type"] == "application/x-protobuf"
+    answer = Status.FromString(reply)
+    assert answer.code == 3 and answer.message.startswith("Invalid OTLP logs request")
+    status, headers, reply = request(srv, "POST", "/v1/logs", b"x" * 5000, proto)
+    answer = Status.FromString(reply)
+    assert status == 413 and (answer.code, answer.message) == (
+        8,
+        "Request body larger than 4096 bytes",
+    )
+    status, headers, reply = request(
+        srv, "POST", "/v1/logs", b"", {**proto, "Content-Encoding": "lz4"}
+    )
+    assert status == 415 and Status.FromString(reply).code == 12
+    ctype = {"Content-Type": "application/json"}
+    status, headers, reply = request(srv, "POST", "/v1/logs", b'{"resourceLogs": 5}', ctype)
+    assert status == 400 and headers["Content-Type"].startswith("application/json")
+    doc = json.loads(reply)
+    assert set(doc) == {"code", "message"} and doc["code"] == 3
+    assert doc["message"].startswith("Invalid OTLP logs request")
+    assert stats(srv)["HttpRefused"] == 4
+
+
 # ------------------------------------------------------------------ limits
 def test_body_size_limit_and_gzip_bomb_are_json_413(server_factory) -> None:
     srv = server_factory("--http-max-body", "4096")
@@ -608,9 +651,11 @@ def test_zstd_and_brotli_bodies_and_undecodable_ones(server_factory) -> None:
     assert status == 413 and "larger than 4096" in json.loads(body)["error"]
     for encoding in ("gzip", "deflate", "zstd", "br"):
         for path in ("/insert/jsonline", "/loki/api/v1/push", "/_bulk", "/v1/logs"):
-            status, _, body = request(srv, "POST", path, b"garbage", {"Content-Encoding": encoding})
+            status, got, body = request(
+                srv, "POST", path, b"garbage", {"Content-Encoding": encoding}
+            )
             assert status == 400, (encoding, path, body)
-            assert json.loads(body)["error"] == f"Invalid {encoding}-compressed body"
+            assert error_of(got, body) == f"Invalid {encoding}-compressed body"
     status, _, body = request(srv, "POST", "/insert/jsonline", b"x", {"Content-Encoding": "lz4"})
     assert status == 415 and json.loads(body)["error"] == "Unsupported Content-Encoding: lz4"
     lines = wait_lines(srv, 4)  # the two OTLP records between
@@ -634,8 +679,8 @@ def test_a_push_repeating_long_labels_past_eight_bodies_is_413(server_factory) -
     for _ in range(200):
         raw.resource_logs[0].scope_logs[0].log_records.add().body.string_value = "m"
     ctype = {"Content-Type": "application/x-protobuf"}
-    status, _, answer = request(srv, "POST", "/v1/logs", raw.SerializeToString(), ctype)
-    assert status == 413 and "exceed" in json.loads(answer)["error"]
+    status, got, answer = request(srv, "POST", "/v1/logs", raw.SerializeToString(), ctype)
+    assert status == 413 and "exceed" in error_of(got, answer)
     push["streams"][0]["values"] = [["1", "m"]] * 100  # 400 kB of lines: under the bound
     status, _, _ = request(
         srv, "POST", "/loki/api/v1/push", json.dumps(push).encode(),

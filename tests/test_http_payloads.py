@@ -499,6 +499,18 @@ def test_otlp_severity_numbers(n: int) -> None:
     assert otlp_line.severity_name(n) == want.get(n, "")
 
 
+@given(
+    st.sampled_from([400, 401, 413, 415, 503]),
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=300),
+)
+def test_otlp_status_bodies_read_as_google_rpc_status(http_status: int, message: str) -> None:
+    from google.rpc.status_pb2 import Status
+
+    answer = Status.FromString(otlp.status_protobuf(http_status, message))
+    assert (answer.code, answer.message) == tuple(otlp.status(http_status, message).values())
+    assert answer.code == {400: 3, 413: 8, 415: 12, 503: 14}.get(http_status, 2)
+
+
 # --------------------------------------------------------------- fuzzing
 Parser = Callable[[bytes], Batch]
 PARSERS: dict[str, Parser] = {

@@ -206,12 +206,26 @@ class HttpIngest:
     def _drained(self) -> None:
         self.behind = False
 
-    def _refuse(self, exc: Refused, headers: dict[str, str] | None = None) -> web.Response:
+    def _refuse(
+        self, exc: Refused, headers: dict[str, str] | None = None, otlp_json: bool | None = None
+    ) -> web.Response:
+        """The error answer: ``{"error": ...}``, or for OTLP (``otlp_json`` not None) the
+        ``google.rpc.Status`` its spec wants, JSON or protobuf like the request."""
         self.stats.refused += 1
         headers = dict(headers or {})
         if exc.status == 503:
             headers["Retry-After"] = "1"
-        return web.json_response({"error": str(exc)}, status=exc.status, headers=headers)
+        if otlp_json is None:
+            return web.json_response({"error": str(exc)}, status=exc.status, headers=headers)
+        if otlp_json:
+            body = otlp.status(exc.status, str(exc))
+            return web.json_response(body, status=exc.status, headers=headers)
+        return web.Response(
+            body=otlp.status_protobuf(exc.status, str(exc)),
+            status=exc.status,
+            content_type=PROTOBUF,
+            headers=headers,
+        )
 
     def _summary(self, batch: Batch) -> web.Response:
         """204 when all was stored; 200 with counts if some was skipped; 400 if all was."""
@@ -297,16 +311,15 @@ class HttpIngest:
             batch = await self._parse(otlp.parse, body, self.max_line, is_json, self.max_stored)
             del body
         except Refused as exc:
-            return self._refuse(exc)
+            return self._refuse(exc, otlp_json=is_json)
         self._store(batch, "Otlp")
         if buf is not None:
             self.buffers.give(buf)
-        status = 400 if batch.malformed and not batch.lines else 200
+        if batch.malformed and not batch.lines:  # nothing accepted: the request failed
+            return self._refuse(Refused(400, batch.first_error), otlp_json=is_json)
         if is_json:
-            return web.json_response(otlp.response(batch), status=status)
-        return web.Response(
-            body=otlp.response_protobuf(batch), status=status, content_type=PROTOBUF
-        )
+            return web.json_response(otlp.response(batch))
+        return web.Response(body=otlp.response_protobuf(batch), content_type=PROTOBUF)
 
     # ----------------------------------------------------------------- counters
     def collect(self) -> Iterable[Metric]:
