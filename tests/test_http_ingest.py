@@ -9,6 +9,7 @@ import gzip
 import http.client
 import json
 import logging
+import os
 import shutil
 import subprocess
 import urllib.error
@@ -335,6 +336,14 @@ def test_x_gzip_is_gzip_on_every_endpoint(server_factory) -> None:
             assert status == 400, (path, reply)
             assert error_of(got, reply) == "Invalid x-gzip-compressed body"
     assert stats(srv)["HttpRefused"] == 12 and stats(srv)["Total"] == 4
+    # a body past 64 KiB is read as its chunks, joined and inflated on a thread
+    big = server_factory()
+    lines = [json.dumps({"_msg": f"xg{i}", "r": os.urandom(40).hex()}) for i in range(2000)]
+    packed = gzip.compress("\n".join(lines).encode())
+    assert len(packed) > 64 << 10
+    status, _, reply = request(big, "POST", "/insert/jsonline", packed, x)
+    assert status == 204, reply
+    assert stored(big) == [line.encode() for line in lines]
 
 
 # ---------------------------------------------------------- Elasticsearch

@@ -88,14 +88,15 @@ def joined(chunks: list[bytes]) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def gunzip(body: bytes, limit: int) -> bytes:
-    """A gzip body (one or more members) inflated to at most ``limit`` bytes:
-    :class:`TooLarge` past it (a bomb stops there), :class:`PayloadError` for one that
-    does not inflate or ends early. For ``Content-Encoding: x-gzip``, gzip's old name
-    (RFC 9110), which aiohttp passes on as sent."""
+def gunzip(body: bytes | list[bytes], limit: int) -> bytes:
+    """A gzip body (or its chunks; one or more gzip members) inflated to at most
+    ``limit`` bytes: :class:`TooLarge` past it (a bomb stops there),
+    :class:`PayloadError` for one that does not inflate or ends early. For
+    ``Content-Encoding: x-gzip``, gzip's old name (RFC 9110), which aiohttp passes
+    on as sent."""
     out: list[bytes] = []
     size = 0
-    rest = body
+    rest = joined(body) if isinstance(body, list) else body
     while True:
         inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:

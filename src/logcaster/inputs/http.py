@@ -160,7 +160,7 @@ class HttpIngest:
         # (a bomb is a 413 like any large body); count the bytes as sent.
         self.stats.bytes[endpoint] += request.content_length or len(body)
         if encoding == "x-gzip":  # gzip by its old name (RFC 9110), which aiohttp leaves
-            packed = joined(body) if isinstance(body, list) else bytes(body)
+            packed = body if isinstance(body, list) else bytes(body)  # joined on the thread
             if buf is not None:
                 self.buffers.give(buf)
                 buf = None
