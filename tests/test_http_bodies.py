@@ -37,13 +37,16 @@ def test_the_allocator_is_told_to_keep_freed_memory() -> None:
     assert keep_freed_memory() is glibc
 
 
-async def _post_all(port: int, bodies: list[bytes], path: str) -> list[int]:
+async def _post_all(
+    port: int, bodies: list[bytes], path: str, headers: dict[str, str] | None = None
+) -> list[int]:
     async with aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=3)
     ) as http:  # keep-alive: the same connections carry several bodies
 
         async def post(body: bytes) -> int:
-            async with http.post(f"http://127.0.0.1:{port}{path}", data=body) as resp:
+            url = f"http://127.0.0.1:{port}{path}"
+            async with http.post(url, data=body, headers=headers) as resp:
                 return resp.status
 
         return await asyncio.gather(*(post(b) for b in bodies))
@@ -65,7 +68,8 @@ def test_bodies_of_changing_sizes_are_stored_whole(server: Server) -> None:
         ).encode()
         for b in texts[half:]
     ]
-    assert set(asyncio.run(_post_all(server.http_port, loki, "/loki/api/v1/push"))) == {204}
+    ctype = {"Content-Type": "application/json"}
+    assert set(asyncio.run(_post_all(server.http_port, loki, "/loki/api/v1/push", ctype))) == {204}
     count = f"COUNT: {len(want)}\n".encode()
     wait_for(lambda: server.query("COUNT") == count, what="every line")
     stored = server.query("QUERY limit=10000000").decode().splitlines()

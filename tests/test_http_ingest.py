@@ -9,6 +9,7 @@ import gzip
 import http.client
 import json
 import logging
+import os
 import shutil
 import subprocess
 import urllib.error
@@ -37,6 +38,20 @@ def request(
         return resp.status, dict(resp.getheaders()), resp.read()
     finally:
         conn.close()
+
+
+def error_of(headers: dict[str, str], reply: bytes) -> str:
+    """A refusal's message: ``{"error": ...}``, or OTLP's ``google.rpc.Status``
+    (``code`` and ``message``, protobuf or JSON like the request)."""
+    if headers["Content-Type"].startswith("application/x-protobuf"):
+        from google.rpc.status_pb2 import Status
+
+        return str(Status.FromString(reply).message)
+    doc = json.loads(reply)
+    if "error" in doc:
+        return str(doc["error"])
+    assert set(doc) == {"code", "message"} and isinstance(doc["code"], int), doc
+    return str(doc["message"])
 
 
 def stored(srv: Server, params: str = "") -> list[bytes]:
@@ -189,6 +204,55 @@ def test_loki_protobuf_snappy_push(server: Server) -> None:
     assert [r["_msg"] for r in records(server, "level=error")] == ["upstream timeout"]
 
 
+def test_loki_empty_lines_are_stored_and_counted(server: Server) -> None:
+    push = {"streams": [{"stream": {"app": "emptyL"}, "values": [["1764600000000000000", ""]]}]}
+    headers = {"Content-Type": "application/json"}
+    assert (
+        request(server, "POST", "/loki/api/v1/push", json.dumps(push).encode(), headers)[0] == 204
+    )
+    body = loki_protobuf([('{app="emptyP"}', [("", {})])])
+    assert request(server, "POST", "/loki/api/v1/push", body)[0] == 204
+    assert stored(server) == [b'{"_msg":"","app":"emptyL"}', b'{"_msg":"","app":"emptyP"}']
+    assert stats(server)["HttpLinesLoki"] == 2
+
+
+def test_loki_stream_with_bad_labels_counts_each_entry(server: Server) -> None:
+    body = loki_protobuf(
+        [("{app=bad}", [("a", {}), ("b", {}), ("c", {})]), ('{app="good"}', [("kept", {})])]
+    )
+    status, _, reply = request(server, "POST", "/loki/api/v1/push", body)
+    assert status == 200
+    assert json.loads(reply) == {
+        "accepted": 1,
+        "malformed": 3,
+        "error": "Invalid stream labels: {app=bad}",
+    }
+    push = {"streams": [{"stream": "app=bad", "values": [["1", "a"], ["2", "b"]]}]}
+    headers = {"Content-Type": "application/json"}
+    status, _, reply = request(
+        server, "POST", "/loki/api/v1/push", json.dumps(push).encode(), headers
+    )
+    assert status == 400 and json.loads(reply)["malformed"] == 2
+    assert stored(server) == [b'{"_msg":"kept","app":"good"}']
+    assert stats(server)["HttpMalformed"] == 5
+
+
+def test_loki_entries_with_bad_timestamps_are_malformed(server: Server) -> None:
+    values = [["yesterday", "l1"], ["1.5e18", "l2"], [1764600000000000000, "l3"], ["1", "ok"]]
+    push = {"streams": [{"stream": {"app": "ts"}, "values": values}]}
+    headers = {"Content-Type": "application/json"}
+    status, _, reply = request(
+        server, "POST", "/loki/api/v1/push", json.dumps(push).encode(), headers
+    )
+    assert status == 200 and json.loads(reply)["malformed"] == 3
+    assert (
+        json.loads(reply)["error"]
+        == "Invalid entry: want [\"<ns>\", \"<line>\"], got ['yesterday', 'l1']"
+    )
+    assert stored(server) == [b'{"_msg":"ok","app":"ts"}']
+    assert stats(server)["HttpMalformed"] == 3
+
+
 def test_loki_bad_protobuf_is_400(server: Server) -> None:
     status, _, body = request(
         server,
@@ -198,6 +262,88 @@ def test_loki_bad_protobuf_is_400(server: Server) -> None:
         {"Content-Type": "application/x-protobuf"},
     )
     assert status == 400 and json.loads(body)["error"].startswith("Invalid snappy body")
+
+
+def test_loki_snappy_encoding_as_vector_sends_it(server_factory) -> None:
+    """Vector's Loki sink says its snappy in Content-Encoding too, as Loki accepts:
+    a protobuf body is the snappy block already; a JSON one is inflated (within
+    --http-max-body) and read. Other endpoints refuse the encoding."""
+    import cramjam
+
+    srv = server_factory("--http-max-body", "4096")
+    body = loki_protobuf([('{app="vec"}', [("from vector", {})])])
+    headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"}
+    status, _, reply = request(srv, "POST", "/loki/api/v1/push", body, headers)
+    assert status == 204, reply
+    push = {"streams": [{"stream": {"app": "vj"}, "values": [["1764600000000000000", "json"]]}]}
+    packed = bytes(cramjam.snappy.compress_raw(json.dumps(push).encode()))
+    headers = {"Content-Type": "application/json", "Content-Encoding": "snappy"}
+    status, _, reply = request(srv, "POST", "/insert/loki/api/v1/push", packed, headers)
+    assert status == 204, reply
+    assert stored(srv) == [b'{"_msg":"from vector","app":"vec"}', b'{"_msg":"json","app":"vj"}']
+    bomb = bytes(cramjam.snappy.compress_raw(b" " * 60_000 + json.dumps(push).encode()))
+    assert len(bomb) < 4096
+    status, _, reply = request(srv, "POST", "/loki/api/v1/push", bomb, headers)
+    assert status == 413 and "larger than 4096" in json.loads(reply)["error"]
+    status, _, reply = request(srv, "POST", "/loki/api/v1/push", json.dumps(push).encode(), headers)
+    assert status == 400 and json.loads(reply)["error"].startswith("Invalid snappy body")
+    for path in ("/insert/jsonline", "/_bulk", "/v1/logs"):
+        status, got, reply = request(srv, "POST", path, packed, headers)
+        assert status == 415 and error_of(got, reply) == "Unsupported Content-Encoding: snappy"
+    assert stats(srv)["HttpLinesLoki"] == 2 and stats(srv)["HttpRefused"] == 5
+
+
+def test_loki_push_without_content_type_is_protobuf(server: Server) -> None:
+    """As Loki: a push is JSON only when typed so; none, or any other type, is protobuf."""
+    body = loki_protobuf([('{app="untyped"}', [("no type", {})])])
+    for headers in ({}, {"Content-Type": "application/octet-stream"}):
+        status, _, reply = request(server, "POST", "/loki/api/v1/push", body, headers)
+        assert status == 204, reply
+    push = json.dumps({"streams": [{"stream": {}, "values": [["1", "j"]]}]}).encode()
+    status, _, reply = request(server, "POST", "/loki/api/v1/push", push)
+    assert status == 400 and json.loads(reply)["error"].startswith("Invalid snappy body")
+    headers = {"Content-Type": "Application/JSON; charset=utf-8"}
+    assert request(server, "POST", "/loki/api/v1/push", push, headers)[0] == 204
+    assert stored(server) == [b'{"_msg":"no type","app":"untyped"}'] * 2 + [b'{"_msg":"j"}']
+
+
+def test_x_gzip_is_gzip_on_every_endpoint(server_factory) -> None:
+    """x-gzip, gzip's old name (RFC 9110), which aiohttp leaves as sent: inflated
+    here within --http-max-body; a bomb is a 413, a body that is no gzip a 400."""
+    srv = server_factory("--http-max-body", "4096")
+    x = {"Content-Encoding": "x-gzip"}
+    bodies = {
+        "/insert/jsonline": b'{"_msg":"xg ndjson"}\n',
+        "/loki/api/v1/push": b'{"streams":[{"stream":{},"values":[["1","xg loki"]]}]}',
+        "/_bulk": b'{"create":{}}\n{"_msg":"xg bulk"}\n',
+        "/v1/logs": b'{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":'
+        b'{"stringValue":"xg otlp"}}]}]}]}',
+    }
+    for path, body in bodies.items():
+        headers = {**x, "Content-Type": "application/json"}
+        # two members, as `cat a.gz b.gz` makes them
+        packed = gzip.compress(body[:5]) + gzip.compress(body[5:])
+        status, _, reply = request(srv, "POST", path, packed, headers)
+        assert status in (200, 204), (path, reply)
+    assert [r["_msg"] for r in records(srv)] == ["xg ndjson", "xg loki", "xg bulk", "xg otlp"]
+    bomb = gzip.compress(b'{"a":"' + b"x" * 3_000_000 + b'"}\n')
+    assert len(bomb) < 4096
+    for path in bodies:
+        status, got, reply = request(srv, "POST", path, bomb, x)
+        assert status == 413 and "larger than 4096" in error_of(got, reply), path
+        for bad in (b"garbage", gzip.compress(b'{"a":1}\n')[:-4]):
+            status, got, reply = request(srv, "POST", path, bad, x)
+            assert status == 400, (path, reply)
+            assert error_of(got, reply) == "Invalid x-gzip-compressed body"
+    assert stats(srv)["HttpRefused"] == 12 and stats(srv)["Total"] == 4
+    # a body past 64 KiB is read as its chunks, joined and inflated on a thread
+    big = server_factory()
+    lines = [json.dumps({"_msg": f"xg{i}", "r": os.urandom(40).hex()}) for i in range(2000)]
+    packed = gzip.compress("\n".join(lines).encode())
+    assert len(packed) > 64 << 10
+    status, _, reply = request(big, "POST", "/insert/jsonline", packed, x)
+    assert status == 204, reply
+    assert stored(big) == [line.encode() for line in lines]
 
 
 # ---------------------------------------------------------- Elasticsearch
@@ -336,6 +482,32 @@ def test_bulk_response_shape_and_handshake(server: Server) -> None:
     assert stored(server) == [b'{"m":"x"}']
 
 
+def test_bulk_with_an_unknown_action_is_refused_whole(server: Server) -> None:
+    """Elasticsearch refuses such a body: were it answered item by item, the line
+    after the unknown action would be read as one more, and the items would no
+    longer line up with the actions the client sent."""
+    body = b'{"index":{}}\n{"m":1}\n{"bogus":{}}\n{"m":2}\n{"create":{}}\n{"m":3}\n'
+    ctype = {"Content-Type": "application/x-ndjson"}
+    status, headers, reply = request(server, "POST", "/_bulk", body, ctype)
+    assert status == 400 and headers["X-Elastic-Product"] == "Elasticsearch"
+    assert json.loads(reply)["error"] == (
+        "Malformed action/metadata line [3], expected one of [create, delete, index, update]"
+        " but found [bogus]"
+    )
+    status, _, reply = request(server, "POST", "/_bulk", b"nope\n" + body, ctype)
+    assert status == 400 and json.loads(reply)["error"].startswith("Malformed action")
+    # a delete has no document line: a {"m":2} after it is an unknown action too
+    status, _, _ = request(server, "POST", "/_bulk", body.replace(b"bogus", b"delete"), ctype)
+    assert status == 400 and stored(server) == []
+    good = body.replace(b'{"bogus":{}}\n{"m":2}\n', b'{"delete":{}}\n')
+    status, _, reply = request(server, "POST", "/_bulk", good, ctype)
+    items = json.loads(reply)["items"]
+    assert status == 200 and [next(iter(i)) for i in items] == ["index", "delete", "create"]
+    assert [v["status"] for i in items for v in i.values()] == [201, 400, 201]
+    assert stored(server) == [b'{"m":1}', b'{"m":3}']
+    assert stats(server)["HttpRefused"] == 3
+
+
 # -------------------------------------------------------------------- OTLP
 # The SDK's own logging bridge, deprecated in favour of a separate package but still the
 # SDK's way to send Python logging records.
@@ -460,6 +632,36 @@ def test_otlp_protobuf_cut_short_is_400_and_whole_is_stored(server: Server) -> N
     assert [r["_msg"] for r in records(server)] == ["disk full", '{"k":true}']
 
 
+def test_otlp_errors_are_a_google_rpc_status_in_the_requests_encoding(server_factory) -> None:
+    """OTLP/HTTP: the body of a 4xx or 5xx answer is a google.rpc.Status, protobuf for
+    a protobuf request and JSON for a JSON one."""
+    from google.rpc.status_pb2 import Status
+
+    srv = server_factory("--http-max-body", "4096")
+    proto = {"Content-Type": "application/x-protobuf"}
+    status, headers, reply = request(srv, "POST", "/v1/logs", b"\x0a\xff\xff\xff\xff\x0f", proto)
+    assert status == 400 and headers["Content-Type"] == "application/x-protobuf"
+    answer = Status.FromString(reply)
+    assert answer.code == 3 and answer.message.startswith("Invalid OTLP logs request")
+    status, headers, reply = request(srv, "POST", "/v1/logs", b"x" * 5000, proto)
+    answer = Status.FromString(reply)
+    assert status == 413 and (answer.code, answer.message) == (
+        8,
+        "Request body larger than 4096 bytes",
+    )
+    status, headers, reply = request(
+        srv, "POST", "/v1/logs", b"", {**proto, "Content-Encoding": "lz4"}
+    )
+    assert status == 415 and Status.FromString(reply).code == 12
+    ctype = {"Content-Type": "application/json"}
+    status, headers, reply = request(srv, "POST", "/v1/logs", b'{"resourceLogs": 5}', ctype)
+    assert status == 400 and headers["Content-Type"].startswith("application/json")
+    doc = json.loads(reply)
+    assert set(doc) == {"code", "message"} and doc["code"] == 3
+    assert doc["message"].startswith("Invalid OTLP logs request")
+    assert stats(srv)["HttpRefused"] == 4
+
+
 # ------------------------------------------------------------------ limits
 def test_body_size_limit_and_gzip_bomb_are_json_413(server_factory) -> None:
     srv = server_factory("--http-max-body", "4096")
@@ -501,9 +703,11 @@ def test_zstd_and_brotli_bodies_and_undecodable_ones(server_factory) -> None:
     assert status == 413 and "larger than 4096" in json.loads(body)["error"]
     for encoding in ("gzip", "deflate", "zstd", "br"):
         for path in ("/insert/jsonline", "/loki/api/v1/push", "/_bulk", "/v1/logs"):
-            status, _, body = request(srv, "POST", path, b"garbage", {"Content-Encoding": encoding})
+            status, got, body = request(
+                srv, "POST", path, b"garbage", {"Content-Encoding": encoding}
+            )
             assert status == 400, (encoding, path, body)
-            assert json.loads(body)["error"] == f"Invalid {encoding}-compressed body"
+            assert error_of(got, body) == f"Invalid {encoding}-compressed body"
     status, _, body = request(srv, "POST", "/insert/jsonline", b"x", {"Content-Encoding": "lz4"})
     assert status == 415 and json.loads(body)["error"] == "Unsupported Content-Encoding: lz4"
     lines = wait_lines(srv, 4)  # the two OTLP records between
@@ -527,8 +731,8 @@ def test_a_push_repeating_long_labels_past_eight_bodies_is_413(server_factory) -
     for _ in range(200):
         raw.resource_logs[0].scope_logs[0].log_records.add().body.string_value = "m"
     ctype = {"Content-Type": "application/x-protobuf"}
-    status, _, answer = request(srv, "POST", "/v1/logs", raw.SerializeToString(), ctype)
-    assert status == 413 and "exceed" in json.loads(answer)["error"]
+    status, got, answer = request(srv, "POST", "/v1/logs", raw.SerializeToString(), ctype)
+    assert status == 413 and "exceed" in error_of(got, answer)
     push["streams"][0]["values"] = [["1", "m"]] * 100  # 400 kB of lines: under the bound
     status, _, _ = request(
         srv, "POST", "/loki/api/v1/push", json.dumps(push).encode(),

@@ -152,8 +152,12 @@ def pairs(draw: st.DrawFn, valid: bool) -> str:
 
 @st.composite
 def entry(draw: st.DrawFn, valid: bool) -> str:
-    good_ns = ['"1764600000000000000"', "17", "true", "-0"]
-    ns = draw(st.sampled_from(good_ns if valid else [*good_ns, "1.5", "null"]))
+    good_ns = ['"1764600000000000000"', '"17"', '"-0"', '"9223372036854775807"']
+    good_ns += ['"-9223372036854775808"', '"0000000000000000001"', '"\\u0031"']
+    bad_ns = ["17", "true", "-0", "1.5", "null", '""', '"-"', '"+1"', '" 1"', '"1.5e18"']
+    bad_ns += ['"yesterday"', '"9223372036854775808"', '"-9223372036854775809"', '"1\\n"']
+    bad_ns += ['"99999999999999999999"', '"\\u0661"', '"2764600000000000000"']
+    ns = draw(st.sampled_from(good_ns if valid else [*good_ns, *bad_ns]))
     line = draw(st.one_of(json_string(valid), st.sampled_from(['""'])))
     kind = draw(st.integers(0, 6))
     if kind == 0:
@@ -230,7 +234,7 @@ def test_loki_json_scan_is_the_path_taken() -> None:
         "streams": [
             {
                 "stream": {"app": "api", "_msg": "dropped", "host": "h\u00e9"},
-                "values": [["1", 'a "quoted"\nline'], [2, ""], ["3", "x", {"trace": "t1"}]],
+                "values": [["1", 'a "quoted"\nline'], ["2", ""], ["3", "x", {"trace": "t1"}]],
             },
             {"values": [["1", "\ud800 lone"]], "stream": {"k": "v"}},
         ]
@@ -240,6 +244,7 @@ def test_loki_json_scan_is_the_path_taken() -> None:
     assert fast is not None
     assert bytes(fast.block).split(b"\n")[:-1] == [
         b'{"_msg":"a \\"quoted\\"\\nline","app":"api","host":"h\xc3\xa9"}',
+        b'{"_msg":"","app":"api","host":"h\xc3\xa9"}',  # an empty line is an entry too
         b'{"_msg":"x","app":"api","host":"h\xc3\xa9","trace":"t1"}',
         b'{"_msg":"\\ud800 lone","k":"v"}',
     ]
@@ -252,6 +257,8 @@ def test_loki_json_scan_is_the_path_taken() -> None:
         assert native.loki_json(bad.encode(), 1000) is None
     assert native.loki_json(b'{"streams":[{"stream":{"a":1},"values":[]}]}', 100) is None
     assert native.loki_json(b'{"streams":[{"values":[["1"]]}]}', 100) is None
+    for ns in (b"1", b'"1.5"', b"true", b'"\\u0031"'):  # the Python parser judges them
+        assert native.loki_json(b'{"streams":[{"values":[[%s,"x"]]}]}' % ns, 100) is None
 
 
 # ---------------------------------------------------------- Loki protobuf
@@ -319,15 +326,22 @@ def test_loki_proto_scan_is_the_path_taken() -> None:
     entry = stream.entries.add(line="x")
     entry.structuredMetadata.add(name="trace", value="t1")
     entry.structuredMetadata.add(name="_msg", value="dropped")
-    request.streams.add(labels="not labels").entries.add(line="skipped")
+    bad = request.streams.add(labels="not labels")
+    for line in ("skipped", "", "three"):  # each entry of it is counted
+        bad.entries.add(line=line)
+    request.streams.add(labels="{bad}")  # no entries: the stream counts once
     raw = bytes(request.SerializeToString())
     fast = native.loki_protobuf(raw, 1000, loki._encoded_suffix)
     assert fast is not None
     assert bytes(fast.block).split(b"\n")[:-1] == [
         b'{"_msg":"a \\"quoted\\"\\nline","app":"api","host":"h\xc3\xa9"}',
+        b'{"_msg":"","app":"api","host":"h\xc3\xa9"}',  # an empty line is an entry too
         b'{"_msg":"x","app":"api","host":"h\xc3\xa9","trace":"t1"}',
     ]
-    assert (fast.malformed, fast.first_error) == (1, "Invalid stream labels: not labels")
+    assert (fast.malformed, fast.first_error) == (4, "Invalid stream labels: not labels")
+    import cramjam
+
+    same(fast, loki.parse_protobuf_python(bytes(cramjam.snappy.compress_raw(raw)), 1000, 1 << 20))
     assert native.loki_protobuf(raw[:-1], 1000, loki._encoded_suffix) is None  # cut short
 
 
@@ -384,7 +398,7 @@ def test_pushes_inflated_in_one_thread_keep_their_own_lines() -> None:
     first = loki.parse_protobuf(push("first", 3), 1000, 64 << 20)
     kept = bytes(first.block)
     reference = loki.parse_protobuf(push("by the reference", 2, "not labels"), 1000, 64 << 20)
-    assert reference.malformed == 1 and not reference.lines
+    assert reference.malformed == 2 and not reference.lines  # one per entry
     large = loki.parse_protobuf(push("x" * 1000, 10_000), 1000, 64 << 20)  # > INFLATE_KEEP
     second = loki.parse_protobuf(push("second", 2), 1000, 64 << 20)
     assert bytes(first.block) == kept == b'{"_msg":"first","app":"api"}\n' * 3

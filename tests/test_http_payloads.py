@@ -187,27 +187,47 @@ def test_bulk_items_and_documents() -> None:
         b'{"create":{}}\n{"m":"b"}\n'
         b'{"delete":{"_id":"9"}}\n'
         b'{"update":{"_id":"9"}}\n{"doc":{"m":"c"}}\n'
-        b"not json\n"
         b'{"index":{}}\n[1]\n'
     )
     batch = bulk.parse(body, MAX, "logs")
     assert lines_of(batch) == [b'{"level":"error","m":"a"}', b'{"m":"b"}']
     answer = json.loads(bulk.response(batch, 3))
     items = answer["items"]
-    assert [next(iter(i)) for i in items] == [
-        "index",
-        "create",
-        "delete",
-        "update",
-        "index",
-        "index",
-    ]
+    assert [next(iter(i)) for i in items] == ["index", "create", "delete", "update", "index"]
     first = items[0]["index"]
     assert first == {"_index": "app", "_id": "1", "_version": 1, "result": "created", "status": 201}
     assert items[1]["create"]["_index"] == "logs" and items[1]["create"]["status"] == 201
-    assert [v["status"] for i in items[2:] for v in i.values()] == [400, 400, 400, 400]
-    assert batch.malformed == 2
+    assert [v["status"] for i in items[2:] for v in i.values()] == [400, 400, 400]
+    assert batch.malformed == 1
     assert answer["errors"] is True and answer["took"] == 3
+
+
+@pytest.mark.parametrize(
+    ("action", "problem"),
+    [
+        (b"not json", "Malformed action/metadata line [3]: not json"),
+        (
+            b'{"index":{},"create":{}}',
+            'Malformed action/metadata line [3]: {"index":{},"create":{}}',
+        ),
+        (b'{"index":' + b"[" * 5000 + b"]" * 5000 + b"}", "Malformed action/metadata line [3]: "),
+        (
+            b'{"bogus":{}}',
+            "Malformed action/metadata line [3], expected one of [create, delete, index, "
+            "update] but found [bogus]",
+        ),
+    ],
+)
+@pytest.mark.parametrize("parse", [bulk.parse, bulk.parse_python])
+def test_bulk_with_a_malformed_or_unknown_action_is_refused_whole(
+    parse: Callable[..., Batch], action: bytes, problem: str
+) -> None:
+    """Which lines such an action takes cannot be known, so its items could not line
+    up with the actions sent: the body is refused, as Elasticsearch refuses it."""
+    body = b'{"index":{}}\n{"m":1}\n' + action + b'\n{"m":2}\n{"create":{}}\n{"m":3}\n'
+    with pytest.raises(PayloadError) as refused:
+        parse(body, MAX)
+    assert str(refused.value).startswith(problem)
 
 
 @pytest.mark.parametrize("parse", [bulk.parse, bulk.parse_python])
@@ -280,8 +300,9 @@ def test_loki_json_entries_become_records_with_labels_and_metadata() -> None:
     assert records_of(batch)[1:] == [
         {"_msg": "x", "app": "api", "level": "error", "trace": "ab"},
         {"_msg": 'line\nwith "quotes"'},
+        {"_msg": ""},  # an empty line is an entry like any other, as Loki keeps it
     ]
-    assert batch.malformed == 1
+    assert (batch.lines, batch.malformed) == (4, 1)
 
 
 @pytest.mark.parametrize("body", [b"", b"[]", b'{"streams": 3}', b"\xff"])
@@ -290,19 +311,80 @@ def test_loki_json_that_is_no_push_is_an_error(body: bytes) -> None:
         loki.parse_json(body, MAX)
 
 
+@pytest.mark.parametrize(
+    "ns",
+    ["yesterday", "1.5e18", "", "+1", " 1", "1 ", "\u0661", "9223372036854775808", "-" + "9" * 19,
+     "1" * 20, 1764600000000000000, 1.5, True, None, ["1"]],
+)  # fmt: skip
+def test_loki_entry_whose_timestamp_is_no_int64_string_is_malformed(ns: object) -> None:
+    """As Loki: the timestamp is a string of a decimal int64 of nanoseconds."""
+    values = [["1764600000000000000", "a"], [ns, "bad"], ["-9223372036854775808", "b"]]
+    push = {"streams": [{"stream": {"app": "t"}, "values": values}]}
+    for parse in (loki.parse_json, loki.parse_json_python):
+        batch = parse(json.dumps(push).encode(), MAX)
+        assert [r["_msg"] for r in records_of(batch)] == ["a", "b"]
+        assert batch.malformed == 1 and batch.first_error.startswith("Invalid entry")
+    for ns in ("0", "9223372036854775807", "0001764600000000000", "2999999999999999999"):
+        assert loki.is_timestamp(ns)
+
+
+INVALID_STREAM = 'Invalid stream: want {"stream": {...}, "values": [...]}'
+
+
 def test_loki_protobuf_from_an_independent_descriptor() -> None:
     body = loki_protobuf(
         [
             ('{app="api", host="h\\"1"}', [("ERROR boom", {}), ("ok", {"trace_id": "t1"})]),
             ("not labels", [("lost", {})]),
+            ("{app=bad}", [("a", {}), ("b", {}), ("c", {"k": "v"})]),
         ]
     )
-    batch = loki.parse_protobuf(body, MAX, 1 << 20)
-    assert records_of(batch) == [
-        {"_msg": "ERROR boom", "app": "api", "host": 'h"1'},
-        {"_msg": "ok", "app": "api", "host": 'h"1', "trace_id": "t1"},
-    ]
-    assert batch.malformed == 1 and "labels" in batch.first_error
+    for parse in (loki.parse_protobuf, loki.parse_protobuf_python):
+        batch = parse(body, MAX, 1 << 20)
+        assert records_of(batch) == [
+            {"_msg": "ERROR boom", "app": "api", "host": 'h"1'},
+            {"_msg": "ok", "app": "api", "host": 'h"1', "trace_id": "t1"},
+        ]
+        # every entry of a stream whose labels do not parse is lost, and counted
+        assert batch.malformed == 4 and "labels" in batch.first_error
+
+
+@pytest.mark.parametrize(
+    ("stream", "malformed"),
+    [
+        ({"stream": "app=x", "values": [["1", "a"], ["2", "b"], ["3", "c"]]}, 3),
+        ({"stream": ["app"], "values": [["1", "a"]]}, 1),
+        ({"stream": 1, "values": []}, 1),
+        ({"stream": {"app": "x"}, "values": "1 a"}, 1),
+        ({"stream": {"app": "x"}}, 1),
+    ],
+)
+def test_loki_json_stream_without_labels_counts_each_entry(
+    stream: dict[str, object], malformed: int
+) -> None:
+    push = {"streams": [stream, {"stream": {"app": "ok"}, "values": [["1", "kept"]]}]}
+    for parse in (loki.parse_json, loki.parse_json_python):
+        batch = parse(json.dumps(push).encode(), MAX)
+        assert lines_of(batch) == [b'{"_msg":"kept","app":"ok"}']
+        assert (batch.malformed, batch.first_error) == (malformed, INVALID_STREAM)
+
+
+def test_loki_empty_lines_are_stored_and_counted() -> None:
+    """An entry whose line is empty is kept with its labels (and counted), in JSON
+    and protobuf, in the plain path and the one with metadata, as Loki keeps it."""
+    body = loki_protobuf([('{app="e"}', [("", {}), ("x", {})]), ('{app="m"}', [("", {"k": "v"})])])
+    for parse in (loki.parse_protobuf, loki.parse_protobuf_python):
+        batch = parse(body, MAX, 1 << 20)
+        assert records_of(batch) == [
+            {"_msg": "", "app": "e"},
+            {"_msg": "x", "app": "e"},
+            {"_msg": "", "app": "m", "k": "v"},
+        ]
+        assert (batch.lines, batch.malformed) == (3, 0)
+    push = {"streams": [{"stream": {"app": "e"}, "values": [["1764600000000000000", ""]]}]}
+    for parse_json in (loki.parse_json, loki.parse_json_python):
+        batch = parse_json(json.dumps(push).encode(), MAX)
+        assert (lines_of(batch), batch.lines) == ([b'{"_msg":"","app":"e"}'], 1)
 
 
 def test_loki_protobuf_invalid_utf8_is_replaced_not_refused() -> None:
@@ -330,11 +412,10 @@ def test_loki_json_bulk_and_entry_paths_agree_with_a_reference(
     got = records_of(loki.parse_json(json.dumps(push).encode(), 100_000))
     want = []
     for line, meta in entries:
-        if line:
-            record: dict[str, object] = {"_msg": line}
-            record.update((k, v) for k, v in labels.items() if k != "_msg")
-            record.update((k, v) for k, v in (meta or {}).items() if k != "_msg")
-            want.append(record)
+        record: dict[str, object] = {"_msg": line}
+        record.update((k, v) for k, v in labels.items() if k != "_msg")
+        record.update((k, v) for k, v in (meta or {}).items() if k != "_msg")
+        want.append(record)
     assert got == want
 
 
@@ -416,6 +497,18 @@ def test_otlp_severity_numbers(n: int) -> None:
     want = {1: "TRACE", 4: "TRACE", 5: "DEBUG", 9: "INFO", 13: "WARN", 17: "ERROR"}
     want.update({21: "FATAL", 24: "FATAL"})
     assert otlp_line.severity_name(n) == want.get(n, "")
+
+
+@given(
+    st.sampled_from([400, 401, 413, 415, 503]),
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=300),
+)
+def test_otlp_status_bodies_read_as_google_rpc_status(http_status: int, message: str) -> None:
+    from google.rpc.status_pb2 import Status
+
+    answer = Status.FromString(otlp.status_protobuf(http_status, message))
+    assert (answer.code, answer.message) == tuple(otlp.status(http_status, message).values())
+    assert answer.code == {400: 3, 413: 8, 415: 12, 503: 14}.get(http_status, 2)
 
 
 # --------------------------------------------------------------- fuzzing

@@ -223,16 +223,32 @@ def test_what_the_reader_declines_gets_the_references_answer() -> None:
     raw = json.dumps(doc).encode()
     assert otlp_json.parse(raw, 1000) is None
     want = reference(raw, 1000, is_json=True)
-    assert isinstance(want, Batch) and want.lines == 3
+    assert isinstance(want, Batch) and want.lines == 4
     assert stored(otlp.parse(raw, 1000, is_json=True)) == stored(want)
     with_bytes = exporter_request(1).replace(b'{"boolValue": true}', b'{"bytesValue": "AQI="}')
     assert otlp_json.parse(with_bytes, 1000) is None
     assert b'"ok":"AQI="' in bytes(otlp.parse(with_bytes, 1000, is_json=True).block)
 
 
+@pytest.mark.parametrize("body", [None, {}])
+def test_a_record_without_a_body_is_an_empty_message(body: object) -> None:
+    """No body, or one without a value, is "" (not the text "null", which a body
+    {"stringValue": "null"} says), in the C reader and both Python readers."""
+    records: list[dict[str, object]] = [{"severityNumber": 9}, {"body": {"stringValue": "null"}}]
+    if body is not None:
+        records[0]["body"] = body
+    doc = {"resourceLogs": [{"scopeLogs": [{"logRecords": records}]}]}
+    raw = json.dumps(doc).encode()
+    want = [b'{"_msg":"","severity":"INFO"}', b'{"_msg":"null"}']
+    fast = native.otlp_json(raw, 1000)  # the C reader's path
+    for batch in (fast, otlp_json.parse(raw, 1000), otlp.parse_python(raw, 1000, True)):
+        assert batch is not None and bytes(batch.block).splitlines() == want
+
+
 def test_names_as_the_reference_fills_them() -> None:
     """Severity from the number's range; a record attribute over a resource one in
-    its place; "_msg" always the body; an id over an attribute of its name."""
+    its place; "_msg" always the body; an id, and the record's own severity, over an
+    attribute of its name (the attribute kept when the record has none)."""
     records = [
         {"severityNumber": n, "body": {"stringValue": f"n{n}"}} for n in (0, 1, 4, 5, 12, 13, 24)
     ]
@@ -265,12 +281,12 @@ def test_names_as_the_reference_fills_them() -> None:
     assert fast is not None and agree(raw, 1000)
     assert bytes(fast.block).decode().splitlines() == [
         '{"_msg":"n0","zone":"a","severity":"res"}',
-        '{"_msg":"n1","severity":"res","zone":"a"}',
-        '{"_msg":"n4","severity":"res","zone":"a"}',
-        '{"_msg":"n5","severity":"res","zone":"a"}',
-        '{"_msg":"n12","severity":"res","zone":"a"}',
-        '{"_msg":"n13","severity":"res","zone":"a"}',
-        '{"_msg":"n24","severity":"res","zone":"a"}',
+        '{"_msg":"n1","severity":"TRACE","zone":"a"}',
+        '{"_msg":"n4","severity":"TRACE","zone":"a"}',
+        '{"_msg":"n5","severity":"DEBUG","zone":"a"}',
+        '{"_msg":"n12","severity":"INFO","zone":"a"}',
+        '{"_msg":"n13","severity":"WARN","zone":"a"}',
+        '{"_msg":"n24","severity":"FATAL","zone":"a"}',
         '{"_msg":"7","zone":"b","severity":"res","trace_id":"0a0b"}',
     ]
     doc["resourceLogs"][0]["resource"] = {}  # type: ignore[index]

@@ -9,10 +9,12 @@ whatever the library refuses; and the C path really taken for plain requests."""
 
 from __future__ import annotations
 
+import json
 import math
 import struct
 
 import pytest
+from google.protobuf import json_format
 from hypothesis import given
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -195,8 +197,38 @@ def rich_request() -> ExportLogsServiceRequest:
         ]
     )
     sl.log_records.add(severity_text="Warning").body.bytes_value = b"\x01\x02"
-    sl.log_records.add()  # no body: "null"
+    sl.log_records.add()  # no body: an empty message
+    sl.log_records.add(body=AnyValue())  # a body without a value: the same
     return request
+
+
+def test_the_records_own_severity_wins_over_a_severity_attribute() -> None:
+    """As "_msg" and "trace_id": an attribute named "severity" (record or resource)
+    yields to the record's severityText or severityNumber, in the place it took
+    first; a record without a severity of its own keeps the attribute."""
+    request = ExportLogsServiceRequest()
+    rl = request.resource_logs.add()
+    rl.resource.attributes.append(KeyValue(key="severity", value=scalar("string_value", "info")))
+    sl = rl.scope_logs.add()
+    sl.log_records.add(severity_number=17).body.string_value = "db down"
+    rec = sl.log_records.add(severity_text="Warning", body=scalar("string_value", "b"))
+    rec.attributes.append(KeyValue(key="severity", value=scalar("int_value", 3)))
+    rec = sl.log_records.add(severity_number=9, body=scalar("string_value", "c"))
+    rec.attributes.append(KeyValue(key="zone", value=scalar("string_value", "a")))
+    rec = sl.log_records.add(body=scalar("string_value", "d"))  # no severity of its own
+    rec.attributes.append(KeyValue(key="severity", value=scalar("int_value", 3)))
+    raw = bytes(request.SerializeToString())
+    assert agree(raw, 1000)
+    fast = native.otlp_protobuf(raw, 1000)
+    assert fast is not None
+    assert bytes(fast.block).split(b"\n")[:-1] == [
+        b'{"_msg":"db down","severity":"ERROR"}',
+        b'{"_msg":"b","severity":"Warning"}',
+        b'{"_msg":"c","severity":"INFO","zone":"a"}',
+        b'{"_msg":"d","severity":3}',  # the record's attribute over the resource's
+    ]
+    as_json = otlp.parse(json.dumps(json_format.MessageToDict(request)).encode(), 1000, True)
+    assert bytes(as_json.block) == bytes(fast.block)
 
 
 def test_otlp_scan_is_the_path_taken() -> None:
@@ -204,13 +236,14 @@ def test_otlp_scan_is_the_path_taken() -> None:
     fast = native.otlp_protobuf(raw, 1000)
     assert fast is not None and agree(raw, 1000)
     assert bytes(fast.block).split(b"\n")[:-1] == [
-        b'{"_msg":"{\\"k\\":[0.1,null]}","severity":"from resource","service.name":-3,'
+        b'{"_msg":"{\\"k\\":[0.1,null]}","severity":"ERROR","service.name":-3,'
         b'"host.name":"h1","blob":"AP8Q","x.y.z":true,"q":"caf\xc3\xa9 \\"\\n","f":Infinity,'
         b'"trace_id":"000102030405060708090a0b0c0d0e0f","span_id":"0101010101010101"}',
-        b'{"_msg":"AQI=","severity":"from resource","service.name":"api2","host.name":"h1"}',
-        b'{"_msg":"null","service.name":"api2","host.name":"h1","severity":"from resource"}',
+        b'{"_msg":"AQI=","severity":"Warning","service.name":"api2","host.name":"h1"}',
+        b'{"_msg":"","service.name":"api2","host.name":"h1","severity":"from resource"}',
+        b'{"_msg":"","service.name":"api2","host.name":"h1","severity":"from resource"}',
     ]
-    assert agree(raw, 30) and native.otlp_protobuf(raw, 30).truncated == 3  # type: ignore[union-attr]
+    assert agree(raw, 30) and native.otlp_protobuf(raw, 30).truncated == 4  # type: ignore[union-attr]
     assert native.otlp_protobuf(raw[:-1], 1000) is None  # cut short
     assert native.otlp_protobuf(b"", 1000) is not None  # no records: nothing to store
 

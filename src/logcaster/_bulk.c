@@ -5,7 +5,8 @@
  * '\n', trailing '\r's cut, blank lines (str.isspace) skipped; each action line
  * one JSON object of one member; an index/create document stored as the line it
  * came as (cut to max_line) when it is one JSON object; delete refused, update
- * refused with its body line skipped. It also writes the ES answer's items
+ * refused with its body line skipped; a body with a malformed or unknown action
+ * is refused whole, by the Python parser (the scan leaves it to it). It also writes the ES answer's items
  * array, one item per action, so a request costs Python no work per line.
  * JSON is checked by _json.c's validator and re-encoded by its writers.
  *
@@ -247,8 +248,8 @@ put_shown(Out *o, cp s, cp e)
     return lc_json_put_text(o, s, (size_t)(q - s));
 }
 
-/* ,{"<op>":{"_index":"..","_id":"..",  (index NULL: no _index nor _id); `plain`:
- * index and id need no re-encoding (no backslash), so are copied in one reserve */
+/* ,{"<op>":{"_index":"..","_id":"..",  `plain`: index and id need no re-encoding
+ * (no backslash), so are copied in one reserve */
 static int
 open_item(Bulk *B, Txt op, const Txt *index, const Txt *id, int plain)
 {
@@ -275,8 +276,6 @@ open_item(Bulk *B, Txt op, const Txt *index, const Txt *id, int plain)
     if ((B->nitems++ && PUT(o, ",") < 0) || PUT(o, "{\"") < 0 ||
         lc_out_put(o, op.s, (size_t)(op.e - op.s)) < 0 || PUT(o, "\":{") < 0)
         return -1;
-    if (index == NULL)
-        return 0;
     return PUT(o, "\"_index\":\"") < 0 || lc_json_put_string(o, index->s, index->e) < 0 ||
                    PUT(o, "\",\"_id\":\"") < 0 || lc_json_put_string(o, id->s, id->e) < 0 ||
                    PUT(o, "\",") < 0
@@ -313,20 +312,13 @@ bulk_action(Bulk *B, cp *p, cp e, cp s, cp stop, Py_ssize_t *i)
 {
     Action a;
     int r = read_action(s, stop, &a);
-    if (r == FALLBACK)
+    /* a malformed or unknown action refuses the body: the Python parser says why */
+    if (r == FALLBACK || r == MALFORMED)
         return FALLBACK;
-    if (r == MALFORMED) {
-        char num[32];
-        static const Txt index_op = {(cp) "index", (cp) "index" + 5};
-        return open_item(B, index_op, NULL, NULL, 0) < 0 || open_error(B, "parse_exception", 1) < 0 ||
-                       PUT(B->items, "Malformed action/metadata line [") < 0 ||
-                       lc_out_put(B->items, num,
-                                  (size_t)snprintf(num, sizeof num, "%zd", *i)) < 0 ||
-                       PUT(B->items, "]: ") < 0 || put_shown(B->items, s, stop) < 0 ||
-                       close_error(B) < 0
-                   ? -1
-                   : 0;
-    }
+    int store = is(a.op, "index", 5) || is(a.op, "create", 6);
+    int update = is(a.op, "update", 6);
+    if (!store && !update && !is(a.op, "delete", 6))
+        return FALLBACK;
     char made[sizeof B->made + 16];
     int plain = a.has_index ? !has_escape(a.index.s, a.index.e) : B->index_plain;
     if (!a.has_index)
@@ -346,7 +338,7 @@ bulk_action(Bulk *B, cp *p, cp e, cp s, cp stop, Py_ssize_t *i)
     Out *o = B->items;
     if (open_item(B, a.op, &a.index, &a.id, plain) < 0)
         return -1;
-    if (is(a.op, "index", 5) || is(a.op, "create", 6)) {
+    if (store) {
         cp ds = stop, de = stop; /* no line: "" */
         if (next_line(p, e, &ds, &de))
             ++*i;
@@ -383,20 +375,11 @@ bulk_action(Bulk *B, cp *p, cp e, cp s, cp stop, Py_ssize_t *i)
                    ? -1
                    : 0;
     }
-    int update = is(a.op, "update", 6);
-    if (update || is(a.op, "delete", 6)) {
-        cp ds, de;
-        if (update && next_line(p, e, &ds, &de)) /* its partial document */
-            ++*i;
-        return open_error(B, "illegal_argument_exception", 0) < 0 ||
-                       lc_out_put(o, a.op.s, 6) < 0 || PUT(o, REFUSED) < 0 ||
-                       close_error(B) < 0
-                   ? -1
-                   : 0;
-    }
-    return open_error(B, "illegal_argument_exception", 1) < 0 || PUT(o, "Unknown action [") < 0 ||
-                   lc_out_put(o, a.op.s, (size_t)(a.op.e - a.op.s)) < 0 ||
-                   PUT(o, "]") < 0 || close_error(B) < 0
+    cp ds, de;
+    if (update && next_line(p, e, &ds, &de)) /* its partial document */
+        ++*i;
+    return open_error(B, "illegal_argument_exception", 0) < 0 ||
+                   lc_out_put(o, a.op.s, 6) < 0 || PUT(o, REFUSED) < 0 || close_error(B) < 0
                ? -1
                : 0;
 }

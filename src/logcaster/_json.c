@@ -741,7 +741,31 @@ read_pairs(Loki *L, cp p, cp e, Out *into)
     }
 }
 
-/* The values array at p: write a line per non-empty entry. */
+/* A Loki entry's timestamp at p: a string of 1-19 ASCII digits (a '-' before them)
+ * within int64, as Loki reads it. Returns p past it, NULL for anything else. */
+static cp
+loki_timestamp(cp p, cp e)
+{
+    if (p >= e || *p != '"')
+        return NULL;
+    cp s = ++p, digits;
+    if (p < e && *p == '-')
+        p++;
+    digits = p;
+    while (p < e && *p >= '0' && *p <= '9')
+        p++;
+    size_t n = (size_t)(p - digits);
+    if (p >= e || *p != '"' || n == 0 || n > 19)
+        return NULL;
+    if (n == 19) { /* 19 digits of the same length compare as text */
+        const char *bound = digits > s ? "9223372036854775808" : "9223372036854775807";
+        if (memcmp(digits, bound, 19) > 0)
+            return NULL;
+    }
+    return p + 1;
+}
+
+/* The values array at p: write a line per entry. */
 static cp
 loki_values(Loki *L, cp p, cp e)
 {
@@ -757,26 +781,15 @@ loki_values(Loki *L, cp p, cp e)
         p = skip_ws(p + 1, e);
         if (p >= e)
             return NULL;
-        int is_int = 0;
-        if (*p == '"')
-            p = scan_string(p + 1, e);
-        else if (literal(p, e, "true", 4))
-            p += 4; /* a bool is an int to the Python parser */
-        else if (literal(p, e, "false", 5))
-            p += 5;
-        else if (*p == '-' || (*p >= '0' && *p <= '9')) {
-            p = scan_number(p, e, &is_int);
-            if (!is_int)
-                return NULL;
-        }
-        else
-            return NULL;
+        /* the timestamp: a string of a decimal int64, as Loki reads it; any other
+         * (a number, an escape, ...) is the Python parser's to judge */
+        p = loki_timestamp(p, e);
         if (p == NULL)
             return NULL;
         p = skip_ws(p, e);
         if (p >= e || *p != ',')
             return NULL;
-        /* the line is written as it is checked; taken back if empty */
+        /* the line is written as it is checked (an empty one too, as Loki keeps it) */
         Out *o = L->o;
         size_t start = o->len;
         p = skip_ws(p + 1, e);
@@ -785,7 +798,6 @@ loki_values(Loki *L, cp p, cp e)
         p = copy_string(o, p + 1, e);
         if (p == NULL)
             return NULL;
-        int empty = o->len == start + 9;
         p = skip_ws(p, e);
         L->meta.len = 0;
         if (p < e && *p == ',') {
@@ -797,29 +809,25 @@ loki_values(Loki *L, cp p, cp e)
         if (p >= e || *p != ']')
             return NULL;
         p = skip_ws(p + 1, e);
-        if (empty)
-            o->len = start;
-        else {
-            /* the closing quote, the labels, the metadata and the brace at once */
-            size_t nl = L->labels.len, nm = L->meta.len;
-            if (out_reserve(o, nl + nm + 2) < 0) {
-                L->status = -1;
-                return NULL;
-            }
-            unsigned char *w = o->buf + o->len;
-            *w++ = '"';
-            if (nl)
-                memcpy(w, L->labels.buf, nl);
-            if (nm)
-                memcpy(w + nl, L->meta.buf, nm);
-            w[nl + nm] = '}';
-            o->len += nl + nm + 2;
-            if (out_end_line(o, start, L->max_line, &L->truncated) < 0) {
-                L->status = -1;
-                return NULL;
-            }
-            L->lines++;
+        /* the closing quote, the labels, the metadata and the brace at once */
+        size_t nl = L->labels.len, nm = L->meta.len;
+        if (out_reserve(o, nl + nm + 2) < 0) {
+            L->status = -1;
+            return NULL;
         }
+        unsigned char *w = o->buf + o->len;
+        *w++ = '"';
+        if (nl)
+            memcpy(w, L->labels.buf, nl);
+        if (nm)
+            memcpy(w + nl, L->meta.buf, nm);
+        w[nl + nm] = '}';
+        o->len += nl + nm + 2;
+        if (out_end_line(o, start, L->max_line, &L->truncated) < 0) {
+            L->status = -1;
+            return NULL;
+        }
+        L->lines++;
         if (p >= e)
             return NULL;
         if (*p == ']')

@@ -3,7 +3,8 @@
  * straight from the wire format, no message objects.
  *
  * Two calls per body: loki_proto_labels returns each stream's label text (the
- * Prometheus selector, parsed in Python: a handful per body), loki_proto_scan
+ * Prometheus selector, parsed in Python: a handful per body) and number of
+ * entries (each malformed when its labels are), loki_proto_scan
  * writes the lines given each stream's encoded label suffix (None: skip the
  * stream). Anything outside the plain case comes back as FALLBACK and the
  * protobuf library decides: invalid UTF-8 in a string field, a field repeated
@@ -138,7 +139,8 @@ put_meta(lc_out *o, Entry *en)
 }
 
 typedef struct {
-    Span *labels; /* phase 1: each stream's labels */
+    Span *labels;           /* phase 1: each stream's labels */
+    Py_ssize_t *entries;    /* and its number of entries */
     Py_ssize_t nstreams, cap;
     /* phase 2 */
     Span *suffix; /* NULL .s: skip the stream */
@@ -169,6 +171,7 @@ walk(Proto *P, cp body, size_t n)
             return -1;
         /* one Stream */
         Span labels = {st.s, st.s};
+        Py_ssize_t entries = 0;
         int seen_labels = 0;
         int skip = P->suffix != NULL && P->suffix[index].s == NULL;
         cp q = st.s;
@@ -187,13 +190,16 @@ walk(Proto *P, cp body, size_t n)
                     return -1;
                 labels = s;
             }
-            /* phase 1 wants the labels only; phase 2 reads (and checks) every entry,
-             * so a body that fails there still falls back as a whole */
+            /* phase 1 wants the labels and the number of entries only; phase 2 reads
+             * (and checks) every entry, so a body that fails there still falls back
+             * as a whole */
+            if (f == 2)
+                entries++;
             if (f != 2 || P->suffix == NULL)
                 continue;
             if (read_entry(s, &en) < 0)
                 return -1;
-            if (skip || en.line.e == en.line.s)
+            if (skip)
                 continue;
             void *o = &P->out;
             size_t start = P->out.len;
@@ -219,8 +225,13 @@ walk(Proto *P, cp body, size_t n)
                 if (l == NULL)
                     return -1;
                 P->labels = l;
+                Py_ssize_t *n = realloc(P->entries, (size_t)cap * sizeof(Py_ssize_t));
+                if (n == NULL)
+                    return -1;
+                P->entries = n;
                 P->cap = cap;
             }
+            P->entries[P->nstreams] = entries;
             P->labels[P->nstreams++] = labels;
         }
         index++;
@@ -228,7 +239,7 @@ walk(Proto *P, cp body, size_t n)
     return 0;
 }
 
-/* loki_proto_labels(raw) -> [label text per stream] or FALLBACK */
+/* loki_proto_labels(raw) -> [(label text, number of entries) per stream] or FALLBACK */
 PyObject *
 lc_loki_proto_labels(PyObject *self, PyObject *args)
 {
@@ -247,16 +258,18 @@ lc_loki_proto_labels(PyObject *self, PyObject *args)
     else {
         res = PyList_New(P.nstreams);
         for (Py_ssize_t i = 0; res != NULL && i < P.nstreams; i++) {
-            PyObject *b = PyBytes_FromStringAndSize((const char *)P.labels[i].s,
-                                                    P.labels[i].e - P.labels[i].s);
-            if (b == NULL) {
+            PyObject *t = Py_BuildValue("(y#n)", (const char *)P.labels[i].s,
+                                        (Py_ssize_t)(P.labels[i].e - P.labels[i].s),
+                                        P.entries[i]);
+            if (t == NULL) {
                 Py_CLEAR(res);
                 break;
             }
-            PyList_SET_ITEM(res, i, b);
+            PyList_SET_ITEM(res, i, t);
         }
     }
     free(P.labels);
+    free(P.entries);
     PyBuffer_Release(&view);
     return res;
 }

@@ -3,12 +3,13 @@
  * JSON line logcaster/inputs/payloads/otlp.py stores (the reference, tests compare
  * the two), no message objects:
  *
- *   {"_msg":<body as text>,"severity":<text, or severity number's range>,
+ *   {"_msg":<body as text, "" if none>,"severity":<text, or severity number's range>,
  *    <resource attributes>...,<record attributes>...,"trace_id":<hex>,"span_id":<hex>}
  *
  * as a dict fills: a name set again keeps its place and takes the new value (a
  * record attribute wins over a resource attribute, the ids over attributes), "_msg"
- * is the body whatever an attribute says. Key lists inside attributes are flattened
+ * is the body and "severity" the record's own (when it has one) whatever an
+ * attribute says. Key lists inside attributes are flattened
  * with dots; other values are written as json.dumps(ensure_ascii=False) writes the
  * Python values (bytes as base64, a key list value as an object, a double as repr:
  * _floatrepr.c).
@@ -585,7 +586,7 @@ by_name(Otlp *O, const Span *sev, int32_t sev_number, const Span ids[2])
         map_set(O, &O->rent.e[i]);
     for (size_t i = 0; i < nattrs; i++)
         map_set(O, &O->raw.e[i]);
-    for (int i = 1; i < 3; i++)
+    for (int i = 0; i < 3; i++) /* the record's own severity (in its first place), ids */
         if (at[i] >= 0)
             map_set(O, &O->raw.e[at[i]]);
     for (size_t i = 0; i < O->map.n; i++)
@@ -655,7 +656,8 @@ log_record(Otlp *O, Span m)
     }
     int has_sev = sev_text.e > sev_text.s || (sev_number >= 1 && sev_number <= 24);
     int has_id[2] = {ids[0].e > ids[0].s, ids[1].e > ids[1].s};
-    /* the body: a string as it is, bytes as base64, anything else as JSON text */
+    /* the body: a string as it is, bytes as base64, none (no body, or one without
+     * a value) empty, anything else as JSON text */
     Any a = {V_NONE, 0, {NULL, NULL}};
     Span msg;
     if (body.s != NULL && read_any(body, &a) < 0)
@@ -665,6 +667,8 @@ log_record(Otlp *O, Span m)
             return -1;
         msg = a.s;
     }
+    else if (a.kind == V_NONE)
+        msg.s = msg.e = m.s;
     else {
         O->tmp.len = 0;
         if ((a.kind == V_BYTES ? put_base64(&O->tmp, a.s) : put_value(O, &O->tmp, &a, 0)) < 0)

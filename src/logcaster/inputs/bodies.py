@@ -20,7 +20,11 @@ returns. So a buffer is given back once its batch is stored, never earlier.
 
 from __future__ import annotations
 
+import zlib
+
 from aiohttp import web
+
+from .payloads.records import PayloadError, TooLarge
 
 KEEP = 8  # buffers kept
 LARGEST = 4 << 20  # bytes: larger bodies get a buffer of their own, not kept
@@ -82,3 +86,29 @@ async def read_chunks(request: web.Request, length: int) -> list[bytes]:
 def joined(chunks: list[bytes]) -> bytes:
     """The chunks as one body (the only one itself, no copy)."""
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def gunzip(body: bytes | list[bytes], limit: int) -> bytes:
+    """A gzip body (or its chunks; one or more gzip members) inflated to at most
+    ``limit`` bytes: :class:`TooLarge` past it (a bomb stops there),
+    :class:`PayloadError` for one that does not inflate or ends early. For
+    ``Content-Encoding: x-gzip``, gzip's old name (RFC 9110), which aiohttp passes
+    on as sent."""
+    out: list[bytes] = []
+    size = 0
+    rest = joined(body) if isinstance(body, list) else body
+    while True:
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            data = inflate.decompress(rest, limit - size + 1)
+        except zlib.error as exc:
+            raise PayloadError(f"Invalid gzip body: {exc}") from None
+        size += len(data)
+        if size > limit:
+            raise TooLarge(f"Decompressed body larger than {limit} bytes")
+        if not inflate.eof:
+            raise PayloadError("Invalid gzip body: cut short")
+        out.append(data)
+        rest = inflate.unused_data
+        if not rest:
+            return b"".join(out)

@@ -1,12 +1,14 @@
 """The HTTP ingestion adapter: the shippers' endpoints on the HTTP port, each a thin
 layer over a sans-IO parser of :mod:`.payloads`, one ``Intake.accept`` per body.
 
-``/insert/jsonline`` (NDJSON), ``/loki/api/v1/push`` (JSON, or snappy protobuf),
+``/insert/jsonline`` (NDJSON), ``/loki/api/v1/push`` (snappy protobuf, or JSON when
+so typed),
 ``/_bulk`` and ``/<index>/_bulk`` (Elasticsearch; the handshake and setup requests
 its clients make first are :mod:`.es_setup`'s) and ``/v1/logs``
 (OTLP/HTTP, protobuf or JSON). Bodies are read whole (``--http-max-body``, 413 past
-it; aiohttp inflates a gzip body within the same bound, so a gzip bomb is a 413 too)
-and parsed, a large body on a thread (NDJSON, Loki, bulk and OTLP in C with the GIL
+it; aiohttp inflates a gzip body within the same bound, so a gzip bomb is a 413 too;
+an ``x-gzip`` one, which aiohttp leaves as sent, is inflated here within it) and
+parsed, a large body on a thread (NDJSON, Loki, bulk and OTLP in C with the GIL
 released) so the event loop keeps serving TCP ingest meanwhile. A Loki or OTLP body
 whose lines would pass 8x ``--http-max-body`` (labels and resource attributes are
 repeated on every line) is a 413 as well, refused before they are all made. When a
@@ -27,7 +29,7 @@ from aiohttp import web
 from ..pipeline.intake import Intake
 from ..stats import Metric
 from . import es_setup
-from .bodies import BodyBuffers, joined, read_chunks
+from .bodies import BodyBuffers, gunzip, joined, read_chunks
 from .es_setup import ES_HEADERS
 from .payloads import bulk, jsonline, loki, otlp
 from .payloads.records import Batch, Body, PayloadError, TooLarge
@@ -45,7 +47,15 @@ STORED_PER_BODY = 8  # the lines one request stores: at most this many --http-ma
 # into the answer's item for every action that names none: without a bound, a
 # 16 MiB body of 16-byte actions under an 8 kB path would be answered with 8 GB.
 MAX_INDEX_BYTES = 255
-ENCODINGS = ("", "identity", "gzip", "x-gzip", "deflate", "zstd", "br")  # what aiohttp inflates
+ENCODINGS = ("", "identity", "gzip", "x-gzip", "deflate", "zstd", "br")
+# what aiohttp passes on as sent (x-gzip is inflated here; snappy, the Loki push's
+# only, by its parser)
+AS_SENT = ("", "identity", "x-gzip", "snappy")
+JSON = "application/json"
+
+
+def _encoding(request: web.Request) -> str:
+    return request.headers.get("Content-Encoding", "").strip().lower()
 
 
 def _parse_chunks(fn: Callable[..., Batch], chunks: list[bytes], args: tuple[object, ...]) -> Batch:
@@ -116,23 +126,24 @@ class HttpIngest:
         return bytes(body)
 
     async def _read(
-        self, request: web.Request, endpoint: str, direct: bool = True
+        self, request: web.Request, endpoint: str, direct: bool = True, snappy: bool = False
     ) -> tuple[bytearray | None, Body | list[bytes]]:
-        """:meth:`_body`, when plain and of a known length (``direct``: for the parsers
+        """:meth:`_body`, when as sent and of a known length (``direct``: for the parsers
         that take any buffer) read straight into a reused buffer, or if larger than
         :data:`INLINE_BODY` gathered as its chunks (joined by :meth:`_parse`, off the
         event loop); the buffer, to be given back once the body's batch is stored
-        (None: not one of them)."""
+        (None: not one of them). ``snappy``: the endpoint takes that encoding too
+        (the body is returned as sent)."""
         if self.behind:
             self.stats.busy += 1
             raise Refused(503, "A store is behind: retry shortly")
-        encoding = request.headers.get("Content-Encoding", "").strip().lower()
-        if encoding not in ENCODINGS:
+        encoding = _encoding(request)
+        if encoding not in ENCODINGS and not (snappy and encoding == "snappy"):
             raise Refused(415, f"Unsupported Content-Encoding: {encoding}")
         length = request.content_length
         buf: bytearray | None = None
         body: Body | list[bytes]
-        plain = encoding in ("", "identity")
+        plain = encoding in AS_SENT
         try:
             if direct and plain and length is not None and INLINE_BODY < length <= self.max_body:
                 body = await read_chunks(request, length)
@@ -148,6 +159,18 @@ class HttpIngest:
         # aiohttp has already inflated a gzip, deflate or zstd body, within client_max_size
         # (a bomb is a 413 like any large body); count the bytes as sent.
         self.stats.bytes[endpoint] += request.content_length or len(body)
+        if encoding == "x-gzip":  # gzip by its old name (RFC 9110), which aiohttp leaves
+            packed = body if isinstance(body, list) else bytes(body)  # joined on the thread
+            if buf is not None:
+                self.buffers.give(buf)
+                buf = None
+            loop = asyncio.get_running_loop()
+            try:
+                body = await loop.run_in_executor(None, gunzip, packed, self.max_body)
+            except TooLarge:
+                raise Refused(413, f"Request body larger than {self.max_body} bytes") from None
+            except PayloadError:
+                raise Refused(400, "Invalid x-gzip-compressed body") from None
         return buf, body
 
     async def _parse(
@@ -183,12 +206,26 @@ class HttpIngest:
     def _drained(self) -> None:
         self.behind = False
 
-    def _refuse(self, exc: Refused, headers: dict[str, str] | None = None) -> web.Response:
+    def _refuse(
+        self, exc: Refused, headers: dict[str, str] | None = None, otlp_json: bool | None = None
+    ) -> web.Response:
+        """The error answer: ``{"error": ...}``, or for OTLP (``otlp_json`` not None) the
+        ``google.rpc.Status`` its spec wants, JSON or protobuf like the request."""
         self.stats.refused += 1
         headers = dict(headers or {})
         if exc.status == 503:
             headers["Retry-After"] = "1"
-        return web.json_response({"error": str(exc)}, status=exc.status, headers=headers)
+        if otlp_json is None:
+            return web.json_response({"error": str(exc)}, status=exc.status, headers=headers)
+        if otlp_json:
+            body = otlp.status(exc.status, str(exc))
+            return web.json_response(body, status=exc.status, headers=headers)
+        return web.Response(
+            body=otlp.status_protobuf(exc.status, str(exc)),
+            status=exc.status,
+            content_type=PROTOBUF,
+            headers=headers,
+        )
 
     def _summary(self, batch: Batch) -> web.Response:
         """204 when all was stored; 200 with counts if some was skipped; 400 if all was."""
@@ -218,10 +255,17 @@ class HttpIngest:
     async def loki(self, request: web.Request) -> web.Response:
         buf = None
         try:
-            buf, body = await self._read(request, "Loki")
-            if request.content_type == PROTOBUF:
+            buf, body = await self._read(request, "Loki", snappy=True)
+            # as Loki: JSON when so typed, anything else (no type too) protobuf + snappy;
+            # Content-Encoding: snappy (Vector's) names the snappy the protobuf already
+            # has, and is undone before a JSON body is read
+            if request.content_type != JSON:
                 batch = await self._parse(
                     loki.parse_protobuf, body, self.max_line, self.max_body, self.max_stored
+                )
+            elif _encoding(request) == "snappy":
+                batch = await self._parse(
+                    loki.parse_json_snappy, body, self.max_line, self.max_body, self.max_stored
                 )
             else:
                 batch = await self._parse(loki.parse_json, body, self.max_line, self.max_stored)
@@ -260,23 +304,22 @@ class HttpIngest:
         )
 
     async def otlp(self, request: web.Request) -> web.Response:
-        is_json = request.content_type == "application/json"
+        is_json = request.content_type == JSON
         buf = None
         try:
             buf, body = await self._read(request, "Otlp")
             batch = await self._parse(otlp.parse, body, self.max_line, is_json, self.max_stored)
             del body
         except Refused as exc:
-            return self._refuse(exc)
+            return self._refuse(exc, otlp_json=is_json)
         self._store(batch, "Otlp")
         if buf is not None:
             self.buffers.give(buf)
-        status = 400 if batch.malformed and not batch.lines else 200
+        if batch.malformed and not batch.lines:  # nothing accepted: the request failed
+            return self._refuse(Refused(400, batch.first_error), otlp_json=is_json)
         if is_json:
-            return web.json_response(otlp.response(batch), status=status)
-        return web.Response(
-            body=otlp.response_protobuf(batch), status=status, content_type=PROTOBUF
-        )
+            return web.json_response(otlp.response(batch))
+        return web.Response(body=otlp.response_protobuf(batch), content_type=PROTOBUF)
 
     # ----------------------------------------------------------------- counters
     def collect(self) -> Iterable[Metric]:

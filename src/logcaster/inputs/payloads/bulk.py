@@ -4,8 +4,10 @@ document's source line; the source is stored as the one JSON line it arrived as.
 Every action gets an item in the ES-shaped answer (:func:`response`): 201 "created"
 for a stored document, 400 for a malformed one, and an error for ``delete`` and
 ``update`` (LogCaster stores logs append-only; ``update``'s body line is skipped).
-A malformed action line cannot say whether a source follows: it is answered and
-the next line is read as an action.
+A malformed action line, or an unknown action, cannot say whether a document line
+follows it, so the items would no longer line up with the actions sent (clients
+map them by position): the whole body is refused (:class:`PayloadError`, a 400
+with nothing stored), as Elasticsearch refuses it.
 
 With ``msg_field`` (VictoriaLogs' ``_msg_field``, as for ``/insert/jsonline``:
 Filebeat's and Logstash's documents name their message ``message``) each stored
@@ -28,7 +30,7 @@ import time
 
 from . import native
 from .jsonline import msg_fields, renamed
-from .records import Batch, Body, finish, text_of
+from .records import Batch, Body, PayloadError, finish, text_of
 
 _ids = itertools.count(0, 2)
 _PREFIX = os.urandom(4).hex()
@@ -45,7 +47,8 @@ def _new_id() -> str:
 
 
 def parse(body: Body, max_line: int, default_index: str = "", msg_field: str = "") -> Batch:
-    """The documents of a bulk body, and one item per action; never raises."""
+    """The documents of a bulk body, and one item per action; raises
+    :class:`PayloadError` for a body with a malformed or unknown action."""
     if msg_fields(msg_field):
         return parse_python(body, max_line, default_index, msg_field)
     batch = native.bulk(body, max_line, default_index, _PREFIX)
@@ -53,7 +56,8 @@ def parse(body: Body, max_line: int, default_index: str = "", msg_field: str = "
 
 
 def parse_python(body: Body, max_line: int, default_index: str = "", msg_field: str = "") -> Batch:
-    """:func:`parse` in Python alone: the reference of the C scanner."""
+    """:func:`parse` in Python alone: the reference of the C scanner (which leaves a
+    body it would refuse to this one)."""
     names = msg_fields(msg_field)
     batch = Batch()
     lines = [ln.rstrip("\r") for ln in text_of(body).split("\n")]
@@ -69,13 +73,13 @@ def parse_python(body: Body, max_line: int, default_index: str = "", msg_field: 
         except (ValueError, RecursionError) as exc:
             action = exc
         if not isinstance(action, dict) or len(action) != 1:
-            problem = f"Malformed action/metadata line [{i}]: {action_line[:80]}"
-            batch.skip(problem)
-            batch.items.append(
-                {"index": {"status": 400, "error": _error("parse_exception", problem)}}
-            )
-            continue
+            raise PayloadError(f"Malformed action/metadata line [{i}]: {action_line[:80]}")
         ((op, meta),) = action.items()
+        if op not in STORE and op not in REFUSED:
+            raise PayloadError(
+                f"Malformed action/metadata line [{i}], expected one of "
+                f"[create, delete, index, update] but found [{op[:80]}]"
+            )
         meta = meta if isinstance(meta, dict) else {}
         index = str(meta.get("_index") or default_index)
         doc_id = str(meta.get("_id") or _new_id())
@@ -95,7 +99,7 @@ def parse_python(body: Body, max_line: int, default_index: str = "", msg_field: 
                 problem = f"Document [{doc_id}] is not a JSON object: {source[:80]}"
                 batch.skip(problem)
                 head.update(status=400, error=_error("document_parsing_exception", problem))
-        elif op in REFUSED:
+        else:
             if op == "update":
                 i += 1  # its partial document
             head.update(
@@ -105,10 +109,6 @@ def parse_python(body: Body, max_line: int, default_index: str = "", msg_field: 
                     f"{op} is not supported: LogCaster stores logs append-only",
                 ),
             )
-        else:
-            problem = f"Unknown action [{op}]"
-            batch.skip(problem)
-            head.update(status=400, error=_error("illegal_argument_exception", problem))
         batch.items.append({op: head})
     return finish(batch, renamed(docs, stored, names) if names else stored, max_line)
 

@@ -1,6 +1,7 @@
 """Loki's push API: ``{"streams": [{"stream": {labels}, "values": [[ns, line(, meta)]]}]}``
-as JSON, or the logproto ``PushRequest`` as snappy-compressed protobuf (Promtail's
-and Alloy's default).
+as JSON (snappy-compressed too, with ``Content-Encoding: snappy``), or the logproto
+``PushRequest`` as snappy-compressed protobuf (Promtail's, Alloy's and Vector's
+default).
 
 Each entry is stored as ``{"_msg": <line>, <stream labels>..., <structured
 metadata>...}``. The protobuf message classes are built at run time from a
@@ -36,6 +37,24 @@ from .records import (
 
 _LABEL = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)', re.S)
 _FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
+# An entry's timestamp, as Loki reads it: a string of a decimal int64 (nanoseconds).
+# Every int64 of up to 18 digits, and every 19-digit one before 2033 (the usual), at
+# once; the other 19-digit ones are compared with the bound.
+_NS_SURE = re.compile(r"-?(?:[0-9]{1,18}|1[0-9]{18})").fullmatch
+_NS_19 = re.compile(r"-?[0-9]{19}").fullmatch
+_INT64 = 1 << 63
+
+
+def is_timestamp(ns: object) -> bool:
+    """Whether ``ns`` is a Loki entry timestamp: a string of a decimal int64 (no
+    number, sign ``+``, spaces or fraction; Loki refuses the entry otherwise)."""
+    if not isinstance(ns, str):
+        return False
+    if _NS_SURE(ns) is not None:
+        return True
+    return _NS_19(ns) is not None and -_INT64 <= int(ns) < _INT64
+
+
 _UNESCAPE = {"n": "\n", "t": "\t", "\\": "\\", '"': '"'}
 
 
@@ -123,6 +142,12 @@ def parse_json(body: Body, max_line: int, most: int = 0) -> Batch:
     return fast if fast is not None else parse_json_python(body, max_line, most)
 
 
+def parse_json_snappy(body: Body, max_line: int, limit: int, most: int = 0) -> Batch:
+    """:func:`parse_json` of a snappy-compressed JSON push (``Content-Encoding:
+    snappy``, Vector's), inflated as :func:`snappy_block` does, within ``limit``."""
+    return parse_json(snappy_block(body, limit), max_line, most)
+
+
 def parse_json_python(body: Body, max_line: int, most: int = 0) -> Batch:
     """:func:`parse_json` in Python alone: the reference of the C scanner."""
     try:
@@ -140,30 +165,30 @@ def parse_json_python(body: Body, max_line: int, most: int = 0) -> Batch:
         labels = stream.get("stream", {}) if isinstance(stream, dict) else None
         values = stream.get("values") if isinstance(stream, dict) else None
         if not isinstance(labels, dict) or not isinstance(values, list):
-            batch.skip('Invalid stream: want {"stream": {...}, "values": [...]}')
+            # each entry of a stream without labels is lost: each is counted
+            entries = len(values) if isinstance(values, list) else 0
+            batch.skip('Invalid stream: want {"stream": {...}, "values": [...]}', max(entries, 1))
             continue
         suffix = _suffix({str(k): v if isinstance(v, str) else str(v) for k, v in labels.items()})
         texts = _plain_lines(values)
         if texts is not None:  # the common case: [ns, line] pairs, handled in bulk
-            texts = [t for t in texts if t] if "" in texts else texts
             if texts:
                 growth.add(len(texts), len(suffix) + 11)  # before they are made
                 out.append(message_lines(texts, suffix))
                 count += len(texts)
             continue
-        for entry in values:
+        for entry in values:  # Loki refuses an entry of another shape, or timestamp
             if (
                 isinstance(entry, list)
                 and len(entry) in (2, 3)
-                and isinstance(entry[0], str | int)
+                and is_timestamp(entry[0])
                 and isinstance(entry[1], str)
                 and (len(entry) == 2 or isinstance(entry[2], dict))
             ):
                 meta = entry[2] if len(entry) == 3 else None
-                if entry[1]:
-                    out.append(_record(entry[1], suffix, meta))
-                    growth.add(1, len(out[-1]))
-                    count += 1
+                out.append(_record(entry[1], suffix, meta))
+                growth.add(1, len(out[-1]))
+                count += 1
             else:
                 batch.skip(f'Invalid entry: want ["<ns>", "<line>"], got {str(entry)[:80]}')
     return finish(batch, out, max_line, count, most)
@@ -177,7 +202,10 @@ def _plain_lines(values: list[object]) -> list[str] | None:
     if set(map(type, values)) != {list} or set(map(len, values)) != {2}:  # type: ignore[arg-type]
         return None
     texts = list(map(_SECOND, values))  # type: ignore[arg-type]
-    if set(map(type, texts)) != {str} or not set(map(type, map(_FIRST, values))) <= {str, int}:  # type: ignore[arg-type]
+    stamps = list(map(_FIRST, values))  # type: ignore[arg-type]
+    if set(map(type, texts)) != {str} or set(map(type, stamps)) != {str}:
+        return None
+    if not all(map(_NS_SURE, stamps)) and not all(map(is_timestamp, stamps)):
         return None
     return texts
 
@@ -255,21 +283,18 @@ def _parse_raw(raw: Body, max_line: int, most: int = 0) -> Batch:
     for stream in request.streams:
         try:
             suffix = _suffix(parse_labels(decode(stream.labels)))
-        except PayloadError as exc:
-            batch.skip(str(exc))
+        except PayloadError as exc:  # each of its entries is lost, and counted
+            batch.skip(str(exc), max(len(stream.entries), 1))
             continue
         entries = stream.entries
         if not any(e.structuredMetadata for e in entries):
             texts = [decode(e.line) for e in entries]
-            texts = [t for t in texts if t] if "" in texts else texts
             if texts:
                 growth.add(len(texts), len(suffix) + 11)  # before they are made
                 out.append(message_lines(texts, suffix))
                 count += len(texts)
             continue
         for entry in entries:
-            if not entry.line:
-                continue
             meta = {decode(p.name): decode(p.value) for p in entry.structuredMetadata}
             out.append(_record(decode(entry.line), suffix, meta or None))
             growth.add(1, len(out[-1]))

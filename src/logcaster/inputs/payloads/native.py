@@ -28,7 +28,7 @@ BulkResult = tuple[bytes | memoryview, int, int, int, bytes | memoryview, int, i
 
 ndjson_scan: Callable[[Body, int], NdjsonResult] | None
 loki_json_scan: Callable[[Body, int, int], LokiResult] | None
-loki_proto_labels: Callable[[Body], list[bytes] | int] | None
+loki_proto_labels: Callable[[Body], list[tuple[bytes, int]] | int] | None
 loki_proto_scan: Callable[[Body, list[bytes | None], int, int], LokiResult] | None
 bulk_scan: Callable[[Body, int, bytes, bytes], BulkResult] | None
 otlp_logs_scan: Callable[[Body, int, int], LokiResult] | None
@@ -97,7 +97,8 @@ def loki_protobuf(
 ) -> Batch | None:
     """The batch of an (inflated) protobuf push in the plain case, else None.
     ``suffix_of`` turns a stream's label text into the encoded ``,"k":"v"...`` it
-    adds to each entry, or into the problem that gets the stream skipped."""
+    adds to each entry, or into the problem that gets the stream's entries skipped
+    (each counted, one if it has none)."""
     if loki_proto_labels is None or loki_proto_scan is None:
         return None
     labels = loki_proto_labels(raw)
@@ -105,10 +106,10 @@ def loki_protobuf(
         return None
     batch = Batch()
     suffixes: list[bytes | None] = []
-    for text in labels:
+    for text, entries in labels:
         suffix = suffix_of(text)
         if isinstance(suffix, str):
-            batch.skip(suffix)
+            batch.skip(suffix, max(entries, 1))
             suffixes.append(None)
         else:
             suffixes.append(suffix)

@@ -4,6 +4,10 @@ the OTLP JSON mapping, decoded with ``opentelemetry-proto``'s generated classes.
 Each log record is stored as :func:`.otlp_line.record_line` writes it; nested
 attribute values are flattened with dots (``http.request.method``).
 
+The answer is an ``ExportLogsServiceResponse`` (partial success when records were
+skipped); an error (4xx, 5xx) a ``google.rpc.Status``, as the OTLP/HTTP spec wants,
+each in the request's encoding.
+
 A protobuf request is read by the C scanner (``native.otlp_protobuf``) in the plain
 case; a JSON one is rewritten in C as the same wire format and read by the same
 scanner (``native.otlp_json``), else read from ``json.loads``' data
@@ -127,6 +131,35 @@ def parse_python(body: Body, max_line: int, is_json: bool, most: int = 0) -> Bat
                 )
                 growth.add(1, len(out[-1]))
     return finish(batch, out, max_line, most=most)
+
+
+# The google.rpc.Code of an HTTP error (gRPC's own mapping, read backwards):
+# INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNIMPLEMENTED, UNAVAILABLE; else UNKNOWN.
+STATUS_CODES = {400: 3, 413: 8, 415: 12, 503: 14}
+
+
+def status(http_status: int, message: str) -> dict[str, object]:
+    """The OTLP/HTTP error body of a JSON request: a ``google.rpc.Status`` in the
+    protobuf JSON mapping (``code``, ``message``)."""
+    return {"code": STATUS_CODES.get(http_status, 2), "message": message}
+
+
+def status_protobuf(http_status: int, message: str) -> bytes:
+    """:func:`status` of a protobuf request, in wire format: field 1 the code (a
+    varint), field 2 the message (so no dependency for two fields)."""
+    text = message.encode("utf-8", "replace")
+    return b"".join(
+        (b"\x08", _varint(STATUS_CODES.get(http_status, 2)), b"\x12", _varint(len(text)), text)
+    )
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
 
 
 def response(batch: Batch) -> dict[str, object]:

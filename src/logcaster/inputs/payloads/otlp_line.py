@@ -2,12 +2,13 @@
 (:mod:`.otlp`'s protobuf reference, :mod:`.otlp_json`; ``_otlpproto.c`` writes the
 same bytes):
 
-    {"_msg": <body as text>, "severity": <severityText, or severityNumber's range>,
+    {"_msg": <body as text, "" if none>, "severity": <severityText, or severityNumber's range>,
      <resource attributes>..., <record attributes>..., "trace_id": <hex>, "span_id": <hex>}
 
 filled as a dict fills: a name set again keeps its place and takes the new value
 (a record attribute over a resource one, the ids over attributes); ``_msg`` is the
-body whatever an attribute says.
+body, and ``severity`` the record's own when it has one, whatever an attribute
+says (a ``severity`` attribute of a record without one is kept).
 """
 
 from __future__ import annotations
@@ -33,13 +34,16 @@ def record_line(
 ) -> str:
     """The stored line of a record whose body and flattened attributes are plain
     JSON data."""
-    msg = body if isinstance(body, str) else compact(body)
+    # no body (or an AnyValue without a value) is an empty message, not the text null
+    msg = body if isinstance(body, str) else "" if body is None else compact(body)
     fields: dict[str, object] = {"_msg": msg}
     severity = severity_text or severity_name(severity_number)
     if severity:
         fields["severity"] = severity
     fields.update(resource)
     fields.update(attributes)
+    if severity:  # the record's own, in the place it took first
+        fields["severity"] = severity
     if trace_id:
         fields["trace_id"] = trace_id.hex()
     if span_id:

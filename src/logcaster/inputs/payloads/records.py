@@ -68,8 +68,8 @@ class Batch:
     answer: bytes | memoryview = b""  # or those items as a JSON array (bulk's C scanner)
     answered: int = 0  # and their number
 
-    def skip(self, problem: str) -> None:
-        self.malformed += 1
+    def skip(self, problem: str, records: int = 1) -> None:
+        self.malformed += records
         if not self.first_error:
             self.first_error = problem
 
