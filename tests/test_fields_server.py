@@ -164,4 +164,5 @@ def test_http_api_takes_the_same_filters(srv: Server) -> None:
     with urllib.request.urlopen(url, timeout=10) as reply:
         rows = [json.loads(r) for r in reply.read().splitlines()]
     assert [r["line"] for r in rows] == [line[:-1].decode()]
-    assert srv.query("TOP field.msg host=httpweb") == b"TOP: 2\nhttp-fields 1\nhttp-fields slow 1\n"
+    top = srv.query("TOP field.msg host=httpweb")
+    assert top == b'TOP: 2\nhttp-fields 1\n"http-fields slow" 1\n'  # a space: quoted
