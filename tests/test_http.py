@@ -205,6 +205,9 @@ def test_a_request_the_server_cannot_read_is_a_json_400(server: Server) -> None:
     head, _, body = reply.partition(b"\r\n\r\n")
     assert re.match(rb"HTTP/1\.[01] 400 ", head) and b"application/json" in head
     assert json.loads(body)["error"]
+    # logged as one line, no traceback: garbage must not fill the log
+    wait_for(lambda: "Bad HTTP request from 127.0.0.1" in server.stderr(), what="the log line")
+    assert "Traceback" not in server.stderr()
 
 
 def test_unknown_path_is_a_json_404(server: Server) -> None:

@@ -17,7 +17,7 @@ from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http_exceptions import LineTooLong
+from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_protocol import RequestHandler
 
@@ -89,6 +89,18 @@ class JSONErrorHandler(RequestHandler):
 
     def __init__(self, server: web.Server) -> None:
         super().__init__(server, loop=asyncio.get_running_loop(), **HANDLER_ARGS)
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        """A request the client got wrong (aiohttp's HttpProcessingError: a bad
+        request line or header, a line too long) is one warning line, not a
+        traceback: a client sending garbage must not fill the log with them."""
+        exc = kw.get("exc_info")
+        if isinstance(exc, HttpProcessingError):
+            why = " ".join(str(exc.message).split())[:200]
+            remote = args[1] if len(args) > 1 else "?"
+            self.logger.warning("Bad HTTP request from %s: %s", remote, why)
+            return
+        super().log_exception(*args, **kw)
 
     def handle_error(
         self,
