@@ -23,6 +23,7 @@ from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
+from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
@@ -145,21 +146,9 @@ def status(http_status: int, message: str) -> dict[str, object]:
 
 
 def status_protobuf(http_status: int, message: str) -> bytes:
-    """:func:`status` of a protobuf request, in wire format: field 1 the code (a
-    varint), field 2 the message (so no dependency for two fields)."""
-    text = message.encode("utf-8", "replace")
-    return b"".join(
-        (b"\x08", _varint(STATUS_CODES.get(http_status, 2)), b"\x12", _varint(len(text)), text)
-    )
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
+    """:func:`status` of a protobuf request: a serialised ``google.rpc.Status``."""
+    answer = Status(code=STATUS_CODES.get(http_status, 2), message=message)
+    return bytes(answer.SerializeToString())
 
 
 def response(batch: Batch) -> dict[str, object]:
