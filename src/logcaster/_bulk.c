@@ -6,8 +6,9 @@
  * one JSON object of one member; an index/create document stored as the line it
  * came as (cut to max_line) when it is one JSON object; delete refused, update
  * refused with its body line skipped; a body with a malformed or unknown action
- * is refused whole, by the Python parser (the scan leaves it to it). It also writes the ES answer's items
- * array, one item per action, so a request costs Python no work per line.
+ * is refused whole, by the Python parser (the scan leaves it to it). It also
+ * writes the ES answer's items array, one item per action, so a request costs
+ * Python no work per line.
  * JSON is checked by _json.c's validator and re-encoded by its writers.
  *
  * An int comes back instead when the Python parser must decide: 1 when the body
